@@ -1,0 +1,41 @@
+// The REST API v1: routes, authentication, validation and the JSON shapes of
+// conversations and turns. The network layer hands it plain requests.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "handover/http/message.hpp"
+
+namespace handover {
+class Clock;
+namespace config {
+struct ServerConfig;
+}
+namespace metrics {
+class Registry;
+}
+namespace store {
+class Store;
+}
+}  // namespace handover
+
+namespace handover::api {
+
+struct ApiDeps {
+  const config::ServerConfig& config;
+  store::Store& store;
+  metrics::Registry& metrics;
+  const Clock& clock;
+};
+
+// Builds the request handler. The dependencies must outlive it. Thread-safe: handle()
+// may be called from several network threads at once.
+std::unique_ptr<http::Handler> make_api(const ApiDeps& deps);
+
+// Access log lines and request metrics for every exchange, including those the
+// network layer answers itself. Registers its metrics in `registry` on construction.
+std::unique_ptr<http::Observer> make_request_telemetry(metrics::Registry& registry,
+                                                       bool access_log);
+
+}  // namespace handover::api

@@ -1,0 +1,133 @@
+// Typed server configuration: defaults, then config/server.yaml, then HANDOVER_* environment
+// variables, then command-line flags. One function parses and validates it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "handover/util/status.hpp"
+
+namespace handover::config {
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0 picks a free port (tests)
+
+  bool operator==(const ListenConfig&) const = default;
+};
+
+struct HttpConfig {
+  int threads = 1;                     // network threads
+  std::size_t max_connections = 10000;
+  std::size_t header_limit = 8192;     // bytes of request line + headers; over it: 431
+  std::size_t body_limit = 65536;      // bytes; over it: 413
+  int read_timeout_ms = 10000;         // to receive a whole request once it has started
+  int idle_timeout_ms = 60000;         // keep-alive connection with no request
+  int shutdown_grace_ms = 10000;       // in-flight requests get this long on SIGTERM
+
+  bool operator==(const HttpConfig&) const = default;
+};
+
+struct StoreConfig {
+  std::string path = "data/handover.db";
+  std::string synchronous = "full";    // "full" or "normal"
+  int read_connections = 4;
+  std::size_t max_batch = 512;
+
+  bool operator==(const StoreConfig&) const = default;
+};
+
+struct ApiKeyConfig {
+  std::string name;                    // shown in logs, never the key itself
+  std::string sha256;                  // lower-case hex SHA-256 of the key
+  std::vector<std::string> scopes;     // see docs/api.md: "bot", "widget", "read", "admin"
+
+  bool operator==(const ApiKeyConfig&) const = default;
+};
+
+struct AuthConfig {
+  std::vector<ApiKeyConfig> api_keys;
+
+  bool operator==(const AuthConfig&) const = default;
+};
+
+struct CorsConfig {
+  std::vector<std::string> allowed_origins;  // exact origins, or "*" for any
+  int max_age_s = 600;
+
+  bool operator==(const CorsConfig&) const = default;
+};
+
+struct LimitsConfig {
+  std::size_t max_text_bytes = 8192;
+  std::size_t max_metadata_bytes = 16384;  // serialised size of metadata/customer/bot/actions
+  std::size_t max_actions = 50;
+  std::size_t max_page = 500;              // largest ?limit= for listing turns
+
+  bool operator==(const LimitsConfig&) const = default;
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error, off
+  std::string format = "text";  // "text" or "json"
+  bool access_log = true;
+
+  bool operator==(const LogConfig&) const = default;
+};
+
+// The whole configuration. The allowed range of each value is documented beside its key in
+// config/server.yaml; load_server_config() enforces them.
+struct ServerConfig {
+  ListenConfig listen;
+  HttpConfig http;
+  StoreConfig store;
+  AuthConfig auth;
+  CorsConfig cors;
+  LimitsConfig limits;
+  LogConfig log;
+  std::string source_path;  // the file this came from, for messages
+
+  bool operator==(const ServerConfig&) const = default;
+};
+
+// Values given on the command line; each one set wins over file and environment. They are
+// validated like file values; problems are reported under the flag names shown.
+struct FlagOverrides {
+  std::optional<std::string> listen;      // --listen: "host:port", "[::1]:port"
+  std::optional<std::string> db;          // --db: store.path
+  std::optional<std::string> log_format;  // --log-format: log.format
+  std::optional<std::string> log_level;   // --log-level: log.level
+};
+
+// Loads `path`, applies `env` and `flags`, and validates the result. Returns the config, with
+// `source_path` set to `path`; an empty file (or one with only comments) gives the defaults.
+//
+// `env` holds HANDOVER_<SECTION>_<KEY> variables (upper case, e.g. HANDOVER_HTTP_BODY_LIMIT),
+// plus the shortcuts HANDOVER_LISTEN ("host:port") and HANDOVER_DB (store.path);
+// HANDOVER_CORS_ALLOWED_ORIGINS is comma-separated; API keys come only from the file. Entries
+// without the HANDOVER_ prefix are ignored. Every HANDOVER_* entry must name a setting: there
+// is no allow-list, so an unknown name (a typo) is an error, and so is setting a shortcut
+// together with the variable it stands for.
+//
+// On failure the Status is InvalidArgument and its message lists every problem found, one per
+// line: "file:line:column: what is wrong (key 'http.body_limit')" for the file (sorted by
+// position; "file: ..." when the file is missing or unreadable), then "HANDOVER_X: ..." and
+// "--flag: ..." lines. Pure apart from reading `path`; any thread may call it.
+Result<ServerConfig> load_server_config(const std::string& path,
+                                        const std::map<std::string, std::string>& env,
+                                        const FlagOverrides& flags);
+
+// Parses "host:port", "[v6]:port" or "name:port" (port 0..65535) into `out`, storing the host
+// without brackets. InvalidArgument on anything else (missing or bad port, empty host, IPv6
+// without brackets), leaving `out` untouched.
+Status parse_listen(const std::string& text, ListenConfig& out);
+
+// The HANDOVER_* entries of the process environment, by name. Reads `environ`, so it must not
+// run while another thread calls setenv() or putenv().
+std::map<std::string, std::string> handover_environment();
+
+}  // namespace handover::config

@@ -1,0 +1,78 @@
+// Plain request and response values that cross from the network layer to handlers,
+// so that handlers never include Beast.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace handover::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;   // "GET", "POST", ...
+  std::string target;   // as sent, e.g. "/v1/conversations/c_1/turns?after=3"
+  unsigned version = 11;  // 10 or 11
+  Headers headers;      // names lower-cased, in arrival order
+  std::string body;
+  std::string remote;   // "ip:port" of the peer
+  std::int64_t received_at_ns = 0;  // steady clock, for latency
+
+  // First value of a header (name in lower case), or nullptr.
+  const std::string* header(std::string_view lower_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type;  // empty for no body
+  std::string body;
+  Headers headers;           // extra headers
+  bool close = false;        // close the connection after this response
+  std::string route;         // route template for logs and metrics, e.g. "/v1/conversations/{id}"
+
+  void set_header(std::string name, std::string value);
+};
+
+// Delivers the response for one request. Callable from any thread, exactly once.
+using Responder = std::function<void(Response)>;
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called on the connection's strand. Must eventually call `respond` once; may do so
+  // later from another thread (for example after a store commit).
+  virtual void handle(Request request, Responder respond) = 0;
+};
+
+// Told about every finished exchange, including ones the network layer answered itself
+// (431, 413, framing errors). Called on the connection's strand.
+struct ExchangeRecord {
+  const std::string& method;
+  const std::string& route;
+  int status;
+  double seconds;
+  std::size_t bytes_in;
+  std::size_t bytes_out;
+  const std::string& remote;
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_exchange(const ExchangeRecord& record) = 0;
+  virtual void on_connection_open() = 0;
+  virtual void on_connection_close() = 0;
+};
+
+// An RFC 9457 problem+json response. `type_slug` becomes "/problems/<slug>".
+Response problem(int status, std::string_view type_slug, std::string_view title,
+                 std::string_view detail);
+
+// Standard reason phrase ("Not Found").
+std::string_view reason_phrase(int status);
+
+}  // namespace handover::http

@@ -1,0 +1,50 @@
+// HTTP/1.1 server on Boost.Beast: keep-alive, limits, timeouts and graceful shutdown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "handover/http/message.hpp"
+#include "handover/util/status.hpp"
+
+namespace handover::http {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;          // 0: the OS picks one; see Server::port()
+  int threads = 1;
+  std::size_t max_connections = 10000;
+  std::size_t header_limit = 8192;
+  std::size_t body_limit = 65536;
+  int read_timeout_ms = 10000;
+  int idle_timeout_ms = 60000;
+};
+
+class Server {
+ public:
+  // `handler` and `observer` must outlive the server; observer may be null.
+  Server(ServerOptions options, Handler& handler, Observer* observer);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Fails with a clear message when the address is taken or invalid.
+  Status listen();
+  // The bound port (after listen()).
+  std::uint16_t port() const;
+  // Runs the network threads; returns after shutdown() completes. Call once.
+  void run();
+  // Thread-safe and signal-safe to request from any thread: stops accepting, lets
+  // in-flight requests finish (new requests on kept-alive connections are refused by
+  // closing), waits up to grace_ms, then stops the network threads.
+  void shutdown(int grace_ms);
+  // Number of open connections.
+  std::size_t connection_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace handover::http

@@ -1,0 +1,19 @@
+// UTF-8 checks for text that arrives from clients.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace handover::utf8 {
+
+// True when `s` is well-formed UTF-8: no overlong forms, no surrogates (U+D800..U+DFFF),
+// nothing above U+10FFFF.
+bool is_valid(std::string_view s);
+
+// Number of code points in valid UTF-8 `s`.
+std::size_t count_code_points(std::string_view s);
+
+// The largest n <= max_bytes such that s.substr(0, n) ends on a code-point boundary.
+std::size_t safe_prefix_length(std::string_view s, std::size_t max_bytes);
+
+}  // namespace handover::utf8

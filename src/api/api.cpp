@@ -1,0 +1,187 @@
+// Entry point of the REST API: target parsing, routing, CORS and the health and
+// metrics endpoints. Conversation endpoints live in conversations.cpp.
+#include "handover/api/api.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+
+#include "context.hpp"
+#include "handover/metrics/registry.hpp"
+#include "handover/store/store.hpp"
+
+namespace handover::api {
+
+const std::string* Call::query_param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+http::Response json_response(int status, const std::string& body) {
+  http::Response r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body;
+  return r;
+}
+
+namespace {
+
+constexpr const char* kAllowHeaders = "Authorization, Content-Type, Last-Event-ID";
+
+class Api final : public http::Handler {
+ public:
+  explicit Api(const ApiDeps& deps)
+      : ctx_{deps.config, deps.store, deps.metrics, deps.clock,
+             Authenticator(deps.config.auth)} {
+    auto& registry = deps.metrics;
+    auto& store = deps.store;
+    registry.callback_gauge("handover_store_queue_depth", "Writes waiting for the store writer",
+                            [&store] { return static_cast<double>(store.stats().queue_depth); });
+    auto& batches = registry.histogram("handover_store_commit_batch_size",
+                                       "Requests committed per store transaction",
+                                       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})
+                        .with({});
+    auto& latency = registry.histogram("handover_store_commit_duration_seconds",
+                                       "Time to commit one store transaction",
+                                       metrics::latency_buckets())
+                        .with({});
+    registry.callback_counter("handover_store_commit_failures_total",
+                              "Store transactions that failed to commit",
+                              [&store] { return static_cast<double>(store.stats().failed_commits); });
+    registry.callback_counter("handover_store_commits_total", "Store transactions committed",
+                              [&store] { return static_cast<double>(store.stats().commits); });
+    store.set_commit_observer([&batches, &latency](std::size_t n, double seconds) {
+      batches.observe(static_cast<double>(n));
+      latency.observe(seconds);
+    });
+  }
+
+  void handle(http::Request request, http::Responder respond) override {
+    Call call;
+    const std::string* origin = request.header("origin");
+    const bool cors = origin && origin_allowed(*origin);
+    const std::string cors_origin = cors ? *origin : std::string();
+
+    std::vector<std::string> segments;
+    if (!parse_target(request.target, segments, call.query)) {
+      return respond(finish(http::problem(400, "bad-target", "Malformed request target",
+                                          "the request target is not a valid origin-form URI"),
+                            "", cors_origin));
+    }
+    const RouteMatch match = router_.match(request.method, segments);
+    const std::string route = match.route;
+    auto reply = [respond, route, cors_origin](http::Response r) {
+      respond(finish(std::move(r), route, cors_origin));
+    };
+
+    if (request.method == "OPTIONS" && match.kind != RouteMatch::Kind::kNotFound) {
+      return reply(options(request, match, origin != nullptr, cors));
+    }
+    if (match.kind == RouteMatch::Kind::kNotFound) {
+      return reply(http::problem(404, "not-found", "Not found", "no such resource"));
+    }
+    if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
+      auto r = http::problem(405, "method-not-allowed", "Method not allowed",
+                             "allowed: " + match.allow);
+      r.set_header("Allow", match.allow);
+      return reply(std::move(r));
+    }
+    call.params = match.params;
+    call.principal = ctx_.auth.identify(request);
+    if (call.principal.malformed) {
+      return reply(unauthenticated("the Authorization header must be 'Bearer <secret>'"));
+    }
+    call.request = std::move(request);
+    dispatch(match.id, call, std::move(reply));
+  }
+
+ private:
+  void dispatch(RouteId id, Call& call, http::Responder reply) {
+    switch (id) {
+      case RouteId::kCreateConversation: return create_conversation(ctx_, call, std::move(reply));
+      case RouteId::kGetConversation: return get_conversation(ctx_, call, std::move(reply));
+      case RouteId::kPostTurn: return post_turn(ctx_, call, std::move(reply));
+      case RouteId::kListTurns: return list_turns(ctx_, call, std::move(reply));
+      case RouteId::kLivez:
+      case RouteId::kHealthz: return reply(json_response(200, R"({"status":"ok"})"));
+      case RouteId::kReadyz: return readyz(std::move(reply));
+      case RouteId::kMetrics: {
+        http::Response r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = ctx_.metrics.render();
+        return reply(std::move(r));
+      }
+    }
+  }
+
+  void readyz(http::Responder reply) {
+    ctx_.store.probe_writable([reply](Result<bool> ok) {
+      if (ok && *ok) return reply(json_response(200, R"({"status":"ready"})"));
+      auto r = http::problem(503, "not-ready", "Not ready",
+                             ok ? "the store is not writable" : ok.status().message());
+      r.set_header("Retry-After", "1");
+      reply(std::move(r));
+    });
+  }
+
+  static bool parse_target(const std::string& target, std::vector<std::string>& segments,
+                           std::vector<std::pair<std::string, std::string>>& query) {
+    auto parsed = boost::urls::parse_origin_form(target);
+    if (!parsed) return false;
+    for (auto seg : parsed->segments()) segments.push_back(std::string(seg));
+    // "/a/" and "/a" are the same resource; a trailing empty segment is dropped.
+    if (!segments.empty() && segments.back().empty()) segments.pop_back();
+    if (segments.empty()) segments.emplace_back();
+    for (auto param : parsed->params()) {
+      query.emplace_back(std::string(param.key), std::string(param.value));
+    }
+    return true;
+  }
+
+  bool origin_allowed(const std::string& origin) const {
+    const auto& list = ctx_.config.cors.allowed_origins;
+    return std::any_of(list.begin(), list.end(),
+                       [&](const std::string& o) { return o == "*" || o == origin; });
+  }
+
+  http::Response options(const http::Request& request, const RouteMatch& match, bool has_origin,
+                         bool cors) const {
+    http::Response r;
+    r.status = 204;
+    r.set_header("Allow", match.allow);
+    if (!has_origin || !request.header("access-control-request-method")) return r;
+    if (!cors) return forbidden("this origin is not allowed (see cors.allowed_origins)");
+    r.set_header("Access-Control-Allow-Methods", match.allow);
+    r.set_header("Access-Control-Allow-Headers", kAllowHeaders);
+    r.set_header("Access-Control-Max-Age", std::to_string(ctx_.config.cors.max_age_s));
+    return r;
+  }
+
+  static http::Response finish(http::Response r, const std::string& route,
+                               const std::string& cors_origin) {
+    r.route = route;
+    r.set_header("Cache-Control", "no-store");
+    r.set_header("X-Content-Type-Options", "nosniff");
+    if (!cors_origin.empty()) {
+      r.set_header("Access-Control-Allow-Origin", cors_origin);
+      r.set_header("Access-Control-Expose-Headers", "Location, Retry-After");
+      r.set_header("Vary", "Origin");
+    }
+    return r;
+  }
+
+  ApiContext ctx_;
+  Router router_;
+};
+
+}  // namespace
+
+std::unique_ptr<http::Handler> make_api(const ApiDeps& deps) { return std::make_unique<Api>(deps); }
+
+}  // namespace handover::api

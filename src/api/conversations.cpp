@@ -1,0 +1,306 @@
+// Conversation and turn endpoints: validation, authorisation and the store calls.
+#include <nlohmann/json.hpp>
+
+#include "context.hpp"
+#include "handover/store/store.hpp"
+#include "handover/util/clock.hpp"
+#include "handover/util/crypto.hpp"
+#include "validation.hpp"
+#include "views.hpp"
+
+namespace handover::api {
+
+using config::LimitsConfig;
+
+namespace {
+
+constexpr std::size_t kShortText = 128;
+constexpr std::size_t kNameText = 256;
+constexpr double kMaxMoney = 1e15;
+
+http::Response store_problem(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kNotFound:
+      return http::problem(404, "not-found", "Not found", status.message());
+    case StatusCode::kConflict:
+      return http::problem(409, "conflict", "Conflict", status.message());
+    case StatusCode::kUnavailable: {
+      auto r = http::problem(503, "unavailable", "Service unavailable", status.message());
+      r.set_header("Retry-After", "1");
+      return r;
+    }
+    default:
+      return http::problem(500, "internal", "Internal error", "the store failed");
+  }
+}
+
+bool valid_token_chars(const std::string& s) {
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+constexpr const char* kAuthHint = "send 'Authorization: Bearer <api key or conversation token>'";
+
+// Conversation tokens are "<conversation id>.<secret>", so a token presented for another
+// conversation is told apart from a wrong one without a lookup.
+std::string_view token_conversation(std::string_view bearer) {
+  const auto dot = bearer.find('.');
+  if (dot == std::string_view::npos || !bearer.starts_with("c_")) return {};
+  return bearer.substr(0, dot);
+}
+
+// Loads the conversation named in the path and checks access: an API key needs `scope`,
+// a conversation token must belong to this conversation. Responds on failure.
+std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const Call& call,
+                                                         unsigned scope,
+                                                         const http::Responder& respond) {
+  const auto& p = call.principal;
+  const std::string& id = call.params.at(0);
+  if (p.kind == Principal::Kind::kNone) {
+    respond(unauthenticated(kAuthHint));
+    return std::nullopt;
+  }
+  if (p.kind == Principal::Kind::kApiKey && !p.has(scope)) {
+    respond(forbidden("this API key lacks the scope for this operation"));
+    return std::nullopt;
+  }
+  const std::string_view owner = token_conversation(p.bearer);
+  if (p.kind == Principal::Kind::kBearer && owner.empty()) {
+    respond(unauthenticated("the credentials are neither an API key nor a conversation token"));
+    return std::nullopt;
+  }
+  if (p.kind == Principal::Kind::kBearer && owner != id) {
+    respond(forbidden("this conversation token belongs to another conversation"));
+    return std::nullopt;
+  }
+  auto conv = ctx.store.get_conversation(id);
+  const bool is_token = p.kind == Principal::Kind::kBearer;
+  if (is_token && (!conv || !Authenticator::token_matches(p.bearer, conv->token_hash))) {
+    respond(unauthenticated("the conversation token is not valid"));
+    return std::nullopt;
+  }
+  if (!conv) {
+    respond(store_problem(conv.status()));
+    return std::nullopt;
+  }
+  return std::move(conv).value();
+}
+
+struct CustomerInput {
+  std::string id;
+  json object = json::object();
+};
+
+void read_customer(Validator& v, const json& body, const LimitsConfig& limits,
+                   CustomerInput& out) {
+  const json* c = v.object(body, "", "customer");
+  if (!c) return;
+  v.allow_only(*c, "/customer",
+               {"id", "name", "email", "phone", "tier", "lifetime_value", "locale", "attributes"});
+  if (auto id = v.string(*c, "/customer", "id", false, kShortText)) out.id = *id;
+  for (const char* key : {"name", "email", "phone", "tier", "locale"}) {
+    if (auto s = v.string(*c, "/customer", key, false, kNameText)) out.object[key] = *s;
+  }
+  if (auto ltv = v.number(*c, "/customer", "lifetime_value", false, 0, kMaxMoney)) {
+    out.object["lifetime_value"] = *ltv;
+  }
+  if (const json* attrs = v.object(*c, "/customer", "attributes")) {
+    v.max_size(*attrs, "/customer/attributes", limits.max_metadata_bytes);
+    out.object["attributes"] = *attrs;
+  }
+  if (!out.id.empty()) out.object["id"] = out.id;
+}
+
+}  // namespace
+
+void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
+  const auto& p = call.principal;
+  if (p.kind != Principal::Kind::kApiKey) {
+    return respond(p.kind == Principal::Kind::kNone || p.kind == Principal::Kind::kBearer
+                       ? unauthenticated("creating a conversation needs an API key")
+                       : forbidden("not allowed"));
+  }
+  if (!p.has(kScopeWidget)) return respond(forbidden("this API key cannot create conversations"));
+
+  json body;
+  if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+  Validator v;
+  v.allow_only(body, "", {"channel", "language", "customer", "metadata"});
+  store::ConversationRecord rec;
+  rec.channel = v.string(body, "", "channel", false, 64).value_or("web");
+  if (!valid_token_chars(rec.channel)) v.fail("/channel", "use letters, digits, '-', '_', '.'");
+  rec.language = v.string(body, "", "language", false, 35).value_or("und");
+  if (!valid_token_chars(rec.language)) v.fail("/language", "expected a BCP 47 tag such as 'de'");
+  CustomerInput customer;
+  read_customer(v, body, ctx.config.limits, customer);
+  json metadata = json::object();
+  if (const json* m = v.object(body, "", "metadata")) {
+    v.max_size(*m, "/metadata", ctx.config.limits.max_metadata_bytes);
+    metadata = *m;
+  }
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+
+  rec.id = "c_" + crypto::random_token(16);
+  const std::string token = rec.id + "." + crypto::random_token(32);
+  rec.state = "bot";
+  rec.customer_id = customer.id;
+  rec.customer_json = customer.object.dump();
+  rec.metadata_json = metadata.dump();
+  rec.token_hash = crypto::sha256_hex(token);
+  rec.created_at_ms = rec.updated_at_ms = ctx.clock.now_ms();
+
+  ctx.store.create_conversation(
+      std::move(rec), [respond, token](Result<store::ConversationRecord> result) {
+        if (!result) return respond(store_problem(result.status()));
+        json out = conversation_view(*result);
+        out["token"] = token;
+        auto r = json_response(201, out.dump());
+        r.set_header("Location", "/v1/conversations/" + result->id);
+        respond(std::move(r));
+      });
+}
+
+void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeRead, respond);
+  if (!conv) return;
+  respond(json_response(200, conversation_view(*conv).dump()));
+}
+
+namespace {
+
+// Reads the turn body into `turn`; returns false after recording errors in `v`.
+void read_turn(Validator& v, const json& body, const LimitsConfig& limits,
+               store::TurnRecord& turn) {
+  v.allow_only(body, "", {"id", "role", "text", "bot", "actions", "metadata"});
+  turn.client_turn_id = v.string(body, "", "id", false, kShortText).value_or("");
+  if (!valid_token_chars(turn.client_turn_id)) {
+    v.fail("/id", "use letters, digits, '-', '_', '.', ':'");
+  }
+  if (auto role = v.string(body, "", "role", true, 16)) {
+    if (*role != "user" && *role != "bot") {
+      v.fail("/role", "unknown role '" + *role + "': expected 'user' or 'bot'");
+    }
+    turn.role = *role;
+  }
+  turn.text = v.string(body, "", "text", true, limits.max_text_bytes).value_or("");
+
+  if (const json* bot = v.object(body, "", "bot")) {
+    if (turn.role == "user") v.fail("/bot", "only bot turns carry 'bot'");
+    v.allow_only(*bot, "/bot", {"confidence", "intent", "fallback", "handover"});
+    json clean = json::object();
+    if (auto c = v.number(*bot, "/bot", "confidence", false, 0, 1)) clean["confidence"] = *c;
+    if (auto i = v.string(*bot, "/bot", "intent", false, kShortText)) clean["intent"] = *i;
+    if (auto f = v.boolean(*bot, "/bot", "fallback")) clean["fallback"] = *f;
+    if (const json* h = v.object(*bot, "/bot", "handover")) {
+      v.allow_only(*h, "/bot/handover", {"reason"});
+      json handover = json::object();
+      if (auto reason = v.string(*h, "/bot/handover", "reason", false, kNameText)) {
+        handover["reason"] = *reason;
+      }
+      clean["handover"] = handover;
+    }
+    turn.bot_json = clean.dump();
+  }
+  if (const json* actions = v.array(body, "", "actions")) {
+    if (actions->size() > limits.max_actions) {
+      v.fail("/actions", "more than " + std::to_string(limits.max_actions) + " actions");
+    }
+    for (std::size_t i = 0; i < actions->size() && i < limits.max_actions; ++i) {
+      const std::string at = "/actions/" + std::to_string(i);
+      const json& a = (*actions)[i];
+      if (!a.is_object()) {
+        v.fail(at, "expected an object");
+        continue;
+      }
+      v.allow_only(a, at, {"name", "status", "data"});
+      v.string(a, at, "name", true, kShortText);
+      v.string(a, at, "status", false, 32);
+    }
+    v.max_size(*actions, "/actions", limits.max_metadata_bytes);
+    turn.actions_json = actions->dump();
+  }
+  if (const json* m = v.object(body, "", "metadata")) {
+    v.max_size(*m, "/metadata", limits.max_metadata_bytes);
+    turn.metadata_json = m->dump();
+  }
+}
+
+// Fingerprint of what the client sent, for idempotent retries.
+std::string content_hash(const store::TurnRecord& t) {
+  const json canonical = {{"role", t.role},
+                          {"text", t.text},
+                          {"bot", t.bot_json},
+                          {"actions", t.actions_json},
+                          {"metadata", t.metadata_json}};
+  return crypto::sha256_hex(canonical.dump());
+}
+
+}  // namespace
+
+void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeBot, respond);
+  if (!conv) return;
+
+  json body;
+  if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+  Validator v;
+  store::AppendTurnRequest req;
+  req.turn.conversation_id = conv->id;
+  read_turn(v, body, ctx.config.limits, req.turn);
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+  if (req.turn.role == "bot" && !call.principal.has(kScopeBot)) {
+    return respond(forbidden("a conversation token may post only user turns"));
+  }
+  req.turn.content_hash = content_hash(req.turn);
+
+  ctx.store.append_turn(std::move(req), [respond](Result<store::AppendTurnOutcome> result) {
+    if (!result) {
+      if (result.status().code() == StatusCode::kConflict) {
+        return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
+                                     result.status().message()));
+      }
+      return respond(store_problem(result.status()));
+    }
+    const bool created = result->kind == store::AppendKind::kCreated;
+    json out = {{"turn", turn_view(result->turn)}, {"state", result->conversation_state}};
+    respond(json_response(created ? 201 : 200, out.dump()));
+  });
+}
+
+void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeRead, respond);
+  if (!conv) return;
+
+  Validator v;
+  std::int64_t after = 0;
+  std::int64_t limit = 100;
+  if (const std::string* a = call.query_param("after")) {
+    auto parsed = parse_integer(*a, 0, INT64_MAX);
+    if (!parsed) v.fail("/query/after", "expected a non-negative integer");
+    after = parsed.value_or(0);
+  }
+  const auto max_page = static_cast<std::int64_t>(ctx.config.limits.max_page);
+  if (const std::string* l = call.query_param("limit")) {
+    auto parsed = parse_integer(*l, 1, max_page);
+    if (!parsed) v.fail("/query/limit", "expected an integer from 1 to " + std::to_string(max_page));
+    limit = parsed.value_or(limit);
+  }
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+
+  auto turns = ctx.store.list_turns(conv->id, after, static_cast<std::size_t>(limit));
+  if (!turns) return respond(store_problem(turns.status()));
+  json items = json::array();
+  for (const auto& t : *turns) items.push_back(turn_view(t));
+  const std::int64_t next = turns->empty() ? after : turns->back().seq;
+  json out = {{"turns", std::move(items)},
+              {"next_after", next},
+              {"last_seq", conv->last_seq},
+              {"state", conv->state}};
+  respond(json_response(200, out.dump()));
+}
+
+}  // namespace handover::api

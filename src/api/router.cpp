@@ -1,0 +1,77 @@
+// Route table of the v1 API.
+#include "router.hpp"
+
+#include <algorithm>
+
+namespace handover::api {
+namespace {
+
+std::vector<std::string> split_template(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t pos = 1;
+  while (pos <= text.size()) {
+    const std::size_t next = std::min(text.find('/', pos), text.size());
+    std::string part(text.substr(pos, next - pos));
+    if (!part.empty() && part.front() == '{') part = "{}";
+    out.push_back(std::move(part));
+    pos = next + 1;
+  }
+  return out;
+}
+
+bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
+             std::vector<std::string>* params) {
+  if (pattern.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == "{}") {
+      if (segments[i].empty()) return false;
+      if (params) params->push_back(segments[i]);
+    } else if (pattern[i] != segments[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Router::Router() {
+  const auto add = [this](const char* method, const char* text, RouteId id) {
+    routes_.push_back({method, split_template(text), id, text});
+  };
+  add("POST", "/v1/conversations", RouteId::kCreateConversation);
+  add("GET", "/v1/conversations/{id}", RouteId::kGetConversation);
+  add("POST", "/v1/conversations/{id}/turns", RouteId::kPostTurn);
+  add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
+  add("GET", "/livez", RouteId::kLivez);
+  add("GET", "/readyz", RouteId::kReadyz);
+  add("GET", "/healthz", RouteId::kHealthz);
+  add("GET", "/metrics", RouteId::kMetrics);
+}
+
+RouteMatch Router::match(std::string_view method,
+                         const std::vector<std::string>& segments) const {
+  RouteMatch result;
+  std::vector<std::string> allowed;
+  for (const auto& route : routes_) {
+    if (!matches(route.pattern, segments, nullptr)) continue;
+    result.route = route.text;
+    allowed.push_back(route.method);
+    if (route.method == "GET") allowed.push_back("HEAD");
+    const bool same = route.method == method || (method == "HEAD" && route.method == "GET");
+    if (same && result.kind != RouteMatch::Kind::kFound) {
+      result.kind = RouteMatch::Kind::kFound;
+      result.id = route.id;
+      matches(route.pattern, segments, &result.params);
+    }
+  }
+  if (allowed.empty()) return result;
+  allowed.push_back("OPTIONS");
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    result.allow += (i ? ", " : "") + allowed[i];
+  }
+  if (result.kind != RouteMatch::Kind::kFound) result.kind = RouteMatch::Kind::kMethodNotAllowed;
+  return result;
+}
+
+}  // namespace handover::api

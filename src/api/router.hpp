@@ -1,0 +1,46 @@
+// Matches a method and a decoded path against route templates such as
+// "/v1/conversations/{id}/turns".
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace handover::api {
+
+enum class RouteId {
+  kCreateConversation,
+  kGetConversation,
+  kPostTurn,
+  kListTurns,
+  kLivez,
+  kReadyz,
+  kHealthz,
+  kMetrics,
+};
+
+struct RouteMatch {
+  enum class Kind { kFound, kNotFound, kMethodNotAllowed } kind = Kind::kNotFound;
+  RouteId id{};
+  const char* route = "";            // the template, for logs and metrics
+  std::vector<std::string> params;   // values of {placeholders}, in order
+  std::string allow;                 // for 405 and OPTIONS: "GET, POST, OPTIONS"
+};
+
+class Router {
+ public:
+  Router();
+  // `segments` are the percent-decoded path segments.
+  RouteMatch match(std::string_view method, const std::vector<std::string>& segments) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> pattern;  // "{}" marks a parameter
+    RouteId id;
+    const char* text;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace handover::api

@@ -1,0 +1,426 @@
+// HTTP/1.1 listener and per-connection sessions on Boost.Beast.
+//
+// Each session lives on its own strand, reads one request at a time (no pipelining is
+// answered out of order), hands it to the Handler and writes the response when the
+// handler's Responder fires, possibly from another thread.
+#include "handover/http/server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace handover::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// RFC 9110 IMF-fixdate, recomputed at most once per second per thread.
+const std::string& http_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string cached;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached = buf;
+    cached_second = now;
+  }
+  return cached;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+class Session;
+
+// State shared by the listener and every session.
+struct Shared {
+  Shared(ServerOptions o, Handler& h, Observer* obs)
+      : options(std::move(o)), handler(h), observer(obs) {}
+
+  ServerOptions options;
+  Handler& handler;
+  Observer* observer;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::mutex mu;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+};
+
+const std::string kEmptyRoute;
+
+class Session : public std::enable_shared_from_this<Session> {
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  Shared& shared_;
+  std::string remote_;
+  std::string method_;
+  std::string route_;
+  unsigned version_ = 11;
+  bool request_keep_alive_ = true;
+  bool in_flight_ = false;
+  bool request_complete_ = false;
+  bool close_after_write_ = false;
+  std::size_t bytes_in_ = 0;
+  std::int64_t started_ns_ = 0;
+
+ public:
+  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+    beast::error_code ec;
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    shared_.connections.fetch_add(1);
+    if (shared_.observer) shared_.observer->on_connection_open();
+  }
+
+  ~Session() {
+    {
+      std::lock_guard lock(shared_.mu);
+      shared_.sessions.erase(this);
+    }
+    shared_.connections.fetch_sub(1);
+    if (shared_.observer) shared_.observer->on_connection_close();
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(shared_.mu);
+      shared_.sessions.emplace(this, weak_from_this());
+    }
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::do_wait_request, shared_from_this()));
+  }
+
+  // Posted by Server::shutdown: an idle connection closes now, a busy one after its
+  // current response.
+  void on_shutdown() {
+    close_after_write_ = true;
+    if (!in_flight_) do_close();
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void do_wait_request() {
+    if (shared_.stopping) return do_close();
+    if (buffer_.size() > 0) return do_read_header();
+    // Waiting for the first byte of the next request is governed by the idle timeout.
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.idle_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&Session::on_first_bytes,
+                                                      shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t n) {
+    if (ec) return do_close();
+    buffer_.commit(n);
+    do_read_header();
+  }
+
+  void do_read_header() {
+    started_ns_ = steady_ns();
+    bytes_in_ = buffer_.size();
+    method_.clear();
+    route_.clear();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
+    parser_->body_limit(shared_.options.body_limit);
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header,
+                                                       shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    in_flight_ = true;
+    request_complete_ = false;
+    if (ec) return fail_read(ec, /*header_phase=*/true);
+
+    const auto& req = parser_->get();
+    method_ = std::string(req.method_string());
+    version_ = req.version();
+    if (auto problem_response = check_framing(req)) return write(std::move(*problem_response));
+
+    if (lower(req[bhttp::field::expect]) == "100-continue") return do_continue();
+    do_read_body();
+  }
+
+  // Refuses requests whose body length is ambiguous (request smuggling vectors).
+  std::optional<Response> check_framing(const bhttp::request<bhttp::string_body>& req) {
+    const auto lengths = req.count(bhttp::field::content_length);
+    const bool has_te = req.count(bhttp::field::transfer_encoding) > 0;
+    std::string detail;
+    if (lengths > 1) detail = "more than one Content-Length header";
+    else if (lengths == 1 && has_te) detail = "both Content-Length and Transfer-Encoding";
+    else if (has_te && req.version() < 11) detail = "Transfer-Encoding on HTTP/1.0";
+    else if (has_te && lower(req[bhttp::field::transfer_encoding]) != "chunked")
+      detail = "unsupported Transfer-Encoding (only 'chunked')";
+    if (detail.empty()) return std::nullopt;
+    Response r = problem(400, "bad-framing", "Ambiguous request framing", detail);
+    r.close = true;
+    return r;
+  }
+
+  void do_continue() {
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->do_close();
+                       self->do_read_body();
+                     });
+  }
+
+  void do_read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec) return fail_read(ec, /*header_phase=*/false);
+    stream_.expires_never();
+    request_complete_ = true;
+    dispatch_request();
+  }
+
+  void fail_read(beast::error_code ec, bool header_phase) {
+    const bool nothing_read = header_phase && parser_ && !parser_->got_some();
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted ||
+        (nothing_read && ec == beast::error::timeout)) {
+      return do_close();
+    }
+    Response r;
+    if (ec == bhttp::error::header_limit) {
+      r = problem(431, "header-too-large", "Request header fields too large",
+                  "request line and headers exceed " +
+                      std::to_string(shared_.options.header_limit) + " bytes");
+    } else if (ec == bhttp::error::body_limit) {
+      r = problem(413, "body-too-large", "Request body too large",
+                  "body exceeds " + std::to_string(shared_.options.body_limit) + " bytes");
+    } else if (ec == beast::error::timeout) {
+      r = problem(408, "request-timeout", "Request timeout",
+                  "the request was not received in time");
+    } else {
+      r = problem(400, "bad-request", "Malformed HTTP request", ec.message());
+    }
+    r.close = true;
+    in_flight_ = true;
+    write(std::move(r));
+  }
+
+  void dispatch_request() {
+    auto msg = parser_->release();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.version = msg.version();
+    request_keep_alive_ = msg.keep_alive();
+    req.headers.reserve(8);
+    for (const auto& field : msg) req.headers.emplace_back(lower(field.name_string()), field.value());
+    req.body = std::move(msg.body());
+    req.remote = remote_;
+    req.received_at_ns = started_ns_;
+    bytes_in_ = req.body.size() + req.target.size();
+
+    auto self = shared_from_this();
+    shared_.handler.handle(std::move(req), [self](Response response) {
+      net::post(self->executor(), [self, r = std::move(response)]() mutable {
+        self->write(std::move(r));
+      });
+    });
+  }
+
+  void write(Response r) {
+    route_ = r.route;
+    const bool keep_alive = request_keep_alive_ && !r.close && !close_after_write_ &&
+                            !shared_.stopping && request_complete_;
+    response_.emplace(static_cast<bhttp::status>(r.status), version_ >= 11 ? 11 : 10);
+    auto& res = *response_;
+    res.set(bhttp::field::date, http_date());
+    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res.set(name, value);
+    res.body() = std::move(r.body);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    if (method_ == "HEAD") res.body().clear();
+    close_after_write_ = close_after_write_ || !keep_alive;
+    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    bhttp::async_write(stream_, res,
+                       beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t bytes) {
+    in_flight_ = false;
+    record(bytes);
+    response_.reset();
+    if (ec || close_after_write_) return do_close();
+    do_wait_request();
+  }
+
+  void record(std::size_t bytes_out) {
+    if (!shared_.observer || !response_) return;
+    const double seconds = static_cast<double>(steady_ns() - started_ns_) / 1e9;
+    const std::string method = method_.empty() ? "-" : method_;
+    const std::string& route = route_.empty() ? kEmptyRoute : route_;
+    shared_.observer->on_exchange({method, route, static_cast<int>(response_->result_int()),
+                                   seconds, bytes_in_, bytes_out, remote_});
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Shared shared;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  std::uint16_t bound_port = 0;
+  std::atomic<bool> shutdown_requested{false};
+
+  Impl(ServerOptions options, Handler& handler, Observer* observer)
+      : shared(std::move(options), handler, observer),
+        ioc(shared.options.threads),
+        acceptor(net::make_strand(ioc)) {}
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) on_accept(std::move(s));
+      do_accept();
+    });
+  }
+
+  void on_accept(tcp::socket socket) {
+    if (shared.connections.load() >= shared.options.max_connections) return refuse(socket);
+    beast::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), shared)->start();
+  }
+
+  // Over the connection limit: a short 503 and close, without creating a session.
+  static void refuse(tcp::socket& socket) {
+    static const std::string kBusy = [] {
+      const std::string body =
+          "{\"type\":\"/problems/too-many-connections\",\"title\":\"Too many connections\","
+          "\"status\":503,\"detail\":\"the server is at its connection limit\"}";
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"
+             "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(net::buffer(kBusy), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+  }
+
+  void begin_shutdown(int grace_ms) {
+    shared.stopping = true;
+    beast::error_code ec;
+    acceptor.close(ec);
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(shared.mu);
+      for (auto& [ptr, weak] : shared.sessions) {
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      }
+    }
+    for (auto& s : live) net::post(s->executor(), [s] { s->on_shutdown(); });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+    wait_for_drain(std::make_shared<net::steady_timer>(ioc), deadline);
+  }
+
+  void wait_for_drain(std::shared_ptr<net::steady_timer> timer,
+                      std::chrono::steady_clock::time_point deadline) {
+    if (shared.connections.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      ioc.stop();
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(10));
+    timer->async_wait([this, timer, deadline](beast::error_code) {
+      wait_for_drain(timer, deadline);
+    });
+  }
+};
+
+Server::Server(ServerOptions options, Handler& handler, Observer* observer)
+    : impl_(std::make_unique<Impl>(std::move(options), handler, observer)) {}
+
+Server::~Server() = default;
+
+Status Server::listen() {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(impl_->shared.options.address, ec);
+  if (ec) return Status::invalid_argument("bad listen address '" +
+                                          impl_->shared.options.address + "': " + ec.message());
+  const tcp::endpoint endpoint(address, impl_->shared.options.port);
+  auto& acceptor = impl_->acceptor;
+  const auto step = [&](const char* what) {
+    return Status::unavailable(std::string(what) + " " + endpoint.address().to_string() + ":" +
+                               std::to_string(endpoint.port()) + ": " + ec.message());
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec) return step("cannot open socket for");
+  if (acceptor.set_option(net::socket_base::reuse_address(true), ec); ec)
+    return step("cannot set SO_REUSEADDR on");
+  if (acceptor.bind(endpoint, ec); ec) return step("cannot bind");
+  if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec)
+    return step("cannot listen on");
+  impl_->bound_port = acceptor.local_endpoint().port();
+  impl_->do_accept();
+  return Status::ok();
+}
+
+std::uint16_t Server::port() const { return impl_->bound_port; }
+
+void Server::run() {
+  const int extra = std::max(0, impl_->shared.options.threads - 1);
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(extra));
+  for (int i = 0; i < extra; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  impl_->ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::shutdown(int grace_ms) {
+  if (impl_->shutdown_requested.exchange(true)) return;
+  net::post(impl_->acceptor.get_executor(), [this, grace_ms] { impl_->begin_shutdown(grace_ms); });
+}
+
+std::size_t Server::connection_count() const { return impl_->shared.connections.load(); }
+
+}  // namespace handover::http

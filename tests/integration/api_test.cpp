@@ -1,0 +1,199 @@
+// The REST API end to end against the real server binary.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "api_fixture.hpp"
+
+namespace handover::testing {
+namespace {
+
+using nlohmann::json;
+
+TEST_F(ApiTest, CreateConversationReturnsIdTokenAndBotState) {
+  auto r = call("POST", "/v1/conversations",
+                R"({"channel":"web","language":"de","customer":{"id":"cust-1","name":"Ana",)"
+                R"("tier":"gold","lifetime_value":1200.5},"metadata":{"page":"/checkout"}})");
+
+  ASSERT_EQ(r.status, 201) << r.body;
+  const json body = r.json();
+  EXPECT_EQ(body["state"], "bot");
+  EXPECT_TRUE(body["id"].get<std::string>().starts_with("c_"));
+  EXPECT_GE(body["token"].get<std::string>().size(), 40u);
+  EXPECT_EQ(body["customer"]["tier"], "gold");
+  EXPECT_EQ(body["metadata"]["page"], "/checkout");
+  EXPECT_FALSE(body["created_at"].get<std::string>().empty());
+  EXPECT_EQ(r.header("location"), "/v1/conversations/" + body["id"].get<std::string>());
+}
+
+TEST_F(ApiTest, PostTurnsAssignsGapFreeSeqAndReturnsState) {
+  const auto conv = create_conversation();
+  const std::string id = conv["id"];
+
+  auto first = call("POST", turns_path(id), R"({"role":"user","text":"Hallo"})");
+  auto second = call("POST", turns_path(id),
+                     R"({"role":"bot","text":"Wie kann ich helfen?","bot":{"confidence":0.42,)"
+                     R"("intent":"greeting","fallback":false},"actions":[{"name":"lookup_order",)"
+                     R"("status":"ok","data":{"order":"A-1"}}]})");
+
+  ASSERT_EQ(first.status, 201) << first.body;
+  ASSERT_EQ(second.status, 201) << second.body;
+  EXPECT_EQ(first.json()["turn"]["seq"], 1);
+  EXPECT_EQ(second.json()["turn"]["seq"], 2);
+  EXPECT_EQ(second.json()["state"], "bot");
+  EXPECT_DOUBLE_EQ(second.json()["turn"]["bot"]["confidence"].get<double>(), 0.42);
+  EXPECT_EQ(second.json()["turn"]["actions"][0]["data"]["order"], "A-1");
+}
+
+TEST_F(ApiTest, GetConversationAndPageThroughTurns) {
+  const std::string id = create_conversation()["id"];
+  for (int i = 1; i <= 5; ++i) {
+    auto r = call("POST", turns_path(id), R"({"role":"user","text":"msg )" + std::to_string(i) + "\"}");
+    ASSERT_EQ(r.status, 201);
+  }
+
+  auto conv = call("GET", "/v1/conversations/" + id);
+  auto page = call("GET", turns_path(id) + "?after=2&limit=2");
+  auto rest = call("GET", turns_path(id) + "?after=" + page.json()["next_after"].dump());
+
+  ASSERT_EQ(conv.status, 200);
+  EXPECT_EQ(conv.json()["last_seq"], 5);
+  EXPECT_FALSE(conv.json().contains("token"));
+  ASSERT_EQ(page.status, 200) << page.body;
+  ASSERT_EQ(page.json()["turns"].size(), 2u);
+  EXPECT_EQ(page.json()["turns"][0]["seq"], 3);
+  EXPECT_EQ(page.json()["turns"][1]["text"], "msg 4");
+  ASSERT_EQ(rest.json()["turns"].size(), 1u);
+  EXPECT_EQ(rest.json()["turns"][0]["seq"], 5);
+}
+
+TEST_F(ApiTest, RetryWithSameTurnIdReturnsStoredTurnAndStoresNothing) {
+  const std::string id = create_conversation()["id"];
+  const std::string body = R"({"id":"t-1","role":"user","text":"Wo ist mein Paket?"})";
+
+  auto first = call("POST", turns_path(id), body);
+  auto retry = call("POST", turns_path(id), body);
+  auto changed = call("POST", turns_path(id), R"({"id":"t-1","role":"user","text":"anders"})");
+  auto list = call("GET", turns_path(id));
+
+  EXPECT_EQ(first.status, 201);
+  EXPECT_EQ(retry.status, 200);
+  EXPECT_EQ(retry.json()["turn"]["seq"], first.json()["turn"]["seq"]);
+  EXPECT_EQ(changed.status, 409);
+  EXPECT_EQ(changed.json()["type"], "/problems/turn-id-conflict");
+  EXPECT_EQ(list.json()["turns"].size(), 1u);
+}
+
+TEST_F(ApiTest, WidgetKeyOnlyCreatesAndTokenIsBoundToItsConversation) {
+  auto created = call("POST", "/v1/conversations", R"({"language":"en"})", kWidgetKey);
+  ASSERT_EQ(created.status, 201);
+  const std::string id = created.json()["id"];
+  const std::string token = created.json()["token"];
+  const std::string other = create_conversation()["id"];
+
+  auto widget_reads = call("GET", "/v1/conversations/" + id, {}, kWidgetKey);
+  auto user_turn = call("POST", turns_path(id), R"({"role":"user","text":"hi"})", token);
+  auto bot_turn = call("POST", turns_path(id), R"({"role":"bot","text":"hi"})", token);
+  auto token_reads = call("GET", turns_path(id), {}, token);
+  auto other_conv = call("GET", "/v1/conversations/" + other, {}, token);
+  auto forged = call("GET", "/v1/conversations/" + id, {}, id + ".forged-secret");
+
+  EXPECT_EQ(widget_reads.status, 403);
+  EXPECT_EQ(user_turn.status, 201) << user_turn.body;
+  EXPECT_EQ(bot_turn.status, 403);
+  EXPECT_EQ(token_reads.status, 200);
+  EXPECT_EQ(token_reads.json()["turns"].size(), 1u);
+  EXPECT_EQ(other_conv.status, 403);
+  EXPECT_EQ(forged.status, 401);
+}
+
+TEST_F(ApiTest, CredentialsAndScopesAreEnforced) {
+  const std::string id = create_conversation()["id"];
+
+  auto none = call("POST", turns_path(id), R"({"role":"user","text":"x"})", "");
+  auto wrong = call("POST", "/v1/conversations", "{}", "not-a-key");
+  auto read_posts = call("POST", turns_path(id), R"({"role":"user","text":"x"})", kReadKey);
+  auto read_reads = call("GET", turns_path(id), {}, kReadKey);
+  auto read_creates = call("POST", "/v1/conversations", "{}", kReadKey);
+
+  EXPECT_EQ(none.status, 401);
+  EXPECT_FALSE(none.header("www-authenticate").empty());
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(read_posts.status, 403);
+  EXPECT_EQ(read_reads.status, 200);
+  EXPECT_EQ(read_creates.status, 403);
+}
+
+TEST_F(ApiTest, CorsPreflightAndHeaders) {
+  const std::string allowed = "Origin: http://widget.example\r\n";
+  const std::string preflight = "Access-Control-Request-Method: POST\r\n"
+                                "Access-Control-Request-Headers: authorization, content-type\r\n";
+
+  auto ok = call("OPTIONS", "/v1/conversations", {}, "", allowed + preflight);
+  auto refused = call("OPTIONS", "/v1/conversations", {}, "",
+                      "Origin: http://evil.example\r\n" + preflight);
+  auto simple = call("POST", "/v1/conversations", "{}", kWidgetKey, allowed);
+
+  EXPECT_EQ(ok.status, 204);
+  EXPECT_EQ(ok.header("access-control-allow-origin"), "http://widget.example");
+  EXPECT_NE(ok.header("access-control-allow-methods").find("POST"), std::string::npos);
+  EXPECT_NE(ok.header("access-control-allow-headers").find("Authorization"), std::string::npos);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_TRUE(refused.header("access-control-allow-origin").empty());
+  EXPECT_EQ(simple.status, 201);
+  EXPECT_EQ(simple.header("access-control-allow-origin"), "http://widget.example");
+}
+
+TEST_F(ApiTest, HealthEndpoints) {
+  EXPECT_EQ(call("GET", "/livez", {}, "").status, 200);
+  EXPECT_EQ(call("GET", "/healthz", {}, "").status, 200);
+  auto ready = call("GET", "/readyz", {}, "");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json()["status"], "ready");
+}
+
+TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  HttpClient client(port());
+
+  auto a = client.request("GET", "/livez");
+  auto b = client.request("GET", "/healthz");
+  auto c = client.request("GET", "/v1/conversations", {}, ServerProcess::bearer(kBotKey));
+
+  EXPECT_EQ(a.status, 200);
+  EXPECT_FALSE(a.closed);
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(c.status, 405);
+  EXPECT_EQ(c.header("allow"), "POST, OPTIONS");
+}
+
+TEST_F(ApiTest, MetricsPassPromtool) {
+  call("GET", "/livez", {}, "");
+  auto r = call("GET", "/metrics", {}, "");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("handover_http_requests_total{method=\"GET\",route=\"/livez\",code=\"200\"}"),
+            std::string::npos);
+  EXPECT_NE(r.body.find("handover_http_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(r.body.find("handover_store_commit_batch_size_bucket"), std::string::npos);
+  EXPECT_NE(r.body.find("handover_http_connections_open"), std::string::npos);
+
+  const std::string path = server_->dir() + "/metrics.txt";
+  std::ofstream(path) << r.body;
+  const std::string cmd = "promtool check metrics < " + path + " > " + path + ".out 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(path + ".out").rdbuf();
+}
+
+TEST_F(ApiTest, MessageTextNeverReachesTheLog) {
+  const std::string id = create_conversation()["id"];
+  const std::string marker = "SECRET-MARKER-4711";
+
+  auto r = call("POST", turns_path(id), R"({"role":"user","text":"my iban )" + marker + "\"}");
+
+  ASSERT_EQ(r.status, 201);
+  const std::string log = server_->log();
+  EXPECT_EQ(log.find(marker), std::string::npos);
+  EXPECT_NE(log.find("route=/v1/conversations/{id}/turns status=201"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace handover::testing

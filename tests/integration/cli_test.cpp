@@ -1,0 +1,94 @@
+// Command-line behaviour: --check-config, config errors, precedence, first start, log format.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+
+namespace handover::testing {
+namespace {
+
+std::string shipped_config() { return std::string(HANDOVER_SOURCE_DIR) + "/config/server.yaml"; }
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(Cli, CheckConfigAcceptsTheShippedConfig) {
+  auto r = run_server_binary({"--check-config", "--config", shipped_config()});
+
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(Cli, CheckConfigRejectsABadFileWithItsPosition) {
+  const std::string path = write_temp("handover-bad.yaml", "http:\n  threads: 2\n  bodylimit: 5\n");
+
+  auto r = run_server_binary({"--check-config", "--config", path});
+
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find(path + ":3:3"), std::string::npos) << r.output;
+}
+
+TEST(Cli, StartUpStopsOnABadConfigValue) {
+  const std::string path = write_temp("handover-bad2.yaml", "http:\n  threads: many\n");
+
+  auto r = run_server_binary({"--config", path});
+
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(path + ":2:"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownFlagIsAUsageError) {
+  auto r = run_server_binary({"--frobnicate"});
+
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Cli, EnvironmentOverridesFileAndFlagOverridesEnvironment) {
+  // The file allows 64 KiB bodies; the environment lowers it to 2 KiB.
+  ServerProcess server({.env = {"HANDOVER_HTTP_BODY_LIMIT=2048", "HANDOVER_LISTEN=127.0.0.1:1"},
+                        .args = {"--listen", "127.0.0.1:0"}});
+  ASSERT_TRUE(server.start()) << server.log();
+  HttpClient client(server.port());
+
+  auto r = client.raw("POST /v1/conversations HTTP/1.1\r\nHost: t\r\nContent-Length: 3000\r\n"
+                      "Content-Type: application/json\r\n\r\n");
+
+  EXPECT_NE(server.port(), 1);
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST(Cli, FirstStartCreatesTheDatabaseDirectory) {
+  ServerProcess server;
+  const std::string db = server.dir() + "/nested/data/handover.db";
+  ServerProcess with_db({.args = {"--db", db}});
+
+  ASSERT_TRUE(with_db.start()) << with_db.log();
+  EXPECT_EQ(with_db.stop(), 0);
+  EXPECT_TRUE(std::filesystem::exists(db));
+}
+
+TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
+  ServerProcess server({.args = {"--log-format", "json"}});
+  ASSERT_TRUE(server.start()) << server.log();
+  HttpClient(server.port()).request("GET", "/livez");
+  ASSERT_EQ(server.stop(), 0);
+
+  std::istringstream lines(server.log());
+  int parsed = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg"));
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 3);
+}
+
+}  // namespace
+}  // namespace handover::testing

@@ -1,0 +1,180 @@
+// Persistence across restarts, kill -9 under load, concurrent posts and graceful shutdown.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+
+namespace handover::testing {
+namespace {
+
+using nlohmann::json;
+
+HttpResponse send(HttpClient& client, const std::string& method, const std::string& target,
+                  const std::string& body = {}) {
+  std::string headers = ServerProcess::bearer(kBotKey);
+  if (!body.empty()) headers += "Content-Type: application/json\r\n";
+  return client.request(method, target, body, headers);
+}
+
+std::string create(std::uint16_t port) {
+  HttpClient client(port);
+  auto r = send(client, "POST", "/v1/conversations", R"({"language":"en"})");
+  EXPECT_EQ(r.status, 201) << r.body;
+  return r.json().value("id", "");
+}
+
+std::string turn_body(const std::string& text) {
+  return json{{"role", "user"}, {"text", text}}.dump();
+}
+
+TEST(Durability, EverythingSurvivesARestart) {
+  ServerProcess server;
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string id = create(server.port());
+  {
+    HttpClient client(server.port());
+    for (int i = 1; i <= 5; ++i) {
+      ASSERT_EQ(send(client, "POST", "/v1/conversations/" + id + "/turns",
+                     turn_body("turn " + std::to_string(i))).status, 201);
+    }
+  }
+
+  EXPECT_EQ(server.stop(), 0) << server.log();
+  ASSERT_TRUE(server.start()) << server.log();
+  HttpClient client(server.port());
+  auto turns = send(client, "GET", "/v1/conversations/" + id + "/turns");
+  auto next = send(client, "POST", "/v1/conversations/" + id + "/turns", turn_body("after"));
+
+  ASSERT_EQ(turns.status, 200);
+  ASSERT_EQ(turns.json()["turns"].size(), 5u);
+  EXPECT_EQ(turns.json()["turns"][4]["text"], "turn 5");
+  EXPECT_EQ(next.json()["turn"]["seq"], 6);
+}
+
+TEST(Durability, ConcurrentPostsToOneConversationGetGapFreeOrderedSeq) {
+  ServerProcess server({.extra_yaml = "http:\n  threads: 2\n"});
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string id = create(server.port());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::vector<std::vector<std::int64_t>> seqs(kThreads);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      HttpClient client(server.port());
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = send(client, "POST", "/v1/conversations/" + id + "/turns",
+                      turn_body(std::to_string(t) + ":" + std::to_string(i)));
+        if (r.status == 201) seqs[t].push_back(r.json()["turn"]["seq"].get<std::int64_t>());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  std::set<std::int64_t> all;
+  for (const auto& per : seqs) {
+    EXPECT_EQ(per.size(), static_cast<std::size_t>(kPerThread));
+    EXPECT_TRUE(std::is_sorted(per.begin(), per.end()));
+    all.insert(per.begin(), per.end());
+  }
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(*all.rbegin(), kThreads * kPerThread);
+  HttpClient client(server.port());
+  auto listed = send(client, "GET", "/v1/conversations/" + id + "/turns?limit=500");
+  EXPECT_EQ(listed.json()["turns"].size(), static_cast<std::size_t>(kThreads * kPerThread));
+}
+
+TEST(Durability, KillNineLosesNoAcknowledgedTurn) {
+  ServerProcess server;
+  ASSERT_TRUE(server.start()) << server.log();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(create(server.port()));
+  std::mutex mu;
+  std::map<std::pair<std::string, std::int64_t>, std::string> acked;  // (conv, seq) -> text
+  std::atomic<int> ack_count{0};
+  std::atomic<bool> stop{false};
+
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      HttpClient client(server.port(), 2000);
+      // Bounded: stops when told, when the server dies, or after 20,000 posts.
+      for (int i = 0; i < 20000 && !stop; ++i) {
+        const std::string& id = ids[static_cast<std::size_t>((t + i) % 4)];
+        const std::string text = "w" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = send(client, "POST", "/v1/conversations/" + id + "/turns", turn_body(text));
+        if (r.status != 201) break;
+        std::lock_guard lock(mu);
+        acked[{id, r.json()["turn"]["seq"].get<std::int64_t>()}] = text;
+        ++ack_count;
+      }
+    });
+  }
+  for (int waited = 0; ack_count < 400 && waited < 2000; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  server.kill9();
+  stop = true;
+  for (auto& w : writers) w.join();
+
+  ASSERT_GE(ack_count.load(), 100);
+  ASSERT_TRUE(server.start()) << server.log();
+  HttpClient client(server.port());
+  std::size_t found = 0;
+  for (const auto& id : ids) {
+    auto r = send(client, "GET", "/v1/conversations/" + id + "/turns?limit=500");
+    std::int64_t expected_seq = 1;
+    for (std::int64_t after = 0;; after = r.json()["next_after"].get<std::int64_t>()) {
+      r = send(client, "GET", "/v1/conversations/" + id + "/turns?limit=500&after=" +
+                                  std::to_string(after));
+      const auto& page = r.json()["turns"];
+      if (page.empty()) break;
+      for (const auto& turn : page) {
+        EXPECT_EQ(turn["seq"].get<std::int64_t>(), expected_seq++);
+        auto it = acked.find({id, turn["seq"].get<std::int64_t>()});
+        if (it != acked.end()) {
+          EXPECT_EQ(turn["text"], it->second);
+          ++found;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(found, acked.size());
+}
+
+TEST(Durability, ShutdownFinishesTheRequestInFlightAndExitsZero) {
+  ServerProcess server;
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string id = create(server.port());
+  HttpClient client(server.port());
+  const std::string body = turn_body("sent during shutdown");
+
+  // "100 Continue" proves the server has read the header, so the request is in flight.
+  auto interim = client.raw_interim(
+      "POST /v1/conversations/" + id + "/turns HTTP/1.1\r\nHost: t\r\n" +
+      ServerProcess::bearer(kBotKey) +
+      "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  ASSERT_EQ(interim.status, 100);
+  server.terminate();
+  // Once new connections are refused the server is draining.
+  for (int i = 0; i < 500 && HttpClient(server.port(), 200).connected(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto final_response = client.raw(body);
+
+  EXPECT_EQ(final_response.status, 201) << server.log();
+  EXPECT_TRUE(final_response.closed);
+  EXPECT_EQ(server.wait(), 0);
+}
+
+}  // namespace
+}  // namespace handover::testing

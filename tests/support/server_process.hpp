@@ -1,0 +1,71 @@
+// Starts the real handover-server binary on an ephemeral loopback port for
+// integration tests, with its own temporary config and database.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace handover::testing {
+
+// Plaintext keys the generated config accepts.
+inline constexpr const char* kBotKey = "test-bot-key";
+inline constexpr const char* kWidgetKey = "test-widget-key";
+inline constexpr const char* kReadKey = "test-read-key";
+inline constexpr const char* kAdminKey = "test-admin-key";
+
+struct ServerSettings {
+  std::string extra_yaml;             // appended to the generated config
+  std::vector<std::string> env;       // "HANDOVER_X=y" entries added to the environment
+  std::vector<std::string> args;      // extra command-line arguments
+};
+
+class ServerProcess {
+ public:
+  // Creates a fresh temporary directory holding config and database.
+  explicit ServerProcess(ServerSettings settings = {});
+  ~ServerProcess();  // kills the server if it still runs and removes the directory
+
+  // Starts the server and waits (bounded) until it listens. False on failure; the
+  // server's stderr is then in log().
+  bool start();
+  // SIGTERM and wait; returns the exit status (or -1).
+  int stop();
+  // SIGTERM without waiting; wait() then collects the exit status.
+  void terminate();
+  int wait();
+  // SIGKILL and wait.
+  void kill9();
+
+  std::uint16_t port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+  std::string db_path() const { return dir_ + "/handover.db"; }
+  std::string config_path() const { return dir_ + "/server.yaml"; }
+  std::string log() const;  // everything the server wrote to stderr and stdout so far
+
+  static std::string binary();
+  static std::string bearer(const std::string& secret) {
+    return "Authorization: Bearer " + secret + "\r\n";
+  }
+
+ private:
+  void write_config() const;
+
+  ServerSettings settings_;
+  std::string dir_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  int starts_ = 0;
+};
+
+// Runs the server binary with `args` to completion; returns its exit code and output.
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+RunResult run_server_binary(const std::vector<std::string>& args,
+                            const std::vector<std::string>& env = {});
+
+}  // namespace handover::testing

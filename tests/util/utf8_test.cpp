@@ -1,0 +1,49 @@
+#include "handover/util/utf8.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace handover::utf8 {
+namespace {
+
+struct Case {
+  const char* name;
+  std::string bytes;
+  bool valid;
+};
+
+TEST(Utf8, ValidatesStrictly) {
+  const Case cases[] = {
+      {"ascii", "hello", true},
+      {"umlaut", "K\xc3\xbcndigung", true},
+      {"emoji", "\xf0\x9f\x98\xa1", true},
+      {"empty", "", true},
+      {"lone continuation", "\x80", false},
+      {"overlong slash", "\xc0\xaf", false},
+      {"overlong three byte", "\xe0\x80\xaf", false},
+      {"surrogate D800", "\xed\xa0\x80", false},
+      {"above 10FFFF", "\xf4\x90\x80\x80", false},
+      {"truncated", "\xe2\x82", false},
+      {"invalid lead F8", "\xf8\x88\x80\x80\x80", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(is_valid(c.bytes), c.valid);
+  }
+}
+
+TEST(Utf8, SafePrefixNeverSplitsACodePoint) {
+  const std::string s = "a\xc3\xbc\xf0\x9f\x98\xa1";  // a, ü, 😡
+
+  EXPECT_EQ(safe_prefix_length(s, 1), 1u);
+  EXPECT_EQ(safe_prefix_length(s, 2), 1u);
+  EXPECT_EQ(safe_prefix_length(s, 3), 3u);
+  EXPECT_EQ(safe_prefix_length(s, 6), 3u);
+  EXPECT_EQ(safe_prefix_length(s, 7), 7u);
+  EXPECT_EQ(safe_prefix_length(s, 100), 7u);
+  EXPECT_EQ(count_code_points(s), 3u);
+}
+
+}  // namespace
+}  // namespace handover::utf8
