@@ -32,7 +32,7 @@ http::Response json_response(int status, const std::string& body) {
 
 namespace {
 
-constexpr const char* kAllowHeaders = "Authorization, Content-Type, Last-Event-ID";
+constexpr const char* kAllowHeaders = "Authorization, Content-Type";
 
 class Api final : public http::Handler {
  public:
@@ -93,7 +93,7 @@ class Api final : public http::Handler {
       return reply(std::move(r));
     }
     call.params = match.params;
-    call.principal = ctx_.auth.identify(request);
+    if (!is_public(match.id)) call.principal = ctx_.auth.identify(request);
     if (call.principal.malformed) {
       return reply(unauthenticated("the Authorization header must be 'Bearer <secret>'"));
     }
@@ -128,6 +128,12 @@ class Api final : public http::Handler {
       r.set_header("Retry-After", "1");
       reply(std::move(r));
     });
+  }
+
+  // Health probes and metrics answer without credentials (and ignore any sent).
+  static bool is_public(RouteId id) {
+    return id == RouteId::kLivez || id == RouteId::kReadyz || id == RouteId::kHealthz ||
+           id == RouteId::kMetrics;
   }
 
   static bool parse_target(const std::string& target, std::vector<std::string>& segments,

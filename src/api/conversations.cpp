@@ -79,7 +79,9 @@ std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const 
   }
   auto conv = ctx.store.get_conversation(id);
   const bool is_token = p.kind == Principal::Kind::kBearer;
-  if (is_token && (!conv || !Authenticator::token_matches(p.bearer, conv->token_hash))) {
+  const bool lookup_failed = !conv && conv.status().code() != StatusCode::kNotFound;
+  if (is_token && !lookup_failed &&
+      (!conv || !Authenticator::token_matches(p.bearer, conv->token_hash))) {
     respond(unauthenticated("the conversation token is not valid"));
     return std::nullopt;
   }
@@ -120,9 +122,7 @@ void read_customer(Validator& v, const json& body, const LimitsConfig& limits,
 void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   const auto& p = call.principal;
   if (p.kind != Principal::Kind::kApiKey) {
-    return respond(p.kind == Principal::Kind::kNone || p.kind == Principal::Kind::kBearer
-                       ? unauthenticated("creating a conversation needs an API key")
-                       : forbidden("not allowed"));
+    return respond(unauthenticated("creating a conversation needs an API key"));
   }
   if (!p.has(kScopeWidget)) return respond(forbidden("this API key cannot create conversations"));
 
@@ -132,7 +132,9 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   v.allow_only(body, "", {"channel", "language", "customer", "metadata"});
   store::ConversationRecord rec;
   rec.channel = v.string(body, "", "channel", false, 64).value_or("web");
-  if (!valid_token_chars(rec.channel)) v.fail("/channel", "use letters, digits, '-', '_', '.'");
+  if (!valid_token_chars(rec.channel)) {
+    v.fail("/channel", "use letters, digits, '-', '_', '.', ':'");
+  }
   rec.language = v.string(body, "", "language", false, 35).value_or("und");
   if (!valid_token_chars(rec.language)) v.fail("/language", "expected a BCP 47 tag such as 'de'");
   CustomerInput customer;
@@ -206,6 +208,7 @@ void read_turn(Validator& v, const json& body, const LimitsConfig& limits,
     turn.bot_json = clean.dump();
   }
   if (const json* actions = v.array(body, "", "actions")) {
+    if (turn.role == "user") v.fail("/actions", "only bot turns carry 'actions'");
     if (actions->size() > limits.max_actions) {
       v.fail("/actions", "more than " + std::to_string(limits.max_actions) + " actions");
     }
@@ -276,14 +279,23 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   if (!conv) return;
 
   Validator v;
+  for (std::size_t i = 0; i < call.query.size(); ++i) {
+    const std::string& key = call.query[i].first;
+    if (key != "after" && key != "limit") {
+      v.fail("/query/" + pointer_token(key), "unknown query parameter '" + key + "'");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (call.query[j].first == key) v.fail("/query/" + pointer_token(key), "given twice");
+    }
+  }
   std::int64_t after = 0;
-  std::int64_t limit = 100;
+  const auto max_page = static_cast<std::int64_t>(ctx.config.limits.max_page);
+  std::int64_t limit = std::min<std::int64_t>(100, max_page);
   if (const std::string* a = call.query_param("after")) {
     auto parsed = parse_integer(*a, 0, INT64_MAX);
     if (!parsed) v.fail("/query/after", "expected a non-negative integer");
     after = parsed.value_or(0);
   }
-  const auto max_page = static_cast<std::int64_t>(ctx.config.limits.max_page);
   if (const std::string* l = call.query_param("limit")) {
     auto parsed = parse_integer(*l, 1, max_page);
     if (!parsed) v.fail("/query/limit", "expected an integer from 1 to " + std::to_string(max_page));
@@ -296,9 +308,10 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   json items = json::array();
   for (const auto& t : *turns) items.push_back(turn_view(t));
   const std::int64_t next = turns->empty() ? after : turns->back().seq;
+  // The conversation was read before the page; turns committed in between count too.
   json out = {{"turns", std::move(items)},
               {"next_after", next},
-              {"last_seq", conv->last_seq},
+              {"last_seq", std::max(conv->last_seq, next)},
               {"state", conv->state}};
   respond(json_response(200, out.dump()));
 }

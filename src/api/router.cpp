@@ -74,4 +74,11 @@ RouteMatch Router::match(std::string_view method,
   return result;
 }
 
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const auto& route : routes_) out.emplace_back(route.method, route.text);
+  return out;
+}
+
 }  // namespace handover::api

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace handover::api {
@@ -32,6 +33,9 @@ class Router {
   Router();
   // `segments` are the percent-decoded path segments.
   RouteMatch match(std::string_view method, const std::vector<std::string>& segments) const;
+  // Every route as (method, template), e.g. ("GET", "/v1/conversations/{id}"), in table
+  // order. For tests that compare the table with docs/openapi.yaml.
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
   struct Route {

@@ -66,13 +66,18 @@ std::optional<http::Response> parse_json_object(const http::Request& request, js
     }
     return bad_body("malformed-json", "Malformed JSON",
                     "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::out_of_range&) {
+    return bad_body("malformed-json", "Malformed JSON",
+                    "a number in the body is too large to represent");
+  } catch (const json::exception&) {
+    return bad_body("malformed-json", "Malformed JSON", "the body is not valid JSON");
   }
   if (!duplicate.empty()) {
     return bad_body("duplicate-member", "Duplicate member name",
                     "the member '" + duplicate + "' appears more than once in one object");
   }
   if (!out.is_object()) {
-    return bad_body("malformed-json", "Body must be a JSON object",
+    return bad_body("malformed-json", "Malformed JSON",
                     std::string("the body is a JSON ") + type_name(out) + ", not an object");
   }
   return std::nullopt;

@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
@@ -79,6 +80,10 @@ const std::string kEmptyRoute;
 
 class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
+  // Bounds the time to receive one whole request. Unlike the stream's own timeout it
+  // only cancels the read, so the session can still answer 408.
+  net::steady_timer read_timer_;
+  bool read_timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
@@ -95,7 +100,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::int64_t started_ns_ = 0;
 
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(tcp::socket socket, Shared& shared)
+      : stream_(std::move(socket)), read_timer_(stream_.get_executor()), shared_(shared) {
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -155,7 +161,8 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     parser_->body_limit(shared_.options.body_limit);
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    stream_.expires_never();
+    arm_read_timer();
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::on_header,
                                                        shared_from_this()));
@@ -205,14 +212,27 @@ class Session : public std::enable_shared_from_this<Session> {
                       beast::bind_front_handler(&Session::on_body, shared_from_this()));
   }
 
+  void arm_read_timer() {
+    read_timed_out_ = false;
+    read_timer_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    read_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the request arrived in time
+      self->read_timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
   void on_body(beast::error_code ec, std::size_t) {
     if (ec) return fail_read(ec, /*header_phase=*/false);
-    stream_.expires_never();
+    read_timer_.cancel();
     request_complete_ = true;
     dispatch_request();
   }
 
   void fail_read(beast::error_code ec, bool header_phase) {
+    read_timer_.cancel();
+    if (read_timed_out_) ec = beast::error::timeout;
     const bool nothing_read = header_phase && parser_ && !parser_->got_some();
     if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted ||
@@ -234,6 +254,8 @@ class Session : public std::enable_shared_from_this<Session> {
       r = problem(400, "bad-request", "Malformed HTTP request", ec.message());
     }
     r.close = true;
+    r.set_header("Cache-Control", "no-store");
+    r.set_header("X-Content-Type-Options", "nosniff");
     in_flight_ = true;
     write(std::move(r));
   }
@@ -253,14 +275,22 @@ class Session : public std::enable_shared_from_this<Session> {
     bytes_in_ = req.body.size() + req.target.size();
 
     auto self = shared_from_this();
-    shared_.handler.handle(std::move(req), [self](Response response) {
+    auto responder = [self](Response response) {
       net::post(self->executor(), [self, r = std::move(response)]() mutable {
         self->write(std::move(r));
       });
-    });
+    };
+    // A handler bug must cost one request, not the process.
+    try {
+      shared_.handler.handle(std::move(req), responder);
+    } catch (const std::exception& e) {
+      spdlog::error("handler threw: {}", e.what());
+      responder(problem(500, "internal", "Internal error", "the request could not be handled"));
+    }
   }
 
   void write(Response r) {
+    read_timer_.cancel();
     route_ = r.route;
     const bool keep_alive = request_keep_alive_ && !r.close && !close_after_write_ &&
                             !shared_.stopping && request_complete_;
@@ -297,6 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void do_close() {
+    read_timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();

@@ -145,7 +145,20 @@ TEST_F(ApiTest, CorsPreflightAndHeaders) {
   EXPECT_EQ(simple.header("access-control-allow-origin"), "http://widget.example");
 }
 
+TEST_F(ApiTest, TurnMetadataIsStoredAndListed) {
+  const std::string id = create_conversation()["id"];
+
+  auto posted = call("POST", turns_path(id),
+                     R"({"role":"user","text":"Warenkorb","metadata":{"cart_value":249.9}})");
+  auto listed = call("GET", turns_path(id));
+
+  ASSERT_EQ(posted.status, 201);
+  ASSERT_EQ(listed.json()["turns"].size(), 1u);
+  EXPECT_DOUBLE_EQ(listed.json()["turns"][0]["metadata"]["cart_value"].get<double>(), 249.9);
+}
+
 TEST_F(ApiTest, HealthEndpoints) {
+  EXPECT_EQ(call("GET", "/livez", {}, "", "Authorization: Basic Zm9vOmJhcg==\r\n").status, 200);
   EXPECT_EQ(call("GET", "/livez", {}, "").status, 200);
   EXPECT_EQ(call("GET", "/healthz", {}, "").status, 200);
   auto ready = call("GET", "/readyz", {}, "");
@@ -190,9 +203,11 @@ TEST_F(ApiTest, MessageTextNeverReachesTheLog) {
   auto r = call("POST", turns_path(id), R"({"role":"user","text":"my iban )" + marker + "\"}");
 
   ASSERT_EQ(r.status, 201);
-  const std::string log = server_->log();
+  // The access line is written once the response is on the wire, so wait for it.
+  const std::string access = "route=/v1/conversations/{id}/turns status=201";
+  const std::string log = server_->wait_for_log(access);
+  EXPECT_NE(log.find(access), std::string::npos);
   EXPECT_EQ(log.find(marker), std::string::npos);
-  EXPECT_NE(log.find("route=/v1/conversations/{id}/turns status=201"), std::string::npos);
 }
 
 }  // namespace

@@ -75,6 +75,13 @@ std::vector<BadCase> cases() {
       {"negative lifetime value",
        post("/v1/conversations", R"({"customer":{"lifetime_value":-5}})"), 422,
        "/problems/validation-error", "/customer/lifetime_value"},
+      {"unknown query parameter", get(turns + "?afterr=3"), 422, "/problems/validation-error",
+       "/query/afterr"},
+      {"repeated query parameter", get(turns + "?after=1&after=2"), 422,
+       "/problems/validation-error", "/query/after"},
+      {"actions on user turn",
+       post(turns, R"({"role":"user","text":"x","actions":[{"name":"a"}]})"), 422,
+       "/problems/validation-error", "/actions"},
       {"limit zero", get(turns + "?limit=0"), 422, "/problems/validation-error", "/query/limit"},
       {"limit not a number", get(turns + "?limit=ten"), 422, "/problems/validation-error",
        "/query/limit"},
@@ -155,9 +162,15 @@ TEST_F(BadRequestTest, EachIsRefusedWithAProblemAndTheServerKeepsServing) {
     EXPECT_EQ(body.value("status", 0), c.status);
     EXPECT_FALSE(body.value("title", "").empty());
     EXPECT_FALSE(body.value("detail", "").empty());
-    if (*c.type) EXPECT_EQ(body.value("type", ""), c.type);
-    if (*c.pointer) EXPECT_EQ(body.value("pointer", ""), c.pointer);
-    if (c.closes) EXPECT_TRUE(r.closed || client.wait_closed());
+    if (*c.type) {
+      EXPECT_EQ(body.value("type", ""), c.type);
+    }
+    if (*c.pointer) {
+      EXPECT_EQ(body.value("pointer", ""), c.pointer);
+    }
+    if (c.closes) {
+      EXPECT_TRUE(r.closed || client.wait_closed());
+    }
 
     EXPECT_EQ(call("GET", "/livez", {}, "").status, 200);
   }
@@ -176,7 +189,7 @@ TEST_F(BadRequestTest, OversizedBodyIsRefusedBeforeItIsSent) {
 }
 
 TEST_F(BadRequestTest, SlowClientIsAnsweredWith408) {
-  ServerProcess slow({.extra_yaml = "http:\n  read_timeout_ms: 300\n"});
+  ServerProcess slow(ServerSettings::yaml("http:\n  read_timeout_ms: 300\n"));
   ASSERT_TRUE(slow.start()) << slow.log();
   HttpClient client(slow.port());
 

@@ -51,8 +51,8 @@ TEST(Cli, UnknownFlagIsAUsageError) {
 
 TEST(Cli, EnvironmentOverridesFileAndFlagOverridesEnvironment) {
   // The file allows 64 KiB bodies; the environment lowers it to 2 KiB.
-  ServerProcess server({.env = {"HANDOVER_HTTP_BODY_LIMIT=2048", "HANDOVER_LISTEN=127.0.0.1:1"},
-                        .args = {"--listen", "127.0.0.1:0"}});
+  ServerProcess server(ServerSettings::with(
+      {"HANDOVER_HTTP_BODY_LIMIT=2048", "HANDOVER_LISTEN=127.0.0.1:1"}, {"--listen", "127.0.0.1:0"}));
   ASSERT_TRUE(server.start()) << server.log();
   HttpClient client(server.port());
 
@@ -66,7 +66,7 @@ TEST(Cli, EnvironmentOverridesFileAndFlagOverridesEnvironment) {
 TEST(Cli, FirstStartCreatesTheDatabaseDirectory) {
   ServerProcess server;
   const std::string db = server.dir() + "/nested/data/handover.db";
-  ServerProcess with_db({.args = {"--db", db}});
+  ServerProcess with_db(ServerSettings::with({}, {"--db", db}));
 
   ASSERT_TRUE(with_db.start()) << with_db.log();
   EXPECT_EQ(with_db.stop(), 0);
@@ -74,7 +74,7 @@ TEST(Cli, FirstStartCreatesTheDatabaseDirectory) {
 }
 
 TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
-  ServerProcess server({.args = {"--log-format", "json"}});
+  ServerProcess server(ServerSettings::with({}, {"--log-format", "json"}));
   ASSERT_TRUE(server.start()) << server.log();
   HttpClient(server.port()).request("GET", "/livez");
   ASSERT_EQ(server.stop(), 0);

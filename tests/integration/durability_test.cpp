@@ -58,7 +58,7 @@ TEST(Durability, EverythingSurvivesARestart) {
 }
 
 TEST(Durability, ConcurrentPostsToOneConversationGetGapFreeOrderedSeq) {
-  ServerProcess server({.extra_yaml = "http:\n  threads: 2\n"});
+  ServerProcess server(ServerSettings::yaml("http:\n  threads: 2\n"));
   ASSERT_TRUE(server.start()) << server.log();
   const std::string id = create(server.port());
   constexpr int kThreads = 8;
@@ -130,21 +130,23 @@ TEST(Durability, KillNineLosesNoAcknowledgedTurn) {
   HttpClient client(server.port());
   std::size_t found = 0;
   for (const auto& id : ids) {
-    auto r = send(client, "GET", "/v1/conversations/" + id + "/turns?limit=500");
     std::int64_t expected_seq = 1;
-    for (std::int64_t after = 0;; after = r.json()["next_after"].get<std::int64_t>()) {
-      r = send(client, "GET", "/v1/conversations/" + id + "/turns?limit=500&after=" +
-                                  std::to_string(after));
-      const auto& page = r.json()["turns"];
-      if (page.empty()) break;
-      for (const auto& turn : page) {
-        EXPECT_EQ(turn["seq"].get<std::int64_t>(), expected_seq++);
-        auto it = acked.find({id, turn["seq"].get<std::int64_t>()});
+    for (std::int64_t after = 0;;) {
+      const json page = send(client, "GET", "/v1/conversations/" + id +
+                                                "/turns?limit=500&after=" + std::to_string(after))
+                            .json();
+      ASSERT_TRUE(page.contains("turns"));
+      if (page["turns"].empty()) break;
+      for (const auto& turn : page["turns"]) {
+        const auto seq = turn["seq"].get<std::int64_t>();
+        EXPECT_EQ(seq, expected_seq++);
+        auto it = acked.find({id, seq});
         if (it != acked.end()) {
           EXPECT_EQ(turn["text"], it->second);
           ++found;
         }
       }
+      after = page["next_after"].get<std::int64_t>();
     }
   }
   EXPECT_EQ(found, acked.size());

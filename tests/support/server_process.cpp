@@ -132,6 +132,16 @@ void ServerProcess::kill9() {
 
 std::string ServerProcess::log() const { return read_file(dir_ + "/server.log"); }
 
+std::string ServerProcess::wait_for_log(const std::string& text, int timeout_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string current = log();
+  while (current.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    current = log();
+  }
+  return current;
+}
+
 RunResult run_server_binary(const std::vector<std::string>& args,
                             const std::vector<std::string>& env) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "handover-run-XXXXXX").string();

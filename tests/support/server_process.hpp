@@ -20,6 +20,18 @@ struct ServerSettings {
   std::string extra_yaml;             // appended to the generated config
   std::vector<std::string> env;       // "HANDOVER_X=y" entries added to the environment
   std::vector<std::string> args;      // extra command-line arguments
+
+  static ServerSettings yaml(std::string text) {
+    ServerSettings s;
+    s.extra_yaml = std::move(text);
+    return s;
+  }
+  static ServerSettings with(std::vector<std::string> env, std::vector<std::string> args) {
+    ServerSettings s;
+    s.env = std::move(env);
+    s.args = std::move(args);
+    return s;
+  }
 };
 
 class ServerProcess {
@@ -44,6 +56,8 @@ class ServerProcess {
   std::string db_path() const { return dir_ + "/handover.db"; }
   std::string config_path() const { return dir_ + "/server.yaml"; }
   std::string log() const;  // everything the server wrote to stderr and stdout so far
+  // Waits (bounded) until the log contains `text`; returns the log as last read.
+  std::string wait_for_log(const std::string& text, int timeout_ms = 5000) const;
 
   static std::string binary();
   static std::string bearer(const std::string& secret) {

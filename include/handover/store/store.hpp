@@ -22,9 +22,9 @@ namespace handover::store {
 
 // Checked by Store::open; a bad value fails it with InvalidArgument.
 struct StoreOptions {
-  std::string path;                 // SQLite file; ":memory:" is not supported (readers need a file)
-                                    // and URIs ("file:...") are refused; missing parent
-                                    // directories are created
+  std::string path;                 // SQLite file; missing parent directories are created.
+                                    // ":memory:" is not supported (readers need a file) and
+                                    // URIs ("file:...") are refused
   std::string synchronous = "full";  // "full" or "normal"
   int busy_timeout_ms = 5000;
   int read_connections = 4;         // pool size for readers

@@ -1,0 +1,139 @@
+// Schema migrations: each step runs once, in order, inside the transaction that records it.
+#include "schema.hpp"
+
+#include <sqlite3.h>
+
+#include <iterator>
+#include <string>
+
+#include "sqlite.hpp"
+
+namespace handover::store {
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// Append new steps at the end; never edit a step that has shipped.
+//
+// Keys are integers where they pay: a conversation's public text id is looked up once per
+// request through its unique index, and turns hang off the integer `pk`. Turns are clustered
+// by (conversation, seq), so reading a conversation is one range scan and an append needs no
+// separate rowid tree. Empty optional ids are stored as NULL so the partial indexes skip them.
+constexpr Migration kMigrations[] = {
+    {1, "conversations and turns", R"sql(
+CREATE TABLE conversations (
+  pk            INTEGER PRIMARY KEY,
+  public_id     TEXT    NOT NULL UNIQUE,
+  channel       TEXT    NOT NULL,
+  language      TEXT    NOT NULL,
+  state         TEXT    NOT NULL,
+  customer_id   TEXT    CHECK (customer_id <> ''),
+  customer_json TEXT    NOT NULL DEFAULT '{}',
+  metadata_json TEXT    NOT NULL DEFAULT '{}',
+  token_hash    TEXT    NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  last_seq      INTEGER NOT NULL DEFAULT 0 CHECK (last_seq >= 0)
+) STRICT;
+
+CREATE INDEX conversations_by_customer ON conversations (customer_id)
+  WHERE customer_id IS NOT NULL;
+
+CREATE TABLE turns (
+  conversation    INTEGER NOT NULL REFERENCES conversations (pk) ON DELETE CASCADE,
+  seq             INTEGER NOT NULL CHECK (seq > 0),
+  client_turn_id  TEXT    CHECK (client_turn_id <> ''),
+  role            TEXT    NOT NULL,
+  text            TEXT    NOT NULL,
+  bot_json        TEXT    NOT NULL DEFAULT '',
+  actions_json    TEXT    NOT NULL DEFAULT '',
+  metadata_json   TEXT    NOT NULL DEFAULT '',
+  evaluation_json TEXT    NOT NULL DEFAULT '',
+  content_hash    TEXT    NOT NULL,
+  created_at_ms   INTEGER NOT NULL,
+  PRIMARY KEY (conversation, seq)
+) STRICT, WITHOUT ROWID;
+
+CREATE UNIQUE INDEX turns_by_client_turn_id ON turns (conversation, client_turn_id)
+  WHERE client_turn_id IS NOT NULL;
+)sql"},
+};
+
+constexpr bool versions_are_consecutive() {
+  int expected = 1;
+  for (const Migration& migration : kMigrations) {
+    if (migration.version != expected++) return false;
+  }
+  return true;
+}
+
+static_assert(versions_are_consecutive(), "migration versions must be 1, 2, 3, ...");
+static_assert(kMigrations[std::size(kMigrations) - 1].version == kSchemaVersion,
+              "kSchemaVersion must name the last migration");
+
+constexpr const char* kCreateMigrationsTable = R"sql(
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version       INTEGER PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  applied_at_ms INTEGER NOT NULL
+))sql";
+
+Result<std::int64_t> applied_version(Connection& db) {
+  Result<Statement> row = db.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!row) return row.status();
+  return row->column_int64(0);
+}
+
+Status record(Connection& db, const Migration& migration, std::int64_t now_ms) {
+  Result<Statement> insert = db.prepare(
+      "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?1, ?2, ?3)");
+  if (!insert) return insert.status();
+
+  insert->bind(1, std::int64_t{migration.version});
+  insert->bind(2, std::string_view(migration.name));
+  insert->bind(3, now_ms);
+  int rc = insert->step();
+  if (rc != SQLITE_DONE) return sqlite_error(db.handle(), rc, "record schema migration");
+  return Status::ok();
+}
+
+Status apply_pending(Connection& db, std::int64_t now_ms) {
+  Status created = db.exec(kCreateMigrationsTable, "create schema_migrations");
+  if (!created.is_ok()) return created;
+  Result<std::int64_t> version = applied_version(db);
+  if (!version) return version.status();
+  if (*version > kSchemaVersion) {
+    return Status::internal("the database has schema version " + std::to_string(*version) +
+                            ", newer than version " + std::to_string(kSchemaVersion) +
+                            " known to this build; refusing to open it (run a newer handover)");
+  }
+
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= *version) continue;
+    std::string operation = "schema migration " + std::to_string(migration.version);
+    if (Status status = db.exec(migration.sql, operation); !status.is_ok()) return status;
+    if (Status status = record(db, migration, now_ms); !status.is_ok()) return status;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status migrate(Connection& db, std::int64_t now_ms) {
+  // IMMEDIATE: two processes opening a fresh file must not both run step 1.
+  if (Status status = db.exec("BEGIN IMMEDIATE"); !status.is_ok()) return status;
+
+  Status status = apply_pending(db, now_ms);
+  if (status.is_ok()) status = db.exec("COMMIT");
+  if (!status.is_ok() && db.in_transaction()) {
+    // The first failure is what the operator needs; a failed rollback adds nothing to it.
+    static_cast<void>(db.exec("ROLLBACK"));
+  }
+  return status;
+}
+
+}  // namespace handover::store

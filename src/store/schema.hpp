@@ -1,0 +1,22 @@
+// Versioned schema of the store: numbered migration steps recorded in schema_migrations.
+#pragma once
+
+#include <cstdint>
+
+#include "handover/util/status.hpp"
+
+namespace handover::store {
+
+class Connection;
+
+// The newest schema version this build knows (the number of the last migration step).
+inline constexpr int kSchemaVersion = 1;
+
+// Brings the database on `db` up to kSchemaVersion: in one IMMEDIATE transaction it reads
+// the applied version from schema_migrations and runs each newer step in order, recording
+// it with `now_ms`. Nothing is applied on failure. A database whose version is newer than
+// kSchemaVersion is refused with Internal and a message naming both versions.
+// REQUIRES: no transaction open on `db`.
+Status migrate(Connection& db, std::int64_t now_ms);
+
+}  // namespace handover::store

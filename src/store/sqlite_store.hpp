@@ -1,0 +1,144 @@
+// SqliteStore: the Store behind Store::open. Private to the store module and its tests.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "batch_queue.hpp"
+#include "handover/store/store.hpp"
+#include "reader_pool.hpp"
+#include "sqlite.hpp"
+#include "statements.hpp"
+
+namespace handover::store {
+
+// Thread-safe: every public method may be called from any thread, except that close() and
+// the destructor must not be called from a write callback (they wait for the writer).
+class SqliteStore final : public Store {
+ public:
+  // Runs on the writer thread inside each write transaction, after the batch is applied
+  // and before COMMIT. A non-OK result fails the commit as if SQLite had refused it.
+  using BeforeCommitHook = std::function<Status(std::size_t batch_size)>;
+
+  // See Store::open. `clock` must outlive the store.
+  static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& options, const Clock& clock);
+  ~SqliteStore() override;
+
+  void create_conversation(ConversationRecord record, Callback<ConversationRecord> done) override;
+  void append_turn(AppendTurnRequest request, Callback<AppendTurnOutcome> done) override;
+  void probe_writable(Callback<bool> done) override;
+
+  Result<ConversationRecord> get_conversation(const std::string& id) override;
+  Result<std::vector<TurnRecord>> list_turns(const std::string& conversation_id,
+                                             std::int64_t after_seq, std::size_t limit) override;
+
+  void set_commit_observer(CommitObserver observer) override;
+  StoreStats stats() const override;
+  void close() override;
+
+  // Lets a test hold a write transaction open, or fail a commit. Applies from the next
+  // batch on; an empty hook removes it.
+  void set_before_commit_for_test(BeforeCommitHook hook);
+
+ private:
+  // A queued write. `status` is the request's own outcome inside the transaction; it is
+  // reported only if the transaction commits.
+  struct CreateOp {
+    ConversationRecord record;
+    Callback<ConversationRecord> done;
+    Status status;
+  };
+  struct AppendOp {
+    TurnRecord turn;  // the request; replaced by the stored turn on a replay
+    Callback<AppendTurnOutcome> done;
+    Status status;
+    AppendKind kind = AppendKind::kCreated;
+    std::string conversation_state;
+  };
+  struct ProbeOp {
+    Callback<bool> done;
+    Status status;
+  };
+  using WriteOp = std::variant<CreateOp, AppendOp, ProbeOp>;
+
+  // What the writer knows of a conversation during one transaction. Appends advance
+  // last_seq here; write_heads() stores it once per conversation before COMMIT.
+  struct ConversationHead {
+    std::int64_t pk = 0;
+    std::int64_t last_seq = 0;
+    std::int64_t updated_at_ms = 0;
+    std::string state;
+    bool dirty = false;  // a turn was added in this transaction
+  };
+
+  SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
+              WriterStatements writer, std::unique_ptr<ReaderPool> readers);
+
+  void submit(WriteOp&& op);
+  static void finish(CreateOp& op, const Status& failure);
+  static void finish(AppendOp& op, const Status& failure);
+  static void finish(ProbeOp& op, const Status& failure);
+
+  // Writer thread.
+  void run_writer();
+  bool take_batch();
+  void run_batch();
+  Status write_batch(bool probes_only);
+  Status apply_batch();
+  Status apply(CreateOp& op);
+  Status apply(AppendOp& op);
+  Status apply(ProbeOp& op);
+  Result<ConversationHead*> find_head(const std::string& conversation_id);
+  Status insert_turn(AppendOp& op, ConversationHead& head);
+  Status answer_from_stored_turn(AppendOp& op, std::int64_t pk);
+  Status write_heads();
+  Status request_failed(Status error, Status& request_status) const;
+  Status finish_transaction(bool probes_only);
+  void roll_back();
+  void record_batch(const Status& failure, bool probes_only, double seconds);
+  void shut_down_writer();
+
+  Result<std::int64_t> find_conversation_pk(Reader& reader, const std::string& id);
+
+  const StoreOptions options_;
+  const Clock& clock_;
+
+  // Writer thread only (and open(), before the thread starts).
+  Connection writer_db_;
+  WriterStatements writer_;
+  std::vector<WriteOp> batch_;
+  std::shared_ptr<const CommitObserver> batch_observer_;
+  std::shared_ptr<const BeforeCommitHook> batch_hook_;
+  std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
+  std::string scratch_;  // reused for reading stored content hashes
+
+  std::unique_ptr<ReaderPool> readers_;
+
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  BatchQueue<WriteOp> queue_;                       // guarded by mutex_
+  bool closing_ = false;                            // guarded by mutex_
+  std::shared_ptr<const CommitObserver> observer_;  // guarded by mutex_
+  std::shared_ptr<const BeforeCommitHook> hook_;    // guarded by mutex_
+
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> committed_requests_{0};
+  std::atomic<std::uint64_t> failed_commits_{0};
+  std::atomic<std::uint64_t> queue_depth_{0};
+  std::atomic<std::uint64_t> last_batch_size_{0};
+
+  std::mutex join_mutex_;  // serialises close()
+  std::thread writer_thread_;
+};
+
+}  // namespace handover::store

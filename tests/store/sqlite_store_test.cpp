@@ -1,0 +1,858 @@
+// Tests of the SQLite store: records, seq assignment, idempotency, group commit, the write
+// queue's limits, close, migrations and reads beside an open write transaction.
+#include "sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "handover/store/store.hpp"
+#include "handover/util/clock.hpp"
+#include "schema.hpp"
+
+namespace handover::store {
+namespace {
+
+using std::chrono::seconds;
+
+// A fresh directory per test, removed with everything in it afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "store_XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The Result a write callback will deliver.
+template <class T>
+class Pending {
+ public:
+  Callback<T> callback() {
+    return [promise = promise_](Result<T> result) { promise->set_value(std::move(result)); };
+  }
+  bool ready() const { return future_.wait_for(seconds(0)) == std::future_status::ready; }
+  Result<T> get() { return future_.get(); }
+
+ private:
+  std::shared_ptr<std::promise<Result<T>>> promise_ = std::make_shared<std::promise<Result<T>>>();
+  std::future<Result<T>> future_ = promise_->get_future();
+};
+
+// Holds the writer inside its next transaction (before COMMIT) until released.
+class WriterGate {
+ public:
+  // Blocks the calling writer on first use only; later calls pass straight through.
+  Status hold() {
+    if (used_.exchange(true)) return Status::ok();
+    held_.set_value();
+    released_future_.wait();
+    return Status::ok();
+  }
+  SqliteStore::BeforeCommitHook hook() {
+    return [this](std::size_t) { return hold(); };
+  }
+  void wait_until_held() { held_future_.wait(); }
+  void release() {
+    if (!released_flag_.exchange(true)) released_.set_value();
+  }
+
+ private:
+  std::atomic<bool> used_{false};
+  std::atomic<bool> released_flag_{false};
+  std::promise<void> held_;
+  std::future<void> held_future_ = held_.get_future();
+  std::promise<void> released_;
+  std::shared_future<void> released_future_ = released_.get_future().share();
+};
+
+// Records each committed batch size.
+class BatchLog {
+ public:
+  CommitObserver observer() {
+    return [this](std::size_t size, double) {
+      std::lock_guard lock(mutex_);
+      sizes_.push_back(size);
+    };
+  }
+  std::vector<std::size_t> sizes() {
+    std::lock_guard lock(mutex_);
+    return sizes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::size_t> sizes_;
+};
+
+// A connection of the test's own, standing for another process.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK) << path;
+  }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  ~RawDb() { sqlite3_close(db_); }
+
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
+        << sql << ": " << (error != nullptr ? error : "");
+    sqlite3_free(error);
+  }
+  std::string query(const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr) {
+      value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+ConversationRecord conversation(const std::string& id) {
+  ConversationRecord record;
+  record.id = id;
+  record.channel = "web";
+  record.language = "en";
+  record.customer_id = "cust-1";
+  record.customer_json = R"({"name":"Ada"})";
+  record.metadata_json = R"({"page":"/billing"})";
+  record.token_hash = "ab12";
+  return record;
+}
+
+TurnRecord turn(const std::string& conversation_id, const std::string& text,
+                const std::string& client_turn_id = "", const std::string& content_hash = "h") {
+  TurnRecord record;
+  record.conversation_id = conversation_id;
+  record.client_turn_id = client_turn_id;
+  record.role = "user";
+  record.text = text;
+  record.actions_json = "[]";
+  record.metadata_json = R"({"cart":42})";
+  record.evaluation_json = R"({"score":0.1})";
+  record.content_hash = content_hash;
+  return record;
+}
+
+std::vector<std::int64_t> seqs_of(const std::vector<TurnRecord>& turns) {
+  std::vector<std::int64_t> seqs;
+  for (const TurnRecord& record : turns) seqs.push_back(record.seq);
+  return seqs;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.path = dir_.file("handover.db");
+    open_store();
+  }
+  void TearDown() override {
+    gate_.release();  // a failed assertion must not leave the writer blocked
+    store_.reset();
+  }
+
+  void open_store() {
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    store_ = std::move(opened).value();
+    store_->set_commit_observer(batches_.observer());
+  }
+  void reopen_store() {
+    store_.reset();
+    open_store();
+  }
+
+  // Holds the writer inside a transaction holding one probe; returns once it is held.
+  Pending<bool> hold_writer() {
+    store_->set_before_commit_for_test(gate_.hook());
+    Pending<bool> probe;
+    store_->probe_writable(probe.callback());
+    gate_.wait_until_held();
+    return probe;
+  }
+
+  Result<ConversationRecord> create(const std::string& id) {
+    Pending<ConversationRecord> pending;
+    store_->create_conversation(conversation(id), pending.callback());
+    return pending.get();
+  }
+  Pending<AppendTurnOutcome> append_async(TurnRecord record) {
+    Pending<AppendTurnOutcome> pending;
+    store_->append_turn(AppendTurnRequest{std::move(record)}, pending.callback());
+    return pending;
+  }
+  Result<AppendTurnOutcome> append(TurnRecord record) {
+    return append_async(std::move(record)).get();
+  }
+  std::vector<TurnRecord> all_turns(const std::string& id) {
+    Result<std::vector<TurnRecord>> turns = store_->list_turns(id, 0, 1000000);
+    EXPECT_TRUE(turns.is_ok()) << turns.status().to_string();
+    return turns.is_ok() ? std::move(turns).value() : std::vector<TurnRecord>{};
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  StoreOptions options_;
+  WriterGate gate_;
+  BatchLog batches_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, CreatesAndGetsConversation) {
+  Result<ConversationRecord> created = create("c_1");
+
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  EXPECT_EQ(created->state, "bot");
+  EXPECT_EQ(created->created_at_ms, clock_.now_ms());
+  EXPECT_EQ(created->updated_at_ms, clock_.now_ms());
+  EXPECT_EQ(created->last_seq, 0);
+
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->id, "c_1");
+  EXPECT_EQ(got->channel, "web");
+  EXPECT_EQ(got->language, "en");
+  EXPECT_EQ(got->state, "bot");
+  EXPECT_EQ(got->customer_id, "cust-1");
+  EXPECT_EQ(got->customer_json, R"({"name":"Ada"})");
+  EXPECT_EQ(got->metadata_json, R"({"page":"/billing"})");
+  EXPECT_EQ(got->token_hash, "ab12");
+  EXPECT_EQ(got->created_at_ms, clock_.now_ms());
+}
+
+TEST_F(SqliteStoreTest, KeepsEmptyCustomerIdEmpty) {
+  ConversationRecord record = conversation("c_1");
+  record.customer_id.clear();
+  Pending<ConversationRecord> pending;
+
+  store_->create_conversation(record, pending.callback());
+
+  ASSERT_TRUE(pending.get().is_ok());
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->customer_id, "");
+}
+
+TEST_F(SqliteStoreTest, CreateFailsWithConflictWhenIdExists) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  Result<ConversationRecord> again = create("c_1");
+
+  EXPECT_EQ(again.status().code(), StatusCode::kConflict);
+}
+
+TEST_F(SqliteStoreTest, GetFailsWithNotFoundForUnknownId) {
+  Result<ConversationRecord> got = store_->get_conversation("c_missing");
+
+  EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, AppendAssignsSeqOneToN) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  std::vector<std::int64_t> seqs;
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance_ms(10);
+    Result<AppendTurnOutcome> appended = append(turn("c_1", "hello " + std::to_string(i)));
+    ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+    EXPECT_EQ(appended->kind, AppendKind::kCreated);
+    EXPECT_EQ(appended->turn.created_at_ms, clock_.now_ms());
+    EXPECT_EQ(appended->conversation_state, "bot");
+    seqs.push_back(appended->turn.seq);
+  }
+
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2, 3, 4, 5}));
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->last_seq, 5);
+  EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
+  std::vector<TurnRecord> turns = all_turns("c_1");
+  ASSERT_EQ(turns.size(), 5u);
+  EXPECT_EQ(turns[2].text, "hello 2");
+  EXPECT_EQ(turns[2].conversation_id, "c_1");
+  EXPECT_EQ(turns[2].role, "user");
+  EXPECT_EQ(turns[2].bot_json, "");
+  EXPECT_EQ(turns[2].actions_json, "[]");
+  EXPECT_EQ(turns[2].metadata_json, R"({"cart":42})");
+  EXPECT_EQ(turns[2].evaluation_json, R"({"score":0.1})");
+  EXPECT_EQ(turns[2].content_hash, "h");
+  EXPECT_EQ(turns[2].seq, 3);
+}
+
+TEST_F(SqliteStoreTest, ConcurrentAppendsGetGapFreeSeqInSubmitOrder) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100;
+  std::vector<std::vector<Pending<AppendTurnOutcome>>> pending(kThreads);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &pending] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = std::to_string(t) + "-" + std::to_string(i);
+        pending[t].push_back(append_async(turn("c_1", "text " + id, "ct-" + id)));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  std::vector<std::int64_t> all;
+  for (auto& from_thread : pending) {
+    std::int64_t previous = 0;
+    for (Pending<AppendTurnOutcome>& one : from_thread) {
+      Result<AppendTurnOutcome> appended = one.get();
+      ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+      EXPECT_GT(appended->turn.seq, previous) << "one thread's turns keep their order";
+      previous = appended->turn.seq;
+      all.push_back(previous);
+    }
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<std::int64_t> expected(kThreads * kPerThread);
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<std::int64_t>(i + 1);
+  EXPECT_EQ(all, expected);
+  EXPECT_EQ(seqs_of(all_turns("c_1")), expected);
+  EXPECT_EQ(store_->get_conversation("c_1")->last_seq, kThreads * kPerThread);
+}
+
+TEST_F(SqliteStoreTest, ReplaysStoredTurnWithSameClientTurnIdAndContent) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  Result<AppendTurnOutcome> first = append(turn("c_1", "hi", "ct-1", "hash-1"));
+  ASSERT_TRUE(first.is_ok());
+  std::int64_t first_at = first->turn.created_at_ms;
+  std::uint64_t commits = store_->stats().commits;
+
+  clock_.advance_ms(1000);
+  Result<AppendTurnOutcome> again = append(turn("c_1", "hi", "ct-1", "hash-1"));
+
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_EQ(again->kind, AppendKind::kReplayed);
+  EXPECT_EQ(again->turn.seq, 1);
+  EXPECT_EQ(again->turn.created_at_ms, first_at);
+  EXPECT_EQ(again->turn.client_turn_id, "ct-1");
+  EXPECT_EQ(again->turn.text, "hi");
+  EXPECT_EQ(again->turn.metadata_json, R"({"cart":42})");
+  EXPECT_EQ(again->turn.content_hash, "hash-1");
+  EXPECT_EQ(again->turn.conversation_id, "c_1");
+  EXPECT_EQ(all_turns("c_1").size(), 1u);
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  EXPECT_EQ(got->last_seq, 1);
+  EXPECT_EQ(got->updated_at_ms, first_at);
+  EXPECT_EQ(store_->stats().commits, commits + 1);  // a transaction that wrote nothing
+}
+
+TEST_F(SqliteStoreTest, ConflictsOnSameClientTurnIdWithDifferentContent) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(append(turn("c_1", "hi", "ct-1", "hash-1")).is_ok());
+
+  Result<AppendTurnOutcome> changed = append(turn("c_1", "bye", "ct-1", "hash-2"));
+
+  EXPECT_EQ(changed.status().code(), StatusCode::kConflict);
+  std::vector<TurnRecord> turns = all_turns("c_1");
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_EQ(turns[0].text, "hi");
+}
+
+TEST_F(SqliteStoreTest, AllowsSameClientTurnIdInDifferentConversations) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(create("c_2").is_ok());
+  ASSERT_TRUE(append(turn("c_1", "hi", "ct-1", "hash-1")).is_ok());
+
+  Result<AppendTurnOutcome> other = append(turn("c_2", "hello", "ct-1", "hash-2"));
+
+  ASSERT_TRUE(other.is_ok()) << other.status().to_string();
+  EXPECT_EQ(other->kind, AppendKind::kCreated);
+}
+
+TEST_F(SqliteStoreTest, ResolvesDuplicateClientTurnIdsInsideOneBatch) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  Pending<AppendTurnOutcome> original = append_async(turn("c_1", "hi", "ct-1", "hash-1"));
+  Pending<AppendTurnOutcome> replay = append_async(turn("c_1", "hi", "ct-1", "hash-1"));
+  Pending<AppendTurnOutcome> changed = append_async(turn("c_1", "bye", "ct-1", "hash-2"));
+  Pending<AppendTurnOutcome> plain = append_async(turn("c_1", "more"));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  Result<AppendTurnOutcome> original_result = original.get();
+  Result<AppendTurnOutcome> replay_result = replay.get();
+  ASSERT_TRUE(original_result.is_ok());
+  ASSERT_TRUE(replay_result.is_ok());
+  EXPECT_EQ(original_result->kind, AppendKind::kCreated);
+  EXPECT_EQ(original_result->turn.seq, 1);
+  EXPECT_EQ(replay_result->kind, AppendKind::kReplayed);
+  EXPECT_EQ(replay_result->turn.seq, 1);
+  EXPECT_EQ(changed.get().status().code(), StatusCode::kConflict);
+  Result<AppendTurnOutcome> plain_result = plain.get();
+  ASSERT_TRUE(plain_result.is_ok());
+  EXPECT_EQ(plain_result->turn.seq, 2);
+  EXPECT_EQ(batches_.sizes().back(), 4u) << "all four were committed together";
+  EXPECT_EQ(seqs_of(all_turns("c_1")), (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST_F(SqliteStoreTest, AppendsToConversationsCreatedAndInterleavedInOneBatch) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  Pending<ConversationRecord> created;
+  store_->create_conversation(conversation("c_2"), created.callback());
+  std::vector<Pending<AppendTurnOutcome>> pending;
+  for (int i = 0; i < 3; ++i) {
+    pending.push_back(append_async(turn("c_1", "one")));
+    pending.push_back(append_async(turn("c_2", "two")));
+  }
+  clock_.advance_ms(5);
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  ASSERT_TRUE(created.get().is_ok());
+  for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());
+  EXPECT_EQ(batches_.sizes().back(), 7u);
+  for (const char* id : {"c_1", "c_2"}) {
+    SCOPED_TRACE(id);
+    Result<ConversationRecord> got = store_->get_conversation(id);
+    ASSERT_TRUE(got.is_ok());
+    EXPECT_EQ(got->last_seq, 3);
+    EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
+    EXPECT_EQ(seqs_of(all_turns(id)), (std::vector<std::int64_t>{1, 2, 3}));
+  }
+}
+
+TEST_F(SqliteStoreTest, AppendFailsWithNotFoundForUnknownConversation) {
+  Result<AppendTurnOutcome> appended = append(turn("c_missing", "hi"));
+
+  EXPECT_EQ(appended.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, FailedRequestsDoNotAbortTheRestOfTheirBatch) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  Pending<AppendTurnOutcome> unknown = append_async(turn("c_missing", "hi"));
+  Pending<ConversationRecord> duplicate;
+  store_->create_conversation(conversation("c_1"), duplicate.callback());
+  Pending<ConversationRecord> fresh;
+  store_->create_conversation(conversation("c_2"), fresh.callback());
+  Pending<AppendTurnOutcome> good = append_async(turn("c_1", "hi"));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_EQ(unknown.get().status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(duplicate.get().status().code(), StatusCode::kConflict);
+  EXPECT_TRUE(fresh.get().is_ok());
+  Result<AppendTurnOutcome> good_result = good.get();
+  ASSERT_TRUE(good_result.is_ok()) << good_result.status().to_string();
+  EXPECT_EQ(good_result->turn.seq, 1);
+  EXPECT_EQ(batches_.sizes().back(), 4u);
+  EXPECT_TRUE(store_->get_conversation("c_2").is_ok());
+}
+
+TEST_F(SqliteStoreTest, ListsTurnsAfterSeqUpToLimit) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(append(turn("c_1", "t")).is_ok());
+  struct Case {
+    std::int64_t after_seq;
+    std::size_t limit;
+    std::vector<std::int64_t> expected;
+  };
+  const Case kCases[] = {
+      {0, 3, {1, 2, 3}},
+      {3, 4, {4, 5, 6, 7}},
+      {8, 10, {9, 10}},
+      {10, 5, {}},
+      {2, 0, {}},
+      {-5, 2, {1, 2}},
+  };
+
+  for (const Case& c : kCases) {
+    SCOPED_TRACE("after " + std::to_string(c.after_seq) + " limit " + std::to_string(c.limit));
+    Result<std::vector<TurnRecord>> turns = store_->list_turns("c_1", c.after_seq, c.limit);
+    ASSERT_TRUE(turns.is_ok()) << turns.status().to_string();
+    EXPECT_EQ(seqs_of(*turns), c.expected);
+  }
+}
+
+TEST_F(SqliteStoreTest, ListTurnsFailsWithNotFoundForUnknownConversation) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  Result<std::vector<TurnRecord>> unknown = store_->list_turns("c_missing", 0, 10);
+  Result<std::vector<TurnRecord>> empty = store_->list_turns("c_1", 0, 10);
+
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(empty.is_ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_F(SqliteStoreTest, KeepsDataAcrossCloseAndReopen) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(append(turn("c_1", "one", "ct-1", "hash-1")).is_ok());
+  ASSERT_TRUE(append(turn("c_1", "two")).is_ok());
+
+  reopen_store();
+
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->last_seq, 2);
+  std::vector<TurnRecord> turns = all_turns("c_1");
+  ASSERT_EQ(turns.size(), 2u);
+  EXPECT_EQ(turns[0].text, "one");
+  EXPECT_EQ(turns[0].client_turn_id, "ct-1");
+  EXPECT_EQ(turns[1].client_turn_id, "");
+  Result<AppendTurnOutcome> replay = append(turn("c_1", "one", "ct-1", "hash-1"));
+  ASSERT_TRUE(replay.is_ok());
+  EXPECT_EQ(replay->kind, AppendKind::kReplayed);
+  Result<AppendTurnOutcome> next = append(turn("c_1", "three"));
+  ASSERT_TRUE(next.is_ok());
+  EXPECT_EQ(next->turn.seq, 3);
+}
+
+TEST_F(SqliteStoreTest, CloseCommitsEverythingQueued) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  std::vector<Pending<AppendTurnOutcome>> pending;
+  for (int i = 0; i < 50; ++i) pending.push_back(append_async(turn("c_1", "t")));
+
+  store_->close();
+
+  for (Pending<AppendTurnOutcome>& one : pending) {
+    ASSERT_TRUE(one.ready()) << "close() returns after every callback ran";
+    EXPECT_TRUE(one.get().is_ok());
+  }
+  reopen_store();
+  EXPECT_EQ(store_->get_conversation("c_1")->last_seq, 50);
+}
+
+TEST_F(SqliteStoreTest, CheckpointsWalOnClose) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(append(turn("c_1", std::string(500, 'x'))).is_ok());
+  std::string wal = options_.path + "-wal";
+  ASSERT_GT(std::filesystem::file_size(wal), 0u);
+
+  store_->close();
+
+  EXPECT_TRUE(!std::filesystem::exists(wal) || std::filesystem::file_size(wal) == 0);
+  EXPECT_EQ(store_->get_conversation("c_1")->last_seq, 20) << "reads still work after close";
+}
+
+TEST_F(SqliteStoreTest, RefusesWritesAfterClose) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  store_->close();
+  store_->close();  // idempotent
+
+  Pending<AppendTurnOutcome> appended = append_async(turn("c_1", "late"));
+  Pending<ConversationRecord> created;
+  store_->create_conversation(conversation("c_2"), created.callback());
+  Pending<bool> probe;
+  store_->probe_writable(probe.callback());
+
+  ASSERT_TRUE(appended.ready()) << "refused at once, on the calling thread";
+  EXPECT_EQ(appended.get().status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(created.get().status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(probe.get().status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(SqliteStoreTest, StoresSchemaVersionOnce) {
+  reopen_store();
+  store_->close();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
+  EXPECT_EQ(raw.query("SELECT count(*) FROM schema_migrations"), std::to_string(kSchemaVersion));
+  EXPECT_EQ(raw.query("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(SqliteStoreTest, RefusesDatabaseWithNewerSchema) {
+  store_.reset();
+  {
+    RawDb raw(options_.path);
+    raw.exec("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (" +
+             std::to_string(kSchemaVersion + 1) + ", 'from the future', 0)");
+  }
+
+  Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
+
+  ASSERT_FALSE(opened.is_ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kInternal);
+  EXPECT_NE(opened.status().message().find(std::to_string(kSchemaVersion + 1)), std::string::npos)
+      << opened.status().to_string();
+}
+
+TEST_F(SqliteStoreTest, GroupCommitsWritesQueuedWhileWriterIsBusy) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  StoreStats before = store_->stats();
+  Pending<bool> held = hold_writer();
+
+  std::vector<Pending<AppendTurnOutcome>> pending;
+  for (int i = 0; i < 20; ++i) pending.push_back(append_async(turn("c_1", "t")));
+  EXPECT_EQ(store_->stats().queue_depth, 20u);
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());
+  std::vector<std::size_t> sizes = batches_.sizes();
+  EXPECT_EQ(sizes.back(), 20u);
+  StoreStats after = store_->stats();
+  // The held probe was alone in its transaction, which is rolled back, not committed.
+  EXPECT_EQ(after.commits - before.commits, 1u);
+  EXPECT_EQ(after.committed_requests - before.committed_requests, 20u);
+  EXPECT_EQ(after.last_batch_size, 20u);
+  EXPECT_EQ(after.queue_depth, 0u);
+}
+
+TEST_F(SqliteStoreTest, SplitsQueuedWritesIntoBatchesOfMaxBatch) {
+  options_.max_batch = 3;
+  reopen_store();
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  std::vector<Pending<AppendTurnOutcome>> pending;
+  for (int i = 0; i < 7; ++i) pending.push_back(append_async(turn("c_1", "t")));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());
+  // The create, then the held probe (not a commit), then the appends.
+  EXPECT_EQ(batches_.sizes(), (std::vector<std::size_t>{1, 3, 3, 1}));
+  EXPECT_EQ(seqs_of(all_turns("c_1")), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST_F(SqliteStoreTest, RefusesWritesWhenQueueIsFull) {
+  options_.max_queue = 2;
+  reopen_store();
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  Pending<AppendTurnOutcome> first = append_async(turn("c_1", "a"));
+  Pending<AppendTurnOutcome> second = append_async(turn("c_1", "b"));
+  Pending<AppendTurnOutcome> third = append_async(turn("c_1", "c"));
+
+  ASSERT_TRUE(third.ready()) << "refused at once, on the calling thread";
+  EXPECT_EQ(third.get().status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(first.ready());
+  gate_.release();
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_TRUE(first.get().is_ok());
+  EXPECT_TRUE(second.get().is_ok());
+}
+
+TEST_F(SqliteStoreTest, ReadsWhileWriteTransactionIsOpen) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(append(turn("c_1", "committed")).is_ok());
+  store_->set_before_commit_for_test(gate_.hook());
+  Pending<AppendTurnOutcome> in_flight = append_async(turn("c_1", "uncommitted"));
+  gate_.wait_until_held();
+
+  Result<ConversationRecord> during = store_->get_conversation("c_1");
+  std::vector<TurnRecord> turns_during = all_turns("c_1");
+
+  ASSERT_TRUE(during.is_ok()) << during.status().to_string();
+  EXPECT_EQ(during->last_seq, 1);
+  EXPECT_EQ(seqs_of(turns_during), (std::vector<std::int64_t>{1}));
+  gate_.release();
+  ASSERT_TRUE(in_flight.get().is_ok());
+  EXPECT_EQ(seqs_of(all_turns("c_1")), (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST_F(SqliteStoreTest, ReadsWhileAnotherConnectionHoldsTheWriteLock) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  RawDb other(options_.path);
+  other.exec("BEGIN IMMEDIATE");
+  other.exec("UPDATE conversations SET last_seq = 99");
+
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(got->last_seq, 0);
+  other.exec("ROLLBACK");
+}
+
+TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenCommitFails) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  int calls = 0;
+  store_->set_before_commit_for_test([this, &calls](std::size_t) {
+    if (calls++ == 0) return gate_.hold();
+    return Status::internal("injected commit failure");
+  });
+  Pending<bool> held;
+  store_->probe_writable(held.callback());
+  gate_.wait_until_held();
+
+  Pending<AppendTurnOutcome> appended = append_async(turn("c_1", "lost"));
+  Pending<ConversationRecord> created;
+  store_->create_conversation(conversation("c_2"), created.callback());
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_EQ(appended.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(created.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(store_->stats().failed_commits, 1u);
+  EXPECT_EQ(store_->get_conversation("c_2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->get_conversation("c_1")->last_seq, 0);
+  store_->set_before_commit_for_test(nullptr);
+  Result<AppendTurnOutcome> next = append(turn("c_1", "kept"));
+  ASSERT_TRUE(next.is_ok());
+  EXPECT_EQ(next->turn.seq, 1) << "the rolled-back turn left no gap";
+}
+
+TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  RawDb other(options_.path);
+  other.exec(
+      "CREATE TRIGGER refuse_update BEFORE UPDATE ON conversations "
+      "BEGIN SELECT RAISE(ABORT, 'injected update failure'); END");
+  Pending<bool> held = hold_writer();
+
+  Pending<ConversationRecord> created;
+  store_->create_conversation(conversation("c_2"), created.callback());
+  Pending<AppendTurnOutcome> appended = append_async(turn("c_1", "half"));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_EQ(created.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(appended.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(store_->get_conversation("c_2").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(all_turns("c_1").empty());
+  other.exec("DROP TRIGGER refuse_update");
+  Result<AppendTurnOutcome> next = append(turn("c_1", "whole"));
+  ASSERT_TRUE(next.is_ok()) << next.status().to_string();
+  EXPECT_EQ(next->turn.seq, 1);
+}
+
+TEST_F(SqliteStoreTest, ProbeReportsWritableWithoutCountingACommit) {
+  StoreStats before = store_->stats();
+  Pending<bool> probe;
+
+  store_->probe_writable(probe.callback());
+
+  Result<bool> writable = probe.get();
+  ASSERT_TRUE(writable.is_ok()) << writable.status().to_string();
+  EXPECT_TRUE(*writable);
+  EXPECT_EQ(store_->stats().commits, before.commits);
+}
+
+TEST_F(SqliteStoreTest, ProbeFailsWithUnavailableWhileAnotherWriterHoldsTheLock) {
+  options_.busy_timeout_ms = 0;
+  reopen_store();
+  RawDb other(options_.path);
+  other.exec("BEGIN IMMEDIATE");
+
+  Pending<bool> blocked;
+  store_->probe_writable(blocked.callback());
+  Result<bool> blocked_result = blocked.get();
+  other.exec("ROLLBACK");
+  Pending<bool> free;
+  store_->probe_writable(free.callback());
+
+  EXPECT_EQ(blocked_result.status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(free.get().is_ok());
+}
+
+TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
+  options_.path = dir_.file("data/nested/handover.db");
+
+  Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
+
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  EXPECT_TRUE(std::filesystem::exists(options_.path));
+}
+
+TEST_F(SqliteStoreTest, OpenFailsClearlyForUnusablePaths) {
+  std::ofstream(dir_.file("plain-file")) << "not a directory";
+  std::ofstream(dir_.file("garbage.db")) << std::string(8192, 'g');
+  const std::string kPaths[] = {
+      dir_.file("plain-file/handover.db"),  // parent is a file
+      dir_.file("garbage.db"),              // not a SQLite database
+      dir_.file(""),                        // a directory
+  };
+
+  for (const std::string& path : kPaths) {
+    SCOPED_TRACE(path);
+    options_.path = path;
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
+    ASSERT_FALSE(opened.is_ok());
+    EXPECT_EQ(opened.status().code(), StatusCode::kInternal);
+    EXPECT_NE(opened.status().message().find(path), std::string::npos)
+        << opened.status().to_string();
+  }
+}
+
+TEST_F(SqliteStoreTest, OpenRejectsBadOptions) {
+  struct Case {
+    const char* name;
+    void (*change)(StoreOptions&);
+  };
+  const Case kCases[] = {
+      {"empty path", [](StoreOptions& o) { o.path.clear(); }},
+      {"memory", [](StoreOptions& o) { o.path = ":memory:"; }},
+      {"uri", [](StoreOptions& o) { o.path = "file:x.db?mode=memory"; }},
+      {"synchronous", [](StoreOptions& o) { o.synchronous = "off"; }},
+      {"busy timeout", [](StoreOptions& o) { o.busy_timeout_ms = -1; }},
+      {"no readers", [](StoreOptions& o) { o.read_connections = 0; }},
+      {"no batch", [](StoreOptions& o) { o.max_batch = 0; }},
+      {"no queue", [](StoreOptions& o) { o.max_queue = 0; }},
+  };
+
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    StoreOptions options = options_;
+    c.change(options);
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options, clock_);
+    EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(SqliteStoreTest, AcceptsNormalSynchronous) {
+  options_.synchronous = "normal";
+  reopen_store();
+
+  EXPECT_TRUE(create("c_1").is_ok());
+}
+
+TEST(Store, OpensThroughTheStoreInterface) {
+  TempDir dir;
+  FakeClock clock;
+  StoreOptions options;
+  options.path = dir.file("handover.db");
+
+  Result<std::unique_ptr<Store>> opened = Store::open(options, clock);
+
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  Pending<bool> probe;
+  (*opened)->probe_writable(probe.callback());
+  EXPECT_TRUE(probe.get().is_ok());
+}
+
+}  // namespace
+}  // namespace handover::store
