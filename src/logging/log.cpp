@@ -86,15 +86,12 @@ Status configure(std::string_view level, std::string_view format) {
 }
 
 std::string sanitize(std::string_view text, std::size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes) + 8);
   const bool valid = utf8::is_valid(text);
-  for (unsigned char c : text) {
-    if (out.size() >= max_bytes) {
-      out.resize(utf8::safe_prefix_length(out, max_bytes));
-      out += "...";
-      break;
-    }
+  const std::size_t keep = valid ? utf8::safe_prefix_length(text, max_bytes)
+                                 : std::min(text.size(), max_bytes);
+  std::string out;
+  out.reserve(keep + 8);
+  for (unsigned char c : text.substr(0, keep)) {
     if (c == '\n') out += "\\n";
     else if (c == '\r') out += "\\r";
     else if (c == '\t') out += "\\t";
@@ -106,6 +103,7 @@ std::string sanitize(std::string_view text, std::size_t max_bytes) {
       out.push_back(static_cast<char>(c));
     }
   }
+  if (keep < text.size()) out += "...";
   return out;
 }
 

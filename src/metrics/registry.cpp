@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace handover::metrics {
@@ -17,6 +18,14 @@ bool valid_name(const std::string& name) {
     if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
   }
   return true;
+}
+
+// Metric names are compile-time constants of ours: a bad one is a bug, also in release.
+void require_valid_name(const std::string& name) {
+  if (!valid_name(name)) {
+    std::fprintf(stderr, "fatal: invalid metric name '%s'\n", name.c_str());
+    std::abort();
+  }
 }
 
 void atomic_add(std::atomic<double>& target, double v) {
@@ -127,7 +136,7 @@ template class Family<Histogram>;
 
 Family<Counter>& Registry::counter(const std::string& name, const std::string& help,
                                    std::vector<std::string> label_names) {
-  assert(valid_name(name));
+  require_valid_name(name);
   std::lock_guard lock(mu_);
   counters_.push_back(std::make_unique<Family<Counter>>(
       name, help, std::move(label_names), [] { return std::make_unique<Counter>(); }));
@@ -136,7 +145,7 @@ Family<Counter>& Registry::counter(const std::string& name, const std::string& h
 
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
                                std::vector<std::string> label_names) {
-  assert(valid_name(name));
+  require_valid_name(name);
   std::lock_guard lock(mu_);
   gauges_.push_back(std::make_unique<Family<Gauge>>(
       name, help, std::move(label_names), [] { return std::make_unique<Gauge>(); }));
@@ -146,7 +155,7 @@ Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
 Family<Histogram>& Registry::histogram(const std::string& name, const std::string& help,
                                        std::vector<double> bounds,
                                        std::vector<std::string> label_names) {
-  assert(valid_name(name));
+  require_valid_name(name);
   std::lock_guard lock(mu_);
   histograms_.push_back(std::make_unique<Family<Histogram>>(
       name, help, std::move(label_names),
@@ -156,14 +165,14 @@ Family<Histogram>& Registry::histogram(const std::string& name, const std::strin
 
 void Registry::callback_gauge(const std::string& name, const std::string& help,
                               std::function<double()> read) {
-  assert(valid_name(name));
+  require_valid_name(name);
   std::lock_guard lock(mu_);
   callbacks_.push_back({name, help, std::move(read), "gauge"});
 }
 
 void Registry::callback_counter(const std::string& name, const std::string& help,
                                 std::function<double()> read) {
-  assert(valid_name(name));
+  require_valid_name(name);
   std::lock_guard lock(mu_);
   callbacks_.push_back({name, help, std::move(read), "counter"});
 }

@@ -188,6 +188,23 @@ TEST_F(BadRequestTest, OversizedBodyIsRefusedBeforeItIsSent) {
   EXPECT_EQ(r.status, 413);
 }
 
+TEST_F(BadRequestTest, ConnectionsOverTheLimitGet503AndOthersKeepWorking) {
+  ServerProcess limited(ServerSettings::yaml("http:\n  max_connections: 2\n"));
+  ASSERT_TRUE(limited.start()) << limited.log();
+  HttpClient first(limited.port());
+  HttpClient second(limited.port());
+  ASSERT_EQ(first.request("GET", "/livez").status, 200);
+  ASSERT_EQ(second.request("GET", "/livez").status, 200);
+
+  HttpClient third(limited.port());
+  const auto refused = third.read_response();
+  const auto still_served = first.request("GET", "/livez");
+
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.json().value("type", ""), "/problems/too-many-connections");
+  EXPECT_EQ(still_served.status, 200);
+}
+
 TEST_F(BadRequestTest, SlowClientIsAnsweredWith408) {
   ServerProcess slow(ServerSettings::yaml("http:\n  read_timeout_ms: 300\n"));
   ASSERT_TRUE(slow.start()) << slow.log();
