@@ -20,7 +20,7 @@ build: configure
 run: build
 	@mkdir -p data
 	@echo "Development API keys are listed in $(CONFIG) under 'auth.api_keys'."
-	@echo "Replace them before exposing the server: see docs/configuration.md."
+	@echo "They are for development only: README.md, 'Replacing the development keys', says how to make real ones."
 	$(BUILD_DIR)/handover-server --config $(CONFIG)
 
 test: build

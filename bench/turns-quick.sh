@@ -20,8 +20,8 @@ base="http://127.0.0.1:$port"
 
 for _ in $(seq 1000); do
   curl -s -X POST "$base/v1/conversations" -H 'Authorization: Bearer dev-bot-key-change-me' \
-    -H 'Content-Type: application/json' -d '{"language":"en"}' | sed -E 's/.*"id":"([^"]+)".*/\1/'
-  echo
+    -H 'Content-Type: application/json' -d '{"language":"en"}' \
+    | grep -o '"id":"c_[^"]*"' | cut -d'"' -f4
 done > "$work/ids"
 cp bench/texts/sample_turns.txt "$work/texts"
 
