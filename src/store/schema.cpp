@@ -61,6 +61,38 @@ CREATE TABLE turns (
 CREATE UNIQUE INDEX turns_by_client_turn_id ON turns (conversation, client_turn_id)
   WHERE client_turn_id IS NOT NULL;
 )sql"},
+    // Events hang off the conversation's integer key and go with it when it is deleted.
+    // AUTOINCREMENT keeps ids from being reused after the newest events are deleted, which a
+    // stream resuming "after id N" relies on. Agents are keyed by their public id, which
+    // events carry as text so the audit trail needs no join to stay readable.
+    {2, "events, agents and conversations by state", R"sql(
+CREATE INDEX conversations_by_state ON conversations (state);
+
+CREATE TABLE events (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  conversation  INTEGER REFERENCES conversations (pk) ON DELETE CASCADE,
+  agent_id      TEXT    CHECK (agent_id <> ''),
+  type          TEXT    NOT NULL CHECK (type <> ''),
+  data_json     TEXT    NOT NULL DEFAULT '{}',
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX events_by_conversation ON events (conversation, id);
+CREATE INDEX events_by_agent ON events (agent_id, id) WHERE agent_id IS NOT NULL;
+
+CREATE TABLE agents (
+  agent_id       TEXT    PRIMARY KEY CHECK (agent_id <> ''),
+  name           TEXT    NOT NULL,
+  display_name   TEXT    NOT NULL,
+  token_hash     TEXT    UNIQUE CHECK (token_hash <> ''),
+  skills_json    TEXT    NOT NULL DEFAULT '[]',
+  languages_json TEXT    NOT NULL DEFAULT '[]',
+  capacity       INTEGER NOT NULL CHECK (capacity >= 0),
+  disabled       INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+  created_at_ms  INTEGER NOT NULL,
+  updated_at_ms  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {
@@ -101,7 +133,7 @@ Status record(Connection& db, const Migration& migration, std::int64_t now_ms) {
   return Status::ok();
 }
 
-Status apply_pending(Connection& db, std::int64_t now_ms) {
+Status apply_pending(Connection& db, int target_version, std::int64_t now_ms) {
   Status created = db.exec(kCreateMigrationsTable, "create schema_migrations");
   if (!created.is_ok()) return created;
   Result<std::int64_t> version = applied_version(db);
@@ -113,7 +145,7 @@ Status apply_pending(Connection& db, std::int64_t now_ms) {
   }
 
   for (const Migration& migration : kMigrations) {
-    if (migration.version <= *version) continue;
+    if (migration.version <= *version || migration.version > target_version) continue;
     std::string operation = "schema migration " + std::to_string(migration.version);
     if (Status status = db.exec(migration.sql, operation); !status.is_ok()) return status;
     if (Status status = record(db, migration, now_ms); !status.is_ok()) return status;
@@ -121,19 +153,27 @@ Status apply_pending(Connection& db, std::int64_t now_ms) {
   return Status::ok();
 }
 
-}  // namespace
-
-Status migrate(Connection& db, std::int64_t now_ms) {
+Status migrate_to(Connection& db, int target_version, std::int64_t now_ms) {
   // IMMEDIATE: two processes opening a fresh file must not both run step 1.
   if (Status status = db.exec("BEGIN IMMEDIATE"); !status.is_ok()) return status;
 
-  Status status = apply_pending(db, now_ms);
+  Status status = apply_pending(db, target_version, now_ms);
   if (status.is_ok()) status = db.exec("COMMIT");
   if (!status.is_ok() && db.in_transaction()) {
     // The first failure is what the operator needs; a failed rollback adds nothing to it.
     static_cast<void>(db.exec("ROLLBACK"));
   }
   return status;
+}
+
+}  // namespace
+
+Status migrate(Connection& db, std::int64_t now_ms) {
+  return migrate_to(db, kSchemaVersion, now_ms);
+}
+
+Status migrate_for_test(Connection& db, int target_version, std::int64_t now_ms) {
+  return migrate_to(db, target_version, now_ms);
 }
 
 }  // namespace handover::store

@@ -10,7 +10,7 @@ namespace handover::store {
 class Connection;
 
 // The newest schema version this build knows (the number of the last migration step).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Brings the database on `db` up to kSchemaVersion: in one IMMEDIATE transaction it reads
 // the applied version from schema_migrations and runs each newer step in order, recording
@@ -18,5 +18,9 @@ inline constexpr int kSchemaVersion = 1;
 // kSchemaVersion is refused with Internal and a message naming both versions.
 // REQUIRES: no transaction open on `db`.
 Status migrate(Connection& db, std::int64_t now_ms);
+
+// As migrate(), but stops after step `target_version`, so a test can build a database as an
+// older release left it.
+Status migrate_for_test(Connection& db, int target_version, std::int64_t now_ms);
 
 }  // namespace handover::store

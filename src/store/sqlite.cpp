@@ -81,6 +81,10 @@ void Statement::bind_text_or_null(int index, std::string_view text) {
     bind(index, text);
     return;
   }
+  bind_null(index);
+}
+
+void Statement::bind_null(int index) {
   int rc = sqlite3_bind_null(stmt_, index);
   if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
 }
@@ -160,5 +164,7 @@ Result<Statement> Connection::prepare(const char* sql) {
 }
 
 bool Connection::in_transaction() const { return db_ != nullptr && !sqlite3_get_autocommit(db_); }
+
+std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
 }  // namespace handover::store

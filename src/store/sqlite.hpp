@@ -35,6 +35,7 @@ class Statement {
   void bind(int index, std::int64_t value);
   void bind(int index, std::string_view text);
   void bind_text_or_null(int index, std::string_view text);  // "" binds NULL
+  void bind_null(int index);
 
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step();
@@ -93,6 +94,8 @@ class Connection {
 
   // True while a transaction is open (SQLite may roll one back by itself after an error).
   bool in_transaction() const;
+  // The rowid of the most recent successful INSERT on this connection.
+  std::int64_t last_insert_rowid() const;
   sqlite3* handle() const { return db_; }
 
  private:

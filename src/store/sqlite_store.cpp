@@ -92,6 +92,134 @@ Status batch_failure(const Status& cause, std::size_t batch_size) {
                           " writes rolled back: " + cause.message());
 }
 
+Status check_new_state(const std::optional<std::string>& new_state) {
+  if (new_state && new_state->empty()) return Status::invalid_argument("store: new state is empty");
+  return Status::ok();
+}
+
+Status check_update(const ConversationUpdate& update) {
+  if (update.id.empty()) return Status::invalid_argument("store: conversation id is empty");
+  if (update.metadata_json && update.metadata_json->empty()) {
+    return Status::invalid_argument("store: metadata_json of conversation " + update.id +
+                                    " is empty");
+  }
+  return check_new_state(update.new_state);
+}
+
+Status state_conflict(const std::string& conversation_id, const std::string& state,
+                      const std::string& expected) {
+  return Status::conflict("store: conversation " + conversation_id + " is in state \"" + state +
+                          "\", not the expected \"" + expected + "\"");
+}
+
+Status check_agent(const AgentRecord& agent) {
+  if (agent.id.empty()) return Status::invalid_argument("store: agent id is empty");
+  if (agent.capacity < 0) {
+    return Status::invalid_argument("store: capacity of agent " + agent.id + " is negative");
+  }
+  return Status::ok();
+}
+
+// Names the uniqueness rule an insert or update of `agent` broke, if that is what failed.
+Status agent_write_error(sqlite3* db, int rc, const AgentRecord& agent,
+                         std::string_view operation) {
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Status::conflict("store: agent " + agent.id + " already exists");
+  }
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+    return Status::conflict("store: the token hash of agent " + agent.id +
+                            " belongs to another agent");
+  }
+  return sqlite_error(db, rc, operation);
+}
+
+// A read limit as SQLite takes it; anything beyond int64 means "no limit" anyway.
+std::int64_t limit_for_sql(std::size_t limit) {
+  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(limit, kMaxLimit));
+}
+
+// One read transaction on a reader, so that several statements see the same commit. Ends
+// when it goes out of scope.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Reader& reader) : reader_(reader) {}
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot() {
+    if (!begun_) return;
+    // Ending a transaction that only read cannot fail in a way worth reporting.
+    reader_.statements.end_read.step();
+    reader_.statements.end_read.reset();
+  }
+
+  Status begin() {
+    Statement& start = reader_.statements.begin_read;
+    int rc = start.step();
+    start.reset();
+    if (rc != SQLITE_DONE) return sqlite_error(reader_.db.handle(), rc, "begin read");
+    begun_ = true;
+    return Status::ok();
+  }
+
+ private:
+  Reader& reader_;
+  bool begun_ = false;
+};
+
+using ConversationsByPk = std::vector<std::pair<std::int64_t, ConversationRecord>>;
+
+// Adds up to `limit` conversations in `state` to `found`, with their pks.
+Status list_in_state(Reader& reader, const std::string& state, std::int64_t limit,
+                     ConversationsByPk& found) {
+  Statement& list = reader.statements.list_conversations_in_state;
+  ResetOnExit reset(list);
+  list.bind(1, state);
+  list.bind(2, limit);
+
+  int rc;
+  while ((rc = list.step()) == SQLITE_ROW) {
+    auto& [pk, record] = found.emplace_back();
+    pk = list.column_int64(kConversationPkColumn);
+    read_conversation(list, record);
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(reader.db.handle(), rc, "list conversations");
+  return Status::ok();
+}
+
+// The `limit` oldest of `found`, which holds at most `limit` per state.
+std::vector<ConversationRecord> oldest_first(ConversationsByPk found, std::size_t limit) {
+  std::sort(found.begin(), found.end(),
+            [](const auto& left, const auto& right) { return left.first < right.first; });
+  if (found.size() > limit) found.resize(limit);
+
+  std::vector<ConversationRecord> records;
+  records.reserve(found.size());
+  for (auto& [pk, record] : found) records.push_back(std::move(record));
+  return records;
+}
+
+Statement& event_list_for(ReaderStatements& statements, bool by_conversation, bool by_agent) {
+  if (by_conversation && by_agent) return statements.list_conversation_agent_events;
+  if (by_conversation) return statements.list_conversation_events;
+  if (by_agent) return statements.list_agent_events;
+  return statements.list_events;
+}
+
+// The one agent `get` finds for `key`, or NotFound with `missing` as the message.
+Result<AgentRecord> read_one_agent(Reader& reader, Statement& get, const std::string& key,
+                                   std::string missing) {
+  ResetOnExit reset(get);
+  get.bind(1, key);
+  int rc = get.step();
+  if (rc == SQLITE_DONE) return Status::not_found(std::move(missing));
+  if (rc != SQLITE_ROW) return sqlite_error(reader.db.handle(), rc, "get agent");
+
+  AgentRecord agent;
+  read_agent(get, agent);
+  return agent;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Clock& clock) {
@@ -142,6 +270,52 @@ void SqliteStore::append_turn(AppendTurnRequest request, Callback<AppendTurnOutc
   AppendOp& append = std::get<AppendOp>(op);
   append.turn = std::move(request.turn);
   append.done = std::move(done);
+  append.expected_state = std::move(request.expected_state);
+  append.new_state = std::move(request.new_state);
+  append.events = std::move(request.events);
+  submit(std::move(op));
+}
+
+void SqliteStore::append_events(std::vector<EventRecord> events,
+                                Callback<std::vector<EventRecord>> done) {
+  WriteOp op(std::in_place_type<EventsOp>);
+  EventsOp& append = std::get<EventsOp>(op);
+  append.done = std::move(done);
+  append.reply = std::move(events);
+  submit(std::move(op));
+}
+
+void SqliteStore::update_conversation(ConversationUpdate update,
+                                      Callback<ConversationUpdateOutcome> done) {
+  WriteOp op(std::in_place_type<UpdateOp>);
+  UpdateOp& change = std::get<UpdateOp>(op);
+  change.reply.events = std::move(update.events);
+  change.update = std::move(update);
+  change.done = std::move(done);
+  submit(std::move(op));
+}
+
+void SqliteStore::create_agent(AgentRecord agent, Callback<AgentRecord> done) {
+  WriteOp op(std::in_place_type<CreateAgentOp>);
+  CreateAgentOp& create = std::get<CreateAgentOp>(op);
+  create.done = std::move(done);
+  create.reply = std::move(agent);
+  submit(std::move(op));
+}
+
+void SqliteStore::update_agent(AgentRecord agent, Callback<AgentRecord> done) {
+  WriteOp op(std::in_place_type<UpdateAgentOp>);
+  UpdateAgentOp& update = std::get<UpdateAgentOp>(op);
+  update.done = std::move(done);
+  update.reply = std::move(agent);
+  submit(std::move(op));
+}
+
+void SqliteStore::delete_customer(std::string customer_id, Callback<std::int64_t> done) {
+  WriteOp op(std::in_place_type<DeleteCustomerOp>);
+  DeleteCustomerOp& erase = std::get<DeleteCustomerOp>(op);
+  erase.customer_id = std::move(customer_id);
+  erase.done = std::move(done);
   submit(std::move(op));
 }
 
@@ -182,7 +356,12 @@ void SqliteStore::finish(AppendOp& op, const Status& failure) {
   } else if (!op.status.is_ok()) {
     op.done(std::move(op.status));
   } else {
-    op.done(AppendTurnOutcome{op.kind, std::move(op.turn), std::move(op.conversation_state)});
+    AppendTurnOutcome outcome;
+    outcome.kind = op.kind;
+    outcome.turn = std::move(op.turn);
+    outcome.conversation_state = std::move(op.conversation_state);
+    outcome.events = std::move(op.events);
+    op.done(std::move(outcome));
   }
 }
 
@@ -191,6 +370,17 @@ void SqliteStore::finish(ProbeOp& op, const Status& failure) {
     op.done(failure);
   } else {
     op.done(true);
+  }
+}
+
+template <class Op>
+void SqliteStore::finish(Op& op, const Status& failure) {
+  if (!failure.is_ok()) {
+    op.done(failure);
+  } else if (!op.status.is_ok()) {
+    op.done(std::move(op.status));
+  } else {
+    op.done(std::move(op.reply));
   }
 }
 
@@ -336,8 +526,12 @@ void SqliteStore::shut_down_writer() {
 //
 // apply() returns a non-OK Status only when the whole transaction is lost; a request's own
 // failure (NotFound, Conflict, a statement SQLite undid) goes to op.status and the batch
-// carries on. No request writes more than one row before write_heads(), so undoing a
-// request's failed statement undoes the whole request.
+// carries on. A request checks everything that can refuse it before its first write, and
+// SQLite undoes a failed statement on its own, so a failed first write leaves nothing of
+// the request behind. Once a request has written a row (a turn, then its events), any
+// later failure loses the whole transaction: that keeps each request all-or-nothing
+// without savepoints, at the price of failing the batch on errors that checks cannot
+// foresee (I/O, a full disk).
 
 Status SqliteStore::request_failed(Status error, Status& request_status) const {
   // A statement that fails is undone by SQLite on its own, leaving the transaction and the
@@ -371,17 +565,191 @@ Status SqliteStore::apply(CreateOp& op) {
 }
 
 Status SqliteStore::apply(AppendOp& op) {
+  if (Status invalid = check_new_state(op.new_state); !invalid.is_ok()) {
+    op.status = std::move(invalid);
+    return Status::ok();
+  }
   Result<ConversationHead*> head = find_head(op.turn.conversation_id);
   if (!head) return request_failed(head.status(), op.status);
   if (*head == nullptr) {
     op.status = Status::not_found("store: no conversation " + op.turn.conversation_id);
     return Status::ok();
   }
-  op.conversation_state = (*head)->state;
-  return insert_turn(op, **head);
+  if (op.expected_state && *op.expected_state != (*head)->state) {
+    return refuse_in_state(op, **head);
+  }
+  return write_append(op, **head);
+}
+
+// The turn first, as its insert may turn out to be a replay; then its events and the state.
+Status SqliteStore::write_append(AppendOp& op, ConversationHead& head) {
+  Status fatal = resolve_events(op.events, op.turn.conversation_id, op.status);
+  if (fatal.is_ok() && op.status.is_ok()) fatal = insert_turn(op, head);
+  if (!fatal.is_ok() || !op.status.is_ok()) return fatal;
+
+  if (op.kind == AppendKind::kReplayed) {
+    op.events.clear();
+  } else {
+    fatal = insert_events(op.events, op.turn.created_at_ms, /*wrote_before=*/true, op.status);
+    if (fatal.is_ok() && op.new_state) head.state = *op.new_state;
+  }
+  op.conversation_state = head.state;
+  return fatal;
+}
+
+// The conversation is not in the state the append expects. A retry of a stored turn is still
+// answered from it (the original may itself have moved the state on); anything else is a
+// Conflict. Nothing is written either way.
+Status SqliteStore::refuse_in_state(AppendOp& op, const ConversationHead& head) {
+  if (!op.turn.client_turn_id.empty()) {
+    Result<bool> answered = answer_from_stored_turn(op, head.pk);
+    if (!answered) return request_failed(answered.status(), op.status);
+    if (*answered) {
+      op.events.clear();
+      op.conversation_state = head.state;
+      return Status::ok();
+    }
+  }
+  op.status = state_conflict(op.turn.conversation_id, head.state, *op.expected_state);
+  return Status::ok();
 }
 
 Status SqliteStore::apply(ProbeOp&) { return Status::ok(); }
+
+Status SqliteStore::apply(EventsOp& op) {
+  Status fatal = resolve_events(op.reply, std::string(), op.status);
+  if (!fatal.is_ok() || !op.status.is_ok()) return fatal;
+  return insert_events(op.reply, clock_.now_ms(), /*wrote_before=*/false, op.status);
+}
+
+Status SqliteStore::apply(UpdateOp& op) {
+  const ConversationUpdate& update = op.update;
+  if (Status invalid = check_update(update); !invalid.is_ok()) {
+    op.status = std::move(invalid);
+    return Status::ok();
+  }
+  Result<ConversationHead*> head = find_head(update.id);
+  if (!head) return request_failed(head.status(), op.status);
+  if (*head == nullptr) {
+    op.status = Status::not_found("store: no conversation " + update.id);
+    return Status::ok();
+  }
+  if (update.expected_state && *update.expected_state != (*head)->state) {
+    op.status = state_conflict(update.id, (*head)->state, *update.expected_state);
+    return Status::ok();
+  }
+  return write_update(op, **head);
+}
+
+// The events are the only rows written here; the new state and metadata go into the head,
+// which write_heads() stores. The reply is the stored row with the head laid over it.
+Status SqliteStore::write_update(UpdateOp& op, ConversationHead& head) {
+  ConversationUpdateOutcome& reply = op.reply;
+  std::int64_t now_ms = clock_.now_ms();
+  Status fatal = read_stored_conversation(head.pk, reply.record, op.status);
+  if (fatal.is_ok() && op.status.is_ok()) {
+    fatal = resolve_events(reply.events, op.update.id, op.status);
+  }
+  if (fatal.is_ok() && op.status.is_ok()) {
+    fatal = insert_events(reply.events, now_ms, /*wrote_before=*/false, op.status);
+  }
+  if (!fatal.is_ok() || !op.status.is_ok()) return fatal;
+
+  if (op.update.new_state) head.state = std::move(*op.update.new_state);
+  if (op.update.metadata_json) head.metadata_json = std::move(*op.update.metadata_json);
+  head.updated_at_ms = now_ms;
+  head.dirty = true;
+
+  reply.record.state = head.state;
+  reply.record.last_seq = head.last_seq;
+  reply.record.updated_at_ms = head.updated_at_ms;
+  if (head.metadata_json) reply.record.metadata_json = *head.metadata_json;
+  return Status::ok();
+}
+
+Status SqliteStore::read_stored_conversation(std::int64_t pk, ConversationRecord& record,
+                                             Status& request_status) {
+  Statement& get = writer_.get_conversation;
+  ResetOnExit reset(get);
+  get.bind(1, pk);
+  int rc = get.step();
+  if (rc == SQLITE_ROW) {
+    read_conversation(get, record);
+    return Status::ok();
+  }
+  Status error =
+      rc == SQLITE_DONE
+          ? Status::internal("store: conversation row " + std::to_string(pk) + " not found")
+          : sqlite_error(writer_db_.handle(), rc, "get conversation");
+  return request_failed(std::move(error), request_status);
+}
+
+Status SqliteStore::apply(CreateAgentOp& op) {
+  AgentRecord& agent = op.reply;
+  if (Status invalid = check_agent(agent); !invalid.is_ok()) {
+    op.status = std::move(invalid);
+    return Status::ok();
+  }
+  agent.created_at_ms = clock_.now_ms();
+  agent.updated_at_ms = agent.created_at_ms;
+
+  Statement& insert = writer_.insert_agent;
+  ResetOnExit reset(insert);
+  bind_agent(insert, agent);
+  int rc = insert.step();
+  if (rc == SQLITE_DONE) return Status::ok();
+  return request_failed(agent_write_error(writer_db_.handle(), rc, agent, "insert agent"),
+                        op.status);
+}
+
+Status SqliteStore::apply(UpdateAgentOp& op) {
+  AgentRecord& agent = op.reply;
+  if (Status invalid = check_agent(agent); !invalid.is_ok()) {
+    op.status = std::move(invalid);
+    return Status::ok();
+  }
+  agent.updated_at_ms = clock_.now_ms();
+
+  Statement& update = writer_.update_agent;
+  ResetOnExit reset(update);
+  bind_agent(update, agent);
+  int rc = update.step();
+  if (rc == SQLITE_ROW) {
+    // The first step made the change; the row returned carries the kept creation time.
+    agent.created_at_ms = update.column_int64(0);
+    return Status::ok();
+  }
+  if (rc == SQLITE_DONE) {
+    op.status = Status::not_found("store: no agent " + agent.id);
+    return Status::ok();
+  }
+  return request_failed(agent_write_error(writer_db_.handle(), rc, agent, "update agent"),
+                        op.status);
+}
+
+Status SqliteStore::apply(DeleteCustomerOp& op) {
+  if (op.customer_id.empty()) {
+    op.status = Status::invalid_argument("store: customer id is empty");
+    return Status::ok();
+  }
+
+  Statement& erase = writer_.delete_customer;
+  ResetOnExit reset(erase);
+  erase.bind(1, op.customer_id);
+  int rc;
+  while ((rc = erase.step()) == SQLITE_ROW) {
+    // Later requests of this batch must not find a deleted conversation among the heads.
+    erase.column_text(0, scratch_);
+    heads_.erase(scratch_);
+    ++op.reply;
+  }
+  if (rc == SQLITE_DONE) return Status::ok();
+
+  Status error = sqlite_error(writer_db_.handle(), rc, "delete customer");
+  // Rows came back, so the deletes were made: the failure cannot stay this request's own.
+  if (op.reply > 0) return error;
+  return request_failed(std::move(error), op.status);
+}
 
 // The conversation's head as of this transaction; nullptr when there is no such
 // conversation. Read from the database once per transaction, then kept in heads_.
@@ -416,7 +784,14 @@ Status SqliteStore::insert_turn(AppendOp& op, ConversationHead& head) {
   bind_turn(insert, head.pk, turn);
   int rc = insert.step();
   bool duplicate = rc == SQLITE_CONSTRAINT_UNIQUE && !turn.client_turn_id.empty();
-  if (duplicate && writer_db_.in_transaction()) return answer_from_stored_turn(op, head.pk);
+  if (duplicate && writer_db_.in_transaction()) {
+    Result<bool> answered = answer_from_stored_turn(op, head.pk);
+    if (answered && *answered) return Status::ok();
+    Status error = answered ? Status::internal("store: duplicate client turn " +
+                                               op.turn.client_turn_id + " not found")
+                            : answered.status();
+    return request_failed(std::move(error), op.status);
+  }
   if (rc != SQLITE_DONE) {
     return request_failed(sqlite_error(writer_db_.handle(), rc, "insert turn"), op.status);
   }
@@ -427,25 +802,23 @@ Status SqliteStore::insert_turn(AppendOp& op, ConversationHead& head) {
   return Status::ok();
 }
 
-Status SqliteStore::answer_from_stored_turn(AppendOp& op, std::int64_t pk) {
+// Answers the append from the turn stored under its client_turn_id: a replay when the
+// content matches, otherwise a Conflict in op.status. False when no such turn is stored.
+Result<bool> SqliteStore::answer_from_stored_turn(AppendOp& op, std::int64_t pk) {
   Statement& find = writer_.find_client_turn;
   ResetOnExit reset(find);
   find.bind(1, pk);
   find.bind(2, op.turn.client_turn_id);
   int rc = find.step();
-  if (rc != SQLITE_ROW) {
-    Status error = rc == SQLITE_DONE ? Status::internal("store: duplicate client turn " +
-                                                        op.turn.client_turn_id + " not found")
-                                     : sqlite_error(writer_db_.handle(), rc, "find client turn");
-    return request_failed(std::move(error), op.status);
-  }
+  if (rc == SQLITE_DONE) return false;
+  if (rc != SQLITE_ROW) return sqlite_error(writer_db_.handle(), rc, "find client turn");
 
   find.column_text(kTurnContentHashColumn, scratch_);
   if (scratch_ != op.turn.content_hash) {
     op.status =
         Status::conflict("store: client turn " + op.turn.client_turn_id + " of conversation " +
                          op.turn.conversation_id + " was stored with different content");
-    return Status::ok();
+    return true;
   }
   // Read into a fresh record: the request's client_turn_id stays bound until the reset.
   TurnRecord stored;
@@ -454,11 +827,64 @@ Status SqliteStore::answer_from_stored_turn(AppendOp& op, std::int64_t pk) {
   stored.conversation_id = std::move(op.turn.conversation_id);
   op.turn = std::move(stored);
   op.kind = AppendKind::kReplayed;
+  return true;
+}
+
+// Checks a request's events before the request writes anything: an empty conversation_id
+// becomes `conversation_id`, and each conversation named must exist. Leaves their pks in
+// event_pks_ for insert_events. A bad event fails the request, not the transaction.
+Status SqliteStore::resolve_events(std::vector<EventRecord>& events,
+                                   const std::string& conversation_id, Status& request_status) {
+  event_pks_.clear();
+  for (EventRecord& event : events) {
+    if (event.type.empty()) {
+      request_status = Status::invalid_argument("store: event type is empty");
+      return Status::ok();
+    }
+    if (event.conversation_id.empty()) event.conversation_id = conversation_id;
+    Result<std::int64_t> pk = event_conversation_pk(event);
+    if (!pk) return request_failed(pk.status(), request_status);
+    event_pks_.push_back(*pk);
+  }
   return Status::ok();
 }
 
-// One UPDATE per conversation per transaction, however many turns it got. The turns are
-// already in, so a failure here loses the whole transaction.
+// The pk of the conversation an event names, 0 when it names none.
+Result<std::int64_t> SqliteStore::event_conversation_pk(const EventRecord& event) {
+  if (event.conversation_id.empty()) return std::int64_t{0};
+  Result<ConversationHead*> head = find_head(event.conversation_id);
+  if (!head) return head.status();
+  if (*head == nullptr) {
+    return Status::not_found("store: event " + event.type + " names unknown conversation " +
+                             event.conversation_id);
+  }
+  return (*head)->pk;
+}
+
+// Inserts the events resolve_events checked, stamped `now_ms`, and reads back their ids.
+// With `wrote_before` the request has already written a row, so no failure can stay its own;
+// nor can one after the first event.
+Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t now_ms,
+                                  bool wrote_before, Status& request_status) {
+  Statement& insert = writer_.insert_event;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EventRecord& event = events[i];
+    event.created_at_ms = now_ms;
+    ResetOnExit reset(insert);
+    bind_event(insert, event_pks_[i], event);
+    int rc = insert.step();
+    if (rc != SQLITE_DONE) {
+      Status error = sqlite_error(writer_db_.handle(), rc, "insert event");
+      if (wrote_before || i > 0) return error;
+      return request_failed(std::move(error), request_status);
+    }
+    event.id = writer_db_.last_insert_rowid();
+  }
+  return Status::ok();
+}
+
+// One UPDATE per conversation per transaction, however many turns and updates it got. The
+// turns are already in, so a failure here loses the whole transaction.
 Status SqliteStore::write_heads() {
   Statement& advance = writer_.advance_conversation;
   for (const auto& [id, head] : heads_) {
@@ -467,6 +893,9 @@ Status SqliteStore::write_heads() {
     advance.bind(1, head.pk);
     advance.bind(2, head.last_seq);
     advance.bind(3, head.updated_at_ms);
+    advance.bind(4, head.state);
+    // Metadata is never empty (check_update), so NULL can stand for "unchanged".
+    advance.bind_text_or_null(5, head.metadata_json ? *head.metadata_json : std::string_view());
     int rc = advance.step();
     if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "advance conversation");
   }
@@ -497,10 +926,9 @@ Result<std::vector<TurnRecord>> SqliteStore::list_turns(const std::string& conve
 
   Statement& list = reader->statements.list_turns;
   ResetOnExit reset(list);
-  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
   list.bind(1, *pk);
   list.bind(2, after_seq);
-  list.bind(3, static_cast<std::int64_t>(std::min(limit, kMaxLimit)));
+  list.bind(3, limit_for_sql(limit));
 
   std::vector<TurnRecord> turns;
   int rc;
@@ -521,6 +949,73 @@ Result<std::int64_t> SqliteStore::find_conversation_pk(Reader& reader, const std
   if (rc == SQLITE_DONE) return Status::not_found("store: no conversation " + id);
   if (rc != SQLITE_ROW) return sqlite_error(reader.db.handle(), rc, "find conversation");
   return find.column_int64(0);
+}
+
+Result<std::vector<EventRecord>> SqliteStore::list_events(const EventQuery& query) {
+  ReaderPool::Lease reader = readers_->acquire();
+  std::int64_t pk = 0;
+  if (!query.conversation_id.empty()) {
+    Result<std::int64_t> found = find_conversation_pk(*reader, query.conversation_id);
+    if (!found) return found.status();
+    pk = *found;
+  }
+
+  Statement& list = event_list_for(reader->statements, pk != 0, !query.agent_id.empty());
+  ResetOnExit reset(list);
+  list.bind(1, pk);
+  list.bind(2, query.agent_id);
+  list.bind(3, query.after_id);
+  list.bind(4, limit_for_sql(query.limit));
+
+  std::vector<EventRecord> events;
+  int rc;
+  while ((rc = list.step()) == SQLITE_ROW) read_event(list, events.emplace_back());
+  if (rc != SQLITE_DONE) return sqlite_error(reader->db.handle(), rc, "list events");
+  return events;
+}
+
+// One query per state, inside one snapshot so that a conversation changing state meanwhile
+// is seen once; each reads at most `limit` rows, and the oldest of them are kept.
+Result<std::vector<ConversationRecord>> SqliteStore::list_conversations_in_states(
+    const std::vector<std::string>& states, std::size_t limit) {
+  std::vector<std::string> wanted(states);
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  if (wanted.empty() || limit == 0) return std::vector<ConversationRecord>{};
+
+  ReaderPool::Lease reader = readers_->acquire();
+  ReadSnapshot snapshot(*reader);
+  if (Status status = snapshot.begin(); !status.is_ok()) return status;
+  ConversationsByPk found;
+  for (const std::string& state : wanted) {
+    Status status = list_in_state(*reader, state, limit_for_sql(limit), found);
+    if (!status.is_ok()) return status;
+  }
+  return oldest_first(std::move(found), limit);
+}
+
+Result<AgentRecord> SqliteStore::get_agent(const std::string& id) {
+  ReaderPool::Lease reader = readers_->acquire();
+  return read_one_agent(*reader, reader->statements.get_agent, id, "store: no agent " + id);
+}
+
+Result<AgentRecord> SqliteStore::get_agent_by_token_hash(const std::string& token_hash) {
+  // Hashes are stored NULL when empty, so "" matches no agent, as it should.
+  ReaderPool::Lease reader = readers_->acquire();
+  return read_one_agent(*reader, reader->statements.get_agent_by_token_hash, token_hash,
+                        "store: no agent has that token hash");
+}
+
+Result<std::vector<AgentRecord>> SqliteStore::list_agents() {
+  ReaderPool::Lease reader = readers_->acquire();
+  Statement& list = reader->statements.list_agents;
+  ResetOnExit reset(list);
+
+  std::vector<AgentRecord> agents;
+  int rc;
+  while ((rc = list.step()) == SQLITE_ROW) read_agent(list, agents.emplace_back());
+  if (rc != SQLITE_DONE) return sqlite_error(reader->db.handle(), rc, "list agents");
+  return agents;
 }
 
 }  // namespace handover::store

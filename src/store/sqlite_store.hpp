@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -36,11 +37,24 @@ class SqliteStore final : public Store {
 
   void create_conversation(ConversationRecord record, Callback<ConversationRecord> done) override;
   void append_turn(AppendTurnRequest request, Callback<AppendTurnOutcome> done) override;
+  void append_events(std::vector<EventRecord> events,
+                     Callback<std::vector<EventRecord>> done) override;
+  void update_conversation(ConversationUpdate update,
+                           Callback<ConversationUpdateOutcome> done) override;
+  void create_agent(AgentRecord agent, Callback<AgentRecord> done) override;
+  void update_agent(AgentRecord agent, Callback<AgentRecord> done) override;
+  void delete_customer(std::string customer_id, Callback<std::int64_t> done) override;
   void probe_writable(Callback<bool> done) override;
 
   Result<ConversationRecord> get_conversation(const std::string& id) override;
   Result<std::vector<TurnRecord>> list_turns(const std::string& conversation_id,
                                              std::int64_t after_seq, std::size_t limit) override;
+  Result<std::vector<EventRecord>> list_events(const EventQuery& query) override;
+  Result<std::vector<ConversationRecord>> list_conversations_in_states(
+      const std::vector<std::string>& states, std::size_t limit) override;
+  Result<AgentRecord> get_agent(const std::string& id) override;
+  Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) override;
+  Result<std::vector<AgentRecord>> list_agents() override;
 
   void set_commit_observer(CommitObserver observer) override;
   StoreStats stats() const override;
@@ -64,21 +78,55 @@ class SqliteStore final : public Store {
     Status status;
     AppendKind kind = AppendKind::kCreated;
     std::string conversation_state;
+    std::optional<std::string> expected_state;
+    std::optional<std::string> new_state;
+    std::vector<EventRecord> events;  // the request's; stored in place, cleared on a replay
   };
   struct ProbeOp {
     Callback<bool> done;
     Status status;
   };
-  using WriteOp = std::variant<CreateOp, AppendOp, ProbeOp>;
+  // The writes below answer with their `reply`, which starts out as the request where the
+  // two share a type and is completed in place.
+  struct EventsOp {
+    Callback<std::vector<EventRecord>> done;
+    Status status;
+    std::vector<EventRecord> reply;
+  };
+  struct UpdateOp {
+    ConversationUpdate update;  // its events are moved to reply.events
+    Callback<ConversationUpdateOutcome> done;
+    Status status;
+    ConversationUpdateOutcome reply;
+  };
+  struct CreateAgentOp {
+    Callback<AgentRecord> done;
+    Status status;
+    AgentRecord reply;
+  };
+  struct UpdateAgentOp {
+    Callback<AgentRecord> done;
+    Status status;
+    AgentRecord reply;
+  };
+  struct DeleteCustomerOp {
+    std::string customer_id;
+    Callback<std::int64_t> done;
+    Status status;
+    std::int64_t reply = 0;  // conversations deleted
+  };
+  using WriteOp = std::variant<CreateOp, AppendOp, ProbeOp, EventsOp, UpdateOp, CreateAgentOp,
+                               UpdateAgentOp, DeleteCustomerOp>;
 
-  // What the writer knows of a conversation during one transaction. Appends advance
-  // last_seq here; write_heads() stores it once per conversation before COMMIT.
+  // What the writer knows of a conversation during one transaction. Appends and updates
+  // change it here; write_heads() stores it once per conversation before COMMIT.
   struct ConversationHead {
     std::int64_t pk = 0;
     std::int64_t last_seq = 0;
     std::int64_t updated_at_ms = 0;
     std::string state;
-    bool dirty = false;  // a turn was added in this transaction
+    std::optional<std::string> metadata_json;  // set when an update replaced it
+    bool dirty = false;  // a turn was added or the conversation updated in this transaction
   };
 
   SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
@@ -88,6 +136,8 @@ class SqliteStore final : public Store {
   static void finish(CreateOp& op, const Status& failure);
   static void finish(AppendOp& op, const Status& failure);
   static void finish(ProbeOp& op, const Status& failure);
+  template <class Op>
+  static void finish(Op& op, const Status& failure);  // the writes answering with `reply`
 
   // Writer thread.
   void run_writer();
@@ -98,9 +148,24 @@ class SqliteStore final : public Store {
   Status apply(CreateOp& op);
   Status apply(AppendOp& op);
   Status apply(ProbeOp& op);
+  Status apply(EventsOp& op);
+  Status apply(UpdateOp& op);
+  Status apply(CreateAgentOp& op);
+  Status apply(UpdateAgentOp& op);
+  Status apply(DeleteCustomerOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
+  Status refuse_in_state(AppendOp& op, const ConversationHead& head);
   Status insert_turn(AppendOp& op, ConversationHead& head);
-  Status answer_from_stored_turn(AppendOp& op, std::int64_t pk);
+  Result<bool> answer_from_stored_turn(AppendOp& op, std::int64_t pk);
+  Status write_append(AppendOp& op, ConversationHead& head);
+  Status write_update(UpdateOp& op, ConversationHead& head);
+  Status read_stored_conversation(std::int64_t pk, ConversationRecord& record,
+                                  Status& request_status);
+  Status resolve_events(std::vector<EventRecord>& events, const std::string& conversation_id,
+                        Status& request_status);
+  Result<std::int64_t> event_conversation_pk(const EventRecord& event);
+  Status insert_events(std::vector<EventRecord>& events, std::int64_t now_ms, bool wrote_before,
+                       Status& request_status);
   Status write_heads();
   Status request_failed(Status error, Status& request_status) const;
   Status finish_transaction(bool probes_only);
@@ -120,7 +185,8 @@ class SqliteStore final : public Store {
   std::shared_ptr<const CommitObserver> batch_observer_;
   std::shared_ptr<const BeforeCommitHook> batch_hook_;
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
-  std::string scratch_;  // reused for reading stored content hashes
+  std::string scratch_;  // reused for stored content hashes and deleted ids
+  std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
 
   std::unique_ptr<ReaderPool> readers_;
 

@@ -10,7 +10,10 @@ template <class Statements>
 using StatementSql = std::pair<Statement Statements::*, const char*>;
 
 // find_client_turn, insert_turn and list_turns list the turn columns in the order that
-// bind_turn and read_turn use.
+// bind_turn and read_turn use; the event and agent statements follow bind_event, read_event,
+// bind_agent and read_agent likewise. Parameters a statement does not use may still be bound
+// (SQLite numbers them up to the highest one in the text), which lets the four event lists
+// share one binding.
 constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::begin, "BEGIN IMMEDIATE"},
     {&WriterStatements::commit, "COMMIT"},
@@ -30,7 +33,25 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "actions_json, metadata_json, evaluation_json, content_hash, created_at_ms) "
      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
     {&WriterStatements::advance_conversation,
-     "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3 WHERE pk = ?1"},
+     "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3, state = ?4, "
+     "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
+    {&WriterStatements::get_conversation,
+     "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
+     "token_hash, created_at_ms, updated_at_ms, last_seq FROM conversations WHERE pk = ?1"},
+    {&WriterStatements::insert_event,
+     "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) "
+     "VALUES (?1, ?2, ?3, ?4, ?5)"},
+    // Turns and events go with their conversation (ON DELETE CASCADE).
+    {&WriterStatements::delete_customer,
+     "DELETE FROM conversations WHERE customer_id = ?1 RETURNING public_id"},
+    {&WriterStatements::insert_agent,
+     "INSERT INTO agents (agent_id, name, display_name, token_hash, skills_json, "
+     "languages_json, capacity, disabled, created_at_ms, updated_at_ms) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+    {&WriterStatements::update_agent,
+     "UPDATE agents SET name = ?2, display_name = ?3, token_hash = ?4, skills_json = ?5, "
+     "languages_json = ?6, capacity = ?7, disabled = ?8, updated_at_ms = ?10 "
+     "WHERE agent_id = ?1 RETURNING created_at_ms"},
 };
 
 constexpr StatementSql<ReaderStatements> kReaderSql[] = {
@@ -43,6 +64,37 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
      "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
      "evaluation_json, content_hash, created_at_ms FROM turns "
      "WHERE conversation = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
+    {&ReaderStatements::begin_read, "BEGIN"},
+    {&ReaderStatements::end_read, "ROLLBACK"},
+    {&ReaderStatements::list_conversations_in_state,
+     "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
+     "token_hash, created_at_ms, updated_at_ms, last_seq, pk FROM conversations "
+     "WHERE state = ?1 ORDER BY pk LIMIT ?2"},
+    {&ReaderStatements::list_events,
+     "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
+     "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE e.id > ?3 ORDER BY e.id LIMIT ?4"},
+    {&ReaderStatements::list_conversation_events,
+     "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
+     "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE e.conversation = ?1 AND e.id > ?3 ORDER BY e.id LIMIT ?4"},
+    {&ReaderStatements::list_agent_events,
+     "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
+     "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE e.agent_id = ?2 AND e.id > ?3 ORDER BY e.id LIMIT ?4"},
+    {&ReaderStatements::list_conversation_agent_events,
+     "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
+     "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE e.conversation = ?1 AND e.agent_id = ?2 AND e.id > ?3 ORDER BY e.id LIMIT ?4"},
+    {&ReaderStatements::get_agent,
+     "SELECT agent_id, name, display_name, token_hash, skills_json, languages_json, capacity, "
+     "disabled, created_at_ms, updated_at_ms FROM agents WHERE agent_id = ?1"},
+    {&ReaderStatements::get_agent_by_token_hash,
+     "SELECT agent_id, name, display_name, token_hash, skills_json, languages_json, capacity, "
+     "disabled, created_at_ms, updated_at_ms FROM agents WHERE token_hash = ?1"},
+    {&ReaderStatements::list_agents,
+     "SELECT agent_id, name, display_name, token_hash, skills_json, languages_json, capacity, "
+     "disabled, created_at_ms, updated_at_ms FROM agents ORDER BY agent_id"},
 };
 
 template <class Statements, std::size_t N>
@@ -118,6 +170,53 @@ void read_turn(const Statement& row, TurnRecord& turn) {
   row.column_text(7, turn.evaluation_json);
   row.column_text(8, turn.content_hash);
   turn.created_at_ms = row.column_int64(9);
+}
+
+void bind_event(Statement& insert, std::int64_t conversation_pk, const EventRecord& event) {
+  if (conversation_pk != 0) {
+    insert.bind(1, conversation_pk);
+  } else {
+    insert.bind_null(1);
+  }
+  insert.bind_text_or_null(2, event.agent_id);
+  insert.bind(3, event.type);
+  insert.bind(4, event.data_json);
+  insert.bind(5, event.created_at_ms);
+}
+
+void read_event(const Statement& row, EventRecord& event) {
+  event.id = row.column_int64(0);
+  row.column_text(1, event.conversation_id);
+  row.column_text(2, event.agent_id);
+  row.column_text(3, event.type);
+  row.column_text(4, event.data_json);
+  event.created_at_ms = row.column_int64(5);
+}
+
+void bind_agent(Statement& statement, const AgentRecord& agent) {
+  statement.bind(1, agent.id);
+  statement.bind(2, agent.name);
+  statement.bind(3, agent.display_name);
+  statement.bind_text_or_null(4, agent.token_hash);
+  statement.bind(5, agent.skills_json);
+  statement.bind(6, agent.languages_json);
+  statement.bind(7, std::int64_t{agent.capacity});
+  statement.bind(8, std::int64_t{agent.disabled ? 1 : 0});
+  statement.bind(9, agent.created_at_ms);
+  statement.bind(10, agent.updated_at_ms);
+}
+
+void read_agent(const Statement& row, AgentRecord& agent) {
+  row.column_text(0, agent.id);
+  row.column_text(1, agent.name);
+  row.column_text(2, agent.display_name);
+  row.column_text(3, agent.token_hash);
+  row.column_text(4, agent.skills_json);
+  row.column_text(5, agent.languages_json);
+  agent.capacity = static_cast<int>(row.column_int64(6));
+  agent.disabled = row.column_int64(7) != 0;
+  agent.created_at_ms = row.column_int64(8);
+  agent.updated_at_ms = row.column_int64(9);
 }
 
 }  // namespace handover::store

@@ -18,7 +18,13 @@ struct WriterStatements {
   Statement find_conversation;     // ?1 public id -> pk, last_seq, state
   Statement find_client_turn;      // ?1 pk, ?2 client_turn_id -> turn columns
   Statement insert_turn;           // binds as bind_turn
-  Statement advance_conversation;  // ?1 pk, ?2 last_seq, ?3 updated_at_ms
+  // ?1 pk, ?2 last_seq, ?3 updated_at_ms, ?4 state, ?5 metadata_json (NULL keeps it)
+  Statement advance_conversation;
+  Statement get_conversation;  // ?1 pk -> conversation columns
+  Statement insert_event;      // binds as bind_event
+  Statement delete_customer;   // ?1 customer_id -> public id of each deleted conversation
+  Statement insert_agent;      // binds as bind_agent
+  Statement update_agent;      // binds as bind_agent -> created_at_ms
 
   static Result<WriterStatements> prepare(Connection& db);
 };
@@ -28,6 +34,19 @@ struct ReaderStatements {
   Statement get_conversation;      // ?1 public id -> conversation columns
   Statement find_conversation_pk;  // ?1 public id -> pk
   Statement list_turns;            // ?1 pk, ?2 after seq, ?3 limit -> turn columns
+  Statement begin_read;            // BEGIN (a read snapshot for several statements)
+  Statement end_read;              // ROLLBACK (ends it; nothing was written)
+  // ?1 state, ?2 limit -> conversation columns, pk
+  Statement list_conversations_in_state;
+  // Each binds ?1 conversation pk, ?2 agent_id, ?3 after id, ?4 limit (ignoring the filters
+  // it lacks) -> event columns.
+  Statement list_events;
+  Statement list_conversation_events;
+  Statement list_agent_events;
+  Statement list_conversation_agent_events;
+  Statement get_agent;                // ?1 agent id -> agent columns
+  Statement get_agent_by_token_hash;  // ?1 token hash -> agent columns
+  Statement list_agents;              // -> agent columns, by id
 
   static Result<ReaderStatements> prepare(Connection& db);
 };
@@ -36,6 +55,8 @@ struct ReaderStatements {
 void bind_conversation(Statement& insert, const ConversationRecord& record);
 // Reads the conversation columns of get_conversation's current row.
 void read_conversation(const Statement& row, ConversationRecord& record);
+// Where list_conversations_in_state puts the pk, after the conversation columns.
+inline constexpr int kConversationPkColumn = 11;
 
 // Binds every column of a new turn row. `turn` must outlive the step.
 void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn);
@@ -43,5 +64,17 @@ void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord
 void read_turn(const Statement& row, TurnRecord& turn);
 // Where read_turn finds content_hash, for a check that needs no full read.
 inline constexpr int kTurnContentHashColumn = 8;
+
+// Binds every column of a new event row; a conversation_pk of 0 binds NULL (no pk is 0).
+// `event` must outlive the step.
+void bind_event(Statement& insert, std::int64_t conversation_pk, const EventRecord& event);
+// Reads the event columns of the current row.
+void read_event(const Statement& row, EventRecord& event);
+
+// Binds every column of an agent row (?1 id ... ?10 updated_at_ms). `agent` must outlive
+// the step.
+void bind_agent(Statement& statement, const AgentRecord& agent);
+// Reads the agent columns of the current row.
+void read_agent(const Statement& row, AgentRecord& agent);
 
 }  // namespace handover::store

@@ -1,10 +1,11 @@
-// Durable store for conversations and turns (SQLite, WAL, one writer thread).
+// Durable store for conversations, turns, events and agents (SQLite, WAL, one writer thread).
 //
 // Writes go through a single writer thread that commits every request waiting at that
 // moment in one transaction (group commit) and only then calls the completion callbacks.
 // Reads use their own connections and never wait for the writer.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,7 +44,7 @@ struct ConversationRecord {
   std::string metadata_json = "{}";
   std::string token_hash;    // SHA-256 hex of the conversation token
   std::int64_t created_at_ms = 0;  // set by the store from its Clock on create
-  std::int64_t updated_at_ms = 0;  // set by the store: on create and on each appended turn
+  std::int64_t updated_at_ms = 0;  // set by the store: on create, each appended turn and update
   std::int64_t last_seq = 0;  // seq of the newest turn, 0 when none
 };
 
@@ -61,8 +62,35 @@ struct TurnRecord {
   std::int64_t created_at_ms = 0;
 };
 
+// One entry of the event log: a routing transition or a change the customer sees. The log
+// feeds wait-time metrics, the audit trail and resumable event streams.
+struct EventRecord {
+  std::int64_t id = 0;             // set by the store: global, strictly increasing, never reused
+  std::string conversation_id;     // may be empty; when set, the conversation must exist
+  std::string agent_id;            // may be empty; not checked against the agents
+  std::string type;                // e.g. "handover.queued", "offer.accepted"; must not be empty
+  std::string data_json = "{}";    // a JSON object
+  std::int64_t created_at_ms = 0;  // set by the store from its Clock
+};
+
+// Which events list_events returns: those with id > after_id matching every set filter.
+struct EventQuery {
+  std::int64_t after_id = 0;
+  std::string conversation_id;  // empty: events of any conversation or none
+  std::string agent_id;         // empty: events of any agent or none
+  std::size_t limit = 1000;
+};
+
 struct AppendTurnRequest {
   TurnRecord turn;  // seq and created_at_ms are assigned by the store
+  // When set, the append fails with Conflict unless the conversation is in this state (e.g.
+  // a bot turn is refused once a person has the conversation).
+  std::optional<std::string> expected_state = std::nullopt;
+  // When set (not empty), the conversation moves to this state with the turn.
+  std::optional<std::string> new_state = std::nullopt;
+  // Written with the turn and stamped with its created_at_ms; an empty conversation_id
+  // becomes the turn's.
+  std::vector<EventRecord> events = {};
 };
 
 enum class AppendKind {
@@ -73,7 +101,36 @@ enum class AppendKind {
 struct AppendTurnOutcome {
   AppendKind kind = AppendKind::kCreated;
   TurnRecord turn;  // the stored turn (for kReplayed, the earlier one)
-  std::string conversation_state;
+  std::string conversation_state;  // after the append, so new_state when it was applied
+  std::vector<EventRecord> events = {};  // the stored events, with ids; empty for kReplayed
+};
+
+// A change of a conversation without a turn. Unset fields keep their value.
+struct ConversationUpdate {
+  std::string id;
+  std::optional<std::string> expected_state = std::nullopt;  // Conflict when it differs
+  std::optional<std::string> new_state = std::nullopt;       // must not be empty
+  std::optional<std::string> metadata_json = std::nullopt;   // must not be empty
+  std::vector<EventRecord> events = {};  // an empty conversation_id becomes `id`
+};
+
+struct ConversationUpdateOutcome {
+  ConversationRecord record;             // as stored after the update
+  std::vector<EventRecord> events = {};  // the stored events, with ids
+};
+
+// A human agent, managed through the admin endpoints. Only the hash of its token is kept.
+struct AgentRecord {
+  std::string id;  // public id, e.g. "a_..." or a slug chosen by an admin; unique
+  std::string name;
+  std::string display_name;
+  std::string token_hash;  // SHA-256 hex; unique among agents; empty: the agent has no token
+  std::string skills_json = "[]";     // a JSON array
+  std::string languages_json = "[]";  // a JSON array
+  int capacity = 1;                   // conversations at once; not negative
+  bool disabled = false;
+  std::int64_t created_at_ms = 0;  // set by the store on create
+  std::int64_t updated_at_ms = 0;  // set by the store on create and on each update
 };
 
 // Figures for /metrics, read without locks (monotonic counters and the last batch).
@@ -122,7 +179,39 @@ class Store {
   // NotFound for an unknown conversation; when client_turn_id is set and already stored
   // (also by an earlier write of the same batch), returns kReplayed with the stored turn
   // if content_hash matches and Conflict if it differs; neither writes anything.
+  //
+  // With expected_state set and different from the conversation's state, the append fails
+  // with Conflict naming both states and writes nothing, unless client_turn_id names a
+  // stored turn (a retry), which is answered as above. With new_state set, a created turn
+  // moves the conversation to it; its events are written too, all in one transaction. An
+  // event naming an unknown conversation fails the append with NotFound, an empty type or
+  // new_state with InvalidArgument; then nothing is written.
   virtual void append_turn(AppendTurnRequest request, Callback<AppendTurnOutcome> done) = 0;
+  // append_events: writes the events with ids and created_at_ms = now and returns them in
+  // the same order. Either all are written or none: NotFound when one names an unknown
+  // conversation, InvalidArgument when one has an empty type.
+  virtual void append_events(std::vector<EventRecord> events,
+                             Callback<std::vector<EventRecord>> done) = 0;
+  // update_conversation: applies the set fields and the events in one transaction, sets
+  // updated_at_ms = now and returns the record as stored with the stored events. NotFound
+  // for an unknown conversation (or one an event names); Conflict, naming both states, when
+  // expected_state is set and differs; InvalidArgument for an empty id, new_state,
+  // metadata_json or event type. A failed update writes nothing.
+  virtual void update_conversation(ConversationUpdate update,
+                                   Callback<ConversationUpdateOutcome> done) = 0;
+  // create_agent: stores the agent with created_at_ms = updated_at_ms = now and returns it
+  // as stored. Conflict when the id or the (non-empty) token hash is taken; InvalidArgument
+  // for an empty id or a negative capacity.
+  virtual void create_agent(AgentRecord agent, Callback<AgentRecord> done) = 0;
+  // update_agent: replaces every field of the agent with that id except created_at_ms (kept)
+  // and updated_at_ms (now), and returns it as stored. NotFound for an unknown id; Conflict
+  // when another agent has the token hash; InvalidArgument as for create_agent.
+  virtual void update_agent(AgentRecord agent, Callback<AgentRecord> done) = 0;
+  // delete_customer: erases every conversation of the customer with its turns and events in
+  // one transaction and returns how many conversations went (0 when there were none).
+  // InvalidArgument for an empty customer id. Later writes naming those conversations get
+  // NotFound.
+  virtual void delete_customer(std::string customer_id, Callback<std::int64_t> done) = 0;
   // Runs a write transaction that changes nothing: OK (true) when the database is writable,
   // otherwise the error that stopped it (e.g. Unavailable while another process holds the
   // write lock beyond busy_timeout_ms).
@@ -139,6 +228,20 @@ class Store {
   virtual Result<std::vector<TurnRecord>> list_turns(const std::string& conversation_id,
                                                      std::int64_t after_seq,
                                                      std::size_t limit) = 0;
+  // Events matching the query, oldest (lowest id) first, at most query.limit. Ids grow in
+  // commit order, so a reader that resumes after the last id it saw misses nothing.
+  // NotFound when query.conversation_id names an unknown conversation.
+  virtual Result<std::vector<EventRecord>> list_events(const EventQuery& query) = 0;
+  // Conversations whose state is one of `states`, oldest created first, at most `limit`,
+  // read from one snapshot. Empty when `states` is.
+  virtual Result<std::vector<ConversationRecord>> list_conversations_in_states(
+      const std::vector<std::string>& states, std::size_t limit) = 0;
+  // get_agent, get_agent_by_token_hash: NotFound when no agent matches (an empty hash
+  // matches none).
+  virtual Result<AgentRecord> get_agent(const std::string& id) = 0;
+  virtual Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) = 0;
+  // Every agent, disabled ones included, ordered by id.
+  virtual Result<std::vector<AgentRecord>> list_agents() = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;

@@ -1,0 +1,1016 @@
+// Tests of the store's routing additions: the event log, turns that change state and write
+// events atomically, expected-state checks, conversation updates, agents, listing by state,
+// erasing a customer, and migrating a version-1 database.
+#include "sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "handover/store/store.hpp"
+#include "handover/util/clock.hpp"
+#include "schema.hpp"
+#include "sqlite.hpp"
+#include "store_test_support.hpp"
+
+namespace handover::store {
+namespace {
+
+ConversationRecord conversation(const std::string& id, const std::string& customer_id) {
+  ConversationRecord record;
+  record.id = id;
+  record.channel = "web";
+  record.language = "en";
+  record.customer_id = customer_id;
+  record.metadata_json = R"({"page":"/billing"})";
+  record.token_hash = "ab12";
+  return record;
+}
+
+AppendTurnRequest turn_request(const std::string& conversation_id, const std::string& text,
+                               const std::string& client_turn_id = "") {
+  AppendTurnRequest request;
+  request.turn.conversation_id = conversation_id;
+  request.turn.client_turn_id = client_turn_id;
+  request.turn.role = "bot";
+  request.turn.text = text;
+  request.turn.content_hash = "hash-" + text;
+  return request;
+}
+
+EventRecord event(const std::string& type, const std::string& conversation_id = "",
+                  const std::string& agent_id = "") {
+  EventRecord record;
+  record.type = type;
+  record.conversation_id = conversation_id;
+  record.agent_id = agent_id;
+  record.data_json = R"({"type":")" + type + R"("})";
+  return record;
+}
+
+AgentRecord agent(const std::string& id, const std::string& token_hash) {
+  AgentRecord record;
+  record.id = id;
+  record.name = "name-" + id;
+  record.display_name = "Agent " + id;
+  record.token_hash = token_hash;
+  record.skills_json = R"(["billing"])";
+  record.languages_json = R"(["en","de"])";
+  record.capacity = 3;
+  return record;
+}
+
+std::vector<std::string> types_of(const std::vector<EventRecord>& events) {
+  std::vector<std::string> types;
+  for (const EventRecord& record : events) types.push_back(record.type);
+  return types;
+}
+
+std::vector<std::int64_t> ids_of(const std::vector<EventRecord>& events) {
+  std::vector<std::int64_t> ids;
+  for (const EventRecord& record : events) ids.push_back(record.id);
+  return ids;
+}
+
+std::vector<std::string> ids_of(const std::vector<ConversationRecord>& conversations) {
+  std::vector<std::string> ids;
+  for (const ConversationRecord& record : conversations) ids.push_back(record.id);
+  return ids;
+}
+
+std::vector<std::string> ids_of(const std::vector<AgentRecord>& agents) {
+  std::vector<std::string> ids;
+  for (const AgentRecord& record : agents) ids.push_back(record.id);
+  return ids;
+}
+
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.path = dir_.file("handover.db");
+    open_store();
+  }
+  void TearDown() override {
+    gate_.release();  // a failed assertion must not leave the writer blocked
+    store_.reset();
+  }
+
+  void open_store() {
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    store_ = std::move(opened).value();
+    store_->set_commit_observer(batches_.observer());
+  }
+  void reopen_store() {
+    store_.reset();
+    open_store();
+  }
+
+  // Holds the writer inside a transaction holding one probe; returns once it is held.
+  Pending<bool> hold_writer() {
+    store_->set_before_commit_for_test(gate_.hook());
+    Pending<bool> probe;
+    store_->probe_writable(probe.callback());
+    gate_.wait_until_held();
+    return probe;
+  }
+
+  Result<ConversationRecord> create(const std::string& id,
+                                    const std::string& customer_id = "cust-1") {
+    Pending<ConversationRecord> pending;
+    store_->create_conversation(conversation(id, customer_id), pending.callback());
+    return pending.get();
+  }
+  Pending<AppendTurnOutcome> append_async(AppendTurnRequest request) {
+    Pending<AppendTurnOutcome> pending;
+    store_->append_turn(std::move(request), pending.callback());
+    return pending;
+  }
+  Result<AppendTurnOutcome> append(AppendTurnRequest request) {
+    return append_async(std::move(request)).get();
+  }
+  Pending<std::vector<EventRecord>> append_events_async(std::vector<EventRecord> events) {
+    Pending<std::vector<EventRecord>> pending;
+    store_->append_events(std::move(events), pending.callback());
+    return pending;
+  }
+  Result<std::vector<EventRecord>> append_events(std::vector<EventRecord> events) {
+    return append_events_async(std::move(events)).get();
+  }
+  Pending<ConversationUpdateOutcome> update_async(ConversationUpdate update) {
+    Pending<ConversationUpdateOutcome> pending;
+    store_->update_conversation(std::move(update), pending.callback());
+    return pending;
+  }
+  Result<ConversationUpdateOutcome> update(ConversationUpdate update) {
+    return update_async(std::move(update)).get();
+  }
+  Result<ConversationUpdateOutcome> move_to(const std::string& id, const std::string& state) {
+    ConversationUpdate change;
+    change.id = id;
+    change.new_state = state;
+    return update(std::move(change));
+  }
+  Result<AgentRecord> create_agent(AgentRecord record) {
+    Pending<AgentRecord> pending;
+    store_->create_agent(std::move(record), pending.callback());
+    return pending.get();
+  }
+  Result<AgentRecord> update_agent(AgentRecord record) {
+    Pending<AgentRecord> pending;
+    store_->update_agent(std::move(record), pending.callback());
+    return pending.get();
+  }
+  Pending<std::int64_t> delete_customer_async(const std::string& customer_id) {
+    Pending<std::int64_t> pending;
+    store_->delete_customer(customer_id, pending.callback());
+    return pending;
+  }
+  Result<std::int64_t> delete_customer(const std::string& customer_id) {
+    return delete_customer_async(customer_id).get();
+  }
+  std::vector<EventRecord> events(const EventQuery& query = {}) {
+    Result<std::vector<EventRecord>> listed = store_->list_events(query);
+    EXPECT_TRUE(listed.is_ok()) << listed.status().to_string();
+    return listed.is_ok() ? std::move(listed).value() : std::vector<EventRecord>{};
+  }
+  std::vector<EventRecord> events_of(const std::string& conversation_id) {
+    EventQuery query;
+    query.conversation_id = conversation_id;
+    return events(query);
+  }
+  std::size_t turn_count(const std::string& conversation_id) {
+    Result<std::vector<TurnRecord>> turns = store_->list_turns(conversation_id, 0, 1000);
+    EXPECT_TRUE(turns.is_ok()) << turns.status().to_string();
+    return turns.is_ok() ? turns->size() : 0;
+  }
+  std::string state_of(const std::string& conversation_id) {
+    Result<ConversationRecord> got = store_->get_conversation(conversation_id);
+    EXPECT_TRUE(got.is_ok()) << got.status().to_string();
+    return got.is_ok() ? got->state : "";
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  StoreOptions options_;
+  WriterGate gate_;
+  BatchLog batches_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+// ---- The event log -----------------------------------------------------------------------
+
+using EventLogTest = StoreFixture;
+
+TEST_F(EventLogTest, AssignsIncreasingIdsAndTimesAcrossBatches) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  clock_.advance_ms(10);
+  Result<std::vector<EventRecord>> first =
+      append_events({event("handover.queued", "c_1"), event("agent.online", "", "a_1")});
+  std::int64_t first_at = clock_.now_ms();
+  clock_.advance_ms(10);
+  Result<std::vector<EventRecord>> second = append_events({event("offer.created", "c_1", "a_1")});
+
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  ASSERT_TRUE(second.is_ok()) << second.status().to_string();
+  ASSERT_EQ(first->size(), 2u);
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_GT((*first)[0].id, 0);
+  EXPECT_LT((*first)[0].id, (*first)[1].id);
+  EXPECT_LT((*first)[1].id, (*second)[0].id);
+  EXPECT_EQ((*first)[0].created_at_ms, first_at);
+  EXPECT_EQ((*second)[0].created_at_ms, clock_.now_ms());
+  EXPECT_EQ(types_of(*first), (std::vector<std::string>{"handover.queued", "agent.online"}));
+  std::vector<EventRecord> stored = events();
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].conversation_id, "c_1");
+  EXPECT_EQ(stored[0].agent_id, "");
+  EXPECT_EQ(stored[0].data_json, R"({"type":"handover.queued"})");
+  EXPECT_EQ(stored[1].conversation_id, "");
+  EXPECT_EQ(stored[1].agent_id, "a_1");
+  EXPECT_EQ(stored[2].created_at_ms, clock_.now_ms());
+}
+
+TEST_F(EventLogTest, ListsByConversationAgentAfterIdAndLimit) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(create("c_2").is_ok());
+  Result<std::vector<EventRecord>> stored = append_events({
+      event("a", "c_1", "a_1"),
+      event("b", "c_2"),
+      event("c", "", "a_1"),
+      event("d", "c_1"),
+      event("e", "c_1", "a_2"),
+  });
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  std::vector<std::int64_t> ids = ids_of(*stored);
+  struct Case {
+    int after_index;  // -1: from the start
+    std::string conversation_id;
+    std::string agent_id;
+    std::size_t limit;
+    std::vector<std::string> expected;
+  };
+  const Case kCases[] = {
+      {-1, "", "", 1000, {"a", "b", "c", "d", "e"}},
+      {-1, "c_1", "", 1000, {"a", "d", "e"}},
+      {-1, "", "a_1", 1000, {"a", "c"}},
+      {-1, "c_1", "a_1", 1000, {"a"}},
+      {0, "c_1", "", 1000, {"d", "e"}},
+      {2, "", "", 1000, {"d", "e"}},
+      {-1, "", "", 2, {"a", "b"}},
+      {0, "", "a_1", 1, {"c"}},
+      {-1, "c_2", "a_1", 1000, {}},
+      {-1, "", "a_unknown", 1000, {}},
+      {4, "", "", 1000, {}},
+      {-1, "", "", 0, {}},
+  };
+
+  for (const Case& c : kCases) {
+    SCOPED_TRACE("after #" + std::to_string(c.after_index) + " conversation '" + c.conversation_id +
+                 "' agent '" + c.agent_id + "' limit " + std::to_string(c.limit));
+    EventQuery query;
+    query.after_id = c.after_index < 0 ? 0 : ids[static_cast<std::size_t>(c.after_index)];
+    query.conversation_id = c.conversation_id;
+    query.agent_id = c.agent_id;
+    query.limit = c.limit;
+    EXPECT_EQ(types_of(events(query)), c.expected);
+  }
+}
+
+TEST_F(EventLogTest, WritesNoEventOfACallWhenOneNamesAnUnknownConversation) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  Result<std::vector<EventRecord>> appended =
+      append_events({event("handover.queued", "c_1"), event("offer.created", "c_missing")});
+
+  EXPECT_EQ(appended.status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(EventLogTest, RejectsAnEventWithoutType) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  Result<std::vector<EventRecord>> appended =
+      append_events({event("handover.queued", "c_1"), event("", "c_1")});
+
+  EXPECT_EQ(appended.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(EventLogTest, ListFailsWithNotFoundForUnknownConversation) {
+  EventQuery query;
+  query.conversation_id = "c_missing";
+
+  Result<std::vector<EventRecord>> listed = store_->list_events(query);
+
+  EXPECT_EQ(listed.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EventLogTest, NeverReusesIdsOfDeletedNewestEvents) {
+  ASSERT_TRUE(create("c_1", "cust-1").is_ok());
+  ASSERT_TRUE(create("c_2", "cust-2").is_ok());
+  ASSERT_TRUE(append_events({event("kept", "c_2")}).is_ok());
+  Result<std::vector<EventRecord>> newest = append_events({event("erased", "c_1")});
+  ASSERT_TRUE(newest.is_ok());
+  ASSERT_EQ(delete_customer("cust-1").value(), 1);
+
+  Result<std::vector<EventRecord>> next = append_events({event("after", "c_2")});
+
+  ASSERT_TRUE(next.is_ok()) << next.status().to_string();
+  EXPECT_GT((*next)[0].id, (*newest)[0].id);
+}
+
+TEST_F(EventLogTest, FailsTheWholeBatchWhenALaterEventOfACallFails) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  RawDb other(options_.path);
+  other.exec(
+      "CREATE TRIGGER refuse_poison BEFORE INSERT ON events WHEN NEW.type = 'poison' "
+      "BEGIN SELECT RAISE(ABORT, 'injected event failure'); END");
+  Pending<bool> held = hold_writer();
+
+  Pending<std::vector<EventRecord>> poisoned =
+      append_events_async({event("fine", "c_1"), event("poison", "c_1")});
+  Pending<AppendTurnOutcome> bystander = append_async(turn_request("c_1", "hello"));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_EQ(poisoned.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(bystander.get().status().code(), StatusCode::kInternal);
+  EXPECT_TRUE(events().empty());
+  EXPECT_EQ(turn_count("c_1"), 0u);
+  other.exec("DROP TRIGGER refuse_poison");
+}
+
+TEST_F(EventLogTest, FailsOnlyItsOwnCallWhenTheFirstEventFails) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  RawDb other(options_.path);
+  other.exec(
+      "CREATE TRIGGER refuse_poison BEFORE INSERT ON events WHEN NEW.type = 'poison' "
+      "BEGIN SELECT RAISE(ABORT, 'injected event failure'); END");
+  Pending<bool> held = hold_writer();
+
+  Pending<std::vector<EventRecord>> poisoned = append_events_async({event("poison", "c_1")});
+  Pending<std::vector<EventRecord>> fine = append_events_async({event("fine", "c_1")});
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_FALSE(poisoned.get().is_ok());
+  EXPECT_TRUE(fine.get().is_ok());
+  EXPECT_EQ(types_of(events()), (std::vector<std::string>{"fine"}));
+  other.exec("DROP TRIGGER refuse_poison");
+}
+
+// ---- Turns with state changes and events -------------------------------------------------
+
+using AtomicTurnTest = StoreFixture;
+
+TEST_F(AtomicTurnTest, CommitsTurnStateAndEventsTogether) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  AppendTurnRequest request = turn_request("c_1", "I want a person");
+  request.expected_state = "bot";
+  request.new_state = "queued";
+  request.events = {event("handover.requested"), event("handover.queued", "", "")};
+  clock_.advance_ms(25);
+
+  Result<AppendTurnOutcome> appended = append(std::move(request));
+
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  EXPECT_EQ(appended->kind, AppendKind::kCreated);
+  EXPECT_EQ(appended->conversation_state, "queued");
+  ASSERT_EQ(appended->events.size(), 2u);
+  EXPECT_GT(appended->events[0].id, 0);
+  EXPECT_LT(appended->events[0].id, appended->events[1].id);
+  for (const EventRecord& stored : appended->events) {
+    EXPECT_EQ(stored.conversation_id, "c_1");
+    EXPECT_EQ(stored.created_at_ms, appended->turn.created_at_ms);
+  }
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->state, "queued");
+  EXPECT_EQ(got->last_seq, 1);
+  EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
+  EXPECT_EQ(ids_of(events_of("c_1")), ids_of(appended->events));
+}
+
+TEST_F(AtomicTurnTest, WritesNothingWhenAnEventNamesAnUnknownConversation) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  AppendTurnRequest request = turn_request("c_1", "hello");
+  request.new_state = "queued";
+  request.events = {event("handover.queued"), event("offer.created", "c_missing")};
+
+  Result<AppendTurnOutcome> appended = append(std::move(request));
+
+  EXPECT_EQ(appended.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(turn_count("c_1"), 0u);
+  EXPECT_EQ(state_of("c_1"), "bot");
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(AtomicTurnTest, RejectsEmptyNewStateOrEventType) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  AppendTurnRequest no_state = turn_request("c_1", "one");
+  no_state.new_state = "";
+  AppendTurnRequest no_type = turn_request("c_1", "two");
+  no_type.events = {event("")};
+
+  Result<AppendTurnOutcome> first = append(std::move(no_state));
+  Result<AppendTurnOutcome> second = append(std::move(no_type));
+
+  EXPECT_EQ(first.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(second.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(turn_count("c_1"), 0u);
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(AtomicTurnTest, RollsBackTurnStateAndEventsWhenTheCommitFails) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  store_->set_before_commit_for_test(
+      [](std::size_t) { return Status::internal("injected commit failure"); });
+  AppendTurnRequest request = turn_request("c_1", "lost");
+  request.new_state = "queued";
+  request.events = {event("handover.queued")};
+
+  Result<AppendTurnOutcome> appended = append(std::move(request));
+
+  EXPECT_EQ(appended.status().code(), StatusCode::kInternal);
+  store_->set_before_commit_for_test(nullptr);
+  EXPECT_EQ(turn_count("c_1"), 0u);
+  EXPECT_EQ(state_of("c_1"), "bot");
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(AtomicTurnTest, FailsTheWholeBatchWhenAnEventFailsAfterItsTurn) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(create("c_2").is_ok());
+  RawDb other(options_.path);
+  other.exec(
+      "CREATE TRIGGER refuse_poison BEFORE INSERT ON events WHEN NEW.type = 'poison' "
+      "BEGIN SELECT RAISE(ABORT, 'injected event failure'); END");
+  Pending<bool> held = hold_writer();
+
+  Pending<AppendTurnOutcome> bystander = append_async(turn_request("c_2", "fine"));
+  AppendTurnRequest request = turn_request("c_1", "half");
+  request.new_state = "queued";
+  request.events = {event("poison")};
+  Pending<AppendTurnOutcome> poisoned = append_async(std::move(request));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_EQ(poisoned.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(bystander.get().status().code(), StatusCode::kInternal);
+  EXPECT_EQ(turn_count("c_1"), 0u);
+  EXPECT_EQ(turn_count("c_2"), 0u);
+  EXPECT_EQ(state_of("c_1"), "bot");
+  other.exec("DROP TRIGGER refuse_poison");
+  Result<AppendTurnOutcome> next = append(turn_request("c_1", "whole"));
+  ASSERT_TRUE(next.is_ok()) << next.status().to_string();
+  EXPECT_EQ(next->turn.seq, 1);
+}
+
+TEST_F(AtomicTurnTest, ReplayWritesNoStateOrEvents) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  auto make_request = [] {
+    AppendTurnRequest request = turn_request("c_1", "I want a person", "ct-1");
+    request.expected_state = "bot";
+    request.new_state = "queued";
+    request.events = {event("handover.queued")};
+    return request;
+  };
+  ASSERT_TRUE(append(make_request()).is_ok());
+  ASSERT_TRUE(move_to("c_1", "agent").is_ok());
+
+  // The retry expects "bot", which no longer holds; a retry without expectations hits the
+  // stored client turn id instead.
+  Result<AppendTurnOutcome> retried = append(make_request());
+  AppendTurnRequest plain = make_request();
+  plain.expected_state.reset();
+  Result<AppendTurnOutcome> retried_plain = append(std::move(plain));
+
+  for (const Result<AppendTurnOutcome>* outcome : {&retried, &retried_plain}) {
+    ASSERT_TRUE(outcome->is_ok()) << outcome->status().to_string();
+    EXPECT_EQ((*outcome)->kind, AppendKind::kReplayed);
+    EXPECT_EQ((*outcome)->turn.seq, 1);
+    EXPECT_EQ((*outcome)->conversation_state, "agent");
+    EXPECT_TRUE((*outcome)->events.empty());
+  }
+  EXPECT_EQ(state_of("c_1"), "agent");
+  EXPECT_EQ(types_of(events_of("c_1")), (std::vector<std::string>{"handover.queued"}));
+  EXPECT_EQ(turn_count("c_1"), 1u);
+}
+
+TEST_F(AtomicTurnTest, ConflictsOnExpectedStateAndWritesNothing) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(move_to("c_1", "agent").is_ok());
+  std::int64_t updated_at = store_->get_conversation("c_1")->updated_at_ms;
+  clock_.advance_ms(10);
+  AppendTurnRequest request = turn_request("c_1", "bot says hi", "ct-new");
+  request.expected_state = "bot";
+  request.new_state = "bot";
+  request.events = {event("bot.replied")};
+
+  Result<AppendTurnOutcome> appended = append(std::move(request));
+
+  EXPECT_EQ(appended.status().code(), StatusCode::kConflict);
+  EXPECT_NE(appended.status().message().find("\"agent\""), std::string::npos)
+      << appended.status().message();
+  EXPECT_NE(appended.status().message().find("\"bot\""), std::string::npos)
+      << appended.status().message();
+  EXPECT_EQ(turn_count("c_1"), 0u);
+  EXPECT_TRUE(events().empty());
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  EXPECT_EQ(got->state, "agent");
+  EXPECT_EQ(got->updated_at_ms, updated_at);
+}
+
+TEST_F(AtomicTurnTest, ExpectedStateSeesAChangeEarlierInTheSameBatch) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  ConversationUpdate take;
+  take.id = "c_1";
+  take.expected_state = "bot";
+  take.new_state = "agent";
+  Pending<ConversationUpdateOutcome> taken = update_async(std::move(take));
+  AppendTurnRequest bot_turn = turn_request("c_1", "from the bot");
+  bot_turn.expected_state = "bot";
+  Pending<AppendTurnOutcome> refused = append_async(std::move(bot_turn));
+  AppendTurnRequest agent_turn = turn_request("c_1", "from a person");
+  agent_turn.turn.role = "agent";
+  agent_turn.expected_state = "agent";
+  Pending<AppendTurnOutcome> accepted = append_async(std::move(agent_turn));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_TRUE(taken.get().is_ok());
+  EXPECT_EQ(refused.get().status().code(), StatusCode::kConflict);
+  Result<AppendTurnOutcome> accepted_result = accepted.get();
+  ASSERT_TRUE(accepted_result.is_ok()) << accepted_result.status().to_string();
+  EXPECT_EQ(accepted_result->turn.seq, 1);
+  EXPECT_EQ(batches_.sizes().back(), 3u) << "all three were in one transaction";
+  EXPECT_EQ(turn_count("c_1"), 1u);
+}
+
+// ---- Updating a conversation ---------------------------------------------------------------
+
+using ConversationUpdateTest = StoreFixture;
+
+TEST_F(ConversationUpdateTest, ChangesStateMetadataAndWritesEvents) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(append(turn_request("c_1", "hello")).is_ok());
+  clock_.advance_ms(50);
+  ConversationUpdate change;
+  change.id = "c_1";
+  change.expected_state = "bot";
+  change.new_state = "queued";
+  change.metadata_json = R"({"priority":"high"})";
+  change.events = {event("handover.queued")};
+
+  Result<ConversationUpdateOutcome> updated = update(std::move(change));
+
+  ASSERT_TRUE(updated.is_ok()) << updated.status().to_string();
+  const ConversationRecord& record = updated->record;
+  EXPECT_EQ(record.id, "c_1");
+  EXPECT_EQ(record.state, "queued");
+  EXPECT_EQ(record.metadata_json, R"({"priority":"high"})");
+  EXPECT_EQ(record.updated_at_ms, clock_.now_ms());
+  EXPECT_EQ(record.last_seq, 1);
+  EXPECT_EQ(record.channel, "web");
+  EXPECT_EQ(record.customer_id, "cust-1");
+  ASSERT_EQ(updated->events.size(), 1u);
+  EXPECT_GT(updated->events[0].id, 0);
+  EXPECT_EQ(updated->events[0].conversation_id, "c_1");
+  EXPECT_EQ(updated->events[0].created_at_ms, clock_.now_ms());
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->state, "queued");
+  EXPECT_EQ(got->metadata_json, R"({"priority":"high"})");
+  EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
+  EXPECT_EQ(got->last_seq, 1);
+  EXPECT_EQ(ids_of(events_of("c_1")), ids_of(updated->events));
+}
+
+TEST_F(ConversationUpdateTest, KeepsWhatItDoesNotSet) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ConversationUpdate change;
+  change.id = "c_1";
+  change.events = {event("note.added", "", "a_1")};
+
+  Result<ConversationUpdateOutcome> updated = update(std::move(change));
+
+  ASSERT_TRUE(updated.is_ok()) << updated.status().to_string();
+  EXPECT_EQ(updated->record.state, "bot");
+  EXPECT_EQ(updated->record.metadata_json, R"({"page":"/billing"})");
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  EXPECT_EQ(got->state, "bot");
+  EXPECT_EQ(got->metadata_json, R"({"page":"/billing"})");
+  EXPECT_EQ(events_of("c_1").at(0).agent_id, "a_1");
+}
+
+TEST_F(ConversationUpdateTest, ConflictsOnExpectedStateAndWritesNothing) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  std::int64_t created_at = clock_.now_ms();
+  clock_.advance_ms(10);
+  ConversationUpdate change;
+  change.id = "c_1";
+  change.expected_state = "queued";
+  change.new_state = "agent";
+  change.events = {event("offer.accepted")};
+
+  Result<ConversationUpdateOutcome> updated = update(std::move(change));
+
+  EXPECT_EQ(updated.status().code(), StatusCode::kConflict);
+  EXPECT_NE(updated.status().message().find("\"queued\""), std::string::npos);
+  EXPECT_NE(updated.status().message().find("\"bot\""), std::string::npos);
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  EXPECT_EQ(got->state, "bot");
+  EXPECT_EQ(got->updated_at_ms, created_at);
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(ConversationUpdateTest, RefusesBadUpdatesWithoutWriting) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  struct Case {
+    const char* name;
+    void (*change)(ConversationUpdate&);
+    StatusCode expected;
+  };
+  const Case kCases[] = {
+      {"empty id", [](ConversationUpdate& u) { u.id.clear(); }, StatusCode::kInvalidArgument},
+      {"unknown id", [](ConversationUpdate& u) { u.id = "c_missing"; }, StatusCode::kNotFound},
+      {"empty state", [](ConversationUpdate& u) { u.new_state = ""; },
+       StatusCode::kInvalidArgument},
+      {"empty metadata", [](ConversationUpdate& u) { u.metadata_json = ""; },
+       StatusCode::kInvalidArgument},
+      {"event without type", [](ConversationUpdate& u) { u.events.push_back(event("")); },
+       StatusCode::kInvalidArgument},
+      {"event of unknown conversation",
+       [](ConversationUpdate& u) { u.events.push_back(event("x", "c_missing")); },
+       StatusCode::kNotFound},
+  };
+
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    ConversationUpdate change;
+    change.id = "c_1";
+    change.new_state = "queued";
+    change.events = {event("handover.queued")};
+    c.change(change);
+    Result<ConversationUpdateOutcome> updated = update(std::move(change));
+    EXPECT_EQ(updated.status().code(), c.expected);
+  }
+  EXPECT_EQ(state_of("c_1"), "bot");
+  EXPECT_TRUE(events().empty());
+}
+
+TEST_F(ConversationUpdateTest, MixesWithAppendsInOneBatch) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  Pending<AppendTurnOutcome> first = append_async(turn_request("c_1", "one"));
+  ConversationUpdate change;
+  change.id = "c_1";
+  change.new_state = "agent";
+  change.metadata_json = R"({"agent":"a_1"})";
+  Pending<ConversationUpdateOutcome> updated = update_async(std::move(change));
+  Pending<AppendTurnOutcome> second = append_async(turn_request("c_1", "two"));
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  ASSERT_TRUE(first.get().is_ok());
+  Result<ConversationUpdateOutcome> updated_result = updated.get();
+  ASSERT_TRUE(updated_result.is_ok()) << updated_result.status().to_string();
+  EXPECT_EQ(updated_result->record.last_seq, 1) << "the record as of the update";
+  Result<AppendTurnOutcome> second_result = second.get();
+  ASSERT_TRUE(second_result.is_ok());
+  EXPECT_EQ(second_result->turn.seq, 2);
+  EXPECT_EQ(second_result->conversation_state, "agent");
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  EXPECT_EQ(got->last_seq, 2);
+  EXPECT_EQ(got->state, "agent");
+  EXPECT_EQ(got->metadata_json, R"({"agent":"a_1"})");
+  EXPECT_EQ(batches_.sizes().back(), 3u);
+}
+
+// ---- Agents --------------------------------------------------------------------------------
+
+using AgentStoreTest = StoreFixture;
+
+TEST_F(AgentStoreTest, CreatesAndGetsAgentByIdAndTokenHash) {
+  Result<AgentRecord> created = create_agent(agent("a_1", "hash-1"));
+
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  EXPECT_EQ(created->created_at_ms, clock_.now_ms());
+  EXPECT_EQ(created->updated_at_ms, clock_.now_ms());
+  Result<AgentRecord> by_id = store_->get_agent("a_1");
+  ASSERT_TRUE(by_id.is_ok()) << by_id.status().to_string();
+  EXPECT_EQ(by_id->name, "name-a_1");
+  EXPECT_EQ(by_id->display_name, "Agent a_1");
+  EXPECT_EQ(by_id->token_hash, "hash-1");
+  EXPECT_EQ(by_id->skills_json, R"(["billing"])");
+  EXPECT_EQ(by_id->languages_json, R"(["en","de"])");
+  EXPECT_EQ(by_id->capacity, 3);
+  EXPECT_FALSE(by_id->disabled);
+  EXPECT_EQ(by_id->created_at_ms, clock_.now_ms());
+  Result<AgentRecord> by_hash = store_->get_agent_by_token_hash("hash-1");
+  ASSERT_TRUE(by_hash.is_ok()) << by_hash.status().to_string();
+  EXPECT_EQ(by_hash->id, "a_1");
+  EXPECT_EQ(store_->get_agent("a_2").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->get_agent_by_token_hash("hash-2").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(AgentStoreTest, CreateConflictsOnDuplicateIdOrTokenHash) {
+  ASSERT_TRUE(create_agent(agent("a_1", "hash-1")).is_ok());
+
+  Result<AgentRecord> same_id = create_agent(agent("a_1", "hash-2"));
+  Result<AgentRecord> same_hash = create_agent(agent("a_2", "hash-1"));
+  Result<AgentRecord> fresh = create_agent(agent("a_2", "hash-2"));
+
+  EXPECT_EQ(same_id.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(same_hash.status().code(), StatusCode::kConflict);
+  EXPECT_TRUE(fresh.is_ok()) << fresh.status().to_string();
+  EXPECT_EQ(store_->get_agent("a_1")->token_hash, "hash-1");
+}
+
+TEST_F(AgentStoreTest, AllowsSeveralAgentsWithoutToken) {
+  Result<AgentRecord> first = create_agent(agent("a_1", ""));
+  Result<AgentRecord> second = create_agent(agent("a_2", ""));
+
+  EXPECT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_TRUE(second.is_ok()) << second.status().to_string();
+  EXPECT_EQ(store_->get_agent("a_1")->token_hash, "");
+  EXPECT_EQ(store_->get_agent_by_token_hash("").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(AgentStoreTest, UpdateReplacesEverythingButCreationTime) {
+  ASSERT_TRUE(create_agent(agent("a_1", "hash-1")).is_ok());
+  std::int64_t created_at = clock_.now_ms();
+  clock_.advance_ms(100);
+  AgentRecord changed = agent("a_1", "hash-9");
+  changed.name = "renamed";
+  changed.display_name = "Renamed";
+  changed.skills_json = R"(["returns"])";
+  changed.languages_json = R"(["fr"])";
+  changed.capacity = 5;
+  changed.disabled = true;
+  changed.created_at_ms = 42;  // ignored
+
+  Result<AgentRecord> updated = update_agent(changed);
+
+  ASSERT_TRUE(updated.is_ok()) << updated.status().to_string();
+  EXPECT_EQ(updated->created_at_ms, created_at);
+  EXPECT_EQ(updated->updated_at_ms, clock_.now_ms());
+  Result<AgentRecord> got = store_->get_agent("a_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->name, "renamed");
+  EXPECT_EQ(got->display_name, "Renamed");
+  EXPECT_EQ(got->token_hash, "hash-9");
+  EXPECT_EQ(got->skills_json, R"(["returns"])");
+  EXPECT_EQ(got->languages_json, R"(["fr"])");
+  EXPECT_EQ(got->capacity, 5);
+  EXPECT_TRUE(got->disabled);
+  EXPECT_EQ(got->created_at_ms, created_at);
+  EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
+  EXPECT_EQ(store_->get_agent_by_token_hash("hash-9")->id, "a_1");
+  EXPECT_EQ(store_->get_agent_by_token_hash("hash-1").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(AgentStoreTest, UpdateFailsForUnknownIdOrTakenTokenHash) {
+  ASSERT_TRUE(create_agent(agent("a_1", "hash-1")).is_ok());
+  ASSERT_TRUE(create_agent(agent("a_2", "hash-2")).is_ok());
+
+  Result<AgentRecord> unknown = update_agent(agent("a_missing", "hash-3"));
+  Result<AgentRecord> taken = update_agent(agent("a_2", "hash-1"));
+  Result<AgentRecord> own = update_agent(agent("a_2", "hash-2"));
+
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(taken.status().code(), StatusCode::kConflict);
+  EXPECT_TRUE(own.is_ok()) << own.status().to_string();
+  EXPECT_EQ(store_->get_agent("a_2")->token_hash, "hash-2");
+  EXPECT_EQ(store_->get_agent("a_missing").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(AgentStoreTest, RejectsAgentsWithoutIdOrWithNegativeCapacity) {
+  ASSERT_TRUE(create_agent(agent("a_1", "hash-1")).is_ok());
+  AgentRecord no_id = agent("", "hash-2");
+  AgentRecord negative = agent("a_1", "hash-1");
+  negative.capacity = -1;
+
+  for (const AgentRecord& bad : {no_id, negative}) {
+    SCOPED_TRACE("agent '" + bad.id + "'");
+    EXPECT_EQ(create_agent(bad).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(update_agent(bad).status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(store_->get_agent("a_1")->capacity, 3);
+}
+
+TEST_F(AgentStoreTest, ListsAllAgentsById) {
+  ASSERT_TRUE(create_agent(agent("b", "hash-b")).is_ok());
+  AgentRecord disabled = agent("a", "hash-a");
+  disabled.disabled = true;
+  ASSERT_TRUE(create_agent(disabled).is_ok());
+  ASSERT_TRUE(create_agent(agent("c", "")).is_ok());
+
+  Result<std::vector<AgentRecord>> listed = store_->list_agents();
+
+  ASSERT_TRUE(listed.is_ok()) << listed.status().to_string();
+  EXPECT_EQ(ids_of(*listed), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE((*listed)[0].disabled);
+}
+
+// ---- Conversations by state ----------------------------------------------------------------
+
+using ConversationsInStatesTest = StoreFixture;
+
+TEST_F(ConversationsInStatesTest, ListsOldestFirstUpToLimit) {
+  const std::pair<const char*, const char*> kConversations[] = {
+      {"c_1", "bot"}, {"c_2", "queued"}, {"c_3", "agent"}, {"c_4", "queued"}, {"c_5", "closed"},
+  };
+  for (const auto& [id, state] : kConversations) {
+    ASSERT_TRUE(create(id).is_ok());
+    if (std::string(state) != "bot") {
+      ASSERT_TRUE(move_to(id, state).is_ok());
+    }
+  }
+  struct Case {
+    std::vector<std::string> states;
+    std::size_t limit;
+    std::vector<std::string> expected;
+  };
+  const Case kCases[] = {
+      {{"queued"}, 10, {"c_2", "c_4"}},
+      {{"queued", "agent"}, 10, {"c_2", "c_3", "c_4"}},
+      {{"queued", "agent", "queued"}, 10, {"c_2", "c_3", "c_4"}},
+      {{"agent", "queued"}, 2, {"c_2", "c_3"}},
+      {{"closed", "bot"}, 10, {"c_1", "c_5"}},
+      {{"unknown"}, 10, {}},
+      {{}, 10, {}},
+      {{"queued"}, 0, {}},
+  };
+
+  for (const Case& c : kCases) {
+    std::string states;
+    for (const std::string& state : c.states) states += state + " ";
+    SCOPED_TRACE("states " + states + "limit " + std::to_string(c.limit));
+    Result<std::vector<ConversationRecord>> listed =
+        store_->list_conversations_in_states(c.states, c.limit);
+    ASSERT_TRUE(listed.is_ok()) << listed.status().to_string();
+    EXPECT_EQ(ids_of(*listed), c.expected);
+  }
+  Result<std::vector<ConversationRecord>> queued =
+      store_->list_conversations_in_states({"queued"}, 1);
+  ASSERT_TRUE(queued.is_ok());
+  EXPECT_EQ(queued->at(0).state, "queued");
+  EXPECT_EQ(queued->at(0).metadata_json, R"({"page":"/billing"})");
+}
+
+// ---- Erasing a customer --------------------------------------------------------------------
+
+using CustomerErasureTest = StoreFixture;
+
+TEST_F(CustomerErasureTest, DeletesConversationsTurnsAndEventsOfThatCustomerOnly) {
+  ASSERT_TRUE(create("c_1", "cust-1").is_ok());
+  ASSERT_TRUE(create("c_2", "cust-1").is_ok());
+  ASSERT_TRUE(create("c_3", "cust-2").is_ok());
+  for (const char* id : {"c_1", "c_2", "c_3"}) {
+    AppendTurnRequest request = turn_request(id, "hello");
+    request.events = {event("turn.added")};
+    ASSERT_TRUE(append(std::move(request)).is_ok());
+  }
+  ASSERT_TRUE(append_events({event("agent.online", "", "a_1")}).is_ok());
+
+  Result<std::int64_t> deleted = delete_customer("cust-1");
+
+  ASSERT_TRUE(deleted.is_ok()) << deleted.status().to_string();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(store_->get_conversation("c_1").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->get_conversation("c_2").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->get_conversation("c_3").is_ok());
+  EXPECT_EQ(turn_count("c_3"), 1u);
+  std::vector<EventRecord> left = events();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].conversation_id, "c_3");
+  EXPECT_EQ(left[1].agent_id, "a_1");
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM conversations"), "1");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "1");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "2");
+}
+
+TEST_F(CustomerErasureTest, ReturnsZeroForUnknownCustomerAndRejectsEmptyId) {
+  ASSERT_TRUE(create("c_1", "cust-1").is_ok());
+
+  Result<std::int64_t> unknown = delete_customer("cust-unknown");
+  Result<std::int64_t> empty = delete_customer("");
+
+  ASSERT_TRUE(unknown.is_ok()) << unknown.status().to_string();
+  EXPECT_EQ(*unknown, 0);
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->get_conversation("c_1").is_ok());
+}
+
+TEST_F(CustomerErasureTest, LaterWritesOfTheSameBatchFindNoDeletedConversation) {
+  ASSERT_TRUE(create("c_1", "cust-1").is_ok());
+  Pending<bool> held = hold_writer();
+
+  Pending<AppendTurnOutcome> before = append_async(turn_request("c_1", "before"));
+  Pending<std::int64_t> erased = delete_customer_async("cust-1");
+  Pending<AppendTurnOutcome> after = append_async(turn_request("c_1", "after"));
+  Pending<std::vector<EventRecord>> late_events = append_events_async({event("x", "c_1")});
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  EXPECT_TRUE(before.get().is_ok());
+  Result<std::int64_t> erased_result = erased.get();
+  ASSERT_TRUE(erased_result.is_ok()) << erased_result.status().to_string();
+  EXPECT_EQ(*erased_result, 1);
+  EXPECT_EQ(after.get().status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(late_events.get().status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->get_conversation("c_1").status().code(), StatusCode::kNotFound);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "0");
+}
+
+// ---- Schema and persistence ----------------------------------------------------------------
+
+using SchemaUpgradeTest = StoreFixture;
+
+TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
+  store_.reset();
+  options_.path = dir_.file("v1.db");
+  {
+    Result<Connection> db = Connection::open(options_.path, Connection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(db.is_ok()) << db.status().to_string();
+    Status migrated = migrate_for_test(*db, 1, clock_.now_ms());
+    ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
+  }
+  {
+    RawDb v1(options_.path);
+    v1.exec(
+        "INSERT INTO conversations (public_id, channel, language, state, customer_id, "
+        "token_hash, created_at_ms, updated_at_ms, last_seq) "
+        "VALUES ('c_old', 'web', 'de', 'bot', 'cust-1', 'ab12', 1, 2, 2)");
+    v1.exec(
+        "INSERT INTO turns (conversation, seq, client_turn_id, role, text, content_hash, "
+        "created_at_ms) VALUES (1, 1, 'ct-1', 'user', 'Hallo', 'h1', 1), "
+        "(1, 2, NULL, 'bot', 'Guten Tag', 'h2', 2)");
+    ASSERT_EQ(v1.query("SELECT max(version) FROM schema_migrations"), "1");
+    ASSERT_EQ(v1.query("SELECT count(*) FROM sqlite_master WHERE name = 'events'"), "0");
+  }
+
+  open_store();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "2");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM schema_migrations"), "2");
+  Result<ConversationRecord> old = store_->get_conversation("c_old");
+  ASSERT_TRUE(old.is_ok()) << old.status().to_string();
+  EXPECT_EQ(old->language, "de");
+  EXPECT_EQ(old->last_seq, 2);
+  Result<std::vector<TurnRecord>> turns = store_->list_turns("c_old", 0, 10);
+  ASSERT_TRUE(turns.is_ok());
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_EQ((*turns)[0].text, "Hallo");
+  AppendTurnRequest request = turn_request("c_old", "Ich möchte eine Person");
+  request.new_state = "queued";
+  request.events = {event("handover.queued")};
+  Result<AppendTurnOutcome> appended = append(std::move(request));
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  EXPECT_EQ(appended->turn.seq, 3);
+  EXPECT_EQ(state_of("c_old"), "queued");
+  EXPECT_EQ(types_of(events_of("c_old")), (std::vector<std::string>{"handover.queued"}));
+}
+
+TEST_F(SchemaUpgradeTest, KeepsEventsAgentsAndStatesAcrossReopen) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ConversationUpdate change;
+  change.id = "c_1";
+  change.new_state = "queued";
+  change.events = {event("handover.queued")};
+  Result<ConversationUpdateOutcome> updated = update(std::move(change));
+  ASSERT_TRUE(updated.is_ok());
+  ASSERT_TRUE(create_agent(agent("a_1", "hash-1")).is_ok());
+
+  reopen_store();
+
+  std::vector<EventRecord> stored = events();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].id, updated->events[0].id);
+  EXPECT_EQ(stored[0].conversation_id, "c_1");
+  EXPECT_EQ(stored[0].created_at_ms, updated->events[0].created_at_ms);
+  EXPECT_EQ(store_->get_agent_by_token_hash("hash-1")->id, "a_1");
+  Result<std::vector<ConversationRecord>> queued =
+      store_->list_conversations_in_states({"queued"}, 10);
+  ASSERT_TRUE(queued.is_ok());
+  EXPECT_EQ(ids_of(*queued), (std::vector<std::string>{"c_1"}));
+  Result<std::vector<EventRecord>> next = append_events({event("offer.created", "c_1", "a_1")});
+  ASSERT_TRUE(next.is_ok());
+  EXPECT_GT((*next)[0].id, stored[0].id);
+}
+
+}  // namespace
+}  // namespace handover::store
