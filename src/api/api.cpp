@@ -38,7 +38,7 @@ class Api final : public http::Handler {
  public:
   explicit Api(const ApiDeps& deps)
       : ctx_{deps.config, deps.store, deps.metrics, deps.clock,
-             Authenticator(deps.config.auth)} {
+             Authenticator(deps.config.auth), deps.agents, deps.triggers} {
     auto& registry = deps.metrics;
     auto& store = deps.store;
     registry.callback_gauge("handover_store_queue_depth", "Writes waiting for the store writer",

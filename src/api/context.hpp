@@ -22,6 +22,8 @@ struct ApiContext {
   metrics::Registry& metrics;
   const Clock& clock;
   Authenticator auth;
+  agents::AgentService* agents = nullptr;
+  triggers::TriggerService* triggers = nullptr;
 };
 
 // One request after routing, with what the handlers need to answer it.

@@ -18,6 +18,12 @@ class Registry;
 namespace store {
 class Store;
 }
+namespace agents {
+class AgentService;
+}
+namespace triggers {
+class TriggerService;
+}
 }  // namespace handover
 
 namespace handover::api {
@@ -27,6 +33,8 @@ struct ApiDeps {
   store::Store& store;
   metrics::Registry& metrics;
   const Clock& clock;
+  agents::AgentService* agents = nullptr;      // routing to people; null: no agent endpoints
+  triggers::TriggerService* triggers = nullptr;  // turn evaluation; null: turns are not scored
 };
 
 // Builds the request handler. The dependencies must outlive it. Thread-safe: handle()
