@@ -205,6 +205,15 @@ TEST_F(BadRequestTest, ConnectionsOverTheLimitGet503AndOthersKeepWorking) {
   EXPECT_EQ(still_served.status, 200);
 }
 
+TEST_F(BadRequestTest, IdleKeepAliveConnectionIsClosed) {
+  ServerProcess idle(ServerSettings::yaml("http:\n  idle_timeout_ms: 300\n"));
+  ASSERT_TRUE(idle.start()) << idle.log();
+  HttpClient client(idle.port());
+  ASSERT_EQ(client.request("GET", "/livez").status, 200);
+
+  EXPECT_TRUE(client.wait_closed(5000));
+}
+
 TEST_F(BadRequestTest, SlowClientIsAnsweredWith408) {
   ServerProcess slow(ServerSettings::yaml("http:\n  read_timeout_ms: 300\n"));
   ASSERT_TRUE(slow.start()) << slow.log();
