@@ -2,7 +2,8 @@
 //
 // Each session lives on its own strand, reads one request at a time (no pipelining is
 // answered out of order), hands it to the Handler and writes the response when the
-// handler's Responder fires, possibly from another thread.
+// handler's Responder fires, possibly from another thread. A WebSocket upgrade on a
+// registered path hands the socket to a WebSocket session (websocket_session.cpp).
 #include "handover/http/server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -11,16 +12,20 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <ctime>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
+
+#include "server_state.hpp"
+#include "websocket_session.hpp"
 
 namespace handover::http {
 namespace {
@@ -60,25 +65,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-class Session;
-
-// State shared by the listener and every session.
-struct Shared {
-  Shared(ServerOptions o, Handler& h, Observer* obs)
-      : options(std::move(o)), handler(h), observer(obs) {}
-
-  ServerOptions options;
-  Handler& handler;
-  Observer* observer;
-  std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> connections{0};
-  std::mutex mu;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
-};
-
 const std::string kEmptyRoute;
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public TrackedSession, public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   // Bounds the time to receive one whole request. Unlike the stream's own timeout it
   // only cancels the read, so the session can still answer 408.
@@ -87,7 +76,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
-  Shared& shared_;
+  ServerState& shared_;
+  ConnectionSlot slot_;  // moves to the WebSocket session on upgrade
   std::string remote_;
   std::string method_;
   std::string route_;
@@ -100,41 +90,34 @@ class Session : public std::enable_shared_from_this<Session> {
   std::int64_t started_ns_ = 0;
 
  public:
-  Session(tcp::socket socket, Shared& shared)
-      : stream_(std::move(socket)), read_timer_(stream_.get_executor()), shared_(shared) {
+  Session(tcp::socket socket, ServerState& shared)
+      : stream_(std::move(socket)),
+        read_timer_(stream_.get_executor()),
+        shared_(shared),
+        slot_(shared) {
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-    shared_.connections.fetch_add(1);
-    if (shared_.observer) shared_.observer->on_connection_open();
   }
 
-  ~Session() {
-    {
-      std::lock_guard lock(shared_.mu);
-      shared_.sessions.erase(this);
-    }
-    shared_.connections.fetch_sub(1);
-    if (shared_.observer) shared_.observer->on_connection_close();
-  }
+  ~Session() override { shared_.untrack(this); }
 
   void start() {
-    {
-      std::lock_guard lock(shared_.mu);
-      shared_.sessions.emplace(this, weak_from_this());
-    }
+    shared_.track(shared_from_this());
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&Session::do_wait_request, shared_from_this()));
   }
 
   // Posted by Server::shutdown: an idle connection closes now, a busy one after its
-  // current response.
-  void on_shutdown() {
+  // current response. (After an upgrade in_flight_ stays set, so this does nothing.)
+  void on_shutdown() override {
     close_after_write_ = true;
     if (!in_flight_) do_close();
   }
 
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  void on_abort() override { do_close(); }
+
+  net::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
   void do_wait_request() {
@@ -260,19 +243,31 @@ class Session : public std::enable_shared_from_this<Session> {
     write(std::move(r));
   }
 
-  void dispatch_request() {
-    auto msg = parser_->release();
+  Request to_request(bhttp::request<bhttp::string_body>& msg) {
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.version = msg.version();
     request_keep_alive_ = msg.keep_alive();
     req.headers.reserve(8);
-    for (const auto& field : msg) req.headers.emplace_back(lower(field.name_string()), field.value());
+    for (const auto& field : msg) {
+      req.headers.emplace_back(lower(field.name_string()), field.value());
+    }
     req.body = std::move(msg.body());
     req.remote = remote_;
     req.received_at_ns = started_ns_;
     bytes_in_ = req.body.size() + req.target.size();
+    return req;
+  }
+
+  void dispatch_request() {
+    auto msg = parser_->release();
+    Request req = to_request(msg);
+    if (beast::websocket::is_upgrade(msg)) {
+      if (const auto* route = shared_.find_websocket_route(req.target)) {
+        return do_upgrade(*route, std::move(msg), std::move(req));
+      }
+    }
 
     auto self = shared_from_this();
     auto responder = [self](Response response) {
@@ -287,6 +282,30 @@ class Session : public std::enable_shared_from_this<Session> {
       spdlog::error("handler threw: {}", e.what());
       responder(problem(500, "internal", "Internal error", "the request could not be handled"));
     }
+  }
+
+  // The route's handler may refuse the upgrade with a response; otherwise the socket and the
+  // request go to a WebSocket session, and this session ends once its handlers return.
+  // Bytes the client sent after the upgrade request are dropped: RFC 6455 forbids them
+  // before the handshake response.
+  void do_upgrade(const WebSocketRoute& route, bhttp::request<bhttp::string_body> msg,
+                  Request req) {
+    std::optional<Response> refusal;
+    try {
+      refusal = route.handler->on_upgrade(req);
+    } catch (const std::exception& e) {
+      spdlog::error("websocket on_upgrade threw: {}", e.what());
+      refusal = problem(500, "internal", "Internal error", "the request could not be handled");
+    }
+    if (refusal) {
+      refusal->close = true;
+      if (refusal->route.empty()) refusal->route = route.path;
+      return write(std::move(*refusal));
+    }
+    route_ = route.path;
+    record(101, 0);
+    start_websocket_session(stream_.release_socket(), std::move(msg), std::move(req), route,
+                            shared_, std::move(slot_));
   }
 
   void write(Response r) {
@@ -311,19 +330,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(beast::error_code ec, std::size_t bytes) {
     in_flight_ = false;
-    record(bytes);
+    if (response_) record(static_cast<int>(response_->result_int()), bytes);
     response_.reset();
     if (ec || close_after_write_) return do_close();
     do_wait_request();
   }
 
-  void record(std::size_t bytes_out) {
-    if (!shared_.observer || !response_) return;
+  void record(int status, std::size_t bytes_out) {
+    if (!shared_.observer) return;
     const double seconds = static_cast<double>(steady_ns() - started_ns_) / 1e9;
     const std::string method = method_.empty() ? "-" : method_;
     const std::string& route = route_.empty() ? kEmptyRoute : route_;
-    shared_.observer->on_exchange({method, route, static_cast<int>(response_->result_int()),
-                                   seconds, bytes_in_, bytes_out, remote_});
+    shared_.observer->on_exchange({method, route, status, seconds, bytes_in_, bytes_out, remote_});
   }
 
   void do_close() {
@@ -336,8 +354,48 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+const WebSocketRoute* ServerState::find_websocket_route(std::string_view target) const {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (const auto& route : websocket_routes) {
+    if (route.path == path) return &route;
+  }
+  return nullptr;
+}
+
+void ServerState::track(const std::shared_ptr<TrackedSession>& session) {
+  std::lock_guard lock(mu);
+  sessions.emplace(session.get(), session);
+}
+
+void ServerState::untrack(TrackedSession* session) {
+  std::lock_guard lock(mu);
+  sessions.erase(session);
+}
+
+std::vector<std::shared_ptr<TrackedSession>> ServerState::live_sessions() {
+  std::vector<std::shared_ptr<TrackedSession>> live;
+  std::lock_guard lock(mu);
+  live.reserve(sessions.size());
+  for (auto& [ptr, weak] : sessions) {
+    if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  return live;
+}
+
+ConnectionSlot::ConnectionSlot(ServerState& state) : state_(&state) {
+  state_->connections.fetch_add(1);
+  if (state_->observer) state_->observer->on_connection_open();
+}
+
+void ConnectionSlot::release() {
+  if (!state_) return;
+  state_->connections.fetch_sub(1);
+  if (state_->observer) state_->observer->on_connection_close();
+  state_ = nullptr;
+}
+
 struct Server::Impl {
-  Shared shared;
+  ServerState shared;
   net::io_context ioc;
   tcp::acceptor acceptor;
   std::uint16_t bound_port = 0;
@@ -384,35 +442,55 @@ struct Server::Impl {
     shared.stopping = true;
     beast::error_code ec;
     acceptor.close(ec);
-    std::vector<std::shared_ptr<Session>> live;
-    {
-      std::lock_guard lock(shared.mu);
-      for (auto& [ptr, weak] : shared.sessions) {
-        if (auto s = weak.lock()) live.push_back(std::move(s));
-      }
-    }
-    for (auto& s : live) net::post(s->executor(), [s] { s->on_shutdown(); });
+    for (auto& s : shared.live_sessions()) net::post(s->executor(), [s] { s->on_shutdown(); });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-    wait_for_drain(std::make_shared<net::steady_timer>(ioc), deadline);
+    wait_for_drain(std::make_shared<net::steady_timer>(ioc), deadline, /*aborted=*/false);
   }
 
+  // Past the grace period the remaining sessions are aborted and get a moment to run their
+  // close callbacks (WebSocket on_close) before the network threads stop.
   void wait_for_drain(std::shared_ptr<net::steady_timer> timer,
-                      std::chrono::steady_clock::time_point deadline) {
-    if (shared.connections.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+                      std::chrono::steady_clock::time_point deadline, bool aborted) {
+    const auto now = std::chrono::steady_clock::now();
+    if (shared.connections.load() == 0 || (aborted && now >= deadline)) {
       ioc.stop();
       return;
     }
+    if (now >= deadline) {
+      for (auto& s : shared.live_sessions()) net::post(s->executor(), [s] { s->on_abort(); });
+      deadline = now + kAbortAllowance;
+      aborted = true;
+    }
     timer->expires_after(std::chrono::milliseconds(10));
-    timer->async_wait([this, timer, deadline](beast::error_code) {
-      wait_for_drain(timer, deadline);
+    timer->async_wait([this, timer, deadline, aborted](beast::error_code) {
+      wait_for_drain(timer, deadline, aborted);
     });
   }
+
+  static constexpr std::chrono::milliseconds kAbortAllowance{200};
 };
 
 Server::Server(ServerOptions options, Handler& handler, Observer* observer)
     : impl_(std::make_unique<Impl>(std::move(options), handler, observer)) {}
 
 Server::~Server() = default;
+
+void Server::add_websocket(std::string path, WebSocketHandler& handler, WebSocketOptions options) {
+  // Sessions keep references into the route list, which must not change once they run.
+  assert(impl_->bound_port == 0 && "add_websocket() after listen()");
+  assert(options.max_message_bytes > 0 && options.max_queued_messages > 0 &&
+         options.max_queued_bytes > 0 && options.ping_interval_ms > 0 &&
+         options.pong_timeout_ms > 0 && options.handshake_timeout_ms > 0);
+  auto& routes = impl_->shared.websocket_routes;
+  for (auto& route : routes) {
+    if (route.path == path) {
+      route.handler = &handler;
+      route.options = options;
+      return;
+    }
+  }
+  routes.push_back(WebSocketRoute{std::move(path), &handler, options});
+}
 
 Status Server::listen() {
   beast::error_code ec;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "handover/http/message.hpp"
+#include "handover/http/websocket.hpp"
 #include "handover/util/status.hpp"
 
 namespace handover::http {
@@ -29,6 +30,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Routes WebSocket upgrades whose target path (the part before any '?') equals `path`
+  // to `handler`, which must outlive the server; registering a path again replaces it.
+  // Other upgrades reach the Handler like any request. Call before listen(), from the
+  // thread that owns the server. An upgraded connection stays in connection_count(), and
+  // shutdown() closes it with 1001 (going away).
+  void add_websocket(std::string path, WebSocketHandler& handler, WebSocketOptions options);
   // Binds and listens. Fails with a clear message when the address is taken or invalid.
   Status listen();
   // The bound port (after listen()).
@@ -37,7 +44,9 @@ class Server {
   void run();
   // Thread-safe and signal-safe to request from any thread: stops accepting, lets
   // in-flight requests finish (new requests on kept-alive connections are refused by
-  // closing), waits up to grace_ms, then stops the network threads.
+  // closing), closes WebSockets with 1001, and waits up to grace_ms. Connections still
+  // open then are aborted (WebSocket handlers still get on_close), and the network threads
+  // stop at most 200 ms later.
   void shutdown(int grace_ms);
   // Number of open connections.
   std::size_t connection_count() const;
