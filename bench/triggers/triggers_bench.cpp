@@ -45,7 +45,8 @@ constexpr std::array<SampleTurn, 16> kTurns = {{
 
 std::shared_ptr<const handover::triggers::RuleSet> rules() {
   static const auto loaded = [] {
-    auto result = handover::triggers::load_rule_set(std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml", 0);
+    auto result = handover::triggers::load_rule_set(
+        std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml", 0);
     if (!result.is_ok()) {
       std::cerr << result.status().to_string() << "\n";
       std::exit(1);
@@ -72,7 +73,8 @@ void BM_TypicalTurns(benchmark::State& bench) {
   std::int64_t now = 0;
   for (auto _ : bench) {
     if (i % kTurns.size() == 0) state = ConversationState{};
-    const auto evaluation = engine.evaluate(info, state, make_turn(kTurns[i % kTurns.size()]), now += 1000);
+    const auto evaluation =
+        engine.evaluate(info, state, make_turn(kTurns[i % kTurns.size()]), now += 1000);
     benchmark::DoNotOptimize(evaluation.decision.kind);
     ++i;
   }
@@ -96,7 +98,8 @@ void run_one_text(benchmark::State& bench, const std::string& text) {
 
 void BM_Text8KiB(benchmark::State& bench) {
   std::string text;
-  while (text.size() < 8192) text += "Die Lieferung ist leider immer noch nicht da, I want a refund NOW!!! ";
+  while (text.size() < 8192)
+    text += "Die Lieferung ist leider immer noch nicht da, I want a refund NOW!!! ";
   run_one_text(bench, text.substr(0, 8192));
 }
 BENCHMARK(BM_Text8KiB);

@@ -1,0 +1,69 @@
+// The compact running state the trigger engine keeps per open conversation.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "handover/util/status.hpp"
+
+namespace handover::triggers {
+
+// Per-conversation memory of the engine: fixed-size rings and counters, no heap, well under
+// 2 KiB. It is plain data so the server can store it, or rebuild it after a restart by
+// replaying the turns through Engine::evaluate. One thread at a time may touch an instance.
+struct ConversationState {
+  static constexpr int kSentimentWindow = 8;  // user turns in the sentiment mean
+  static constexpr int kStartTurns = 2;       // user turns that define the starting mood
+  static constexpr int kRecentMessages = 6;   // user messages kept for near-duplicate checks
+  static constexpr int kRecentIntents = 8;    // distinct bot intents remembered
+  static constexpr int kCooldownSlots = 8;    // rules whose last action time is remembered
+
+  struct Cooldown {
+    std::uint32_t rule_hash = 0;  // hash of the rule id; 0 marks a free slot
+    std::int64_t last_ms = 0;
+  };
+
+  std::uint32_t turns_user = 0;
+  std::uint32_t turns_bot = 0;
+  std::uint32_t turns_total = 0;
+
+  std::array<float, kSentimentWindow> sentiment{};  // ring of recent user scores
+  std::uint32_t sentiment_count = 0;                // scored user turns so far
+  float start_sum = 0.0F;                           // sum of the first kStartTurns scores
+
+  // 128-bit sets of token hashes of recent user messages, for Jaccard near-duplicates.
+  std::array<std::array<std::uint64_t, 2>, kRecentMessages> recent_messages{};
+  std::uint32_t recent_count = 0;
+
+  std::uint64_t topic_mask = 0;                         // lexicon topics seen
+  std::array<std::uint32_t, kRecentIntents> intents{};  // hashes of distinct bot intents
+  std::uint32_t intent_count = 0;
+
+  float last_confidence = 1.0F;
+  std::uint16_t low_streak = 0;
+  std::uint16_t fallbacks = 0;
+  bool last_fallback = false;
+  bool last_hedge = false;
+  bool offer_pending = false;  // the bot offered a person; the next user turn answers
+  std::uint16_t no_progress = 0;
+  std::uint16_t insults = 0;
+  std::uint16_t risk_cues = 0;
+  std::uint16_t requests = 0;
+  float max_order_value = 0.0F;
+
+  // Language votes of earlier user turns, indexed like RuleSet languages.
+  std::array<std::uint16_t, 4> language_votes{};
+
+  std::array<Cooldown, kCooldownSlots> cooldowns{};
+};
+
+static_assert(sizeof(ConversationState) <= 2048, "per-conversation state must stay small");
+
+// Serialises every field; from_json accepts what to_json wrote and fails with
+// kInvalidArgument on anything else (missing keys, wrong types, wrong array sizes).
+nlohmann::json to_json(const ConversationState& state);
+Result<ConversationState> conversation_state_from_json(const nlohmann::json& json);
+
+}  // namespace handover::triggers

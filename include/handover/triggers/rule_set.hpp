@@ -1,0 +1,71 @@
+// Loading, type-checking and versioning of the trigger rules file and its lexicons.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "handover/util/status.hpp"
+
+namespace handover::triggers {
+
+struct RuleSetImpl;  // compiled rules, lexicons and settings; private to the engine
+
+enum class Action : std::uint8_t { kSuggest, kEscalate };
+enum class RuleMode : std::uint8_t { kActive, kShadow };
+
+const char* action_name(Action action);
+const char* rule_mode_name(RuleMode mode);
+
+// One rule as written in the file. The compiled `when` expression lives in RuleSetImpl.
+struct Rule {
+  std::string id;
+  std::string description;
+  std::string when;  // expression source text
+  Action action = Action::kSuggest;
+  RuleMode mode = RuleMode::kActive;
+  int priority = 0;  // higher wins
+  std::string queue;
+  std::vector<std::string> skills;
+  std::int64_t cooldown_ms = 0;  // after acting, the rule does not act again for this long
+  std::string location;          // "file:line:column" of the rule in the file
+};
+
+// Identifies a loaded rule set: a hash of the rules file and every lexicon file it read.
+struct RuleSetVersion {
+  std::string hash;  // first 16 hex digits of SHA-256
+  std::int64_t loaded_at_ms = 0;
+  std::string path;
+};
+
+// An immutable, compiled rule set. Shared by every thread that evaluates turns.
+class RuleSet {
+ public:
+  RuleSet(std::vector<Rule> rules, RuleSetVersion version, std::unique_ptr<const RuleSetImpl> impl);
+  ~RuleSet();
+  RuleSet(const RuleSet&) = delete;
+  RuleSet& operator=(const RuleSet&) = delete;
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  const RuleSetVersion& version() const { return version_; }
+  const RuleSetImpl& impl() const { return *impl_; }
+
+ private:
+  std::vector<Rule> rules_;
+  RuleSetVersion version_;
+  std::unique_ptr<const RuleSetImpl> impl_;
+};
+
+// Reads the rules file at `path` and the lexicons it names, checks every rule and compiles
+// the expressions. On failure returns kInvalidArgument (or kNotFound for a missing file)
+// whose message lists every error found, one per line, as "file:line:column: rule 'id': ...".
+// `now_ms` becomes the version's load time. Thread-safe.
+Result<std::shared_ptr<const RuleSet>> load_rule_set(const std::filesystem::path& path,
+                                                     std::int64_t now_ms);
+
+// The `--check-config` entry point: OK when load_rule_set would succeed, else its error.
+Status check_rules_file(const std::filesystem::path& path);
+
+}  // namespace handover::triggers

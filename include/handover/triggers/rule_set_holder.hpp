@@ -1,0 +1,77 @@
+// Holds the active rule set, swaps in reloads atomically and keeps old versions for rollback.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "handover/triggers/engine.hpp"
+#include "handover/triggers/rule_set.hpp"
+#include "handover/util/status.hpp"
+
+namespace handover {
+class Clock;
+}
+
+namespace handover::triggers {
+
+// What GET /v1/admin/rules shows.
+struct ReloadStatus {
+  RuleSetVersion active;
+  std::optional<std::string> last_error;  // the last failed reload's errors, cleared on success
+  std::int64_t last_error_at_ms = 0;
+  std::uint64_t reloads_ok = 0;
+  std::uint64_t reloads_failed = 0;
+  std::vector<RuleSetVersion> history;  // oldest first, the active one included
+};
+
+// {"active": {"hash", "loaded_at", "path"}, "last_error": string or null, "last_error_at",
+// "reloads_ok", "reloads_failed", "history": [...]}, times as RFC 3339, for GET /v1/admin/rules.
+nlohmann::json to_json(const ReloadStatus& status);
+
+// Thread-safe: current() and engine() are lock-free reads; reload() and rollback() serialise
+// among themselves. Turns evaluated during a swap finish on the set they started with.
+class RuleSetHolder {
+ public:
+  // Loads `path` once; fails (with load_rule_set's error) when the first load fails, so bad
+  // config stops start-up. `clock` must outlive the holder. Keeps the last `keep` versions.
+  static Result<std::unique_ptr<RuleSetHolder>> open(std::filesystem::path path, const Clock& clock,
+                                                     std::size_t keep = 5);
+
+  // Re-reads the file. On success makes it active (an unchanged hash is not a new version)
+  // and returns OK; on failure keeps the active set, records the error and returns it.
+  Status reload();
+
+  // Makes the kept version with this hash active again; "" means the one before the active.
+  // kNotFound when no such version is kept.
+  Status rollback(std::string_view hash);
+
+  std::shared_ptr<const RuleSet> current() const { return active_.load(); }
+  Engine engine() const { return Engine(current()); }
+  ReloadStatus status() const;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  RuleSetHolder(std::filesystem::path path, const Clock& clock, std::size_t keep);
+  void activate_locked(std::shared_ptr<const RuleSet> rule_set);
+
+  std::filesystem::path path_;
+  const Clock& clock_;
+  std::size_t keep_;
+  std::atomic<std::shared_ptr<const RuleSet>> active_;
+  mutable std::mutex mutex_;
+  std::deque<std::shared_ptr<const RuleSet>> history_;  // guarded by mutex_
+  ReloadStatus status_;                                 // guarded by mutex_
+};
+
+}  // namespace handover::triggers

@@ -1,0 +1,79 @@
+// The trigger engine as the server uses it: the active rules (reloaded on change) and the
+// running state of every open conversation.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "handover/triggers/conversation_state.hpp"
+#include "handover/triggers/engine.hpp"
+#include "handover/triggers/evaluation.hpp"
+#include "handover/triggers/rule_set_holder.hpp"
+#include "handover/triggers/rule_watcher.hpp"
+#include "handover/util/status.hpp"
+
+namespace handover {
+class Clock;
+}
+
+namespace handover::triggers {
+
+struct TriggerServiceOptions {
+  std::filesystem::path rules_path = "config/triggers.yaml";
+  std::size_t keep_versions = 5;  // rule set versions kept for rollback
+  bool watch = true;              // reload when the rules file changes
+  std::chrono::milliseconds debounce{200};
+  RuleWatcher::ReloadCallback on_reload;  // told about every reload attempt
+};
+
+// Thread-safe. Turns of one conversation are evaluated one at a time; different
+// conversations run in parallel (their states live in separately locked shards).
+class TriggerService {
+ public:
+  // Loads the rules (a bad file fails here) and, when options.watch, starts the watcher.
+  static Result<std::unique_ptr<TriggerService>> open(TriggerServiceOptions options,
+                                                      const Clock& clock);
+  ~TriggerService();
+  TriggerService(const TriggerService&) = delete;
+  TriggerService& operator=(const TriggerService&) = delete;
+
+  // Evaluates `turn` with the conversation's state (a fresh one for a new conversation).
+  Evaluation evaluate(std::string_view conversation_id, const ConversationInfo& info,
+                      const TurnInput& turn);
+
+  // The kept state of a conversation, if any.
+  std::optional<ConversationState> state(std::string_view conversation_id) const;
+  // Replaces a conversation's state, e.g. one rebuilt from its stored turns.
+  void restore(std::string_view conversation_id, const ConversationState& state);
+  // Drops a conversation's state (closed, erased, or a write that did not commit).
+  void forget(std::string_view conversation_id);
+  // Conversations with a kept state.
+  std::size_t open_conversations() const;
+
+  RuleSetHolder& rules() { return *holder_; }
+
+ private:
+  static constexpr std::size_t kShards = 64;
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, ConversationState> states;  // guarded by mutex
+  };
+
+  TriggerService(std::unique_ptr<RuleSetHolder> holder, const Clock& clock);
+  Shard& shard(std::string_view conversation_id) const;
+
+  std::unique_ptr<RuleSetHolder> holder_;
+  const Clock& clock_;
+  std::unique_ptr<RuleWatcher> watcher_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace handover::triggers

@@ -1,0 +1,100 @@
+// JSON round trip of ConversationState, for storing it beside the conversation.
+#include "handover/triggers/conversation_state.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace handover::triggers {
+namespace {
+
+using nlohmann::json;
+
+template <class T, std::size_t N>
+bool read_array(const json& in, const char* key, std::array<T, N>& out) {
+  const auto it = in.find(key);
+  if (it == in.end() || !it->is_array() || it->size() != N) return false;
+  for (std::size_t i = 0; i < N; ++i) out[i] = (*it)[i].get<T>();
+  return true;
+}
+
+template <class T>
+void read(const json& in, const char* key, T& out) {
+  out = in.at(key).get<T>();
+}
+
+}  // namespace
+
+json to_json(const ConversationState& s) {
+  json recent = json::array();
+  for (const auto& set : s.recent_messages) recent.push_back({set[0], set[1]});
+  json cooldowns = json::array();
+  for (const auto& slot : s.cooldowns) cooldowns.push_back({slot.rule_hash, slot.last_ms});
+  return {{"turns_user", s.turns_user},
+          {"turns_bot", s.turns_bot},
+          {"turns_total", s.turns_total},
+          {"sentiment", s.sentiment},
+          {"sentiment_count", s.sentiment_count},
+          {"start_sum", s.start_sum},
+          {"recent_messages", std::move(recent)},
+          {"recent_count", s.recent_count},
+          {"topic_mask", s.topic_mask},
+          {"intents", s.intents},
+          {"intent_count", s.intent_count},
+          {"last_confidence", s.last_confidence},
+          {"low_streak", s.low_streak},
+          {"fallbacks", s.fallbacks},
+          {"last_fallback", s.last_fallback},
+          {"last_hedge", s.last_hedge},
+          {"offer_pending", s.offer_pending},
+          {"no_progress", s.no_progress},
+          {"insults", s.insults},
+          {"risk_cues", s.risk_cues},
+          {"requests", s.requests},
+          {"max_order_value", s.max_order_value},
+          {"language_votes", s.language_votes},
+          {"cooldowns", std::move(cooldowns)}};
+}
+
+Result<ConversationState> conversation_state_from_json(const json& in) {
+  ConversationState s;
+  try {
+    read(in, "turns_user", s.turns_user);
+    read(in, "turns_bot", s.turns_bot);
+    read(in, "turns_total", s.turns_total);
+    read(in, "sentiment_count", s.sentiment_count);
+    read(in, "start_sum", s.start_sum);
+    read(in, "recent_count", s.recent_count);
+    read(in, "topic_mask", s.topic_mask);
+    read(in, "intent_count", s.intent_count);
+    read(in, "last_confidence", s.last_confidence);
+    read(in, "low_streak", s.low_streak);
+    read(in, "fallbacks", s.fallbacks);
+    read(in, "last_fallback", s.last_fallback);
+    read(in, "last_hedge", s.last_hedge);
+    read(in, "offer_pending", s.offer_pending);
+    read(in, "no_progress", s.no_progress);
+    read(in, "insults", s.insults);
+    read(in, "risk_cues", s.risk_cues);
+    read(in, "requests", s.requests);
+    read(in, "max_order_value", s.max_order_value);
+    const auto& recent = in.at("recent_messages");
+    const auto& cooldowns = in.at("cooldowns");
+    if (!read_array(in, "sentiment", s.sentiment) || !read_array(in, "intents", s.intents) ||
+        !read_array(in, "language_votes", s.language_votes) ||
+        recent.size() != s.recent_messages.size() || cooldowns.size() != s.cooldowns.size()) {
+      return Status::invalid_argument("conversation state: an array has the wrong size");
+    }
+    for (std::size_t i = 0; i < s.recent_messages.size(); ++i) {
+      s.recent_messages[i] = {recent.at(i).at(0).get<std::uint64_t>(),
+                              recent.at(i).at(1).get<std::uint64_t>()};
+    }
+    for (std::size_t i = 0; i < s.cooldowns.size(); ++i) {
+      s.cooldowns[i] = {cooldowns.at(i).at(0).get<std::uint32_t>(),
+                        cooldowns.at(i).at(1).get<std::int64_t>()};
+    }
+  } catch (const json::exception& e) {
+    return Status::invalid_argument(std::string("conversation state: ") + e.what());
+  }
+  return s;
+}
+
+}  // namespace handover::triggers

@@ -1,0 +1,128 @@
+// Per-turn evaluation: signals, rule expressions, suppression and the decision.
+#include "handover/triggers/engine.hpp"
+
+#include <array>
+#include <cassert>
+
+#include "rule_set_impl.hpp"
+
+namespace handover::triggers {
+namespace {
+
+constexpr std::size_t kMaxFields = 64;
+
+ConversationState::Cooldown* find_cooldown(ConversationState& state, std::uint32_t hash) {
+  for (auto& slot : state.cooldowns) {
+    if (slot.rule_hash == hash) return &slot;
+  }
+  return nullptr;
+}
+
+bool cooling_down(ConversationState& state, const Rule& rule, std::uint32_t hash,
+                  std::int64_t now_ms) {
+  if (rule.cooldown_ms <= 0) return false;
+  const auto* slot = find_cooldown(state, hash);
+  return slot != nullptr && now_ms - slot->last_ms < rule.cooldown_ms;
+}
+
+// Reuses the rule's slot, else a free one, else the one that acted longest ago.
+void remember_action(ConversationState& state, std::uint32_t hash, std::int64_t now_ms) {
+  ConversationState::Cooldown* slot = find_cooldown(state, hash);
+  if (slot == nullptr) slot = find_cooldown(state, 0);
+  if (slot == nullptr) {
+    slot = &state.cooldowns[0];
+    for (auto& candidate : state.cooldowns) {
+      if (candidate.last_ms < slot->last_ms) slot = &candidate;
+    }
+  }
+  *slot = {hash, now_ms};
+}
+
+bool stronger(const Rule& a, const Rule& b) {
+  if (a.action != b.action) return a.action == Action::kEscalate;
+  return a.priority > b.priority;
+}
+
+std::vector<Check> make_checks(const Rule& rule, const Expression& when, const FieldValue* values) {
+  std::vector<Check> checks;
+  checks.reserve(when.checks().size());
+  for (const CheckSite& site : when.checks()) {
+    const FieldDef& def = field_defs()[static_cast<std::size_t>(site.field)];
+    const FieldValue& value = values[site.field];
+    Check check;
+    check.text = std::string_view(rule.when).substr(site.offset, site.length);
+    check.field = def.name;
+    check.is_string = def.type == ValueType::kString;
+    check.number = value.number;
+    check.string = value.string;
+    checks.push_back(check);
+  }
+  return checks;
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const RuleSet> rule_set) : rule_set_(std::move(rule_set)) {
+  assert(rule_set_ != nullptr && "an Engine needs a rule set");
+}
+
+Evaluation Engine::evaluate(const ConversationInfo& info, ConversationState& state,
+                            const TurnInput& turn, std::int64_t now_ms) const {
+  thread_local Scratch scratch;
+  const RuleSetImpl& impl = rule_set_->impl();
+  Evaluation evaluation;
+  evaluation.rule_set = rule_set_;
+  impl.extractor->extract(info, state, turn, scratch, evaluation.signals);
+  if (turn.bot_handover_reason) evaluation.bot_handover_reason = *turn.bot_handover_reason;
+
+  assert(field_defs().size() <= kMaxFields);
+  std::array<FieldValue, kMaxFields> values{};
+  const FieldSource source{evaluation.signals, info};
+  for (int field : impl.fields)
+    values[static_cast<std::size_t>(field)] =
+        field_defs()[static_cast<std::size_t>(field)].get(source);
+
+  fire_rules(info, state, values.data(), now_ms, evaluation);
+  decide(state, now_ms, evaluation);
+  return evaluation;
+}
+
+void Engine::fire_rules(const ConversationInfo& info, ConversationState& state,
+                        const FieldValue* values, std::int64_t now_ms,
+                        Evaluation& evaluation) const {
+  const RuleSetImpl& impl = rule_set_->impl();
+  const auto& rules = rule_set_->rules();
+  const bool with_human = info.state != "bot";
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const CompiledRule& compiled = impl.rules[i];
+    if (!compiled.when.evaluate(values)) continue;
+    FiredRule fired{&rules[i], Suppression::kNone, make_checks(rules[i], compiled.when, values),
+                    compiled.families};
+    if (rules[i].mode == RuleMode::kShadow)
+      fired.suppressed = Suppression::kShadow;
+    else if (with_human)
+      fired.suppressed = Suppression::kWithHuman;
+    else if (cooling_down(state, rules[i], compiled.id_hash, now_ms))
+      fired.suppressed = Suppression::kCooldown;
+    evaluation.fired.push_back(std::move(fired));
+  }
+}
+
+// The strongest unsuppressed rule decides, and its cooldown starts now.
+void Engine::decide(ConversationState& state, std::int64_t now_ms, Evaluation& evaluation) const {
+  const FiredRule* best = nullptr;
+  for (const FiredRule& fired : evaluation.fired) {
+    if (fired.suppressed == Suppression::kNone &&
+        (best == nullptr || stronger(*fired.rule, *best->rule)))
+      best = &fired;
+  }
+  if (best == nullptr) return;
+  evaluation.decision.kind =
+      best->rule->action == Action::kEscalate ? DecisionKind::kEscalate : DecisionKind::kSuggest;
+  evaluation.decision.rule = best->rule;
+  const auto index = static_cast<std::size_t>(best->rule - rule_set_->rules().data());
+  if (best->rule->cooldown_ms > 0)
+    remember_action(state, rule_set_->impl().rules[index].id_hash, now_ms);
+}
+
+}  // namespace handover::triggers

@@ -1,0 +1,431 @@
+// Reads config/triggers.yaml: structure checks with file:line:column, then compilation.
+#include "handover/triggers/rule_set.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <unordered_map>
+
+#include <yaml-cpp/yaml.h>
+
+#include "handover/util/crypto.hpp"
+#include "rule_set_impl.hpp"
+
+namespace handover::triggers {
+namespace {
+
+constexpr std::size_t kHashDigits = 16;
+
+struct RuleContext {
+  std::string id;  // "" outside a rule, or before the id is known
+};
+
+class RuleFileLoader {
+ public:
+  RuleFileLoader(std::filesystem::path path, std::string content)
+      : path_(std::move(path)), content_(std::move(content)) {}
+
+  Result<std::shared_ptr<const RuleSet>> load(std::int64_t now_ms);
+
+ private:
+  void error(const YAML::Mark& mark, const RuleContext& rule, const std::string& message);
+  void error(const YAML::Node& node, const RuleContext& rule, const std::string& message) {
+    error(node.Mark(), rule, message);
+  }
+  bool check_keys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
+                  const RuleContext& rule);
+  bool get_string(const YAML::Node& node, const RuleContext& rule, std::string_view what,
+                  std::string& out);
+  template <class T>
+  bool get_number(const YAML::Node& node, const RuleContext& rule, std::string_view what, T& out);
+  bool get_strings(const YAML::Node& node, const RuleContext& rule, std::string_view what,
+                   std::vector<std::string>& out);
+  bool get_duration(const YAML::Node& node, const RuleContext& rule, std::int64_t& out_ms);
+
+  bool parse_root(const YAML::Node& root, LexiconOptions& lexicons, SignalSettings& settings,
+                  YAML::Node& rules);
+  void parse_lexicons(const YAML::Node& node, LexiconOptions& out);
+  void parse_settings(const YAML::Node& node, SignalSettings& out);
+  void parse_rules(const YAML::Node& node, std::vector<Rule>& rules,
+                   std::vector<CompiledRule>& compiled);
+  bool parse_rule(const YAML::Node& node, Rule& rule, CompiledRule& compiled);
+  bool parse_rule_fields(const YAML::Node& node, RuleContext& context, Rule& rule);
+  void compile_when(const YAML::Node& node, const RuleContext& context, Rule& rule,
+                    CompiledRule& compiled);
+  std::string location(const YAML::Mark& mark) const;
+  std::size_t value_column(const YAML::Mark& mark) const;
+  Status failure() const;
+
+  std::filesystem::path path_;
+  std::string content_;
+  std::vector<std::string> errors_;
+};
+
+std::string RuleFileLoader::location(const YAML::Mark& mark) const {
+  if (mark.is_null()) return path_.string();
+  return path_.string() + ":" + std::to_string(mark.line + 1) + ":" +
+         std::to_string(mark.column + 1);
+}
+
+void RuleFileLoader::error(const YAML::Mark& mark, const RuleContext& rule,
+                           const std::string& message) {
+  std::string line = location(mark) + ": ";
+  if (!rule.id.empty()) line += "rule '" + rule.id + "': ";
+  errors_.push_back(line + message);
+}
+
+// Reports duplicate and unknown keys; yaml-cpp itself accepts both silently.
+bool RuleFileLoader::check_keys(const YAML::Node& map,
+                                std::initializer_list<std::string_view> allowed,
+                                const RuleContext& rule) {
+  bool ok = true;
+  std::unordered_map<std::string, YAML::Mark> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+    if (!seen.emplace(key, it->first.Mark()).second) {
+      error(it->first, rule, "duplicate key '" + key + "' (first at " + location(seen[key]) + ")");
+      ok = false;
+    }
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string names;
+      for (std::string_view name : allowed)
+        names += (names.empty() ? "" : ", ") + std::string(name);
+      error(it->first, rule, "unknown key '" + key + "' (expected one of: " + names + ")");
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+bool RuleFileLoader::get_string(const YAML::Node& node, const RuleContext& rule,
+                                std::string_view what, std::string& out) {
+  if (!node.IsScalar()) {
+    error(node, rule, std::string(what) + " must be a string");
+    return false;
+  }
+  out = node.Scalar();
+  return true;
+}
+
+template <class T>
+bool RuleFileLoader::get_number(const YAML::Node& node, const RuleContext& rule,
+                                std::string_view what, T& out) {
+  try {
+    if (node.IsScalar()) {
+      out = node.as<T>();
+      return true;
+    }
+  } catch (const YAML::Exception&) {
+  }
+  error(node, rule, std::string(what) + " must be a number");
+  return false;
+}
+
+bool RuleFileLoader::get_strings(const YAML::Node& node, const RuleContext& rule,
+                                 std::string_view what, std::vector<std::string>& out) {
+  if (!node.IsSequence()) {
+    error(node, rule, std::string(what) + " must be a list of strings");
+    return false;
+  }
+  for (const YAML::Node& item : node) {
+    std::string value;
+    if (!get_string(item, rule, what, value)) return false;
+    out.push_back(std::move(value));
+  }
+  return true;
+}
+
+// A number of seconds, or a string like "250ms", "30s", "10m", "2h".
+bool RuleFileLoader::get_duration(const YAML::Node& node, const RuleContext& rule,
+                                  std::int64_t& out_ms) {
+  static constexpr std::pair<std::string_view, std::int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  const std::string text = node.IsScalar() ? node.Scalar() : std::string();
+  for (const auto& [unit, scale] : kUnits) {
+    if (text.size() <= unit.size() ||
+        text.compare(text.size() - unit.size(), unit.size(), unit) != 0)
+      continue;
+    if (unit == "s" && text.size() >= 2 && text[text.size() - 2] == 'm') continue;
+    try {
+      const double value = YAML::Node(text.substr(0, text.size() - unit.size())).as<double>();
+      if (value >= 0) {
+        out_ms = static_cast<std::int64_t>(value * static_cast<double>(scale));
+        return true;
+      }
+    } catch (const YAML::Exception&) {
+    }
+  }
+  double seconds = 0;
+  try {
+    if (node.IsScalar()) seconds = node.as<double>();
+    if (node.IsScalar() && seconds >= 0) {
+      out_ms = static_cast<std::int64_t>(seconds * 1000.0);
+      return true;
+    }
+  } catch (const YAML::Exception&) {
+  }
+  error(node, rule, "cooldown must be seconds or a duration like \"30s\", \"10m\", \"2h\"");
+  return false;
+}
+
+void RuleFileLoader::parse_lexicons(const YAML::Node& node, LexiconOptions& out) {
+  const RuleContext none;
+  if (!node.IsMap()) {
+    error(node, none, "lexicons must be a map");
+    return;
+  }
+  check_keys(node, {"directory", "languages", "emoji", "emoji_language"}, none);
+  std::string directory = "lexicons";
+  if (node["directory"]) get_string(node["directory"], none, "lexicons.directory", directory);
+  out.directory = path_.parent_path() / directory;
+  if (!node["languages"])
+    error(node, none, "lexicons.languages is required");
+  else
+    get_strings(node["languages"], none, "lexicons.languages", out.languages);
+  if (node["emoji"]) get_string(node["emoji"], none, "lexicons.emoji", out.emoji_file);
+  if (node["emoji_language"])
+    get_string(node["emoji_language"], none, "lexicons.emoji_language", out.emoji_language);
+  else if (!out.languages.empty())
+    out.emoji_language = out.languages.front();
+}
+
+void RuleFileLoader::parse_settings(const YAML::Node& node, SignalSettings& out) {
+  const RuleContext none;
+  if (!node.IsMap()) {
+    error(node, none, "settings must be a map");
+    return;
+  }
+  check_keys(node,
+             {"low_confidence", "near_duplicate", "short_words", "answer_words",
+              "lifetime_value_scale", "order_value_scale", "order_value_paths"},
+             none);
+  if (node["low_confidence"])
+    get_number(node["low_confidence"], none, "settings.low_confidence", out.low_confidence);
+  if (node["near_duplicate"])
+    get_number(node["near_duplicate"], none, "settings.near_duplicate", out.near_duplicate);
+  if (node["short_words"])
+    get_number(node["short_words"], none, "settings.short_words", out.short_words);
+  if (node["answer_words"])
+    get_number(node["answer_words"], none, "settings.answer_words", out.answer_words);
+  if (node["lifetime_value_scale"])
+    get_number(node["lifetime_value_scale"], none, "settings.lifetime_value_scale",
+               out.lifetime_value_scale);
+  if (node["order_value_scale"])
+    get_number(node["order_value_scale"], none, "settings.order_value_scale",
+               out.order_value_scale);
+  if (out.lifetime_value_scale <= 0 || out.order_value_scale <= 0) {
+    error(node, none, "settings: value scales must be positive");
+  }
+  std::vector<std::string> paths;
+  if (!node["order_value_paths"] ||
+      !get_strings(node["order_value_paths"], none, "settings.order_value_paths", paths))
+    return;
+  out.order_value_paths.clear();
+  for (const std::string& dotted : paths) {
+    std::vector<std::string> keys;
+    std::istringstream in(dotted);
+    for (std::string key; std::getline(in, key, '.');) keys.push_back(key);
+    out.order_value_paths.push_back(std::move(keys));
+  }
+}
+
+bool RuleFileLoader::parse_rule_fields(const YAML::Node& node, RuleContext& context, Rule& rule) {
+  bool ok = check_keys(
+      node,
+      {"id", "description", "when", "action", "priority", "queue", "skills", "cooldown", "mode"},
+      context);
+  if (node["description"])
+    ok &= get_string(node["description"], context, "description", rule.description);
+  if (node["priority"]) ok &= get_number(node["priority"], context, "priority", rule.priority);
+  if (node["queue"]) ok &= get_string(node["queue"], context, "queue", rule.queue);
+  if (node["skills"]) ok &= get_strings(node["skills"], context, "skills", rule.skills);
+  if (node["cooldown"]) ok &= get_duration(node["cooldown"], context, rule.cooldown_ms);
+  std::string action;
+  if (!node["action"]) {
+    error(node, context, "action is required (escalate or suggest)");
+    ok = false;
+  } else if (get_string(node["action"], context, "action", action)) {
+    if (action == "escalate")
+      rule.action = Action::kEscalate;
+    else if (action == "suggest")
+      rule.action = Action::kSuggest;
+    else {
+      error(node["action"], context, "action must be escalate or suggest, not '" + action + "'");
+      ok = false;
+    }
+  }
+  std::string mode = "active";
+  if (node["mode"] && get_string(node["mode"], context, "mode", mode) && mode != "active" &&
+      mode != "shadow") {
+    error(node["mode"], context, "mode must be active or shadow, not '" + mode + "'");
+    ok = false;
+  }
+  rule.mode = mode == "shadow" ? RuleMode::kShadow : RuleMode::kActive;
+  return ok;
+}
+
+// Column of a scalar's first character, past an opening quote.
+std::size_t RuleFileLoader::value_column(const YAML::Mark& mark) const {
+  if (mark.is_null() || static_cast<std::size_t>(mark.pos) >= content_.size()) return 0;
+  const char c = content_[static_cast<std::size_t>(mark.pos)];
+  return c == '"' || c == '\'' ? 1 : 0;
+}
+
+void RuleFileLoader::compile_when(const YAML::Node& node, const RuleContext& context, Rule& rule,
+                                  CompiledRule& compiled) {
+  if (!node) {
+    error(YAML::Mark::null_mark(), context, "when is required");
+    return;
+  }
+  if (!get_string(node, context, "when", rule.when)) return;
+  ExpressionError failure;
+  if (Expression::compile(rule.when, compiled.when, failure)) return;
+  YAML::Mark mark = node.Mark();
+  const bool single_line = rule.when.find('\n') == std::string::npos;
+  if (single_line && !mark.is_null())
+    mark.column += static_cast<int>(value_column(mark) + failure.offset);
+  error(mark, context,
+        failure.message + (single_line ? ""
+                                       : " (at offset " + std::to_string(failure.offset) +
+                                             " of the expression)"));
+}
+
+bool RuleFileLoader::parse_rule(const YAML::Node& node, Rule& rule, CompiledRule& compiled) {
+  RuleContext context;
+  if (!node.IsMap()) {
+    error(node, context, "a rule must be a map");
+    return false;
+  }
+  if (node["id"] && node["id"].IsScalar()) context.id = node["id"].Scalar();
+  if (context.id.empty()) error(node, context, "id is required");
+  rule.id = context.id;
+  rule.location = location(node.Mark());
+  const std::size_t before = errors_.size();
+  parse_rule_fields(node, context, rule);
+  compile_when(node["when"], context, rule, compiled);
+  compiled.id_hash = static_cast<std::uint32_t>(fnv1a(rule.id)) | 1U;
+  for (int field : compiled.when.fields()) {
+    const auto family = field_defs()[static_cast<std::size_t>(field)].family;
+    if (family) compiled.families |= 1U << static_cast<unsigned>(*family);
+  }
+  return errors_.size() == before && !context.id.empty();
+}
+
+void RuleFileLoader::parse_rules(const YAML::Node& node, std::vector<Rule>& rules,
+                                 std::vector<CompiledRule>& compiled) {
+  if (!node.IsSequence()) {
+    error(node, {}, "rules must be a list");
+    return;
+  }
+  std::unordered_map<std::string, std::string> first_seen;
+  for (const YAML::Node& item : node) {
+    Rule rule;
+    CompiledRule compiled_rule;
+    const bool ok = parse_rule(item, rule, compiled_rule);
+    if (!rule.id.empty() && !first_seen.emplace(rule.id, rule.location).second) {
+      error(item, {rule.id}, "duplicate rule id (first defined at " + first_seen[rule.id] + ")");
+      continue;
+    }
+    if (!ok) continue;
+    rules.push_back(std::move(rule));
+    compiled.push_back(std::move(compiled_rule));
+  }
+}
+
+Status RuleFileLoader::failure() const {
+  std::string message;
+  for (const std::string& line : errors_) message += (message.empty() ? "" : "\n") + line;
+  return Status::invalid_argument(message);
+}
+
+// Returns whether `rules` was found.
+bool RuleFileLoader::parse_root(const YAML::Node& root, LexiconOptions& lexicons,
+                                SignalSettings& settings, YAML::Node& rules) {
+  const RuleContext none;
+  if (!root.IsMap()) {
+    error(root, none, "the rules file must be a map with version, lexicons, settings and rules");
+    return false;
+  }
+  check_keys(root, {"version", "lexicons", "settings", "rules"}, none);
+  int version = 0;
+  if (!root["version"])
+    error(root, none, "version is required (version: 1)");
+  else if (get_number(root["version"], none, "version", version) && version != 1) {
+    error(root["version"], none,
+          "unsupported version " + std::to_string(version) + " (expected 1)");
+  }
+  if (!root["lexicons"])
+    error(root, none, "lexicons is required");
+  else
+    parse_lexicons(root["lexicons"], lexicons);
+  if (root["settings"]) parse_settings(root["settings"], settings);
+  if (!root["rules"]) {
+    error(root, none, "rules is required");
+    return false;
+  }
+  rules = root["rules"];
+  return true;
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleFileLoader::load(std::int64_t now_ms) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(content_);
+  } catch (const YAML::Exception& e) {
+    error(e.mark, {}, "invalid YAML: " + e.msg);
+    return failure();
+  }
+  auto impl = std::make_unique<RuleSetImpl>();
+  LexiconOptions lexicon_options;
+  YAML::Node rules_node;
+  const bool has_rules = parse_root(root, lexicon_options, impl->settings, rules_node);
+  std::vector<Rule> rules;
+  if (has_rules) parse_rules(rules_node, rules, impl->rules);
+  std::string digest;
+  if (errors_.empty()) impl->lexicon = Lexicon::load(lexicon_options, digest, errors_);
+  if (!errors_.empty()) return failure();
+
+  impl->masks = CategoryMasks::resolve(*impl->lexicon);
+  impl->extractor = std::make_unique<SignalExtractor>(*impl->lexicon, impl->masks, impl->settings);
+  for (const CompiledRule& rule : impl->rules) {
+    impl->fields.insert(impl->fields.end(), rule.when.fields().begin(), rule.when.fields().end());
+  }
+  std::sort(impl->fields.begin(), impl->fields.end());
+  impl->fields.erase(std::unique(impl->fields.begin(), impl->fields.end()), impl->fields.end());
+  RuleSetVersion version{crypto::sha256_hex(content_ + digest).substr(0, kHashDigits), now_ms,
+                         path_.string()};
+  return std::shared_ptr<const RuleSet>(
+      std::make_shared<RuleSet>(std::move(rules), std::move(version), std::move(impl)));
+}
+
+}  // namespace
+
+const char* action_name(Action action) {
+  return action == Action::kEscalate ? "escalate" : "suggest";
+}
+const char* rule_mode_name(RuleMode mode) {
+  return mode == RuleMode::kShadow ? "shadow" : "active";
+}
+
+RuleSet::RuleSet(std::vector<Rule> rules, RuleSetVersion version,
+                 std::unique_ptr<const RuleSetImpl> impl)
+    : rules_(std::move(rules)), version_(std::move(version)), impl_(std::move(impl)) {}
+
+RuleSet::~RuleSet() = default;
+
+Result<std::shared_ptr<const RuleSet>> load_rule_set(const std::filesystem::path& path,
+                                                     std::int64_t now_ms) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found(path.string() + ": cannot open the rules file");
+  std::ostringstream content;
+  content << in.rdbuf();
+  return RuleFileLoader(path, content.str()).load(now_ms);
+}
+
+Status check_rules_file(const std::filesystem::path& path) {
+  auto result = load_rule_set(path, 0);
+  return result.is_ok() ? Status::ok() : result.status();
+}
+
+}  // namespace handover::triggers

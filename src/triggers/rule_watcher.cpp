@@ -1,0 +1,94 @@
+// inotify on the rules file's directory, debounced, driving RuleSetHolder::reload().
+#include "handover/triggers/rule_watcher.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "handover/triggers/rule_set_holder.hpp"
+
+namespace handover::triggers {
+namespace {
+
+constexpr std::uint32_t kWatchMask =
+    IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB;
+
+void drain(int fd) {
+  std::array<char, 4096> buffer;
+  while (read(fd, buffer.data(), buffer.size()) > 0) {
+  }
+}
+
+}  // namespace
+
+RuleWatcher::RuleWatcher(RuleSetHolder& holder, std::chrono::milliseconds debounce,
+                         ReloadCallback on_reload)
+    : holder_(holder), debounce_(debounce), on_reload_(std::move(on_reload)) {}
+
+RuleWatcher::~RuleWatcher() { stop(); }
+
+Status RuleWatcher::start() {
+  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (inotify_fd_ < 0 || stop_fd_ < 0)
+    return Status::internal(std::string("inotify: ") + std::strerror(errno));
+  std::filesystem::path directory = holder_.path().parent_path();
+  if (directory.empty()) directory = ".";
+  if (inotify_add_watch(inotify_fd_, directory.c_str(), kWatchMask) < 0) {
+    return Status::internal("inotify: cannot watch " + directory.string() + ": " +
+                            std::strerror(errno));
+  }
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error& e) {
+    return Status::internal(std::string("rule watcher thread: ") + e.what());
+  }
+  return Status::ok();
+}
+
+void RuleWatcher::stop() {
+  if (thread_.joinable()) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = write(stop_fd_, &one, sizeof one);
+    thread_.join();
+  }
+  for (int* fd : {&inotify_fd_, &stop_fd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+// Waits until the directory has been quiet for the debounce time; false when stopping.
+bool RuleWatcher::wait_quiet() {
+  for (;;) {
+    std::array<pollfd, 2> fds{{{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
+    const int ready = poll(fds.data(), fds.size(), static_cast<int>(debounce_.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return ready == 0;
+    if (fds[1].revents != 0) return false;
+    drain(inotify_fd_);
+  }
+}
+
+void RuleWatcher::run() {
+  for (;;) {
+    std::array<pollfd, 2> fds{{{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
+    const int ready = poll(fds.data(), fds.size(), -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0 || fds[1].revents != 0) return;
+    drain(inotify_fd_);
+    if (!wait_quiet()) return;
+    // A failed reload keeps the old rules; the holder records the error for the admin API.
+    const Status status = holder_.reload();
+    if (on_reload_) on_reload_(status);
+    ++attempts_;
+  }
+}
+
+}  // namespace handover::triggers

@@ -1,0 +1,132 @@
+// The rule expression language: evaluation, and rejection of bad expressions.
+#include "expression.hpp"
+
+#include <array>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace handover::triggers {
+namespace {
+
+// Field values for one pretend turn.
+std::array<FieldValue, 64> sample_fields() {
+  std::array<FieldValue, 64> values{};
+  values[static_cast<std::size_t>(find_field("sentiment.mean"))].number = -0.6;
+  values[static_cast<std::size_t>(find_field("turns.user"))].number = 3;
+  values[static_cast<std::size_t>(find_field("customer.tier"))].string = "gold";
+  values[static_cast<std::size_t>(find_field("request.human"))].number = 1;
+  values[static_cast<std::size_t>(find_field("complexity.score"))].number = 0.65;
+  return values;
+}
+
+struct EvalCase {
+  std::string_view source;
+  bool expected;
+};
+
+TEST(Expression, EvaluatesComparisonsLogicAndLists) {
+  const EvalCase cases[] = {
+      {"sentiment.mean <= -0.5 and turns.user >= 2", true},
+      {"sentiment.mean <= -0.5 and turns.user >= 4", false},
+      {"customer.tier in [\"gold\", \"platinum\"] and complexity.score >= 0.6", true},
+      {"customer.tier not in ['gold']", false},
+      {"turns.user in [1, 2, 3]", true},
+      {"not request.human or turns.user == 3", true},
+      {"not (request.human and turns.user > 3)", true},
+      {"request.human == true", true},
+      {"-sentiment.mean > 0.5", true},
+      {"customer.tier != \"silver\"", true},
+      {"true", true},
+      {"false or (turns.user < 1)", false},
+  };
+  const auto values = sample_fields();
+  for (const EvalCase& c : cases) {
+    SCOPED_TRACE(c.source);
+    Expression expression;
+    ExpressionError error;
+
+    const bool compiled = Expression::compile(c.source, expression, error);
+
+    ASSERT_TRUE(compiled) << error.message;
+    EXPECT_EQ(expression.evaluate(values.data()), c.expected);
+  }
+}
+
+struct ErrorCase {
+  std::string_view source;
+  std::size_t offset;
+  std::string_view message_part;
+};
+
+TEST(Expression, RejectsSyntaxNameAndTypeErrorsWithTheirOffset) {
+  const ErrorCase cases[] = {
+      {"sentiment.maen <= -0.5", 0, "did you mean 'sentiment.mean'"},
+      {"turns.user >= 2 and foo", 20, "unknown field 'foo'"},
+      {"customer.tier >= 2", 14, "cannot compare a string with a number"},
+      {"customer.tier < \"gold\"", 14, "need numbers"},
+      {"sentiment.mean", 0, "must be a bool"},
+      {"turns.user and request.human", 0, "'and' needs bools"},
+      {"not turns.user", 4, "'not' needs a bool"},
+      {"turns.user in [\"a\"]", 11, "list of the same type"},
+      {"customer.tier in [\"a\", 1]", 23, "cannot mix"},
+      {"turns.user in []", 14, "empty list"},
+      {"turns.user = 2", 11, "use '=='"},
+      {"(turns.user > 2", 15, "expected ')'"},
+      {"turns.user > ", 13, "unexpected end"},
+      {"customer.tier == \"gold", 17, "unterminated string"},
+      {"turns.user > 2 turns.bot", 15, "unexpected"},
+      {"", 0, "unexpected end"},
+  };
+  for (const ErrorCase& c : cases) {
+    SCOPED_TRACE(c.source);
+    Expression expression;
+    ExpressionError error;
+
+    const bool compiled = Expression::compile(c.source, expression, error);
+
+    EXPECT_FALSE(compiled);
+    EXPECT_EQ(error.offset, c.offset);
+    EXPECT_NE(error.message.find(c.message_part), std::string::npos) << error.message;
+  }
+}
+
+TEST(Expression, RejectsDeepNestingInsteadOfOverflowingTheStack) {
+  const std::string deep = std::string(10000, '(') + "true" + std::string(10000, ')');
+  const std::string negations = [] {
+    std::string s;
+    for (int i = 0; i < 10000; ++i) s += "not ";
+    return s + "true";
+  }();
+  Expression expression;
+  ExpressionError error;
+
+  const bool parens = Expression::compile(deep, expression, error);
+  const std::string parens_message = error.message;
+  const bool nots = Expression::compile(negations, expression, error);
+
+  EXPECT_FALSE(parens);
+  EXPECT_NE(parens_message.find("nested too deeply"), std::string::npos);
+  EXPECT_FALSE(nots);
+  EXPECT_TRUE(Expression::compile("not not (true)", expression, error));
+}
+
+TEST(Expression, ReportsTheComparisonsItMadeForEvidence) {
+  Expression expression;
+  ExpressionError error;
+
+  ASSERT_TRUE(Expression::compile("request.human or (sentiment.mean <= -0.5 and turns.user >= 2)",
+                                  expression, error));
+
+  ASSERT_EQ(expression.checks().size(), 3U);
+  EXPECT_EQ(expression.fields().size(), 3U);
+  const std::string source = "request.human or (sentiment.mean <= -0.5 and turns.user >= 2)";
+  bool found = false;
+  for (const CheckSite& check : expression.checks()) {
+    found |= source.substr(check.offset, check.length) == "sentiment.mean <= -0.5";
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace handover::triggers

@@ -1,0 +1,114 @@
+// Loading the rules file: the product file, and every kind of error with its location.
+#include "handover/triggers/rule_set.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "trigger_test_support.hpp"
+
+namespace handover::triggers {
+namespace {
+
+using testing::kOneRule;
+using testing::rules_file;
+using testing::TempDir;
+
+TEST(RuleSet, LoadsTheProductRules) {
+  const auto rules = testing::product_rules();
+
+  ASSERT_NE(rules, nullptr);
+  EXPECT_GE(rules->rules().size(), 20U);
+  EXPECT_EQ(rules->version().hash.size(), 16U);
+  EXPECT_TRUE(check_rules_file(testing::source_dir() / "config" / "triggers.yaml").is_ok());
+}
+
+TEST(RuleSet, SameContentGivesTheSameHash) {
+  TempDir dir;
+  dir.write("a.yaml", rules_file(kOneRule));
+  dir.write("b.yaml", rules_file(kOneRule));
+  dir.write("c.yaml", rules_file(std::string(kOneRule) + "    cooldown: 30s\n"));
+
+  auto a = load_rule_set(dir.path() / "a.yaml", 1);
+  auto b = load_rule_set(dir.path() / "b.yaml", 2);
+  auto c = load_rule_set(dir.path() / "c.yaml", 3);
+
+  ASSERT_TRUE(a.is_ok() && b.is_ok() && c.is_ok());
+  EXPECT_EQ(a.value()->version().hash, b.value()->version().hash);
+  EXPECT_NE(a.value()->version().hash, c.value()->version().hash);
+  EXPECT_EQ(c.value()->rules()[0].cooldown_ms, 30'000);
+  EXPECT_EQ(b.value()->version().loaded_at_ms, 2);
+}
+
+struct ErrorCase {
+  std::string_view name;
+  std::string content;
+  std::string_view expected;  // "line:column: message part" or a message part
+};
+
+TEST(RuleSet, ReportsErrorsWithRuleIdAndLocation) {
+  const std::string rule_prefix = "  - id: r1\n    action: suggest\n";
+  const ErrorCase cases[] = {
+      {"unknown field", rules_file(rule_prefix + "    when: sentiment.maen < 0\n"),
+       ":9:11: rule 'r1': unknown field 'sentiment.maen'"},
+      {"quoted when", rules_file(rule_prefix + "    when: 'turns.user >= \"2\"'\n"),
+       ":9:23: rule 'r1': cannot compare a number with a string"},
+      {"duplicate rule id", rules_file(std::string(kOneRule) + std::string(kOneRule)),
+       ":13:5: rule 'request': duplicate rule id (first defined at"},
+      {"duplicate yaml key",
+       rules_file(rule_prefix + "    when: request.human\n    when: anger.insult\n"),
+       ":10:5: rule 'r1': duplicate key 'when'"},
+      {"unknown rule key", rules_file(rule_prefix + "    when: request.human\n    queu: x\n"),
+       ":10:5: rule 'r1': unknown key 'queu'"},
+      {"bad action", rules_file("  - id: r1\n    action: page\n    when: request.human\n"),
+       ":8:13: rule 'r1': action must be escalate or suggest"},
+      {"bad mode", rules_file(rule_prefix + "    when: request.human\n    mode: dark\n"),
+       "rule 'r1': mode must be active or shadow"},
+      {"bad cooldown", rules_file(rule_prefix + "    when: request.human\n    cooldown: soon\n"),
+       "rule 'r1': cooldown must be"},
+      {"missing when", rules_file(rule_prefix), "rule 'r1': when is required"},
+      {"missing id", rules_file("  - action: suggest\n    when: request.human\n"),
+       "id is required"},
+      {"invalid yaml", "version: 1\nrules: [\n", "invalid YAML"},
+      {"wrong version", "version: 2\n", ":1:10: unsupported version 2"},
+      {"unknown top key", rules_file(kOneRule) + "extra: 1\n", "unknown key 'extra'"},
+      {"missing lexicons",
+       "version: 1\nlexicons:\n  directory: /nonexistent\n  languages: [en]\nrules: []\n",
+       "cannot read the sentiment lexicon"},
+  };
+  for (const ErrorCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    dir.write("triggers.yaml", c.content);
+
+    auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+    const Status checked = check_rules_file(dir.path() / "triggers.yaml");
+
+    ASSERT_FALSE(loaded.is_ok());
+    EXPECT_NE(loaded.status().message().find(c.expected), std::string::npos)
+        << loaded.status().message();
+    EXPECT_EQ(checked.message(), loaded.status().message());
+  }
+}
+
+TEST(RuleSet, MissingFileIsNotFound) {
+  auto loaded = load_rule_set("/nonexistent/triggers.yaml", 0);
+
+  ASSERT_FALSE(loaded.is_ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kNotFound);
+}
+
+TEST(RuleSet, ReportsEveryErrorAtOnce) {
+  TempDir dir;
+  dir.write("triggers.yaml", rules_file("  - id: a\n    action: suggest\n    when: foo\n"
+                                        "  - id: b\n    action: suggest\n    when: bar\n"));
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+
+  ASSERT_FALSE(loaded.is_ok());
+  EXPECT_NE(loaded.status().message().find("rule 'a'"), std::string::npos);
+  EXPECT_NE(loaded.status().message().find("rule 'b'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace handover::triggers

@@ -1,0 +1,558 @@
+// Signal families per turn and over a conversation, and the decisions they lead to.
+#include "handover/triggers/engine.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "trigger_test_support.hpp"
+
+namespace handover::triggers {
+namespace {
+
+using testing::Conversation;
+
+struct FlagCase {
+  std::string_view text;
+  bool expected;
+};
+
+TEST(RequestSignal, DetectsRequestsForAPersonInEnglishAndGerman) {
+  const FlagCase cases[] = {
+      {"I want to talk to a human", true},
+      {"Can I speak to an agent please?", true},
+      {"agent", true},
+      {"HUMAN!!!", true},
+      {"real person please", true},
+      {"connect me with a representative", true},
+      {"speak to an agnet", true},          // typo
+      {"i need to talk to a humna", true},  // typo
+      {"I don't need an agent", false},
+      {"I do not want to talk to a human", false},
+      {"I don't want a bot, I want a human", true},
+      {"I want to file a complaint about your agent", false},
+      {"How do I contact customer service?", false},
+      {"Where is my order?", false},
+      {"Ich möchte mit einem Mitarbeiter sprechen", true},
+      {"Bitte verbinden Sie mich mit einem Menschen", true},
+      {"Mitarbeiter bitte", true},
+      {"Ich will mit einem Mnschen reden", true},  // typo
+      {"Kann ich mit einem Kundenberater sprechen?", true},
+      {"Ich möchte mit einem Servicemitarbeiter sprechen", true},  // compound
+      {"Ich brauche keinen Mitarbeiter", false},
+      {"Ich möchte nicht mit einem Mitarbeiter sprechen", false},
+      {"Wann kommt mein Paket?", false},
+      {"Can I talk to a Mitarbeiter?", true},  // mixed language
+      {"Ich will mit a human sprechen", true},
+      {"👍", false},
+      {"", false},
+  };
+  for (const FlagCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation evaluation = conversation.user(c.text);
+
+    EXPECT_EQ(evaluation.signals.request.human, c.expected);
+  }
+}
+
+struct OfferCase {
+  std::string_view offer;
+  std::string_view answer;
+  bool request;
+  bool declined;
+};
+
+TEST(RequestSignal, AnswersToAHandoverOfferAcceptOrDecline) {
+  const OfferCase cases[] = {
+      {"Would you like me to connect you with an agent?", "yes", true, false},
+      {"Would you like me to connect you with an agent?", "yes please", true, false},
+      {"Would you like me to connect you with an agent?", "no thanks", false, true},
+      {"Would you like me to connect you with an agent?", "No thank you, I'm fine", false, true},
+      {"Soll ich Sie mit einem Mitarbeiter verbinden?", "ja gerne", true, false},
+      {"Soll ich Sie mit einem Mitarbeiter verbinden?", "Nein danke", false, true},
+      {"Soll ich Sie mit einem Mitarbeiter verbinden?",
+       "nein danke, ich brauche keinen Mitarbeiter", false, true},
+      {"Your parcel arrives tomorrow.", "yes", false, false},  // no offer: "yes" is no request
+  };
+  for (const OfferCase& c : cases) {
+    SCOPED_TRACE(std::string(c.offer) + " -> " + std::string(c.answer));
+    Conversation conversation;
+    conversation.user("hello");
+
+    conversation.bot(c.offer);
+    const Evaluation answer = conversation.user(c.answer);
+
+    EXPECT_EQ(answer.signals.request.human, c.request);
+    EXPECT_EQ(answer.signals.request.declined, c.declined);
+    EXPECT_FALSE(answer.signals.request.offer_pending);
+  }
+}
+
+TEST(RequestSignal, BotHandoverProposalOpensAnOfferAndKeepsItsReason) {
+  Conversation conversation;
+  conversation.user("my invoice is wrong");
+
+  const Evaluation bot =
+      conversation.bot("Let me find someone for you.", 0.9, false, "billing dispute");
+  const Evaluation yes = conversation.user("ok");
+
+  EXPECT_TRUE(bot.signals.uncertainty.bot_handover);
+  ASSERT_TRUE(bot.bot_handover_reason.has_value());
+  EXPECT_EQ(*bot.bot_handover_reason, "billing dispute");
+  EXPECT_EQ(bot.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(to_json(bot)["bot_handover_reason"], "billing dispute");
+  EXPECT_TRUE(yes.signals.request.human);
+}
+
+struct RiskCase {
+  std::string_view text;
+  bool insult;
+  bool legal;
+  bool public_complaint;
+  bool churn;
+};
+
+TEST(AngerSignal, FindsInsultsLegalThreatsPublicComplaintsAndChurn) {
+  const RiskCase cases[] = {
+      {"You stupid bot", true, false, false, false},
+      {"this is bullshit 🤬", true, false, false, false},
+      {"I will call my lawyer", false, true, false, false},
+      {"I'm going to post this on social media and leave a bad review", false, false, true, false},
+      {"I want to cancel my account and switch to a competitor", false, false, false, true},
+      {"I won't cancel my account", false, false, false, false},
+      {"Du Idiot", true, false, false, false},
+      {"So ein Scheißladen", true, false, false, false},
+      {"Ich schalte meinen Anwalt ein", false, true, false, false},
+      {"Ich gehe zur Verbraucherzentrale", false, true, false, false},
+      {"Dann schreibe ich eine schlechte Bewertung bei Trustpilot", false, false, true, false},
+      {"Ich will kündigen", false, false, false, true},
+      {"ich will KUENDIGEN", false, false, false, true},
+      {"Ich möchte nicht kündigen", false, false, false, false},
+      {"Wie ist das Wetter?", false, false, false, false},
+      {"Du bist echt erbärmlich", true, false, false, false},  // addressed, not a listed insult
+      {"You are horrible", true, false, false, false},
+      {"The weather is horrible", false, false, false, false},
+      {"You are not bad at all", false, false, false, false},
+  };
+  for (const RiskCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.anger.insult, c.insult);
+    EXPECT_EQ(e.signals.risk.legal, c.legal);
+    EXPECT_EQ(e.signals.risk.public_complaint, c.public_complaint);
+    EXPECT_EQ(e.signals.risk.churn, c.churn);
+  }
+}
+
+TEST(AngerSignal, AngerWordsRaiseTheScoreWithoutBeingInsults) {
+  const FlagCase cases[] = {
+      {"I'm so fed up with this", true},
+      {"Jetzt reicht es mir aber!", true},
+      {"Mir reichts, ich bin stinksauer", true},
+      {"Thanks, that was quick", false},
+  };
+  for (const FlagCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.anger.cue, c.expected);
+    EXPECT_FALSE(e.signals.anger.insult);
+    EXPECT_EQ(e.signals.anger.score >= 0.45, c.expected);
+  }
+}
+
+TEST(AngerSignal, KeepsMatchedWordsAsEvidence) {
+  Conversation conversation;
+
+  const Evaluation e = conversation.user("Ich gehe zum Anwalt, ihr Idioten");
+  const nlohmann::json json = to_json(e);
+
+  bool legal = false;
+  bool insult = false;
+  for (const auto& item : json["evidence"]) {
+    legal |= item["cue"] == "legal" && item["text"] == "anwalt";
+    insult |= item["cue"] == "insult" && item["text"] == "idioten";
+  }
+  EXPECT_TRUE(legal);
+  EXPECT_TRUE(insult);
+  EXPECT_EQ(e.decision.kind, DecisionKind::kEscalate);
+}
+
+TEST(AngerSignal, ShoutingIsMostlyCapitals) {
+  Conversation conversation;
+
+  const Evaluation shout = conversation.user("WHY IS MY ORDER STILL NOT HERE");
+  const Evaluation calm = conversation.user("Why is my order still not here");
+
+  EXPECT_TRUE(shout.signals.anger.shouting);
+  EXPECT_FALSE(calm.signals.anger.shouting);
+}
+
+TEST(UncertaintySignal, CountsConsecutiveLowBotTurns) {
+  Conversation conversation;
+  conversation.user("My router blinks red");
+
+  const Evaluation low = conversation.bot("Could you rephrase that?", 0.3);
+  const Evaluation hedge = conversation.bot("Da bin ich mir nicht sicher.", 0.9);
+  const Evaluation fallback = conversation.bot("Sorry.", std::nullopt, true);
+  const Evaluation good = conversation.bot("Please restart the router.", 0.95);
+
+  EXPECT_EQ(low.signals.uncertainty.low_streak, 1);
+  EXPECT_TRUE(hedge.signals.uncertainty.hedge);
+  EXPECT_EQ(hedge.signals.uncertainty.low_streak, 2);
+  EXPECT_EQ(fallback.signals.uncertainty.low_streak, 3);
+  EXPECT_TRUE(fallback.signals.uncertainty.fallback);
+  EXPECT_EQ(fallback.decision.kind, DecisionKind::kEscalate);  // bot-lost
+  EXPECT_EQ(good.signals.uncertainty.low_streak, 0);
+  EXPECT_DOUBLE_EQ(good.signals.uncertainty.confidence, 0.949999988079071);  // stored as float
+}
+
+TEST(ComplexitySignal, DetectsRepeatsQuestionsAndTopics) {
+  Conversation conversation;
+
+  conversation.user("Where is my refund for order 123?");
+  conversation.bot("I can help with orders.", 0.4);
+  conversation.user("where is my refund for order 123");
+  conversation.bot("I can help with orders.", 0.4);
+  const Evaluation third = conversation.user("WHERE IS MY REFUND for order 123??");
+  const Evaluation many =
+      conversation.user("Why was I charged twice? Can I change my password? And my delivery?");
+
+  EXPECT_EQ(third.signals.complexity.repeats, 2);
+  EXPECT_TRUE(third.signals.complexity.repeated);
+  EXPECT_GE(third.signals.complexity.no_progress, 2);
+  EXPECT_EQ(many.signals.complexity.questions, 3);
+  EXPECT_GE(many.signals.complexity.topics, 3);
+  EXPECT_GT(many.signals.complexity.score, 0.3);
+}
+
+TEST(ComplexitySignal, ShortRepliesAreNotRepeats) {
+  Conversation conversation;
+
+  conversation.user("yes");
+  conversation.bot("Is it the blue one?");
+  const Evaluation again = conversation.user("yes");
+
+  EXPECT_EQ(again.signals.complexity.repeats, 0);
+}
+
+TEST(ValueSignal, ReadsTierLifetimeValueOrderValueAndIntent) {
+  Conversation conversation;
+  conversation.info.customer_tier = "gold";
+  conversation.info.lifetime_value = 2500.0;
+  const nlohmann::json metadata = {{"order", {{"value", 899.0}}}};
+
+  const Evaluation e = conversation.user("I want to cancel my subscription", &metadata);
+  const Evaluation buy = conversation.user("Ich möchte das Premium Upgrade kaufen");
+
+  EXPECT_DOUBLE_EQ(e.signals.value.order, 899.0);
+  EXPECT_TRUE(e.signals.value.cancel);
+  EXPECT_GT(e.signals.value.score, 0.5);
+  ASSERT_NE(e.decision.rule, nullptr);
+  EXPECT_EQ(e.decision.rule->id, "churn-valuable");
+  EXPECT_TRUE(buy.signals.value.purchase);
+  EXPECT_TRUE(buy.signals.value.upgrade);
+}
+
+struct AmbiguityCase {
+  std::string_view text;
+  bool short_text;
+  bool vague;
+  bool supported;
+};
+
+TEST(AmbiguitySignal, FlagsShortVagueAndForeignTurns) {
+  const AmbiguityCase cases[] = {
+      {"hmm", true, false, true},
+      {"help", true, true, true},
+      {"Ich habe ein Problem", false, true, true},
+      {"My parcel from last week has not arrived yet", false, false, true},
+      {"Minu pakk ei ole veel kohale jõudnud", false, false, false},  // Estonian
+      {"Mi paquete todavía no ha llegado", false, false, false},      // Spanish
+  };
+  for (const AmbiguityCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.ambiguity.short_text, c.short_text);
+    EXPECT_EQ(e.signals.ambiguity.vague, c.vague);
+    EXPECT_EQ(e.signals.language_supported, c.supported);
+  }
+}
+
+TEST(AmbiguitySignal, DetectsLanguageUnlessTheConversationOverridesIt) {
+  Conversation detected;
+  Conversation overridden;
+  overridden.info.language = "fr";
+
+  const Evaluation german = detected.user("Ich habe eine Frage zu meiner Rechnung");
+  const Evaluation english = detected.user("I have a question about my invoice and the fee");
+  const Evaluation french = overridden.user("I have a question about my invoice");
+
+  EXPECT_EQ(german.signals.language, "de");
+  EXPECT_EQ(english.signals.language, "en");
+  EXPECT_EQ(french.signals.language, "fr");
+  EXPECT_FALSE(french.signals.language_supported);
+}
+
+TEST(Decision, NotEscalatedAgainWhenAPersonHasTheConversation) {
+  Conversation conversation;
+  conversation.info.state = "agent";
+
+  const Evaluation e = conversation.user("I want to talk to a human");
+
+  EXPECT_EQ(e.decision.kind, DecisionKind::kNone);
+  ASSERT_FALSE(e.fired.empty());
+  EXPECT_EQ(e.fired[0].suppressed, Suppression::kWithHuman);
+}
+
+TEST(Decision, CooldownSuppressesTheSameRuleUntilItExpires) {
+  Conversation conversation;
+
+  const Evaluation first = conversation.user("agent please");
+  conversation.now_ms += 60'000;
+  const Evaluation again = conversation.user("agent please");
+  conversation.now_ms += 61'000;
+  const Evaluation later = conversation.user("agent please");
+
+  EXPECT_EQ(first.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(again.decision.kind, DecisionKind::kNone);
+  EXPECT_EQ(again.fired[0].suppressed, Suppression::kCooldown);
+  EXPECT_EQ(later.decision.kind, DecisionKind::kEscalate);
+}
+
+TEST(Decision, ShadowRulesAreRecordedButNeverAct) {
+  Conversation conversation;
+
+  const Evaluation e = conversation.user("WHY IS THIS SO TERRIBLE, YOU IDIOTS!!!");
+
+  bool shadow = false;
+  for (const FiredRule& fired : e.fired) {
+    if (fired.rule->id == "anger-score-watch") shadow = fired.suppressed == Suppression::kShadow;
+  }
+  EXPECT_TRUE(shadow);
+  EXPECT_TRUE(e.decision.rule == nullptr || e.decision.rule->id != "anger-score-watch");
+}
+
+TEST(Evaluation, JsonCarriesSignalsChecksVersionAndDecision) {
+  Conversation conversation;
+
+  conversation.user("This is bad");
+  const nlohmann::json json = to_json(conversation.user("This is terrible, I hate you"));
+
+  EXPECT_EQ(json["decision"]["action"], "escalate");
+  EXPECT_EQ(json["decision"]["rule"], "angry-conversation");
+  EXPECT_EQ(json["decision"]["queue"], "complaints");
+  EXPECT_EQ(json["rule_set"]["hash"].get<std::string>().size(), 16U);
+  EXPECT_TRUE(json["signals"]["sentiment"]["mean"].is_number());
+  bool check_found = false;
+  for (const auto& fired : json["fired"]) {
+    for (const auto& check : fired["checks"]) {
+      check_found |=
+          check["expression"] == "sentiment.mean <= -0.5" && check["value"].get<double>() < -0.5;
+    }
+  }
+  EXPECT_TRUE(check_found);
+  bool word_found = false;
+  for (const auto& fired : json["fired"]) {
+    for (const auto& item : fired["evidence"]) {
+      word_found |=
+          item["family"] == "sentiment" && item["cue"] == "negative" && item["text"] == "terrible";
+    }
+  }
+  EXPECT_TRUE(word_found) << json.dump();
+}
+
+TEST(Signals, LongTextsAndEmojiFloodsStayWellDefined) {
+  std::string long_text;
+  while (long_text.size() < 8192)
+    long_text += "Ich will mit einem Mitarbeiter sprechen, das ist UNVERSCHÄMT!!! ";
+  std::string flood;
+  while (flood.size() < 8192) flood += "😡🤬";
+  Conversation conversation;
+
+  const Evaluation text = conversation.user(long_text);
+  const Evaluation emoji = conversation.user(flood);
+
+  EXPECT_TRUE(text.signals.request.human);
+  EXPECT_GE(text.signals.sentiment.score, -1.0);
+  EXPECT_LE(text.signals.anger.score, 1.0);
+  EXPECT_LE(text.signals.complexity.score, 1.0);
+  EXPECT_LT(emoji.signals.sentiment.score, -0.9);
+  EXPECT_TRUE(emoji.signals.anger.insult);
+  EXPECT_EQ(emoji.signals.ambiguity.unknown_share, 0.0);
+}
+
+TEST(Signals, OtherRolesOnlyCountTurns) {
+  Conversation conversation;
+  TurnInput turn;
+  turn.role = "agent";
+  turn.text = "I am a person, how can I help?";
+  const Engine engine(testing::product_rules());
+
+  const Evaluation e = engine.evaluate(conversation.info, conversation.state, turn, 0);
+
+  EXPECT_EQ(e.signals.turns_total, 1);
+  EXPECT_EQ(e.signals.turns_user, 0);
+  EXPECT_FALSE(e.signals.request.human);
+  EXPECT_FALSE(e.signals.sentiment.scored);
+}
+
+TEST(ConversationState, RoundTripsThroughJsonAndStaysSmall) {
+  Conversation conversation;
+  conversation.user("I want a refund");
+  conversation.bot("Could you rephrase?", 0.2, true);
+  conversation.user("refund!!!");
+
+  const nlohmann::json json = to_json(conversation.state);
+  auto restored = conversation_state_from_json(json);
+  auto broken = conversation_state_from_json(nlohmann::json{{"turns_user", "x"}});
+
+  ASSERT_TRUE(restored.is_ok()) << restored.status().to_string();
+  EXPECT_EQ(to_json(restored.value()), json);
+  EXPECT_FALSE(broken.is_ok());
+  EXPECT_LE(sizeof(ConversationState), 2048U);
+}
+
+TEST(ConversationState, ReplayingTurnsRebuildsTheSameState) {
+  Conversation live;
+  Conversation replayed;
+  const std::string_view turns[] = {"hello", "my parcel is late", "still late!!!"};
+
+  for (std::string_view text : turns) live.user(text);
+  for (std::string_view text : turns) replayed.user(text);
+
+  EXPECT_EQ(to_json(live.state), to_json(replayed.state));
+}
+
+}  // namespace
+}  // namespace handover::triggers
+
+namespace handover::triggers {
+namespace {
+
+struct ScriptTurn {
+  std::string_view role;
+  std::string_view text;
+  std::optional<double> confidence;
+  bool fallback;
+};
+
+struct Scenario {
+  std::string_view name;
+  std::vector<ScriptTurn> turns;
+  std::string_view tier;
+  double order_value;
+  std::string_view rule;  // the rule expected to decide the last turn
+};
+
+TEST(ProductRules, EverySignalFamilyCanDecide) {
+  const std::vector<Scenario> scenarios = {
+      {"request en", {{"user", "I want to talk to a human", {}, false}}, "", 0, "explicit-request"},
+      {"request de",
+       {{"user", "Ich möchte mit einem Mitarbeiter sprechen", {}, false}},
+       "",
+       0,
+       "explicit-request"},
+      {"legal de", {{"user", "Dann gehe ich zum Anwalt", {}, false}}, "", 0, "legal-threat"},
+      {"insult", {{"user", "You are all idiots", {}, false}}, "", 0, "insult"},
+      {"sentiment",
+       {{"user", "This is bad", {}, false},
+        {"bot", "I see.", 0.9, false},
+        {"user", "This is terrible and I hate it", {}, false}},
+       "",
+       0,
+       "angry-conversation"},
+      {"uncertainty",
+       {{"user", "My router blinks", {}, false},
+        {"bot", "Sorry?", 0.2, false},
+        {"bot", "Sorry.", {}, true},
+        {"bot", "Hmm.", 0.3, false}},
+       "",
+       0,
+       "bot-lost"},
+      {"churn of a gold customer",
+       {{"user", "Ich will meinen Vertrag kündigen", {}, false}},
+       "gold",
+       0,
+       "churn-valuable"},
+      {"big order",
+       {{"user", "The order arrived broken, very disappointing", {}, false}},
+       "",
+       900,
+       "big-order-trouble"},
+      {"repeats",
+       {{"user", "where is my parcel from last week", {}, false},
+        {"bot", "Parcels arrive in 3 days.", 0.9, false},
+        {"user", "where is my parcel from last week", {}, false},
+        {"bot", "Parcels arrive in 3 days.", 0.9, false},
+        {"user", "where is my parcel from last week?", {}, false}},
+       "",
+       0,
+       "user-repeats"},
+      {"unsupported language",
+       {{"user", "Minu pakk ei ole veel kohale jõudnud", {}, false},
+        {"bot", "Sorry, I did not understand.", 0.9, false},
+        {"user", "Kus mu pakk on, palun vastake kiiresti", {}, false}},
+       "",
+       0,
+       "unsupported-language"},
+  };
+  for (const Scenario& scenario : scenarios) {
+    SCOPED_TRACE(scenario.name);
+    testing::Conversation conversation;
+    conversation.info.customer_tier = scenario.tier;
+    const nlohmann::json metadata = {{"order_value", scenario.order_value}};
+    Evaluation last;
+
+    for (const ScriptTurn& turn : scenario.turns) {
+      conversation.now_ms += 1000;
+      last = turn.role == "user" ? conversation.user(turn.text, &metadata)
+                                 : conversation.bot(turn.text, turn.confidence, turn.fallback);
+    }
+
+    ASSERT_NE(last.decision.rule, nullptr);
+    EXPECT_EQ(last.decision.rule->id, scenario.rule);
+  }
+}
+
+}  // namespace
+}  // namespace handover::triggers
+
+namespace handover::triggers {
+namespace {
+
+TEST(Signals, RandomBytesNeverBreakTheEngine) {
+  std::uint64_t seed = 0x9E3779B97F4A7C15ULL;  // fixed, so failures reproduce
+  const auto next = [&seed] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  testing::Conversation conversation;
+
+  for (int i = 0; i < 500; ++i) {
+    std::string text(next() % 300, '\0');
+    for (char& c : text) c = static_cast<char>(next() & 0xFF);
+    const Evaluation e = i % 3 == 0 ? conversation.bot(text, 0.5) : conversation.user(text);
+
+    ASSERT_GE(e.signals.sentiment.score, -1.0);
+    ASSERT_LE(e.signals.sentiment.score, 1.0);
+    ASSERT_LE(e.signals.ambiguity.unknown_share, 1.0);
+  }
+  EXPECT_EQ(conversation.state.turns_total, 500U);
+}
+
+}  // namespace
+}  // namespace handover::triggers

@@ -1,0 +1,120 @@
+// Folding and tokenisation of turn text.
+#include "text_normalizer.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace handover::triggers {
+namespace {
+
+std::vector<std::string> words(std::string_view text, const EmoticonSet* emoticons = nullptr) {
+  TextNormalizer normalizer(emoticons);
+  NormalizedText out;
+  normalizer.normalize(text, out);
+  std::vector<std::string> result;
+  for (const Token& token : out.tokens) result.emplace_back(out.text(token));
+  return result;
+}
+
+TEST(TextNormalizer, FoldsGermanSpellingsToOneForm) {
+  struct Case {
+    std::string_view input;
+    std::string_view folded;
+  };
+  const Case cases[] = {
+      {"Straße", "strasse"},
+      {"STRASSE", "strasse"},
+      {"Strasse", "strasse"},
+      {"GROẞ", "gross"},  // capital sharp s
+      {"Kündigung", "kuendigung"},
+      {"KUENDIGUNG", "kuendigung"},
+      {"Ku\xCC\x88ndigung", "kuendigung"},  // u + combining diaeresis
+      {"Öffnungszeiten", "oeffnungszeiten"},
+      {"ärgerlich", "aergerlich"},
+      {"ﬁle", "file"},     // ligature
+      {"don’t", "don't"},  // typographic apostrophe
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.input);
+
+    const std::string folded = TextNormalizer::fold(c.input);
+
+    EXPECT_EQ(folded, c.folded);
+  }
+}
+
+TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
+  const EmoticonSet emoticons = {":)", ":-(", "<3"};
+  struct Case {
+    std::string_view input;
+    std::vector<std::string> tokens;
+  };
+  const std::vector<Case> cases = {
+      {"Hello, world!", {"hello", ",", "world", "!"}},
+      {"great :) thanks", {"great", ":)", "thanks"}},
+      {"bad:-(", {"bad", ":-("}},
+      {"I <3 it", {"i", "<3", "it"}},
+      {"👍🏽 ok", {"👍", "ok"}},  // skin tone dropped
+      {"😡😡😡", {"😡", "😡", "😡"}},
+      {"E-Mail-Adresse", {"e-mail-adresse"}},  // hyphenated words stay whole
+      {"-- ok -", {"ok"}},
+      {"@united see https://example.com/x now", {"<ref>", "see", "<ref>", "now"}},
+      {"", {}},
+      {"   \n\t ", {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.input);
+
+    const auto tokens = words(c.input, &emoticons);
+
+    EXPECT_EQ(tokens, c.tokens);
+  }
+}
+
+TEST(TextNormalizer, MarksCapsCountsQuestionsAndSentences) {
+  TextNormalizer normalizer(nullptr);
+  NormalizedText out;
+
+  normalizer.normalize("This is VERY bad!!! Why?? And how? I", out);
+
+  ASSERT_GE(out.tokens.size(), 4U);
+  EXPECT_TRUE(out.tokens[2].caps);       // VERY
+  EXPECT_FALSE(out.tokens[0].caps);      // This
+  EXPECT_FALSE(out.tokens.back().caps);  // a single capital letter is no shouting
+  EXPECT_EQ(out.exclamations, 3);
+  EXPECT_EQ(out.questions, 2);
+  EXPECT_EQ(out.caps_words, 1);
+  EXPECT_GT(out.tokens.back().sentence, out.tokens[0].sentence);
+}
+
+TEST(TextNormalizer, RepairsInvalidUtf8) {
+  TextNormalizer normalizer(nullptr);
+  NormalizedText out;
+
+  normalizer.normalize("ok \xFF\xFE bad \xC3", out);
+
+  ASSERT_GE(out.tokens.size(), 2U);
+  EXPECT_EQ(out.text(out.tokens[0]), "ok");
+  EXPECT_EQ(out.text(out.tokens[1]), "bad");
+}
+
+TEST(TextNormalizer, HandlesLongInputsAndEmojiFloodsLinearly) {
+  TextNormalizer normalizer(nullptr);
+  NormalizedText out;
+  std::string long_text;
+  while (long_text.size() < 8192) long_text += "Die Lieferung ist leider nicht angekommen. ";
+  std::string flood;
+  for (int i = 0; i < 2000; ++i) flood += "😡";
+
+  normalizer.normalize(long_text, out);
+  const std::size_t long_tokens = out.tokens.size();
+  normalizer.normalize(flood, out);
+
+  EXPECT_GT(long_tokens, 1000U);
+  EXPECT_EQ(out.tokens.size(), 2000U);
+}
+
+}  // namespace
+}  // namespace handover::triggers
