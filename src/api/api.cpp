@@ -10,6 +10,7 @@
 #include <future>
 
 #include "context.hpp"
+#include "turn_intake.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/store/store.hpp"
 
@@ -39,6 +40,10 @@ class Api final : public http::Handler {
   explicit Api(const ApiDeps& deps)
       : ctx_{deps.config, deps.store, deps.metrics, deps.clock,
              Authenticator(deps.config.auth), deps.agents, deps.triggers} {
+    if (deps.triggers) {
+      intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
+      ctx_.intake = intake_.get();
+    }
     auto& registry = deps.metrics;
     auto& store = deps.store;
     registry.callback_gauge("handover_store_queue_depth", "Writes waiting for the store writer",
@@ -108,6 +113,16 @@ class Api final : public http::Handler {
       case RouteId::kGetConversation: return get_conversation(ctx_, call, std::move(reply));
       case RouteId::kPostTurn: return post_turn(ctx_, call, std::move(reply));
       case RouteId::kListTurns: return list_turns(ctx_, call, std::move(reply));
+      case RouteId::kRequestHandover: return request_handover(ctx_, call, std::move(reply));
+      case RouteId::kCreateAgent: return create_agent(ctx_, call, std::move(reply));
+      case RouteId::kGetAgent: return get_agent(ctx_, call, std::move(reply));
+      case RouteId::kPatchAgent: return patch_agent(ctx_, call, std::move(reply));
+      case RouteId::kRotateAgentToken: return rotate_agent_token(ctx_, call, std::move(reply));
+      case RouteId::kListAgents: return list_agents(ctx_, call, std::move(reply));
+      case RouteId::kListQueues: return list_queues(ctx_, call, std::move(reply));
+      case RouteId::kGetRules: return get_rules(ctx_, call, std::move(reply));
+      case RouteId::kReloadRules: return reload_rules(ctx_, call, std::move(reply));
+      case RouteId::kRollbackRules: return rollback_rules(ctx_, call, std::move(reply));
       case RouteId::kLivez:
       case RouteId::kHealthz: return reply(json_response(200, R"({"status":"ok"})"));
       case RouteId::kReadyz: return readyz(std::move(reply));
@@ -183,6 +198,7 @@ class Api final : public http::Handler {
   }
 
   ApiContext ctx_;
+  std::unique_ptr<TurnIntake> intake_;
   Router router_;
 };
 

@@ -4,10 +4,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "auth.hpp"
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
 #include "handover/http/message.hpp"
+#include "handover/store/store.hpp"
 #include "router.hpp"
 
 namespace handover::metrics {
@@ -15,6 +18,8 @@ class Registry;
 }
 
 namespace handover::api {
+
+class TurnIntake;
 
 struct ApiContext {
   const config::ServerConfig& config;
@@ -24,6 +29,7 @@ struct ApiContext {
   Authenticator auth;
   agents::AgentService* agents = nullptr;
   triggers::TriggerService* triggers = nullptr;
+  TurnIntake* intake = nullptr;  // set when triggers is
 };
 
 // One request after routing, with what the handlers need to answer it.
@@ -42,6 +48,24 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond);
 void get_conversation(ApiContext& ctx, Call& call, http::Responder respond);
 void post_turn(ApiContext& ctx, Call& call, http::Responder respond);
 void list_turns(ApiContext& ctx, Call& call, http::Responder respond);
+
+// Agent, queue and handover endpoints (agents_http.cpp). Without ctx.agents they answer 404.
+void request_handover(ApiContext& ctx, Call& call, http::Responder respond);
+void create_agent(ApiContext& ctx, Call& call, http::Responder respond);
+void get_agent(ApiContext& ctx, Call& call, http::Responder respond);
+void patch_agent(ApiContext& ctx, Call& call, http::Responder respond);
+void rotate_agent_token(ApiContext& ctx, Call& call, http::Responder respond);
+void list_agents(ApiContext& ctx, Call& call, http::Responder respond);
+void list_queues(ApiContext& ctx, Call& call, http::Responder respond);
+
+// Trigger rule administration (rules_http.cpp). Without ctx.triggers they answer 404.
+void get_rules(ApiContext& ctx, Call& call, http::Responder respond);
+void reload_rules(ApiContext& ctx, Call& call, http::Responder respond);
+void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
+
+// The context snapshot handed to agents at escalation (snapshot.cpp).
+nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
+                                const nlohmann::json& reasons);
 
 // A JSON response with `status`.
 http::Response json_response(int status, const std::string& body);

@@ -1,7 +1,13 @@
 // Conversation and turn endpoints: validation, authorisation and the store calls.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "context.hpp"
+#include "handover/triggers/evaluation.hpp"
+#include "turn_intake.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/routing/router.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/crypto.hpp"
@@ -244,6 +250,98 @@ std::string content_hash(const store::TurnRecord& t) {
 
 }  // namespace
 
+namespace {
+
+http::Response turn_response(const store::AppendTurnOutcome& outcome, const std::string& state,
+                             const Verdict& verdict) {
+  json out = {{"turn", turn_view(outcome.turn)}, {"state", state}};
+  if (verdict.kind != triggers::DecisionKind::kNone) {
+    out["decision"] = {{"action", triggers::decision_kind_name(verdict.kind)},
+                       {"rule", verdict.rule_id},
+                       {"queue", verdict.queue}};
+  }
+  return json_response(outcome.kind == store::AppendKind::kCreated ? 201 : 200, out.dump());
+}
+
+// Without an agent service the conversation still changes state, so the escalation is
+// recorded and visible to the bot and to analytics.
+void record_escalation(ApiContext& ctx, const std::string& id, const Verdict& verdict,
+                       store::Callback<store::ConversationRecord> done) {
+  store::ConversationUpdate update;
+  update.id = id;
+  update.expected_state = "bot";
+  update.new_state = "queued";
+  store::EventRecord event;
+  event.type = "handover.requested";
+  event.data_json = json{{"rule", verdict.rule_id},
+                         {"queue", verdict.queue},
+                         {"skills", verdict.skills},
+                         {"priority", verdict.priority},
+                         {"reasons", verdict.reasons}}
+                        .dump();
+  update.events.push_back(std::move(event));
+  ctx.store.update_conversation(
+      std::move(update), [done = std::move(done)](Result<store::ConversationUpdateOutcome> r) {
+        if (!r) return done(r.status());
+        done(std::move(r->record));
+      });
+}
+
+void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verdict& verdict,
+              store::Callback<store::ConversationRecord> done) {
+  if (!ctx.agents) return record_escalation(ctx, conv.id, verdict, std::move(done));
+  agents::Escalation e;
+  e.conversation_id = conv.id;
+  e.queue = verdict.queue;
+  e.skills = verdict.skills;
+  e.priority = std::clamp(verdict.priority, 0, 100);
+  e.reasons = {{"rule", verdict.rule_id}, {"fired", verdict.reasons}};
+  e.snapshot_json = context_snapshot(ctx, conv, e.reasons).dump();
+  // A rule may name a queue the routing does not know: hand over to the default queue for
+  // the conversation's language rather than leave the user with the bot.
+  auto retry = [&ctx, e, done](Result<store::ConversationRecord> r) mutable {
+    if (r || routing::error_code(r.status()) != "unknown_queue" || e.queue.empty()) {
+      return done(std::move(r));
+    }
+    e.queue.clear();
+    ctx.agents->escalate(std::move(e), std::move(done));
+  };
+  ctx.agents->escalate(e, std::move(retry));
+}
+
+// After the turn's commit: relay it to the agent who has the conversation, or hand the
+// conversation over when the triggers decided so; then answer the client.
+void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
+                 Result<store::AppendTurnOutcome> result, const Verdict& verdict,
+                 const http::Responder& respond) {
+  if (!result) {
+    if (result.status().code() == StatusCode::kConflict) {
+      return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
+                                   result.status().message()));
+    }
+    return respond(store_problem(result.status()));
+  }
+  const bool created = result->kind == store::AppendKind::kCreated;
+  conv.state = result->conversation_state;
+  conv.last_seq = std::max(conv.last_seq, result->turn.seq);
+  if (created && ctx.agents && result->turn.role == "user") {
+    ctx.agents->on_turn_committed(conv, result->turn);
+  }
+  const bool hand_over = created && verdict.kind == triggers::DecisionKind::kEscalate &&
+                         conv.state == agents::kStateBot;
+  if (!hand_over) return respond(turn_response(*result, conv.state, verdict));
+
+  auto outcome = std::move(result).value();
+  escalate(ctx, conv, verdict,
+           [respond, outcome, verdict](Result<store::ConversationRecord> escalated) {
+             // A lost race (someone else escalated first) still answers with the turn.
+             const std::string state = escalated ? escalated->state : outcome.conversation_state;
+             respond(turn_response(outcome, state, verdict));
+           });
+}
+
+}  // namespace
+
 void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
   auto conv = load_authorized(ctx, call, kScopeBot, respond);
   if (!conv) return;
@@ -258,19 +356,19 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
   if (req.turn.role == "bot" && !call.principal.has(kScopeBot)) {
     return respond(forbidden("a conversation token may post only user turns"));
   }
+  if (req.turn.role == "bot" && conv->state == agents::kStateAgent) {
+    return respond(http::problem(409, "conversation-with-agent", "A person has the conversation",
+                                 "bot turns are refused while an agent holds the conversation"));
+  }
   req.turn.content_hash = content_hash(req.turn);
 
-  ctx.store.append_turn(std::move(req), [respond](Result<store::AppendTurnOutcome> result) {
-    if (!result) {
-      if (result.status().code() == StatusCode::kConflict) {
-        return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
-                                     result.status().message()));
-      }
-      return respond(store_problem(result.status()));
-    }
-    const bool created = result->kind == store::AppendKind::kCreated;
-    json out = {{"turn", turn_view(result->turn)}, {"state", result->conversation_state}};
-    respond(json_response(created ? 201 : 200, out.dump()));
+  auto finish = [&ctx, respond, conv = *conv](Result<store::AppendTurnOutcome> result,
+                                              const Verdict& verdict) mutable {
+    finish_turn(ctx, std::move(conv), std::move(result), verdict, respond);
+  };
+  if (ctx.intake) return ctx.intake->submit(*conv, std::move(req), std::move(finish));
+  ctx.store.append_turn(std::move(req), [finish](Result<store::AppendTurnOutcome> r) mutable {
+    finish(std::move(r), Verdict{});
   });
 }
 

@@ -43,6 +43,16 @@ Router::Router() {
   add("GET", "/v1/conversations/{id}", RouteId::kGetConversation);
   add("POST", "/v1/conversations/{id}/turns", RouteId::kPostTurn);
   add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
+  add("POST", "/v1/conversations/{id}/handover", RouteId::kRequestHandover);
+  add("POST", "/v1/admin/agents", RouteId::kCreateAgent);
+  add("GET", "/v1/admin/agents/{id}", RouteId::kGetAgent);
+  add("PATCH", "/v1/admin/agents/{id}", RouteId::kPatchAgent);
+  add("POST", "/v1/admin/agents/{id}/token", RouteId::kRotateAgentToken);
+  add("GET", "/v1/agents", RouteId::kListAgents);
+  add("GET", "/v1/queues", RouteId::kListQueues);
+  add("GET", "/v1/admin/rules", RouteId::kGetRules);
+  add("POST", "/v1/admin/reload", RouteId::kReloadRules);
+  add("POST", "/v1/admin/rules/rollback", RouteId::kRollbackRules);
   add("GET", "/livez", RouteId::kLivez);
   add("GET", "/readyz", RouteId::kReadyz);
   add("GET", "/healthz", RouteId::kHealthz);

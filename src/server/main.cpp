@@ -4,18 +4,24 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "handover/agents/agent_service.hpp"
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
 #include "handover/http/server.hpp"
 #include "handover/logging/log.hpp"
 #include "handover/metrics/registry.hpp"
+#include "handover/routing/routing_config.hpp"
 #include "handover/store/store.hpp"
+#include "handover/triggers/rule_set.hpp"
+#include "handover/triggers/rule_set_holder.hpp"
+#include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
 
 #ifndef HANDOVER_VERSION
@@ -32,6 +38,8 @@ constexpr int kExitUsage = 2;
 
 struct Options {
   std::string config_path = "config/server.yaml";
+  std::string routing_path;  // empty: routing.yaml next to the server config
+  std::string rules_path;    // empty: triggers.yaml next to the server config
   config::FlagOverrides flags;
   bool check_config = false;
   std::string port_file;  // written with the bound port once listening
@@ -40,6 +48,8 @@ struct Options {
 void print_usage() {
   std::cout << "usage: handover-server [options]\n"
                "  --config PATH        configuration file (default config/server.yaml)\n"
+               "  --routing PATH       routing queues (default: routing.yaml beside the config)\n"
+               "  --rules PATH         trigger rules (default: triggers.yaml beside the config)\n"
                "  --listen HOST:PORT   listen address (overrides config and HANDOVER_LISTEN)\n"
                "  --db PATH            SQLite file (overrides store.path and HANDOVER_DB)\n"
                "  --log-format F       text or json\n"
@@ -73,6 +83,12 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
     } else if (arg == "--config") {
       if (!(v = value("--config"))) return kExitUsage;
       out.config_path = *v;
+    } else if (arg == "--rules") {
+      if (!(v = value("--rules"))) return kExitUsage;
+      out.rules_path = *v;
+    } else if (arg == "--routing") {
+      if (!(v = value("--routing"))) return kExitUsage;
+      out.routing_path = *v;
     } else if (arg == "--listen") {
       if (!(v = value("--listen"))) return kExitUsage;
       out.flags.listen = *v;
@@ -96,15 +112,31 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
   return std::nullopt;
 }
 
-// Blocks SIGINT/SIGTERM in every thread; a dedicated thread waits for them.
+// Blocks SIGINT, SIGTERM and SIGHUP in every thread; a dedicated thread waits for them.
 sigset_t block_shutdown_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   return set;
+}
+
+// Every queue the rules escalate to should exist in the routing config.
+Status check_rule_queues(const std::string& rules_path, const routing::RoutingConfig& routing) {
+  auto rules = triggers::load_rule_set(rules_path, SystemClock::instance().now_ms());
+  if (!rules) return rules.status();
+  std::string errors;
+  for (const auto& rule : (*rules)->rules()) {
+    if (rule.queue.empty() || routing.find_queue(rule.queue)) continue;
+    errors += rule.location + ": rule '" + rule.id + "': queue '" + rule.queue +
+              "' is not defined in the routing configuration\n";
+  }
+  if (errors.empty()) return Status::ok();
+  errors.pop_back();
+  return Status::invalid_argument(errors);
 }
 
 bool write_port_file(const std::string& path, std::uint16_t port) {
@@ -130,7 +162,8 @@ http::ServerOptions server_options(const config::ServerConfig& c) {
   return o;
 }
 
-int serve(const config::ServerConfig& cfg, const Options& opts, const sigset_t& signals) {
+int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, const Options& opts,
+          const sigset_t& signals) {
   store::StoreOptions so;
   so.path = cfg.store.path;
   so.synchronous = cfg.store.synchronous;
@@ -148,11 +181,38 @@ int serve(const config::ServerConfig& cfg, const Options& opts, const sigset_t& 
   registry.gauge("handover_build_info", "Build metadata", {"version"})
       .with({HANDOVER_VERSION})
       .set(1);
-  auto api = api::make_api({cfg, *store, registry, SystemClock::instance()});
+  agents::AgentService agents(*store, std::move(routing_cfg), SystemClock::instance(), registry);
+  if (Status s = agents.start(); !s.is_ok()) {
+    spdlog::error("cannot restore routing state: {}", s.message());
+    store->close();
+    return kExitFailure;
+  }
+  triggers::TriggerServiceOptions trigger_options;
+  trigger_options.rules_path = opts.rules_path;
+  trigger_options.on_reload = [](const Status& s) {
+    if (s.is_ok()) spdlog::info("trigger rules reloaded");
+    else spdlog::error("trigger rules not reloaded, previous rules stay active: {}", s.message());
+  };
+  auto opened_triggers = triggers::TriggerService::open(trigger_options, SystemClock::instance());
+  if (!opened_triggers) {
+    spdlog::error("{}", opened_triggers.status().message());
+    agents.stop();
+    store->close();
+    return kExitFailure;
+  }
+  auto trigger_service = std::move(opened_triggers).value();
+  spdlog::info("trigger rules loaded path={} version={}", opts.rules_path,
+               trigger_service->rules().current()->version().hash);
+  api::ApiDeps deps{cfg, *store, registry, SystemClock::instance()};
+  deps.agents = &agents;
+  deps.triggers = trigger_service.get();
+  auto api = api::make_api(deps);
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
+  server.add_websocket("/v1/agents/ws", agents, http::WebSocketOptions{});
   if (Status s = server.listen(); !s.is_ok()) {
     spdlog::error("{}", s.message());
+    agents.stop();
     store->close();
     return kExitFailure;
   }
@@ -164,7 +224,14 @@ int serve(const config::ServerConfig& cfg, const Options& opts, const sigset_t& 
 
   std::thread waiter([&] {
     int sig = 0;
-    sigwait(&signals, &sig);
+    // SIGHUP reloads the trigger rules; SIGINT and SIGTERM drain and stop.
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+      if (Status s = trigger_service->rules().reload(); !s.is_ok()) {
+        spdlog::error("trigger rules not reloaded, previous rules stay active: {}", s.message());
+      } else {
+        spdlog::info("trigger rules reloaded on SIGHUP");
+      }
+    }
     spdlog::info("signal {} received: draining (grace {} ms)", sig, cfg.http.shutdown_grace_ms);
     server.shutdown(cfg.http.shutdown_grace_ms);
   });
@@ -173,6 +240,7 @@ int serve(const config::ServerConfig& cfg, const Options& opts, const sigset_t& 
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
 
+  agents.stop();
   store->close();
   spdlog::info("store flushed; stopped");
   spdlog::default_logger()->flush();
@@ -192,13 +260,41 @@ int main(int argc, char** argv) {
     std::cerr << cfg.status().message() << "\n";
     return opts.check_config ? kExitFailure : kExitUsage;
   }
+  if (opts.routing_path.empty()) {
+    const auto beside = std::filesystem::path(opts.config_path).parent_path() / "routing.yaml";
+    opts.routing_path = beside.string();
+  }
+  if (opts.rules_path.empty()) {
+    opts.rules_path =
+        (std::filesystem::path(opts.config_path).parent_path() / "triggers.yaml").string();
+  }
+  auto routing_cfg = routing::load_routing_config(opts.routing_path);
+  if (!routing_cfg) {
+    std::cerr << routing_cfg.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
+  if (auto rules = triggers::load_rule_set(opts.rules_path, SystemClock::instance().now_ms());
+      !rules) {
+    std::cerr << rules.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
+  // A rule naming a queue the routing lacks still escalates (to the language's default
+  // queue), so at start-up this is a warning; --check-config treats it as an error.
+  const Status queues_checked = check_rule_queues(opts.rules_path, *routing_cfg);
+  if (!queues_checked.is_ok() && opts.check_config) {
+    std::cerr << queues_checked.message() << "\n";
+    return kExitFailure;
+  }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";
+    std::cout << opts.rules_path << ": trigger rules are valid\n";
+    std::cout << opts.routing_path << ": routing configuration is valid\n";
     return kExitOk;
   }
   if (Status s = logging::configure(cfg->log.level, cfg->log.format); !s.is_ok()) {
     std::cerr << "error: " << s.message() << "\n";
     return kExitUsage;
   }
-  return serve(*cfg, opts, signals);
+  if (!queues_checked.is_ok()) spdlog::warn("{}", queues_checked.message());
+  return serve(*cfg, std::move(routing_cfg).value(), opts, signals);
 }

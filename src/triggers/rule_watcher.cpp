@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "handover/triggers/rule_set_holder.hpp"
@@ -19,9 +20,23 @@ namespace {
 constexpr std::uint32_t kWatchMask =
     IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB;
 
-void drain(int fd) {
-  std::array<char, 4096> buffer;
-  while (read(fd, buffer.data(), buffer.size()) > 0) {
+// Reads every pending event; true when one concerns `file_name`. Names starting with ".."
+// count too: they are the data links that ConfigMap-style directories swap atomically.
+// Other files in the directory (logs, say) must not keep postponing a reload.
+bool drain(int fd, const std::string& file_name) {
+  alignas(inotify_event) std::array<char, 4096> buffer;
+  bool relevant = false;
+  for (;;) {
+    const ssize_t n = read(fd, buffer.data(), buffer.size());
+    if (n <= 0) return relevant;
+    for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + at);
+      const std::string name = event->len > 0 ? std::string(event->name) : std::string();
+      if (name == file_name || name.rfind("..", 0) == 0 || (event->mask & IN_Q_OVERFLOW)) {
+        relevant = true;
+      }
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+    }
   }
 }
 
@@ -38,6 +53,7 @@ Status RuleWatcher::start() {
   stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (inotify_fd_ < 0 || stop_fd_ < 0)
     return Status::internal(std::string("inotify: ") + std::strerror(errno));
+  file_name_ = holder_.path().filename().string();
   std::filesystem::path directory = holder_.path().parent_path();
   if (directory.empty()) directory = ".";
   if (inotify_add_watch(inotify_fd_, directory.c_str(), kWatchMask) < 0) {
@@ -72,7 +88,7 @@ bool RuleWatcher::wait_quiet() {
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) return ready == 0;
     if (fds[1].revents != 0) return false;
-    drain(inotify_fd_);
+    if (!drain(inotify_fd_, file_name_)) return true;
   }
 }
 
@@ -82,7 +98,7 @@ void RuleWatcher::run() {
     const int ready = poll(fds.data(), fds.size(), -1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0 || fds[1].revents != 0) return;
-    drain(inotify_fd_);
+    if (!drain(inotify_fd_, file_name_)) continue;
     if (!wait_quiet()) return;
     // A failed reload keeps the old rules; the holder records the error for the admin API.
     const Status status = holder_.reload();

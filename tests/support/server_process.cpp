@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -78,6 +79,8 @@ void ServerProcess::write_config() const {
         << "\n      scopes: " << scopes << "\n";
   }
   out << settings_.extra_yaml;
+  std::ofstream(routing_path())
+      << (settings_.routing_yaml.empty() ? kTestRoutingYaml : settings_.routing_yaml);
 }
 
 bool ServerProcess::start() {
@@ -85,6 +88,10 @@ bool ServerProcess::start() {
   std::filesystem::remove(port_file);
   std::vector<std::string> args = {binary(), "--config", config_path(), "--port-file", port_file};
   args.insert(args.end(), settings_.args.begin(), settings_.args.end());
+  // The shipped trigger rules, unless a test brings its own.
+  if (std::find(args.begin(), args.end(), "--rules") == args.end()) {
+    args.insert(args.end(), {"--rules", std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml"});
+  }
   pid_ = spawn(args, settings_.env, dir_ + "/server.log");
   ++starts_;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

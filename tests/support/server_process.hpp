@@ -16,10 +16,39 @@ inline constexpr const char* kWidgetKey = "test-widget-key";
 inline constexpr const char* kReadKey = "test-read-key";
 inline constexpr const char* kAdminKey = "test-admin-key";
 
+// The routing.yaml written beside the generated config: queues for the agent tests, with the
+// shortest offer timeouts the config allows.
+inline constexpr const char* kTestRoutingYaml = R"(settings:
+  decline_cooldown_s: 60
+  reconnect_grace_s: 30
+  requeue_priority_boost: 10
+  position_update_interval_ms: 0
+queues:
+  - name: general
+    offer_timeout_s: 5
+    self_pick: true
+  - name: support_de
+    skills: [support]
+    languages: [de]
+    offer_timeout_s: 5
+  - name: billing_en
+    skills: [billing]
+    languages: [en]
+    offer_timeout_s: 5
+  - name: urgent
+    priority: 20
+    offer_mode: broadcast
+    broadcast_size: 3
+    offer_timeout_s: 30
+  - name: slow
+    offer_timeout_s: 120
+)";
+
 struct ServerSettings {
   std::string extra_yaml;             // appended to the generated config
   std::vector<std::string> env;       // "HANDOVER_X=y" entries added to the environment
   std::vector<std::string> args;      // extra command-line arguments
+  std::string routing_yaml;           // replaces kTestRoutingYaml when not empty
 
   static ServerSettings yaml(std::string text) {
     ServerSettings s;
@@ -52,9 +81,12 @@ class ServerProcess {
   void kill9();
 
   std::uint16_t port() const { return port_; }
+  // Settings used by the next start(); tests may change them before starting.
+  ServerSettings& settings() { return settings_; }
   const std::string& dir() const { return dir_; }
   std::string db_path() const { return dir_ + "/handover.db"; }
   std::string config_path() const { return dir_ + "/server.yaml"; }
+  std::string routing_path() const { return dir_ + "/routing.yaml"; }
   std::string log() const;  // everything the server wrote to stderr and stdout so far
   // Waits (bounded) until the log contains `text`; returns the log as last read.
   std::string wait_for_log(const std::string& text, int timeout_ms = 5000) const;

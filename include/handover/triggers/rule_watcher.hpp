@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <thread>
 
 #include "handover/util/status.hpp"
@@ -43,6 +44,7 @@ class RuleWatcher {
   RuleSetHolder& holder_;
   std::chrono::milliseconds debounce_;
   ReloadCallback on_reload_;
+  std::string file_name_;  // the rules file's name inside the watched directory
   int inotify_fd_ = -1;
   int stop_fd_ = -1;
   std::atomic<std::uint64_t> attempts_{0};

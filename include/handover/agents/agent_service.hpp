@@ -1,0 +1,114 @@
+// The agent service: runs the routing engine for live agents. It persists every routing
+// transition with its events before telling anyone, serves the agent WebSocket protocol
+// (docs/agent-protocol.md) and relays turns between customers and agents.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "handover/http/websocket.hpp"
+#include "handover/store/store.hpp"
+#include "handover/util/status.hpp"
+
+namespace handover {
+class Clock;
+namespace metrics {
+class Registry;
+}
+namespace routing {
+struct RoutingConfig;
+}
+}  // namespace handover
+
+namespace handover::agents {
+
+// Conversation states this service moves conversations through.
+inline constexpr const char* kStateBot = "bot";
+inline constexpr const char* kStateQueued = "queued";
+inline constexpr const char* kStateAgent = "agent";
+
+// The WebSocket protocol version spoken at /v1/agents/ws.
+inline constexpr int kProtocolVersion = 1;
+
+// A request to hand a conversation to a person.
+struct Escalation {
+  std::string conversation_id;
+  std::string queue;                // empty: the first queue serving the conversation's language
+  std::vector<std::string> skills;  // required on top of the queue's skills
+  int priority = 0;                 // 0..100, added to the queue's priority
+  nlohmann::json reasons = nlohmann::json::object();  // trigger trace, kept in the audit event
+  std::string snapshot_json;  // serialised once; shared by every offer ("" becomes "{}")
+};
+
+// Thread-safety: every public method may be called from any thread. Routing calls are
+// serialised by one internal mutex; store completions and the timer thread never hold it
+// while waiting for the store, so callers must not call into the service from inside a
+// store callback of their own that runs with the service's mutex held (none do).
+class AgentService final : public http::WebSocketHandler {
+ public:
+  // `store`, `clock` and `registry` must outlive the service. The config must have passed
+  // routing::load_routing_config(). Registers the agent metrics in `registry`.
+  AgentService(store::Store& store, routing::RoutingConfig config, const Clock& clock,
+               metrics::Registry& registry);
+  ~AgentService() override;  // calls stop()
+
+  AgentService(const AgentService&) = delete;
+  AgentService& operator=(const AgentService&) = delete;
+
+  // Restores queues, offers and assignments from the store (conversations in states
+  // "queued" and "agent") and starts the timer thread. Fails, leaving the service unstarted,
+  // when the store cannot be read or its events do not replay. Call once, before traffic.
+  Status start();
+  // Stops and joins the timer thread. Idempotent. Writes already submitted still complete.
+  void stop();
+
+  // Hands a conversation in state "bot" to the routing engine: commits state "queued" with
+  // the routing events (update_conversation, expected_state "bot"), then sends the offers.
+  // `done` gets the updated record, or Conflict (not in state "bot", already queued),
+  // NotFound (unknown conversation or queue), InvalidArgument (bad skills or priority) or
+  // the store's error. `done` may run on the calling thread or on the store's writer thread.
+  void escalate(Escalation escalation, store::Callback<store::ConversationRecord> done);
+
+  // A user or system turn committed on `conv`. When a person holds the conversation the
+  // turn is persisted as an agent-directed event and relayed to that agent. Other turns and
+  // conversations are ignored. Never blocks on the store.
+  void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
+
+  // True while an agent holds the conversation (as far as the router knows).
+  bool assigned_to_agent(const std::string& conversation_id) const;
+
+  // For GET /v1/queues: {"queues": [{name, waiting, oldest_wait_s, agents_online, ...}]}.
+  nlohmann::json queues_view() const;
+  // For GET /v1/agents: {"agents": [{id, display_name, presence, connected, load, ...}]}.
+  nlohmann::json agents_view() const;
+
+  // An admin changed the agent record: an online agent gets its new profile at once; a
+  // disabled agent, or one whose token changed, has its connections closed.
+  void on_agent_updated(const store::AgentRecord& before, const store::AgentRecord& after);
+
+  // The queue an escalation naming none goes to, for this conversation language.
+  std::string default_queue(const std::string& language) const;
+
+  // http::WebSocketHandler, for /v1/agents/ws. Called by the network layer.
+  std::optional<http::Response> on_upgrade(const http::Request& request) override;
+  void on_open(const std::shared_ptr<http::WebSocketConnection>& connection,
+               const http::Request& request) override;
+  void on_message(const std::shared_ptr<http::WebSocketConnection>& connection,
+                  std::string text) override;
+  void on_close(const std::shared_ptr<http::WebSocketConnection>& connection) override;
+
+  // Runs the router's deadlines at the clock's current time, on the calling thread (tests
+  // with a FakeClock, which the timer thread does not follow).
+  void tick_for_test();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace handover::agents

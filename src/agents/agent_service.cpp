@@ -1,0 +1,640 @@
+// The agent service's routing half: escalations, routing effects turned into store writes
+// (persisted before anyone is told), restore from the store and the timer thread.
+#include "handover/agents/agent_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <utility>
+
+#include "event_codec.hpp"
+#include "handover/util/clock.hpp"
+#include "service_impl.hpp"
+
+namespace handover::agents {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kNoDeadline = std::numeric_limits<std::int64_t>::max();
+constexpr std::size_t kPage = 1000;
+constexpr std::size_t kMaxRestoredConversations = 1'000'000;
+
+// True on a thread that holds AgentService::Impl::mu (see with_router()).
+thread_local bool tl_holds_router = false;
+
+class RouterLock {
+ public:
+  explicit RouterLock(std::mutex& mu) : lock_(mu) { tl_holds_router = true; }
+  ~RouterLock() { tl_holds_router = false; }
+  std::unique_lock<std::mutex>& lock() { return lock_; }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+store::EventRecord agent_event(const char* type, std::string conversation, std::string agent,
+                               json data) {
+  store::EventRecord record;
+  record.type = type;
+  record.conversation_id = std::move(conversation);
+  record.agent_id = std::move(agent);
+  record.data_json = dump(data);
+  return record;
+}
+
+std::vector<std::string> string_array(const std::string& text) {
+  std::vector<std::string> out;
+  const json parsed = json::parse(text, nullptr, false);
+  if (!parsed.is_array()) return out;
+  for (const auto& item : parsed) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+// Counts down the writes of one commit and reports once, with the first error.
+struct CommitTracker {
+  std::atomic<int> remaining{0};
+  std::mutex mu;
+  Status first_error;
+  std::function<void(Status)> done;
+
+  void finish(const Status& status) {
+    {
+      std::lock_guard lock(mu);
+      if (!status.is_ok() && first_error.is_ok()) first_error = status;
+    }
+    if (remaining.fetch_sub(1) == 1 && done) done(first_error);
+  }
+};
+
+}  // namespace
+
+routing::AgentProfile profile_of(const store::AgentRecord& record) {
+  routing::AgentProfile profile;
+  profile.id = record.id;
+  profile.display_name = record.display_name.empty() ? record.name : record.display_name;
+  profile.skills = string_array(record.skills_json);
+  profile.languages = string_array(record.languages_json);
+  profile.capacity = record.capacity;
+  return profile;
+}
+
+std::string error_code_of(const Status& status) {
+  std::string code(routing::error_code(status));
+  const bool routing_code = !code.empty() && code.size() < status.message().size() &&
+                            code.find(' ') == std::string::npos;
+  if (routing_code) return code;
+  switch (status.code()) {
+    case StatusCode::kConflict: return "conflict";
+    case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kInvalidArgument: return "invalid_argument";
+    default: return "internal";
+  }
+}
+
+AgentService::Impl::Impl(store::Store& store_in, routing::RoutingConfig config_in,
+                         const Clock& clock_in, metrics::Registry& registry)
+    : store(store_in),
+      config(config_in),
+      clock(clock_in),
+      escalations(registry.counter("handover_escalations_total", "Escalations accepted by routing")
+                      .with({})),
+      escalation_failures(registry
+                              .counter("handover_escalation_failures_total",
+                                       "Escalations refused (state, queue) or not persisted")
+                              .with({})),
+      offers_sent(registry.counter("handover_offers_sent_total", "Offer frames sent to agents")
+                      .with({})),
+      assignments(registry.counter("handover_assignments_total", "Conversations assigned")
+                      .with({})),
+      frames_in(registry.counter("handover_agent_frames_total", "Frames received from agents")
+                    .with({})),
+      frame_errors(registry
+                       .counter("handover_agent_frame_errors_total",
+                                "Agent frames answered with an error frame")
+                       .with({})),
+      store_failures(registry
+                         .counter("handover_routing_store_failures_total",
+                                  "Routing writes the store refused")
+                         .with({})),
+      escalation_to_offer(registry
+                              .histogram("handover_escalation_to_offer_seconds",
+                                         "Time from escalation to the first offer frame sent",
+                                         metrics::latency_buckets())
+                              .with({})),
+      router(std::move(config_in), clock_in) {}
+
+// ---- Planning ---------------------------------------------------------------------------------
+
+std::string AgentService::Impl::state_of_locked(const std::string& conversation) const {
+  auto it = states.find(conversation);
+  return it == states.end() ? kStateBot : it->second;
+}
+
+PlannedWrite& AgentService::Impl::write_for(std::vector<PlannedWrite>& writes,
+                                            const std::string& conversation) {
+  for (auto& write : writes) {
+    if (write.conversation_id == conversation) return write;
+  }
+  PlannedWrite& write = writes.emplace_back();
+  write.conversation_id = conversation;
+  if (!conversation.empty()) write.expected_state = state_of_locked(conversation);
+  return write;
+}
+
+void AgentService::Impl::transition_locked(std::vector<PlannedWrite>& writes,
+                                           const std::string& conversation,
+                                           const std::string& state) {
+  PlannedWrite& write = write_for(writes, conversation);
+  write.new_state = state;
+  if (state == kStateBot) {
+    states.erase(conversation);
+  } else {
+    states[conversation] = state;
+  }
+}
+
+void AgentService::Impl::plan_locked(routing::Effects effects,
+                                     std::vector<PlannedWrite>& writes) {
+  for (auto& effect : effects) {
+    if (auto* event = std::get_if<routing::Event>(&effect)) {
+      write_for(writes, event->conversation_id).events.push_back(encode_routing_event(*event));
+      if (event->type == "queued") transition_locked(writes, event->conversation_id, kStateQueued);
+      if (event->type == "cancelled") transition_locked(writes, event->conversation_id, kStateBot);
+    } else if (auto* offer = std::get_if<routing::SendOffer>(&effect)) {
+      json data = {{"conversation_id", offer->conversation_id},
+                   {"offer_id", offer->offer_id},
+                   {"expires_at", format_rfc3339_ms(offer->expires_at_ms)},
+                   {"expires_at_ms", offer->expires_at_ms},
+                   {"queue", offer->queue}};
+      write_for(writes, offer->conversation_id)
+          .events.push_back(agent_event(kEventOffer, offer->conversation_id, offer->agent_id,
+                                        std::move(data)));
+    } else if (auto* revoke = std::get_if<routing::RevokeOffer>(&effect)) {
+      json data = {{"conversation_id", revoke->conversation_id},
+                   {"offer_id", revoke->offer_id},
+                   {"reason", revoke->reason}};
+      write_for(writes, revoke->conversation_id)
+          .events.push_back(agent_event(kEventOfferRevoked, revoke->conversation_id,
+                                        revoke->agent_id, std::move(data)));
+    } else if (auto* assign = std::get_if<routing::Assigned>(&effect)) {
+      transition_locked(writes, assign->conversation_id, kStateAgent);
+      assigned[assign->conversation_id] = assign->agent_id;
+      assignments.inc();
+      json data = {{"conversation_id", assign->conversation_id}, {"queue", assign->queue}};
+      write_for(writes, assign->conversation_id)
+          .events.push_back(agent_event(kEventAssigned, assign->conversation_id,
+                                        assign->agent_id, std::move(data)));
+    } else if (auto* unassign = std::get_if<routing::Unassigned>(&effect)) {
+      const bool to_bot = unassign->reason == "resolved" || unassign->reason == "returned";
+      transition_locked(writes, unassign->conversation_id, to_bot ? kStateBot : kStateQueued);
+      assigned.erase(unassign->conversation_id);
+      json data = {{"conversation_id", unassign->conversation_id},
+                   {"reason", unassign->reason},
+                   {"note", unassign->note}};
+      write_for(writes, unassign->conversation_id)
+          .events.push_back(agent_event(kEventUnassigned, unassign->conversation_id,
+                                        unassign->agent_id, std::move(data)));
+    } else if (auto* no_agent = std::get_if<routing::NoAgent>(&effect)) {
+      // Outside business hours the router keeps nothing: the conversation stays with the bot.
+      if (!no_agent->queued) transition_locked(writes, no_agent->conversation_id, kStateBot);
+    }
+    // QueueUpdate and WaitLimitReached are for the customer side; their events (if any)
+    // came as Event effects above.
+  }
+}
+
+void AgentService::Impl::commit_locked(routing::Effects effects, std::function<void(Status)> done,
+                                       std::vector<store::EventRecord> lead_events,
+                                       const std::string& lead_conversation,
+                                       store::Callback<store::ConversationRecord> lead_done) {
+  std::vector<PlannedWrite> writes;
+  if (!lead_conversation.empty()) write_for(writes, lead_conversation);
+  plan_locked(std::move(effects), writes);
+  if (!lead_events.empty()) {
+    auto& events = writes.front().events;
+    events.insert(events.begin(), std::make_move_iterator(lead_events.begin()),
+                  std::make_move_iterator(lead_events.end()));
+  }
+  writes.erase(std::remove_if(writes.begin(), writes.end(),
+                              [&](const PlannedWrite& w) {
+                                return w.events.empty() && !w.new_state &&
+                                       w.conversation_id != lead_conversation;
+                              }),
+               writes.end());
+  notify_timer_locked();
+  if (writes.empty()) {
+    if (done) done(Status::ok());
+    return;
+  }
+
+  auto tracker = std::make_shared<CommitTracker>();
+  tracker->remaining = static_cast<int>(writes.size());
+  tracker->done = std::move(done);
+  for (auto& write : writes) {
+    const bool lead = !lead_conversation.empty() && write.conversation_id == lead_conversation;
+    if (write.conversation_id.empty()) {
+      store.append_events(std::move(write.events),
+                          [this, tracker, token = track()](
+                              Result<std::vector<store::EventRecord>> stored) {
+                            if (!stored) {
+                              store_failures.inc();
+                              spdlog::error("routing events not stored: {}",
+                                            stored.status().message());
+                              return tracker->finish(stored.status());
+                            }
+                            deliver(*stored);
+                            tracker->finish(Status::ok());
+                          });
+      continue;
+    }
+    store::ConversationUpdate update;
+    update.id = write.conversation_id;
+    update.expected_state = write.expected_state;
+    update.new_state = write.new_state;
+    update.events = std::move(write.events);
+    store.update_conversation(
+        std::move(update),
+        [this, tracker, lead, lead_done,
+         token = track()](Result<store::ConversationUpdateOutcome> outcome) {
+          if (!outcome) {
+            store_failures.inc();
+            if (!lead) {
+              spdlog::error("routing transition not stored: {}", outcome.status().message());
+            }
+            if (lead && lead_done) lead_done(outcome.status());
+            return tracker->finish(outcome.status());
+          }
+          deliver(outcome->events);
+          if (lead && lead_done) lead_done(outcome->record);
+          tracker->finish(Status::ok());
+        });
+  }
+}
+
+// ---- Escalation -------------------------------------------------------------------------------
+
+std::string AgentService::default_queue(const std::string& language) const {
+  const std::string primary = language.substr(0, language.find('-'));
+  for (const auto& queue : impl_->config.queues) {
+    for (const auto& served : queue.languages) {
+      if (served.substr(0, served.find('-')) == primary) return queue.name;
+    }
+  }
+  for (const auto& queue : impl_->config.queues) {
+    if (queue.languages.empty()) return queue.name;
+  }
+  return impl_->config.queues.empty() ? std::string() : impl_->config.queues.front().name;
+}
+
+void AgentService::escalate(Escalation e, store::Callback<store::ConversationRecord> done) {
+  Impl& s = *impl_;
+  const std::int64_t started_ns = steady_ns();
+  auto conversation = s.store.get_conversation(e.conversation_id);
+  if (!conversation) {
+    s.escalation_failures.inc();
+    return done(conversation.status());
+  }
+  std::string language = conversation->language == "und" ? "" : conversation->language;
+  if (e.queue.empty()) e.queue = default_queue(language);
+  // A queue without languages serves any: the conversation's language is no requirement.
+  const routing::QueueConfig* queue = s.config.find_queue(e.queue);
+  if (queue && queue->languages.empty()) language.clear();
+  auto snapshot = std::make_shared<const std::string>(e.snapshot_json.empty() ? "{}"
+                                                                              : e.snapshot_json);
+
+  RouterLock lock(s.mu);
+  if (s.state_of_locked(e.conversation_id) != kStateBot || conversation->state != kStateBot) {
+    s.escalation_failures.inc();
+    return done(Status::conflict("conversation " + e.conversation_id + " is in state '" +
+                                 (conversation->state != kStateBot
+                                      ? conversation->state
+                                      : s.state_of_locked(e.conversation_id)) +
+                                 "', not 'bot'"));
+  }
+  routing::Escalation request;
+  request.conversation_id = e.conversation_id;
+  request.customer_id = conversation->customer_id;
+  request.language = language;
+  request.queue = e.queue;
+  request.extra_skills = e.skills;
+  request.priority = e.priority;
+  request.snapshot = snapshot;
+  auto effects = s.router.escalate(request);
+  if (!effects) {
+    s.escalation_failures.inc();
+    return done(effects.status());
+  }
+  s.escalations.inc();
+  {
+    std::lock_guard conn_lock(s.conn_mu);
+    s.snapshots[e.conversation_id] = snapshot;
+  }
+  // The audit event carries the snapshot once; restore reads it back from here.
+  const json head = {{"queue", e.queue},
+                     {"skills", e.skills},
+                     {"priority", e.priority},
+                     {"reasons", e.reasons}};
+  std::string data = dump(head);
+  data.pop_back();
+  data += ",\"snapshot\":" + *snapshot + "}";
+  store::EventRecord audit;
+  audit.type = kEventEscalated;
+  audit.conversation_id = e.conversation_id;
+  audit.data_json = std::move(data);
+  spdlog::info("escalation conv={} queue={} priority={}", e.conversation_id, e.queue, e.priority);
+
+  const std::string id = e.conversation_id;
+  auto on_lead = [this, id, done = std::move(done)](Result<store::ConversationRecord> record) {
+    if (!record) {
+      impl_->escalation_failures.inc();
+      spdlog::warn("escalation not stored conv={}: {}", id, record.status().message());
+      // Nothing of it was persisted or sent: the router forgets it again.
+      impl_->with_router([&] {
+        (void)impl_->router.cancel(id, "not_persisted");
+        impl_->states.erase(id);
+        impl_->assigned.erase(id);
+      });
+    }
+    done(std::move(record));
+  };
+  {
+    std::lock_guard conn_lock(s.conn_mu);
+    s.escalated_at_ns[id] = started_ns;
+  }
+  s.commit_locked(std::move(*effects), nullptr, {std::move(audit)}, id, std::move(on_lead));
+}
+
+void AgentService::on_turn_committed(const store::ConversationRecord& conv,
+                                     const store::TurnRecord& turn) {
+  if (turn.role != "user" && turn.role != "system") return;
+  Impl& s = *impl_;
+  std::string agent;
+  {
+    RouterLock lock(s.mu);
+    auto it = s.assigned.find(conv.id);
+    if (it == s.assigned.end()) return;
+    agent = it->second;
+    json data = {{"conversation_id", conv.id}, {"turn", turn_json(turn)}};
+    // Submitted under the lock so it is ordered after the assignment's own events.
+    s.store.append_events({agent_event(kEventTurn, conv.id, agent, std::move(data))},
+                          [&s, token = s.track()](Result<std::vector<store::EventRecord>> stored) {
+                            if (!stored) {
+                              s.store_failures.inc();
+                              spdlog::warn("turn relay not stored: {}", stored.status().message());
+                              return;
+                            }
+                            s.deliver(*stored);
+                          });
+  }
+  spdlog::debug("turn relayed conv={} agent={} seq={}", conv.id, agent, turn.seq);
+}
+
+bool AgentService::assigned_to_agent(const std::string& conversation_id) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->assigned.contains(conversation_id);
+}
+
+nlohmann::json AgentService::queues_view() const {
+  json queues = json::array();
+  std::lock_guard lock(impl_->mu);
+  for (const auto& view : impl_->router.queues_view()) {
+    queues.push_back({{"name", view.name},
+                      {"waiting", view.waiting},
+                      {"oldest_wait_s", view.oldest_wait_s},
+                      {"agents_online", view.agents_online},
+                      {"average_wait_s", view.average_wait_s},
+                      {"open", view.open}});
+  }
+  return {{"queues", std::move(queues)}};
+}
+
+nlohmann::json AgentService::agents_view() const {
+  json agents = json::array();
+  std::lock_guard lock(impl_->mu);
+  for (const auto& view : impl_->router.agents_view()) {
+    agents.push_back({{"id", view.id},
+                      {"display_name", view.display_name},
+                      {"presence", view.connected ? routing::to_string(view.presence)
+                                                  : "offline"},
+                      {"connected", view.connected},
+                      {"load", view.load},
+                      {"open_offers", view.open_offers},
+                      {"capacity", view.capacity}});
+  }
+  return {{"agents", std::move(agents)}};
+}
+
+// ---- Restore ----------------------------------------------------------------------------------
+
+Status AgentService::Impl::restore() {
+  auto active = store.list_conversations_in_states({kStateQueued, kStateAgent},
+                                                   kMaxRestoredConversations);
+  if (!active) return active.status();
+  std::vector<store::EventRecord> records;
+  for (const auto& conversation : *active) {
+    store::EventQuery query;
+    query.conversation_id = conversation.id;
+    query.limit = kPage;
+    for (;;) {
+      auto page = store.list_events(query);
+      if (!page) return page.status();
+      for (auto& record : *page) {
+        if (record.type == kEventEscalated || record.type.starts_with(kRoutingPrefix)) {
+          records.push_back(std::move(record));
+        }
+      }
+      if (page->size() < kPage) break;
+      query.after_id = page->back().id;
+    }
+  }
+  std::sort(records.begin(), records.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+
+  std::vector<routing::Event> events;
+  std::set<std::string> agents;
+  for (const auto& record : records) {
+    if (record.type == kEventEscalated) {
+      const json data = json::parse(record.data_json, nullptr, false);
+      if (data.is_object() && data.contains("snapshot")) {
+        snapshots[record.conversation_id] =
+            std::make_shared<const std::string>(dump(data["snapshot"]));
+      }
+      continue;
+    }
+    auto event = decode_routing_event(record);
+    if (!event) return Status::internal("malformed routing event " + std::to_string(record.id));
+    if (!event->agent_id.empty()) agents.insert(event->agent_id);
+    events.push_back(std::move(*event));
+  }
+
+  // Agents come first, with their stored profiles, so the conversation events can name them.
+  std::vector<routing::Event> all;
+  for (const auto& id : agents) {
+    auto record = store.get_agent(id);
+    routing::AgentProfile profile;
+    if (record) {
+      profile = profile_of(*record);
+    } else {
+      profile.id = id;
+    }
+    routing::Event online;
+    online.type = "agent_online";
+    online.agent_id = id;
+    online.at_ms = events.empty() ? clock.now_ms() : events.front().at_ms;
+    online.data = {{"display_name", profile.display_name},
+                   {"skills", profile.skills},
+                   {"languages", profile.languages},
+                   {"capacity", std::max(profile.capacity, routing::kMinCapacity)}};
+    all.push_back(std::move(online));
+  }
+  all.insert(all.end(), std::make_move_iterator(events.begin()),
+             std::make_move_iterator(events.end()));
+
+  Status status = router.restore(all, [this](const std::string& id) {
+    auto it = snapshots.find(id);
+    return it == snapshots.end() ? nullptr : it->second;
+  });
+  if (!status.is_ok()) return status;
+  for (const auto& conversation : *active) {
+    auto position = router.position(conversation.id);
+    if (!position) {
+      spdlog::warn("conversation conv={} is '{}' but has no routing state", conversation.id,
+                   conversation.state);
+      continue;
+    }
+    states[conversation.id] = conversation.state;
+    if (!position->assigned_agent.empty()) assigned[conversation.id] = position->assigned_agent;
+  }
+  spdlog::info("routing restored conversations={} events={} agents={}", active->size(),
+               all.size(), agents.size());
+  return Status::ok();
+}
+
+// ---- Timer ------------------------------------------------------------------------------------
+
+void AgentService::Impl::with_router(const std::function<void()>& fn) {
+  if (tl_holds_router) return fn();
+  RouterLock lock(mu);
+  fn();
+}
+
+void AgentService::Impl::notify_timer_locked() {
+  std::int64_t next = router.next_deadline_ms().value_or(kNoDeadline);
+  if (auto hold = next_hold_deadline()) next = std::min(next, *hold);
+  if (next < armed_deadline) timer_cv.notify_one();
+}
+
+void AgentService::Impl::tick_locked(std::int64_t now_ms) {
+  release_expired_holds(now_ms);
+  auto effects = router.tick(now_ms);
+  if (!effects.empty()) commit_locked(std::move(effects), nullptr);
+}
+
+void AgentService::Impl::run_timer() {
+  RouterLock guard(mu);
+  auto& lock = guard.lock();
+  while (!stopping) {
+    std::int64_t next = router.next_deadline_ms().value_or(kNoDeadline);
+    if (auto hold = next_hold_deadline()) next = std::min(next, *hold);
+    const std::int64_t now = clock.now_ms();
+    if (next <= now) {
+      tick_locked(now);
+      continue;
+    }
+    armed_deadline = next;
+    tl_holds_router = false;
+    if (next == kNoDeadline) {
+      timer_cv.wait(lock);
+    } else {
+      timer_cv.wait_for(lock, std::chrono::milliseconds(next - now));
+    }
+    tl_holds_router = true;
+    armed_deadline = 0;
+  }
+}
+
+// ---- Lifecycle ----------------------------------------------------------------------------
+
+AgentService::AgentService(store::Store& store, routing::RoutingConfig config, const Clock& clock,
+                           metrics::Registry& registry)
+    : impl_(std::make_unique<Impl>(store, std::move(config), clock, registry)) {
+  Impl* s = impl_.get();
+  registry.callback_gauge("handover_agents_connected", "Agent WebSocket connections open",
+                          [s] {
+                            std::lock_guard lock(s->conn_mu);
+                            return static_cast<double>(s->sessions.size());
+                          });
+  registry.callback_gauge("handover_conversations_waiting", "Conversations waiting in queues",
+                          [s] {
+                            std::lock_guard lock(s->mu);
+                            double waiting = 0;
+                            for (const auto& q : s->router.queues_view()) {
+                              waiting += static_cast<double>(q.waiting);
+                            }
+                            return waiting;
+                          });
+}
+
+AgentService::~AgentService() {
+  stop();
+  impl_->wait_for_callbacks();
+}
+
+std::shared_ptr<void> AgentService::Impl::track() {
+  {
+    std::lock_guard lock(flight_mu);
+    ++in_flight;
+  }
+  return std::shared_ptr<void>(nullptr, [this](void*) {
+    std::lock_guard lock(flight_mu);
+    if (--in_flight == 0) flight_cv.notify_all();
+  });
+}
+
+void AgentService::Impl::wait_for_callbacks() {
+  std::unique_lock lock(flight_mu);
+  // The store answers every write, at the latest when it closes; the bound guards a hang.
+  flight_cv.wait_for(lock, std::chrono::seconds(10), [this] { return in_flight == 0; });
+}
+
+Status AgentService::start() {
+  Impl& s = *impl_;
+  {
+    RouterLock lock(s.mu);
+    if (s.started) return Status::conflict("the agent service is already started");
+    if (Status restored = s.restore(); !restored.is_ok()) return restored;
+    s.started = true;
+  }
+  s.timer = std::thread([&s] { s.run_timer(); });
+  return Status::ok();
+}
+
+void AgentService::stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.mu);
+    s.stopping = true;
+  }
+  s.timer_cv.notify_all();
+  if (s.timer.joinable()) s.timer.join();
+}
+
+void AgentService::tick_for_test() {
+  RouterLock lock(impl_->mu);
+  impl_->tick_locked(impl_->clock.now_ms());
+}
+
+}  // namespace handover::agents

@@ -1,0 +1,517 @@
+// The agent service's WebSocket half: authentication of the upgrade, sessions with their
+// resumable event stream (seq = store event id), and the client frames of protocol v1.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "frames.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/util/clock.hpp"
+#include "handover/util/crypto.hpp"
+#include "service_impl.hpp"
+
+namespace handover::agents {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kPage = 1000;
+constexpr std::size_t kMaxPending = 4096;  // events held for a session before it goes live
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The value of query parameter `name` in `target`, percent-decoded; empty when absent.
+std::string query_value(const std::string& target, std::string_view name) {
+  const auto question = target.find('?');
+  if (question == std::string::npos) return {};
+  std::string_view query(target);
+  query.remove_prefix(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name || eq == std::string_view::npos) continue;
+    std::string out;
+    const std::string_view raw = pair.substr(eq + 1);
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 && hex_value(raw[i + 2]) >= 0) {
+        out += static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2]));
+        i += 2;
+      } else {
+        out += raw[i] == '+' ? ' ' : raw[i];
+      }
+    }
+    return out;
+  }
+  return {};
+}
+
+// The token of an upgrade: "Authorization: Bearer <token>" or ?access_token=<token>.
+std::string presented_token(const http::Request& request) {
+  if (const std::string* header = request.header("authorization")) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (header->size() > kBearer.size() && header->compare(0, kBearer.size(), kBearer) == 0) {
+      return header->substr(kBearer.size());
+    }
+    return {};
+  }
+  return query_value(request.target, "access_token");
+}
+
+}  // namespace
+
+// ---- Delivery -----------------------------------------------------------------------------
+
+void AgentService::Impl::send(const std::shared_ptr<http::WebSocketConnection>& connection,
+                              std::shared_ptr<const std::string> frame) {
+  connection->send(std::move(frame));
+}
+
+std::shared_ptr<const std::string> AgentService::Impl::snapshot_of(
+    const std::string& conversation) const {
+  std::lock_guard lock(conn_mu);
+  auto it = snapshots.find(conversation);
+  return it == snapshots.end() ? nullptr : it->second;
+}
+
+void AgentService::Impl::deliver(const std::vector<store::EventRecord>& events) {
+  for (const auto& event : events) {
+    if (event.agent_id.empty() || !is_agent_event(event.type)) continue;
+    const auto frame = event_frame(event, event.type == kEventOffer
+                                              ? snapshot_of(event.conversation_id)
+                                              : nullptr);
+    send_event(event.agent_id, event.id, frame);
+    if (event.type != kEventOffer) continue;
+    offers_sent.inc();
+    std::lock_guard lock(conn_mu);
+    auto it = escalated_at_ns.find(event.conversation_id);
+    if (it != escalated_at_ns.end()) {
+      escalation_to_offer.observe(static_cast<double>(steady_ns() - it->second) / 1e9);
+      escalated_at_ns.erase(it);
+    }
+  }
+}
+
+void AgentService::Impl::send_event(const std::string& agent, std::int64_t seq,
+                                    const std::shared_ptr<const std::string>& frame) {
+  std::lock_guard lock(conn_mu);
+  auto& newest = last_seq[agent];
+  newest = std::max(newest, seq);
+  auto ids = sessions_of.find(agent);
+  if (ids == sessions_of.end()) return;
+  for (std::uint64_t id : ids->second) {
+    Session& session = sessions.at(id);
+    if (!session.live) {
+      if (session.pending.size() < kMaxPending) session.pending.emplace_back(seq, frame);
+      continue;
+    }
+    if (seq <= session.last_sent) continue;
+    session.last_sent = seq;
+    send(session.connection, frame);
+  }
+}
+
+// The newest agent-directed event of `agent`, read from the store the first time.
+std::int64_t AgentService::Impl::last_seq_of(const std::string& agent) {
+  {
+    std::lock_guard lock(conn_mu);
+    auto it = last_seq.find(agent);
+    if (it != last_seq.end()) return it->second;
+  }
+  store::EventQuery query;
+  query.agent_id = agent;
+  query.limit = kPage;
+  for (;;) {
+    auto page = store.list_events(query);
+    if (!page || page->empty()) break;
+    query.after_id = page->back().id;
+    if (page->size() < kPage) break;
+  }
+  std::lock_guard lock(conn_mu);
+  auto& newest = last_seq[agent];
+  newest = std::max(newest, query.after_id);
+  return newest;
+}
+
+// Replays what the session missed after `resume_after` (if given), then sends what was held
+// back meanwhile, each event once and in seq order.
+void AgentService::Impl::go_live(std::uint64_t connection_id,
+                                 std::optional<std::int64_t> resume_after) {
+  std::string agent;
+  {
+    std::lock_guard lock(conn_mu);
+    auto it = sessions.find(connection_id);
+    if (it == sessions.end() || it->second.live) return;
+    agent = it->second.agent_id;
+    if (resume_after) it->second.last_sent = std::min(it->second.last_sent, *resume_after);
+  }
+  if (resume_after) {
+    store::EventQuery query;
+    query.agent_id = agent;
+    query.after_id = *resume_after;
+    query.limit = kPage;
+    for (;;) {
+      auto page = store.list_events(query);
+      if (!page) break;
+      for (const auto& event : *page) {
+        if (!is_agent_event(event.type)) continue;
+        auto frame = event_frame(event, event.type == kEventOffer
+                                            ? snapshot_of(event.conversation_id)
+                                            : nullptr);
+        std::lock_guard lock(conn_mu);
+        auto it = sessions.find(connection_id);
+        if (it == sessions.end()) return;
+        if (event.id <= it->second.last_sent) continue;
+        it->second.last_sent = event.id;
+        send(it->second.connection, std::move(frame));
+      }
+      if (page->size() < kPage) break;
+      query.after_id = page->back().id;
+    }
+  }
+  std::lock_guard lock(conn_mu);
+  auto it = sessions.find(connection_id);
+  if (it == sessions.end()) return;
+  Session& session = it->second;
+  session.live = true;
+  for (auto& [seq, frame] : session.pending) {
+    if (seq <= session.last_sent) continue;
+    session.last_sent = seq;
+    send(session.connection, std::move(frame));
+  }
+  session.pending.clear();
+}
+
+std::optional<std::int64_t> AgentService::Impl::next_hold_deadline() const {
+  std::lock_guard lock(conn_mu);
+  std::optional<std::int64_t> next;
+  for (const auto& [id, session] : sessions) {
+    if (session.live) continue;
+    next = next ? std::min(*next, session.hold_until_ms) : session.hold_until_ms;
+  }
+  return next;
+}
+
+void AgentService::Impl::release_expired_holds(std::int64_t now_ms) {
+  std::vector<std::uint64_t> due;
+  {
+    std::lock_guard lock(conn_mu);
+    for (auto& [id, session] : sessions) {
+      if (!session.live && session.hold_until_ms <= now_ms) due.push_back(id);
+    }
+  }
+  for (std::uint64_t id : due) go_live(id, std::nullopt);
+}
+
+// ---- Upgrade and presence -----------------------------------------------------------------
+
+Result<store::AgentRecord> AgentService::Impl::authenticate(const http::Request& request) const {
+  const std::string token = presented_token(request);
+  if (token.empty()) return Status(StatusCode::kUnauthenticated, "no agent token");
+  auto agent = store.get_agent_by_token_hash(crypto::sha256_hex(token));
+  if (!agent) {
+    if (agent.status().code() == StatusCode::kNotFound) {
+      return Status(StatusCode::kUnauthenticated, "the agent token is not valid");
+    }
+    return agent.status();
+  }
+  if (agent->disabled) {
+    return Status(StatusCode::kPermissionDenied, "agent " + agent->id + " is disabled");
+  }
+  return agent;
+}
+
+std::optional<http::Response> AgentService::on_upgrade(const http::Request& request) {
+  auto agent = impl_->authenticate(request);
+  if (agent) return std::nullopt;
+  switch (agent.status().code()) {
+    case StatusCode::kUnauthenticated: {
+      auto r = http::problem(401, "unauthenticated", "Unauthenticated",
+                             agent.status().message() +
+                                 ": send 'Authorization: Bearer <agent token>' or "
+                                 "?access_token=<agent token>");
+      r.set_header("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    case StatusCode::kPermissionDenied:
+      return http::problem(403, "agent-disabled", "Agent disabled", agent.status().message());
+    default: {
+      auto r = http::problem(503, "unavailable", "Service unavailable", agent.status().message());
+      r.set_header("Retry-After", "1");
+      return r;
+    }
+  }
+}
+
+void AgentService::Impl::agent_arrived(const store::AgentRecord& record) {
+  with_router([&] {
+    if (++open_connections[record.id] > 1) return;
+    Result<routing::Effects> effects = routing::Effects{};
+    const auto views = router.agents_view();
+    auto known = std::find_if(views.begin(), views.end(),
+                              [&](const routing::AgentView& v) { return v.id == record.id; });
+    const bool resumes = known != views.end() && !known->connected &&
+                         known->presence != routing::Presence::kOffline &&
+                         !profile_dirty.contains(record.id);
+    effects = resumes ? router.agent_reconnected(record.id)
+                      : router.agent_online(profile_of(record));
+    profile_dirty.erase(record.id);
+    if (!effects) {
+      spdlog::warn("agent agent={} cannot come online: {}", record.id, effects.status().message());
+      return;
+    }
+    spdlog::info("agent online agent={} resumed={}", record.id, resumes);
+    commit_locked(std::move(*effects), nullptr);
+  });
+}
+
+void AgentService::Impl::agent_left(const std::string& agent) {
+  with_router([&] {
+    auto it = open_connections.find(agent);
+    if (it == open_connections.end() || --it->second > 0) return;
+    open_connections.erase(it);
+    auto effects = router.agent_disconnected(agent);
+    if (!effects) return;
+    spdlog::info("agent disconnected agent={}", agent);
+    commit_locked(std::move(*effects), nullptr);
+  });
+}
+
+void AgentService::on_open(const std::shared_ptr<http::WebSocketConnection>& connection,
+                           const http::Request& request) {
+  Impl& s = *impl_;
+  auto agent = s.authenticate(request);
+  if (!agent) {
+    connection->close(1008, agent.status().message());
+    return;
+  }
+  {
+    std::lock_guard lock(s.conn_mu);
+    Session& session = s.sessions[connection->id()];
+    session.connection = connection;
+    session.agent_id = agent->id;
+    session.hold_until_ms = s.clock.now_ms() + kHelloWaitMs;
+    s.sessions_of[agent->id].insert(connection->id());
+  }
+  const std::int64_t last = s.last_seq_of(agent->id);
+  {
+    std::lock_guard lock(s.conn_mu);
+    s.sessions.at(connection->id()).last_sent = last;
+  }
+  connection->send(welcome_frame(*agent, last));
+  spdlog::debug("agent connection open agent={} conn={} remote={}", agent->id, connection->id(),
+                connection->remote());
+  s.agent_arrived(*agent);
+}
+
+void AgentService::on_close(const std::shared_ptr<http::WebSocketConnection>& connection) {
+  Impl& s = *impl_;
+  std::string agent;
+  {
+    std::lock_guard lock(s.conn_mu);
+    auto it = s.sessions.find(connection->id());
+    if (it == s.sessions.end()) return;
+    agent = it->second.agent_id;
+    s.sessions.erase(it);
+    auto ids = s.sessions_of.find(agent);
+    ids->second.erase(connection->id());
+    if (ids->second.empty()) s.sessions_of.erase(ids);
+  }
+  spdlog::debug("agent connection closed agent={} conn={}", agent, connection->id());
+  s.agent_left(agent);
+}
+
+// ---- Frames ---------------------------------------------------------------------------------
+
+void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& connection,
+                              std::string text) {
+  Impl& s = *impl_;
+  s.frames_in.inc();
+  ParsedFrame parsed = parse_client_frame(text);
+  std::string agent;
+  bool first = false;
+  {
+    std::lock_guard lock(s.conn_mu);
+    auto it = s.sessions.find(connection->id());
+    if (it == s.sessions.end()) return;
+    agent = it->second.agent_id;
+    first = !it->second.first_frame_seen;
+    it->second.first_frame_seen = true;
+  }
+  const bool resume = first && !parsed.error && parsed.frame.type == FrameType::kHello;
+  if (first) s.go_live(connection->id(), resume ? parsed.frame.resume_after : std::nullopt);
+  if (!first && !parsed.error && parsed.frame.type == FrameType::kHello &&
+      parsed.frame.resume_after) {
+    s.frame_errors.inc();
+    return connection->send(error_frame(parsed.frame.ref, "resume_too_late",
+                                        "resume_after is honoured in the first frame only"));
+  }
+  if (parsed.error) {
+    s.frame_errors.inc();
+    return connection->send(error_frame(parsed.frame.ref, parsed.error->code,
+                                        parsed.error->message));
+  }
+  s.handle_frame(connection, agent, parsed.frame);
+}
+
+void AgentService::Impl::handle_frame(const std::shared_ptr<http::WebSocketConnection>& connection,
+                                      const std::string& agent, const ClientFrame& frame) {
+  switch (frame.type) {
+    case FrameType::kHello: {
+      std::int64_t last = 0;
+      {
+        std::lock_guard lock(conn_mu);
+        auto it = sessions.find(connection->id());
+        if (it != sessions.end()) last = it->second.last_sent;
+      }
+      return send(connection, ack_frame(frame.ref, frame.type, {{"last_seq", last}}));
+    }
+    case FrameType::kPing: return send(connection, ack_frame(frame.ref, frame.type));
+    case FrameType::kSnapshot: {
+      bool allowed = false;
+      with_router([&] {
+        auto it = assigned.find(frame.conversation_id);
+        allowed = it == assigned.end() ? states.contains(frame.conversation_id)
+                                       : it->second == agent;
+      });
+      auto snapshot = allowed ? snapshot_of(frame.conversation_id) : nullptr;
+      if (!snapshot) {
+        frame_errors.inc();
+        return send(connection, error_frame(frame.ref, routing::kUnknownConversation,
+                                            "no snapshot of conversation " +
+                                                frame.conversation_id + " for this agent"));
+      }
+      return send(connection, snapshot_frame(frame.ref, frame.conversation_id, *snapshot));
+    }
+    case FrameType::kMessage: return handle_message(connection, agent, frame);
+    default: return handle_routing_frame(connection, agent, frame);
+  }
+}
+
+void AgentService::Impl::handle_routing_frame(
+    const std::shared_ptr<http::WebSocketConnection>& connection, const std::string& agent,
+    const ClientFrame& frame) {
+  with_router([&] {
+    Result<routing::Effects> effects = routing::Effects{};
+    switch (frame.type) {
+      case FrameType::kPresence: effects = router.set_presence(agent, frame.presence); break;
+      case FrameType::kAccept:
+        effects = router.accept(agent, frame.conversation_id, frame.offer_id);
+        break;
+      case FrameType::kDecline:
+        effects = router.decline(agent, frame.conversation_id, frame.offer_id, frame.reason);
+        break;
+      case FrameType::kClaim: effects = router.claim(agent, frame.conversation_id); break;
+      case FrameType::kTransfer:
+        effects = router.transfer(agent, frame.conversation_id, frame.target, frame.note);
+        break;
+      case FrameType::kReturnToBot:
+        effects = router.return_to_bot(agent, frame.conversation_id, frame.note);
+        break;
+      case FrameType::kResolve:
+        effects = router.resolve(agent, frame.conversation_id, frame.feedback);
+        break;
+      default: return;
+    }
+    if (!effects) {
+      frame_errors.inc();
+      return send(connection, error_frame(frame.ref, error_code_of(effects.status()),
+                                          effects.status().message()));
+    }
+    spdlog::debug("agent frame agent={} type={} conv={}", agent, to_string(frame.type),
+                  frame.conversation_id);
+    json extra = json::object();
+    if (!frame.conversation_id.empty()) extra["conversation_id"] = frame.conversation_id;
+    auto ack = ack_frame(frame.ref, frame.type, std::move(extra));
+    json ref = frame.ref;
+    commit_locked(std::move(*effects), [this, connection, ack, ref](const Status& status) {
+      if (status.is_ok()) return send(connection, ack);
+      send(connection, error_frame(ref, error_code_of(status), status.message()));
+    });
+  });
+}
+
+void AgentService::Impl::handle_message(const std::shared_ptr<http::WebSocketConnection>& connection,
+                                        const std::string& agent, const ClientFrame& frame) {
+  store::AppendTurnRequest request;
+  request.turn.conversation_id = frame.conversation_id;
+  request.turn.role = "agent";
+  request.turn.text = frame.text;
+  request.turn.client_turn_id = frame.client_turn_id;
+  request.turn.metadata_json = dump(json{{"agent_id", agent}});
+  request.turn.content_hash =
+      crypto::sha256_hex(dump(json{{"role", "agent"}, {"agent", agent}, {"text", frame.text}}));
+  request.expected_state = kStateAgent;
+  const json ref = frame.ref;
+  with_router([&] {
+    auto it = assigned.find(frame.conversation_id);
+    if (it == assigned.end() || it->second != agent) {
+      frame_errors.inc();
+      return send(connection, error_frame(ref, routing::kNotAssigned,
+                                          "conversation " + frame.conversation_id +
+                                              " is not assigned to this agent"));
+    }
+    // Submitted under the lock, so it lands before any later transition of the conversation.
+    store.append_turn(std::move(request), [this, connection, ref, token = track()](
+                                              Result<store::AppendTurnOutcome> outcome) {
+      if (!outcome) {
+        frame_errors.inc();
+        const bool state = outcome.status().code() == StatusCode::kConflict;
+        return send(connection, error_frame(ref, state ? "conflict" : error_code_of(outcome.status()),
+                                            outcome.status().message()));
+      }
+      send(connection, ack_frame(ref, FrameType::kMessage,
+                                 {{"conversation_id", outcome->turn.conversation_id},
+                                  {"turn", turn_json(outcome->turn)},
+                                  {"replayed", outcome->kind == store::AppendKind::kReplayed}}));
+    });
+  });
+}
+
+// ---- Admin changes --------------------------------------------------------------------------
+
+void AgentService::on_agent_updated(const store::AgentRecord& before,
+                                    const store::AgentRecord& after) {
+  Impl& s = *impl_;
+  const bool cut_off = after.disabled || before.token_hash != after.token_hash;
+  if (cut_off) {
+    std::vector<std::shared_ptr<http::WebSocketConnection>> connections;
+    {
+      std::lock_guard lock(s.conn_mu);
+      auto ids = s.sessions_of.find(after.id);
+      if (ids != s.sessions_of.end()) {
+        for (auto id : ids->second) connections.push_back(s.sessions.at(id).connection);
+      }
+    }
+    const char* reason = after.disabled ? "agent disabled" : "agent token rotated";
+    for (auto& connection : connections) connection->close(1008, reason);
+  }
+  s.with_router([&] {
+    const bool online = s.open_connections.contains(after.id);
+    if (!online || cut_off) {
+      s.profile_dirty.insert(after.id);
+      return;
+    }
+    auto effects = s.router.agent_online(profile_of(after));
+    if (!effects) {
+      spdlog::warn("agent agent={} profile refused: {}", after.id, effects.status().message());
+      return;
+    }
+    s.commit_locked(std::move(*effects), nullptr);
+  });
+}
+
+}  // namespace handover::agents

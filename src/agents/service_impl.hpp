@@ -1,0 +1,151 @@
+// State of the agent service shared by its two halves: routing and persistence
+// (agent_service.cpp) and the WebSocket sessions (agent_socket.cpp).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "frames.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/metrics/registry.hpp"
+#include "handover/routing/router.hpp"
+#include "handover/routing/routing_config.hpp"
+#include "handover/store/store.hpp"
+
+namespace handover::agents {
+
+// How long a new connection's events are held back waiting for its first frame (a hello
+// with resume_after replays what it missed first, so everything arrives in seq order).
+inline constexpr std::int64_t kHelloWaitMs = 1000;
+
+// One store write planned from routing effects: a conversation update (with the state it
+// must be in) or, for events without a conversation, a plain append.
+struct PlannedWrite {
+  std::string conversation_id;
+  std::optional<std::string> expected_state;
+  std::optional<std::string> new_state;
+  std::vector<store::EventRecord> events;
+};
+
+// One agent WebSocket connection. Guarded by Impl::conn_mu.
+struct Session {
+  std::shared_ptr<http::WebSocketConnection> connection;
+  std::string agent_id;
+  bool live = false;           // false until the first frame (or kHelloWaitMs) and any replay
+  bool first_frame_seen = false;
+  std::int64_t last_sent = 0;  // seq of the newest event sent on this connection
+  std::int64_t hold_until_ms = 0;
+  std::vector<std::pair<std::int64_t, std::shared_ptr<const std::string>>> pending;
+};
+
+struct AgentService::Impl {
+  Impl(store::Store& store_in, routing::RoutingConfig config_in, const Clock& clock_in,
+       metrics::Registry& registry);
+
+  // ---- Routing and persistence (agent_service.cpp); callers hold `mu` -----------------------
+
+  // Plans the store writes for `effects`, updates the mirrors and submits the writes in
+  // order. `done` runs once after the last write completed, with the first error if any.
+  void commit_locked(routing::Effects effects, std::function<void(Status)> done,
+                     std::vector<store::EventRecord> lead_events = {},
+                     const std::string& lead_conversation = {},
+                     store::Callback<store::ConversationRecord> lead_done = nullptr);
+  void plan_locked(routing::Effects effects, std::vector<PlannedWrite>& writes);
+  PlannedWrite& write_for(std::vector<PlannedWrite>& writes, const std::string& conversation);
+  void transition_locked(std::vector<PlannedWrite>& writes, const std::string& conversation,
+                         const std::string& state);
+  std::string state_of_locked(const std::string& conversation) const;
+  void notify_timer_locked();
+  void tick_locked(std::int64_t now_ms);
+  // Runs `fn` with `mu` held, also when called from a store callback that the store ran at
+  // once on a thread already holding it.
+  void with_router(const std::function<void()>& fn);
+  Status restore();
+  void run_timer();
+
+  // ---- Delivery (agent_socket.cpp); takes conn_mu only -------------------------------------
+
+  void deliver(const std::vector<store::EventRecord>& events);
+  void send_event(const std::string& agent, std::int64_t seq,
+                  const std::shared_ptr<const std::string>& frame);
+  std::shared_ptr<const std::string> snapshot_of(const std::string& conversation) const;
+  std::int64_t last_seq_of(const std::string& agent);
+  void go_live(std::uint64_t connection_id, std::optional<std::int64_t> resume_after);
+  void release_expired_holds(std::int64_t now_ms);
+  std::optional<std::int64_t> next_hold_deadline() const;
+  void send(const std::shared_ptr<http::WebSocketConnection>& connection,
+            std::shared_ptr<const std::string> frame);
+
+  // Frame handlers (agent_socket.cpp).
+  void handle_frame(const std::shared_ptr<http::WebSocketConnection>& connection,
+                    const std::string& agent, const ClientFrame& frame);
+  void handle_routing_frame(const std::shared_ptr<http::WebSocketConnection>& connection,
+                            const std::string& agent, const ClientFrame& frame);
+  void handle_message(const std::shared_ptr<http::WebSocketConnection>& connection,
+                      const std::string& agent, const ClientFrame& frame);
+  void agent_arrived(const store::AgentRecord& record);
+  void agent_left(const std::string& agent);
+  Result<store::AgentRecord> authenticate(const http::Request& request) const;
+
+  // A token held by each store callback of ours; the destructor waits until none is left,
+  // so no callback outlives the service.
+  std::shared_ptr<void> track();
+  void wait_for_callbacks();
+
+  store::Store& store;
+  routing::RoutingConfig config;  // a copy: the router owns its own
+  const Clock& clock;
+
+  metrics::Counter& escalations;
+  metrics::Counter& escalation_failures;
+  metrics::Counter& offers_sent;
+  metrics::Counter& assignments;
+  metrics::Counter& frames_in;
+  metrics::Counter& frame_errors;
+  metrics::Counter& store_failures;
+  metrics::Histogram& escalation_to_offer;  // escalate() call to offer frame sent, seconds
+
+  // Guards the router and the mirrors below; see with_router().
+  mutable std::mutex mu;
+  std::condition_variable timer_cv;
+  routing::Router router;
+  bool started = false;
+  bool stopping = false;
+  std::int64_t armed_deadline = 0;  // what the timer thread sleeps towards (max: nothing)
+  std::unordered_map<std::string, std::string> states;    // conversation -> queued | agent
+  std::unordered_map<std::string, std::string> assigned;  // conversation -> agent
+  std::unordered_map<std::string, int> open_connections;  // agent -> count
+  std::unordered_set<std::string> profile_dirty;  // changed while disconnected
+  std::thread timer;
+
+  std::mutex flight_mu;
+  std::condition_variable flight_cv;
+  int in_flight = 0;
+
+  // Leaf lock: never take `mu` while holding it.
+  mutable std::mutex conn_mu;
+  std::unordered_map<std::uint64_t, Session> sessions;  // by connection id
+  std::unordered_map<std::string, std::set<std::uint64_t>> sessions_of;  // agent -> ids
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> snapshots;
+  std::unordered_map<std::string, std::int64_t> last_seq;  // agent -> newest known event id
+  std::unordered_map<std::string, std::int64_t> escalated_at_ns;  // for escalation_to_offer
+};
+
+// The routing profile of a stored agent.
+routing::AgentProfile profile_of(const store::AgentRecord& record);
+
+// A store or routing failure as an error frame code.
+std::string error_code_of(const Status& status);
+
+}  // namespace handover::agents

@@ -1,0 +1,130 @@
+// Trigger evaluation in the turn intake, with the engine state rebuilt from stored turns.
+#include "turn_intake.hpp"
+
+#include "handover/triggers/engine.hpp"
+#include "handover/triggers/rule_set_holder.hpp"
+#include "handover/triggers/trigger_service.hpp"
+
+namespace handover::api {
+namespace {
+
+using nlohmann::json;
+
+json parse_or_null(const std::string& text) {
+  if (text.empty()) return nullptr;
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+// The engine's view of one stored turn. Views point into `turn` and `metadata`.
+triggers::TurnInput turn_input(const store::TurnRecord& turn, const json& bot,
+                               const json& metadata) {
+  triggers::TurnInput in;
+  in.role = turn.role;
+  in.text = turn.text;
+  if (bot.is_object()) {
+    if (auto c = bot.find("confidence"); c != bot.end() && c->is_number()) {
+      in.bot_confidence = c->get<double>();
+    }
+    in.bot_fallback = bot.value("fallback", false);
+    if (auto i = bot.find("intent"); i != bot.end() && i->is_string()) {
+      in.bot_intent = i->get_ref<const std::string&>();
+    }
+    if (auto h = bot.find("handover"); h != bot.end() && h->is_object()) {
+      in.bot_handover_reason = h->value("reason", std::string());
+    }
+  }
+  if (metadata.is_object()) in.metadata = &metadata;
+  return in;
+}
+
+// Language, tier and lifetime value from the conversation record; views into `customer`.
+triggers::ConversationInfo conversation_info(const store::ConversationRecord& conv,
+                                             const json& customer) {
+  triggers::ConversationInfo info;
+  const bool known_language = !conv.language.empty() && conv.language != "und";
+  info.language = known_language ? std::string_view(conv.language) : std::string_view();
+  info.state = conv.state;
+  if (auto t = customer.find("tier"); t != customer.end() && t->is_string()) {
+    info.customer_tier = t->get_ref<const std::string&>();
+  }
+  if (auto v = customer.find("lifetime_value"); v != customer.end() && v->is_number()) {
+    info.lifetime_value = v->get<double>();
+  }
+  return info;
+}
+
+Verdict verdict_of(const triggers::Evaluation& e, const json& evaluation_json) {
+  Verdict v;
+  v.kind = e.decision.kind;
+  if (e.decision.rule) {
+    v.rule_id = e.decision.rule->id;
+    v.queue = e.decision.rule->queue;
+    v.skills = e.decision.rule->skills;
+    v.priority = e.decision.rule->priority;
+  }
+  if (auto fired = evaluation_json.find("fired"); fired != evaluation_json.end()) {
+    v.reasons = *fired;
+  }
+  return v;
+}
+
+}  // namespace
+
+TurnIntake::TurnIntake(triggers::TriggerService& triggers, store::Store& store)
+    : triggers_(triggers), store_(store) {}
+
+std::mutex& TurnIntake::stripe(const std::string& conversation_id) {
+  return stripes_[std::hash<std::string>{}(conversation_id) % kStripes];
+}
+
+Status TurnIntake::rebuild(const store::ConversationRecord& conv) {
+  const triggers::Engine engine = triggers_.rules().engine();
+  const json customer = parse_or_null(conv.customer_json);
+  const auto info = conversation_info(conv, customer.is_object() ? customer : json::object());
+  triggers::ConversationState state;
+  constexpr std::size_t kPage = 500;
+  for (std::int64_t after = 0;;) {
+    auto page = store_.list_turns(conv.id, after, kPage);
+    if (!page) return page.status();
+    for (const auto& turn : *page) {
+      const json bot = parse_or_null(turn.bot_json);
+      const json metadata = parse_or_null(turn.metadata_json);
+      engine.evaluate(info, state, turn_input(turn, bot, metadata), turn.created_at_ms);
+    }
+    if (page->size() < kPage) break;
+    after = page->back().seq;
+  }
+  triggers_.restore(conv.id, state);
+  return Status::ok();
+}
+
+void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurnRequest request,
+                        IntakeCallback done) {
+  std::lock_guard lock(stripe(conv.id));
+  if (conv.last_seq > 0 && !triggers_.state(conv.id)) {
+    if (Status s = rebuild(conv); !s.is_ok()) return done(s, Verdict{});
+  }
+
+  const json customer = parse_or_null(conv.customer_json);
+  const json bot = parse_or_null(request.turn.bot_json);
+  const json metadata = parse_or_null(request.turn.metadata_json);
+  const auto info = conversation_info(conv, customer.is_object() ? customer : json::object());
+  const auto evaluation =
+      triggers_.evaluate(conv.id, info, turn_input(request.turn, bot, metadata));
+  const json evaluation_json = triggers::to_json(evaluation);
+  request.turn.evaluation_json = evaluation_json.dump();
+  Verdict verdict = verdict_of(evaluation, evaluation_json);
+
+  // The store applies writes in submission order, so submitting under the lock keeps
+  // each conversation's seq order equal to its evaluation order.
+  const std::string id = conv.id;
+  store_.append_turn(std::move(request), [this, id, verdict = std::move(verdict),
+                                          done = std::move(done)](
+                                             Result<store::AppendTurnOutcome> result) {
+    // A turn that was not newly stored must not count in the kept state.
+    if (!result || result->kind != store::AppendKind::kCreated) triggers_.forget(id);
+    done(std::move(result), verdict);
+  });
+}
+
+}  // namespace handover::api

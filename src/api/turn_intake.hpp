@@ -1,0 +1,54 @@
+// Scores each posted turn with the trigger engine and submits its store write while the
+// conversation is locked, so evaluations and stored seq numbers follow the same order.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "handover/store/store.hpp"
+#include "handover/triggers/evaluation.hpp"
+
+namespace handover::triggers {
+class TriggerService;
+}
+
+namespace handover::api {
+
+// The decision taken on one turn, as the intake acts on it after the commit.
+struct Verdict {
+  triggers::DecisionKind kind = triggers::DecisionKind::kNone;
+  std::string rule_id;
+  std::string queue;
+  std::vector<std::string> skills;
+  int priority = 0;
+  nlohmann::json reasons = nlohmann::json::array();  // fired rules with their evidence
+};
+
+using IntakeCallback = std::function<void(Result<store::AppendTurnOutcome>, const Verdict&)>;
+
+class TurnIntake {
+ public:
+  // Both must outlive the intake.
+  TurnIntake(triggers::TriggerService& triggers, store::Store& store);
+
+  // Rebuilds the conversation's engine state from its stored turns when none is kept,
+  // evaluates `request.turn`, stores the evaluation with it and submits the append.
+  // `done` runs on the store's writer thread after the commit. Thread-safe.
+  void submit(const store::ConversationRecord& conversation, store::AppendTurnRequest request,
+              IntakeCallback done);
+
+ private:
+  static constexpr std::size_t kStripes = 128;
+  std::mutex& stripe(const std::string& conversation_id);
+  Status rebuild(const store::ConversationRecord& conversation);
+
+  triggers::TriggerService& triggers_;
+  store::Store& store_;
+  std::array<std::mutex, kStripes> stripes_;
+};
+
+}  // namespace handover::api

@@ -1,0 +1,387 @@
+// AgentService against a real store in a temporary directory, a FakeClock and fake
+// WebSocket connections: persistence before delivery, seq and resume, timeouts, restore.
+#include "handover/agents/agent_service.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "handover/metrics/registry.hpp"
+#include "handover/routing/routing_config.hpp"
+#include "handover/util/clock.hpp"
+#include "handover/util/crypto.hpp"
+
+namespace handover::agents {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kRoutingYaml = R"(settings:
+  decline_cooldown_s: 60
+  reconnect_grace_s: 30
+  position_update_interval_ms: 0
+queues:
+  - name: general
+    offer_timeout_s: 5
+)";
+
+// Records every frame; waits are bounded by a condition variable, never by sleeping.
+class FakeConnection final : public http::WebSocketConnection {
+ public:
+  explicit FakeConnection(std::uint64_t id) : id_(id) {}
+
+  void send(std::shared_ptr<const std::string> text) override {
+    std::lock_guard lock(mu_);
+    frames_.push_back(json::parse(*text));
+    cv_.notify_all();
+  }
+  void close(std::uint16_t code, std::string) override {
+    std::lock_guard lock(mu_);
+    close_code_ = code;
+  }
+  std::uint64_t id() const override { return id_; }
+  const std::string& remote() const override { return remote_; }
+  bool is_open() const override { return close_code_ == 0; }
+
+  // The next frame of `type` after those already taken, within two seconds.
+  std::optional<json> next(const std::string& type) {
+    std::unique_lock lock(mu_);
+    std::optional<json> found;
+    cv_.wait_for(lock, 2s, [&] {
+      for (; taken_ < frames_.size(); ++taken_) {
+        if (frames_[taken_].value("type", "") == type) {
+          found = frames_[taken_++];
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  std::vector<json> frames() {
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+  std::uint16_t close_code() {
+    std::lock_guard lock(mu_);
+    return close_code_;
+  }
+
+ private:
+  std::uint64_t id_;
+  std::string remote_ = "127.0.0.1:1";
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<json> frames_;
+  std::size_t taken_ = 0;
+  std::uint16_t close_code_ = 0;
+};
+
+template <class T>
+Result<T> wait(const std::function<void(store::Callback<T>)>& start) {
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  auto future = promise->get_future();
+  start([promise](Result<T> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+class AgentServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "agents_XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    open_store();
+    start_service();
+  }
+  void TearDown() override {
+    service_.reset();
+    store_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void open_store() {
+    store::StoreOptions options;
+    options.path = dir_ + "/test.db";
+    auto opened = store::Store::open(options, clock_);
+    ASSERT_TRUE(opened) << opened.status().to_string();
+    store_ = std::move(opened).value();
+  }
+  void start_service() {
+    auto config = routing::parse_routing_config(kRoutingYaml, "routing.yaml");
+    ASSERT_TRUE(config) << config.status().to_string();
+    registry_ = std::make_unique<metrics::Registry>();
+    service_ = std::make_unique<AgentService>(*store_, *config, clock_, *registry_);
+    ASSERT_TRUE(service_->start().is_ok());
+  }
+  void restart_service() {
+    service_.reset();
+    start_service();
+  }
+
+  // Stores an agent; returns its token.
+  std::string add_agent(const std::string& id, bool disabled = false) {
+    store::AgentRecord agent;
+    agent.id = id;
+    agent.name = id;
+    agent.display_name = id;
+    agent.capacity = 2;
+    agent.disabled = disabled;
+    const std::string token = "hat_" + id;
+    agent.token_hash = crypto::sha256_hex(token);
+    auto created = wait<store::AgentRecord>(
+        [&](auto done) { store_->create_agent(agent, std::move(done)); });
+    EXPECT_TRUE(created) << created.status().to_string();
+    return token;
+  }
+
+  static http::Request upgrade(const std::string& token) {
+    http::Request request;
+    request.method = "GET";
+    request.target = "/v1/agents/ws";
+    if (!token.empty()) request.headers.emplace_back("authorization", "Bearer " + token);
+    return request;
+  }
+
+  // Opens a fake connection for the agent and sends `hello`.
+  std::shared_ptr<FakeConnection> connect(const std::string& token, json hello = json::object()) {
+    auto connection = std::make_shared<FakeConnection>(++next_connection_);
+    std::shared_ptr<http::WebSocketConnection> base = connection;
+    service_->on_open(base, upgrade(token));
+    hello["type"] = "hello";
+    service_->on_message(base, hello.dump());
+    return connection;
+  }
+  void say(const std::shared_ptr<FakeConnection>& connection, const json& frame) {
+    std::shared_ptr<http::WebSocketConnection> base = connection;
+    service_->on_message(base, frame.dump());
+  }
+
+  std::string create_conversation() {
+    store::ConversationRecord record;
+    record.id = "c_" + std::to_string(++next_conversation_);
+    record.language = "de";
+    auto created = wait<store::ConversationRecord>(
+        [&](auto done) { store_->create_conversation(record, std::move(done)); });
+    EXPECT_TRUE(created);
+    return record.id;
+  }
+  Result<store::ConversationRecord> escalate(const std::string& id) {
+    Escalation e;
+    e.conversation_id = id;
+    e.queue = "general";
+    e.snapshot_json = R"({"snapshot_version":1,"note":"x"})";
+    return wait<store::ConversationRecord>(
+        [&](auto done) { service_->escalate(e, std::move(done)); });
+  }
+  std::string state_of(const std::string& id) { return store_->get_conversation(id)->state; }
+
+  FakeClock clock_;
+  std::string dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<AgentService> service_;
+  std::uint64_t next_connection_ = 0;
+  int next_conversation_ = 0;
+};
+
+TEST_F(AgentServiceTest, UpgradeIsRefusedWithoutAValidTokenOrForADisabledAgent) {
+  add_agent("ana");
+  add_agent("off", true);
+
+  auto missing = service_->on_upgrade(upgrade(""));
+  auto wrong = service_->on_upgrade(upgrade("hat_nobody"));
+  auto disabled = service_->on_upgrade(upgrade("hat_off"));
+  auto good = service_->on_upgrade(upgrade("hat_ana"));
+  http::Request by_query = upgrade("");
+  by_query.target += "?access_token=hat_ana";
+
+  ASSERT_TRUE(missing && wrong && disabled);
+  EXPECT_EQ(missing->status, 401);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(disabled->status, 403);
+  EXPECT_EQ(missing->content_type, "application/problem+json");
+  EXPECT_FALSE(good.has_value());
+  EXPECT_FALSE(service_->on_upgrade(by_query).has_value());
+}
+
+TEST_F(AgentServiceTest, EscalationIsStoredBeforeTheOfferIsSent) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+
+  auto record = escalate(conv);
+  auto offer = ana->next("offer");
+
+  ASSERT_TRUE(record) << record.status().to_string();
+  EXPECT_EQ(record->state, "queued");
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["snapshot"]["note"], "x");
+  store::EventQuery query;
+  query.agent_id = "ana";
+  auto events = store_->list_events(query);
+  ASSERT_TRUE(events);
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().id, (*offer)["seq"]);
+  EXPECT_EQ(events->back().type, "agent.offer");
+}
+
+TEST_F(AgentServiceTest, EscalationOfAConversationNotWithTheBotIsAConflict) {
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+
+  auto again = escalate(conv);
+
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.status().code(), StatusCode::kConflict);
+}
+
+TEST_F(AgentServiceTest, AcceptMovesTheConversationToAgentAndRelaysUserTurns) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+
+  say(ana, {{"type", "accept"}, {"ref", 1}, {"conversation_id", conv},
+            {"offer_id", (*offer)["offer_id"]}});
+  auto assigned = ana->next("assigned");
+  auto ack = ana->next("ack");
+  store::TurnRecord turn;
+  turn.conversation_id = conv;
+  turn.seq = 1;
+  turn.role = "user";
+  turn.text = "Hallo";
+  service_->on_turn_committed(*store_->get_conversation(conv), turn);
+  auto relayed = ana->next("turn");
+
+  ASSERT_TRUE(assigned && ack && relayed);
+  EXPECT_EQ((*ack)["ref"], 1);
+  EXPECT_EQ(state_of(conv), "agent");
+  EXPECT_TRUE(service_->assigned_to_agent(conv));
+  EXPECT_EQ((*relayed)["turn"]["text"], "Hallo");
+  EXPECT_GT((*relayed)["seq"], (*assigned)["seq"]);
+}
+
+TEST_F(AgentServiceTest, OfferTimesOutWhenTheClockPassesItsDeadline) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+
+  clock_.advance_ms(5001);
+  service_->tick_for_test();
+  auto revoked = ana->next("offer_revoked");
+  say(ana, {{"type", "accept"}, {"ref", "late"}, {"conversation_id", conv},
+            {"offer_id", (*offer)["offer_id"]}});
+  auto error = ana->next("error");
+
+  ASSERT_TRUE(revoked && error);
+  EXPECT_EQ((*revoked)["reason"], "expired");
+  EXPECT_EQ((*error)["code"], "offer_expired");
+  EXPECT_EQ((*error)["ref"], "late");
+  EXPECT_EQ(state_of(conv), "queued");
+}
+
+TEST_F(AgentServiceTest, ResumeReplaysMissedEventsInOrderWithoutDuplicates) {
+  const std::string token = add_agent("ana");
+  auto first = connect(token);
+  const std::string a = create_conversation();
+  const std::string b = create_conversation();
+  ASSERT_TRUE(escalate(a));
+  auto offer_a = first->next("offer");
+  ASSERT_TRUE(offer_a.has_value());
+  const std::int64_t seen = (*offer_a)["seq"];
+  service_->on_close(first);
+
+  ASSERT_TRUE(escalate(b));
+  auto second = connect(token, {{"resume_after", seen - 1}});
+  auto replayed = second->next("offer");
+  auto revoked = second->next("offer_revoked");
+  auto live = second->next("offer");
+  std::vector<json> events;
+  for (const auto& frame : second->frames()) {
+    if (frame.contains("seq")) events.push_back(frame);
+  }
+
+  ASSERT_TRUE(replayed && revoked && live);
+  EXPECT_EQ((*replayed)["seq"], seen);
+  EXPECT_EQ((*revoked)["reason"], "agent_disconnected");
+  EXPECT_GT((*live)["seq"], (*revoked)["seq"]);
+  EXPECT_EQ(second->frames().front()["type"], "welcome");
+  for (std::size_t i = 1; i < events.size(); ++i) EXPECT_GT(events[i]["seq"], events[i - 1]["seq"]);
+}
+
+TEST_F(AgentServiceTest, RestoreKeepsAssignmentsAndWaitingConversations) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string held = create_conversation();
+  ASSERT_TRUE(escalate(held));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "accept"}, {"conversation_id", held}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+  say(ana, {{"type", "presence"}, {"status", "away"}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+  const std::string waiting = create_conversation();
+  ASSERT_TRUE(escalate(waiting));
+
+  restart_service();
+  const json queues = service_->queues_view();
+  const json agents = service_->agents_view();
+
+  EXPECT_TRUE(service_->assigned_to_agent(held));
+  EXPECT_FALSE(service_->assigned_to_agent(waiting));
+  EXPECT_EQ(queues["queues"][0]["waiting"], 1);
+  ASSERT_EQ(agents["agents"].size(), 1u);
+  EXPECT_EQ(agents["agents"][0]["load"], 1);
+  EXPECT_EQ(agents["agents"][0]["connected"], false);
+}
+
+TEST_F(AgentServiceTest, AgentMessageBecomesAnAgentTurnOnlyForTheAssignedAgent) {
+  auto ana = connect(add_agent("ana"));
+  auto ben = connect(add_agent("ben"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+
+  say(ben, {{"type", "message"}, {"ref", "b"}, {"conversation_id", conv}, {"text", "mine"}});
+  say(ana, {{"type", "message"}, {"ref", "a"}, {"conversation_id", conv}, {"text", "Hallo"}});
+  auto refused = ben->next("error");
+  auto ack = ana->next("ack");
+  auto turns = store_->list_turns(conv, 0, 10);
+
+  ASSERT_TRUE(refused && ack && turns);
+  EXPECT_EQ((*refused)["code"], "not_assigned");
+  EXPECT_EQ((*ack)["turn"]["role"], "agent");
+  ASSERT_EQ(turns->size(), 1u);
+  EXPECT_EQ((*turns)[0].role, "agent");
+  EXPECT_EQ((*turns)[0].text, "Hallo");
+}
+
+TEST_F(AgentServiceTest, DisablingAnAgentClosesItsConnections) {
+  auto ana = connect(add_agent("ana"));
+  auto before = store_->get_agent("ana");
+  ASSERT_TRUE(before);
+  store::AgentRecord after = *before;
+  after.disabled = true;
+
+  service_->on_agent_updated(*before, after);
+
+  EXPECT_EQ(ana->close_code(), 1008);
+}
+
+}  // namespace
+}  // namespace handover::agents

@@ -1,0 +1,665 @@
+// Agent routing end to end: the real server binary, agents on real WebSockets over loopback,
+// conversations and handovers over REST. Each test runs its own server (queues in
+// kTestRoutingYaml: offer timeouts of 5 s, a broadcast queue, a slow queue).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+#include "support/ws_client.hpp"
+
+namespace handover::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kWsPath = "/v1/agents/ws";
+
+struct AgentSpec {
+  std::string id;
+  std::vector<std::string> skills = {};
+  std::vector<std::string> languages = {};
+  int capacity = 1;
+};
+
+class AgentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>();
+    ASSERT_TRUE(server_->start()) << server_->log();
+  }
+  void TearDown() override {
+    if (HasFailure()) std::fprintf(stderr, "server log:\n%s\n", server_->log().c_str());
+  }
+
+  HttpResponse call(const std::string& method, const std::string& target,
+                    const std::string& body = {}, const std::string& key = kBotKey) {
+    HttpClient client(server_->port());
+    std::string headers = ServerProcess::bearer(key);
+    if (!body.empty()) headers += "Content-Type: application/json\r\n";
+    return client.request(method, target, body, headers);
+  }
+
+  // Creates the agent; returns its token.
+  std::string create_agent(const AgentSpec& spec) {
+    const json body = {{"id", spec.id},
+                       {"name", spec.id},
+                       {"display_name", "Agent " + spec.id},
+                       {"skills", spec.skills},
+                       {"languages", spec.languages},
+                       {"capacity", spec.capacity}};
+    auto r = call("POST", "/v1/admin/agents", body.dump(), kAdminKey);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().value("token", "");
+  }
+
+  // Connects with the token, reads the welcome and sends hello (with resume_after if given).
+  std::unique_ptr<WsClient> connect(const std::string& token,
+                                    std::optional<std::int64_t> resume_after = std::nullopt) {
+    auto client = std::make_unique<WsClient>();
+    EXPECT_TRUE(client->connect(server_->port(), kWsPath, token)) << client->refused_body();
+    auto welcome = client->read_type("welcome");
+    EXPECT_TRUE(welcome.has_value());
+    json hello = {{"type", "hello"}, {"ref", "h"}};
+    if (resume_after) hello["resume_after"] = *resume_after;
+    client->send_json(hello);
+    return client;
+  }
+
+  std::unique_ptr<WsClient> agent(const AgentSpec& spec) { return connect(create_agent(spec)); }
+
+  std::string create_conversation(const std::string& language = "de",
+                                  const std::string& customer = {}) {
+    json body = {{"language", language}};
+    if (!customer.empty()) body["customer"] = {{"id", customer}};
+    auto r = call("POST", "/v1/conversations", body.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().value("id", "");
+  }
+
+  HttpResponse handover(const std::string& conversation, const std::string& queue,
+                        int priority = 0) {
+    json body = {{"reason", "customer asked for a person"}, {"priority", priority}};
+    if (!queue.empty()) body["queue"] = queue;
+    return call("POST", "/v1/conversations/" + conversation + "/handover", body.dump());
+  }
+
+  std::string escalate(const std::string& queue = "general", int priority = 0,
+                       const std::string& language = "de") {
+    const std::string id = create_conversation(language);
+    auto r = handover(id, queue, priority);
+    EXPECT_EQ(r.status, 202) << r.body;
+    return id;
+  }
+
+  std::string state_of(const std::string& conversation) {
+    return call("GET", "/v1/conversations/" + conversation).json().value("state", "");
+  }
+
+  HttpResponse post_turn(const std::string& conversation, const std::string& role,
+                         const std::string& text) {
+    const json body = {{"role", role}, {"text", text}};
+    return call("POST", "/v1/conversations/" + conversation + "/turns", body.dump());
+  }
+
+  // Accepts the offer frame and waits for the ack; returns the assigned frame before it.
+  static json accept(WsClient& client, const json& offer) {
+    client.send_json({{"type", "accept"},
+                      {"ref", "acc"},
+                      {"conversation_id", offer["conversation_id"]},
+                      {"offer_id", offer["offer_id"]}});
+    json assigned;
+    for (auto frame = client.read(); frame; frame = client.read()) {
+      if (frame->value("type", "") == "assigned") assigned = *frame;
+      if (frame->value("type", "") != "ack") continue;
+      EXPECT_EQ((*frame)["for"], "accept");
+      EXPECT_TRUE(assigned.is_object()) << "no assigned frame before the ack";
+      return assigned;
+    }
+    ADD_FAILURE() << "no ack for the accept";
+    return assigned;
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(AgentsTest, OfferThenAcceptAssignsTheConversation) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate();
+
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["conversation_id"], conv);
+  EXPECT_EQ((*offer)["queue"], "general");
+  EXPECT_EQ((*offer)["snapshot"]["conversation"]["id"], conv);
+  EXPECT_GT((*offer)["seq"].get<std::int64_t>(), 0);
+  EXPECT_EQ(state_of(conv), "queued");
+  const json assigned = accept(*ana, *offer);
+
+  EXPECT_EQ(assigned["conversation_id"], conv);
+  EXPECT_GT(assigned["seq"], (*offer)["seq"]);
+  EXPECT_EQ(state_of(conv), "agent");
+}
+
+TEST_F(AgentsTest, BotTurnIsRefusedWhileAPersonHasTheConversation) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+
+  auto bot = post_turn(conv, "bot", "I can still help!");
+  auto user = post_turn(conv, "user", "Hello?");
+
+  EXPECT_EQ(bot.status, 409) << bot.body;
+  EXPECT_EQ(bot.json()["type"], "/problems/conversation-with-agent");
+  EXPECT_EQ(user.status, 201) << user.body;
+}
+
+TEST_F(AgentsTest, UserTurnsReachTheAgentAndAgentMessagesBecomeTurns) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+
+  ASSERT_EQ(post_turn(conv, "user", "Mein Paket fehlt").status, 201);
+  auto relayed = ana->read_type("turn");
+  ana->send_json({{"type", "message"}, {"ref", 7}, {"conversation_id", conv},
+                  {"text", "Ich sehe nach."}, {"id", "m-1"}});
+  auto ack = ana->read_type("ack");
+  auto turns = call("GET", "/v1/conversations/" + conv + "/turns").json()["turns"];
+
+  ASSERT_TRUE(relayed.has_value());
+  EXPECT_EQ((*relayed)["turn"]["text"], "Mein Paket fehlt");
+  EXPECT_EQ((*relayed)["turn"]["role"], "user");
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ((*ack)["ref"], 7);
+  EXPECT_EQ((*ack)["turn"]["role"], "agent");
+  ASSERT_EQ(turns.size(), 2u);
+  EXPECT_EQ(turns[1]["role"], "agent");
+  EXPECT_EQ(turns[1]["text"], "Ich sehe nach.");
+  EXPECT_EQ(turns[1]["seq"], 2);
+}
+
+TEST_F(AgentsTest, MessageFromAnAgentWithoutTheConversationIsRefused) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate();
+  ASSERT_TRUE(ana->read_type("offer").has_value());
+
+  ana->send_json({{"type", "message"}, {"conversation_id", conv}, {"text", "hi"}});
+  auto error = ana->read_type("error");
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ((*error)["code"], "not_assigned");
+}
+
+TEST_F(AgentsTest, DeclineOffersTheConversationToTheNextAgent) {
+  auto ana = agent({"ana"});
+  auto ben = agent({"ben"});
+  const std::string conv = escalate();
+  // Ana arrived first, so she has been idle longest and is asked first.
+  auto first = ana->read_type("offer");
+  ASSERT_TRUE(first.has_value());
+
+  ana->send_json({{"type", "decline"}, {"conversation_id", conv},
+                  {"offer_id", (*first)["offer_id"]}, {"reason", "busy"}});
+  auto second = ben->read_type("offer");
+
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ((*second)["conversation_id"], conv);
+  EXPECT_TRUE(ana->read_type("ack").has_value());
+}
+
+TEST_F(AgentsTest, TimeoutOffersTheNextAgentAndALateAcceptIsRefused) {
+  auto ana = agent({"ana"});
+  auto ben = agent({"ben"});
+  const std::string conv = escalate();
+  auto first = ana->read_type("offer");
+  ASSERT_TRUE(first.has_value());
+
+  auto revoked = ana->read_type("offer_revoked", 8000);
+  auto second = ben->read_type("offer", 2000);
+  ana->send_json({{"type", "accept"}, {"ref", "late"}, {"conversation_id", conv},
+                  {"offer_id", (*first)["offer_id"]}});
+  auto refusal = ana->read_type("error");
+
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ((*revoked)["reason"], "expired");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ((*second)["conversation_id"], conv);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ((*refusal)["code"], "offer_expired");
+  EXPECT_EQ((*refusal)["ref"], "late");
+}
+
+TEST_F(AgentsTest, WithoutAnAgentTheConversationWaitsUntilOneArrives) {
+  const std::string conv = escalate();
+  auto queues = call("GET", "/v1/queues", {}, kReadKey).json()["queues"];
+
+  auto ana = agent({"ana"});
+  auto offer = ana->read_type("offer");
+
+  const auto general = std::find_if(queues.begin(), queues.end(),
+                                    [](const json& q) { return q["name"] == "general"; });
+  ASSERT_NE(general, queues.end());
+  EXPECT_EQ((*general)["waiting"], 1);
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["conversation_id"], conv);
+}
+
+TEST_F(AgentsTest, CapacityIsNeverExceededWhenTwentyEscalateAtOnce) {
+  auto ana = agent({"ana", {}, {}, 1});
+  std::vector<std::string> conversations(20);
+  for (auto& id : conversations) id = create_conversation();
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  for (const auto& id : conversations) {
+    threads.emplace_back([&, id] {
+      if (handover(id, "general").status == 202) ++accepted;
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  auto later = ana->drain(1000);
+  auto agents = call("GET", "/v1/agents", {}, kAdminKey).json()["agents"];
+
+  EXPECT_EQ(accepted, 20);
+  EXPECT_EQ(std::count_if(later.begin(), later.end(),
+                          [](const json& f) { return f.value("type", "") == "offer"; }),
+            0);
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0]["load"], 1);
+  EXPECT_EQ(agents[0]["open_offers"], 0);
+}
+
+TEST_F(AgentsTest, ResolvingFreesTheSlotForTheNextWaitingConversation) {
+  auto ana = agent({"ana", {}, {}, 1});
+  const std::string first = escalate();
+  const std::string second = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+
+  ana->send_json({{"type", "resolve"}, {"ref", "r"}, {"conversation_id", first},
+                  {"feedback", {{"justified", "too_late"}, {"reason", "refund"},
+                                {"note", "should have come earlier"}}}});
+  auto unassigned = ana->read_type("unassigned");
+  auto next = ana->read_type("offer");
+
+  EXPECT_EQ((*offer)["conversation_id"], first);
+  ASSERT_TRUE(unassigned.has_value());
+  EXPECT_EQ((*unassigned)["reason"], "resolved");
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ((*next)["conversation_id"], second);
+  EXPECT_EQ(state_of(first), "bot");
+}
+
+TEST_F(AgentsTest, SkillsAndLanguageDecideWhoIsOffered) {
+  auto billing = agent({"bill", {"billing"}, {"en"}});
+  auto support = agent({"sue", {"support"}, {"de"}});
+
+  const std::string de = escalate("support_de");
+  const std::string en = escalate("billing_en", 0, "en");
+  auto to_sue = support->read_type("offer");
+  auto to_bill = billing->read_type("offer");
+
+  ASSERT_TRUE(to_sue.has_value());
+  EXPECT_EQ((*to_sue)["conversation_id"], de);
+  ASSERT_TRUE(to_bill.has_value());
+  EXPECT_EQ((*to_bill)["conversation_id"], en);
+}
+
+TEST_F(AgentsTest, HigherPriorityIsServedFirst) {
+  const std::string low = escalate("general", 0);
+  const std::string high = escalate("general", 50);
+
+  auto ana = agent({"ana"});
+  auto offer = ana->read_type("offer");
+
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["conversation_id"], high);
+  EXPECT_NE(low, high);
+}
+
+TEST_F(AgentsTest, TransferToAQueueReachesAnAgentOfThatQueue) {
+  auto ana = agent({"ana"});
+  auto bill = agent({"bill", {"billing"}, {"en"}});
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+
+  ana->send_json({{"type", "transfer"}, {"ref", "t"}, {"conversation_id", conv},
+                  {"queue", "billing_en"}, {"note", "invoice question"}});
+  auto unassigned = ana->read_type("unassigned");
+  auto to_bill = bill->read_type("offer");
+
+  ASSERT_TRUE(unassigned.has_value());
+  EXPECT_EQ((*unassigned)["reason"], "transferred");
+  ASSERT_TRUE(to_bill.has_value());
+  EXPECT_EQ((*to_bill)["conversation_id"], conv);
+  EXPECT_EQ((*to_bill)["queue"], "billing_en");
+}
+
+TEST_F(AgentsTest, TransferToANamedAgent) {
+  auto ana = agent({"ana"});
+  auto ben = agent({"ben"});
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+
+  ana->send_json({{"type", "transfer"}, {"conversation_id", conv}, {"agent", "ben"},
+                  {"note", "you know this customer"}});
+  auto to_ben = ben->read_type("offer");
+
+  ASSERT_TRUE(to_ben.has_value());
+  EXPECT_EQ((*to_ben)["conversation_id"], conv);
+}
+
+TEST_F(AgentsTest, ReturnToBotUnmutesTheBot) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+
+  ana->send_json({{"type", "return_to_bot"}, {"ref", "rb"}, {"conversation_id", conv},
+                  {"note", "only needed the opening hours"}});
+  auto unassigned = ana->read_type("unassigned");
+  auto ack = ana->read_type("ack");
+
+  ASSERT_TRUE(unassigned.has_value());
+  EXPECT_EQ((*unassigned)["reason"], "returned");
+  EXPECT_EQ((*unassigned)["note"], "only needed the opening hours");
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(state_of(conv), "bot");
+  EXPECT_EQ(post_turn(conv, "bot", "Back with the bot").status, 201);
+}
+
+TEST_F(AgentsTest, SimultaneousAcceptsHaveExactlyOneWinner) {
+  std::vector<std::unique_ptr<WsClient>> agents;
+  for (const char* id : {"a1", "a2", "a3"}) agents.push_back(agent({id}));
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE(round);
+    const std::string conv = escalate("urgent");
+    std::vector<json> offers;
+    for (auto& a : agents) {
+      auto offer = a->read_type("offer");
+      ASSERT_TRUE(offer.has_value());
+      offers.push_back(*offer);
+    }
+
+    std::vector<std::thread> threads;
+    std::vector<std::string> outcomes(agents.size());
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+      threads.emplace_back([&, i] {
+        agents[i]->send_json({{"type", "accept"}, {"ref", "race"}, {"conversation_id", conv},
+                              {"offer_id", offers[i]["offer_id"]}});
+        for (int n = 0; n < 10; ++n) {
+          auto frame = agents[i]->read();
+          if (!frame) break;
+          const std::string type = frame->value("type", "");
+          if (type == "ack" || type == "error") {
+            outcomes[i] = type;
+            break;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+
+    EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "ack"), 1);
+    EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "error"), 2);
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+      if (outcomes[i] != "ack") continue;
+      agents[i]->send_json({{"type", "resolve"}, {"conversation_id", conv},
+                            {"feedback", {{"justified", "yes"}}}});
+      ASSERT_TRUE(agents[i]->read_type("ack").has_value());
+    }
+    for (auto& a : agents) a->drain(50);
+  }
+}
+
+TEST_F(AgentsTest, ReconnectWithResumeGetsEverythingMissedOnce) {
+  const std::string token = create_agent({"ana"});
+  auto ana = connect(token);
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  const json assigned = accept(*ana, *offer);
+  ASSERT_TRUE(assigned.contains("seq"));
+  const std::int64_t last = assigned["seq"];
+  ana->drop();
+
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(post_turn(conv, "user", "m" + std::to_string(i)).status, 201);
+  auto back = connect(token, last);
+  ASSERT_EQ(post_turn(conv, "user", "m6").status, 201);
+  std::vector<json> turns;
+  for (int i = 0; i < 6; ++i) {
+    auto turn = back->read_type("turn");
+    if (!turn) break;
+    turns.push_back(*turn);
+  }
+  auto extra = back->drain(300);
+
+  ASSERT_EQ(turns.size(), 6u);
+  for (std::size_t i = 0; i < turns.size(); ++i) {
+    EXPECT_EQ(turns[i]["turn"]["text"], "m" + std::to_string(i + 1));
+    if (i > 0) {
+      EXPECT_GT(turns[i]["seq"], turns[i - 1]["seq"]);
+    }
+  }
+  EXPECT_GT(turns[0]["seq"].get<std::int64_t>(), last);
+  EXPECT_EQ(std::count_if(extra.begin(), extra.end(),
+                          [](const json& f) { return f.value("type", "") == "turn"; }),
+            0);
+}
+
+TEST_F(AgentsTest, RestartRestoresQueuesOffersAndAssignments) {
+  const std::string token = create_agent({"ana", {}, {}, 2});
+  auto ana = connect(token);
+  const std::string held = escalate("slow");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  const std::string offered = escalate("slow");
+  auto open_offer = ana->read_type("offer");
+  ASSERT_TRUE(open_offer.has_value());
+  const std::string waiting = escalate("billing_en", 0, "en");
+  ana->drop();
+
+  server_->kill9();
+  ASSERT_TRUE(server_->start()) << server_->log();
+  auto queues = call("GET", "/v1/queues", {}, kReadKey).json()["queues"];
+  auto back = connect(token);
+  ASSERT_TRUE(back->read_type("ack").has_value());
+  back->send_json({{"type", "accept"}, {"ref", "after-restart"}, {"conversation_id", offered},
+                   {"offer_id", (*open_offer)["offer_id"]}});
+  auto accepted = back->read_type("ack");
+  back->send_json({{"type", "message"}, {"conversation_id", held}, {"text", "still here"}});
+  auto message = back->read_type("ack");
+
+  const auto billing = std::find_if(queues.begin(), queues.end(),
+                                    [](const json& q) { return q["name"] == "billing_en"; });
+  ASSERT_NE(billing, queues.end());
+  EXPECT_EQ((*billing)["waiting"], 1);
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_EQ((*accepted)["ref"], "after-restart");
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ((*message)["for"], "message");
+  EXPECT_EQ(state_of(held), "agent");
+  EXPECT_EQ(state_of(offered), "agent");
+  EXPECT_EQ(state_of(waiting), "queued");
+}
+
+TEST_F(AgentsTest, MalformedAndUnknownFramesGetErrorsAndTheConnectionStaysUsable) {
+  auto ana = agent({"ana"});
+  ASSERT_TRUE(ana->read_type("ack").has_value());
+
+  ana->send("this is not json");
+  auto bad_json = ana->read_type("error");
+  ana->send_json({{"type", "teleport"}, {"ref", 1}});
+  auto unknown = ana->read_type("error");
+  ana->send_json({{"type", "accept"}, {"ref", 2}, {"conversation_id", "c_x"}, {"offer_id", "7"}});
+  auto wrong_field = ana->read_type("error");
+  ana->send_json({{"type", "accept"}, {"ref", 3}, {"conversation_id", "c_x"}, {"offer_id", 7}});
+  auto routing_error = ana->read_type("error");
+  ana->send_json({{"type", "ping"}, {"ref", 4}});
+  auto pong = ana->read_type("ack");
+
+  ASSERT_TRUE(bad_json && unknown && wrong_field && routing_error && pong);
+  EXPECT_EQ((*bad_json)["code"], "bad_json");
+  EXPECT_EQ((*unknown)["code"], "unknown_type");
+  EXPECT_EQ((*unknown)["ref"], 1);
+  EXPECT_EQ((*wrong_field)["code"], "invalid_field");
+  EXPECT_EQ((*wrong_field)["ref"], 2);
+  EXPECT_EQ((*routing_error)["code"], "unknown_conversation");
+  EXPECT_EQ((*pong)["ref"], 4);
+}
+
+TEST_F(AgentsTest, UpgradeNeedsAValidTokenOfAnEnabledAgent) {
+  const std::string token = create_agent({"ana"});
+  WsClient none, bad, by_query;
+
+  EXPECT_FALSE(none.connect(server_->port(), kWsPath));
+  EXPECT_FALSE(bad.connect(server_->port(), kWsPath, "hat_wrong"));
+  EXPECT_TRUE(by_query.connect(server_->port(), std::string(kWsPath) + "?access_token=" + token));
+  EXPECT_EQ(none.refused_status(), 401);
+  EXPECT_EQ(bad.refused_status(), 401);
+  EXPECT_NE(none.refused_body().find("/problems/unauthenticated"), std::string::npos);
+
+  ASSERT_EQ(call("PATCH", "/v1/admin/agents/ana", R"({"disabled":true})", kAdminKey).status, 200);
+  WsClient disabled;
+  EXPECT_FALSE(disabled.connect(server_->port(), kWsPath, token));
+  EXPECT_EQ(disabled.refused_status(), 403);
+  EXPECT_TRUE(by_query.read_type("welcome").has_value());
+}
+
+TEST_F(AgentsTest, AdminValidatesNumbersAndShowsTheTokenOnce) {
+  const auto bad = [&](const std::string& capacity) {
+    return call("POST", "/v1/admin/agents",
+                R"({"id":"x","name":"x","capacity":)" + capacity + "}", kAdminKey);
+  };
+
+  EXPECT_EQ(bad("\"3\"").status, 422);
+  EXPECT_EQ(bad("-1").status, 422);
+  EXPECT_EQ(bad("0").status, 422);
+  EXPECT_EQ(bad("51").status, 422);
+  EXPECT_EQ(bad("2.5").status, 422);
+  EXPECT_EQ(bad("1e30").status, 422);
+  EXPECT_EQ(bad("3").status, 201);
+  auto got = call("GET", "/v1/admin/agents/x", {}, kAdminKey);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_FALSE(got.json().contains("token"));
+  EXPECT_EQ(got.json()["capacity"], 3);
+  EXPECT_EQ(call("GET", "/v1/admin/agents/x", {}, kReadKey).status, 403);
+  EXPECT_EQ(call("PATCH", "/v1/admin/agents/x", R"({"capacity":100})", kAdminKey).status, 422);
+  EXPECT_EQ(call("GET", "/v1/admin/agents/nobody", {}, kAdminKey).status, 404);
+}
+
+TEST_F(AgentsTest, RotatingTheTokenRefusesTheOldOneAndClosesItsConnections) {
+  const std::string old_token = create_agent({"ana"});
+  auto ana = connect(old_token);
+
+  auto rotated = call("POST", "/v1/admin/agents/ana/token", {}, kAdminKey);
+  const std::string new_token = rotated.json().value("token", "");
+  WsClient with_old, with_new;
+
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  EXPECT_NE(new_token, old_token);
+  EXPECT_FALSE(with_old.connect(server_->port(), kWsPath, old_token));
+  EXPECT_TRUE(with_new.connect(server_->port(), kWsPath, new_token));
+  ana->read(3000);
+  ana->drain(500);
+  EXPECT_TRUE(ana->closed());
+}
+
+TEST_F(AgentsTest, AgentsAndQueuesViewsShowPresenceLoadAndWaiting) {
+  auto ana = agent({"ana", {"support"}, {"de"}, 3});
+  auto ben = agent({"ben"});
+  ben->send_json({{"type", "presence"}, {"status", "away"}, {"ref", "p"}});
+  ASSERT_TRUE(ben->read_type("ack").has_value());
+  escalate("billing_en", 0, "en");
+
+  auto agents = call("GET", "/v1/agents", {}, kReadKey);
+  auto queues = call("GET", "/v1/queues", {}, kAdminKey);
+
+  ASSERT_EQ(agents.status, 200);
+  ASSERT_EQ(agents.json()["agents"].size(), 2u);
+  EXPECT_EQ(agents.json()["agents"][0]["presence"], "online");
+  EXPECT_EQ(agents.json()["agents"][0]["capacity"], 3);
+  EXPECT_EQ(agents.json()["agents"][1]["presence"], "away");
+  ASSERT_EQ(queues.status, 200);
+  for (const auto& q : queues.json()["queues"]) {
+    if (q["name"] == "billing_en") {
+      EXPECT_EQ(q["waiting"], 1);
+    }
+    if (q["name"] == "support_de") {
+      EXPECT_EQ(q["agents_online"], 1);
+    }
+  }
+  EXPECT_EQ(call("GET", "/v1/queues", {}, kWidgetKey).status, 403);
+}
+
+TEST_F(AgentsTest, HandoverOfAConversationNotWithTheBotIsAConflict) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate();
+
+  auto again = handover(conv, "general");
+  auto unknown_queue = handover(create_conversation(), "nowhere");
+
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.json()["type"], "/problems/conversation-state");
+  EXPECT_EQ(unknown_queue.status, 422);
+}
+
+// Escalation-to-offer latency with 100 agents connected, measured from the handover POST
+// to the offer frame arriving at the client. Printed for the record; asserted loosely.
+TEST_F(AgentsTest, EscalationToOfferLatencyWithAHundredAgents) {
+  std::vector<std::unique_ptr<WsClient>> agents;
+  for (int i = 0; i < 100; ++i) agents.push_back(agent({"ag" + std::to_string(100 + i), {}, {}, 50}));
+  for (auto& a : agents) ASSERT_TRUE(a->read_type("ack").has_value());
+  std::vector<double> ms;
+  for (int round = 0; round < 200; ++round) {
+    const std::string conv = create_conversation();
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(handover(conv, "general").status, 202);
+    bool got = false;
+    // The longest-idle agent is asked: poll every client until the offer shows up.
+    const auto deadline = start + std::chrono::seconds(5);
+    while (!got && std::chrono::steady_clock::now() < deadline) {
+      for (auto& a : agents) {
+        for (const auto& frame : a->drain()) {
+          if (frame.value("type", "") == "offer" && frame["conversation_id"] == conv) got = true;
+        }
+        if (got) break;
+      }
+    }
+    ASSERT_TRUE(got);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                           start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double p50 = ms[ms.size() / 2];
+  const double p99 = ms[ms.size() * 99 / 100];
+  std::printf("escalation-to-offer with 100 agents: p50 %.2f ms, p99 %.2f ms (n=%zu)\n", p50,
+              p99, ms.size());
+  EXPECT_LT(p50, 1000.0);
+}
+
+}  // namespace
+}  // namespace handover::testing

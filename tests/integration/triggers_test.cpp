@@ -1,0 +1,215 @@
+// Trigger evaluation through POST /turns: one escalation per signal family, the stored
+// evaluation, shadow rules, and rule administration (reload, rollback, hot reload).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "support/http_client.hpp"
+#include "support/server_process.hpp"
+
+namespace handover::testing {
+namespace {
+
+using nlohmann::json;
+
+// One escalate rule per signal family, with plain thresholds, plus a shadow rule.
+std::string family_rules(const std::string& extra = {}) {
+  return "version: 1\n"
+         "lexicons:\n"
+         "  directory: " + std::string(HANDOVER_SOURCE_DIR) + "/config/lexicons\n"
+         "  languages: [en, de]\n"
+         "  emoji: emoji_utf8_lexicon.txt\n"
+         "  emoji_language: en\n"
+         "rules:\n"
+         "  - {id: request, when: request.human, action: escalate, priority: 100, queue: general}\n"
+         "  - {id: risk, when: risk.legal, action: escalate, priority: 95, queue: general}\n"
+         "  - {id: anger, when: anger.insult, action: escalate, priority: 90, queue: general}\n"
+         "  - {id: uncertainty, when: uncertainty.low_streak >= 2, action: escalate,"
+         " priority: 80, queue: general}\n"
+         "  - {id: sentiment, when: 'sentiment.mean <= -0.5 and turns.user >= 2',"
+         " action: escalate, priority: 70, queue: general}\n"
+         "  - {id: complexity, when: complexity.questions >= 3, action: escalate,"
+         " priority: 60, queue: general}\n"
+         "  - {id: value, when: 'value.order >= 1000', action: escalate, priority: 50,"
+         " queue: general}\n"
+         "  - {id: ambiguity, when: 'not language.supported and turns.user >= 2',"
+         " action: escalate, priority: 40, queue: general}\n"
+         "  - {id: watch-all, when: turns.user >= 1, action: escalate, priority: 200,"
+         " mode: shadow, queue: general}\n" +
+         extra;
+}
+
+class TriggersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rules_path_ = server_.dir() + "/triggers.yaml";
+    std::ofstream(rules_path_) << family_rules();
+    server_.settings().args = {"--rules", rules_path_};
+    ASSERT_TRUE(server_.start()) << server_.log();
+  }
+
+  HttpResponse call(const std::string& method, const std::string& target,
+                    const std::string& body = {}, const std::string& key = kBotKey) {
+    HttpClient client(server_.port());
+    std::string headers = ServerProcess::bearer(key);
+    if (!body.empty()) headers += "Content-Type: application/json\r\n";
+    return client.request(method, target, body, headers);
+  }
+
+  std::string create(const std::string& language = "en") {
+    auto r = call("POST", "/v1/conversations", json{{"language", language}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().value("id", "");
+  }
+
+  json post(const std::string& id, const json& turn) {
+    auto r = call("POST", "/v1/conversations/" + id + "/turns", turn.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json();
+  }
+
+  json user(const std::string& id, const std::string& text) {
+    return post(id, {{"role", "user"}, {"text", text}});
+  }
+
+  std::string rules_hash() {
+    return call("GET", "/v1/admin/rules", {}, kAdminKey).json()["active"].value("hash", "");
+  }
+
+  ServerProcess server_;
+  std::string rules_path_;
+};
+
+struct FamilyCase {
+  const char* family;
+  const char* language;
+  std::vector<json> turns;  // all but the last stay with the bot
+};
+
+TEST_F(TriggersTest, EachSignalFamilyEscalatesThroughPostTurns) {
+  const FamilyCase cases[] = {
+      {"request", "en", {{{"role", "user"}, {"text", "I want to talk to a human agent"}}}},
+      {"risk", "de", {{{"role", "user"}, {"text", "Dann schalte ich meinen Anwalt ein."}}}},
+      {"anger", "en", {{{"role", "user"}, {"text", "you are a stupid useless bot"}}}},
+      {"uncertainty", "en",
+       {{{"role", "bot"}, {"text", "Hmm."}, {"bot", {{"confidence", 0.2}}}},
+        {{"role", "bot"}, {"text", "I am not sure."}, {"bot", {{"fallback", true}}}}}},
+      {"sentiment", "en",
+       {{{"role", "user"}, {"text", "This is terrible, I hate this awful service."}},
+        {{"role", "user"}, {"text", "Horrible. Worst experience ever, really bad."}}}},
+      {"complexity", "en",
+       {{{"role", "user"},
+         {"text", "Where is my order? Why was I charged twice? Can I change the address?"}}}},
+      {"value", "en",
+       {{{"role", "user"}, {"text", "About my order."}, {"metadata", {{"order_value", 1500}}}}}},
+      {"ambiguity", "und",
+       {{{"role", "user"}, {"text", "Bonjour, je voudrais annuler ma commande"}},
+        {{"role", "user"}, {"text", "Pourquoi personne ne me répond aujourd'hui"}}}},
+  };
+
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.family);
+    const std::string id = create(c.language);
+
+    json last;
+    for (std::size_t i = 0; i < c.turns.size(); ++i) {
+      last = post(id, c.turns[i]);
+      if (i + 1 < c.turns.size()) {
+        EXPECT_EQ(last.value("state", ""), "bot") << last.dump();
+      }
+    }
+
+    ASSERT_TRUE(last.contains("decision")) << last.dump();
+    EXPECT_EQ(last["decision"]["action"], "escalate");
+    EXPECT_EQ(last["decision"]["rule"], c.family);
+    EXPECT_EQ(last["state"], "queued");
+    EXPECT_EQ(call("GET", "/v1/conversations/" + id).json()["state"], "queued");
+  }
+}
+
+TEST_F(TriggersTest, EvaluationIsStoredWithTheTurnAndShadowRulesNeverAct) {
+  const std::string id = create();
+
+  const json posted = user(id, "ok");
+  const json listed = call("GET", "/v1/conversations/" + id + "/turns").json();
+
+  ASSERT_TRUE(posted["turn"].contains("evaluation")) << posted.dump();
+  const json& evaluation = listed["turns"][0]["evaluation"];
+  EXPECT_EQ(evaluation, posted["turn"]["evaluation"]);
+  EXPECT_TRUE(evaluation["signals"].contains("sentiment"));
+  EXPECT_EQ(evaluation["rule_set"]["hash"], rules_hash());
+  ASSERT_EQ(evaluation["fired"].size(), 1u) << evaluation.dump();
+  EXPECT_EQ(evaluation["fired"][0]["id"], "watch-all");
+  EXPECT_EQ(evaluation["fired"][0]["suppressed"], "shadow");
+  EXPECT_EQ(posted["state"], "bot");
+  EXPECT_FALSE(posted.contains("decision"));
+}
+
+TEST_F(TriggersTest, AConversationWithAPersonIsNotEscalatedAgain) {
+  const std::string id = create();
+  ASSERT_EQ(user(id, "I want a human")["state"], "queued");
+
+  const json again = user(id, "please, a human agent now");
+
+  EXPECT_EQ(again["state"], "queued");
+  EXPECT_FALSE(again.contains("decision")) << again.dump();
+}
+
+TEST_F(TriggersTest, InvalidReloadKeepsTheActiveRulesAndReportsTheError) {
+  const std::string before = rules_hash();
+  std::ofstream(rules_path_) << family_rules("  - {id: broken, when: 'sentiment.mean <=', "
+                                            "action: escalate, queue: general}\n");
+
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+  auto status = call("GET", "/v1/admin/rules", {}, kAdminKey).json();
+
+  EXPECT_EQ(reload.status, 422);
+  EXPECT_NE(reload.json().value("detail", "").find("triggers.yaml:"), std::string::npos);
+  EXPECT_EQ(status["active"]["hash"], before);
+  EXPECT_TRUE(status["last_error"].is_string());
+  const std::string id = create();
+  EXPECT_EQ(user(id, "I want a human")["decision"]["rule"], "request");
+}
+
+TEST_F(TriggersTest, ReloadThenRollbackSwitchesVersions) {
+  const std::string first = rules_hash();
+  std::ofstream(rules_path_) << family_rules(
+      "  - {id: extra, when: value.purchase, action: suggest, queue: general}\n");
+
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+  const std::string second = rules_hash();
+  auto rollback = call("POST", "/v1/admin/rules/rollback", json{{"hash", first}}.dump(), kAdminKey);
+  auto unknown = call("POST", "/v1/admin/rules/rollback", R"({"hash":"0000"})", kAdminKey);
+  auto not_admin = call("POST", "/v1/admin/reload", {}, kBotKey);
+
+  EXPECT_EQ(reload.status, 200) << reload.body;
+  EXPECT_NE(second, first);
+  EXPECT_EQ(rollback.status, 200) << rollback.body;
+  EXPECT_EQ(rules_hash(), first);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(not_admin.status, 403);
+}
+
+TEST_F(TriggersTest, EditingTheRulesFileReloadsThemWithoutARestart) {
+  const std::string before = rules_hash();
+  const std::string tmp = rules_path_ + ".new";
+  std::ofstream(tmp) << family_rules(
+      "  - {id: renamed-in, when: value.upgrade, action: suggest, queue: general}\n");
+
+  // Editors often save by writing a new file and renaming it over the old one.
+  std::filesystem::rename(tmp, rules_path_);
+  std::string after = before;
+  for (int i = 0; i < 500 && after == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    after = rules_hash();
+  }
+
+  EXPECT_NE(after, before);
+  EXPECT_EQ(call("GET", "/livez", {}, "").status, 200);
+}
+
+}  // namespace
+}  // namespace handover::testing
