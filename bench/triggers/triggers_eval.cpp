@@ -1,9 +1,12 @@
 // Accuracy of the trigger signals over the public evaluation sets in ../shared/data.
-// Usage: triggers_eval <data dir> [--dump <dir>]  (the dump writes the rows for peer tools)
+// Usage: triggers_eval <data dir> [--dump <dir>] [--results <file>]
+//   --dump writes the English rows for the peer tools (and our score of each row beside them);
+//   --results writes every figure as `set<TAB>measure<TAB>value` for the side-by-side report.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -18,6 +21,25 @@ namespace {
 
 namespace tr = handover::triggers;
 using Row = std::vector<std::string>;
+
+// Machine-readable figures for bench/triggers/peers/report.mjs; silent without a file.
+class Results {
+ public:
+  void open(const std::string& path) {
+    if (!path.empty()) out_.open(path, std::ios::trunc);
+  }
+  void add(const std::string& set, const std::string& measure, double value) {
+    if (out_.is_open()) out_ << set << '\t' << measure << '\t' << value << '\n';
+  }
+
+ private:
+  std::ofstream out_;
+};
+
+Results& results() {
+  static Results instance;
+  return instance;
+}
 
 // RFC 4180 CSV or plain TSV (no quoting), header included.
 std::vector<Row> read_table(const std::string& path, char separator) {
@@ -107,8 +129,12 @@ struct ThreeClass {
       const double r = gold ? static_cast<double>(tp) / gold : 0;
       f1_sum += p + r > 0 ? 2 * p * r / (p + r) : 0;
     }
-    std::printf("%-34s n=%5d  accuracy=%.3f  macro-F1=%.3f\n", name.c_str(), total,
-                total ? static_cast<double>(correct) / total : 0.0, f1_sum / 3);
+    const double accuracy = total ? static_cast<double>(correct) / total : 0.0;
+    std::printf("%-34s n=%5d  accuracy=%.3f  macro-F1=%.3f\n", name.c_str(), total, accuracy,
+                f1_sum / 3);
+    results().add(name, "n", total);
+    results().add(name, "accuracy", accuracy);
+    results().add(name, "macro_f1", f1_sum / 3);
     for (std::size_t k = 0; k < 3; ++k) {
       std::fprintf(stderr, "  %s gold %-8s -> neg %5d  neu %5d  pos %5d\n", name.c_str(),
                    k == 0   ? "negative"
@@ -127,8 +153,13 @@ struct Binary {
   void print(const std::string& name) const {
     const double p = tp + fp ? static_cast<double>(tp) / (tp + fp) : 0;
     const double r = tp + fn ? static_cast<double>(tp) / (tp + fn) : 0;
+    const double f1 = p + r > 0 ? 2 * p * r / (p + r) : 0.0;
     std::printf("%-34s n=%5d  precision=%.3f  recall=%.3f  F1=%.3f\n", name.c_str(),
-                tp + fp + fn + tn, p, r, p + r > 0 ? 2 * p * r / (p + r) : 0.0);
+                tp + fp + fn + tn, p, r, f1);
+    results().add(name, "n", tp + fp + fn + tn);
+    results().add(name, "precision", p);
+    results().add(name, "recall", r);
+    results().add(name, "f1", f1);
   }
 };
 
@@ -151,19 +182,27 @@ class Dump {
   explicit Dump(std::string dir) : dir_(std::move(dir)) {}
   void open(std::string name) {
     std::replace(name.begin(), name.end(), ' ', '-');
-    if (!dir_.empty()) out_.open(dir_ + "/" + name + ".tsv", std::ios::trunc);
+    if (dir_.empty()) return;
+    out_.open(dir_ + "/" + name + ".tsv", std::ios::trunc);
+    scores_.open(dir_ + "/" + name + ".engine", std::ios::trunc);
   }
-  void row(const std::string& gold, std::string text) {
+  // `score` is our compound score of the row, one per line in `<name>.engine`.
+  void row(const std::string& gold, std::string text, double score) {
     if (!out_.is_open()) return;
     std::replace(text.begin(), text.end(), '\t', ' ');
     std::replace(text.begin(), text.end(), '\n', ' ');
     out_ << gold << '\t' << text << '\n';
+    scores_ << score << '\n';
   }
-  void close() { out_.close(); }
+  void close() {
+    out_.close();
+    scores_.close();
+  }
 
  private:
   std::string dir_;
   std::ofstream out_;
+  std::ofstream scores_;
 };
 
 void sentiment_set(const Scorer& scorer, Dump& dump, const std::string& name,
@@ -179,9 +218,9 @@ void sentiment_set(const Scorer& scorer, Dump& dump, const std::string& name,
     if (static_cast<int>(rows[i].size()) <= std::max(label, text)) continue;
     const std::string& gold = rows[i][static_cast<std::size_t>(label)];
     const std::string& body = rows[i][static_cast<std::size_t>(text)];
-    result.add(label_class(gold),
-               sentiment_class(scorer.user_turn(body, language).sentiment.score));
-    dump.row(gold, body);
+    const double score = scorer.user_turn(body, language).sentiment.score;
+    result.add(label_class(gold), sentiment_class(score));
+    dump.row(gold, body, score);
   }
   dump.close();
   result.print(name);
@@ -199,12 +238,13 @@ void vader_tweets(const Scorer& scorer, Dump& dump, const std::string& path) {
     result.add(sentiment_class(mean / 4.0), sentiment_class(score));
     ours.push_back(score);
     human.push_back(mean);
-    dump.row(rows[i][1], rows[i][2]);
+    dump.row(rows[i][1], rows[i][2], score);
   }
   dump.close();
   result.print("sentiment en vader-groundtruth");
-  std::printf("%-34s n=%5zu  pearson_r=%.3f\n", "sentiment en vader-groundtruth", ours.size(),
-              pearson(ours, human));
+  const double r = pearson(ours, human);
+  std::printf("%-34s n=%5zu  pearson_r=%.3f\n", "sentiment en vader-groundtruth", ours.size(), r);
+  results().add("sentiment en vader-groundtruth", "pearson_r", r);
 }
 
 void bitext_requests(const Scorer& scorer, const std::string& path) {
@@ -223,6 +263,10 @@ void bitext_requests(const Scorer& scorer, const std::string& path) {
     if (label == "contact_customer_service") service_n++, service_fp += predicted;
   }
   all.print("request en bitext");
+  results().add("request en bitext", "complaint_flagged", complaint_fp);
+  results().add("request en bitext", "complaint_n", complaint_n);
+  results().add("request en bitext", "service_flagged", service_fp);
+  results().add("request en bitext", "service_n", service_n);
   std::printf("%-34s complaint %d/%d, contact_customer_service %d/%d flagged\n", "  hard negatives",
               complaint_fp, complaint_n, service_fp, service_n);
 }
@@ -258,11 +302,22 @@ void anger_set(const Scorer& scorer, const std::string& name, const std::string&
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <data dir> [--dump <dir>]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <data dir> [--dump <dir>] [--results <file>]\n", argv[0]);
     return 2;
   }
   const std::string data = argv[1];
-  Dump dump(argc >= 4 && std::string(argv[2]) == "--dump" ? argv[3] : "");
+  std::string dump_dir;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string option = argv[i];
+    if (option == "--dump") dump_dir = argv[i + 1];
+    if (option == "--results") results().open(argv[i + 1]);
+  }
+  if (!std::filesystem::is_directory(data + "/vader-groundtruth")) {
+    std::fprintf(stderr, "%s: no evaluation data in %s (expected ../shared/data)\n", argv[0],
+                 data.c_str());
+    return 2;
+  }
+  Dump dump(dump_dir);
   auto rules = tr::load_rule_set(std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml", 0);
   if (!rules.is_ok()) {
     std::fprintf(stderr, "%s\n", rules.status().to_string().c_str());
@@ -283,6 +338,9 @@ int main(int argc, char** argv) {
   german_requests(scorer,
                   std::string(HANDOVER_SOURCE_DIR) + "/bench/triggers/requests_de_holdout.tsv",
                   "request de (own held-out set)");
+  german_requests(scorer,
+                  std::string(HANDOVER_SOURCE_DIR) + "/bench/triggers/requests_de_holdout2.tsv",
+                  "request de (second held-out set)");
 
   const auto xed_anger = [](const Row& row) {
     return row.size() > 2 && row[2].find("anger") != std::string::npos;

@@ -322,12 +322,15 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
     return respond(store_problem(result.status()));
   }
   const bool created = result->kind == store::AppendKind::kCreated;
+  // A replayed turn was decided when it was first stored; its answer carries the stored
+  // evaluation and no new decision.
+  if (!created) return respond(turn_response(*result, result->conversation_state, Verdict{}));
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
-  if (created && ctx.agents && result->turn.role == "user") {
+  if (ctx.agents && result->turn.role == "user") {
     ctx.agents->on_turn_committed(conv, result->turn);
   }
-  const bool hand_over = created && verdict.kind == triggers::DecisionKind::kEscalate &&
+  const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
                          conv.state == agents::kStateBot;
   if (!hand_over) return respond(turn_response(*result, conv.state, verdict));
 

@@ -37,6 +37,13 @@ triggers::TurnInput turn_input(const store::TurnRecord& turn, const json& bot,
   return in;
 }
 
+// The customer profile as an object ({} when absent or unreadable). Callers keep it alive
+// while a ConversationInfo made from it is in use.
+json customer_of(const store::ConversationRecord& conv) {
+  json customer = parse_or_null(conv.customer_json);
+  return customer.is_object() ? customer : json::object();
+}
+
 // Language, tier and lifetime value from the conversation record; views into `customer`.
 triggers::ConversationInfo conversation_info(const store::ConversationRecord& conv,
                                              const json& customer) {
@@ -79,8 +86,8 @@ std::mutex& TurnIntake::stripe(const std::string& conversation_id) {
 
 Status TurnIntake::rebuild(const store::ConversationRecord& conv) {
   const triggers::Engine engine = triggers_.rules().engine();
-  const json customer = parse_or_null(conv.customer_json);
-  const auto info = conversation_info(conv, customer.is_object() ? customer : json::object());
+  const json customer = customer_of(conv);
+  const auto info = conversation_info(conv, customer);
   triggers::ConversationState state;
   constexpr std::size_t kPage = 500;
   for (std::int64_t after = 0;;) {
@@ -105,10 +112,10 @@ void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurn
     if (Status s = rebuild(conv); !s.is_ok()) return done(s, Verdict{});
   }
 
-  const json customer = parse_or_null(conv.customer_json);
+  const json customer = customer_of(conv);
   const json bot = parse_or_null(request.turn.bot_json);
   const json metadata = parse_or_null(request.turn.metadata_json);
-  const auto info = conversation_info(conv, customer.is_object() ? customer : json::object());
+  const auto info = conversation_info(conv, customer);
   const auto evaluation =
       triggers_.evaluate(conv.id, info, turn_input(request.turn, bot, metadata));
   const json evaluation_json = triggers::to_json(evaluation);

@@ -18,10 +18,10 @@ struct CategoryMasks {
   std::uint64_t contrast = 0;  // "but": the part after weighs more
   std::uint64_t stopword = 0;  // frequent function words, for language detection
   std::uint64_t common = 0;    // other ordinary words, so they count as known
+  std::uint64_t laughter = 0;  // "lol", "haha": read like emoticons, never negated
   std::uint64_t insult = 0;
-  std::uint64_t anger = 0;
-  std::uint64_t address = 0;  // "you are", "du bist": a negative word after it insults  // words of
-                              // anger that insult nobody
+  std::uint64_t anger = 0;    // words of anger that insult nobody
+  std::uint64_t address = 0;  // "you are", "du bist": a negative word after it insults
   std::uint64_t legal = 0;
   std::uint64_t public_complaint = 0;
   std::uint64_t churn = 0;

@@ -16,11 +16,22 @@ constexpr double kExclamation = 0.292;
 constexpr int kMaxExclamations = 4;
 constexpr double kQuestion = 0.18;
 constexpr int kMaxQuestions = 3;
+// More than kMaxQuestions question marks add this, a little more than three of them.
+constexpr double kManyQuestions = 0.96;
 constexpr double kAlpha = 15.0;
 constexpr std::size_t kWindow = 3;
 constexpr double kDistanceScale[kWindow] = {1.0, 0.95, 0.9};
 
 double sign(double v) { return v < 0 ? -1.0 : 1.0; }
+
+// Emphasis of "!" (each up to kMaxExclamations) and of two or more "?" in the turn.
+double punctuation_emphasis(const NormalizedText& text) {
+  const double exclamations = std::min(text.exclamations, kMaxExclamations) * kExclamation;
+  if (text.question_marks < 2) return exclamations;
+  const double questions =
+      text.question_marks > kMaxQuestions ? kManyQuestions : text.question_marks * kQuestion;
+  return exclamations + questions;
+}
 
 // Keeps the kStrongestWords entries of largest magnitude, strongest first.
 void keep_strongest(const SentimentWord& word, std::vector<SentimentWord>& strongest) {
@@ -49,6 +60,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.contrast = bit("contrast");
   m.stopword = bit("stopword");
   m.common = bit("common");
+  m.laughter = bit("laughter");
   m.insult = bit("insult");
   m.anger = bit("anger");
   m.address = bit("address");
@@ -87,12 +99,13 @@ std::size_t SentimentScorer::modifier_phrase_end(const NormalizedText& text, std
   return node != 0 ? end : index;
 }
 
-// Whether a sentiment word follows within the window, in the same sentence.
+// Whether a sentiment word follows within the window, in the same clause: "freaking gob, okay"
+// does not boost "okay".
 bool SentimentScorer::modifies_next(const NormalizedText& text, std::size_t index,
                                     std::size_t language, std::size_t window) const {
   const auto& tokens = text.tokens;
   for (std::size_t j = index + 1; j < tokens.size() && j <= index + window; ++j) {
-    if (tokens[j].sentence != tokens[index].sentence) return false;
+    if (tokens[j].clause != tokens[index].clause) return false;
     if (tokens[j].kind != TokenKind::kPunct &&
         lexicon_.resolve(tokens[j].word, language).has_valence)
       return true;
@@ -110,14 +123,15 @@ bool SentimentScorer::is_modifier(const WordInfo& word, const NormalizedText& te
   return (word.categories & masks_.negation_next) != 0 && modifies_next(text, index, language, 1);
 }
 
-// Boosters, dampeners and negations among the few words before `index` in its sentence.
+// Boosters, dampeners and negations among the few words before `index` in its clause: neither
+// reaches past a comma ("I don't think so, sadly" stays sad).
 double SentimentScorer::modify(const NormalizedText& text, std::size_t index, std::size_t language,
                                double v, bool mixed_caps) const {
   const auto& tokens = text.tokens;
   std::size_t distance = 0;
   bool negated = false;
   for (std::size_t j = index; j-- > 0 && distance < kWindow;) {
-    if (tokens[j].sentence != tokens[index].sentence) break;
+    if (tokens[j].clause != tokens[index].clause) break;
     // Punctuation and one-letter words ("a", "I") do not count towards the window.
     if (tokens[j].kind == TokenKind::kPunct || tokens[j].end - tokens[j].begin == 1) continue;
     const WordInfo& word = lexicon_.resolve(tokens[j].word, language);
@@ -127,20 +141,18 @@ double SentimentScorer::modify(const NormalizedText& text, std::size_t index, st
       if (tokens[j].caps && mixed_caps) s += sign(s) * kCapsIncrement;
       v += sign(v) * s * kDistanceScale[distance];
     }
-    // A negation does not reach past a comma: "I don't think so, sadly" stays sad.
-    const bool same_clause = tokens[j].clause == tokens[index].clause;
-    if (same_clause && (word.categories & masks_.negation) != 0) negated = true;
-    if (same_clause && distance == 0 && (word.categories & masks_.negation_next) != 0)
-      negated = true;
+    if ((word.categories & masks_.negation) != 0) negated = true;
+    if (distance == 0 && (word.categories & masks_.negation_next) != 0) negated = true;
     ++distance;
   }
-  // Emoticons and emoji keep their meaning ("nope :-)" is friendly), and a negator after a
-  // negator repeats it ("no no no") rather than cancelling it.
+  // Emoticons, emoji and laughter keep their meaning ("nope :-)" is friendly, "not the latter
+  // lol" still laughs), and a negator after a negator repeats it ("no no no") rather than
+  // cancelling it.
   const bool word =
       tokens[index].kind == TokenKind::kWord || tokens[index].kind == TokenKind::kNumber;
-  const bool negator = (lexicon_.resolve(tokens[index].word, language).categories &
-                        (masks_.negation | masks_.negation_next)) != 0;
-  return negated && word && !negator ? v * kNegation : v;
+  const std::uint64_t categories = lexicon_.resolve(tokens[index].word, language).categories;
+  const bool kept = (categories & (masks_.negation | masks_.negation_next | masks_.laughter)) != 0;
+  return negated && word && !kept ? v * kNegation : v;
 }
 
 // Negators that follow their word ("das hilft nicht"), within the clause, unless another
@@ -208,12 +220,7 @@ double SentimentScorer::score(const NormalizedText& text, std::size_t language, 
     i = end - 1;
   }
 
-  if (sum != 0.0) {
-    const double emphasis =
-        std::min(text.exclamations, kMaxExclamations) * kExclamation +
-        (text.question_marks > 1 ? std::min(text.question_marks, kMaxQuestions) * kQuestion : 0.0);
-    sum += sign(sum) * emphasis;
-  }
+  if (sum != 0.0) sum += sign(sum) * punctuation_emphasis(text);
   return std::clamp(sum / std::sqrt(sum * sum + kAlpha), -1.0, 1.0);
 }
 

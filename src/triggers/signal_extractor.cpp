@@ -401,8 +401,13 @@ void SignalExtractor::user_value(ConversationState& state, const TurnInput& turn
   if (turn.metadata == nullptr) return;
   for (const auto& path : settings_.order_value_paths) {
     const double value = metadata_number(*turn.metadata, path);
-    if (std::isfinite(value))
-      state.max_order_value = std::max(state.max_order_value, static_cast<float>(value));
+    // The state keeps a float; larger values are capped so they stay finite (a float
+    // holds up to about 3.4e38, far beyond any real order).
+    constexpr double kMaxOrderValue = 1e15;
+    if (std::isfinite(value)) {
+      const float capped = static_cast<float>(std::clamp(value, 0.0, kMaxOrderValue));
+      state.max_order_value = std::max(state.max_order_value, capped);
+    }
   }
 }
 

@@ -37,6 +37,8 @@ std::string family_rules(const std::string& extra = {}) {
          " queue: general}\n"
          "  - {id: ambiguity, when: 'not language.supported and turns.user >= 2',"
          " action: escalate, priority: 40, queue: general}\n"
+         "  - {id: tier, when: 'customer.tier == \"enterprise-customer-tier-xyz\"',"
+         " action: escalate, priority: 30, queue: general}\n"
          "  - {id: watch-all, when: turns.user >= 1, action: escalate, priority: 200,"
          " mode: shadow, queue: general}\n" +
          extra;
@@ -146,6 +148,33 @@ TEST_F(TriggersTest, EvaluationIsStoredWithTheTurnAndShadowRulesNeverAct) {
   EXPECT_EQ(evaluation["fired"][0]["suppressed"], "shadow");
   EXPECT_EQ(posted["state"], "bot");
   EXPECT_FALSE(posted.contains("decision"));
+}
+
+TEST_F(TriggersTest, CustomerProfileFieldsReachTheRules) {
+  auto created = call("POST", "/v1/conversations",
+                      R"({"language":"en","customer":{"tier":"enterprise-customer-tier-xyz",)"
+                      R"("lifetime_value":2000}})");
+  const std::string id = created.json().value("id", "");
+
+  const json turn = user(id, "hello there");
+
+  ASSERT_TRUE(turn.contains("decision")) << turn.dump();
+  EXPECT_EQ(turn["decision"]["rule"], "tier");
+  EXPECT_DOUBLE_EQ(turn["turn"]["evaluation"]["signals"]["value"]["lifetime"].get<double>(), 2000);
+}
+
+TEST_F(TriggersTest, ARetryReturnsTheStoredEvaluationAndNoNewDecision) {
+  const std::string id = create();
+  const json body = {{"id", "u-1"}, {"role", "user"}, {"text", "I want a human"}};
+
+  const json first = post(id, body);
+  auto retry = call("POST", "/v1/conversations/" + id + "/turns", body.dump());
+
+  EXPECT_EQ(first["decision"]["rule"], "request");
+  EXPECT_EQ(retry.status, 200);
+  EXPECT_FALSE(retry.json().contains("decision")) << retry.body;
+  EXPECT_EQ(retry.json()["state"], "queued");
+  EXPECT_EQ(retry.json()["turn"]["evaluation"], first["turn"]["evaluation"]);
 }
 
 TEST_F(TriggersTest, AConversationWithAPersonIsNotEscalatedAgain) {

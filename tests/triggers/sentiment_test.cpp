@@ -45,6 +45,9 @@ TEST(Sentiment, ScoresEnglishAndGermanTurnsInTheRightDirection) {
       {"Die Strasse ist lang", "de", -0.05, 0.05},
       {"Das ist great", "", 0.2, 1.0},  // mixed language: the English word still counts
       {"", "en", 0.0, 0.0},
+      {"Shut your freaking mouth, okay?", "en", -1.0, -0.1},  // no boost across the comma
+      {"I'm NOT the latter LOL", "en", 0.1, 1.0},              // laughter is not negated
+      {"Nope :-)", "en", 0.1, 1.0},                            // nor are emoticons
   };
   for (const Range& c : cases) {
     SCOPED_TRACE(c.text);
@@ -70,6 +73,8 @@ TEST(Sentiment, BoostersCapsAndExclamationsStrengthenDampenersWeaken) {
       {"Der Service ist extrem gut", "Der Service ist gut"},
       {"Ich bin zufrieden", "Ich bin kaum zufrieden"},
       {"Das ist SCHLECHT", "Das ist schlecht"},  // compared by magnitude
+      {"Is this good????", "Is this good???"},   // more than three "?" add the most
+      {"Is this good???", "Is this good??"},
   };
   for (const Stronger& c : cases) {
     SCOPED_TRACE(c.strong);

@@ -43,6 +43,15 @@ TEST(RequestSignal, DetectsRequestsForAPersonInEnglishAndGerman) {
       {"Ich brauche keinen Mitarbeiter", false},
       {"Ich möchte nicht mit einem Mitarbeiter sprechen", false},
       {"Wann kommt mein Paket?", false},
+      {"Verbinde mich bitte mit einem Mitarbeiter", true},     // du imperative
+      {"Stellen Sie mich zu einer Kollegin durch", true},      // separable verb
+      {"Ich will Ihren Chef sprechen", true},                  // superior
+      {"Kann ein Mensch das übernehmen?", true},               // taking over
+      {"Leiten Sie mich an den Kundenservice weiter", true},   // forwarding phrase
+      {"Ich möchte mich als Mitarbeiter bewerben", false},     // job seeker
+      {"Wie erreiche ich den Kundenservice per Post?", false},  // contact details, no request
+      {"Ich brauche keinen Berater, danke", false},
+      {"nein danke", false},
       {"Can I talk to a Mitarbeiter?", true},  // mixed language
       {"Ich will mit a human sprechen", true},
       {"👍", false},

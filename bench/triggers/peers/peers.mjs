@@ -1,5 +1,7 @@
 // Scores the rows that `triggers_eval --dump DIR` wrote with two npm sentiment tools, so their
-// 3-class accuracy and macro-F1 can be printed beside ours. Usage: node peers.mjs DIR
+// 3-class accuracy and macro-F1 can be printed beside ours. Usage: node peers.mjs DIR [RESULTS]
+// RESULTS receives `set<TAB>peer<TAB>measure<TAB>value` lines for report.mjs; DIR/<set>.<peer>
+// receives each peer's score of each row, for comparing row by row with `<set>.engine`.
 import fs from 'node:fs';
 import path from 'node:path';
 import Sentiment from 'sentiment';
@@ -23,6 +25,8 @@ function metrics(pairs) {
   return { accuracy: correct / pairs.length, macroF1: f1 / 3 };
 }
 
+const results = [];
+
 function score(file, goldOf) {
   const rows = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
     const tab = line.indexOf('\t');
@@ -30,12 +34,16 @@ function score(file, goldOf) {
   });
   const afinn = new Sentiment();
   const peers = {
-    'vader-sentiment': (text) => classOf(vader.SentimentIntensityAnalyzer.polarity_scores(text).compound, 0.05),
-    sentiment: (text) => classOf(afinn.analyze(text).comparative, 1e-9),
+    'vader-sentiment': [(text) => vader.SentimentIntensityAnalyzer.polarity_scores(text).compound, 0.05],
+    sentiment: [(text) => afinn.analyze(text).comparative, 1e-9],
   };
-  for (const [name, classify] of Object.entries(peers)) {
-    const { accuracy, macroF1 } = metrics(rows.map(([gold, text]) => [goldOf(gold), classify(text)]));
-    const label = `${path.basename(file, '.tsv')} [${name}]`;
+  const set = path.basename(file, '.tsv');
+  for (const [name, [scoreOf, threshold]] of Object.entries(peers)) {
+    const scores = rows.map(([, text]) => scoreOf(text));
+    fs.writeFileSync(`${file.slice(0, -4)}.${name}`, scores.map(String).join('\n') + '\n');
+    const { accuracy, macroF1 } = metrics(rows.map(([gold], i) => [goldOf(gold), classOf(scores[i], threshold)]));
+    results.push([set, name, 'accuracy', accuracy], [set, name, 'macro_f1', macroF1]);
+    const label = `${set} [${name}]`;
     console.log(`${label.padEnd(50)} n=${String(rows.length).padStart(5)}  accuracy=${accuracy.toFixed(3)}  macro-F1=${macroF1.toFixed(3)}`);
   }
 }
@@ -43,3 +51,6 @@ function score(file, goldOf) {
 const dir = process.argv[2];
 score(path.join(dir, 'sentiment-en-airline-tweets.tsv'), labelClass);
 score(path.join(dir, 'vader-tweets.tsv'), (mean) => classOf(Number(mean) / 4, 0.05));
+if (process.argv[3]) {
+  fs.writeFileSync(process.argv[3], results.map((fields) => fields.join('\t')).join('\n') + '\n');
+}
