@@ -26,15 +26,28 @@ constexpr std::size_t kMaxRestoredConversations = 1'000'000;
 // True on a thread that holds AgentService::Impl::mu (see with_router()).
 thread_local bool tl_holds_router = false;
 
-class RouterLock {
+}  // namespace
+
+// Holds the router mutex; on release runs the callbacks deferred meanwhile (see
+// call_outside()), so no caller's callback ever runs with the mutex held.
+class AgentService::Impl::RouterLock {
  public:
-  explicit RouterLock(std::mutex& mu) : lock_(mu) { tl_holds_router = true; }
-  ~RouterLock() { tl_holds_router = false; }
+  explicit RouterLock(Impl& impl) : impl_(impl), lock_(impl.mu) { tl_holds_router = true; }
+  ~RouterLock() {
+    auto later = std::move(impl_.deferred);
+    impl_.deferred.clear();
+    tl_holds_router = false;
+    lock_.unlock();
+    for (auto& fn : later) fn();
+  }
   std::unique_lock<std::mutex>& lock() { return lock_; }
 
  private:
+  Impl& impl_;
   std::unique_lock<std::mutex> lock_;
 };
+
+namespace {
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -62,22 +75,6 @@ std::vector<std::string> string_array(const std::string& text) {
   return out;
 }
 
-// Counts down the writes of one commit and reports once, with the first error.
-struct CommitTracker {
-  std::atomic<int> remaining{0};
-  std::mutex mu;
-  Status first_error;
-  std::function<void(Status)> done;
-
-  void finish(const Status& status) {
-    {
-      std::lock_guard lock(mu);
-      if (!status.is_ok() && first_error.is_ok()) first_error = status;
-    }
-    if (remaining.fetch_sub(1) == 1 && done) done(first_error);
-  }
-};
-
 }  // namespace
 
 routing::AgentProfile profile_of(const store::AgentRecord& record) {
@@ -91,10 +88,18 @@ routing::AgentProfile profile_of(const store::AgentRecord& record) {
 }
 
 std::string error_code_of(const Status& status) {
-  std::string code(routing::error_code(status));
-  const bool routing_code = !code.empty() && code.size() < status.message().size() &&
-                            code.find(' ') == std::string::npos;
-  if (routing_code) return code;
+  static constexpr std::string_view kRoutingCodes[] = {
+      routing::kUnknownConversation, routing::kUnknownAgent,     routing::kUnknownQueue,
+      routing::kInvalidProfile,      routing::kInvalidArgument,  routing::kAlreadyQueued,
+      routing::kNotOffered,          routing::kOfferExpired,     routing::kOfferRevoked,
+      routing::kOfferDeclined,       routing::kAlreadyAssigned,  routing::kNotAssigned,
+      routing::kCapacityFull,        routing::kNotEligible,      routing::kSelfPickDisabled,
+      routing::kQueueClosed,         routing::kAgentUnavailable, routing::kNotRestorable,
+  };
+  const std::string_view code = routing::error_code(status);
+  for (std::string_view known : kRoutingCodes) {
+    if (code == known) return std::string(code);
+  }
   switch (status.code()) {
     case StatusCode::kConflict: return "conflict";
     case StatusCode::kNotFound: return "not_found";
@@ -115,20 +120,20 @@ AgentService::Impl::Impl(store::Store& store_in, routing::RoutingConfig config_i
                               .counter("handover_escalation_failures_total",
                                        "Escalations refused (state, queue) or not persisted")
                               .with({})),
-      offers_sent(registry.counter("handover_offers_sent_total", "Offer frames sent to agents")
-                      .with({})),
-      assignments(registry.counter("handover_assignments_total", "Conversations assigned")
-                      .with({})),
-      frames_in(registry.counter("handover_agent_frames_total", "Frames received from agents")
-                    .with({})),
+      offers_sent(
+          registry.counter("handover_offers_sent_total", "Offer frames sent to agents").with({})),
+      assignments(
+          registry.counter("handover_assignments_total", "Conversations assigned").with({})),
+      frames_in(
+          registry.counter("handover_agent_frames_total", "Frames received from agents").with({})),
       frame_errors(registry
                        .counter("handover_agent_frame_errors_total",
                                 "Agent frames answered with an error frame")
                        .with({})),
-      store_failures(registry
-                         .counter("handover_routing_store_failures_total",
-                                  "Routing writes the store refused")
-                         .with({})),
+      store_failures(
+          registry
+              .counter("handover_routing_store_failures_total", "Routing writes the store refused")
+              .with({})),
       escalation_to_offer(registry
                               .histogram("handover_escalation_to_offer_seconds",
                                          "Time from escalation to the first offer frame sent",
@@ -161,13 +166,16 @@ void AgentService::Impl::transition_locked(std::vector<PlannedWrite>& writes,
   write.new_state = state;
   if (state == kStateBot) {
     states.erase(conversation);
+    assigned.erase(conversation);
+    std::lock_guard lock(conn_mu);
+    snapshots.erase(conversation);
+    escalated_at_ns.erase(conversation);
   } else {
     states[conversation] = state;
   }
 }
 
-void AgentService::Impl::plan_locked(routing::Effects effects,
-                                     std::vector<PlannedWrite>& writes) {
+void AgentService::Impl::plan_locked(routing::Effects effects, std::vector<PlannedWrite>& writes) {
   for (auto& effect : effects) {
     if (auto* event = std::get_if<routing::Event>(&effect)) {
       write_for(writes, event->conversation_id).events.push_back(encode_routing_event(*event));
@@ -180,8 +188,8 @@ void AgentService::Impl::plan_locked(routing::Effects effects,
                    {"expires_at_ms", offer->expires_at_ms},
                    {"queue", offer->queue}};
       write_for(writes, offer->conversation_id)
-          .events.push_back(agent_event(kEventOffer, offer->conversation_id, offer->agent_id,
-                                        std::move(data)));
+          .events.push_back(
+              agent_event(kEventOffer, offer->conversation_id, offer->agent_id, std::move(data)));
     } else if (auto* revoke = std::get_if<routing::RevokeOffer>(&effect)) {
       json data = {{"conversation_id", revoke->conversation_id},
                    {"offer_id", revoke->offer_id},
@@ -195,8 +203,8 @@ void AgentService::Impl::plan_locked(routing::Effects effects,
       assignments.inc();
       json data = {{"conversation_id", assign->conversation_id}, {"queue", assign->queue}};
       write_for(writes, assign->conversation_id)
-          .events.push_back(agent_event(kEventAssigned, assign->conversation_id,
-                                        assign->agent_id, std::move(data)));
+          .events.push_back(agent_event(kEventAssigned, assign->conversation_id, assign->agent_id,
+                                        std::move(data)));
     } else if (auto* unassign = std::get_if<routing::Unassigned>(&effect)) {
       const bool to_bot = unassign->reason == "resolved" || unassign->reason == "returned";
       transition_locked(writes, unassign->conversation_id, to_bot ? kStateBot : kStateQueued);
@@ -217,23 +225,18 @@ void AgentService::Impl::plan_locked(routing::Effects effects,
 }
 
 void AgentService::Impl::commit_locked(routing::Effects effects, std::function<void(Status)> done,
-                                       std::vector<store::EventRecord> lead_events,
-                                       const std::string& lead_conversation,
-                                       store::Callback<store::ConversationRecord> lead_done) {
+                                       LeadWrite lead) {
   std::vector<PlannedWrite> writes;
-  if (!lead_conversation.empty()) write_for(writes, lead_conversation);
+  if (!lead.conversation_id.empty()) write_for(writes, lead.conversation_id);
   plan_locked(std::move(effects), writes);
-  if (!lead_events.empty()) {
+  if (!lead.events.empty()) {
     auto& events = writes.front().events;
-    events.insert(events.begin(), std::make_move_iterator(lead_events.begin()),
-                  std::make_move_iterator(lead_events.end()));
+    events.insert(events.begin(), std::make_move_iterator(lead.events.begin()),
+                  std::make_move_iterator(lead.events.end()));
   }
-  writes.erase(std::remove_if(writes.begin(), writes.end(),
-                              [&](const PlannedWrite& w) {
-                                return w.events.empty() && !w.new_state &&
-                                       w.conversation_id != lead_conversation;
-                              }),
-               writes.end());
+  std::erase_if(writes, [&](const PlannedWrite& w) {
+    return w.events.empty() && !w.new_state && w.conversation_id != lead.conversation_id;
+  });
   notify_timer_locked();
   if (writes.empty()) {
     if (done) done(Status::ok());
@@ -244,44 +247,48 @@ void AgentService::Impl::commit_locked(routing::Effects effects, std::function<v
   tracker->remaining = static_cast<int>(writes.size());
   tracker->done = std::move(done);
   for (auto& write : writes) {
-    const bool lead = !lead_conversation.empty() && write.conversation_id == lead_conversation;
-    if (write.conversation_id.empty()) {
-      store.append_events(std::move(write.events),
-                          [this, tracker, token = track()](
-                              Result<std::vector<store::EventRecord>> stored) {
-                            if (!stored) {
-                              store_failures.inc();
-                              spdlog::error("routing events not stored: {}",
-                                            stored.status().message());
-                              return tracker->finish(stored.status());
-                            }
-                            deliver(*stored);
-                            tracker->finish(Status::ok());
-                          });
-      continue;
-    }
-    store::ConversationUpdate update;
-    update.id = write.conversation_id;
-    update.expected_state = write.expected_state;
-    update.new_state = write.new_state;
-    update.events = std::move(write.events);
-    store.update_conversation(
-        std::move(update),
-        [this, tracker, lead, lead_done,
-         token = track()](Result<store::ConversationUpdateOutcome> outcome) {
-          if (!outcome) {
-            store_failures.inc();
-            if (!lead) {
-              spdlog::error("routing transition not stored: {}", outcome.status().message());
-            }
-            if (lead && lead_done) lead_done(outcome.status());
-            return tracker->finish(outcome.status());
-          }
-          deliver(outcome->events);
-          if (lead && lead_done) lead_done(outcome->record);
-          tracker->finish(Status::ok());
-        });
+    const bool is_lead = write.conversation_id == lead.conversation_id && lead.done;
+    submit_locked(std::move(write), tracker,
+                  is_lead ? std::move(lead.done) : store::Callback<store::ConversationRecord>());
   }
+}
+
+void AgentService::Impl::submit_locked(PlannedWrite write, std::shared_ptr<CommitTracker> tracker,
+                                       store::Callback<store::ConversationRecord> lead_done) {
+  if (write.conversation_id.empty()) {
+    auto on_stored = [this, tracker,
+                      token = track()](Result<std::vector<store::EventRecord>> stored) {
+      if (!stored) {
+        store_failures.inc();
+        spdlog::error("routing events not stored: {}", stored.status().message());
+        return tracker->finish(stored.status());
+      }
+      deliver(*stored);
+      tracker->finish(Status::ok());
+    };
+    return store.append_events(std::move(write.events), std::move(on_stored));
+  }
+  store::ConversationUpdate update;
+  update.id = write.conversation_id;
+  update.expected_state = write.expected_state;
+  update.new_state = write.new_state;
+  update.events = std::move(write.events);
+  auto on_updated = [this, tracker, lead_done,
+                     token = track()](Result<store::ConversationUpdateOutcome> outcome) {
+    if (!outcome) {
+      store_failures.inc();
+      if (lead_done) {
+        lead_done(outcome.status());  // the caller reports it
+      } else {
+        spdlog::error("routing transition not stored: {}", outcome.status().message());
+      }
+      return tracker->finish(outcome.status());
+    }
+    deliver(outcome->events);
+    if (lead_done) lead_done(outcome->record);
+    tracker->finish(Status::ok());
+  };
+  store.update_conversation(std::move(update), std::move(on_updated));
 }
 
 // ---- Escalation -------------------------------------------------------------------------------
@@ -312,17 +319,18 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
   // A queue without languages serves any: the conversation's language is no requirement.
   const routing::QueueConfig* queue = s.config.find_queue(e.queue);
   if (queue && queue->languages.empty()) language.clear();
-  auto snapshot = std::make_shared<const std::string>(e.snapshot_json.empty() ? "{}"
-                                                                              : e.snapshot_json);
+  auto snapshot =
+      std::make_shared<const std::string>(e.snapshot_json.empty() ? "{}" : e.snapshot_json);
 
-  RouterLock lock(s.mu);
+  Impl::RouterLock lock(s);
   if (s.state_of_locked(e.conversation_id) != kStateBot || conversation->state != kStateBot) {
     s.escalation_failures.inc();
-    return done(Status::conflict("conversation " + e.conversation_id + " is in state '" +
-                                 (conversation->state != kStateBot
-                                      ? conversation->state
-                                      : s.state_of_locked(e.conversation_id)) +
-                                 "', not 'bot'"));
+    return s.call_outside(
+        [done, status = Status::conflict("conversation " + e.conversation_id + " is in state '" +
+                                         (conversation->state != kStateBot
+                                              ? conversation->state
+                                              : s.state_of_locked(e.conversation_id)) +
+                                         "', not 'bot'")] { done(status); });
   }
   routing::Escalation request;
   request.conversation_id = e.conversation_id;
@@ -335,7 +343,7 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
   auto effects = s.router.escalate(request);
   if (!effects) {
     s.escalation_failures.inc();
-    return done(effects.status());
+    return s.call_outside([done, status = effects.status()] { done(status); });
   }
   s.escalations.inc();
   {
@@ -343,10 +351,8 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
     s.snapshots[e.conversation_id] = snapshot;
   }
   // The audit event carries the snapshot once; restore reads it back from here.
-  const json head = {{"queue", e.queue},
-                     {"skills", e.skills},
-                     {"priority", e.priority},
-                     {"reasons", e.reasons}};
+  const json head = {
+      {"queue", e.queue}, {"skills", e.skills}, {"priority", e.priority}, {"reasons", e.reasons}};
   std::string data = dump(head);
   data.pop_back();
   data += ",\"snapshot\":" + *snapshot + "}";
@@ -368,13 +374,17 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
         impl_->assigned.erase(id);
       });
     }
-    done(std::move(record));
+    impl_->call_outside([done, record = std::move(record)] { done(record); });
   };
   {
     std::lock_guard conn_lock(s.conn_mu);
     s.escalated_at_ns[id] = started_ns;
   }
-  s.commit_locked(std::move(*effects), nullptr, {std::move(audit)}, id, std::move(on_lead));
+  LeadWrite lead;
+  lead.conversation_id = id;
+  lead.events.push_back(std::move(audit));
+  lead.done = std::move(on_lead);
+  s.commit_locked(std::move(*effects), nullptr, std::move(lead));
 }
 
 void AgentService::on_turn_committed(const store::ConversationRecord& conv,
@@ -383,7 +393,7 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
   Impl& s = *impl_;
   std::string agent;
   {
-    RouterLock lock(s.mu);
+    Impl::RouterLock lock(s);
     auto it = s.assigned.find(conv.id);
     if (it == s.assigned.end()) return;
     agent = it->second;
@@ -427,8 +437,7 @@ nlohmann::json AgentService::agents_view() const {
   for (const auto& view : impl_->router.agents_view()) {
     agents.push_back({{"id", view.id},
                       {"display_name", view.display_name},
-                      {"presence", view.connected ? routing::to_string(view.presence)
-                                                  : "offline"},
+                      {"presence", view.connected ? routing::to_string(view.presence) : "offline"},
                       {"connected", view.connected},
                       {"load", view.load},
                       {"open_offers", view.open_offers},
@@ -439,12 +448,13 @@ nlohmann::json AgentService::agents_view() const {
 
 // ---- Restore ----------------------------------------------------------------------------------
 
-Status AgentService::Impl::restore() {
-  auto active = store.list_conversations_in_states({kStateQueued, kStateAgent},
-                                                   kMaxRestoredConversations);
-  if (!active) return active.status();
+namespace {
+
+// The routing and escalation records of the conversations, oldest first.
+Result<std::vector<store::EventRecord>> routing_records(
+    store::Store& store, const std::vector<store::ConversationRecord>& conversations) {
   std::vector<store::EventRecord> records;
-  for (const auto& conversation : *active) {
+  for (const auto& conversation : conversations) {
     store::EventQuery query;
     query.conversation_id = conversation.id;
     query.limit = kPage;
@@ -462,10 +472,41 @@ Status AgentService::Impl::restore() {
   }
   std::sort(records.begin(), records.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
+  return records;
+}
+
+// An agent_online event with the agent's stored profile (a bare one if it was deleted).
+routing::Event online_event(store::Store& store, const std::string& id, std::int64_t at_ms) {
+  auto record = store.get_agent(id);
+  routing::AgentProfile profile;
+  profile.id = id;
+  if (record) profile = profile_of(*record);
+  routing::Event online;
+  online.type = "agent_online";
+  online.agent_id = id;
+  online.at_ms = at_ms;
+  online.data = {{"display_name", profile.display_name},
+                 {"skills", profile.skills},
+                 {"languages", profile.languages},
+                 {"capacity", std::max(profile.capacity, routing::kMinCapacity)}};
+  return online;
+}
+
+}  // namespace
+
+// Replays the routing events of every conversation still queued or with an agent. The agents
+// they name come online first (and the router then marks them disconnected, with a fresh
+// grace), so their offers and assignments replay as they happened.
+Status AgentService::Impl::restore() {
+  auto active =
+      store.list_conversations_in_states({kStateQueued, kStateAgent}, kMaxRestoredConversations);
+  if (!active) return active.status();
+  auto records = routing_records(store, *active);
+  if (!records) return records.status();
 
   std::vector<routing::Event> events;
   std::set<std::string> agents;
-  for (const auto& record : records) {
+  for (const auto& record : *records) {
     if (record.type == kEventEscalated) {
       const json data = json::parse(record.data_json, nullptr, false);
       if (data.is_object() && data.contains("snapshot")) {
@@ -479,36 +520,26 @@ Status AgentService::Impl::restore() {
     if (!event->agent_id.empty()) agents.insert(event->agent_id);
     events.push_back(std::move(*event));
   }
+  const std::int64_t first_ms = events.empty() ? clock.now_ms() : events.front().at_ms;
+  std::vector<routing::Event> replay;
+  for (const auto& id : agents) replay.push_back(online_event(store, id, first_ms));
+  replay.insert(replay.end(), std::make_move_iterator(events.begin()),
+                std::make_move_iterator(events.end()));
 
-  // Agents come first, with their stored profiles, so the conversation events can name them.
-  std::vector<routing::Event> all;
-  for (const auto& id : agents) {
-    auto record = store.get_agent(id);
-    routing::AgentProfile profile;
-    if (record) {
-      profile = profile_of(*record);
-    } else {
-      profile.id = id;
-    }
-    routing::Event online;
-    online.type = "agent_online";
-    online.agent_id = id;
-    online.at_ms = events.empty() ? clock.now_ms() : events.front().at_ms;
-    online.data = {{"display_name", profile.display_name},
-                   {"skills", profile.skills},
-                   {"languages", profile.languages},
-                   {"capacity", std::max(profile.capacity, routing::kMinCapacity)}};
-    all.push_back(std::move(online));
-  }
-  all.insert(all.end(), std::make_move_iterator(events.begin()),
-             std::make_move_iterator(events.end()));
-
-  Status status = router.restore(all, [this](const std::string& id) {
+  Status status = router.restore(replay, [this](const std::string& id) {
     auto it = snapshots.find(id);
     return it == snapshots.end() ? nullptr : it->second;
   });
   if (!status.is_ok()) return status;
-  for (const auto& conversation : *active) {
+  rebuild_mirrors_locked(*active);
+  spdlog::info("routing restored conversations={} events={} agents={}", active->size(),
+               replay.size(), agents.size());
+  return Status::ok();
+}
+
+void AgentService::Impl::rebuild_mirrors_locked(
+    const std::vector<store::ConversationRecord>& active) {
+  for (const auto& conversation : active) {
     auto position = router.position(conversation.id);
     if (!position) {
       spdlog::warn("conversation conv={} is '{}' but has no routing state", conversation.id,
@@ -518,16 +549,29 @@ Status AgentService::Impl::restore() {
     states[conversation.id] = conversation.state;
     if (!position->assigned_agent.empty()) assigned[conversation.id] = position->assigned_agent;
   }
-  spdlog::info("routing restored conversations={} events={} agents={}", active->size(),
-               all.size(), agents.size());
-  return Status::ok();
 }
 
 // ---- Timer ------------------------------------------------------------------------------------
 
+void AgentService::Impl::call_outside(std::function<void()> fn) {
+  if (!tl_holds_router) return fn();
+  deferred.push_back(std::move(fn));
+}
+
+void AgentService::Impl::flush_deferred(std::unique_lock<std::mutex>& lock) {
+  if (deferred.empty()) return;
+  auto later = std::move(deferred);
+  deferred.clear();
+  tl_holds_router = false;
+  lock.unlock();
+  for (auto& fn : later) fn();
+  lock.lock();
+  tl_holds_router = true;
+}
+
 void AgentService::Impl::with_router(const std::function<void()>& fn) {
   if (tl_holds_router) return fn();
-  RouterLock lock(mu);
+  RouterLock lock(*this);
   fn();
 }
 
@@ -544,7 +588,7 @@ void AgentService::Impl::tick_locked(std::int64_t now_ms) {
 }
 
 void AgentService::Impl::run_timer() {
-  RouterLock guard(mu);
+  RouterLock guard(*this);
   auto& lock = guard.lock();
   while (!stopping) {
     std::int64_t next = router.next_deadline_ms().value_or(kNoDeadline);
@@ -552,6 +596,7 @@ void AgentService::Impl::run_timer() {
     const std::int64_t now = clock.now_ms();
     if (next <= now) {
       tick_locked(now);
+      flush_deferred(lock);
       continue;
     }
     armed_deadline = next;
@@ -572,20 +617,18 @@ AgentService::AgentService(store::Store& store, routing::RoutingConfig config, c
                            metrics::Registry& registry)
     : impl_(std::make_unique<Impl>(store, std::move(config), clock, registry)) {
   Impl* s = impl_.get();
-  registry.callback_gauge("handover_agents_connected", "Agent WebSocket connections open",
-                          [s] {
-                            std::lock_guard lock(s->conn_mu);
-                            return static_cast<double>(s->sessions.size());
-                          });
-  registry.callback_gauge("handover_conversations_waiting", "Conversations waiting in queues",
-                          [s] {
-                            std::lock_guard lock(s->mu);
-                            double waiting = 0;
-                            for (const auto& q : s->router.queues_view()) {
-                              waiting += static_cast<double>(q.waiting);
-                            }
-                            return waiting;
-                          });
+  registry.callback_gauge("handover_agents_connected", "Agent WebSocket connections open", [s] {
+    std::lock_guard lock(s->conn_mu);
+    return static_cast<double>(s->sessions.size());
+  });
+  registry.callback_gauge("handover_conversations_waiting", "Conversations waiting in queues", [s] {
+    std::lock_guard lock(s->mu);
+    double waiting = 0;
+    for (const auto& q : s->router.queues_view()) {
+      waiting += static_cast<double>(q.waiting);
+    }
+    return waiting;
+  });
 }
 
 AgentService::~AgentService() {
@@ -613,7 +656,7 @@ void AgentService::Impl::wait_for_callbacks() {
 Status AgentService::start() {
   Impl& s = *impl_;
   {
-    RouterLock lock(s.mu);
+    Impl::RouterLock lock(s);
     if (s.started) return Status::conflict("the agent service is already started");
     if (Status restored = s.restore(); !restored.is_ok()) return restored;
     s.started = true;
@@ -633,7 +676,7 @@ void AgentService::stop() {
 }
 
 void AgentService::tick_for_test() {
-  RouterLock lock(impl_->mu);
+  Impl::RouterLock lock(*impl_);
   impl_->tick_locked(impl_->clock.now_ms());
 }
 

@@ -47,7 +47,8 @@ std::string query_value(const std::string& target, std::string_view name) {
     std::string out;
     const std::string_view raw = pair.substr(eq + 1);
     for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 && hex_value(raw[i + 2]) >= 0) {
+      if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 &&
+          hex_value(raw[i + 2]) >= 0) {
         out += static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2]));
         i += 2;
       } else {
@@ -90,9 +91,8 @@ std::shared_ptr<const std::string> AgentService::Impl::snapshot_of(
 void AgentService::Impl::deliver(const std::vector<store::EventRecord>& events) {
   for (const auto& event : events) {
     if (event.agent_id.empty() || !is_agent_event(event.type)) continue;
-    const auto frame = event_frame(event, event.type == kEventOffer
-                                              ? snapshot_of(event.conversation_id)
-                                              : nullptr);
+    const auto frame = event_frame(
+        event, event.type == kEventOffer ? snapshot_of(event.conversation_id) : nullptr);
     send_event(event.agent_id, event.id, frame);
     if (event.type != kEventOffer) continue;
     offers_sent.inc();
@@ -148,13 +148,13 @@ std::int64_t AgentService::Impl::last_seq_of(const std::string& agent) {
 
 // Replays what the session missed after `resume_after` (if given), then sends what was held
 // back meanwhile, each event once and in seq order.
-void AgentService::Impl::go_live(std::uint64_t connection_id,
+bool AgentService::Impl::go_live(std::uint64_t connection_id,
                                  std::optional<std::int64_t> resume_after) {
   std::string agent;
   {
     std::lock_guard lock(conn_mu);
     auto it = sessions.find(connection_id);
-    if (it == sessions.end() || it->second.live) return;
+    if (it == sessions.end() || it->second.live) return false;
     agent = it->second.agent_id;
     if (resume_after) it->second.last_sent = std::min(it->second.last_sent, *resume_after);
   }
@@ -168,12 +168,11 @@ void AgentService::Impl::go_live(std::uint64_t connection_id,
       if (!page) break;
       for (const auto& event : *page) {
         if (!is_agent_event(event.type)) continue;
-        auto frame = event_frame(event, event.type == kEventOffer
-                                            ? snapshot_of(event.conversation_id)
-                                            : nullptr);
+        auto frame = event_frame(
+            event, event.type == kEventOffer ? snapshot_of(event.conversation_id) : nullptr);
         std::lock_guard lock(conn_mu);
         auto it = sessions.find(connection_id);
-        if (it == sessions.end()) return;
+        if (it == sessions.end()) return false;
         if (event.id <= it->second.last_sent) continue;
         it->second.last_sent = event.id;
         send(it->second.connection, std::move(frame));
@@ -184,7 +183,7 @@ void AgentService::Impl::go_live(std::uint64_t connection_id,
   }
   std::lock_guard lock(conn_mu);
   auto it = sessions.find(connection_id);
-  if (it == sessions.end()) return;
+  if (it == sessions.end()) return false;
   Session& session = it->second;
   session.live = true;
   for (auto& [seq, frame] : session.pending) {
@@ -193,6 +192,7 @@ void AgentService::Impl::go_live(std::uint64_t connection_id,
     send(session.connection, std::move(frame));
   }
   session.pending.clear();
+  return true;
 }
 
 std::optional<std::int64_t> AgentService::Impl::next_hold_deadline() const {
@@ -266,8 +266,8 @@ void AgentService::Impl::agent_arrived(const store::AgentRecord& record) {
     const bool resumes = known != views.end() && !known->connected &&
                          known->presence != routing::Presence::kOffline &&
                          !profile_dirty.contains(record.id);
-    effects = resumes ? router.agent_reconnected(record.id)
-                      : router.agent_online(profile_of(record));
+    effects =
+        resumes ? router.agent_reconnected(record.id) : router.agent_online(profile_of(record));
     profile_dirty.erase(record.id);
     if (!effects) {
       spdlog::warn("agent agent={} cannot come online: {}", record.id, effects.status().message());
@@ -306,6 +306,8 @@ void AgentService::on_open(const std::shared_ptr<http::WebSocketConnection>& con
     session.hold_until_ms = s.clock.now_ms() + kHelloWaitMs;
     s.sessions_of[agent->id].insert(connection->id());
   }
+  // The timer releases the held events if no first frame comes.
+  s.with_router([&] { s.notify_timer_locked(); });
   const std::int64_t last = s.last_seq_of(agent->id);
   {
     std::lock_guard lock(s.conn_mu);
@@ -352,8 +354,10 @@ void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& 
     it->second.first_frame_seen = true;
   }
   const bool resume = first && !parsed.error && parsed.frame.type == FrameType::kHello;
-  if (first) s.go_live(connection->id(), resume ? parsed.frame.resume_after : std::nullopt);
-  if (!first && !parsed.error && parsed.frame.type == FrameType::kHello &&
+  // False when the hello wait had already released the session: too late to replay in order.
+  const bool in_time =
+      first && s.go_live(connection->id(), resume ? parsed.frame.resume_after : std::nullopt);
+  if (!in_time && !parsed.error && parsed.frame.type == FrameType::kHello &&
       parsed.frame.resume_after) {
     s.frame_errors.inc();
     return connection->send(error_frame(parsed.frame.ref, "resume_too_late",
@@ -361,8 +365,8 @@ void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& 
   }
   if (parsed.error) {
     s.frame_errors.inc();
-    return connection->send(error_frame(parsed.frame.ref, parsed.error->code,
-                                        parsed.error->message));
+    return connection->send(
+        error_frame(parsed.frame.ref, parsed.error->code, parsed.error->message));
   }
   s.handle_frame(connection, agent, parsed.frame);
 }
@@ -384,15 +388,15 @@ void AgentService::Impl::handle_frame(const std::shared_ptr<http::WebSocketConne
       bool allowed = false;
       with_router([&] {
         auto it = assigned.find(frame.conversation_id);
-        allowed = it == assigned.end() ? states.contains(frame.conversation_id)
-                                       : it->second == agent;
+        allowed =
+            it == assigned.end() ? states.contains(frame.conversation_id) : it->second == agent;
       });
       auto snapshot = allowed ? snapshot_of(frame.conversation_id) : nullptr;
       if (!snapshot) {
         frame_errors.inc();
         return send(connection, error_frame(frame.ref, routing::kUnknownConversation,
-                                            "no snapshot of conversation " +
-                                                frame.conversation_id + " for this agent"));
+                                            "no snapshot of conversation " + frame.conversation_id +
+                                                " for this agent"));
       }
       return send(connection, snapshot_frame(frame.ref, frame.conversation_id, *snapshot));
     }
@@ -444,8 +448,9 @@ void AgentService::Impl::handle_routing_frame(
   });
 }
 
-void AgentService::Impl::handle_message(const std::shared_ptr<http::WebSocketConnection>& connection,
-                                        const std::string& agent, const ClientFrame& frame) {
+void AgentService::Impl::handle_message(
+    const std::shared_ptr<http::WebSocketConnection>& connection, const std::string& agent,
+    const ClientFrame& frame) {
   store::AppendTurnRequest request;
   request.turn.conversation_id = frame.conversation_id;
   request.turn.role = "agent";
@@ -470,8 +475,9 @@ void AgentService::Impl::handle_message(const std::shared_ptr<http::WebSocketCon
       if (!outcome) {
         frame_errors.inc();
         const bool state = outcome.status().code() == StatusCode::kConflict;
-        return send(connection, error_frame(ref, state ? "conflict" : error_code_of(outcome.status()),
-                                            outcome.status().message()));
+        return send(connection,
+                    error_frame(ref, state ? "conflict" : error_code_of(outcome.status()),
+                                outcome.status().message()));
       }
       send(connection, ack_frame(ref, FrameType::kMessage,
                                  {{"conversation_id", outcome->turn.conversation_id},
@@ -500,6 +506,13 @@ void AgentService::on_agent_updated(const store::AgentRecord& before,
     for (auto& connection : connections) connection->close(1008, reason);
   }
   s.with_router([&] {
+    if (after.disabled) {
+      // A disabled agent keeps nothing: its offers and conversations go back at once.
+      s.profile_dirty.insert(after.id);
+      auto effects = s.router.set_presence(after.id, routing::Presence::kOffline);
+      if (effects) s.commit_locked(std::move(*effects), nullptr);
+      return;
+    }
     const bool online = s.open_connections.contains(after.id);
     if (!online || cut_off) {
       s.profile_dirty.insert(after.id);

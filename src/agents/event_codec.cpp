@@ -22,8 +22,8 @@ std::optional<routing::Event> decode_routing_event(const store::EventRecord& rec
   const auto agent = data.find("agent_id");
   const auto at = data.find("at_ms");
   const auto payload = data.find("data");
-  if (agent == data.end() || !agent->is_string() || at == data.end() ||
-      !at->is_number_integer() || payload == data.end() || !payload->is_object()) {
+  if (agent == data.end() || !agent->is_string() || at == data.end() || !at->is_number_integer() ||
+      payload == data.end() || !payload->is_object()) {
     return std::nullopt;
   }
   routing::Event event;

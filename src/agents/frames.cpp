@@ -91,14 +91,13 @@ class Fields {
       if (required) fail(pointer, "required");
       return std::nullopt;
     }
-    const std::string range = "expected an integer from " + std::to_string(min) + " to " +
-                              std::to_string(max);
+    const std::string range =
+        "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
     if (!it->is_number_integer()) {
       fail(pointer, range);
       return std::nullopt;
     }
-    if (it->is_number_unsigned() && it->get<std::uint64_t>() >
-                                        static_cast<std::uint64_t>(max)) {
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
       fail(pointer, range);
       return std::nullopt;
     }
@@ -142,7 +141,9 @@ void read_message(Fields& f, ClientFrame& out) {
   read_conversation(f, out);
   out.text = f.string("text", true, kMaxTextBytes).value_or("");
   out.client_turn_id = f.string("id", false, kMaxClientIdBytes).value_or("");
-  if (!valid_client_id(out.client_turn_id)) f.fail("/id", "use letters, digits, '-', '_', '.', ':'");
+  if (!valid_client_id(out.client_turn_id)) {
+    f.fail("/id", "use letters, digits, '-', '_', '.', ':'");
+  }
 }
 
 void read_transfer(Fields& f, ClientFrame& out) {
@@ -210,9 +211,7 @@ void read_fields(Fields& f, ClientFrame& out) {
       out.reason = f.string("reason", false, 64, true).value_or("");
       return;
     case FrameType::kClaim:
-    case FrameType::kSnapshot:
-      f.allow_only({"conversation_id"});
-      return read_conversation(f, out);
+    case FrameType::kSnapshot: f.allow_only({"conversation_id"}); return read_conversation(f, out);
     case FrameType::kMessage: return read_message(f, out);
     case FrameType::kTransfer: return read_transfer(f, out);
     case FrameType::kReturnToBot:
@@ -289,11 +288,11 @@ ParsedFrame parse_client_frame(std::string_view text) {
     return parsed;
   }
   const auto& name = type->get_ref<const std::string&>();
-  const auto* entry = std::find_if(kTypes.begin(), kTypes.end(),
-                                   [&](const TypeName& t) { return name == t.name; });
+  const auto* entry =
+      std::find_if(kTypes.begin(), kTypes.end(), [&](const TypeName& t) { return name == t.name; });
   if (entry == kTypes.end()) {
-    parsed.error = FrameError{std::string(kUnknownType),
-                              "unknown frame type '" + name.substr(0, 64) + "'"};
+    parsed.error =
+        FrameError{std::string(kUnknownType), "unknown frame type '" + name.substr(0, 64) + "'"};
     return parsed;
   }
   parsed.frame.type = entry->type;
@@ -313,8 +312,8 @@ std::string dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::shared_ptr<const std::string> event_frame(
-    const store::EventRecord& event, const std::shared_ptr<const std::string>& snapshot) {
+std::shared_ptr<const std::string> event_frame(const store::EventRecord& event,
+                                               const std::shared_ptr<const std::string>& snapshot) {
   json frame = json::object();
   frame["type"] = event.type.substr(event.type.find('.') + 1);
   frame["seq"] = event.id;

@@ -4,11 +4,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "handover/routing/router.hpp"
 #include "handover/store/store.hpp"
@@ -16,8 +15,8 @@
 namespace handover::agents {
 
 // Error codes of protocol errors (routing errors use routing's own codes).
-inline constexpr std::string_view kBadJson = "bad_json";          // not JSON, or not an object
-inline constexpr std::string_view kUnknownType = "unknown_type";  // no such frame type
+inline constexpr std::string_view kBadJson = "bad_json";            // not JSON, or not an object
+inline constexpr std::string_view kUnknownType = "unknown_type";    // no such frame type
 inline constexpr std::string_view kInvalidField = "invalid_field";  // missing or malformed field
 
 // Limits on client frames.
@@ -47,8 +46,8 @@ struct ClientFrame {
   nlohmann::json ref;  // null when absent; a string or an integer otherwise
   std::string conversation_id;
   std::uint64_t offer_id = 0;
-  std::string reason;  // decline reason code
-  std::string text;    // message
+  std::string reason;          // decline reason code
+  std::string text;            // message
   std::string client_turn_id;  // message "id"
   routing::TransferTarget target;
   std::string note;

@@ -2,6 +2,7 @@
 // (agent_service.cpp) and the WebSocket sessions (agent_socket.cpp).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -38,11 +39,35 @@ struct PlannedWrite {
   std::vector<store::EventRecord> events;
 };
 
+// Counts down the writes of one commit and reports once, with the first error.
+struct CommitTracker {
+  std::atomic<int> remaining{0};
+  std::mutex mu;
+  Status first_error;
+  std::function<void(Status)> done;
+
+  void finish(const Status& status) {
+    {
+      std::lock_guard lock(mu);
+      if (!status.is_ok() && first_error.is_ok()) first_error = status;
+    }
+    if (remaining.fetch_sub(1) == 1 && done) done(first_error);
+  }
+};
+
+// The write of the conversation a call is about (an escalation): planned first, with extra
+// events, and `done` told its outcome with the stored record.
+struct LeadWrite {
+  std::string conversation_id;
+  std::vector<store::EventRecord> events;
+  store::Callback<store::ConversationRecord> done;
+};
+
 // One agent WebSocket connection. Guarded by Impl::conn_mu.
 struct Session {
   std::shared_ptr<http::WebSocketConnection> connection;
   std::string agent_id;
-  bool live = false;           // false until the first frame (or kHelloWaitMs) and any replay
+  bool live = false;  // false until the first frame (or kHelloWaitMs) and any replay
   bool first_frame_seen = false;
   std::int64_t last_sent = 0;  // seq of the newest event sent on this connection
   std::int64_t hold_until_ms = 0;
@@ -58,9 +83,9 @@ struct AgentService::Impl {
   // Plans the store writes for `effects`, updates the mirrors and submits the writes in
   // order. `done` runs once after the last write completed, with the first error if any.
   void commit_locked(routing::Effects effects, std::function<void(Status)> done,
-                     std::vector<store::EventRecord> lead_events = {},
-                     const std::string& lead_conversation = {},
-                     store::Callback<store::ConversationRecord> lead_done = nullptr);
+                     LeadWrite lead = {});
+  void submit_locked(PlannedWrite write, std::shared_ptr<CommitTracker> tracker,
+                     store::Callback<store::ConversationRecord> lead_done);
   void plan_locked(routing::Effects effects, std::vector<PlannedWrite>& writes);
   PlannedWrite& write_for(std::vector<PlannedWrite>& writes, const std::string& conversation);
   void transition_locked(std::vector<PlannedWrite>& writes, const std::string& conversation,
@@ -71,7 +96,12 @@ struct AgentService::Impl {
   // Runs `fn` with `mu` held, also when called from a store callback that the store ran at
   // once on a thread already holding it.
   void with_router(const std::function<void()>& fn);
+  // Runs `fn` now, or, on a thread holding `mu`, right after it is released.
+  void call_outside(std::function<void()> fn);
+  void flush_deferred(std::unique_lock<std::mutex>& lock);
+  class RouterLock;
   Status restore();
+  void rebuild_mirrors_locked(const std::vector<store::ConversationRecord>& active);
   void run_timer();
 
   // ---- Delivery (agent_socket.cpp); takes conn_mu only -------------------------------------
@@ -81,7 +111,8 @@ struct AgentService::Impl {
                   const std::shared_ptr<const std::string>& frame);
   std::shared_ptr<const std::string> snapshot_of(const std::string& conversation) const;
   std::int64_t last_seq_of(const std::string& agent);
-  void go_live(std::uint64_t connection_id, std::optional<std::int64_t> resume_after);
+  // False when the session was already live (or is gone).
+  bool go_live(std::uint64_t connection_id, std::optional<std::int64_t> resume_after);
   void release_expired_holds(std::int64_t now_ms);
   std::optional<std::int64_t> next_hold_deadline() const;
   void send(const std::shared_ptr<http::WebSocketConnection>& connection,
@@ -126,8 +157,9 @@ struct AgentService::Impl {
   std::unordered_map<std::string, std::string> states;    // conversation -> queued | agent
   std::unordered_map<std::string, std::string> assigned;  // conversation -> agent
   std::unordered_map<std::string, int> open_connections;  // agent -> count
-  std::unordered_set<std::string> profile_dirty;  // changed while disconnected
+  std::unordered_set<std::string> profile_dirty;          // changed while disconnected
   std::thread timer;
+  std::vector<std::function<void()>> deferred;  // see call_outside()
 
   std::mutex flight_mu;
   std::condition_variable flight_cv;
@@ -135,10 +167,10 @@ struct AgentService::Impl {
 
   // Leaf lock: never take `mu` while holding it.
   mutable std::mutex conn_mu;
-  std::unordered_map<std::uint64_t, Session> sessions;  // by connection id
+  std::unordered_map<std::uint64_t, Session> sessions;                   // by connection id
   std::unordered_map<std::string, std::set<std::uint64_t>> sessions_of;  // agent -> ids
   std::unordered_map<std::string, std::shared_ptr<const std::string>> snapshots;
-  std::unordered_map<std::string, std::int64_t> last_seq;  // agent -> newest known event id
+  std::unordered_map<std::string, std::int64_t> last_seq;         // agent -> newest known event id
   std::unordered_map<std::string, std::int64_t> escalated_at_ns;  // for escalation_to_offer
 };
 

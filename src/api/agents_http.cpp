@@ -1,9 +1,8 @@
 // Agent administration, the live agent and queue views, and explicit handover requests.
 // Agent tokens are shown once, on creation and rotation; only their SHA-256 is stored.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "context.hpp"
 #include "handover/agents/agent_service.hpp"
@@ -21,12 +20,12 @@ constexpr std::size_t kNameBytes = 256;
 constexpr std::size_t kCodeBytes = 64;
 constexpr std::size_t kLanguageBytes = 35;
 constexpr std::size_t kMaxLanguages = 16;
-constexpr std::size_t kSnapshotTurns = 50;
 constexpr int kMaxPriority = 100;
 
 http::Response store_error(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kNotFound: return http::problem(404, "not-found", "Not found", status.message());
+    case StatusCode::kNotFound:
+      return http::problem(404, "not-found", "Not found", status.message());
     case StatusCode::kConflict: return http::problem(409, "conflict", "Conflict", status.message());
     case StatusCode::kUnavailable: {
       auto r = http::problem(503, "unavailable", "Service unavailable", status.message());
@@ -129,8 +128,7 @@ void read_profile(Validator& v, const json& body, store::AgentRecord& agent, boo
                              "expected a language tag such as 'de' or 'de-CH'")) {
     agent.languages_json = languages->dump();
   }
-  if (auto capacity =
-          integer(v, body, "capacity", routing::kMinCapacity, routing::kMaxCapacity)) {
+  if (auto capacity = integer(v, body, "capacity", routing::kMinCapacity, routing::kMaxCapacity)) {
     agent.capacity = *capacity;
   }
 }
@@ -153,15 +151,15 @@ std::string new_agent_token() { return "hat_" + crypto::random_token(32); }
 void save_agent(ApiContext& ctx, store::AgentRecord before, store::AgentRecord after,
                 std::string token, http::Responder respond) {
   agents::AgentService* service = ctx.agents;
-  ctx.store.update_agent(std::move(after), [service, before = std::move(before),
-                                            token = std::move(token),
-                                            respond](Result<store::AgentRecord> stored) {
-    if (!stored) return respond(store_error(stored.status()));
-    service->on_agent_updated(before, *stored);
-    json out = agent_view(*stored);
-    if (!token.empty()) out["token"] = token;
-    respond(json_response(200, out.dump()));
-  });
+  ctx.store.update_agent(std::move(after),
+                         [service, before = std::move(before), token = std::move(token),
+                          respond](Result<store::AgentRecord> stored) {
+                           if (!stored) return respond(store_error(stored.status()));
+                           service->on_agent_updated(before, *stored);
+                           json out = agent_view(*stored);
+                           if (!token.empty()) out["token"] = token;
+                           respond(json_response(200, out.dump()));
+                         });
 }
 
 }  // namespace
@@ -262,28 +260,6 @@ void list_queues(ApiContext& ctx, Call& call, http::Responder respond) {
   respond(json_response(200, ctx.agents->queues_view().dump()));
 }
 
-namespace {
-
-// The context an agent gets with the offer. A first version: the conversation, its customer
-// and the latest turns, with the reason for the handover.
-std::string build_snapshot(ApiContext& ctx, const store::ConversationRecord& conv,
-                           const json& reasons) {
-  std::vector<store::TurnRecord> turns;
-  const std::int64_t after =
-      std::max<std::int64_t>(0, conv.last_seq - static_cast<std::int64_t>(kSnapshotTurns));
-  if (auto listed = ctx.store.list_turns(conv.id, after, kSnapshotTurns)) turns = *listed;
-  json history = json::array();
-  for (const auto& turn : turns) history.push_back(turn_view(turn));
-  const json snapshot = {{"snapshot_version", 1},
-                         {"conversation", conversation_view(conv)},
-                         {"turns", std::move(history)},
-                         {"reasons", reasons},
-                         {"created_at", format_rfc3339_ms(ctx.clock.now_ms())}};
-  return snapshot.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-}  // namespace
-
 void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
   if (!require_scope(call, kScopeBot | kScopeAdmin, respond) || !require_service(ctx, respond)) {
     return;
@@ -306,7 +282,8 @@ void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
   auto conv = ctx.store.get_conversation(e.conversation_id);
   if (!conv) return respond(store_error(conv.status()));
   e.reasons = {{"source", "api"}, {"reason", reason}, {"key", call.principal.key_name}};
-  e.snapshot_json = build_snapshot(ctx, *conv, e.reasons);
+  e.snapshot_json =
+      context_snapshot(ctx, *conv, e.reasons).dump(-1, ' ', false, json::error_handler_t::replace);
   const std::string queue = e.queue.empty() ? ctx.agents->default_queue(conv->language) : e.queue;
   ctx.agents->escalate(std::move(e), [respond, queue](Result<store::ConversationRecord> result) {
     if (!result) {
@@ -323,9 +300,8 @@ void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
       }
       return respond(store_error(result.status()));
     }
-    json out = {{"conversation", conversation_view(*result)},
-                {"state", result->state},
-                {"queue", queue}};
+    json out = {
+        {"conversation", conversation_view(*result)}, {"state", result->state}, {"queue", queue}};
     respond(json_response(202, out.dump()));
   });
 }

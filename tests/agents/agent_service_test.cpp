@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -138,8 +139,8 @@ class AgentServiceTest : public ::testing::Test {
     agent.disabled = disabled;
     const std::string token = "hat_" + id;
     agent.token_hash = crypto::sha256_hex(token);
-    auto created = wait<store::AgentRecord>(
-        [&](auto done) { store_->create_agent(agent, std::move(done)); });
+    auto created =
+        wait<store::AgentRecord>([&](auto done) { store_->create_agent(agent, std::move(done)); });
     EXPECT_TRUE(created) << created.status().to_string();
     return token;
   }
@@ -244,6 +245,25 @@ TEST_F(AgentServiceTest, EscalationOfAConversationNotWithTheBotIsAConflict) {
   EXPECT_EQ(again.status().code(), StatusCode::kConflict);
 }
 
+TEST_F(AgentServiceTest, DoneMayCallBackIntoTheServiceAfterARefusal) {
+  const std::string conv = create_conversation();
+  Escalation e;
+  e.conversation_id = conv;
+  e.queue = "nowhere";
+
+  // As the turn intake does: an unknown queue is retried with the default queue.
+  auto retried = wait<store::ConversationRecord>([&](auto done) {
+    service_->escalate(e, [this, e, done](Result<store::ConversationRecord> first) mutable {
+      EXPECT_FALSE(first);
+      e.queue.clear();
+      service_->escalate(e, done);
+    });
+  });
+
+  ASSERT_TRUE(retried) << retried.status().to_string();
+  EXPECT_EQ(retried->state, "queued");
+}
+
 TEST_F(AgentServiceTest, AcceptMovesTheConversationToAgentAndRelaysUserTurns) {
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();
@@ -251,7 +271,9 @@ TEST_F(AgentServiceTest, AcceptMovesTheConversationToAgentAndRelaysUserTurns) {
   auto offer = ana->next("offer");
   ASSERT_TRUE(offer.has_value());
 
-  say(ana, {{"type", "accept"}, {"ref", 1}, {"conversation_id", conv},
+  say(ana, {{"type", "accept"},
+            {"ref", 1},
+            {"conversation_id", conv},
             {"offer_id", (*offer)["offer_id"]}});
   auto assigned = ana->next("assigned");
   auto ack = ana->next("ack");
@@ -281,7 +303,9 @@ TEST_F(AgentServiceTest, OfferTimesOutWhenTheClockPassesItsDeadline) {
   clock_.advance_ms(5001);
   service_->tick_for_test();
   auto revoked = ana->next("offer_revoked");
-  say(ana, {{"type", "accept"}, {"ref", "late"}, {"conversation_id", conv},
+  say(ana, {{"type", "accept"},
+            {"ref", "late"},
+            {"conversation_id", conv},
             {"offer_id", (*offer)["offer_id"]}});
   auto error = ana->next("error");
 
@@ -371,16 +395,86 @@ TEST_F(AgentServiceTest, AgentMessageBecomesAnAgentTurnOnlyForTheAssignedAgent) 
   EXPECT_EQ((*turns)[0].text, "Hallo");
 }
 
-TEST_F(AgentServiceTest, DisablingAnAgentClosesItsConnections) {
+TEST_F(AgentServiceTest, EventsForASilentConnectionAreReleasedAfterTheHelloWait) {
+  const std::string token = add_agent("ana");
+  auto connection = std::make_shared<FakeConnection>(99);
+  std::shared_ptr<http::WebSocketConnection> base = connection;
+  service_->on_open(base, upgrade(token));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  const auto before = connection->frames();
+  const bool held = std::none_of(before.begin(), before.end(),
+                                 [](const json& f) { return f["type"] == "offer"; });
+
+  clock_.advance_ms(1001);
+  service_->tick_for_test();
+  auto offer = connection->next("offer");
+
+  EXPECT_TRUE(held);
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["conversation_id"], conv);
+}
+
+TEST_F(AgentServiceTest, ResumeAfterTheHelloWaitIsRefused) {
+  auto connection = std::make_shared<FakeConnection>(98);
+  std::shared_ptr<http::WebSocketConnection> base = connection;
+  service_->on_open(base, upgrade(add_agent("ana")));
+  clock_.advance_ms(1001);
+  service_->tick_for_test();
+
+  say(connection, {{"type", "hello"}, {"ref", "h"}, {"resume_after", 0}});
+  auto error = connection->next("error");
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ((*error)["code"], "resume_too_late");
+  EXPECT_EQ((*error)["ref"], "h");
+}
+
+TEST_F(AgentServiceTest, AssignmentsReturnToTheQueueWhenTheGraceExpires) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+
+  service_->on_close(ana);
+  clock_.advance_ms(29'000);
+  service_->tick_for_test();
+  const bool kept = service_->assigned_to_agent(conv);
+  clock_.advance_ms(2'000);
+  service_->tick_for_test();
+  auto stored = wait<std::vector<store::EventRecord>>(
+      [&](auto done) { store_->append_events({}, std::move(done)); });  // a write barrier
+
+  EXPECT_TRUE(kept);
+  EXPECT_FALSE(service_->assigned_to_agent(conv));
+  EXPECT_EQ(state_of(conv), "queued");
+  EXPECT_TRUE(stored);
+}
+
+TEST_F(AgentServiceTest, DisablingAnAgentClosesItsConnectionsAndRequeuesItsConversations) {
   auto ana = connect(add_agent("ana"));
   auto before = store_->get_agent("ana");
   ASSERT_TRUE(before);
   store::AgentRecord after = *before;
   after.disabled = true;
 
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+
   service_->on_agent_updated(*before, after);
+  auto unassigned = ana->next("unassigned");
 
   EXPECT_EQ(ana->close_code(), 1008);
+  ASSERT_TRUE(unassigned.has_value());
+  EXPECT_EQ((*unassigned)["reason"], "agent_offline");
+  EXPECT_FALSE(service_->assigned_to_agent(conv));
 }
 
 }  // namespace

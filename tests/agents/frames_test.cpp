@@ -39,15 +39,13 @@ TEST(ClientFrames, RejectsMalformedFramesWithACodeAndTheRef) {
        "invalid_field"},
       {"unknown member", R"({"type":"ping","extra":true})", "invalid_field"},
       {"presence offline", R"({"type":"presence","status":"offline"})", "invalid_field"},
-      {"empty message", R"({"type":"message","conversation_id":"c1","text":""})",
-       "invalid_field"},
+      {"empty message", R"({"type":"message","conversation_id":"c1","text":""})", "invalid_field"},
       {"bad client id", R"({"type":"message","conversation_id":"c1","text":"a","id":"a b"})",
        "invalid_field"},
       {"transfer to both", R"({"type":"transfer","conversation_id":"c1","queue":"q","agent":"a"})",
        "invalid_field"},
       {"transfer to none", R"({"type":"transfer","conversation_id":"c1"})", "invalid_field"},
-      {"resolve without feedback", R"({"type":"resolve","conversation_id":"c1"})",
-       "invalid_field"},
+      {"resolve without feedback", R"({"type":"resolve","conversation_id":"c1"})", "invalid_field"},
       {"resolve bad justified",
        R"({"type":"resolve","conversation_id":"c1","feedback":{"justified":"maybe"}})",
        "invalid_field"},
@@ -94,9 +92,9 @@ TEST(ClientFrames, ParsesEveryFrameType) {
 }
 
 TEST(ClientFrames, KeepsTheFieldsOfTheFrame) {
-  const ParsedFrame resolve = parse_client_frame(
-      R"({"type":"resolve","ref":"r","conversation_id":"c1",)"
-      R"("feedback":{"justified":"no","reason":"faq","note":"bot knew it"}})");
+  const ParsedFrame resolve =
+      parse_client_frame(R"({"type":"resolve","ref":"r","conversation_id":"c1",)"
+                         R"("feedback":{"justified":"no","reason":"faq","note":"bot knew it"}})");
   const ParsedFrame hello = parse_client_frame(R"({"type":"hello","resume_after":42})");
   const ParsedFrame transfer =
       parse_client_frame(R"({"type":"transfer","conversation_id":"c1","agent":"ben"})");

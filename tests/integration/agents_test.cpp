@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -149,6 +151,61 @@ TEST_F(AgentsTest, OfferThenAcceptAssignsTheConversation) {
   EXPECT_EQ(state_of(conv), "agent");
 }
 
+TEST_F(AgentsTest, TheAgentWhoServedTheCustomerBeforeIsPreferred) {
+  auto ana = agent({"ana"});
+  auto ben = agent({"ben"});
+  const std::string first = create_conversation("de", "cust-1");
+  ASSERT_EQ(handover(first, "general").status, 202);
+  auto to_ana = ana->read_type("offer");
+  ASSERT_TRUE(to_ana.has_value());
+  ana->send_json({{"type", "decline"},
+                  {"conversation_id", first},
+                  {"offer_id", (*to_ana)["offer_id"]},
+                  {"reason", "busy"}});
+  auto to_ben = ben->read_type("offer");
+  ASSERT_TRUE(to_ben.has_value());
+  accept(*ben, *to_ben);
+  ben->send_json(
+      {{"type", "resolve"}, {"conversation_id", first}, {"feedback", {{"justified", "yes"}}}});
+  ASSERT_TRUE(ben->read_type("unassigned").has_value());
+
+  // Ana has been idle longest, but Ben served this customer.
+  const std::string second = create_conversation("de", "cust-1");
+  ASSERT_EQ(handover(second, "general").status, 202);
+  auto sticky = ben->read_type("offer");
+
+  ASSERT_TRUE(sticky.has_value());
+  EXPECT_EQ((*sticky)["conversation_id"], second);
+}
+
+TEST_F(AgentsTest, OverflowMovesAWaitingConversationToTheNextQueue) {
+  auto ana = agent({"ana"});  // no "vip" skill
+  const std::string conv = escalate("vip");
+
+  auto offer = ana->read_type("offer", 4000);
+
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["conversation_id"], conv);
+  EXPECT_EQ((*offer)["queue"], "general");
+}
+
+TEST_F(AgentsTest, AnAgentMayClaimAWaitingConversationOfASelfPickQueue) {
+  auto ana = agent({"ana"});
+  auto ben = agent({"ben"});
+  const std::string conv = escalate("general");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+
+  ben->send_json({{"type", "claim"}, {"ref", "c"}, {"conversation_id", conv}});
+  auto assigned = ben->read_type("assigned");
+  auto revoked = ana->read_type("offer_revoked");
+
+  ASSERT_TRUE(assigned.has_value());
+  EXPECT_EQ((*assigned)["conversation_id"], conv);
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ((*revoked)["reason"], "claimed");
+}
+
 TEST_F(AgentsTest, BotTurnIsRefusedWhileAPersonHasTheConversation) {
   auto ana = agent({"ana"});
   const std::string conv = escalate();
@@ -173,8 +230,11 @@ TEST_F(AgentsTest, UserTurnsReachTheAgentAndAgentMessagesBecomeTurns) {
 
   ASSERT_EQ(post_turn(conv, "user", "Mein Paket fehlt").status, 201);
   auto relayed = ana->read_type("turn");
-  ana->send_json({{"type", "message"}, {"ref", 7}, {"conversation_id", conv},
-                  {"text", "Ich sehe nach."}, {"id", "m-1"}});
+  ana->send_json({{"type", "message"},
+                  {"ref", 7},
+                  {"conversation_id", conv},
+                  {"text", "Ich sehe nach."},
+                  {"id", "m-1"}});
   auto ack = ana->read_type("ack");
   auto turns = call("GET", "/v1/conversations/" + conv + "/turns").json()["turns"];
 
@@ -210,8 +270,10 @@ TEST_F(AgentsTest, DeclineOffersTheConversationToTheNextAgent) {
   auto first = ana->read_type("offer");
   ASSERT_TRUE(first.has_value());
 
-  ana->send_json({{"type", "decline"}, {"conversation_id", conv},
-                  {"offer_id", (*first)["offer_id"]}, {"reason", "busy"}});
+  ana->send_json({{"type", "decline"},
+                  {"conversation_id", conv},
+                  {"offer_id", (*first)["offer_id"]},
+                  {"reason", "busy"}});
   auto second = ben->read_type("offer");
 
   ASSERT_TRUE(second.has_value());
@@ -228,7 +290,9 @@ TEST_F(AgentsTest, TimeoutOffersTheNextAgentAndALateAcceptIsRefused) {
 
   auto revoked = ana->read_type("offer_revoked", 8000);
   auto second = ben->read_type("offer", 2000);
-  ana->send_json({{"type", "accept"}, {"ref", "late"}, {"conversation_id", conv},
+  ana->send_json({{"type", "accept"},
+                  {"ref", "late"},
+                  {"conversation_id", conv},
                   {"offer_id", (*first)["offer_id"]}});
   auto refusal = ana->read_type("error");
 
@@ -269,16 +333,23 @@ TEST_F(AgentsTest, CapacityIsNeverExceededWhenTwentyEscalateAtOnce) {
   }
   for (auto& t : threads) t.join();
 
-  auto offer = ana->read_type("offer");
-  ASSERT_TRUE(offer.has_value());
+  const auto offers_in = [](const std::deque<json>& frames) {
+    return std::count_if(frames.begin(), frames.end(),
+                         [](const json& f) { return f.value("type", "") == "offer"; });
+  };
+  auto before = ana->drain(500);
+  const auto offer = std::find_if(before.begin(), before.end(),
+                                  [](const json& f) { return f.value("type", "") == "offer"; });
+  ASSERT_NE(offer, before.end());
   accept(*ana, *offer);
   auto later = ana->drain(1000);
   auto agents = call("GET", "/v1/agents", {}, kAdminKey).json()["agents"];
+  auto queues = call("GET", "/v1/queues", {}, kAdminKey).json()["queues"];
 
   EXPECT_EQ(accepted, 20);
-  EXPECT_EQ(std::count_if(later.begin(), later.end(),
-                          [](const json& f) { return f.value("type", "") == "offer"; }),
-            0);
+  EXPECT_EQ(offers_in(before), 1);
+  EXPECT_EQ(offers_in(later), 0);
+  EXPECT_EQ(queues[0]["waiting"], 19);
   ASSERT_EQ(agents.size(), 1u);
   EXPECT_EQ(agents[0]["load"], 1);
   EXPECT_EQ(agents[0]["open_offers"], 0);
@@ -292,9 +363,12 @@ TEST_F(AgentsTest, ResolvingFreesTheSlotForTheNextWaitingConversation) {
   ASSERT_TRUE(offer.has_value());
   accept(*ana, *offer);
 
-  ana->send_json({{"type", "resolve"}, {"ref", "r"}, {"conversation_id", first},
-                  {"feedback", {{"justified", "too_late"}, {"reason", "refund"},
-                                {"note", "should have come earlier"}}}});
+  ana->send_json(
+      {{"type", "resolve"},
+       {"ref", "r"},
+       {"conversation_id", first},
+       {"feedback",
+        {{"justified", "too_late"}, {"reason", "refund"}, {"note", "should have come earlier"}}}});
   auto unassigned = ana->read_type("unassigned");
   auto next = ana->read_type("offer");
 
@@ -341,8 +415,11 @@ TEST_F(AgentsTest, TransferToAQueueReachesAnAgentOfThatQueue) {
   ASSERT_TRUE(offer.has_value());
   accept(*ana, *offer);
 
-  ana->send_json({{"type", "transfer"}, {"ref", "t"}, {"conversation_id", conv},
-                  {"queue", "billing_en"}, {"note", "invoice question"}});
+  ana->send_json({{"type", "transfer"},
+                  {"ref", "t"},
+                  {"conversation_id", conv},
+                  {"queue", "billing_en"},
+                  {"note", "invoice question"}});
   auto unassigned = ana->read_type("unassigned");
   auto to_bill = bill->read_type("offer");
 
@@ -361,7 +438,9 @@ TEST_F(AgentsTest, TransferToANamedAgent) {
   ASSERT_TRUE(offer.has_value());
   accept(*ana, *offer);
 
-  ana->send_json({{"type", "transfer"}, {"conversation_id", conv}, {"agent", "ben"},
+  ana->send_json({{"type", "transfer"},
+                  {"conversation_id", conv},
+                  {"agent", "ben"},
                   {"note", "you know this customer"}});
   auto to_ben = ben->read_type("offer");
 
@@ -376,7 +455,9 @@ TEST_F(AgentsTest, ReturnToBotUnmutesTheBot) {
   ASSERT_TRUE(offer.has_value());
   accept(*ana, *offer);
 
-  ana->send_json({{"type", "return_to_bot"}, {"ref", "rb"}, {"conversation_id", conv},
+  ana->send_json({{"type", "return_to_bot"},
+                  {"ref", "rb"},
+                  {"conversation_id", conv},
                   {"note", "only needed the opening hours"}});
   auto unassigned = ana->read_type("unassigned");
   auto ack = ana->read_type("ack");
@@ -406,7 +487,9 @@ TEST_F(AgentsTest, SimultaneousAcceptsHaveExactlyOneWinner) {
     std::vector<std::string> outcomes(agents.size());
     for (std::size_t i = 0; i < agents.size(); ++i) {
       threads.emplace_back([&, i] {
-        agents[i]->send_json({{"type", "accept"}, {"ref", "race"}, {"conversation_id", conv},
+        agents[i]->send_json({{"type", "accept"},
+                              {"ref", "race"},
+                              {"conversation_id", conv},
                               {"offer_id", offers[i]["offer_id"]}});
         for (int n = 0; n < 10; ++n) {
           auto frame = agents[i]->read();
@@ -425,8 +508,8 @@ TEST_F(AgentsTest, SimultaneousAcceptsHaveExactlyOneWinner) {
     EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), "error"), 2);
     for (std::size_t i = 0; i < agents.size(); ++i) {
       if (outcomes[i] != "ack") continue;
-      agents[i]->send_json({{"type", "resolve"}, {"conversation_id", conv},
-                            {"feedback", {{"justified", "yes"}}}});
+      agents[i]->send_json(
+          {{"type", "resolve"}, {"conversation_id", conv}, {"feedback", {{"justified", "yes"}}}});
       ASSERT_TRUE(agents[i]->read_type("ack").has_value());
     }
     for (auto& a : agents) a->drain(50);
@@ -444,7 +527,9 @@ TEST_F(AgentsTest, ReconnectWithResumeGetsEverythingMissedOnce) {
   const std::int64_t last = assigned["seq"];
   ana->drop();
 
-  for (int i = 1; i <= 5; ++i) ASSERT_EQ(post_turn(conv, "user", "m" + std::to_string(i)).status, 201);
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_EQ(post_turn(conv, "user", "m" + std::to_string(i)).status, 201);
+  }
   auto back = connect(token, last);
   ASSERT_EQ(post_turn(conv, "user", "m6").status, 201);
   std::vector<json> turns;
@@ -486,7 +571,9 @@ TEST_F(AgentsTest, RestartRestoresQueuesOffersAndAssignments) {
   auto queues = call("GET", "/v1/queues", {}, kReadKey).json()["queues"];
   auto back = connect(token);
   ASSERT_TRUE(back->read_type("ack").has_value());
-  back->send_json({{"type", "accept"}, {"ref", "after-restart"}, {"conversation_id", offered},
+  back->send_json({{"type", "accept"},
+                   {"ref", "after-restart"},
+                   {"conversation_id", offered},
                    {"offer_id", (*open_offer)["offer_id"]}});
   auto accepted = back->read_type("ack");
   back->send_json({{"type", "message"}, {"conversation_id", held}, {"text", "still here"}});
@@ -550,8 +637,8 @@ TEST_F(AgentsTest, UpgradeNeedsAValidTokenOfAnEnabledAgent) {
 
 TEST_F(AgentsTest, AdminValidatesNumbersAndShowsTheTokenOnce) {
   const auto bad = [&](const std::string& capacity) {
-    return call("POST", "/v1/admin/agents",
-                R"({"id":"x","name":"x","capacity":)" + capacity + "}", kAdminKey);
+    return call("POST", "/v1/admin/agents", R"({"id":"x","name":"x","capacity":)" + capacity + "}",
+                kAdminKey);
   };
 
   EXPECT_EQ(bad("\"3\"").status, 422);
@@ -626,39 +713,50 @@ TEST_F(AgentsTest, HandoverOfAConversationNotWithTheBotIsAConflict) {
   EXPECT_EQ(unknown_queue.status, 422);
 }
 
-// Escalation-to-offer latency with 100 agents connected, measured from the handover POST
-// to the offer frame arriving at the client. Printed for the record; asserted loosely.
+// Escalation-to-offer latency with 100 agents connected, measured from the request that
+// escalates (a user turn the trigger rules escalate, or an explicit handover) to the offer
+// frame arriving at the client. Printed for the record; asserted loosely.
 TEST_F(AgentsTest, EscalationToOfferLatencyWithAHundredAgents) {
   std::vector<std::unique_ptr<WsClient>> agents;
-  for (int i = 0; i < 100; ++i) agents.push_back(agent({"ag" + std::to_string(100 + i), {}, {}, 50}));
-  for (auto& a : agents) ASSERT_TRUE(a->read_type("ack").has_value());
-  std::vector<double> ms;
-  for (int round = 0; round < 200; ++round) {
-    const std::string conv = create_conversation();
-    const auto start = std::chrono::steady_clock::now();
-    ASSERT_EQ(handover(conv, "general").status, 202);
-    bool got = false;
-    // The longest-idle agent is asked: poll every client until the offer shows up.
-    const auto deadline = start + std::chrono::seconds(5);
-    while (!got && std::chrono::steady_clock::now() < deadline) {
-      for (auto& a : agents) {
-        for (const auto& frame : a->drain()) {
-          if (frame.value("type", "") == "offer" && frame["conversation_id"] == conv) got = true;
-        }
-        if (got) break;
-      }
-    }
-    ASSERT_TRUE(got);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                           start)
-                     .count());
+  for (int i = 0; i < 100; ++i) {
+    agents.push_back(agent({"ag" + std::to_string(100 + i), {}, {}, 50}));
   }
-  std::sort(ms.begin(), ms.end());
-  const double p50 = ms[ms.size() / 2];
-  const double p99 = ms[ms.size() * 99 / 100];
-  std::printf("escalation-to-offer with 100 agents: p50 %.2f ms, p99 %.2f ms (n=%zu)\n", p50,
-              p99, ms.size());
-  EXPECT_LT(p50, 1000.0);
+  for (auto& a : agents) ASSERT_TRUE(a->read_type("ack").has_value());
+  const auto measure = [&](const char* what, const std::function<void(const std::string&)>& go) {
+    std::vector<double> ms;
+    for (int round = 0; round < 150; ++round) {
+      const std::string conv = create_conversation("en");
+      const auto start = std::chrono::steady_clock::now();
+      go(conv);
+      bool got = false;
+      // The longest-idle agent is asked: poll every client until the offer shows up.
+      const auto deadline = start + std::chrono::seconds(5);
+      while (!got && std::chrono::steady_clock::now() < deadline) {
+        for (auto& a : agents) {
+          for (const auto& frame : a->drain()) {
+            got = got || (frame.value("type", "") == "offer" && frame["conversation_id"] == conv);
+          }
+          if (got) break;
+        }
+      }
+      ASSERT_TRUE(got) << what;
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("escalation-to-offer from %s, 100 agents: p50 %.2f ms, p99 %.2f ms (n=%zu)\n", what,
+                ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.size());
+    EXPECT_LT(ms[ms.size() / 2], 1000.0) << what;
+  };
+
+  measure("turn POST", [&](const std::string& conv) {
+    auto r = post_turn(conv, "user", "I want to talk to a human agent");
+    ASSERT_EQ(r.status, 201) << r.body;
+    ASSERT_EQ(r.json()["state"], "queued") << r.body;
+  });
+  measure("handover POST",
+          [&](const std::string& conv) { ASSERT_EQ(handover(conv, "general").status, 202); });
 }
 
 }  // namespace

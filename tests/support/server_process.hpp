@@ -42,6 +42,12 @@ queues:
     offer_timeout_s: 30
   - name: slow
     offer_timeout_s: 120
+  - name: vip
+    skills: [vip]
+    offer_timeout_s: 5
+    overflow:
+      - after_s: 1
+        move_to: general
 )";
 
 struct ServerSettings {

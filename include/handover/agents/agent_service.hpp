@@ -5,11 +5,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "handover/http/websocket.hpp"
 #include "handover/store/store.hpp"
@@ -46,9 +45,10 @@ struct Escalation {
 };
 
 // Thread-safety: every public method may be called from any thread. Routing calls are
-// serialised by one internal mutex; store completions and the timer thread never hold it
-// while waiting for the store, so callers must not call into the service from inside a
-// store callback of their own that runs with the service's mutex held (none do).
+// serialised by one internal mutex, held only while the router runs and the resulting store
+// writes are submitted, never while waiting for the store. Callbacks given to the service
+// (`done`) never run with that mutex held, so they may call back into the service. Store
+// completions and the timer thread deliver frames to the connections.
 class AgentService final : public http::WebSocketHandler {
  public:
   // `store`, `clock` and `registry` must outlive the service. The config must have passed
