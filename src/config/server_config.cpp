@@ -327,6 +327,19 @@ void add_http_settings(HttpConfig& c, std::vector<Setting>& out) {
                  integer_binding(c.shutdown_grace_ms, kMinTimeoutMs, kMaxTimeoutMs)});
 }
 
+void add_websocket_settings(WebSocketConfig& c, std::vector<Setting>& out) {
+  out.push_back({"websocket", "ping_interval_ms",
+                 integer_binding(c.ping_interval_ms, kMinTimeoutMs, kMaxTimeoutMs)});
+  out.push_back({"websocket", "pong_timeout_ms",
+                 integer_binding(c.pong_timeout_ms, kMinTimeoutMs, kMaxTimeoutMs)});
+  out.push_back({"websocket", "max_message_bytes",
+                 integer_binding(c.max_message_bytes, kKiB, 16 * kMiB)});
+  out.push_back({"websocket", "max_queued_messages",
+                 integer_binding(c.max_queued_messages, 1, 1'000'000)});
+  out.push_back({"websocket", "max_queued_bytes",
+                 integer_binding(c.max_queued_bytes, kKiB, 1024 * kMiB)});
+}
+
 void add_store_settings(StoreConfig& c, std::vector<Setting>& out) {
   out.push_back({"store", "path", string_binding(c.path, "a database file path")});
   out.push_back({"store", "synchronous", enum_binding(c.synchronous, {"full", "normal"})});
@@ -352,6 +365,7 @@ std::vector<Setting> scalar_settings(ServerConfig& config) {
   std::vector<Setting> settings;
   add_listen_settings(config.listen, settings);
   add_http_settings(config.http, settings);
+  add_websocket_settings(config.websocket, settings);
   add_store_settings(config.store, settings);
   add_other_settings(config, settings);
   return settings;
@@ -373,9 +387,10 @@ struct Section {
   void (*read_lists)(MapReader&, ServerConfig&, Diagnostics&);
 };
 
-constexpr std::array<Section, 7> kSections = {{
+constexpr std::array<Section, 8> kSections = {{
     {"listen", nullptr},
     {"http", nullptr},
+    {"websocket", nullptr},
     {"store", nullptr},
     {"auth", read_auth},
     {"cors", read_cors},

@@ -162,6 +162,16 @@ http::ServerOptions server_options(const config::ServerConfig& c) {
   return o;
 }
 
+http::WebSocketOptions websocket_options(const config::WebSocketConfig& c) {
+  http::WebSocketOptions o;
+  o.ping_interval_ms = c.ping_interval_ms;
+  o.pong_timeout_ms = c.pong_timeout_ms;
+  o.max_message_bytes = c.max_message_bytes;
+  o.max_queued_messages = c.max_queued_messages;
+  o.max_queued_bytes = c.max_queued_bytes;
+  return o;
+}
+
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, const Options& opts,
           const sigset_t& signals) {
   store::StoreOptions so;
@@ -209,7 +219,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   auto api = api::make_api(deps);
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
-  server.add_websocket("/v1/agents/ws", agents, http::WebSocketOptions{});
+  server.add_websocket("/v1/agents/ws", agents, websocket_options(cfg.websocket));
   if (Status s = server.listen(); !s.is_ok()) {
     spdlog::error("{}", s.message());
     agents.stop();

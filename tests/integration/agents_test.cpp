@@ -713,50 +713,23 @@ TEST_F(AgentsTest, HandoverOfAConversationNotWithTheBotIsAConflict) {
   EXPECT_EQ(unknown_queue.status, 422);
 }
 
-// Escalation-to-offer latency with 100 agents connected, measured from the request that
-// escalates (a user turn the trigger rules escalate, or an explicit handover) to the offer
-// frame arriving at the client. Printed for the record; asserted loosely.
-TEST_F(AgentsTest, EscalationToOfferLatencyWithAHundredAgents) {
-  std::vector<std::unique_ptr<WsClient>> agents;
-  for (int i = 0; i < 100; ++i) {
-    agents.push_back(agent({"ag" + std::to_string(100 + i), {}, {}, 50}));
-  }
-  for (auto& a : agents) ASSERT_TRUE(a->read_type("ack").has_value());
-  const auto measure = [&](const char* what, const std::function<void(const std::string&)>& go) {
-    std::vector<double> ms;
-    for (int round = 0; round < 150; ++round) {
-      const std::string conv = create_conversation("en");
-      const auto start = std::chrono::steady_clock::now();
-      go(conv);
-      bool got = false;
-      // The longest-idle agent is asked: poll every client until the offer shows up.
-      const auto deadline = start + std::chrono::seconds(5);
-      while (!got && std::chrono::steady_clock::now() < deadline) {
-        for (auto& a : agents) {
-          for (const auto& frame : a->drain()) {
-            got = got || (frame.value("type", "") == "offer" && frame["conversation_id"] == conv);
-          }
-          if (got) break;
-        }
-      }
-      ASSERT_TRUE(got) << what;
-      ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count());
-    }
-    std::sort(ms.begin(), ms.end());
-    std::printf("escalation-to-offer from %s, 100 agents: p50 %.2f ms, p99 %.2f ms (n=%zu)\n", what,
-                ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.size());
-    EXPECT_LT(ms[ms.size() / 2], 1000.0) << what;
-  };
+TEST_F(AgentsTest, ASilentAgentIsDetectedAndItsOfferMovesOn) {
+  server_ = std::make_unique<ServerProcess>(
+      ServerSettings::yaml("websocket:\n  ping_interval_ms: 200\n  pong_timeout_ms: 200\n"));
+  ASSERT_TRUE(server_->start()) << server_->log();
+  auto silent = agent({"ana"});
+  const std::string conv = escalate();
+  auto first = silent->read_type("offer");
+  ASSERT_TRUE(first.has_value());
+  auto bob = agent({"bob"});
 
-  measure("turn POST", [&](const std::string& conv) {
-    auto r = post_turn(conv, "user", "I want to talk to a human agent");
-    ASSERT_EQ(r.status, 201) << r.body;
-    ASSERT_EQ(r.json()["state"], "queued") << r.body;
-  });
-  measure("handover POST",
-          [&](const std::string& conv) { ASSERT_EQ(handover(conv, "general").status, 202); });
+  // From here on nobody reads `silent`, so its pings go unanswered, as with a peer whose
+  // machine went away without closing the socket. The offer itself would time out only
+  // after 5 s, so an offer within 2.5 s comes from the dead-peer detection.
+  auto second = bob->read_type("offer", 2500);
+
+  ASSERT_TRUE(second.has_value()) << "the offer did not move on from the dead connection";
+  EXPECT_EQ((*second)["conversation_id"], conv);
 }
 
 }  // namespace

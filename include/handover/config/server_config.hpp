@@ -32,6 +32,17 @@ struct HttpConfig {
   bool operator==(const HttpConfig&) const = default;
 };
 
+// The agent WebSocket (/v1/agents/ws).
+struct WebSocketConfig {
+  int ping_interval_ms = 15000;          // ping a peer that was silent this long
+  int pong_timeout_ms = 10000;           // no answer in time: the peer is dead, close
+  std::size_t max_message_bytes = 65536;  // larger incoming messages close with 1009
+  std::size_t max_queued_messages = 1024;  // a client that does not read is cut off past this
+  std::size_t max_queued_bytes = 8u << 20;  // ... or past this many queued bytes
+
+  bool operator==(const WebSocketConfig&) const = default;
+};
+
 struct StoreConfig {
   std::string path = "data/handover.db";
   std::string synchronous = "full";    // "full" or "normal"
@@ -84,6 +95,7 @@ struct LogConfig {
 struct ServerConfig {
   ListenConfig listen;
   HttpConfig http;
+  WebSocketConfig websocket;
   StoreConfig store;
   AuthConfig auth;
   CorsConfig cors;
