@@ -7,16 +7,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"
 conns="${2:-50}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-make build >/dev/null
-
-work="$(mktemp -d)"
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-build/handover-server --config config/server.yaml --listen 127.0.0.1:0 --db "$work/h.db" \
-  --port-file "$work/port" --log-level warn &
-pid=$!
-for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
-port="$(cat "$work/port")"
-base="http://127.0.0.1:$port"
+source bench/start-server.sh
 
 for _ in $(seq 1000); do
   curl -s -X POST "$base/v1/conversations" -H 'Authorization: Bearer dev-bot-key-change-me' \
