@@ -239,15 +239,34 @@ bool Lexicon::load_sentiment(const std::filesystem::path& file, std::size_t lang
       continue;
     }
     std::string error;
-    const std::uint32_t node = add_entry(std::string_view(line).substr(0, tab), error);
+    const std::string_view entry = std::string_view(line).substr(0, tab);
+    const std::uint32_t node = add_entry(entry, error);
     if (node == 0) {
       if (!error.empty()) errors.push_back(where(file, number) + error);
       continue;
     }
-    mutable_info(node, language).valence = valence;
-    mutable_info(node, language).has_valence = true;
+    // "D:" (dismay) and "d:" (a tongue) differ: an emoticon written with capitals keeps its own
+    // reading, and gives it to the lower-case spelling only when that has none of its own.
+    const std::uint32_t exact = add_capital_emoticon(entry);
+    const bool lower_case_taken = exact != 0 && mutable_info(node, language).has_valence;
+    for (const std::uint32_t target : {exact, lower_case_taken ? 0U : node}) {
+      if (target == 0) continue;
+      mutable_info(target, language).valence = valence;
+      mutable_info(target, language).has_valence = true;
+    }
   }
   return true;
+}
+
+// The node of an emoticon entry spelled with capitals ("D:", "XD") under that exact spelling,
+// or 0 for any other entry.
+std::uint32_t Lexicon::add_capital_emoticon(std::string_view raw) {
+  raw = trim(raw);
+  const bool capitals =
+      std::any_of(raw.begin(), raw.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (!capitals || raw.find(' ') != std::string_view::npos || !looks_like_emoticon(raw)) return 0;
+  emoticons_.emplace(raw);
+  return intern(raw);
 }
 
 bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,

@@ -96,6 +96,7 @@ class Lexicon {
   std::uint32_t intern(std::string_view key);
   std::uint32_t child(std::uint32_t node, std::uint32_t word) const;
   std::uint32_t add_entry(std::string_view raw, std::string& error);
+  std::uint32_t add_capital_emoticon(std::string_view raw);
   std::uint32_t lookup_affix(std::string_view token) const;
   std::uint32_t lookup_fuzzy(std::string_view token) const;
   WordInfo& mutable_info(std::uint32_t node, std::size_t language);

@@ -157,10 +157,15 @@ bool is_mention_or_link(std::string_view chunk) {
          starts("www.");
 }
 
-void add_emoticon(std::string_view text, NormalizedText& out, std::uint16_t sentence,
-                  std::uint16_t clause) {
+// An emoticon keeps its capitals when the lexicon lists it so ("D:"), else is lower-cased.
+void add_emoticon(std::string_view text, bool keep_case, NormalizedText& out,
+                  std::uint16_t sentence, std::uint16_t clause) {
   Token token = start_token(out, TokenKind::kEmoticon, sentence, clause);
-  ascii_lower(text, out.folded);
+  if (keep_case) {
+    out.folded.append(text);
+  } else {
+    ascii_lower(text, out.folded);
+  }
   finish_token(out, token);
 }
 
@@ -247,14 +252,20 @@ void NormalizedText::clear() {
   words = caps_words = exclamations = questions = question_marks = 0;
 }
 
-bool TextNormalizer::is_emoticon(std::string_view chunk) const {
-  if (emoticons_ == nullptr || chunk.size() > kMaxEmoticonBytes || !is_ascii(chunk)) return false;
+EmoticonMatch TextNormalizer::match_emoticon(std::string_view chunk) const {
+  if (emoticons_ == nullptr || chunk.size() > kMaxEmoticonBytes || !is_ascii(chunk))
+    return EmoticonMatch::kNone;
   char lowered[kMaxEmoticonBytes];
+  bool capitals = false;
   for (std::size_t i = 0; i < chunk.size(); ++i) {
     const char c = chunk[i];
+    capitals = capitals || (c >= 'A' && c <= 'Z');
     lowered[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
   }
-  return emoticons_->find(std::string_view(lowered, chunk.size())) != emoticons_->end();
+  if (emoticons_->find(std::string_view(lowered, chunk.size())) == emoticons_->end())
+    return EmoticonMatch::kNone;
+  return capitals && emoticons_->find(chunk) != emoticons_->end() ? EmoticonMatch::kExact
+                                                                   : EmoticonMatch::kFolded;
 }
 
 void TextNormalizer::normalize(std::string_view text, NormalizedText& out) const {
@@ -304,8 +315,8 @@ void TextNormalizer::split_chunk(std::string_view chunk, NormalizedText& out,
     finish_token(out, token);
     return;
   }
-  if (is_emoticon(chunk)) {
-    add_emoticon(chunk, out, sentence, clause);
+  if (const EmoticonMatch match = match_emoticon(chunk); match != EmoticonMatch::kNone) {
+    add_emoticon(chunk, match == EmoticonMatch::kExact, out, sentence, clause);
     return;
   }
   for (std::size_t pos = 0; pos < chunk.size();) {
@@ -314,8 +325,11 @@ void TextNormalizer::split_chunk(std::string_view chunk, NormalizedText& out,
       pos = scan_word(chunk, pos, out, sentence, clause);
     } else if (is_emoji_base(cp.value)) {
       pos = scan_emoji(chunk, pos, out, sentence, clause);
-    } else if (cp.value < 0x80 && is_emoticon(chunk.substr(pos))) {
-      add_emoticon(chunk.substr(pos), out, sentence, clause);  // "great:)"
+    } else if (const EmoticonMatch match =
+                   cp.value < 0x80 ? match_emoticon(chunk.substr(pos)) : EmoticonMatch::kNone;
+               match != EmoticonMatch::kNone) {
+      // An emoticon glued to a word: "great:)".
+      add_emoticon(chunk.substr(pos), match == EmoticonMatch::kExact, out, sentence, clause);
       return;
     } else {
       if (cp.value < 0x80) add_punct(static_cast<char>(cp.value), out, sentence, clause);

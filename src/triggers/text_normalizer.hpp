@@ -42,7 +42,11 @@ struct NormalizedText {
   void clear();
 };
 
+// Emoticon entries in lower case, plus those the lexicon spells with capitals ("D:").
 using EmoticonSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
+// How a chunk matches the emoticon set: not at all, in lower case, or with its own capitals.
+enum class EmoticonMatch { kNone, kFolded, kExact };
 
 // Folding: Unicode NFKC with full case folding (ICU), so "Straße", "STRASSE" and "strasse"
 // agree, then ä, ö, ü spelled ae, oe, ue, so "kündigen" and "kuendigen" agree; the typographic
@@ -61,7 +65,7 @@ class TextNormalizer {
  private:
   void split_chunk(std::string_view chunk, NormalizedText& out, std::uint16_t& sentence,
                    std::uint16_t& clause) const;
-  bool is_emoticon(std::string_view chunk) const;
+  EmoticonMatch match_emoticon(std::string_view chunk) const;
 
   const EmoticonSet* emoticons_;
 };

@@ -59,6 +59,30 @@ TEST(Sentiment, ScoresEnglishAndGermanTurnsInTheRightDirection) {
   }
 }
 
+TEST(Sentiment, ReadsEmoticonCaseHelpThatFailedLikingAndNobody) {
+  const Range cases[] = {
+      {"I forgot it D: D:", "en", -1.0, -0.3},  // dismay, not the tongue "d:"
+      {"yum d:", "en", 0.1, 1.0},
+      {"XD", "en", 0.2, 1.0},        // an emoticon listed in lower case matches any case
+      {"so funny :P", "en", 0.2, 1.0},
+      {"That didn't help", "en", -1.0, -0.1},  // help that did not come is a complaint
+      {"It does not help at all", "en", -1.0, -0.1},
+      {"Help?", "en", -0.05, 0.05},              // a bare request stays neutral
+      {"I like it", "en", 0.2, 1.0},             // liking, not a comparison
+      {"looks like rain", "en", -0.05, 0.2},     // a comparison stays weak
+      {"Ok nobody panic", "en", 0.1, 1.0},       // "nobody" negates like "nothing"
+      {"Nobody was friendly", "en", -1.0, -0.1},
+  };
+  for (const Range& c : cases) {
+    SCOPED_TRACE(c.text);
+
+    const double s = score(c.text, c.language);
+
+    EXPECT_GE(s, c.low);
+    EXPECT_LE(s, c.high);
+  }
+}
+
 struct Stronger {
   std::string_view strong;
   std::string_view weak;

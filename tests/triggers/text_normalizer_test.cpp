@@ -46,7 +46,7 @@ TEST(TextNormalizer, FoldsGermanSpellingsToOneForm) {
 }
 
 TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
-  const EmoticonSet emoticons = {":)", ":-(", "<3"};
+  const EmoticonSet emoticons = {":)", ":-(", "<3", "d:", "D:", "xd"};
   struct Case {
     std::string_view input;
     std::vector<std::string> tokens;
@@ -56,6 +56,9 @@ TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
       {"great :) thanks", {"great", ":)", "thanks"}},
       {"bad:-(", {"bad", ":-("}},
       {"I <3 it", {"i", "<3", "it"}},
+      {"oh no D:", {"oh", "no", "D:"}},  // listed with its capital: kept apart from "d:"
+      {"yum d:", {"yum", "d:"}},
+      {"XD", {"xd"}},  // listed only in lower case: folded
       {"👍🏽 ok", {"👍", "ok"}},  // skin tone dropped
       {"😡😡😡", {"😡", "😡", "😡"}},
       {"E-Mail-Adresse", {"e-mail-adresse"}},  // hyphenated words stay whole
