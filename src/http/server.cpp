@@ -175,8 +175,22 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     else if (has_te && req.version() < 11) detail = "Transfer-Encoding on HTTP/1.0";
     else if (has_te && lower(req[bhttp::field::transfer_encoding]) != "chunked")
       detail = "unsupported Transfer-Encoding (only 'chunked')";
-    if (detail.empty()) return std::nullopt;
+    if (detail.empty()) return check_fields(req);
     Response r = problem(400, "bad-framing", "Ambiguous request framing", detail);
+    r.close = true;
+    return r;
+  }
+
+  // RFC 9112 requires exactly one Host on HTTP/1.1; two Authorization headers would let
+  // different parts of a chain pick different credentials.
+  static std::optional<Response> check_fields(const bhttp::request<bhttp::string_body>& req) {
+    const auto hosts = req.count(bhttp::field::host);
+    std::string detail;
+    if (req.version() >= 11 && hosts == 0) detail = "an HTTP/1.1 request needs a Host header";
+    else if (hosts > 1) detail = "more than one Host header";
+    else if (req.count(bhttp::field::authorization) > 1) detail = "more than one Authorization header";
+    if (detail.empty()) return std::nullopt;
+    Response r = problem(400, "bad-request", "Malformed HTTP request", detail);
     r.close = true;
     return r;
   }
