@@ -9,6 +9,7 @@
 
 #include "handover/agents/agent_service.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/json.hpp"
 #include "handover/util/utf8.hpp"
 
 namespace handover::agents {
@@ -267,10 +268,9 @@ const char* to_string(FrameType type) {
 ParsedFrame parse_client_frame(std::string_view text) {
   ParsedFrame parsed;
   json object;
-  try {
-    object = json::parse(text);
-  } catch (const json::exception& e) {
-    parsed.error = FrameError{std::string(kBadJson), std::string("not valid JSON: ") + e.what()};
+  std::string detail;
+  if (json_util::parse_strict(text, object, detail) != json_util::ParseError::kNone) {
+    parsed.error = FrameError{std::string(kBadJson), detail};
     return parsed;
   }
   if (!object.is_object()) {

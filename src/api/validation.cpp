@@ -3,8 +3,8 @@
 
 #include <charconv>
 #include <cmath>
-#include <set>
 
+#include "handover/util/json.hpp"
 #include "handover/util/utf8.hpp"
 
 namespace handover::api {
@@ -43,38 +43,15 @@ std::optional<http::Response> parse_json_object(const http::Request& request, js
   if (!utf8::is_valid(request.body)) {
     return bad_body("invalid-utf8", "Invalid UTF-8", "the request body is not valid UTF-8");
   }
-  // Member names seen per open object, to refuse duplicates that JSON parsers would
-  // otherwise resolve silently (last one wins).
-  std::vector<std::set<std::string>> seen;
-  std::string duplicate;
-  const json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) seen.emplace_back();
-    if (event == json::parse_event_t::object_end && !seen.empty()) seen.pop_back();
-    if (event == json::parse_event_t::key && !seen.empty() &&
-        !seen.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
-      duplicate = parsed.get<std::string>();
-    }
-    return true;
-  };
-  try {
-    out = json::parse(request.body, callback);
-  } catch (const json::parse_error& e) {
-    const std::string what = e.what();
-    if (what.find("surrogate") != std::string::npos) {
-      return bad_body("invalid-unicode", "Invalid Unicode escape",
-                      "the body contains a lone UTF-16 surrogate escape");
-    }
-    return bad_body("malformed-json", "Malformed JSON",
-                    "the body is not valid JSON (at byte " + std::to_string(e.byte) + ")");
-  } catch (const json::out_of_range&) {
-    return bad_body("malformed-json", "Malformed JSON",
-                    "a number in the body is too large to represent");
-  } catch (const json::exception&) {
-    return bad_body("malformed-json", "Malformed JSON", "the body is not valid JSON");
-  }
-  if (!duplicate.empty()) {
-    return bad_body("duplicate-member", "Duplicate member name",
-                    "the member '" + duplicate + "' appears more than once in one object");
+  std::string detail;
+  switch (json_util::parse_strict(request.body, out, detail)) {
+    case json_util::ParseError::kNone: break;
+    case json_util::ParseError::kLoneSurrogate:
+      return bad_body("invalid-unicode", "Invalid Unicode escape", detail);
+    case json_util::ParseError::kDuplicateMember:
+      return bad_body("duplicate-member", "Duplicate member name", detail);
+    case json_util::ParseError::kSyntax:
+      return bad_body("malformed-json", "Malformed JSON", detail);
   }
   if (!out.is_object()) {
     return bad_body("malformed-json", "Malformed JSON",

@@ -22,6 +22,7 @@ TEST(ClientFrames, RejectsMalformedFramesWithACodeAndTheRef) {
   const std::vector<BadCase> cases = {
       {"not json", "hello there", "bad_json"},
       {"array", "[1,2]", "bad_json"},
+      {"duplicate member", R"({"type":"ping","type":"hello"})", "bad_json"},
       {"no type", R"({"ref":"r1"})", "invalid_field", "r1"},
       {"type not a string", R"({"type":5,"ref":2})", "invalid_field", 2},
       {"unknown type", R"({"type":"teleport","ref":"x"})", "unknown_type", "x"},
