@@ -252,10 +252,12 @@ std::string content_hash(const store::TurnRecord& t) {
 
 namespace {
 
+// `end_user`: the caller holds a conversation token (a browser), so the trigger internals
+// stay out of the answer; the state still says whether a person is coming.
 http::Response turn_response(const store::AppendTurnOutcome& outcome, const std::string& state,
-                             const Verdict& verdict) {
-  json out = {{"turn", turn_view(outcome.turn)}, {"state", state}};
-  if (verdict.kind != triggers::DecisionKind::kNone) {
+                             const Verdict& verdict, bool end_user) {
+  json out = {{"turn", turn_view(outcome.turn, !end_user)}, {"state", state}};
+  if (!end_user && verdict.kind != triggers::DecisionKind::kNone) {
     out["decision"] = {{"action", triggers::decision_kind_name(verdict.kind)},
                        {"rule", verdict.rule_id},
                        {"queue", verdict.queue}};
@@ -312,7 +314,7 @@ void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verd
 // After the turn's commit: relay it to the agent who has the conversation, or hand the
 // conversation over when the triggers decided so; then answer the client.
 void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
-                 Result<store::AppendTurnOutcome> result, const Verdict& verdict,
+                 Result<store::AppendTurnOutcome> result, const Verdict& verdict, bool end_user,
                  const http::Responder& respond) {
   if (!result) {
     if (result.status().code() == StatusCode::kConflict) {
@@ -324,7 +326,9 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
   const bool created = result->kind == store::AppendKind::kCreated;
   // A replayed turn was decided when it was first stored; its answer carries the stored
   // evaluation and no new decision.
-  if (!created) return respond(turn_response(*result, result->conversation_state, Verdict{}));
+  if (!created) {
+    return respond(turn_response(*result, result->conversation_state, Verdict{}, end_user));
+  }
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
   if (ctx.agents && result->turn.role == "user") {
@@ -332,14 +336,14 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
   }
   const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
                          conv.state == agents::kStateBot;
-  if (!hand_over) return respond(turn_response(*result, conv.state, verdict));
+  if (!hand_over) return respond(turn_response(*result, conv.state, verdict, end_user));
 
   auto outcome = std::move(result).value();
   escalate(ctx, conv, verdict,
-           [respond, outcome, verdict](Result<store::ConversationRecord> escalated) {
+           [respond, outcome, verdict, end_user](Result<store::ConversationRecord> escalated) {
              // A lost race (someone else escalated first) still answers with the turn.
              const std::string state = escalated ? escalated->state : outcome.conversation_state;
-             respond(turn_response(outcome, state, verdict));
+             respond(turn_response(outcome, state, verdict, end_user));
            });
 }
 
@@ -365,9 +369,10 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
   }
   req.turn.content_hash = content_hash(req.turn);
 
-  auto finish = [&ctx, respond, conv = *conv](Result<store::AppendTurnOutcome> result,
-                                              const Verdict& verdict) mutable {
-    finish_turn(ctx, std::move(conv), std::move(result), verdict, respond);
+  const bool end_user = call.principal.kind == Principal::Kind::kBearer;
+  auto finish = [&ctx, respond, end_user, conv = *conv](Result<store::AppendTurnOutcome> result,
+                                                        const Verdict& verdict) mutable {
+    finish_turn(ctx, std::move(conv), std::move(result), verdict, end_user, respond);
   };
   if (ctx.intake) return ctx.intake->submit(*conv, std::move(req), std::move(finish));
   ctx.store.append_turn(std::move(req), [finish](Result<store::AppendTurnOutcome> r) mutable {
@@ -407,7 +412,8 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   auto turns = ctx.store.list_turns(conv->id, after, static_cast<std::size_t>(limit));
   if (!turns) return respond(store_problem(turns.status()));
   json items = json::array();
-  for (const auto& t : *turns) items.push_back(turn_view(t));
+  const bool end_user = call.principal.kind == Principal::Kind::kBearer;
+  for (const auto& t : *turns) items.push_back(turn_view(t, !end_user));
   const std::int64_t next = turns->empty() ? after : turns->back().seq;
   // The conversation was read before the page; turns committed in between count too.
   json out = {{"turns", std::move(items)},

@@ -28,7 +28,7 @@ nlohmann::json conversation_view(const store::ConversationRecord& r) {
   };
 }
 
-nlohmann::json turn_view(const store::TurnRecord& t) {
+nlohmann::json turn_view(const store::TurnRecord& t, bool with_evaluation) {
   nlohmann::json out = {
       {"seq", t.seq},
       {"id", t.client_turn_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.client_turn_id)},
@@ -39,7 +39,7 @@ nlohmann::json turn_view(const store::TurnRecord& t) {
   if (!t.bot_json.empty()) out["bot"] = embedded(t.bot_json, nullptr);
   if (!t.actions_json.empty()) out["actions"] = embedded(t.actions_json, nullptr);
   if (!t.metadata_json.empty()) out["metadata"] = embedded(t.metadata_json, nullptr);
-  if (!t.evaluation_json.empty()) out["evaluation"] = embedded(t.evaluation_json, nullptr);
+  if (with_evaluation && !t.evaluation_json.empty()) out["evaluation"] = embedded(t.evaluation_json, nullptr);
   return out;
 }
 

@@ -8,6 +8,8 @@
 namespace handover::api {
 
 nlohmann::json conversation_view(const store::ConversationRecord& record);
-nlohmann::json turn_view(const store::TurnRecord& turn);
+// `with_evaluation` false leaves out the trigger evaluation (rule ids, evidence, queue
+// names), which is for the operator's systems, not for the end user's browser.
+nlohmann::json turn_view(const store::TurnRecord& turn, bool with_evaluation = true);
 
 }  // namespace handover::api

@@ -177,6 +177,24 @@ TEST_F(TriggersTest, ARetryReturnsTheStoredEvaluationAndNoNewDecision) {
   EXPECT_EQ(retry.json()["turn"]["evaluation"], first["turn"]["evaluation"]);
 }
 
+TEST_F(TriggersTest, TheEndUsersTokenSeesTheStateButNotTheTriggerInternals) {
+  auto created = call("POST", "/v1/conversations", R"({"language":"en"})", kWidgetKey);
+  const std::string id = created.json().value("id", "");
+  const std::string token = created.json().value("token", "");
+  const std::string turns = "/v1/conversations/" + id + "/turns";
+
+  auto as_user = call("POST", turns, R"({"role":"user","text":"I want a human"})", token);
+  auto listed_by_user = call("GET", turns, {}, token);
+  auto listed_by_bot = call("GET", turns, {}, kBotKey);
+
+  ASSERT_EQ(as_user.status, 201) << as_user.body;
+  EXPECT_EQ(as_user.json()["state"], "queued");
+  EXPECT_FALSE(as_user.json().contains("decision"));
+  EXPECT_FALSE(as_user.json()["turn"].contains("evaluation"));
+  EXPECT_FALSE(listed_by_user.json()["turns"][0].contains("evaluation"));
+  EXPECT_TRUE(listed_by_bot.json()["turns"][0].contains("evaluation"));
+}
+
 TEST_F(TriggersTest, AConversationWithAPersonIsNotEscalatedAgain) {
   const std::string id = create();
   ASSERT_EQ(user(id, "I want a human")["state"], "queued");
