@@ -58,7 +58,9 @@ class Api final : public http::Handler {
                         .with({});
     registry.callback_counter("handover_store_commit_failures_total",
                               "Store transactions that failed to commit",
-                              [&store] { return static_cast<double>(store.stats().failed_commits); });
+                              [&store] {
+                                return static_cast<double>(store.stats().failed_commits);
+                              });
     registry.callback_counter("handover_store_commits_total", "Store transactions committed",
                               [&store] { return static_cast<double>(store.stats().commits); });
     store.set_commit_observer([&batches, &latency](std::size_t n, double seconds) {

@@ -404,7 +404,9 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   }
   if (const std::string* l = call.query_param("limit")) {
     auto parsed = parse_integer(*l, 1, max_page);
-    if (!parsed) v.fail("/query/limit", "expected an integer from 1 to " + std::to_string(max_page));
+    if (!parsed) {
+      v.fail("/query/limit", "expected an integer from 1 to " + std::to_string(max_page));
+    }
     limit = parsed.value_or(limit);
   }
   if (!v.ok()) return respond(validation_problem(v.errors()));

@@ -17,7 +17,9 @@ std::optional<http::Response> refuse(const ApiContext& ctx, const Call& call) {
     return unauthenticated("rule administration needs an admin API key");
   }
   if (!call.principal.has(kScopeAdmin)) return forbidden("this API key lacks the admin scope");
-  if (!ctx.triggers) return http::problem(404, "not-found", "Not found", "triggers are not enabled");
+  if (!ctx.triggers) {
+    return http::problem(404, "not-found", "Not found", "triggers are not enabled");
+  }
   return std::nullopt;
 }
 

@@ -39,7 +39,9 @@ nlohmann::json turn_view(const store::TurnRecord& t, bool with_evaluation) {
   if (!t.bot_json.empty()) out["bot"] = embedded(t.bot_json, nullptr);
   if (!t.actions_json.empty()) out["actions"] = embedded(t.actions_json, nullptr);
   if (!t.metadata_json.empty()) out["metadata"] = embedded(t.metadata_json, nullptr);
-  if (with_evaluation && !t.evaluation_json.empty()) out["evaluation"] = embedded(t.evaluation_json, nullptr);
+  if (with_evaluation && !t.evaluation_json.empty()) {
+    out["evaluation"] = embedded(t.evaluation_json, nullptr);
+  }
   return out;
 }
 

@@ -188,7 +188,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     std::string detail;
     if (req.version() >= 11 && hosts == 0) detail = "an HTTP/1.1 request needs a Host header";
     else if (hosts > 1) detail = "more than one Host header";
-    else if (req.count(bhttp::field::authorization) > 1) detail = "more than one Authorization header";
+    else if (req.count(bhttp::field::authorization) > 1)
+      detail = "more than one Authorization header";
     if (detail.empty()) return std::nullopt;
     Response r = problem(400, "bad-request", "Malformed HTTP request", detail);
     r.close = true;

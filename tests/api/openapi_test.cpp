@@ -59,7 +59,8 @@ std::string lower(std::string s) {
 std::set<std::string> scan_source_slugs() {
   static const std::regex kLiteral(R"re("/problems/([a-z0-9][a-z0-9-]*))re");
   static const std::regex kCall(
-      R"re((?:^|[^A-Za-z0-9_])(?:problem|bad_body)\s*\(\s*(?:[0-9]{3}\s*,\s*)?"([a-z0-9][a-z0-9-]*)")re");
+      R"re((?:^|[^A-Za-z0-9_])(?:problem|bad_body)\s*\(\s*)re"
+      R"re((?:[0-9]{3}\s*,\s*)?"([a-z0-9][a-z0-9-]*)")re");
   std::set<std::string> slugs;
   for (const auto& entry : fs::recursive_directory_iterator(kSourceDir + "/src")) {
     if (!entry.is_regular_file()) continue;

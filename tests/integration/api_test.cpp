@@ -49,7 +49,8 @@ TEST_F(ApiTest, PostTurnsAssignsGapFreeSeqAndReturnsState) {
 TEST_F(ApiTest, GetConversationAndPageThroughTurns) {
   const std::string id = create_conversation()["id"];
   for (int i = 1; i <= 5; ++i) {
-    auto r = call("POST", turns_path(id), R"({"role":"user","text":"msg )" + std::to_string(i) + "\"}");
+    const std::string body = R"({"role":"user","text":"msg )" + std::to_string(i) + "\"}";
+    auto r = call("POST", turns_path(id), body);
     ASSERT_EQ(r.status, 201);
   }
 
@@ -184,7 +185,9 @@ TEST_F(ApiTest, MetricsPassPromtool) {
   call("GET", "/livez", {}, "");
   auto r = call("GET", "/metrics", {}, "");
   ASSERT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("handover_http_requests_total{method=\"GET\",route=\"/livez\",code=\"200\"}"),
+  const std::string livez_line =
+      "handover_http_requests_total{method=\"GET\",route=\"/livez\",code=\"200\"}";
+  EXPECT_NE(r.body.find(livez_line),
             std::string::npos);
   EXPECT_NE(r.body.find("handover_http_request_duration_seconds_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("handover_store_commit_batch_size_bucket"), std::string::npos);

@@ -54,7 +54,8 @@ std::vector<BadCase> cases() {
        "/role"},
       {"empty text", post(turns, R"({"role":"user","text":"  "})"), 422,
        "/problems/validation-error", "/text"},
-      {"text over limit", post(turns, R"({"role":"user","text":")" + std::string(8193, 'a') + "\"}"),
+      {"text over limit",
+       post(turns, R"({"role":"user","text":")" + std::string(8193, 'a') + "\"}"),
        422, "/problems/validation-error", "/text"},
       {"confidence above 1", post(turns, R"({"role":"bot","text":"x","bot":{"confidence":1.5}})"),
        422, "/problems/validation-error", "/bot/confidence"},
@@ -98,7 +99,8 @@ std::vector<BadCase> cases() {
        413, "/problems/body-too-large", "", true},
       {"chunked body over limit",
        "POST " + turns + " HTTP/1.1\r\nHost: t\r\n" + auth + json_ct +
-           "Transfer-Encoding: chunked\r\n\r\n11170\r\n" + std::string(70000, 'a') + "\r\n0\r\n\r\n",
+           "Transfer-Encoding: chunked\r\n\r\n11170\r\n" + std::string(70000, 'a') +
+           "\r\n0\r\n\r\n",
        413, "/problems/body-too-large", "", true},
       {"header over limit", "GET /livez HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'b') +
                                 "\r\n\r\n",

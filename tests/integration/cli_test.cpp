@@ -52,7 +52,8 @@ TEST(Cli, UnknownFlagIsAUsageError) {
 TEST(Cli, EnvironmentOverridesFileAndFlagOverridesEnvironment) {
   // The file allows 64 KiB bodies; the environment lowers it to 2 KiB.
   ServerProcess server(ServerSettings::with(
-      {"HANDOVER_HTTP_BODY_LIMIT=2048", "HANDOVER_LISTEN=127.0.0.1:1"}, {"--listen", "127.0.0.1:0"}));
+      {"HANDOVER_HTTP_BODY_LIMIT=2048", "HANDOVER_LISTEN=127.0.0.1:1"},
+      {"--listen", "127.0.0.1:0"}));
   ASSERT_TRUE(server.start()) << server.log();
   HttpClient client(server.port());
 

@@ -50,7 +50,9 @@ int wait_exit(pid_t pid) {
 
 }  // namespace
 
-std::string ServerProcess::binary() { return std::string(HANDOVER_BINARY_DIR) + "/handover-server"; }
+std::string ServerProcess::binary() {
+  return std::string(HANDOVER_BINARY_DIR) + "/handover-server";
+}
 
 ServerProcess::ServerProcess(ServerSettings settings) : settings_(std::move(settings)) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "handover-it-XXXXXX").string();
@@ -90,7 +92,8 @@ bool ServerProcess::start() {
   args.insert(args.end(), settings_.args.begin(), settings_.args.end());
   // The shipped trigger rules, unless a test brings its own.
   if (std::find(args.begin(), args.end(), "--rules") == args.end()) {
-    args.insert(args.end(), {"--rules", std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml"});
+    const std::string rules = std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml";
+    args.insert(args.end(), {"--rules", rules});
   }
   pid_ = spawn(args, settings_.env, dir_ + "/server.log");
   ++starts_;
