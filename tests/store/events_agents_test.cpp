@@ -88,37 +88,8 @@ std::vector<std::string> ids_of(const std::vector<AgentRecord>& agents) {
   return ids;
 }
 
-class StoreFixture : public ::testing::Test {
+class StoreFixture : public StoreTestBase {
  protected:
-  void SetUp() override {
-    options_.path = dir_.file("handover.db");
-    open_store();
-  }
-  void TearDown() override {
-    gate_.release();  // a failed assertion must not leave the writer blocked
-    store_.reset();
-  }
-
-  void open_store() {
-    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
-    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
-    store_ = std::move(opened).value();
-    store_->set_commit_observer(batches_.observer());
-  }
-  void reopen_store() {
-    store_.reset();
-    open_store();
-  }
-
-  // Holds the writer inside a transaction holding one probe; returns once it is held.
-  Pending<bool> hold_writer() {
-    store_->set_before_commit_for_test(gate_.hook());
-    Pending<bool> probe;
-    store_->probe_writable(probe.callback());
-    gate_.wait_until_held();
-    return probe;
-  }
-
   Result<ConversationRecord> create(const std::string& id,
                                     const std::string& customer_id = "cust-1") {
     Pending<ConversationRecord> pending;
@@ -193,13 +164,6 @@ class StoreFixture : public ::testing::Test {
     EXPECT_TRUE(got.is_ok()) << got.status().to_string();
     return got.is_ok() ? got->state : "";
   }
-
-  TempDir dir_;
-  FakeClock clock_;
-  StoreOptions options_;
-  WriterGate gate_;
-  BatchLog batches_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
 // ---- The event log -----------------------------------------------------------------------

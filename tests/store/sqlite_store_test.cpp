@@ -57,37 +57,8 @@ std::vector<std::int64_t> seqs_of(const std::vector<TurnRecord>& turns) {
   return seqs;
 }
 
-class SqliteStoreTest : public ::testing::Test {
+class SqliteStoreTest : public StoreTestBase {
  protected:
-  void SetUp() override {
-    options_.path = dir_.file("handover.db");
-    open_store();
-  }
-  void TearDown() override {
-    gate_.release();  // a failed assertion must not leave the writer blocked
-    store_.reset();
-  }
-
-  void open_store() {
-    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
-    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
-    store_ = std::move(opened).value();
-    store_->set_commit_observer(batches_.observer());
-  }
-  void reopen_store() {
-    store_.reset();
-    open_store();
-  }
-
-  // Holds the writer inside a transaction holding one probe; returns once it is held.
-  Pending<bool> hold_writer() {
-    store_->set_before_commit_for_test(gate_.hook());
-    Pending<bool> probe;
-    store_->probe_writable(probe.callback());
-    gate_.wait_until_held();
-    return probe;
-  }
-
   Result<ConversationRecord> create(const std::string& id) {
     Pending<ConversationRecord> pending;
     store_->create_conversation(conversation(id), pending.callback());
@@ -106,13 +77,6 @@ class SqliteStoreTest : public ::testing::Test {
     EXPECT_TRUE(turns.is_ok()) << turns.status().to_string();
     return turns.is_ok() ? std::move(turns).value() : std::vector<TurnRecord>{};
   }
-
-  TempDir dir_;
-  FakeClock clock_;
-  StoreOptions options_;
-  WriterGate gate_;
-  BatchLog batches_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
 TEST_F(SqliteStoreTest, CreatesAndGetsConversation) {

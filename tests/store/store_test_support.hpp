@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "handover/store/store.hpp"
+#include "handover/util/clock.hpp"
 #include "sqlite_store.hpp"
 
 namespace handover::store {
@@ -135,6 +136,46 @@ class RawDb {
 
  private:
   sqlite3* db_ = nullptr;
+};
+
+// A store opened on a fresh file per test, with the hooks the tests use to steer the writer.
+class StoreTestBase : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.path = dir_.file("handover.db");
+    open_store();
+  }
+  void TearDown() override {
+    gate_.release();  // a failed assertion must not leave the writer blocked
+    store_.reset();
+  }
+
+  void open_store() {
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options_, clock_);
+    ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+    store_ = std::move(opened).value();
+    store_->set_commit_observer(batches_.observer());
+  }
+  void reopen_store() {
+    store_.reset();
+    open_store();
+  }
+
+  // Holds the writer inside a transaction holding one probe; returns once it is held.
+  Pending<bool> hold_writer() {
+    store_->set_before_commit_for_test(gate_.hook());
+    Pending<bool> probe;
+    store_->probe_writable(probe.callback());
+    gate_.wait_until_held();
+    return probe;
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  StoreOptions options_;
+  WriterGate gate_;
+  BatchLog batches_;
+  std::unique_ptr<SqliteStore> store_;
 };
 
 }  // namespace handover::store
