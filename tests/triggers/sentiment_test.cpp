@@ -45,7 +45,8 @@ TEST(Sentiment, ScoresEnglishAndGermanTurnsInTheRightDirection) {
       {"Die Strasse ist lang", "de", -0.05, 0.05},
       {"Das ist great", "", 0.2, 1.0},  // mixed language: the English word still counts
       {"", "en", 0.0, 0.0},
-      {"Shut your freaking mouth, okay?", "en", -1.0, -0.1},  // no boost across the comma
+      {"That was freaking awful, okay?", "en", -1.0, -0.1},  // no boost across the comma
+      {"freaking", "en", -0.05, 0.05},  // a booster alone carries no valence
       {"I'm NOT the latter LOL", "en", 0.1, 1.0},              // laughter is not negated
       {"Nope :-)", "en", 0.1, 1.0},                            // nor are emoticons
   };
