@@ -184,11 +184,7 @@ void create_agent(ApiContext& ctx, Call& call, http::Responder respond) {
   agent.token_hash = crypto::sha256_hex(token);
   ctx.store.create_agent(std::move(agent), [token, respond](Result<store::AgentRecord> stored) {
     if (!stored) return respond(store_error(stored.status()));
-    json out = agent_view(*stored);
-    out["token"] = token;
-    auto r = json_response(201, out.dump());
-    r.set_header("Location", "/v1/admin/agents/" + stored->id);
-    respond(std::move(r));
+    respond(created_with_token(agent_view(*stored), token, "/v1/admin/agents/" + stored->id));
   });
 }
 

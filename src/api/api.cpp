@@ -31,6 +31,14 @@ http::Response json_response(int status, const std::string& body) {
   return r;
 }
 
+http::Response created_with_token(nlohmann::json view, const std::string& token,
+                                  const std::string& location) {
+  view["token"] = token;
+  auto r = json_response(201, view.dump());
+  r.set_header("Location", location);
+  return r;
+}
+
 namespace {
 
 constexpr const char* kAllowHeaders = "Authorization, Content-Type";

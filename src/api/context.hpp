@@ -67,6 +67,10 @@ void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
 nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
                                 const nlohmann::json& reasons);
 
+// 201 with `view` plus the secret `token` (shown this once) and a Location header.
+http::Response created_with_token(nlohmann::json view, const std::string& token,
+                                  const std::string& location);
+
 // A JSON response with `status`.
 http::Response json_response(int status, const std::string& body);
 

@@ -164,11 +164,8 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   ctx.store.create_conversation(
       std::move(rec), [respond, token](Result<store::ConversationRecord> result) {
         if (!result) return respond(store_problem(result.status()));
-        json out = conversation_view(*result);
-        out["token"] = token;
-        auto r = json_response(201, out.dump());
-        r.set_header("Location", "/v1/conversations/" + result->id);
-        respond(std::move(r));
+        respond(created_with_token(conversation_view(*result), token,
+                                   "/v1/conversations/" + result->id));
       });
 }
 

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "handover/util/text.hpp"
+
 namespace handover::config {
 namespace {
 
@@ -47,21 +49,6 @@ std::string join(const std::vector<std::string>& words, std::string_view separat
     out += word;
   }
   return out;
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-      diagonal = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
-    }
-  }
-  return row[b.size()];
 }
 
 // The whole file, or nullopt after reporting why it cannot be read.
@@ -282,7 +269,7 @@ std::optional<std::string> closest_match(std::string_view word,
   std::optional<std::string> best;
   std::size_t best_distance = std::min(kMaxSuggestionDistance, word.size() / 2) + 1;
   for (const std::string& candidate : candidates) {
-    std::size_t distance = edit_distance(word, candidate);
+    std::size_t distance = text::edit_distance(word, candidate);
     if (distance < best_distance) {
       best = candidate;
       best_distance = distance;

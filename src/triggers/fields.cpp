@@ -5,6 +5,8 @@
 #include <array>
 #include <vector>
 
+#include "handover/util/text.hpp"
+
 namespace handover::triggers {
 namespace {
 
@@ -95,21 +97,6 @@ const std::array kFields = {
 
 #undef HANDOVER_FIELD
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 }  // namespace
 
 const char* value_type_name(ValueType type) {
@@ -141,7 +128,7 @@ std::string_view closest_field(std::string_view name) {
   std::string_view best;
   std::size_t best_distance = 4;
   for (const FieldDef& field : kFields) {
-    const std::size_t d = edit_distance(name, field.name);
+    const std::size_t d = text::edit_distance(name, field.name);
     if (d < best_distance) {
       best_distance = d;
       best = field.name;
