@@ -267,6 +267,24 @@ struct Router::State {
     return it == agents.end() ? nullptr : &it->second;
   }
 
+  // The agent gives the conversation up (`reason` is the event type: returned, resolved);
+  // the freed capacity goes to the next waiting conversation.
+  void end_assignment(std::string_view agent_id, std::string_view conversation_id,
+                      const char* reason, const Json& data, std::string_view note, Ms now,
+                      Effects& out) {
+    const std::string id(conversation_id);
+    emit(out, reason, id, agent_id, now, data);
+    push_unassigned(out, std::string(agent_id), id, reason, note);
+    offer_to_agent(std::string(agent_id), now, out);
+    finish(now, out);
+  }
+
+  // Marks the router as used by an input and returns the time of this step.
+  Ms begin_step() {
+    used = true;
+    return clock.now_ms();
+  }
+
   QueueState* find_queue(std::string_view name) {
     auto it = queues.find(name);
     return it == queues.end() ? nullptr : &it->second;
@@ -1125,8 +1143,7 @@ Router::~Router() = default;
 Result<Effects> Router::agent_online(const AgentProfile& profile) {
   if (Status status = check_profile(profile); !status.is_ok()) return status;
   State& s = *state_;
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   s.emit(out, "agent_online", "", profile.id, now, profile_json(profile));
@@ -1139,8 +1156,7 @@ Result<Effects> Router::set_presence(std::string_view agent_id, Presence presenc
   State& s = *state_;
   Agent* agent = s.find_agent(agent_id);
   if (agent == nullptr) return fail(StatusCode::kNotFound, kUnknownAgent, std::string(agent_id));
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   s.emit(out, "agent_presence", "", agent_id, now, {{"presence", to_string(presence)}});
@@ -1157,8 +1173,7 @@ Result<Effects> Router::agent_disconnected(std::string_view agent_id) {
   State& s = *state_;
   Agent* agent = s.find_agent(agent_id);
   if (agent == nullptr) return fail(StatusCode::kNotFound, kUnknownAgent, std::string(agent_id));
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   s.emit(out, "agent_disconnected", "", agent_id, now,
@@ -1172,8 +1187,7 @@ Result<Effects> Router::agent_reconnected(std::string_view agent_id) {
   State& s = *state_;
   Agent* agent = s.find_agent(agent_id);
   if (agent == nullptr) return fail(StatusCode::kNotFound, kUnknownAgent, std::string(agent_id));
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   s.emit(out, "agent_reconnected", "", agent_id, now, Json::object());
@@ -1190,8 +1204,7 @@ Result<Effects> Router::escalate(const Escalation& e) {
   if (s.find_conversation(e.conversation_id) != nullptr) {
     return conflict(kAlreadyQueued, "conversation " + e.conversation_id + " is already routed");
   }
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   const QueueConfig& config = *queue->config;
@@ -1303,8 +1316,7 @@ Result<Effects> Router::claim(std::string_view agent_id, std::string_view conver
   Agent* agent = s.find_agent(agent_id);
   if (agent == nullptr) return fail(StatusCode::kNotFound, kUnknownAgent, std::string(agent_id));
   if (Status status = s.check_claim(*c, *agent); !status.is_ok()) return status;
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   // An agent claiming what it has been offered simply accepts that offer.
@@ -1346,8 +1358,7 @@ Result<Effects> Router::transfer(std::string_view agent_id, std::string_view con
   Conversation& c = *s.find_conversation(conversation_id);
   Result<std::string> queue = s.check_transfer_target(c, agent_id, target);
   if (!queue) return queue.status();
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   const QueueConfig& old_queue = *s.find_queue(c.queue)->config;
@@ -1409,15 +1420,10 @@ Result<Effects> Router::return_to_bot(std::string_view agent_id, std::string_vie
   State& s = *state_;
   Result<Agent*> agent = s.assigned_to(agent_id, conversation_id);
   if (!agent) return agent.status();
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
-  std::string id(conversation_id);
-  s.emit(out, "returned", id, agent_id, now, {{"note", note}});
-  s.push_unassigned(out, std::string(agent_id), id, "returned", note);
-  s.offer_to_agent(std::string(agent_id), now, out);
-  s.finish(now, out);
+  s.end_assignment(agent_id, conversation_id, "returned", {{"note", note}}, note, now, out);
   return out;
 }
 
@@ -1429,17 +1435,13 @@ Result<Effects> Router::resolve(std::string_view agent_id, std::string_view conv
   State& s = *state_;
   Result<Agent*> agent = s.assigned_to(agent_id, conversation_id);
   if (!agent) return agent.status();
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
-  std::string id(conversation_id);
-  s.emit(out, "resolved", id, agent_id, now,
-         {{"justified", to_string(feedback.justified)}, {"reason_code", feedback.reason_code},
-          {"note", feedback.note}});
-  s.push_unassigned(out, std::string(agent_id), id, "resolved", "");
-  s.offer_to_agent(std::string(agent_id), now, out);
-  s.finish(now, out);
+  const Json data = {{"justified", to_string(feedback.justified)},
+                     {"reason_code", feedback.reason_code},
+                     {"note", feedback.note}};
+  s.end_assignment(agent_id, conversation_id, "resolved", data, "", now, out);
   return out;
 }
 
@@ -1453,8 +1455,7 @@ Result<Effects> Router::cancel(std::string_view conversation_id, std::string_vie
   if (!c->assigned_agent.empty()) {
     return conflict(kAlreadyAssigned, "conversation " + c->id + " is with an agent");
   }
-  s.used = true;
-  Ms now = s.clock.now_ms();
+  const Ms now = s.begin_step();
   Effects out;
 
   std::string id = c->id;
