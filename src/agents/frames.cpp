@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "handover/agents/agent_service.hpp"
+#include "handover/store/views.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/json.hpp"
 #include "handover/util/utf8.hpp"
@@ -368,17 +369,6 @@ std::shared_ptr<const std::string> snapshot_frame(const nlohmann::json& ref,
   return share(splice(dump(frame), "snapshot", snapshot.empty() ? "null" : snapshot));
 }
 
-nlohmann::json turn_json(const store::TurnRecord& turn) {
-  json out = {{"seq", turn.seq},
-              {"id", turn.client_turn_id.empty() ? json(nullptr) : json(turn.client_turn_id)},
-              {"role", turn.role},
-              {"text", turn.text},
-              {"created_at", format_rfc3339_ms(turn.created_at_ms)}};
-  if (!turn.metadata_json.empty()) {
-    json metadata = json::parse(turn.metadata_json, nullptr, false);
-    if (!metadata.is_discarded()) out["metadata"] = std::move(metadata);
-  }
-  return out;
-}
+nlohmann::json turn_json(const store::TurnRecord& turn) { return store::turn_json(turn, false); }
 
 }  // namespace handover::agents

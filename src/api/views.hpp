@@ -3,13 +3,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "handover/store/store.hpp"
+#include "handover/store/views.hpp"
 
 namespace handover::api {
 
-nlohmann::json conversation_view(const store::ConversationRecord& record);
-// `with_evaluation` false leaves out the trigger evaluation (rule ids, evidence, queue
-// names), which is for the operator's systems, not for the end user's browser.
-nlohmann::json turn_view(const store::TurnRecord& turn, bool with_evaluation = true);
+inline nlohmann::json conversation_view(const store::ConversationRecord& record) {
+  return store::conversation_json(record);
+}
+// `with_evaluation` false is the end user's view (see store::turn_json).
+inline nlohmann::json turn_view(const store::TurnRecord& turn, bool with_evaluation = true) {
+  return store::turn_json(turn, with_evaluation);
+}
 
 }  // namespace handover::api

@@ -2,6 +2,8 @@
 // the pooled readers.
 #include "sqlite_store.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -390,6 +392,12 @@ void SqliteStore::set_commit_observer(CommitObserver observer) {
   observer_ = std::move(shared);
 }
 
+void SqliteStore::set_change_observer(ChangeObserver observer) {
+  auto shared = observer ? std::make_shared<const ChangeObserver>(std::move(observer)) : nullptr;
+  std::lock_guard lock(mutex_);
+  change_observer_ = std::move(shared);
+}
+
 void SqliteStore::set_before_commit_for_test(BeforeCommitHook hook) {
   auto shared = hook ? std::make_shared<const BeforeCommitHook>(std::move(hook)) : nullptr;
   std::lock_guard lock(mutex_);
@@ -436,6 +444,7 @@ bool SqliteStore::take_batch() {
   queue_.take(batch_, options_.max_batch);
   queue_depth_.store(queue_.size(), std::memory_order_relaxed);
   batch_observer_ = observer_;
+  batch_change_observer_ = change_observer_;
   batch_hook_ = hook_;
   return true;
 }
@@ -511,6 +520,27 @@ void SqliteStore::record_batch(const Status& failure, bool probes_only, double s
   committed_requests_.fetch_add(batch_.size(), std::memory_order_relaxed);
   last_batch_size_.store(batch_.size(), std::memory_order_relaxed);
   if (batch_observer_) (*batch_observer_)(batch_.size(), seconds);
+  if (batch_change_observer_) report_changes();
+}
+
+// Tells the change observer what the committed batch wrote, in event id order.
+void SqliteStore::report_changes() {
+  CommittedChanges changes;
+  for (const WriteOp& op : batch_) {
+    if (const auto* append = std::get_if<AppendOp>(&op)) {
+      if (!append->status.is_ok() || append->kind != AppendKind::kCreated) continue;
+      changes.turns.push_back(&append->turn);
+      for (const auto& event : append->events) changes.events.push_back(&event);
+    } else if (const auto* events = std::get_if<EventsOp>(&op)) {
+      if (!events->status.is_ok()) continue;
+      for (const auto& event : events->reply) changes.events.push_back(&event);
+    } else if (const auto* update = std::get_if<UpdateOp>(&op)) {
+      if (!update->status.is_ok()) continue;
+      for (const auto& event : update->reply.events) changes.events.push_back(&event);
+    }
+  }
+  if (changes.events.empty()) return;
+  (*batch_change_observer_)(changes);
 }
 
 // Runs after the last batch: fold the WAL into the database so the next start reads one
@@ -590,11 +620,26 @@ Status SqliteStore::write_append(AppendOp& op, ConversationHead& head) {
   if (op.kind == AppendKind::kReplayed) {
     op.events.clear();
   } else {
+    log_turn_created(op, head);
     fatal = insert_events(op.events, op.turn.created_at_ms, /*wrote_before=*/true, op.status);
     if (fatal.is_ok() && op.new_state) head.state = *op.new_state;
   }
   op.conversation_state = head.state;
   return fatal;
+}
+
+// Every new turn is logged as a "turn.created" event, first among the append's events, so
+// the event log alone orders everything a conversation's watchers see.
+void SqliteStore::log_turn_created(AppendOp& op, const ConversationHead& head) {
+  EventRecord created;
+  created.conversation_id = op.turn.conversation_id;
+  created.type = kTurnCreatedEvent;
+  const std::string& state = op.new_state ? *op.new_state : head.state;
+  created.data_json = "{\"seq\":" + std::to_string(op.turn.seq) + ",\"role\":" +
+                      nlohmann::json(op.turn.role).dump() + ",\"state\":" +
+                      nlohmann::json(state).dump() + "}";
+  op.events.insert(op.events.begin(), std::move(created));
+  event_pks_.insert(event_pks_.begin(), head.pk);
 }
 
 // The conversation is not in the state the append expects. A retry of a stored turn is still

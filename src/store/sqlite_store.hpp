@@ -57,6 +57,7 @@ class SqliteStore final : public Store {
   Result<std::vector<AgentRecord>> list_agents() override;
 
   void set_commit_observer(CommitObserver observer) override;
+  void set_change_observer(ChangeObserver observer) override;
   StoreStats stats() const override;
   void close() override;
 
@@ -155,6 +156,7 @@ class SqliteStore final : public Store {
   Status apply(DeleteCustomerOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
+  void log_turn_created(AppendOp& op, const ConversationHead& head);
   Status insert_turn(AppendOp& op, ConversationHead& head);
   Result<bool> answer_from_stored_turn(AppendOp& op, std::int64_t pk);
   Status write_append(AppendOp& op, ConversationHead& head);
@@ -171,6 +173,7 @@ class SqliteStore final : public Store {
   Status finish_transaction(bool probes_only);
   void roll_back();
   void record_batch(const Status& failure, bool probes_only, double seconds);
+  void report_changes();
   void shut_down_writer();
 
   Result<std::int64_t> find_conversation_pk(Reader& reader, const std::string& id);
@@ -183,6 +186,7 @@ class SqliteStore final : public Store {
   WriterStatements writer_;
   std::vector<WriteOp> batch_;
   std::shared_ptr<const CommitObserver> batch_observer_;
+  std::shared_ptr<const ChangeObserver> batch_change_observer_;
   std::shared_ptr<const BeforeCommitHook> batch_hook_;
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
   std::string scratch_;  // reused for stored content hashes and deleted ids
@@ -195,6 +199,7 @@ class SqliteStore final : public Store {
   BatchQueue<WriteOp> queue_;                       // guarded by mutex_
   bool closing_ = false;                            // guarded by mutex_
   std::shared_ptr<const CommitObserver> observer_;  // guarded by mutex_
+  std::shared_ptr<const ChangeObserver> change_observer_;  // guarded by mutex_
   std::shared_ptr<const BeforeCommitHook> hook_;    // guarded by mutex_
 
   std::atomic<std::uint64_t> commits_{0};

@@ -346,9 +346,14 @@ TEST_F(AtomicTurnTest, CommitsTurnStateAndEventsTogether) {
   ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
   EXPECT_EQ(appended->kind, AppendKind::kCreated);
   EXPECT_EQ(appended->conversation_state, "queued");
-  ASSERT_EQ(appended->events.size(), 2u);
+  // The store logs the turn itself first, then the request's events, in id order.
+  ASSERT_EQ(appended->events.size(), 3u);
+  EXPECT_EQ(appended->events[0].type, kTurnCreatedEvent);
+  EXPECT_EQ(appended->events[0].data_json, R"({"seq":1,"role":"bot","state":"queued"})");
+  EXPECT_EQ(appended->events[1].type, "handover.requested");
   EXPECT_GT(appended->events[0].id, 0);
   EXPECT_LT(appended->events[0].id, appended->events[1].id);
+  EXPECT_LT(appended->events[1].id, appended->events[2].id);
   for (const EventRecord& stored : appended->events) {
     EXPECT_EQ(stored.conversation_id, "c_1");
     EXPECT_EQ(stored.created_at_ms, appended->turn.created_at_ms);
@@ -463,7 +468,8 @@ TEST_F(AtomicTurnTest, ReplayWritesNoStateOrEvents) {
     EXPECT_TRUE((*outcome)->events.empty());
   }
   EXPECT_EQ(state_of("c_1"), "agent");
-  EXPECT_EQ(types_of(events_of("c_1")), (std::vector<std::string>{"handover.queued"}));
+  EXPECT_EQ(types_of(events_of("c_1")),
+            (std::vector<std::string>{kTurnCreatedEvent, "handover.queued"}));
   EXPECT_EQ(turn_count("c_1"), 1u);
 }
 
@@ -555,7 +561,12 @@ TEST_F(ConversationUpdateTest, ChangesStateMetadataAndWritesEvents) {
   EXPECT_EQ(got->metadata_json, R"({"priority":"high"})");
   EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
   EXPECT_EQ(got->last_seq, 1);
-  EXPECT_EQ(ids_of(events_of("c_1")), ids_of(updated->events));
+  // Besides the turn's own turn.created event, only the update's events are stored.
+  std::vector<EventRecord> stored = events_of("c_1");
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].type, kTurnCreatedEvent);
+  stored.erase(stored.begin());
+  EXPECT_EQ(ids_of(stored), ids_of(updated->events));
 }
 
 TEST_F(ConversationUpdateTest, KeepsWhatItDoesNotSet) {
@@ -856,13 +867,14 @@ TEST_F(CustomerErasureTest, DeletesConversationsTurnsAndEventsOfThatCustomerOnly
   EXPECT_TRUE(store_->get_conversation("c_3").is_ok());
   EXPECT_EQ(turn_count("c_3"), 1u);
   std::vector<EventRecord> left = events();
-  ASSERT_EQ(left.size(), 2u);
+  ASSERT_EQ(left.size(), 3u);  // c_3's turn.created and turn.added, and the agent's event
   EXPECT_EQ(left[0].conversation_id, "c_3");
-  EXPECT_EQ(left[1].agent_id, "a_1");
+  EXPECT_EQ(left[1].conversation_id, "c_3");
+  EXPECT_EQ(left[2].agent_id, "a_1");
   RawDb raw(options_.path);
   EXPECT_EQ(raw.query("SELECT count(*) FROM conversations"), "1");
   EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "1");
-  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "2");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "3");
 }
 
 TEST_F(CustomerErasureTest, ReturnsZeroForUnknownCustomerAndRejectsEmptyId) {
@@ -946,7 +958,8 @@ TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
   ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
   EXPECT_EQ(appended->turn.seq, 3);
   EXPECT_EQ(state_of("c_old"), "queued");
-  EXPECT_EQ(types_of(events_of("c_old")), (std::vector<std::string>{"handover.queued"}));
+  EXPECT_EQ(types_of(events_of("c_old")),
+            (std::vector<std::string>{kTurnCreatedEvent, "handover.queued"}));
 }
 
 TEST_F(SchemaUpgradeTest, KeepsEventsAgentsAndStatesAcrossReopen) {

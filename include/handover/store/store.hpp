@@ -149,6 +149,20 @@ struct StoreStats {
 // not called for failed transactions. Must not block.
 using CommitObserver = std::function<void(std::size_t batch_size, double seconds)>;
 
+// Every new turn is logged with an event of this type, first among the append's events;
+// its data: {"seq", "role", "state"} (the conversation's state after the append).
+inline constexpr const char* kTurnCreatedEvent = "turn.created";
+
+// What one committed transaction wrote: its events in id order and the turns it created.
+// The pointers are valid only during the observer call.
+struct CommittedChanges {
+  std::vector<const EventRecord*> events;
+  std::vector<const TurnRecord*> turns;
+};
+// Called on the writer thread after COMMIT, before the batch's callbacks run, for every
+// transaction that stored at least one event. Must not block.
+using ChangeObserver = std::function<void(const CommittedChanges& changes)>;
+
 template <class T>
 using Callback = std::function<void(Result<T>)>;
 
@@ -245,6 +259,8 @@ class Store {
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;
+  // Replaces the change observer (an empty one removes it); applies from the next batch.
+  virtual void set_change_observer(ChangeObserver observer) = 0;
   virtual StoreStats stats() const = 0;
 
   // Stops accepting writes, commits everything queued (callbacks included), checkpoints

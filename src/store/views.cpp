@@ -1,9 +1,9 @@
 // Conversation and turn JSON views. Stored JSON text is embedded after parsing.
-#include "views.hpp"
+#include "handover/store/views.hpp"
 
 #include "handover/util/clock.hpp"
 
-namespace handover::api {
+namespace handover::store {
 namespace {
 
 nlohmann::json embedded(const std::string& text, nlohmann::json fallback) {
@@ -14,7 +14,7 @@ nlohmann::json embedded(const std::string& text, nlohmann::json fallback) {
 
 }  // namespace
 
-nlohmann::json conversation_view(const store::ConversationRecord& r) {
+nlohmann::json conversation_json(const ConversationRecord& r) {
   return {
       {"id", r.id},
       {"state", r.state},
@@ -28,7 +28,7 @@ nlohmann::json conversation_view(const store::ConversationRecord& r) {
   };
 }
 
-nlohmann::json turn_view(const store::TurnRecord& t, bool with_evaluation) {
+nlohmann::json turn_json(const TurnRecord& t, bool with_evaluation) {
   nlohmann::json out = {
       {"seq", t.seq},
       {"id", t.client_turn_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.client_turn_id)},
@@ -45,4 +45,4 @@ nlohmann::json turn_view(const store::TurnRecord& t, bool with_evaluation) {
   return out;
 }
 
-}  // namespace handover::api
+}  // namespace handover::store
