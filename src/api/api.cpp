@@ -43,9 +43,9 @@ namespace {
 
 constexpr const char* kAllowHeaders = "Authorization, Content-Type";
 
-class Api final : public http::Handler {
+class ApiImpl final : public Api, public TurnPoster {
  public:
-  explicit Api(const ApiDeps& deps)
+  explicit ApiImpl(const ApiDeps& deps)
       : ctx_{deps.config, deps.store, deps.metrics, deps.clock,
              Authenticator(deps.config.auth), deps.agents, deps.triggers} {
     if (deps.triggers) {
@@ -75,6 +75,12 @@ class Api final : public http::Handler {
       batches.observe(static_cast<double>(n));
       latency.observe(seconds);
     });
+  }
+
+  TurnPoster& turns() override { return *this; }
+
+  void post(ServerTurn turn, std::function<void(Result<ServerTurnResult>)> done) override {
+    post_server_turn(ctx_, std::move(turn), std::move(done));
   }
 
   void handle(http::Request request, http::Responder respond) override {
@@ -214,6 +220,6 @@ class Api final : public http::Handler {
 
 }  // namespace
 
-std::unique_ptr<http::Handler> make_api(const ApiDeps& deps) { return std::make_unique<Api>(deps); }
+std::unique_ptr<Api> make_api(const ApiDeps& deps) { return std::make_unique<ApiImpl>(deps); }
 
 }  // namespace handover::api

@@ -48,6 +48,9 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond);
 void get_conversation(ApiContext& ctx, Call& call, http::Responder respond);
 void post_turn(ApiContext& ctx, Call& call, http::Responder respond);
 void list_turns(ApiContext& ctx, Call& call, http::Responder respond);
+// A bot or system turn the server adds itself (TurnPoster).
+void post_server_turn(ApiContext& ctx, ServerTurn turn,
+                      std::function<void(Result<ServerTurnResult>)> done);
 
 // Agent, queue and handover endpoints (agents_http.cpp). Without ctx.agents they answer 404.
 void request_handover(ApiContext& ctx, Call& call, http::Responder respond);

@@ -308,40 +308,64 @@ void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verd
   ctx.agents->escalate(e, std::move(retry));
 }
 
+// What a committed turn ends with: the outcome and the conversation state after it.
+using TurnCompletion =
+    std::function<void(Result<store::AppendTurnOutcome>, const std::string& state)>;
+
 // After the turn's commit: relay it to the agent who has the conversation, or hand the
-// conversation over when the triggers decided so; then answer the client.
-void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
-                 Result<store::AppendTurnOutcome> result, const Verdict& verdict, bool end_user,
-                 const http::Responder& respond) {
-  if (!result) {
-    if (result.status().code() == StatusCode::kConflict) {
-      return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
-                                   result.status().message()));
-    }
-    return respond(store_problem(result.status()));
-  }
-  const bool created = result->kind == store::AppendKind::kCreated;
-  // A replayed turn was decided when it was first stored; its answer carries the stored
-  // evaluation and no new decision.
-  if (!created) {
-    return respond(turn_response(*result, result->conversation_state, Verdict{}, end_user));
+// conversation over when the triggers decided so; then complete.
+void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
+                   Result<store::AppendTurnOutcome> result, const Verdict& verdict,
+                   TurnCompletion done) {
+  if (!result || result->kind != store::AppendKind::kCreated) {
+    const std::string state = result ? result->conversation_state : std::string();
+    return done(std::move(result), state);
   }
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
-  if (ctx.agents && result->turn.role == "user") {
+  if (ctx.agents && (result->turn.role == "user" || result->turn.role == "system")) {
     ctx.agents->on_turn_committed(conv, result->turn);
   }
   const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
                          conv.state == agents::kStateBot;
-  if (!hand_over) return respond(turn_response(*result, conv.state, verdict, end_user));
+  if (!hand_over) return done(std::move(result), conv.state);
 
   auto outcome = std::move(result).value();
   escalate(ctx, conv, verdict,
-           [respond, outcome, verdict, end_user](Result<store::ConversationRecord> escalated) {
-             // A lost race (someone else escalated first) still answers with the turn.
+           [outcome, done = std::move(done)](Result<store::ConversationRecord> escalated) mutable {
+             // A lost race (someone else escalated first) still completes with the turn.
              const std::string state = escalated ? escalated->state : outcome.conversation_state;
-             respond(turn_response(outcome, state, verdict, end_user));
+             done(std::move(outcome), state);
            });
+}
+
+// Answers POST .../turns once the turn is complete.
+void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
+                 Result<store::AppendTurnOutcome> result, const Verdict& verdict, bool end_user,
+                 const http::Responder& respond) {
+  // A replayed turn was decided when it was first stored; its answer carries the stored
+  // evaluation and no new decision.
+  const bool created = result && result->kind == store::AppendKind::kCreated;
+  const Verdict shown = created ? verdict : Verdict{};
+  complete_turn(ctx, std::move(conv), std::move(result), verdict,
+                [respond, shown, end_user](Result<store::AppendTurnOutcome> done,
+                                           const std::string& state) {
+                  if (done) return respond(turn_response(*done, state, shown, end_user));
+                  if (done.status().code() == StatusCode::kConflict) {
+                    return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
+                                                 done.status().message()));
+                  }
+                  respond(store_problem(done.status()));
+                });
+}
+
+// Submits an append through the trigger intake when there is one.
+void submit_turn(ApiContext& ctx, const store::ConversationRecord& conv,
+                 store::AppendTurnRequest req, IntakeCallback finish) {
+  if (ctx.intake) return ctx.intake->submit(conv, std::move(req), std::move(finish));
+  ctx.store.append_turn(std::move(req), [finish](Result<store::AppendTurnOutcome> r) mutable {
+    finish(std::move(r), Verdict{});
+  });
 }
 
 }  // namespace
@@ -371,10 +395,37 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
                                                         const Verdict& verdict) mutable {
     finish_turn(ctx, std::move(conv), std::move(result), verdict, end_user, respond);
   };
-  if (ctx.intake) return ctx.intake->submit(*conv, std::move(req), std::move(finish));
-  ctx.store.append_turn(std::move(req), [finish](Result<store::AppendTurnOutcome> r) mutable {
-    finish(std::move(r), Verdict{});
-  });
+  submit_turn(ctx, *conv, std::move(req), std::move(finish));
+}
+
+void post_server_turn(ApiContext& ctx, ServerTurn turn,
+                      std::function<void(Result<ServerTurnResult>)> done) {
+  auto conv = ctx.store.get_conversation(turn.conversation_id);
+  if (!conv) return done(conv.status());
+  if (turn.role != "bot" && turn.role != "system") {
+    return done(Status::invalid_argument("a server turn is a bot or a system turn"));
+  }
+  store::AppendTurnRequest req;
+  req.turn.conversation_id = conv->id;
+  req.turn.client_turn_id = std::move(turn.client_turn_id);
+  req.turn.role = std::move(turn.role);
+  req.turn.text = std::move(turn.text);
+  if (turn.bot.is_object()) req.turn.bot_json = turn.bot.dump();
+  if (turn.actions.is_array()) req.turn.actions_json = turn.actions.dump();
+  if (turn.metadata.is_object()) req.turn.metadata_json = turn.metadata.dump();
+  req.turn.content_hash = content_hash(req.turn);
+  // A bot reply that meets a person (or a queue) is dropped, never shown beside the agent.
+  if (req.turn.role == "bot") req.expected_state = std::string(agents::kStateBot);
+
+  auto finish = [&ctx, done = std::move(done), conv = *conv](
+                    Result<store::AppendTurnOutcome> result, const Verdict& verdict) mutable {
+    complete_turn(ctx, std::move(conv), std::move(result), verdict,
+                  [done](Result<store::AppendTurnOutcome> r, const std::string& state) {
+                    if (!r) return done(r.status());
+                    done(ServerTurnResult{r->turn.seq, state});
+                  });
+  };
+  submit_turn(ctx, *conv, std::move(req), std::move(finish));
 }
 
 void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {

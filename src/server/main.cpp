@@ -14,6 +14,7 @@
 #include "handover/agents/agent_service.hpp"
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
+#include "handover/feed/feed.hpp"
 #include "handover/http/server.hpp"
 #include "handover/logging/log.hpp"
 #include "handover/metrics/registry.hpp"
@@ -186,6 +187,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   }
   auto store = std::move(opened).value();
   spdlog::info("store open path={} synchronous={}", cfg.store.path, cfg.store.synchronous);
+  feed::Hub feed(*store);
 
   metrics::Registry registry;
   registry.gauge("handover_build_info", "Build metadata", {"version"})
@@ -216,6 +218,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   api::ApiDeps deps{cfg, *store, registry, SystemClock::instance()};
   deps.agents = &agents;
   deps.triggers = trigger_service.get();
+  deps.feed = &feed;
   auto api = api::make_api(deps);
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());

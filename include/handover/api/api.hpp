@@ -3,9 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "handover/http/message.hpp"
+#include "handover/util/status.hpp"
 
 namespace handover {
 class Clock;
@@ -21,6 +26,9 @@ class Store;
 namespace agents {
 class AgentService;
 }
+namespace feed {
+class Hub;
+}
 namespace triggers {
 class TriggerService;
 }
@@ -35,11 +43,46 @@ struct ApiDeps {
   const Clock& clock;
   agents::AgentService* agents = nullptr;      // routing to people; null: no agent endpoints
   triggers::TriggerService* triggers = nullptr;  // turn evaluation; null: turns are not scored
+  feed::Hub* feed = nullptr;  // public events; null: no customer event stream
+};
+
+// A turn the server adds itself: a connected bot's reply or a message to the user.
+struct ServerTurn {
+  std::string conversation_id;
+  std::string role;  // "bot" or "system"
+  std::string text;
+  nlohmann::json bot = nullptr;       // bot turns: {"confidence", "intent", "fallback"}
+  nlohmann::json actions = nullptr;   // bot turns: [{"name", "status", "data"}]
+  nlohmann::json metadata = nullptr;  // an object, e.g. {"message": "handover.announce"}
+  std::string client_turn_id;         // idempotency key, e.g. "bot-reply:12"; may be empty
+};
+
+// The facts a posted server turn ends with: the stored turn's seq and the state after it
+// (a bot reply may itself escalate the conversation).
+struct ServerTurnResult {
+  std::int64_t seq = 0;
+  std::string state;
+};
+
+// Posts server turns through the same intake as POST .../turns (trigger evaluation, commit,
+// escalation, relay to the agent), without HTTP authorisation. Thread-safe. `done` gets
+// NotFound for an unknown conversation, Conflict when a bot turn meets a conversation a
+// person holds, or the store's error; it may run on the store's writer thread.
+class TurnPoster {
+ public:
+  virtual ~TurnPoster() = default;
+  virtual void post(ServerTurn turn, std::function<void(Result<ServerTurnResult>)> done) = 0;
+};
+
+// The API: the HTTP handler and the poster for the server's own turns.
+class Api : public http::Handler {
+ public:
+  virtual TurnPoster& turns() = 0;
 };
 
 // Builds the request handler. The dependencies must outlive it. Thread-safe: handle()
 // may be called from several network threads at once.
-std::unique_ptr<http::Handler> make_api(const ApiDeps& deps);
+std::unique_ptr<Api> make_api(const ApiDeps& deps);
 
 // Access log lines and request metrics for every exchange, including those the
 // network layer answers itself. Registers its metrics in `registry` on construction.

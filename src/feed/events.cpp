@@ -1,0 +1,151 @@
+// Stored event records to public events, and what each audience may see of them.
+#include <string_view>
+
+#include "handover/feed/feed.hpp"
+#include "handover/store/views.hpp"
+
+namespace handover::feed {
+namespace {
+
+using nlohmann::json;
+
+// A public type, the routing record it comes from, the state it leaves the conversation in
+// ("" when it does not change it) and the data keys a customer may see.
+struct Mapping {
+  std::string_view stored;
+  const char* type;
+  std::string_view state;
+  std::initializer_list<std::string_view> customer_keys;
+};
+
+constexpr std::string_view kAnyState;
+
+const Mapping kMappings[] = {
+    {"handover.escalated", kHandoverRequested, "queued", {"state"}},
+    {"routing.accepted", kHandoverAccepted, "agent", {"state", "agent"}},
+    {"routing.claimed", kHandoverAccepted, "agent", {"state", "agent"}},
+    {"routing.transferred", kHandoverTransferred, "queued", {"state"}},
+    {"routing.requeued", kHandoverRequeued, "queued", {"state", "reason"}},
+    {"routing.returned", kHandoverReturned, "bot", {"state"}},
+    {"routing.resolved", kHandoverResolved, "bot", {"state", "agent"}},
+    {"routing.cancelled", kHandoverCancelled, "bot", {"state", "reason"}},
+    {"routing.no_agent", kHandoverNoAgent, kAnyState, {"state", "path", "reason"}},
+    {"routing.wait_limit_reached", kHandoverWaitLimit, kAnyState, {"waited_s"}},
+    {"handover.rated", kHandoverRated, kAnyState, {"rating"}},
+};
+
+const Mapping* mapping_for(std::string_view stored) {
+  for (const auto& mapping : kMappings) {
+    if (mapping.stored == stored) return &mapping;
+  }
+  return nullptr;
+}
+
+const Mapping* mapping_of_public(std::string_view type) {
+  for (const auto& mapping : kMappings) {
+    if (type == mapping.type) return &mapping;
+  }
+  return nullptr;
+}
+
+json agent_json(const std::string& id, const AgentNames& names) {
+  json agent = {{"id", id}};
+  if (names) agent["display_name"] = names(id);
+  return agent;
+}
+
+// Routing records hold {"agent_id", "at_ms", "data"}; the data's fields become the event's,
+// except internals only the router needs.
+json routing_data(const json& stored, const AgentNames& names) {
+  json out = json::object();
+  if (const auto data = stored.find("data"); data != stored.end() && data->is_object()) {
+    for (const auto& [key, value] : data->items()) {
+      if (key.ends_with("_ms") && key != "waited_ms") continue;  // router clocks and cooldowns
+      if (key == "language_required" || key == "extra_skills") continue;
+      out[key] = value;
+    }
+  }
+  const auto agent = stored.find("agent_id");
+  if (agent != stored.end() && agent->is_string() && !agent->get<std::string>().empty()) {
+    out["agent"] = agent_json(agent->get<std::string>(), names);
+  }
+  return out;
+}
+
+json escalation_data(const json& stored) {
+  json out = json::object();
+  for (const char* key : {"queue", "skills", "priority", "reasons"}) {
+    if (auto it = stored.find(key); it != stored.end()) out[key] = *it;
+  }
+  return out;
+}
+
+std::optional<Event> turn_event(const store::EventRecord& record, const store::TurnRecord* turn,
+                                const json& stored) {
+  if (turn == nullptr) return std::nullopt;
+  Event event;
+  event.id = record.id;
+  event.type = kTurnCreated;
+  event.conversation_id = record.conversation_id;
+  event.created_at_ms = record.created_at_ms;
+  event.data = {{"turn", store::turn_json(*turn, /*with_evaluation=*/true)},
+                {"state", stored.value("state", std::string())}};
+  return event;
+}
+
+}  // namespace
+
+std::optional<Event> to_public(const store::EventRecord& record, const store::TurnRecord* turn,
+                               const AgentNames& names) {
+  const json stored = json::parse(record.data_json, nullptr, /*allow_exceptions=*/false);
+  if (!stored.is_object()) return std::nullopt;
+  if (record.type == store::kTurnCreatedEvent) return turn_event(record, turn, stored);
+
+  const Mapping* mapping = mapping_for(record.type);
+  if (mapping == nullptr) return std::nullopt;
+  Event event;
+  event.id = record.id;
+  event.type = mapping->type;
+  event.conversation_id = record.conversation_id;
+  event.created_at_ms = record.created_at_ms;
+  if (record.type == "handover.escalated") {
+    event.data = escalation_data(stored);
+  } else if (record.type.starts_with("routing.")) {
+    event.data = routing_data(stored, names);
+  } else {
+    event.data = stored;
+  }
+  if (!mapping->state.empty()) {
+    event.data["state"] = std::string(mapping->state);
+  } else if (record.type == "routing.no_agent") {
+    event.data["state"] = event.data.value("queued", false) ? "queued" : "bot";
+  }
+  return event;
+}
+
+json view(const Event& event, Audience audience) {
+  if (audience == Audience::kIntegration) return event.data;
+  if (event.type == kTurnCreated) {
+    json out = event.data;
+    if (auto turn = out.find("turn"); turn != out.end() && turn->is_object()) {
+      turn->erase("evaluation");
+    }
+    return out;
+  }
+  if (event.type == kQueuePosition) return event.data;
+  const Mapping* mapping = mapping_of_public(event.type);
+  json out = json::object();
+  if (mapping == nullptr) return out;
+  for (std::string_view key : mapping->customer_keys) {
+    auto it = event.data.find(std::string(key));
+    if (it == event.data.end()) continue;
+    if (key == "agent" && it->is_object()) {
+      out["agent"] = {{"display_name", it->value("display_name", std::string())}};
+      continue;
+    }
+    out[std::string(key)] = *it;
+  }
+  return out;
+}
+
+}  // namespace handover::feed
