@@ -354,6 +354,9 @@ void add_other_settings(ServerConfig& c, std::vector<Setting>& out) {
       {"limits", "max_metadata_bytes", integer_binding(c.limits.max_metadata_bytes, 1, 16 * kMiB)});
   out.push_back({"limits", "max_actions", integer_binding(c.limits.max_actions, 0, 1'000)});
   out.push_back({"limits", "max_page", integer_binding(c.limits.max_page, 1, 10'000)});
+  out.push_back({"snapshot", "max_bytes",
+                 integer_binding(c.snapshot.max_bytes, kKiB, 16 * kMiB)});
+  out.push_back({"snapshot", "max_turns", integer_binding(c.snapshot.max_turns, 1, 10'000)});
   out.push_back({"log", "level",
                  enum_binding(c.log.level, {"trace", "debug", "info", "warn", "error", "off"})});
   out.push_back({"log", "format", enum_binding(c.log.format, {"text", "json"})});
@@ -387,7 +390,7 @@ struct Section {
   void (*read_lists)(MapReader&, ServerConfig&, Diagnostics&);
 };
 
-constexpr std::array<Section, 8> kSections = {{
+constexpr std::array<Section, 9> kSections = {{
     {"listen", nullptr},
     {"http", nullptr},
     {"websocket", nullptr},
@@ -395,6 +398,7 @@ constexpr std::array<Section, 8> kSections = {{
     {"auth", read_auth},
     {"cors", read_cors},
     {"limits", nullptr},
+    {"snapshot", nullptr},
     {"log", nullptr},
 }};
 
