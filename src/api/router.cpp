@@ -44,6 +44,7 @@ Router::Router() {
   add("POST", "/v1/conversations/{id}/turns", RouteId::kPostTurn);
   add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
   add("POST", "/v1/conversations/{id}/handover", RouteId::kRequestHandover);
+  add("GET", "/v1/conversations/{id}/snapshot", RouteId::kGetSnapshot);
   add("POST", "/v1/admin/agents", RouteId::kCreateAgent);
   add("GET", "/v1/admin/agents/{id}", RouteId::kGetAgent);
   add("PATCH", "/v1/admin/agents/{id}", RouteId::kPatchAgent);

@@ -15,6 +15,7 @@ enum class RouteId {
   kPostTurn,
   kListTurns,
   kRequestHandover,
+  kGetSnapshot,
   kCreateAgent,
   kGetAgent,
   kPatchAgent,
