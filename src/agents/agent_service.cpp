@@ -423,19 +423,21 @@ Result<std::string> AgentService::escalation_snapshot(const std::string& convers
   store::EventQuery query;
   query.conversation_id = conversation_id;
   query.limit = kPage;
-  std::optional<std::string> latest;
+  std::optional<store::EventRecord> latest;
   for (;;) {
     auto page = impl_->store.list_events(query);
     if (!page) return page.status();
-    for (const auto& record : *page) {
-      if (record.type != kEventEscalated) continue;
-      if (auto snapshot = stored_snapshot(record)) latest = std::move(snapshot);
+    for (auto& record : *page) {
+      if (record.type == kEventEscalated) latest = std::move(record);
     }
     if (page->size() < kPage) break;
     query.after_id = page->back().id;
   }
-  if (!latest) return Status::not_found("conversation " + conversation_id + " was never escalated");
-  return std::move(*latest);
+  std::optional<std::string> snapshot = latest ? stored_snapshot(*latest) : std::nullopt;
+  if (!snapshot) {
+    return Status::not_found("conversation " + conversation_id + " was never escalated");
+  }
+  return std::move(*snapshot);
 }
 
 bool AgentService::assigned_to_agent(const std::string& conversation_id) const {

@@ -73,6 +73,8 @@ std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord
   }
   std::string text =
       snapshot::build_snapshot(input, options).dump(-1, ' ', false, json::error_handler_t::replace);
+  spdlog::debug("snapshot conv={} turns={} bytes={}", conversation.id, input.window.turns.size(),
+                text.size());
   if (ctx.snapshots_serialised) ctx.snapshots_serialised->inc();
   if (ctx.snapshot_bytes) ctx.snapshot_bytes->observe(static_cast<double>(text.size()));
   return text;

@@ -240,6 +240,40 @@ json history_section(const std::vector<TurnFacts>& facts, std::int64_t total,
   return std::move(history.turns);
 }
 
+// Appends the turns with start < seq <= last to window.turns, a page at a time.
+Status read_newest(store::Store& store, const std::string& id, std::int64_t start,
+                   std::int64_t last, TurnWindow& window) {
+  for (std::int64_t after = start; after < last;) {
+    auto page = store.list_turns(id, after, kPage);
+    if (!page) return page.status();
+    for (auto& turn : *page) {
+      if (turn.seq <= last) window.turns.push_back(std::move(turn));
+    }
+    if (page->size() < kPage || window.turns.empty()) return Status::ok();
+    after = window.turns.back().seq;
+  }
+  return Status::ok();
+}
+
+// Sets window.first_user_turn to the first user turn with seq <= start, if there is one.
+Status find_first_user(store::Store& store, const std::string& id, std::int64_t start,
+                       TurnWindow& window) {
+  for (std::int64_t after = 0; after < start;) {
+    auto page = store.list_turns(id, after, kHeadPage);
+    if (!page) return page.status();
+    for (auto& turn : *page) {
+      if (turn.seq > start) return Status::ok();
+      if (turn.role == "user") {
+        window.first_user_turn = std::move(turn);
+        return Status::ok();
+      }
+    }
+    if (page->size() < kHeadPage) return Status::ok();
+    after = page->back().seq;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::string string_member(const json& object, const char* key) {
@@ -265,7 +299,6 @@ TurnFacts read_facts(const store::TurnRecord& turn, double low_confidence) {
   f.bot = parse_object(turn.bot_json);
   f.actions = parse_array(turn.actions_json);
   f.evaluation = parse_evaluation(turn.evaluation_json);
-  f.metadata = parse_object(turn.metadata_json);
   if (turn.role == "bot") f.unsure = judged_unsure(f, low_confidence);
   return f;
 }
@@ -275,31 +308,10 @@ Result<TurnWindow> read_turn_window(store::Store& store,
                                     const SnapshotOptions& options) {
   TurnWindow window;
   const std::int64_t last = conversation.last_seq;
-  const std::int64_t start = std::max<std::int64_t>(
-      0, last - static_cast<std::int64_t>(std::max<std::size_t>(options.max_turns, 1)));
-  for (std::int64_t after = start; after < last;) {
-    auto page = store.list_turns(conversation.id, after, kPage);
-    if (!page) return page.status();
-    for (auto& turn : *page) {
-      if (turn.seq <= last) window.turns.push_back(std::move(turn));
-    }
-    if (page->size() < kPage || window.turns.empty()) break;
-    after = window.turns.back().seq;
-  }
-  // Only turns before the window can hold an older first user turn.
-  for (std::int64_t after = 0; after < start;) {
-    auto page = store.list_turns(conversation.id, after, kHeadPage);
-    if (!page) return page.status();
-    for (auto& turn : *page) {
-      if (turn.seq > start) return window;
-      if (turn.role == "user") {
-        window.first_user_turn = std::move(turn);
-        return window;
-      }
-    }
-    if (page->size() < kHeadPage) break;
-    after = page->back().seq;
-  }
+  const auto wanted = static_cast<std::int64_t>(std::max<std::size_t>(options.max_turns, 1));
+  const std::int64_t start = std::max<std::int64_t>(0, last - wanted);
+  if (Status s = read_newest(store, conversation.id, start, last, window); !s.is_ok()) return s;
+  if (Status s = find_first_user(store, conversation.id, start, window); !s.is_ok()) return s;
   return window;
 }
 

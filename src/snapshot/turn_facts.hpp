@@ -12,8 +12,9 @@ struct TurnFacts {
   const store::TurnRecord* turn = nullptr;  // not owned
   nlohmann::json bot;                       // an object, or null when absent or unreadable
   nlohmann::json actions;                   // an array, or null
-  nlohmann::json evaluation;                // an object, or null (no trigger engine, or not stored)
-  nlohmann::json metadata;                  // an object, or null
+  // Of the stored evaluation, "signals" (sentiment, anger, uncertainty, value) and
+  // "evidence"; null without one (no trigger engine, or unreadable).
+  nlohmann::json evaluation;
   // Bot turns: the stored evaluation counted it as unsure (low confidence, fallback or
   // hedging); without one, fallback or confidence below the threshold.
   bool unsure = false;
