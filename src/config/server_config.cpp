@@ -509,6 +509,18 @@ void apply_flags(const FlagOverrides& flags, ServerConfig& config, Diagnostics& 
   }
 }
 
+// Settings that are fine alone but not together.
+void check_combinations(const ServerConfig& config, Diagnostics& diag) {
+  // An offer frame carries the snapshot: with its other parts it must fit the agent's send
+  // queue, or the agent would be cut off as a client that does not read.
+  if (config.snapshot.max_bytes > config.websocket.max_queued_bytes / 2) {
+    diag.add(diag.file() + ": snapshot.max_bytes (" + std::to_string(config.snapshot.max_bytes) +
+             ") must be at most half of websocket.max_queued_bytes (" +
+             std::to_string(config.websocket.max_queued_bytes) +
+             "), so that an offer fits an agent's send queue");
+  }
+}
+
 }  // namespace
 
 Result<ServerConfig> load_server_config(const std::string& path,
@@ -523,6 +535,7 @@ Result<ServerConfig> load_server_config(const std::string& path,
   }
   apply_environment(env, config, diag);
   apply_flags(flags, config, diag);
+  if (diag.empty()) check_combinations(config, diag);
 
   if (!diag.empty()) return diag.to_status();
   return config;

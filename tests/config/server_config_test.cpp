@@ -181,6 +181,20 @@ TEST_F(ServerConfigTest, ReportsSnapshotValuesOutOfRange) {
             "HANDOVER_SNAPSHOT_MAX_TURNS: expected an integer from 1 to 10000, got '0'");
 }
 
+TEST_F(ServerConfigTest, ASnapshotMustFitTheAgentSendQueue) {
+  const std::string queue = "websocket: {max_queued_bytes: 1048576}\n";
+  const std::string over = queue + "snapshot: {max_bytes: 524289}\n";
+  const std::string half = queue + "snapshot: {max_bytes: 524288}\n";
+
+  std::string message = errors(over);
+  Result<ServerConfig> at_half = load(half);
+
+  EXPECT_EQ(message, path() + ": snapshot.max_bytes (524289) must be at most half of "
+                              "websocket.max_queued_bytes (1048576), so that an offer fits an "
+                              "agent's send queue");
+  EXPECT_TRUE(at_half.is_ok()) << at_half.status().to_string();
+}
+
 TEST_F(ServerConfigTest, ReportsMissingFile) {
   std::string missing = (dir_ / "absent.yaml").string();
 
