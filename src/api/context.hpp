@@ -63,6 +63,9 @@ void get_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void reload_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
 
+// Handover analytics (analytics_http.cpp).
+void handover_analytics(ApiContext& ctx, Call& call, http::Responder respond);
+
 // The context snapshot handed to agents at escalation (snapshot.cpp).
 nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
                                 const nlohmann::json& reasons);

@@ -24,6 +24,7 @@ enum class RouteId {
   kGetRules,
   kReloadRules,
   kRollbackRules,
+  kHandoverAnalytics,
   kLivez,
   kReadyz,
   kHealthz,
