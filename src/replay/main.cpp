@@ -7,6 +7,7 @@
 #include "export.hpp"
 #include "offline.hpp"
 #include "options.hpp"
+#include "server_replay.hpp"
 
 #ifndef HANDOVER_VERSION
 #define HANDOVER_VERSION "0.0.0"
@@ -32,5 +33,6 @@ int main(int argc, char** argv) {
   if (!options->export_db.empty() || !options->export_feedback.empty()) {
     return run_export(*options, std::cout, std::cerr);
   }
+  if (!options->server.empty()) return run_server_replay(*options, std::cout, std::cerr);
   return run_offline(*options, std::cout, std::cerr);
 }

@@ -297,12 +297,13 @@ int replay_compare(const Options& o, CorpusFeed& feed, std::shared_ptr<const tri
 }
 
 void print_sweep(std::ostream& out, const SweepSpec& spec, const std::vector<SweepPoint>& points) {
-  out << "\nSweep of " << spec.name() << "\n  " << pad(spec.field, 18) << pad("escalated", 10, true)
-      << pad("rate", 8, true) << pad("precision", 11, true) << pad("recall", 8, true)
-      << pad("F1", 7, true) << "\n";
+  const std::size_t width = std::max<std::size_t>(18, spec.field.size() + 2);
+  out << "\nSweep of " << spec.name() << "\n  " << pad(spec.field, width)
+      << pad("escalated", 10, true) << pad("rate", 8, true) << pad("precision", 11, true)
+      << pad("recall", 8, true) << pad("F1", 7, true) << "\n";
   for (const auto& p : points) {
     const auto opt = [](const std::optional<double>& v) { return v ? fmt("%.3f", *v) : "-"; };
-    out << "  " << pad(format_number(p.value), 18) << pad(std::to_string(p.escalated), 10, true)
+    out << "  " << pad(format_number(p.value), width) << pad(std::to_string(p.escalated), 10, true)
         << pad(percent(p.handover_rate), 8, true) << pad(opt(p.precision), 11, true)
         << pad(opt(p.recall), 8, true) << pad(opt(p.f1), 7, true) << "\n";
   }

@@ -50,6 +50,7 @@ std::string* string_target(Options& o, const std::string& name) {
   if (name == "--server") return &o.server;
   if (name == "--api-key") return &o.api_key;
   if (name == "--admin-key") return &o.admin_key;
+  if (name == "--agent-skills") return &o.agent_skills;
   if (name == "--resolve-feedback") return &o.resolve_feedback;
   return nullptr;
 }
@@ -163,6 +164,7 @@ Through a running server (REST turns, simulated agents over WebSocket):
   --api-key KEY           key with the bot scope
   --admin-key KEY         key with the admin scope (creates the simulated agents)
   --agents N              simulated agents accepting offers (default 2)
+  --agent-skills A,B      skills of the agents besides those the rules ask for (queue skills)
   --concurrency N         conversations in flight at once (default 4)
   --resolve-feedback F    what the agents answer when resolving: yes, no, too_late
 

@@ -33,6 +33,7 @@ struct Options {
   std::string api_key;                   // bot-scope key for the conversations
   std::string admin_key;                 // admin key that creates the simulated agents
   int agents = 2;                        // simulated agents accepting offers
+  std::string agent_skills;              // comma-separated skills besides those the rules ask for
   int concurrency = 4;                   // conversations replayed at once
   std::string resolve_feedback = "yes";  // what the simulated agents answer when resolving
 

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "handover/util/clock.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 #include "support/ws_client.hpp"
@@ -143,9 +144,11 @@ TEST_F(ReplayServerTest, AnalyticsShowAResolvedHandoverWithItsFeedback) {
   auto ws = agent("ana");
   conversation_asking_for_a_person();
   accept_and_resolve(*ws, "no");
-  call("POST", "/v1/conversations", "{}");  // one without a handover
+  ASSERT_EQ(call("POST", "/v1/conversations", "{}").status, 201);  // one without a handover
 
-  auto r = call("GET", "/v1/analytics/handovers?rule=explicit-request", {}, kReadKey);
+  // A bare date includes its whole day, so a conversation created this millisecond counts.
+  const std::string today = format_rfc3339_ms(SystemClock::instance().now_ms()).substr(0, 10);
+  auto r = call("GET", "/v1/analytics/handovers?rule=explicit-request&to=" + today, {}, kReadKey);
 
   ASSERT_EQ(r.status, 200) << r.body;
   const json figures = r.json();
@@ -157,7 +160,7 @@ TEST_F(ReplayServerTest, AnalyticsShowAResolvedHandoverWithItsFeedback) {
   EXPECT_EQ(figures["escalations_by_family"]["request"], 1);
   ASSERT_EQ(figures["rules"].size(), 1U);
   EXPECT_EQ(figures["rules"][0]["unjustified"], 1);
-  EXPECT_EQ(figures["daily"].size(), 8U);
+  EXPECT_EQ(figures["daily"].size(), 7U);
 }
 
 TEST_F(ReplayServerTest, ExportsTheDatabaseAndItsFeedbackForReplay) {
@@ -189,6 +192,36 @@ TEST_F(ReplayServerTest, ExportsTheDatabaseAndItsFeedbackForReplay) {
   ASSERT_EQ(replayed.exit_code, 0) << replayed.err;
   EXPECT_NE(replayed.out.find("precision 1.000  recall 1.000"), std::string::npos) << replayed.out;
   EXPECT_NE(replayed.out.find("1 on the turn"), std::string::npos) << replayed.out;
+}
+
+TEST_F(ReplayServerTest, ServerModeReplaysThroughRestWithSimulatedAgents) {
+  const std::string dir = server_->dir();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+
+  auto r = run_replay(dir, std::string(HANDOVER_SOURCE_DIR) + "/examples/conversations.jsonl" +
+                               " --rules " + HANDOVER_SOURCE_DIR + "/config/triggers.yaml" +
+                               " --server " + url + " --api-key " + kBotKey + " --admin-key " +
+                               kAdminKey + " --agents 3 --concurrency 3 --resolve-feedback no" +
+                               " --agent-skills billing,support,vip");
+  const std::string today = format_rfc3339_ms(SystemClock::instance().now_ms()).substr(0, 10);
+  auto figures = call("GET", "/v1/analytics/handovers?to=" + today, {}, kReadKey);
+  auto bad_url = run_replay(dir, std::string(HANDOVER_SOURCE_DIR) +
+                                     "/examples/conversations.jsonl --server ftp://x --api-key a"
+                                     " --admin-key b");
+
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Replayed 41 conversations through the server"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("same escalation turn and rule as offline in 41 of 41"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Errors 0"), std::string::npos) << r.out;
+  ASSERT_EQ(figures.status, 200);
+  const json f = figures.json();
+  EXPECT_EQ(f["conversations"], 41);
+  EXPECT_EQ(f["outcomes"]["resolved"], f["handovers"]);
+  EXPECT_GT(f["handovers"].get<int>(), 10);
+  EXPECT_EQ(f["wait_to_accept_s"]["count"], f["handovers"]);
+  EXPECT_EQ(bad_url.exit_code, 1);
+  EXPECT_NE(bad_url.err.find("http://HOST:PORT"), std::string::npos);
 }
 
 TEST(ReplayTool, ReportsBadLinesWithTheirNumberAndReplaysTheRest) {
