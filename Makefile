@@ -5,7 +5,7 @@ CONFIG     ?= config/server.yaml
 JOBS       ?= $(shell nproc)
 WERROR     := $(if $(CI),ON,OFF)
 
-.PHONY: deps configure build run test clean bench bench-triggers
+.PHONY: deps configure build run test clean bench bench-triggers bench-replay
 
 deps:
 	@scripts/install-deps.sh
@@ -55,3 +55,7 @@ bench-triggers:
 	@echo
 	@node $(BENCH_DIR)/peers/report.mjs $(BENCH_DIR)/results/engine.tsv $(BENCH_DIR)/results/peers.tsv \
 		$(BENCH_DIR)/results/bench.json
+
+# Offline replay speed over the SGD dialogues (docs/replay.md, "Speed"). Not part of `make test`.
+bench-replay: build
+	@bench/replay/run.sh $(BUILD_DIR) $(BENCH_DATA)
