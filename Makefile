@@ -5,7 +5,7 @@ CONFIG     ?= config/server.yaml
 JOBS       ?= $(shell nproc)
 WERROR     := $(if $(CI),ON,OFF)
 
-.PHONY: deps configure build run test clean bench bench-triggers bench-snapshot
+.PHONY: deps configure build run test clean bench bench-triggers bench-snapshot bench-replay
 
 deps:
 	@scripts/install-deps.sh
@@ -62,3 +62,7 @@ bench-snapshot:
 		-DHANDOVER_BUILD_TESTS=OFF -DHANDOVER_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BENCH_DIR) --target snapshot_bench -j 2
 	@$(BENCH_PIN) $(BENCH_DIR)/bench/snapshot/snapshot_bench --benchmark_min_time=1
+
+# Offline replay speed over the SGD dialogues (docs/replay.md, "Speed"). Not part of `make test`.
+bench-replay: build
+	@bench/replay/run.sh $(BUILD_DIR) $(BENCH_DATA)

@@ -152,6 +152,8 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kGetRules: return get_rules(ctx_, call, std::move(reply));
       case RouteId::kReloadRules: return reload_rules(ctx_, call, std::move(reply));
       case RouteId::kRollbackRules: return rollback_rules(ctx_, call, std::move(reply));
+      case RouteId::kHandoverAnalytics:
+        return handover_analytics(ctx_, call, std::move(reply));
       case RouteId::kLivez:
       case RouteId::kHealthz: return reply(json_response(200, R"({"status":"ok"})"));
       case RouteId::kReadyz: return readyz(std::move(reply));

@@ -85,6 +85,9 @@ void get_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void reload_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
 
+// Handover analytics (analytics_http.cpp).
+void handover_analytics(ApiContext& ctx, Call& call, http::Responder respond);
+
 // The context snapshot handed to agents at escalation, serialised (snapshot.cpp): built from
 // the stored turns up to conversation.last_seq and `reasons` (the trigger trace given to
 // agents::Escalation). Call once per escalation; every offer shares the text.

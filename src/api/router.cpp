@@ -55,6 +55,7 @@ Router::Router() {
   add("GET", "/v1/admin/rules", RouteId::kGetRules);
   add("POST", "/v1/admin/reload", RouteId::kReloadRules);
   add("POST", "/v1/admin/rules/rollback", RouteId::kRollbackRules);
+  add("GET", "/v1/analytics/handovers", RouteId::kHandoverAnalytics);
   add("GET", "/livez", RouteId::kLivez);
   add("GET", "/readyz", RouteId::kReadyz);
   add("GET", "/healthz", RouteId::kHealthz);

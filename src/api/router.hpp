@@ -26,6 +26,7 @@ enum class RouteId {
   kGetRules,
   kReloadRules,
   kRollbackRules,
+  kHandoverAnalytics,
   kLivez,
   kReadyz,
   kHealthz,

@@ -1,6 +1,8 @@
 // The pool of read-only connections behind get_conversation and list_turns.
 #include "reader_pool.hpp"
 
+#include <sqlite3.h>
+
 #include <utility>
 
 namespace handover::store {
@@ -46,6 +48,22 @@ void ReaderPool::release(std::unique_ptr<Reader> reader) {
     idle_.push_back(std::move(reader));  // capacity was reserved for the whole pool
   }
   idle_changed_.notify_one();
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  if (!begun_) return;
+  // Ending a transaction that only read cannot fail in a way worth reporting.
+  reader_.statements.end_read.step();
+  reader_.statements.end_read.reset();
+}
+
+Status ReadSnapshot::begin() {
+  Statement& start = reader_.statements.begin_read;
+  int rc = start.step();
+  start.reset();
+  if (rc != SQLITE_DONE) return sqlite_error(reader_.db.handle(), rc, "begin read");
+  begun_ = true;
+  return Status::ok();
 }
 
 }  // namespace handover::store

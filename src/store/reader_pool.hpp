@@ -56,4 +56,20 @@ class ReaderPool {
   std::vector<std::unique_ptr<Reader>> idle_;  // guarded by mutex_
 };
 
+// One read transaction on a reader, so that several statements see the same commit. Ends
+// when it goes out of scope.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Reader& reader) : reader_(reader) {}
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot();
+
+  Status begin();
+
+ private:
+  Reader& reader_;
+  bool begun_ = false;
+};
+
 }  // namespace handover::store

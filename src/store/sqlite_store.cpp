@@ -141,34 +141,6 @@ std::int64_t limit_for_sql(std::size_t limit) {
   return static_cast<std::int64_t>(std::min(limit, kMaxLimit));
 }
 
-// One read transaction on a reader, so that several statements see the same commit. Ends
-// when it goes out of scope.
-class ReadSnapshot {
- public:
-  explicit ReadSnapshot(Reader& reader) : reader_(reader) {}
-  ReadSnapshot(const ReadSnapshot&) = delete;
-  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
-  ~ReadSnapshot() {
-    if (!begun_) return;
-    // Ending a transaction that only read cannot fail in a way worth reporting.
-    reader_.statements.end_read.step();
-    reader_.statements.end_read.reset();
-  }
-
-  Status begin() {
-    Statement& start = reader_.statements.begin_read;
-    int rc = start.step();
-    start.reset();
-    if (rc != SQLITE_DONE) return sqlite_error(reader_.db.handle(), rc, "begin read");
-    begun_ = true;
-    return Status::ok();
-  }
-
- private:
-  Reader& reader_;
-  bool begun_ = false;
-};
-
 using ConversationsByPk = std::vector<std::pair<std::int64_t, ConversationRecord>>;
 
 // Adds up to `limit` conversations in `state` to `found`, with their pks.

@@ -55,6 +55,7 @@ class SqliteStore final : public Store {
   Result<AgentRecord> get_agent(const std::string& id) override;
   Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) override;
   Result<std::vector<AgentRecord>> list_agents() override;
+  Result<HandoverFacts> read_handover_facts(const HandoverFactsQuery& query) override;
 
   void set_commit_observer(CommitObserver observer) override;
   void set_change_observer(ChangeObserver observer) override;

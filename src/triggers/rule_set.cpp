@@ -1,13 +1,13 @@
 // Reads config/triggers.yaml: structure checks with file:line:column, then compilation.
 #include "handover/triggers/rule_set.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <unordered_map>
-
-#include <yaml-cpp/yaml.h>
 
 #include "handover/util/crypto.hpp"
 #include "rule_set_impl.hpp"
@@ -421,6 +421,12 @@ Result<std::shared_ptr<const RuleSet>> load_rule_set(const std::filesystem::path
   std::ostringstream content;
   content << in.rdbuf();
   return RuleFileLoader(path, content.str()).load(now_ms);
+}
+
+Result<std::shared_ptr<const RuleSet>> load_rule_set_text(const std::filesystem::path& path,
+                                                          std::string content,
+                                                          std::int64_t now_ms) {
+  return RuleFileLoader(path, std::move(content)).load(now_ms);
 }
 
 Status check_rules_file(const std::filesystem::path& path) {

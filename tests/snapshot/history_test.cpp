@@ -276,6 +276,10 @@ class CountingStore final : public store::Store {
   void set_commit_observer(store::CommitObserver o) override {
     inner_.set_commit_observer(std::move(o));
   }
+  Result<store::HandoverFacts> read_handover_facts(
+      const store::HandoverFactsQuery& query) override {
+    return inner_.read_handover_facts(query);
+  }
   void set_change_observer(store::ChangeObserver o) override {
     inner_.set_change_observer(std::move(o));
   }

@@ -1,9 +1,9 @@
 // Loading the rules file: the product file, and every kind of error with its location.
 #include "handover/triggers/rule_set.hpp"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "trigger_test_support.hpp"
 
@@ -38,6 +38,22 @@ TEST(RuleSet, SameContentGivesTheSameHash) {
   EXPECT_NE(a.value()->version().hash, c.value()->version().hash);
   EXPECT_EQ(c.value()->rules()[0].cooldown_ms, 30'000);
   EXPECT_EQ(b.value()->version().loaded_at_ms, 2);
+}
+
+TEST(RuleSet, LoadsRulesFromTextWithLexiconsBesideTheNamedPath) {
+  TempDir dir;
+  const std::string content = rules_file(kOneRule);
+  dir.write("a.yaml", content);
+
+  auto from_file = load_rule_set(dir.path() / "a.yaml", 1);
+  auto from_text = load_rule_set_text(dir.path() / "a.yaml", content, 1);
+  auto broken = load_rule_set_text(dir.path() / "a.yaml", content + "  - id: [\n", 1);
+
+  ASSERT_TRUE(from_file.is_ok() && from_text.is_ok());
+  EXPECT_EQ(from_text.value()->version().hash, from_file.value()->version().hash);
+  EXPECT_EQ(from_text.value()->rules().size(), 1U);
+  ASSERT_FALSE(broken.is_ok());
+  EXPECT_NE(broken.status().message().find("a.yaml:"), std::string::npos);
 }
 
 struct ErrorCase {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "handover/util/status.hpp"
@@ -131,6 +132,42 @@ struct AgentRecord {
   bool disabled = false;
   std::int64_t created_at_ms = 0;  // set by the store on create
   std::int64_t updated_at_ms = 0;  // set by the store on create and on each update
+};
+
+// What the handover analytics read of the conversations created in [from_ms, to_ms): their
+// number per UTC day, the handover and routing events they have (whenever those happened),
+// and the turns whose trigger decision was a suggestion.
+struct HandoverFactsQuery {
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+};
+
+struct HandoverEventFact {
+  std::string conversation_id;
+  std::int64_t conversation_created_at_ms = 0;
+  std::string type;  // handover.escalated / .requested, routing.accepted, .claimed, .resolved,
+                     // .returned, .cancelled
+  std::int64_t at_ms = 0;       // when the event was stored
+  std::string rule;             // escalations: the deciding rule ("" for a manual handover)
+  std::string queue;            // escalations: the queue asked for
+  std::string fired_json;       // escalations: the fired rules as a JSON array ("[]" when none)
+  std::int64_t waited_ms = -1;  // accepted and claimed: the wait the router measured
+  std::string justified;        // resolved: the agent's feedback (yes, no, too_late) or ""
+};
+
+struct SuggestionFact {
+  std::string conversation_id;
+  std::int64_t conversation_created_at_ms = 0;
+  std::int64_t at_ms = 0;  // when the turn was stored
+  std::string rule;
+  std::string queue;
+};
+
+struct HandoverFacts {
+  std::vector<std::pair<std::int64_t, std::int64_t>> conversations_per_day;  // (day, count),
+                                                                             // day = ms / 86400000
+  std::vector<HandoverEventFact> events;    // by conversation, then in stored order
+  std::vector<SuggestionFact> suggestions;  // by conversation, then by turn
 };
 
 // Figures for /metrics, read without locks (monotonic counters and the last batch).
@@ -256,6 +293,10 @@ class Store {
   virtual Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) = 0;
   // Every agent, disabled ones included, ordered by id.
   virtual Result<std::vector<AgentRecord>> list_agents() = 0;
+  // The facts behind GET /v1/analytics/handovers, read from one snapshot. The window is
+  // found through the conversations' integer keys, which grow with their creation time.
+  // InvalidArgument when to_ms <= from_ms.
+  virtual Result<HandoverFacts> read_handover_facts(const HandoverFactsQuery& query) = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;

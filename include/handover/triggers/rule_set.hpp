@@ -65,6 +65,12 @@ class RuleSet {
 Result<std::shared_ptr<const RuleSet>> load_rule_set(const std::filesystem::path& path,
                                                      std::int64_t now_ms);
 
+// As load_rule_set, for rules whose text is already in memory (an edited copy of a file, as
+// the replay tool's threshold sweep makes). `path` names the file in errors and the version,
+// and lexicon directories are resolved relative to it; it is not read.
+Result<std::shared_ptr<const RuleSet>> load_rule_set_text(const std::filesystem::path& path,
+                                                          std::string content, std::int64_t now_ms);
+
 // The `--check-config` entry point: OK when load_rule_set would succeed, else its error.
 Status check_rules_file(const std::filesystem::path& path);
 

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace handover {
 
@@ -35,5 +37,11 @@ class FakeClock final : public Clock {
 
 // RFC 3339 UTC timestamp with milliseconds, e.g. "2026-12-04T14:25:06.123Z".
 std::string format_rfc3339_ms(std::int64_t epoch_ms);
+
+// Parses an RFC 3339 timestamp ("2026-12-04T14:25:06Z", "...06.123+01:00"; 'T' or 't', 'Z' or
+// 'z'; fractions beyond milliseconds are truncated) or, when `allow_date` is set, a bare date
+// ("2026-12-04", midnight UTC) into milliseconds since the epoch. nullopt for anything else,
+// including out-of-range fields (month 13, 31 April, hour 24) and leap seconds.
+std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text, bool allow_date = false);
 
 }  // namespace handover

@@ -1,0 +1,98 @@
+// GET /v1/analytics/handovers: query validation and the store read behind the report.
+#include <algorithm>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "context.hpp"
+#include "handover/analytics/handover_report.hpp"
+#include "handover/util/clock.hpp"
+#include "validation.hpp"
+
+namespace handover::api {
+namespace {
+
+constexpr std::int64_t kDayMs = 86'400'000;
+constexpr std::int64_t kDefaultDays = 7;
+constexpr std::int64_t kMaxDays = 366;
+constexpr std::size_t kMaxFilter = 128;
+constexpr const char* kParams[] = {"from", "to", "queue", "rule"};
+
+// A bare date in `to` ends with that day: the window runs to the next midnight.
+std::optional<std::int64_t> parse_bound(const std::string& text, bool is_end) {
+  auto ms = parse_rfc3339_ms(text, /*allow_date=*/true);
+  if (ms && is_end && text.size() == 10) *ms += kDayMs;
+  return ms;
+}
+
+void check_params(Validator& v, const Call& call) {
+  for (std::size_t i = 0; i < call.query.size(); ++i) {
+    const std::string& key = call.query[i].first;
+    if (std::find(std::begin(kParams), std::end(kParams), key) == std::end(kParams)) {
+      v.fail("/query/" + pointer_token(key), "unknown query parameter '" + key + "'");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (call.query[j].first == key) v.fail("/query/" + pointer_token(key), "given twice");
+    }
+  }
+}
+
+analytics::ReportQuery read_query(Validator& v, const Call& call, std::int64_t now_ms) {
+  analytics::ReportQuery q;
+  q.to_ms = now_ms;
+  const std::string* to = call.query_param("to");
+  const std::string* from = call.query_param("from");
+  if (to) {
+    auto parsed = parse_bound(*to, true);
+    if (!parsed) v.fail("/query/to", "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)");
+    q.to_ms = parsed.value_or(now_ms);
+  }
+  q.from_ms = q.to_ms - kDefaultDays * kDayMs;
+  if (from) {
+    auto parsed = parse_bound(*from, false);
+    if (!parsed) v.fail("/query/from", "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)");
+    q.from_ms = parsed.value_or(q.from_ms);
+  }
+  if (v.ok() && q.from_ms >= q.to_ms) v.fail("/query/to", "must be later than 'from'");
+  if (v.ok() && q.to_ms - q.from_ms > kMaxDays * kDayMs) {
+    v.fail("/query/from", "the window may span at most " + std::to_string(kMaxDays) + " days");
+  }
+  for (const char* key : {"queue", "rule"}) {
+    const std::string* value = call.query_param(key);
+    if (!value) continue;
+    if (value->empty() || value->size() > kMaxFilter) {
+      v.fail(std::string("/query/") + key,
+             "expected 1 to " + std::to_string(kMaxFilter) + " characters");
+    }
+    (std::string_view(key) == "queue" ? q.queue : q.rule) = *value;
+  }
+  return q;
+}
+
+}  // namespace
+
+void handover_analytics(ApiContext& ctx, Call& call, http::Responder respond) {
+  const Principal& p = call.principal;
+  if (p.kind == Principal::Kind::kNone) {
+    return respond(unauthenticated("send 'Authorization: Bearer <api key>'"));
+  }
+  if (p.kind != Principal::Kind::kApiKey) {
+    return respond(unauthenticated("analytics need an API key with the read or admin scope"));
+  }
+  if (!p.has(kScopeRead) && !p.has(kScopeAdmin)) {
+    return respond(forbidden("analytics need an API key with the read or admin scope"));
+  }
+  Validator v;
+  check_params(v, call);
+  const analytics::ReportQuery query = read_query(v, call, ctx.clock.now_ms());
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+
+  auto facts = ctx.store.read_handover_facts({query.from_ms, query.to_ms});
+  if (!facts) {
+    return respond(http::problem(500, "internal", "Internal error", "the store failed"));
+  }
+  respond(json_response(200, analytics::handover_report(*facts, query).dump()));
+}
+
+}  // namespace handover::api
