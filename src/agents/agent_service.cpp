@@ -417,6 +417,15 @@ bool AgentService::assigned_to_agent(const std::string& conversation_id) const {
   return impl_->assigned.contains(conversation_id);
 }
 
+AgentService::ReadAccess AgentService::read_access(const std::string& agent_id,
+                                                   const std::string& conversation_id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->assigned.find(conversation_id);
+  if (it != impl_->assigned.end() && it->second == agent_id) return ReadAccess::kAssigned;
+  if (impl_->router.has_open_offer(conversation_id, agent_id)) return ReadAccess::kOffered;
+  return ReadAccess::kNone;
+}
+
 nlohmann::json AgentService::queues_view() const {
   json queues = json::array();
   std::lock_guard lock(impl_->mu);

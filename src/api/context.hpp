@@ -10,6 +10,8 @@
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
 #include "handover/http/message.hpp"
+#include "handover/privacy/masker.hpp"
+#include "handover/privacy/privacy_config.hpp"
 #include "handover/store/store.hpp"
 #include "router.hpp"
 
@@ -30,6 +32,18 @@ struct ApiContext {
   agents::AgentService* agents = nullptr;
   triggers::TriggerService* triggers = nullptr;
   TurnIntake* intake = nullptr;  // set when triggers is
+  const privacy::PrivacyConfig& privacy;
+  const privacy::Masker& masker;
+  privacy::RetentionJob* retention = nullptr;
+};
+
+// Who reads a conversation and why, for the access audit. Token holders (the data subject)
+// and bot keys (which run the conversation) are not audited.
+struct Access {
+  std::string actor_kind;  // "agent" or "api_key"; "" when the read is not audited
+  std::string actor_id;    // agent id or API key name
+  std::string reason;      // "offered", "assigned", "handled", "admin" or "read"
+  bool agent = false;      // answers go through the agent masking policy
 };
 
 // One request after routing, with what the handlers need to answer it.
@@ -62,6 +76,22 @@ void list_queues(ApiContext& ctx, Call& call, http::Responder respond);
 void get_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void reload_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
+
+// Customer erasure and export, the audit trail and the retention trigger (privacy_http.cpp).
+void erase_customer(ApiContext& ctx, Call& call, http::Responder respond);
+void export_customer(ApiContext& ctx, Call& call, http::Responder respond);
+void list_audit(ApiContext& ctx, Call& call, http::Responder respond);
+void run_retention(ApiContext& ctx, Call& call, http::Responder respond);
+
+// Sends `response` once the audit record of the read is committed, or at once when `access`
+// asks for none. Should the record not be written, the read fails with the store's problem:
+// nothing is read unrecorded.
+void respond_audited(ApiContext& ctx, const Access& access, const char* action,
+                     const store::ConversationRecord& conversation, http::Response response,
+                     http::Responder respond);
+
+// The store's answer to a failed call as a problem response.
+http::Response store_problem(const Status& status);
 
 // The context snapshot handed to agents at escalation (snapshot.cpp).
 nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,

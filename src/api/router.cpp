@@ -53,6 +53,10 @@ Router::Router() {
   add("GET", "/v1/admin/rules", RouteId::kGetRules);
   add("POST", "/v1/admin/reload", RouteId::kReloadRules);
   add("POST", "/v1/admin/rules/rollback", RouteId::kRollbackRules);
+  add("DELETE", "/v1/customers/{customer_id}", RouteId::kEraseCustomer);
+  add("GET", "/v1/customers/{customer_id}/export", RouteId::kExportCustomer);
+  add("GET", "/v1/audit", RouteId::kListAudit);
+  add("POST", "/v1/admin/retention/run", RouteId::kRunRetention);
   add("GET", "/livez", RouteId::kLivez);
   add("GET", "/readyz", RouteId::kReadyz);
   add("GET", "/healthz", RouteId::kHealthz);

@@ -17,7 +17,12 @@ nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord
   const std::int64_t after =
       std::max<std::int64_t>(0, conversation.last_seq - static_cast<std::int64_t>(kSnapshotTurns));
   if (auto turns = ctx.store.list_turns(conversation.id, after, kSnapshotTurns)) {
-    for (const auto& t : *turns) history.push_back(turn_view(t));
+    for (const auto& t : *turns) {
+      nlohmann::json view = turn_view(t);
+      // Agents see the agent policy's masks (it can only hide more than the store did).
+      view["text"] = ctx.masker.mask(t.text, privacy::Destination::kAgent).text;
+      history.push_back(std::move(view));
+    }
   }
   return {
       {"snapshot_version", 1},

@@ -1561,6 +1561,14 @@ std::vector<AgentView> Router::agents_view() const {
   return views;
 }
 
+bool Router::has_open_offer(std::string_view conversation_id, std::string_view agent_id) const {
+  auto it = state_->conversations.find(std::string(conversation_id));
+  if (it == state_->conversations.end()) return false;
+  const auto& offers = it->second->offers;
+  return std::any_of(offers.begin(), offers.end(),
+                     [&](const Offer& offer) { return offer.agent == agent_id; });
+}
+
 Result<PositionView> Router::position(std::string_view conversation_id) const {
   const State& s = *state_;
   auto it = s.conversations.find(std::string(conversation_id));

@@ -82,6 +82,12 @@ class AgentService final : public http::WebSocketHandler {
   // True while an agent holds the conversation (as far as the router knows).
   bool assigned_to_agent(const std::string& conversation_id) const;
 
+  // Why `agent_id` may read the conversation right now: it is assigned to it, or it holds an
+  // open offer of it; kNone otherwise (what it handled before is for the caller to look up
+  // in the event log).
+  enum class ReadAccess { kNone, kOffered, kAssigned };
+  ReadAccess read_access(const std::string& agent_id, const std::string& conversation_id) const;
+
   // For GET /v1/queues: {"queues": [{name, waiting, oldest_wait_s, agents_online, ...}]}.
   nlohmann::json queues_view() const;
   // For GET /v1/agents: {"agents": [{id, display_name, presence, connected, load, ...}]}.

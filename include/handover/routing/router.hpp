@@ -279,6 +279,8 @@ class Router {
   std::vector<QueueView> queues_view() const;
   std::vector<AgentView> agents_view() const;  // ordered by id
   Result<PositionView> position(std::string_view conversation_id) const;
+  // True while `agent_id` holds an unanswered offer of the conversation.
+  bool has_open_offer(std::string_view conversation_id, std::string_view agent_id) const;
 
  private:
   struct State;
