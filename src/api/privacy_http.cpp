@@ -2,10 +2,9 @@
 // access audit trail and the retention trigger. All of them need an admin-scoped API key.
 #include <spdlog/spdlog.h>
 
-#include <nlohmann/json.hpp>
-
 #include <charconv>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "context.hpp"
 #include "handover/privacy/retention.hpp"
@@ -189,12 +188,11 @@ void respond_audited(ApiContext& ctx, const Access& access, const char* action,
   record.conversation_id = conversation.id;
   record.customer_id = conversation.customer_id;
   auto shared = std::make_shared<http::Response>(std::move(response));
-  ctx.store.append_audit(std::move(record),
-                         [respond, shared](Result<store::AuditRecord> stored) {
-                           // No read goes unrecorded: without its audit record it fails.
-                           if (!stored) return respond(store_problem(stored.status()));
-                           respond(std::move(*shared));
-                         });
+  ctx.store.append_audit(std::move(record), [respond, shared](Result<store::AuditRecord> stored) {
+    // No read goes unrecorded: without its audit record it fails.
+    if (!stored) return respond(store_problem(stored.status()));
+    respond(std::move(*shared));
+  });
 }
 
 void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
@@ -204,28 +202,27 @@ void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
 
   store::ErasureRequest request;
   request.customer_id = *customer;
-  request.audit = record_of(Access{"api_key", call.principal.key_name, "admin", false},
-                            "customer.erase");
+  request.audit =
+      record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.erase");
   auto* triggers = ctx.triggers;
-  ctx.store.erase_customer(
-      std::move(request),
-      [respond, triggers, id = *customer](Result<store::ErasureOutcome> erased) {
-        if (!erased) return respond(store_problem(erased.status()));
-        if (triggers) {
-          for (const auto& conversation : erased->conversation_ids) triggers->forget(conversation);
-        }
-        // The customer id stays out of the log: the audit record is the trace.
-        spdlog::info("customer erased audit_id={} conversations={} turns={} events={}",
-                     erased->audit_id, erased->conversations, erased->turns, erased->events);
-        const nlohmann::json out = {{"customer_id", id},
-                                    {"erased",
-                                     {{"conversations", erased->conversations},
-                                      {"turns", erased->turns},
-                                      {"events", erased->events},
-                                      {"audit_records", erased->audit_records}}},
-                                    {"audit_id", erased->audit_id}};
-        respond(json_response(200, out.dump()));
-      });
+  ctx.store.erase_customer(std::move(request), [respond, triggers, id = *customer](
+                                                   Result<store::ErasureOutcome> erased) {
+    if (!erased) return respond(store_problem(erased.status()));
+    if (triggers) {
+      for (const auto& conversation : erased->conversation_ids) triggers->forget(conversation);
+    }
+    // The customer id stays out of the log: the audit record is the trace.
+    spdlog::info("customer erased audit_id={} conversations={} turns={} events={}",
+                 erased->audit_id, erased->conversations, erased->turns, erased->events);
+    const nlohmann::json out = {{"customer_id", id},
+                                {"erased",
+                                 {{"conversations", erased->conversations},
+                                  {"turns", erased->turns},
+                                  {"events", erased->events},
+                                  {"audit_records", erased->audit_records}}},
+                                {"audit_id", erased->audit_id}};
+    respond(json_response(200, out.dump()));
+  });
 }
 
 void export_customer(ApiContext& ctx, Call& call, http::Responder respond) {
@@ -236,11 +233,10 @@ void export_customer(ApiContext& ctx, Call& call, http::Responder respond) {
   auto exported = ctx.store.export_customer(*customer);
   if (!exported) return respond(store_problem(exported.status()));
   const std::string body = export_view(*customer, *exported, ctx.clock.now_ms()).dump();
-  store::AuditRecord record = record_of(
-      Access{"api_key", call.principal.key_name, "admin", false}, "customer.export");
+  store::AuditRecord record =
+      record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.export");
   record.customer_id = *customer;
-  record.data_json =
-      nlohmann::json{{"conversations", exported->conversations.size()}}.dump();
+  record.data_json = nlohmann::json{{"conversations", exported->conversations.size()}}.dump();
   ctx.store.append_audit(std::move(record), [respond, body](Result<store::AuditRecord> stored) {
     if (!stored) return respond(store_problem(stored.status()));
     respond(json_response(200, body));
@@ -259,8 +255,8 @@ void list_audit(ApiContext& ctx, Call& call, http::Responder respond) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& r : *records) items.push_back(audit_view(r));
   const std::int64_t next = records->empty() ? query.after_id : records->back().id;
-  respond(json_response(200, nlohmann::json{{"records", std::move(items)}, {"next_after", next}}
-                                 .dump()));
+  respond(json_response(
+      200, nlohmann::json{{"records", std::move(items)}, {"next_after", next}}.dump()));
 }
 
 void run_retention(ApiContext& ctx, Call& call, http::Responder respond) {

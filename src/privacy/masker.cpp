@@ -3,9 +3,8 @@
 // the destination's policy says.
 #include "handover/privacy/masker.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <utility>
 
@@ -80,8 +79,10 @@ std::string partial(std::string_view kind, std::string_view raw) {
 std::string render(const Finding& finding, std::string_view raw, Action action) {
   const bool earlier_mask = raw.starts_with("[" + finding.kind) && raw.ends_with("]");
   switch (action) {
-    case Action::kKeep: return std::string(raw);
-    case Action::kMask: return "[" + finding.kind + "]";
+    case Action::kKeep:
+      return std::string(raw);
+    case Action::kMask:
+      return "[" + finding.kind + "]";
     case Action::kPartial:
       return earlier_mask ? std::string(raw) : partial(finding.kind, raw);
   }
@@ -108,10 +109,14 @@ struct Masker::Impl {
 
   const Policy& policy(Destination destination) const {
     switch (destination) {
-      case Destination::kStore: return store;
-      case Destination::kAgent: return agent;
-      case Destination::kWebhook: return webhook;
-      case Destination::kLog: return log_policy();
+      case Destination::kStore:
+        return store;
+      case Destination::kAgent:
+        return agent;
+      case Destination::kWebhook:
+        return webhook;
+      case Destination::kLog:
+        return log_policy();
     }
     return log_policy();
   }

@@ -27,27 +27,28 @@ constexpr char kNameExpectation[] = "a name of 1 to 32 characters a-z, 0-9 or '_
 constexpr char kVersionExpectation[] = "a version of 1 to 64 letters, digits, '.', '_' or '-'";
 
 const std::vector<std::string>& built_in_kinds() {
-  static const std::vector<std::string> kKinds = {std::string(kKindEmail),
-                                                  std::string(kKindPhone),
+  static const std::vector<std::string> kKinds = {std::string(kKindEmail), std::string(kKindPhone),
                                                   std::string(kKindIban), std::string(kKindCard)};
   return kKinds;
 }
 
 bool is_version(std::string_view text) {
   return !text.empty() && text.size() <= kMaxVersionLength &&
-         text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+         text.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
              std::string_view::npos;
 }
 
 Status check_version(std::string_view text) {
-  return is_version(text) ? Status::ok()
-                          : config::expected_got(kVersionExpectation, config::quote_for_message(text));
+  return is_version(text)
+             ? Status::ok()
+             : config::expected_got(kVersionExpectation, config::quote_for_message(text));
 }
 
 Status check_pattern_name(std::string_view text) {
-  const bool shaped = !text.empty() && text.size() <= kMaxNameLength &&
-                      text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
-                          std::string_view::npos;
+  const bool shaped =
+      !text.empty() && text.size() <= kMaxNameLength &&
+      text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
   if (!shaped) return config::expected_got(kNameExpectation, config::quote_for_message(text));
   const auto& kinds = built_in_kinds();
   if (std::find(kinds.begin(), kinds.end(), text) != kinds.end() || text == "default") {
@@ -70,7 +71,8 @@ bool has_nested_quantifier(std::string_view text) {
       while (i < text.size() && text[i] != ']') i += text[i] == '\\' ? 2 : 1;
       continue;
     }
-    const bool quantifier = c == '*' || c == '+' || c == '{' || (c == '?' && i > 0 && text[i - 1] != '(');
+    const bool quantifier =
+        c == '*' || c == '+' || c == '{' || (c == '?' && i > 0 && text[i - 1] != '(');
     if (c == '(') {
       inner.push_back(false);
     } else if (c == ')' && !inner.empty()) {
@@ -131,10 +133,14 @@ config::ScalarBinding action_binding(Action& target) {
   binding.kind = config::ScalarKind::kString;
   binding.expected = "one of keep, mask, partial";
   binding.assign = [&target, expected = binding.expected](std::string_view text) -> Status {
-    if (text == "keep") target = Action::kKeep;
-    else if (text == "mask") target = Action::kMask;
-    else if (text == "partial") target = Action::kPartial;
-    else return config::expected_got(expected, config::quote_for_message(text));
+    if (text == "keep")
+      target = Action::kKeep;
+    else if (text == "mask")
+      target = Action::kMask;
+    else if (text == "partial")
+      target = Action::kPartial;
+    else
+      return config::expected_got(expected, config::quote_for_message(text));
     return Status::ok();
   };
   return binding;
@@ -210,14 +216,14 @@ void read_notice(MapReader& top, NoticeConfig& out, Diagnostics& diag) {
   if (!node) return;
   MapReader reader(*node, top.key_mark("notice"), "notice", diag);
   if (std::optional<YAML::Node> versions = reader.take("versions")) {
-    auto read = config::read_string_list(*versions, reader.path_of("versions"),
-                                         kVersionExpectation, check_version, diag);
+    auto read = config::read_string_list(*versions, reader.path_of("versions"), kVersionExpectation,
+                                         check_version, diag);
     if (read) out.versions = std::move(*read);
   }
   reader.read("required", config::boolean_binding(out.required));
   if (std::optional<YAML::Node> texts = reader.take("handover_text")) {
-    MapReader text_reader(*texts, reader.key_mark("handover_text"),
-                          reader.path_of("handover_text"), diag);
+    MapReader text_reader(*texts, reader.key_mark("handover_text"), reader.path_of("handover_text"),
+                          diag);
     for (const char* language : {"de", "en"}) {
       std::string text;
       if (text_reader.read(language, config::string_binding(text, "a text of at most 1000 bytes",
@@ -283,19 +289,26 @@ Policy default_policy(Action partial_kinds) {
 
 const char* to_string(Destination destination) {
   switch (destination) {
-    case Destination::kStore: return "store";
-    case Destination::kAgent: return "agent";
-    case Destination::kWebhook: return "webhook";
-    case Destination::kLog: return "log";
+    case Destination::kStore:
+      return "store";
+    case Destination::kAgent:
+      return "agent";
+    case Destination::kWebhook:
+      return "webhook";
+    case Destination::kLog:
+      return "log";
   }
   return "log";
 }
 
 const char* to_string(Action action) {
   switch (action) {
-    case Action::kKeep: return "keep";
-    case Action::kMask: return "mask";
-    case Action::kPartial: return "partial";
+    case Action::kKeep:
+      return "keep";
+    case Action::kMask:
+      return "mask";
+    case Action::kPartial:
+      return "partial";
   }
   return "mask";
 }
@@ -317,10 +330,14 @@ PrivacyConfig::PrivacyConfig()
 const Policy& PrivacyConfig::policy(Destination destination) const {
   static const Policy kEverythingMasked;
   switch (destination) {
-    case Destination::kStore: return store;
-    case Destination::kAgent: return agent;
-    case Destination::kWebhook: return webhook;
-    case Destination::kLog: return kEverythingMasked;
+    case Destination::kStore:
+      return store;
+    case Destination::kAgent:
+      return agent;
+    case Destination::kWebhook:
+      return webhook;
+    case Destination::kLog:
+      return kEverythingMasked;
   }
   return kEverythingMasked;
 }
@@ -360,14 +377,23 @@ Result<std::int64_t> parse_period(std::string_view text) {
   if (text.size() < 2) return bad();
   std::int64_t unit = 0;
   switch (text.back()) {
-    case 'd': unit = kDay; break;
-    case 'h': unit = kHour; break;
-    case 'm': unit = kMinute; break;
-    case 's': unit = 1; break;
-    default: return bad();
+    case 'd':
+      unit = kDay;
+      break;
+    case 'h':
+      unit = kHour;
+      break;
+    case 'm':
+      unit = kMinute;
+      break;
+    case 's':
+      unit = 1;
+      break;
+    default:
+      return bad();
   }
-  Result<std::int64_t> count = config::parse_integer(text.substr(0, text.size() - 1), 1,
-                                                     kMaxPeriod);
+  Result<std::int64_t> count =
+      config::parse_integer(text.substr(0, text.size() - 1), 1, kMaxPeriod);
   if (!count || *count > kMaxPeriod / unit) return bad();
   return *count * unit;
 }

@@ -41,10 +41,10 @@ RetentionJob::RetentionJob(store::Store& store, RetentionConfig config, const Cl
       deleted_(registry.counter("handover_retention_deleted_total",
                                 "Rows the retention job deleted or stripped", {"class"})),
       runs_(registry.counter("handover_retention_runs_total", "Retention job runs").with({})),
-      failures_(registry
-                    .counter("handover_retention_failures_total",
-                             "Retention runs that met a store error")
-                    .with({})),
+      failures_(
+          registry
+              .counter("handover_retention_failures_total", "Retention runs that met a store error")
+              .with({})),
       pages_(registry
                  .counter("handover_retention_reclaimed_pages_total",
                           "Free database pages given back to the file system")
@@ -62,8 +62,8 @@ void RetentionJob::run_class(const char* name, store::RetentionClass data_class,
   batch.limit = static_cast<std::size_t>(config_.batch_size);
   // Each batch is one write of its own: whatever intake queued meanwhile commits in between.
   for (int i = 0; i < config_.max_batches; ++i) {
-    Result<store::RetentionOutcome> done = wait_for<store::RetentionOutcome>(
-        [&](store::Callback<store::RetentionOutcome> callback) {
+    Result<store::RetentionOutcome> done =
+        wait_for<store::RetentionOutcome>([&](store::Callback<store::RetentionOutcome> callback) {
           store_.run_retention(batch, std::move(callback));
         });
     ++report.batches;

@@ -328,6 +328,16 @@ int main(int argc, char** argv) {
     std::cerr << routing_cfg.status().message() << "\n";
     return opts.check_config ? kExitFailure : kExitUsage;
   }
+  auto privacy_cfg = load_privacy(opts);
+  if (!privacy_cfg) {
+    std::cerr << privacy_cfg.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
+  auto masker = privacy::Masker::create(*privacy_cfg);
+  if (!masker) {
+    std::cerr << opts.privacy_path << ": " << masker.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
   if (auto rules = triggers::load_rule_set(opts.rules_path, SystemClock::instance().now_ms());
       !rules) {
     std::cerr << rules.status().message() << "\n";
@@ -339,16 +349,6 @@ int main(int argc, char** argv) {
   if (!queues_checked.is_ok() && opts.check_config) {
     std::cerr << queues_checked.message() << "\n";
     return kExitFailure;
-  }
-  auto privacy_cfg = load_privacy(opts);
-  if (!privacy_cfg) {
-    std::cerr << privacy_cfg.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
-  }
-  auto masker = privacy::Masker::create(*privacy_cfg);
-  if (!masker) {
-    std::cerr << opts.privacy_path << ": " << masker.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
   }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";

@@ -134,6 +134,7 @@ Status SqliteStore::delete_customer_rows(EraseOp& op) {
   }
   if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "delete customer");
   op.reply.conversations = static_cast<std::int64_t>(op.reply.conversation_ids.size());
+  if (op.reply.conversations > 0 || op.reply.audit_records > 0) checkpoint_after_batch_ = true;
 
   AuditRecord& record = op.request.audit;
   record.conversation_id.clear();
@@ -152,12 +153,24 @@ Status SqliteStore::delete_customer_rows(EraseOp& op) {
 Status SqliteStore::apply(RetentionOp& op) {
   Statement* statement = nullptr;
   switch (op.batch.data_class) {
-    case RetentionClass::kTurns: statement = &writer_.retire_turns; break;
-    case RetentionClass::kConversations: statement = &writer_.retire_conversations; break;
-    case RetentionClass::kSnapshots: statement = &writer_.strip_snapshots; break;
-    case RetentionClass::kFeedback: statement = &writer_.strip_notes; break;
-    case RetentionClass::kEvents: statement = &writer_.retire_events; break;
-    case RetentionClass::kAccessLog: statement = &writer_.retire_audit; break;
+    case RetentionClass::kTurns:
+      statement = &writer_.retire_turns;
+      break;
+    case RetentionClass::kConversations:
+      statement = &writer_.retire_conversations;
+      break;
+    case RetentionClass::kSnapshots:
+      statement = &writer_.strip_snapshots;
+      break;
+    case RetentionClass::kFeedback:
+      statement = &writer_.strip_notes;
+      break;
+    case RetentionClass::kEvents:
+      statement = &writer_.retire_events;
+      break;
+    case RetentionClass::kAccessLog:
+      statement = &writer_.retire_audit;
+      break;
   }
   Result<std::int64_t> rows = step_retention(*statement, op);
   if (!rows) return rows.status();
@@ -287,9 +300,8 @@ Result<CustomerExport> SqliteStore::export_customer(const std::string& customer_
       pks.push_back(list.column_int64(kConversationPkColumn));
     }
   }
-  Status status = rc == SQLITE_DONE
-                      ? Status::ok()
-                      : sqlite_error(reader->db.handle(), rc, "export conversations");
+  Status status = rc == SQLITE_DONE ? Status::ok()
+                                    : sqlite_error(reader->db.handle(), rc, "export conversations");
   for (std::size_t i = 0; status.is_ok() && i < pks.size(); ++i) {
     status = export_conversation(*reader, pks[i], out.conversations[i]);
   }

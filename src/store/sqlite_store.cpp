@@ -84,6 +84,9 @@ Status configure_writer(Connection& db, const StoreOptions& options) {
     return Status::internal("store: the database refused WAL mode (journal_mode is " + reported +
                             ")");
   }
+  // Deleted rows are overwritten with zeros, so erased personal data does not linger in free
+  // space of the file.
+  if (Status status = db.exec("PRAGMA secure_delete = ON"); !status.is_ok()) return status;
   return db.exec(options.synchronous == "full" ? "PRAGMA synchronous = FULL"
                                                : "PRAGMA synchronous = NORMAL");
 }
@@ -497,6 +500,13 @@ void SqliteStore::run_batch() {
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
   record_batch(failure, probes_only, elapsed.count());
 
+  // The WAL still holds the pages as they were before an erasure: fold it into the database
+  // and truncate it before anyone hears that the data is gone. Best effort: a reader holding
+  // an old snapshot keeps the WAL until the next checkpoint.
+  if (failure.is_ok() && checkpoint_after_batch_) {
+    static_cast<void>(writer_db_.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+  checkpoint_after_batch_ = false;
   for (WriteOp& op : batch_) {
     std::visit([&failure](auto& done) { finish(done, failure); }, op);
   }

@@ -220,6 +220,7 @@ class SqliteStore final : public Store {
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
   std::string scratch_;  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
+  bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
 
   std::unique_ptr<ReaderPool> readers_;
 

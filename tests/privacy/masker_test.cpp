@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -32,54 +31,59 @@ void expect_table(const std::vector<Case>& cases, Destination destination) {
 }
 
 TEST(MaskerTest, MasksEmailAddresses) {
-  expect_table({
-                   {"Meine E-Mail ist erika.mustermann@example.de, danke", "Meine E-Mail ist [email], danke"},
-                   {"Write to john.doe+support@mail.example.co.uk.", "Write to [email]."},
-                   {"<max_99@firma-gmbh.de>", "<[email]>"},
-                   {"Zwei: a@b.de und c.d@e-f.com", "Zwei: [email] und [email]"},
-               },
-               Destination::kStore);
+  expect_table(
+      {
+          {"Meine E-Mail ist erika.mustermann@example.de, danke",
+           "Meine E-Mail ist [email], danke"},
+          {"Write to john.doe+support@mail.example.co.uk.", "Write to [email]."},
+          {"<max_99@firma-gmbh.de>", "<[email]>"},
+          {"Zwei: a@b.de und c.d@e-f.com", "Zwei: [email] und [email]"},
+      },
+      Destination::kStore);
 }
 
 TEST(MaskerTest, MasksGermanAndInternationalPhoneNumbers) {
-  expect_table({
-                   {"Ruf mich an: +49 30 1234567", "Ruf mich an: [phone]"},
-                   {"Tel. 030 1234567 oder 0171/1234567", "Tel. [phone] oder [phone]"},
-                   {"Festnetz +49 (0)30 1234 5678.", "Festnetz [phone]."},
-                   {"Büro (030) 123 456 78", "Büro [phone]"},
-                   {"Mobil 0151-23456789, abends", "Mobil [phone], abends"},
-                   {"aus Österreich 0043 664 1234567", "aus Österreich [phone]"},
-                   {"call me at +1 (415) 555-2671 tomorrow", "call me at [phone] tomorrow"},
-                   {"UK office +44 20 7946 0958", "UK office [phone]"},
-               },
-               Destination::kStore);
+  expect_table(
+      {
+          {"Ruf mich an: +49 30 1234567", "Ruf mich an: [phone]"},
+          {"Tel. 030 1234567 oder 0171/1234567", "Tel. [phone] oder [phone]"},
+          {"Festnetz +49 (0)30 1234 5678.", "Festnetz [phone]."},
+          {"Büro (030) 123 456 78", "Büro [phone]"},
+          {"Mobil 0151-23456789, abends", "Mobil [phone], abends"},
+          {"aus Österreich 0043 664 1234567", "aus Österreich [phone]"},
+          {"call me at +1 (415) 555-2671 tomorrow", "call me at [phone] tomorrow"},
+          {"UK office +44 20 7946 0958", "UK office [phone]"},
+      },
+      Destination::kStore);
 }
 
 TEST(MaskerTest, MasksChecksummedIbansWithTheirLastFourCharacters) {
-  expect_table({
-                   {"IBAN DE89 3704 0044 0532 0130 00 bitte", "IBAN [iban:…3000] bitte"},
-                   {"my iban is GB82WEST12345698765432.", "my iban is [iban:…5432]."},
-                   {"Konto AT61 1904 3002 3457 3201", "Konto [iban:…3201]"},
-                   {"CH9300762011623852957 (Schweiz)", "[iban:…2957] (Schweiz)"},
-                   {"fr1420041010050500013m02606", "[iban:…2606]"},
-               },
-               Destination::kStore);
+  expect_table(
+      {
+          {"IBAN DE89 3704 0044 0532 0130 00 bitte", "IBAN [iban:…3000] bitte"},
+          {"my iban is GB82WEST12345698765432.", "my iban is [iban:…5432]."},
+          {"Konto AT61 1904 3002 3457 3201", "Konto [iban:…3201]"},
+          {"CH9300762011623852957 (Schweiz)", "[iban:…2957] (Schweiz)"},
+          {"fr1420041010050500013m02606", "[iban:…2606]"},
+      },
+      Destination::kStore);
 }
 
 TEST(MaskerTest, MasksLuhnValidCardNumbersWithTheirLastFourDigits) {
-  expect_table({
-                   {"Karte 4111 1111 1111 1111 läuft ab", "Karte [card:…1111] läuft ab"},
-                   {"card 5500-0000-0000-0004 please", "card [card:…0004] please"},
-                   {"amex 378282246310005", "amex [card:…0005]"},
-                   {"Mastercard 2223003122003222!", "Mastercard [card:…3222]!"},
-               },
-               Destination::kStore);
+  expect_table(
+      {
+          {"Karte 4111 1111 1111 1111 läuft ab", "Karte [card:…1111] läuft ab"},
+          {"card 5500-0000-0000-0004 please", "card [card:…0004] please"},
+          {"amex 378282246310005", "amex [card:…0005]"},
+          {"Mastercard 2223003122003222!", "Mastercard [card:…3222]!"},
+      },
+      Destination::kStore);
 }
 
 TEST(MaskerTest, LeavesLookAlikesAlone) {
   const std::vector<Case> cases = {
       {"Bestellnummer 4711-0815-2024", ""},
-      {"Order 4000123456789011 shipped", ""},  // 16 digits, Luhn fails
+      {"Order 4000123456789011 shipped", ""},    // 16 digits, Luhn fails
       {"IBAN DE89 3704 0044 0532 0130 01", ""},  // one digit off: bad check digits
       {"GB82WEST12345698765433", ""},
       {"Datum 01.02.2024 um 14:30 Uhr", ""},

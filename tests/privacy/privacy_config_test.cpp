@@ -26,6 +26,16 @@ TEST(PrivacyConfigTest, EmptyFileGivesProtectiveDefaults) {
   EXPECT_FALSE(parsed->handover_notice("de").empty());
 }
 
+TEST(PrivacyConfigTest, ShippedFileSpellsOutTheBuiltInDefaults) {
+  Result<PrivacyConfig> shipped =
+      load_privacy_config(std::string(HANDOVER_SOURCE_DIR) + "/config/privacy.yaml");
+
+  ASSERT_TRUE(shipped.is_ok()) << shipped.status().to_string();
+  PrivacyConfig defaults;
+  defaults.source_path = shipped->source_path;
+  EXPECT_TRUE(*shipped == defaults);
+}
+
 TEST(PrivacyConfigTest, ReadsEverySection) {
   Result<PrivacyConfig> parsed = parse_privacy_config(R"(detect:
   patterns:
@@ -100,15 +110,14 @@ notice:
   required: true
 )");
 
-  for (const char* expected : {
-           "privacy.yaml:3:13: 'email' is reserved (key 'detect.patterns[0].name')",
-           "privacy.yaml:6:14:", "exponential time",
-           "privacy.yaml:8:14: the regex does not compile",
-           "privacy.yaml:10:11: unknown key, did you mean 'email'? (key 'policies.store.emial')",
-           "privacy.yaml:10:30: expected one of keep, mask, partial, got 'hide'",
-           "privacy.yaml:12:10: expected a period such as 90d",
-           "privacy.yaml:13:13: expected a period of at least 1s",
-           "a required notice needs at least one version"}) {
+  for (const char* expected :
+       {"privacy.yaml:3:13: 'email' is reserved (key 'detect.patterns[0].name')",
+        "privacy.yaml:6:14:", "exponential time", "privacy.yaml:8:14: the regex does not compile",
+        "privacy.yaml:10:11: unknown key, did you mean 'email'? (key 'policies.store.emial')",
+        "privacy.yaml:10:30: expected one of keep, mask, partial, got 'hide'",
+        "privacy.yaml:12:10: expected a period such as 90d",
+        "privacy.yaml:13:13: expected a period of at least 1s",
+        "a required notice needs at least one version"}) {
     SCOPED_TRACE(expected);
     EXPECT_NE(message.find(expected), std::string::npos) << message;
   }

@@ -174,9 +174,9 @@ TEST_F(PrivacyStoreTest, ErasureRemovesEveryRowOfTheCustomerAndKeepsAnAnonymised
   EXPECT_EQ(raw.query("SELECT count(*) FROM audit_log WHERE customer_id = 'cust-1' "
                       "OR data_json LIKE '%cust-1%'"),
             "0");
-  EXPECT_EQ(raw.query("SELECT data_json FROM audit_log WHERE id = " +
-                      std::to_string(first->audit_id)),
-            R"({"conversations":2,"turns":2,"events":1,"audit_records":2})");
+  EXPECT_EQ(
+      raw.query("SELECT data_json FROM audit_log WHERE id = " + std::to_string(first->audit_id)),
+      R"({"conversations":2,"turns":2,"events":1,"audit_records":2})");
 }
 
 TEST_F(PrivacyStoreTest, ErasureWaitsUntilNoPersonHoldsAConversation) {
@@ -274,8 +274,9 @@ TEST_F(PrivacyStoreTest, RetiresIdleConversationsWithEverythingButLeavesBusyOnes
 TEST_F(PrivacyStoreTest, StripsOldSnapshotsAndNotesOnceAndKeepsTheEvents) {
   create("c_1");
   event("c_1", "handover.escalated", R"({"queue":"general","snapshot":{"history":["x"]}})");
-  event("c_1", "routing.resolved",
-        R"({"agent_id":"a_1","at_ms":1,"data":{"justified":"yes","reason_code":"ok","note":"Kunde Herr X"}})");
+  event(
+      "c_1", "routing.resolved",
+      R"({"agent_id":"a_1","at_ms":1,"data":{"justified":"yes","reason_code":"ok","note":"Kunde Herr X"}})");
   event("c_1", "agent.unassigned", R"({"reason":"resolved","note":"Herr X"})", "a_1");
   clock_.advance_ms(10 * kSecond);
   const std::int64_t cutoff = clock_.now_ms();

@@ -5,11 +5,10 @@
 
 #include <cstddef>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "handover/privacy/privacy_config.hpp"
 #include "handover/util/status.hpp"

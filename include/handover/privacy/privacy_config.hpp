@@ -33,7 +33,7 @@ inline constexpr std::string_view kKindCard = "card";
 
 // A pattern operators add: every match of `regex` (ECMAScript syntax) is a finding of `name`.
 struct CustomPattern {
-  std::string name;   // 1 to 32 characters a-z, 0-9, '_'; not a built-in kind
+  std::string name;  // 1 to 32 characters a-z, 0-9, '_'; not a built-in kind
   std::string regex;
 
   bool operator==(const CustomPattern&) const = default;
@@ -50,16 +50,16 @@ struct Policy {
 
 // Retention periods in seconds; 0 keeps the class forever.
 struct RetentionConfig {
-  std::int64_t turns_s = 90 * 86400;          // each turn, by its age
+  std::int64_t turns_s = 90 * 86400;           // each turn, by its age
   std::int64_t conversations_s = 365 * 86400;  // a conversation idle this long, with everything
-  std::int64_t snapshots_s = 30 * 86400;      // the context snapshot kept with an escalation
-  std::int64_t feedback_s = 180 * 86400;      // agents' free-text notes (resolve, return, transfer)
-  std::int64_t events_s = 365 * 86400;        // events of conversations idle this long
-  std::int64_t access_log_s = 365 * 86400;    // audit records of reads, exports and erasures
-  std::int64_t interval_s = 3600;             // time between two runs of the job
-  int batch_size = 500;                       // rows per transaction
-  int max_batches = 200;                      // per class and run; the rest waits for the next
-  int vacuum_pages = 2000;                    // free pages returned to the file system per run
+  std::int64_t snapshots_s = 30 * 86400;       // the context snapshot kept with an escalation
+  std::int64_t feedback_s = 180 * 86400;    // agents' free-text notes (resolve, return, transfer)
+  std::int64_t events_s = 365 * 86400;      // events of conversations idle this long
+  std::int64_t access_log_s = 365 * 86400;  // audit records of reads, exports and erasures
+  std::int64_t interval_s = 3600;           // time between two runs of the job
+  int batch_size = 500;                     // rows per transaction
+  int max_batches = 200;                    // per class and run; the rest waits for the next
+  int vacuum_pages = 2000;                  // free pages returned to the file system per run
 
   bool operator==(const RetentionConfig&) const = default;
 };

@@ -70,8 +70,7 @@ class RetentionJob {
 
  private:
   void run_thread();
-  void run_class(const char* name, store::RetentionClass data_class,
-                 std::int64_t period_s,
+  void run_class(const char* name, store::RetentionClass data_class, std::int64_t period_s,
                  RetentionReport& report);
 
   store::Store& store_;

@@ -136,15 +136,15 @@ struct AgentRecord {
 
 // One record of the access audit trail: who read or changed personal data, what, when and why.
 struct AuditRecord {
-  std::int64_t id = 0;             // set by the store: strictly increasing, never reused
-  std::int64_t at_ms = 0;          // set by the store from its Clock
-  std::string actor_kind;          // "agent" or "api_key"; must not be empty
-  std::string actor_id;            // the agent id or the API key's name
-  std::string action;              // e.g. "conversation.read", "customer.export"; not empty
-  std::string reason;              // why it was allowed: "offered", "assigned", "admin", ...
-  std::string conversation_id;     // may be empty; not checked against the conversations
-  std::string customer_id;         // may be empty
-  std::string data_json = "{}";    // a JSON object
+  std::int64_t id = 0;           // set by the store: strictly increasing, never reused
+  std::int64_t at_ms = 0;        // set by the store from its Clock
+  std::string actor_kind;        // "agent" or "api_key"; must not be empty
+  std::string actor_id;          // the agent id or the API key's name
+  std::string action;            // e.g. "conversation.read", "customer.export"; not empty
+  std::string reason;            // why it was allowed: "offered", "assigned", "admin", ...
+  std::string conversation_id;   // may be empty; not checked against the conversations
+  std::string customer_id;       // may be empty
+  std::string data_json = "{}";  // a JSON object
 };
 
 // Which audit records list_audit returns: id > after_id, from_ms <= at_ms < to_ms, and the
