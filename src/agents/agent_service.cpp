@@ -479,6 +479,15 @@ void AgentService::cancel_waiting(const std::string& conversation_id, const std:
   });
 }
 
+AgentService::ReadAccess AgentService::read_access(const std::string& agent_id,
+                                                   const std::string& conversation_id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->assigned.find(conversation_id);
+  if (it != impl_->assigned.end() && it->second == agent_id) return ReadAccess::kAssigned;
+  if (impl_->router.has_open_offer(agent_id, conversation_id)) return ReadAccess::kOffered;
+  return ReadAccess::kNone;
+}
+
 nlohmann::json AgentService::queues_view() const {
   json queues = json::array();
   std::lock_guard lock(impl_->mu);

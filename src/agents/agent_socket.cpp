@@ -385,25 +385,45 @@ void AgentService::Impl::handle_frame(const std::shared_ptr<http::WebSocketConne
     }
     case FrameType::kPing: return send(connection, ack_frame(frame.ref, frame.type));
     case FrameType::kSnapshot: {
-      // Only the agent who holds the conversation, or an open offer of it, may read it.
-      bool allowed = false;
+      // Only the agent it is offered or assigned to may read it; each read is audited.
+      const char* reason = nullptr;
       with_router([&] {
         auto it = assigned.find(frame.conversation_id);
-        allowed = it != assigned.end() ? it->second == agent
-                                       : router.has_open_offer(agent, frame.conversation_id);
+        if (it != assigned.end() && it->second == agent) reason = "assigned";
+        else if (router.has_open_offer(agent, frame.conversation_id)) reason = "offered";
       });
-      auto snapshot = allowed ? snapshot_of(frame.conversation_id) : nullptr;
+      auto snapshot = reason ? snapshot_of(frame.conversation_id) : nullptr;
       if (!snapshot) {
         frame_errors.inc();
         return send(connection, error_frame(frame.ref, routing::kNotAssigned,
                                             "conversation " + frame.conversation_id +
                                                 " is neither assigned nor offered to this agent"));
       }
+      audit_snapshot_read(agent, frame.conversation_id, reason);
       return send(connection, snapshot_frame(frame.ref, frame.conversation_id, *snapshot));
     }
     case FrameType::kMessage: return handle_message(connection, agent, frame);
     default: return handle_routing_frame(connection, agent, frame);
   }
+}
+
+void AgentService::Impl::audit_snapshot_read(const std::string& agent,
+                                             const std::string& conversation_id,
+                                             const char* reason) {
+  store::AuditRecord record;
+  record.actor_kind = "agent";
+  record.actor_id = agent;
+  record.action = "snapshot.read";
+  record.reason = reason;
+  record.conversation_id = conversation_id;
+  if (auto conversation = store.get_conversation(conversation_id)) {
+    record.customer_id = conversation->customer_id;
+  }
+  store.append_audit(std::move(record), [this, token = track()](Result<store::AuditRecord> r) {
+    if (r) return;
+    store_failures.inc();
+    spdlog::warn("snapshot read not audited: {}", r.status().message());
+  });
 }
 
 void AgentService::Impl::handle_routing_frame(

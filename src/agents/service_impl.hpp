@@ -125,6 +125,8 @@ struct AgentService::Impl {
                             const std::string& agent, const ClientFrame& frame);
   void handle_message(const std::shared_ptr<http::WebSocketConnection>& connection,
                       const std::string& agent, const ClientFrame& frame);
+  void audit_snapshot_read(const std::string& agent, const std::string& conversation_id,
+                           const char* reason);
   void agent_arrived(const store::AgentRecord& record);
   void agent_left(const std::string& agent);
   Result<store::AgentRecord> authenticate(const http::Request& request) const;

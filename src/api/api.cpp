@@ -12,6 +12,7 @@
 #include "context.hpp"
 #include "turn_intake.hpp"
 #include "handover/metrics/registry.hpp"
+#include "handover/privacy/masker.hpp"
 #include "handover/store/store.hpp"
 
 namespace handover::api {
@@ -43,11 +44,22 @@ namespace {
 
 constexpr const char* kAllowHeaders = "Authorization, Content-Type";
 
+std::shared_ptr<const privacy::Masker> masker_for(const ApiDeps& deps,
+                                                  const privacy::PrivacyConfig& config) {
+  if (deps.masker) return deps.masker;
+  Result<std::shared_ptr<const privacy::Masker>> made = privacy::Masker::create(config);
+  // The config loader compiled every pattern already; this is the fallback of last resort.
+  return made ? *made : privacy::Masker::built_in();
+}
+
 class ApiImpl final : public Api, public TurnPoster {
  public:
   explicit ApiImpl(const ApiDeps& deps)
-      : ctx_{deps.config, deps.store, deps.metrics, deps.clock,
-             Authenticator(deps.config.auth), deps.agents, deps.triggers} {
+      : privacy_(deps.privacy ? *deps.privacy : privacy::PrivacyConfig()),
+        masker_(masker_for(deps, privacy_)),
+        ctx_{deps.config,  deps.store,    deps.metrics, deps.clock, Authenticator(deps.config.auth),
+             deps.agents,  deps.triggers, nullptr,      privacy_,   *masker_,
+             deps.retention} {
     ctx_.feed = deps.feed;
     if (deps.triggers) {
       intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
@@ -154,6 +166,10 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kRollbackRules: return rollback_rules(ctx_, call, std::move(reply));
       case RouteId::kHandoverAnalytics:
         return handover_analytics(ctx_, call, std::move(reply));
+      case RouteId::kEraseCustomer: return erase_customer(ctx_, call, std::move(reply));
+      case RouteId::kExportCustomer: return export_customer(ctx_, call, std::move(reply));
+      case RouteId::kListAudit: return list_audit(ctx_, call, std::move(reply));
+      case RouteId::kRunRetention: return run_retention(ctx_, call, std::move(reply));
       case RouteId::kLivez:
       case RouteId::kHealthz: return reply(json_response(200, R"({"status":"ok"})"));
       case RouteId::kReadyz: return readyz(std::move(reply));
@@ -228,6 +244,8 @@ class ApiImpl final : public Api, public TurnPoster {
     return r;
   }
 
+  const privacy::PrivacyConfig privacy_;  // a copy, so the context can refer to it
+  std::shared_ptr<const privacy::Masker> masker_;
   ApiContext ctx_;
   std::unique_ptr<TurnIntake> intake_;
   Router router_;

@@ -11,6 +11,8 @@
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
 #include "handover/http/message.hpp"
+#include "handover/privacy/masker.hpp"
+#include "handover/privacy/privacy_config.hpp"
 #include "handover/store/store.hpp"
 #include "router.hpp"
 
@@ -33,9 +35,21 @@ struct ApiContext {
   agents::AgentService* agents = nullptr;
   triggers::TriggerService* triggers = nullptr;
   TurnIntake* intake = nullptr;  // set when triggers is
+  const privacy::PrivacyConfig& privacy;
+  const privacy::Masker& masker;
+  privacy::RetentionJob* retention = nullptr;
   feed::Hub* feed = nullptr;     // null: no event stream
   metrics::Counter* snapshots_serialised = nullptr;  // one per escalation, however many offers
   metrics::Histogram* snapshot_bytes = nullptr;
+};
+
+// Who reads a conversation and why, for the access audit. Token holders (the data subject)
+// and bot keys (which run the conversation) are not audited.
+struct Access {
+  std::string actor_kind;  // "agent" or "api_key"; "" when the read is not audited
+  std::string actor_id;    // agent id or API key name
+  std::string reason;      // "offered", "assigned", "handled", "admin" or "read"
+  bool agent = false;      // answers go through the agent masking policy
 };
 
 // One request after routing, with what the handlers need to answer it.
@@ -53,11 +67,13 @@ struct Call {
 http::Response store_problem(const Status& status);
 
 // Loads the conversation named in the path (call.params[0]) and checks access: an API key
-// needs `scope`, a conversation token must belong to this conversation. Responds on
-// failure and returns nullopt.
+// needs `scope`, a conversation token must belong to this conversation, an agent token (only
+// where `access` is given: the reads) must be offered or assigned the conversation. Fills
+// `access` for the audit. Responds on failure and returns nullopt.
 std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const Call& call,
                                                          unsigned scope,
-                                                         const http::Responder& respond);
+                                                         const http::Responder& respond,
+                                                         Access* access = nullptr);
 
 // Conversation and turn endpoints (conversations.cpp).
 void create_conversation(ApiContext& ctx, Call& call, http::Responder respond);
@@ -87,6 +103,19 @@ void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
 
 // Handover analytics (analytics_http.cpp).
 void handover_analytics(ApiContext& ctx, Call& call, http::Responder respond);
+
+// Customer erasure and export, the audit trail and the retention trigger (privacy_http.cpp).
+void erase_customer(ApiContext& ctx, Call& call, http::Responder respond);
+void export_customer(ApiContext& ctx, Call& call, http::Responder respond);
+void list_audit(ApiContext& ctx, Call& call, http::Responder respond);
+void run_retention(ApiContext& ctx, Call& call, http::Responder respond);
+
+// Sends `response` once the audit record of the read is committed, or at once when `access`
+// asks for none. Should the record not be written, the read fails with the store's problem:
+// nothing is read unrecorded.
+void respond_audited(ApiContext& ctx, const Access& access, const char* action,
+                     const store::ConversationRecord& conversation, http::Response response,
+                     http::Responder respond);
 
 // The context snapshot handed to agents at escalation, serialised (snapshot.cpp): built from
 // the stored turns up to conversation.last_seq and `reasons` (the trigger trace given to

@@ -7,6 +7,7 @@
 #include "handover/triggers/evaluation.hpp"
 #include "turn_intake.hpp"
 #include "handover/agents/agent_service.hpp"
+#include "handover/privacy/masker.hpp"
 #include "handover/routing/router.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
@@ -17,14 +18,6 @@
 namespace handover::api {
 
 using config::LimitsConfig;
-
-namespace {
-
-constexpr std::size_t kShortText = 128;
-constexpr std::size_t kNameText = 256;
-constexpr double kMaxMoney = 1e15;
-
-}  // namespace
 
 http::Response store_problem(const Status& status) {
   switch (status.code()) {
@@ -43,6 +36,12 @@ http::Response store_problem(const Status& status) {
 }
 
 namespace {
+
+constexpr std::size_t kShortText = 128;
+constexpr std::size_t kNameText = 256;
+constexpr double kMaxMoney = 1e15;
+constexpr std::string_view kAgentTokenPrefix = "hat_";
+constexpr std::size_t kEventPage = 1000;
 
 bool valid_token_chars(const std::string& s) {
   for (char c : s) {
@@ -63,11 +62,83 @@ std::string_view token_conversation(std::string_view bearer) {
   return bearer.substr(0, dot);
 }
 
+// Why the agent may read the conversation: "assigned", "offered", or "handled" (assigned to it
+// before, when the privacy config allows that); "" when it may not.
+std::string agent_read_reason(ApiContext& ctx, const std::string& agent_id,
+                              const std::string& conversation_id) {
+  using ReadAccess = agents::AgentService::ReadAccess;
+  if (ctx.agents) {
+    const ReadAccess access = ctx.agents->read_access(agent_id, conversation_id);
+    if (access == ReadAccess::kAssigned) return "assigned";
+    if (access == ReadAccess::kOffered) return "offered";
+  }
+  if (!ctx.privacy.access.agents_read_handled) return "";
+  store::EventQuery query;
+  query.conversation_id = conversation_id;
+  query.agent_id = agent_id;
+  query.limit = kEventPage;
+  for (;;) {
+    auto page = ctx.store.list_events(query);
+    if (!page) return "";
+    for (const auto& event : *page) {
+      if (event.type == "agent.assigned") return "handled";
+    }
+    if (page->size() < kEventPage) return "";
+    query.after_id = page->back().id;
+  }
+}
+
+// An agent token may read a conversation offered or assigned to its agent, nothing else.
+std::optional<store::ConversationRecord> load_for_agent(ApiContext& ctx, const Call& call,
+                                                        const http::Responder& respond,
+                                                        Access* access) {
+  if (access == nullptr) {
+    respond(forbidden("an agent token may only read conversations and their turns"));
+    return std::nullopt;
+  }
+  auto agent = ctx.store.get_agent_by_token_hash(crypto::sha256_hex(call.principal.bearer));
+  if (!agent) {
+    const bool unknown = agent.status().code() == StatusCode::kNotFound;
+    respond(unknown ? unauthenticated("the agent token is not valid")
+                    : store_problem(agent.status()));
+    return std::nullopt;
+  }
+  if (agent->disabled) {
+    respond(forbidden("agent " + agent->id + " is disabled"));
+    return std::nullopt;
+  }
+  const std::string& id = call.params.at(0);
+  auto conv = ctx.store.get_conversation(id);
+  if (!conv && conv.status().code() != StatusCode::kNotFound) {
+    respond(store_problem(conv.status()));
+    return std::nullopt;
+  }
+  const std::string reason = conv ? agent_read_reason(ctx, agent->id, id) : std::string();
+  if (reason.empty()) {
+    respond(forbidden("conversation " + id + " is neither offered nor assigned to agent " +
+                      agent->id));
+    return std::nullopt;
+  }
+  *access = Access{"agent", agent->id, reason, true};
+  return std::move(conv).value();
+}
+
+// Admin keys are always audited, read keys when the privacy config says so, bot keys never
+// (they run the conversation).
+Access key_access(const ApiContext& ctx, const Principal& p) {
+  if (p.has(kScopeAdmin)) return Access{"api_key", p.key_name, "admin", false};
+  if (!p.has(kScopeBot) && ctx.privacy.access.audit_read_keys) {
+    return Access{"api_key", p.key_name, "read", false};
+  }
+  return Access{};
+}
+
 }  // namespace
 
 std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const Call& call,
                                                          unsigned scope,
-                                                         const http::Responder& respond) {
+                                                         const http::Responder& respond,
+                                                         Access* access) {
   const auto& p = call.principal;
   const std::string& id = call.params.at(0);
   if (p.kind == Principal::Kind::kNone) {
@@ -77,6 +148,9 @@ std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const 
   if (p.kind == Principal::Kind::kApiKey && !p.has(scope)) {
     respond(forbidden("this API key lacks the scope for this operation"));
     return std::nullopt;
+  }
+  if (p.kind == Principal::Kind::kBearer && p.bearer.starts_with(kAgentTokenPrefix)) {
+    return load_for_agent(ctx, call, respond, access);
   }
   const std::string_view owner = token_conversation(p.bearer);
   if (p.kind == Principal::Kind::kBearer && owner.empty()) {
@@ -99,10 +173,41 @@ std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const 
     respond(store_problem(conv.status()));
     return std::nullopt;
   }
+  if (access != nullptr && !is_token) *access = key_access(ctx, p);
   return std::move(conv).value();
 }
 
 namespace {
+
+// Masks the strings of a serialised JSON value for `destination`; "" stays "".
+void mask_json_text(const privacy::Masker& masker, std::string& text,
+                    privacy::Destination destination) {
+  if (text.empty()) return;
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return;
+  if (masker.mask_json(value, destination)) text = value.dump();
+}
+
+// Everything a client wrote in a turn, masked before it is stored (and before the triggers
+// see it: the masks keep the kind, so rules still understand the text).
+void mask_for_store(const privacy::Masker& masker, store::TurnRecord& turn) {
+  constexpr auto kStore = privacy::Destination::kStore;
+  privacy::Masked text = masker.mask(turn.text, kStore);
+  if (text.changed) turn.text = std::move(text.text);
+  mask_json_text(masker, turn.bot_json, kStore);
+  mask_json_text(masker, turn.actions_json, kStore);
+  mask_json_text(masker, turn.metadata_json, kStore);
+}
+
+// A stored turn as an agent may see it.
+store::TurnRecord for_agent(const privacy::Masker& masker, store::TurnRecord turn) {
+  constexpr auto kAgent = privacy::Destination::kAgent;
+  privacy::Masked text = masker.mask(turn.text, kAgent);
+  if (text.changed) turn.text = std::move(text.text);
+  mask_json_text(masker, turn.metadata_json, kAgent);
+  mask_json_text(masker, turn.actions_json, kAgent);
+  return turn;
+}
 
 struct CustomerInput {
   std::string id;
@@ -141,7 +246,8 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   json body;
   if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
   Validator v;
-  v.allow_only(body, "", {"channel", "language", "customer", "metadata"});
+  v.allow_only(body, "", {"channel", "language", "customer", "metadata",
+                          "privacy_notice_version"});
   store::ConversationRecord rec;
   rec.channel = v.string(body, "", "channel", false, 64).value_or("web");
   if (!valid_token_chars(rec.channel)) {
@@ -156,9 +262,21 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
     v.max_size(*m, "/metadata", ctx.config.limits.max_metadata_bytes);
     metadata = *m;
   }
+  const std::string notice =
+      v.string(body, "", "privacy_notice_version", false, kShortText).value_or("");
+  if (Status checked = ctx.privacy.check_notice_version(notice); !checked.is_ok()) {
+    v.fail("/privacy_notice_version", checked.message());
+  }
   if (!v.ok()) return respond(validation_problem(v.errors()));
+  // Free text is masked before the write; the explicit contact fields (email, phone) are
+  // kept, as the customer gave them for being contacted (see docs/privacy.md).
+  ctx.masker.mask_json(metadata, privacy::Destination::kStore);
+  if (auto attributes = customer.object.find("attributes"); attributes != customer.object.end()) {
+    ctx.masker.mask_json(*attributes, privacy::Destination::kStore);
+  }
 
   rec.id = "c_" + crypto::random_token(16);
+  rec.privacy_notice_version = notice;
   const std::string token = rec.id + "." + crypto::random_token(32);
   rec.state = "bot";
   rec.customer_id = customer.id;
@@ -176,9 +294,13 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
 }
 
 void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
-  auto conv = load_authorized(ctx, call, kScopeRead, respond);
+  Access access;
+  auto conv = load_authorized(ctx, call, kScopeRead, respond, &access);
   if (!conv) return;
-  respond(json_response(200, conversation_view(*conv).dump()));
+  json view = conversation_view(*conv);
+  if (access.agent) ctx.masker.mask_json(view["metadata"], privacy::Destination::kAgent);
+  respond_audited(ctx, access, "conversation.read", *conv, json_response(200, view.dump()),
+                  std::move(respond));
 }
 
 namespace {
@@ -330,7 +452,7 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
   if (ctx.agents && (result->turn.role == "user" || result->turn.role == "system")) {
-    ctx.agents->on_turn_committed(conv, result->turn);
+    ctx.agents->on_turn_committed(conv, for_agent(ctx.masker, result->turn));
   }
   const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
                          conv.state == agents::kStateBot;
@@ -394,6 +516,9 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
     return respond(http::problem(409, "conversation-with-agent", "A person has the conversation",
                                  "bot turns are refused while an agent holds the conversation"));
   }
+  // Hashing the masked content keeps even a digest of the raw values out of the store; a
+  // retry masks to the same text, so it is still recognised.
+  mask_for_store(ctx.masker, req.turn);
   req.turn.content_hash = content_hash(req.turn);
 
   const bool end_user = call.principal.kind == Principal::Kind::kBearer;
@@ -435,7 +560,8 @@ void post_server_turn(ApiContext& ctx, ServerTurn turn,
 }
 
 void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
-  auto conv = load_authorized(ctx, call, kScopeRead, respond);
+  Access access;
+  auto conv = load_authorized(ctx, call, kScopeRead, respond, &access);
   if (!conv) return;
 
   Validator v;
@@ -468,15 +594,19 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   auto turns = ctx.store.list_turns(conv->id, after, static_cast<std::size_t>(limit));
   if (!turns) return respond(store_problem(turns.status()));
   json items = json::array();
-  const bool end_user = call.principal.kind == Principal::Kind::kBearer;
-  for (const auto& t : *turns) items.push_back(turn_view(t, !end_user));
+  const bool end_user = call.principal.kind == Principal::Kind::kBearer && !access.agent;
+  for (const auto& t : *turns) {
+    items.push_back(access.agent ? turn_view(for_agent(ctx.masker, t), false)
+                                 : turn_view(t, !end_user));
+  }
   const std::int64_t next = turns->empty() ? after : turns->back().seq;
   // The conversation was read before the page; turns committed in between count too.
   json out = {{"turns", std::move(items)},
               {"next_after", next},
               {"last_seq", std::max(conv->last_seq, next)},
               {"state", conv->state}};
-  respond(json_response(200, out.dump()));
+  respond_audited(ctx, access, "turns.read", *conv, json_response(200, out.dump()),
+                  std::move(respond));
 }
 
 }  // namespace handover::api

@@ -56,6 +56,10 @@ Router::Router() {
   add("POST", "/v1/admin/reload", RouteId::kReloadRules);
   add("POST", "/v1/admin/rules/rollback", RouteId::kRollbackRules);
   add("GET", "/v1/analytics/handovers", RouteId::kHandoverAnalytics);
+  add("DELETE", "/v1/customers/{customer_id}", RouteId::kEraseCustomer);
+  add("GET", "/v1/customers/{customer_id}/export", RouteId::kExportCustomer);
+  add("GET", "/v1/audit", RouteId::kListAudit);
+  add("POST", "/v1/admin/retention/run", RouteId::kRunRetention);
   add("GET", "/livez", RouteId::kLivez);
   add("GET", "/readyz", RouteId::kReadyz);
   add("GET", "/healthz", RouteId::kHealthz);

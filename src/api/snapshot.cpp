@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "context.hpp"
+#include "handover/privacy/masker.hpp"
 #include "handover/agents/agent_service.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/util/clock.hpp"
@@ -56,6 +57,19 @@ http::Response not_escalated(const std::string& id) {
                            "context snapshot");
 }
 
+// A stored turn's text, actions and metadata as the agent masking policy shows them.
+void mask_for_agent(const privacy::Masker& masker, store::TurnRecord& turn) {
+  constexpr auto kAgent = privacy::Destination::kAgent;
+  if (privacy::Masked text = masker.mask(turn.text, kAgent); text.changed) {
+    turn.text = std::move(text.text);
+  }
+  for (std::string* field : {&turn.actions_json, &turn.metadata_json}) {
+    if (field->empty()) continue;
+    json value = json::parse(*field, nullptr, /*allow_exceptions=*/false);
+    if (!value.is_discarded() && masker.mask_json(value, kAgent)) *field = value.dump();
+  }
+}
+
 }  // namespace
 
 std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
@@ -67,6 +81,9 @@ std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord
   input.frozen_at_ms = ctx.clock.now_ms();
   if (auto window = snapshot::read_turn_window(ctx.store, conversation, options)) {
     input.window = std::move(*window);
+    // Agents see the agent policy's masks (it can only hide more than the store did).
+    for (auto& turn : input.window.turns) mask_for_agent(ctx.masker, turn);
+    if (input.window.first_user_turn) mask_for_agent(ctx.masker, *input.window.first_user_turn);
   } else {
     // The handover matters more than the history: the agent can still read the turns.
     spdlog::warn("snapshot without turns conv={}: {}", conversation.id, window.status().message());

@@ -18,6 +18,9 @@
 #include "handover/http/server.hpp"
 #include "handover/logging/log.hpp"
 #include "handover/metrics/registry.hpp"
+#include "handover/privacy/masker.hpp"
+#include "handover/privacy/privacy_config.hpp"
+#include "handover/privacy/retention.hpp"
 #include "handover/routing/routing_config.hpp"
 #include "handover/store/store.hpp"
 #include "handover/triggers/rule_set.hpp"
@@ -41,6 +44,7 @@ struct Options {
   std::string config_path = "config/server.yaml";
   std::string routing_path;  // empty: routing.yaml next to the server config
   std::string rules_path;    // empty: triggers.yaml next to the server config
+  std::string privacy_path;  // empty: privacy.yaml next to the server config, if it exists
   config::FlagOverrides flags;
   bool check_config = false;
   std::string port_file;  // written with the bound port once listening
@@ -51,6 +55,9 @@ void print_usage() {
                "  --config PATH        configuration file (default config/server.yaml)\n"
                "  --routing PATH       routing queues (default: routing.yaml beside the config)\n"
                "  --rules PATH         trigger rules (default: triggers.yaml beside the config)\n"
+               "  --privacy PATH       masking, retention and access rules (default:\n"
+               "                       privacy.yaml beside the config; built-in defaults\n"
+               "                       when that file does not exist)\n"
                "  --listen HOST:PORT   listen address (overrides config and HANDOVER_LISTEN)\n"
                "  --db PATH            SQLite file (overrides store.path and HANDOVER_DB)\n"
                "  --log-format F       text or json\n"
@@ -87,6 +94,9 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
     } else if (arg == "--rules") {
       if (!(v = value("--rules"))) return kExitUsage;
       out.rules_path = *v;
+    } else if (arg == "--privacy") {
+      if (!(v = value("--privacy"))) return kExitUsage;
+      out.privacy_path = *v;
     } else if (arg == "--routing") {
       if (!(v = value("--routing"))) return kExitUsage;
       out.routing_path = *v;
@@ -173,8 +183,24 @@ http::WebSocketOptions websocket_options(const config::WebSocketConfig& c) {
   return o;
 }
 
-int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, const Options& opts,
-          const sigset_t& signals) {
+// The privacy settings: the file named by --privacy (which must exist), else privacy.yaml
+// beside the server config, else the built-in defaults (masking and retention are on).
+Result<privacy::PrivacyConfig> load_privacy(Options& opts) {
+  if (!opts.privacy_path.empty()) return privacy::load_privacy_config(opts.privacy_path);
+  const auto beside = std::filesystem::path(opts.config_path).parent_path() / "privacy.yaml";
+  std::error_code error;
+  if (!std::filesystem::exists(beside, error)) return privacy::PrivacyConfig();
+  opts.privacy_path = beside.string();
+  return privacy::load_privacy_config(opts.privacy_path);
+}
+
+struct PrivacyParts {
+  privacy::PrivacyConfig config;
+  std::shared_ptr<const privacy::Masker> masker;
+};
+
+int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
+          const PrivacyParts& privacy_parts, const Options& opts, const sigset_t& signals) {
   store::StoreOptions so;
   so.path = cfg.store.path;
   so.synchronous = cfg.store.synchronous;
@@ -226,16 +252,34 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   auto trigger_service = std::move(opened_triggers).value();
   spdlog::info("trigger rules loaded path={} version={}", opts.rules_path,
                trigger_service->rules().current()->version().hash);
+  triggers::TriggerService* trigger_ptr = trigger_service.get();
+  privacy::RetentionJob retention(
+      *store, privacy_parts.config.retention, SystemClock::instance(), registry,
+      [trigger_ptr](const privacy::RetentionReport& report) {
+        for (const auto& id : report.deleted_conversations) trigger_ptr->forget(id);
+      });
+  if (!store->stats().incremental_vacuum) {
+    spdlog::warn("the database was created without incremental auto_vacuum: deleted data frees "
+                 "pages for reuse but the file does not shrink (see docs/privacy.md)");
+  }
+  retention.start();
+  spdlog::info("privacy config={} patterns={} retention_interval_s={}",
+               opts.privacy_path.empty() ? "built-in defaults" : opts.privacy_path,
+               privacy_parts.config.patterns.size(), privacy_parts.config.retention.interval_s);
   api::ApiDeps deps{cfg, *store, registry, SystemClock::instance()};
   deps.agents = &agents;
   deps.triggers = trigger_service.get();
   deps.feed = &feed;
+  deps.privacy = &privacy_parts.config;
+  deps.masker = privacy_parts.masker;
+  deps.retention = &retention;
   auto api = api::make_api(deps);
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
   server.add_websocket("/v1/agents/ws", agents, websocket_options(cfg.websocket));
   if (Status s = server.listen(); !s.is_ok()) {
     spdlog::error("{}", s.message());
+    retention.stop();
     agents.stop();
     store->close();
     return kExitFailure;
@@ -264,6 +308,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
 
+  retention.stop();
   agents.stop();
   store->close();
   spdlog::info("store flushed; stopped");
@@ -297,6 +342,16 @@ int main(int argc, char** argv) {
     std::cerr << routing_cfg.status().message() << "\n";
     return opts.check_config ? kExitFailure : kExitUsage;
   }
+  auto privacy_cfg = load_privacy(opts);
+  if (!privacy_cfg) {
+    std::cerr << privacy_cfg.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
+  auto masker = privacy::Masker::create(*privacy_cfg);
+  if (!masker) {
+    std::cerr << opts.privacy_path << ": " << masker.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
   if (auto rules = triggers::load_rule_set(opts.rules_path, SystemClock::instance().now_ms());
       !rules) {
     std::cerr << rules.status().message() << "\n";
@@ -311,6 +366,9 @@ int main(int argc, char** argv) {
   }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";
+    std::cout << (opts.privacy_path.empty() ? std::string("privacy (built-in defaults)")
+                                            : opts.privacy_path)
+              << ": privacy configuration is valid\n";
     std::cout << opts.rules_path << ": trigger rules are valid\n";
     std::cout << opts.routing_path << ": routing configuration is valid\n";
     return kExitOk;
@@ -320,5 +378,6 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (!queues_checked.is_ok()) spdlog::warn("{}", queues_checked.message());
-  return serve(*cfg, std::move(routing_cfg).value(), opts, signals);
+  const PrivacyParts privacy_parts{std::move(privacy_cfg).value(), std::move(masker).value()};
+  return serve(*cfg, std::move(routing_cfg).value(), privacy_parts, opts, signals);
 }

@@ -93,6 +93,42 @@ CREATE TABLE agents (
   updated_at_ms  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    // Privacy: the access audit trail, the notice version a user saw, and the indexes the
+    // retention job walks oldest first. The two partial indexes hold only what still has to
+    // be stripped (snapshots kept with escalations, agents' notes), so a row leaves its index
+    // once done and the job never scans it again. Audit records name conversations by their
+    // public id, without a foreign key, so the trail outlives what it talks about.
+    {3, "audit trail, privacy notice and retention indexes", R"sql(
+ALTER TABLE conversations ADD COLUMN privacy_notice_version TEXT
+  CHECK (privacy_notice_version <> '');
+
+CREATE TABLE audit_log (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms           INTEGER NOT NULL,
+  actor_kind      TEXT    NOT NULL CHECK (actor_kind <> ''),
+  actor_id        TEXT    NOT NULL,
+  action          TEXT    NOT NULL CHECK (action <> ''),
+  reason          TEXT    NOT NULL,
+  conversation_id TEXT    CHECK (conversation_id <> ''),
+  customer_id     TEXT    CHECK (customer_id <> ''),
+  data_json       TEXT    NOT NULL DEFAULT '{}'
+) STRICT;
+
+CREATE INDEX audit_by_customer ON audit_log (customer_id, id) WHERE customer_id IS NOT NULL;
+CREATE INDEX audit_by_conversation ON audit_log (conversation_id, id)
+  WHERE conversation_id IS NOT NULL;
+CREATE INDEX audit_by_age ON audit_log (at_ms);
+
+CREATE INDEX turns_by_age ON turns (created_at_ms);
+CREATE INDEX events_by_age ON events (created_at_ms);
+CREATE INDEX conversations_by_idle ON conversations (updated_at_ms);
+CREATE INDEX events_with_snapshot ON events (created_at_ms)
+  WHERE type = 'handover.escalated' AND json_type(data_json, '$.snapshot') IS NOT NULL;
+CREATE INDEX events_with_note ON events (created_at_ms)
+  WHERE (type IN ('routing.resolved', 'routing.returned', 'routing.transferred')
+         AND json_extract(data_json, '$.data.note') <> '')
+     OR (type = 'agent.unassigned' AND json_extract(data_json, '$.note') <> '');
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

@@ -58,8 +58,26 @@ Status ensure_parent_directory(const std::string& path) {
   return Status::ok();
 }
 
+// A new file gets incremental auto_vacuum, so the retention job can give freed pages back.
+// SQLite ignores the setting once a table exists; converting an older file takes a VACUUM
+// while the server is stopped (see docs/privacy.md).
+Status enable_incremental_vacuum_if_new(Connection& db) {
+  Result<Statement> tables = db.query_row("SELECT count(*) FROM sqlite_master");
+  if (!tables) return tables.status();
+  if (tables->column_int64(0) != 0) return Status::ok();
+  return db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+}
+
+Result<bool> has_incremental_vacuum(Connection& db) {
+  Result<Statement> mode = db.query_row("PRAGMA auto_vacuum");
+  if (!mode) return mode.status();
+  constexpr std::int64_t kIncremental = 2;
+  return mode->column_int64(0) == kIncremental;
+}
+
 // Journal mode and durability are per database (WAL) or per connection (the rest).
 Status configure_writer(Connection& db, const StoreOptions& options) {
+  if (Status status = enable_incremental_vacuum_if_new(db); !status.is_ok()) return status;
   Result<Statement> mode = db.query_row("PRAGMA journal_mode = WAL");
   if (!mode) return mode.status();
   std::string reported;
@@ -68,6 +86,9 @@ Status configure_writer(Connection& db, const StoreOptions& options) {
     return Status::internal("store: the database refused WAL mode (journal_mode is " + reported +
                             ")");
   }
+  // Deleted rows are overwritten with zeros, so erased personal data does not linger in free
+  // space of the file.
+  if (Status status = db.exec("PRAGMA secure_delete = ON"); !status.is_ok()) return status;
   return db.exec(options.synchronous == "full" ? "PRAGMA synchronous = FULL"
                                                : "PRAGMA synchronous = NORMAL");
 }
@@ -211,6 +232,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   if (!writer_db) return with_path(writer_db.status(), options.path);
   Result<WriterStatements> writer = WriterStatements::prepare(*writer_db);
   if (!writer) return with_path(writer.status(), options.path);
+  Result<bool> incremental = has_incremental_vacuum(*writer_db);
+  if (!incremental) return with_path(incremental.status(), options.path);
   Result<std::unique_ptr<ReaderPool>> readers =
       ReaderPool::open(options.path, options.read_connections, options.busy_timeout_ms);
   if (!readers) return with_path(readers.status(), options.path);
@@ -218,6 +241,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock, std::move(writer_db).value(),
                                                      std::move(writer).value(),
                                                      std::move(readers).value()));
+  store->incremental_vacuum_ = *incremental;
   store->writer_thread_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
@@ -285,11 +309,35 @@ void SqliteStore::update_agent(AgentRecord agent, Callback<AgentRecord> done) {
   submit(std::move(op));
 }
 
-void SqliteStore::delete_customer(std::string customer_id, Callback<std::int64_t> done) {
-  WriteOp op(std::in_place_type<DeleteCustomerOp>);
-  DeleteCustomerOp& erase = std::get<DeleteCustomerOp>(op);
-  erase.customer_id = std::move(customer_id);
+void SqliteStore::erase_customer(ErasureRequest request, Callback<ErasureOutcome> done) {
+  WriteOp op(std::in_place_type<EraseOp>);
+  EraseOp& erase = std::get<EraseOp>(op);
+  erase.request = std::move(request);
   erase.done = std::move(done);
+  submit(std::move(op));
+}
+
+void SqliteStore::append_audit(AuditRecord record, Callback<AuditRecord> done) {
+  WriteOp op(std::in_place_type<AuditOp>);
+  AuditOp& append = std::get<AuditOp>(op);
+  append.reply = std::move(record);
+  append.done = std::move(done);
+  submit(std::move(op));
+}
+
+void SqliteStore::run_retention(RetentionBatch batch, Callback<RetentionOutcome> done) {
+  WriteOp op(std::in_place_type<RetentionOp>);
+  RetentionOp& retire = std::get<RetentionOp>(op);
+  retire.batch = batch;
+  retire.done = std::move(done);
+  submit(std::move(op));
+}
+
+void SqliteStore::reclaim_space(std::int64_t pages, Callback<std::int64_t> done) {
+  WriteOp op(std::in_place_type<ReclaimOp>);
+  ReclaimOp& reclaim = std::get<ReclaimOp>(op);
+  reclaim.pages = pages;
+  reclaim.done = std::move(done);
   submit(std::move(op));
 }
 
@@ -383,6 +431,7 @@ StoreStats SqliteStore::stats() const {
   stats.failed_commits = failed_commits_.load(std::memory_order_relaxed);
   stats.queue_depth = queue_depth_.load(std::memory_order_relaxed);
   stats.last_batch_size = last_batch_size_.load(std::memory_order_relaxed);
+  stats.incremental_vacuum = incremental_vacuum_;
   return stats;
 }
 
@@ -432,6 +481,13 @@ void SqliteStore::run_batch() {
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
   record_batch(failure, probes_only, elapsed.count());
 
+  // The WAL still holds the pages as they were before an erasure: fold it into the database
+  // and truncate it before anyone hears that the data is gone. Best effort: a reader holding
+  // an old snapshot keeps the WAL until the next checkpoint.
+  if (failure.is_ok() && checkpoint_after_batch_) {
+    static_cast<void>(writer_db_.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }
+  checkpoint_after_batch_ = false;
   for (WriteOp& op : batch_) {
     std::visit([&failure](auto& done) { finish(done, failure); }, op);
   }
@@ -742,30 +798,6 @@ Status SqliteStore::apply(UpdateAgentOp& op) {
   }
   return request_failed(agent_write_error(writer_db_.handle(), rc, agent, "update agent"),
                         op.status);
-}
-
-Status SqliteStore::apply(DeleteCustomerOp& op) {
-  if (op.customer_id.empty()) {
-    op.status = Status::invalid_argument("store: customer id is empty");
-    return Status::ok();
-  }
-
-  Statement& erase = writer_.delete_customer;
-  ResetOnExit reset(erase);
-  erase.bind(1, op.customer_id);
-  int rc;
-  while ((rc = erase.step()) == SQLITE_ROW) {
-    // Later requests of this batch must not find a deleted conversation among the heads.
-    erase.column_text(0, scratch_);
-    heads_.erase(scratch_);
-    ++op.reply;
-  }
-  if (rc == SQLITE_DONE) return Status::ok();
-
-  Status error = sqlite_error(writer_db_.handle(), rc, "delete customer");
-  // Rows came back, so the deletes were made: the failure cannot stay this request's own.
-  if (op.reply > 0) return error;
-  return request_failed(std::move(error), op.status);
 }
 
 // The conversation's head as of this transaction; nullptr when there is no such

@@ -43,7 +43,10 @@ class SqliteStore final : public Store {
                            Callback<ConversationUpdateOutcome> done) override;
   void create_agent(AgentRecord agent, Callback<AgentRecord> done) override;
   void update_agent(AgentRecord agent, Callback<AgentRecord> done) override;
-  void delete_customer(std::string customer_id, Callback<std::int64_t> done) override;
+  void erase_customer(ErasureRequest request, Callback<ErasureOutcome> done) override;
+  void append_audit(AuditRecord record, Callback<AuditRecord> done) override;
+  void run_retention(RetentionBatch batch, Callback<RetentionOutcome> done) override;
+  void reclaim_space(std::int64_t pages, Callback<std::int64_t> done) override;
   void probe_writable(Callback<bool> done) override;
 
   Result<ConversationRecord> get_conversation(const std::string& id) override;
@@ -56,6 +59,8 @@ class SqliteStore final : public Store {
   Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) override;
   Result<std::vector<AgentRecord>> list_agents() override;
   Result<HandoverFacts> read_handover_facts(const HandoverFactsQuery& query) override;
+  Result<std::vector<AuditRecord>> list_audit(const AuditQuery& query) override;
+  Result<CustomerExport> export_customer(const std::string& customer_id) override;
 
   void set_commit_observer(CommitObserver observer) override;
   void set_change_observer(ChangeObserver observer) override;
@@ -111,14 +116,31 @@ class SqliteStore final : public Store {
     Status status;
     AgentRecord reply;
   };
-  struct DeleteCustomerOp {
-    std::string customer_id;
+  struct EraseOp {
+    ErasureRequest request;
+    Callback<ErasureOutcome> done;
+    Status status;
+    ErasureOutcome reply;
+  };
+  struct AuditOp {
+    Callback<AuditRecord> done;
+    Status status;
+    AuditRecord reply;
+  };
+  struct RetentionOp {
+    RetentionBatch batch;
+    Callback<RetentionOutcome> done;
+    Status status;
+    RetentionOutcome reply;
+  };
+  struct ReclaimOp {
+    std::int64_t pages = 0;
     Callback<std::int64_t> done;
     Status status;
-    std::int64_t reply = 0;  // conversations deleted
+    std::int64_t reply = 0;  // pages given back
   };
   using WriteOp = std::variant<CreateOp, AppendOp, ProbeOp, EventsOp, UpdateOp, CreateAgentOp,
-                               UpdateAgentOp, DeleteCustomerOp>;
+                               UpdateAgentOp, EraseOp, AuditOp, RetentionOp, ReclaimOp>;
 
   // What the writer knows of a conversation during one transaction. Appends and updates
   // change it here; write_heads() stores it once per conversation before COMMIT.
@@ -154,7 +176,17 @@ class SqliteStore final : public Store {
   Status apply(UpdateOp& op);
   Status apply(CreateAgentOp& op);
   Status apply(UpdateAgentOp& op);
-  Status apply(DeleteCustomerOp& op);
+  // Privacy writes (privacy_ops.cpp).
+  Status apply(EraseOp& op);
+  Status apply(AuditOp& op);
+  Status apply(RetentionOp& op);
+  Status apply(ReclaimOp& op);
+  Status refuse_busy_customer(EraseOp& op);
+  Result<std::int64_t> count_for_customer(Statement& count, const std::string& customer_id);
+  Status delete_customer_rows(EraseOp& op);
+  Status insert_audit(AuditRecord& record, Status& request_status);
+  Result<std::int64_t> step_retention(Statement& statement, RetentionOp& op);
+  Result<std::int64_t> free_pages();
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
   void log_turn_created(AppendOp& op, const ConversationHead& head);
@@ -178,6 +210,7 @@ class SqliteStore final : public Store {
   void shut_down_writer();
 
   Result<std::int64_t> find_conversation_pk(Reader& reader, const std::string& id);
+  Status export_conversation(Reader& reader, std::int64_t pk, CustomerExport::Conversation& out);
 
   const StoreOptions options_;
   const Clock& clock_;
@@ -192,6 +225,7 @@ class SqliteStore final : public Store {
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
   std::string scratch_;  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
+  bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
 
   std::unique_ptr<ReaderPool> readers_;
 
@@ -208,6 +242,7 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> failed_commits_{0};
   std::atomic<std::uint64_t> queue_depth_{0};
   std::atomic<std::uint64_t> last_batch_size_{0};
+  bool incremental_vacuum_ = false;  // set by open(), read-only afterwards
 
   std::mutex join_mutex_;  // serialises close()
   std::thread writer_thread_;

@@ -20,8 +20,8 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::rollback, "ROLLBACK"},
     {&WriterStatements::insert_conversation,
      "INSERT INTO conversations (public_id, channel, language, state, customer_id, "
-     "customer_json, metadata_json, token_hash, created_at_ms, updated_at_ms, last_seq) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)"},
+     "customer_json, metadata_json, token_hash, created_at_ms, updated_at_ms, last_seq, "
+     "privacy_notice_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, ?11)"},
     {&WriterStatements::find_conversation,
      "SELECT pk, last_seq, state FROM conversations WHERE public_id = ?1"},
     {&WriterStatements::find_client_turn,
@@ -37,13 +37,64 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
     {&WriterStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
-     "token_hash, created_at_ms, updated_at_ms, last_seq FROM conversations WHERE pk = ?1"},
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM conversations WHERE pk = ?1"},
     {&WriterStatements::insert_event,
      "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) "
      "VALUES (?1, ?2, ?3, ?4, ?5)"},
     // Turns and events go with their conversation (ON DELETE CASCADE).
     {&WriterStatements::delete_customer,
      "DELETE FROM conversations WHERE customer_id = ?1 RETURNING public_id"},
+    {&WriterStatements::insert_audit,
+     "INSERT INTO audit_log (at_ms, actor_kind, actor_id, action, reason, conversation_id, "
+     "customer_id, data_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+    {&WriterStatements::find_busy_conversation,
+     "SELECT public_id, state FROM conversations WHERE customer_id = ?1 AND state <> 'bot' "
+     "LIMIT 1"},
+    {&WriterStatements::count_customer_turns,
+     "SELECT count(*) FROM turns WHERE conversation IN "
+     "(SELECT pk FROM conversations WHERE customer_id = ?1)"},
+    {&WriterStatements::count_customer_events,
+     "SELECT count(*) FROM events WHERE conversation IN "
+     "(SELECT pk FROM conversations WHERE customer_id = ?1)"},
+    {&WriterStatements::delete_customer_audit,
+     "DELETE FROM audit_log WHERE customer_id = ?1 OR conversation_id IN "
+     "(SELECT public_id FROM conversations WHERE customer_id = ?1)"},
+    // Retention: each takes ?1 cutoff_ms, ?2 limit. Only conversations in state 'bot' are
+    // touched; the rows go oldest first through the *_by_age, *_by_idle and partial indexes
+    // (the unary '+' keeps the planner off the state index, which nearly every row matches).
+    {&WriterStatements::retire_turns,
+     "DELETE FROM turns WHERE (conversation, seq) IN (SELECT t.conversation, t.seq "
+     "FROM turns AS t JOIN conversations AS c ON c.pk = t.conversation "
+     "WHERE t.created_at_ms < ?1 AND +c.state = 'bot' ORDER BY t.created_at_ms LIMIT ?2)"},
+    {&WriterStatements::retire_conversations,
+     "DELETE FROM conversations WHERE pk IN (SELECT pk FROM conversations "
+     "WHERE updated_at_ms < ?1 AND +state = 'bot' ORDER BY updated_at_ms LIMIT ?2) "
+     "RETURNING public_id"},
+    {&WriterStatements::strip_snapshots,
+     "UPDATE events SET data_json = json_remove(data_json, '$.snapshot') WHERE id IN "
+     "(SELECT e.id FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE e.type = 'handover.escalated' AND json_type(e.data_json, '$.snapshot') IS NOT NULL "
+     "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
+     "ORDER BY e.created_at_ms LIMIT ?2)"},
+    {&WriterStatements::strip_notes,
+     "UPDATE events SET data_json = CASE WHEN type = 'agent.unassigned' "
+     "THEN json_set(data_json, '$.note', '') ELSE json_set(data_json, '$.data.note', '') END "
+     "WHERE id IN (SELECT e.id FROM events AS e "
+     "LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE ((e.type IN ('routing.resolved', 'routing.returned', 'routing.transferred') "
+     "AND json_extract(e.data_json, '$.data.note') <> '') "
+     "OR (e.type = 'agent.unassigned' AND json_extract(e.data_json, '$.note') <> '')) "
+     "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
+     "ORDER BY e.created_at_ms LIMIT ?2)"},
+    {&WriterStatements::retire_events,
+     "DELETE FROM events WHERE id IN (SELECT e.id FROM events AS e "
+     "LEFT JOIN conversations AS c ON c.pk = e.conversation WHERE e.created_at_ms < ?1 "
+     "AND (e.conversation IS NULL OR (c.state = 'bot' AND c.updated_at_ms < ?1)) "
+     "ORDER BY e.created_at_ms LIMIT ?2)"},
+    {&WriterStatements::retire_audit,
+     "DELETE FROM audit_log WHERE id IN "
+     "(SELECT id FROM audit_log WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)"},
+    {&WriterStatements::freelist_count, "PRAGMA freelist_count"},
     {&WriterStatements::insert_agent,
      "INSERT INTO agents (agent_id, name, display_name, token_hash, skills_json, "
      "languages_json, capacity, disabled, created_at_ms, updated_at_ms) "
@@ -55,9 +106,27 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
 };
 
 constexpr StatementSql<ReaderStatements> kReaderSql[] = {
+    {&ReaderStatements::list_customer_conversations,
+     "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version, pk "
+     "FROM conversations WHERE customer_id = ?1 ORDER BY pk"},
+    // Each binds ?1 customer_id, ?2 conversation_id ('' for any), ?3 from_ms, ?4 to_ms,
+    // ?5 after id, ?6 limit -> audit columns.
+    {&ReaderStatements::list_audit_by_customer,
+     "SELECT id, at_ms, actor_kind, actor_id, action, reason, conversation_id, customer_id, "
+     "data_json FROM audit_log WHERE customer_id = ?1 AND (?2 = '' OR conversation_id = ?2) "
+     "AND at_ms >= ?3 AND at_ms < ?4 AND id > ?5 ORDER BY id LIMIT ?6"},
+    {&ReaderStatements::list_audit_by_conversation,
+     "SELECT id, at_ms, actor_kind, actor_id, action, reason, conversation_id, customer_id, "
+     "data_json FROM audit_log WHERE conversation_id = ?2 "
+     "AND at_ms >= ?3 AND at_ms < ?4 AND id > ?5 ORDER BY id LIMIT ?6"},
+    {&ReaderStatements::list_audit,
+     "SELECT id, at_ms, actor_kind, actor_id, action, reason, conversation_id, customer_id, "
+     "data_json FROM audit_log WHERE at_ms >= ?3 AND at_ms < ?4 AND id > ?5 "
+     "ORDER BY id LIMIT ?6"},
     {&ReaderStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
-     "token_hash, created_at_ms, updated_at_ms, last_seq FROM conversations "
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM conversations "
      "WHERE public_id = ?1"},
     {&ReaderStatements::find_conversation_pk, "SELECT pk FROM conversations WHERE public_id = ?1"},
     {&ReaderStatements::list_turns,
@@ -68,7 +137,7 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
     {&ReaderStatements::end_read, "ROLLBACK"},
     {&ReaderStatements::list_conversations_in_state,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
-     "token_hash, created_at_ms, updated_at_ms, last_seq, pk FROM conversations "
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version, pk FROM conversations "
      "WHERE state = ?1 ORDER BY pk LIMIT ?2"},
     {&ReaderStatements::list_events,
      "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
@@ -129,6 +198,7 @@ void bind_conversation(Statement& insert, const ConversationRecord& record) {
   insert.bind(8, record.token_hash);
   insert.bind(9, record.created_at_ms);
   insert.bind(10, record.updated_at_ms);
+  insert.bind_text_or_null(11, record.privacy_notice_version);
 }
 
 void read_conversation(const Statement& row, ConversationRecord& record) {
@@ -143,6 +213,7 @@ void read_conversation(const Statement& row, ConversationRecord& record) {
   record.created_at_ms = row.column_int64(8);
   record.updated_at_ms = row.column_int64(9);
   record.last_seq = row.column_int64(10);
+  row.column_text(11, record.privacy_notice_version);
 }
 
 void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn) {
@@ -191,6 +262,29 @@ void read_event(const Statement& row, EventRecord& event) {
   row.column_text(3, event.type);
   row.column_text(4, event.data_json);
   event.created_at_ms = row.column_int64(5);
+}
+
+void bind_audit(Statement& insert, const AuditRecord& record) {
+  insert.bind(1, record.at_ms);
+  insert.bind(2, record.actor_kind);
+  insert.bind(3, record.actor_id);
+  insert.bind(4, record.action);
+  insert.bind(5, record.reason);
+  insert.bind_text_or_null(6, record.conversation_id);
+  insert.bind_text_or_null(7, record.customer_id);
+  insert.bind(8, record.data_json);
+}
+
+void read_audit(const Statement& row, AuditRecord& record) {
+  record.id = row.column_int64(0);
+  record.at_ms = row.column_int64(1);
+  row.column_text(2, record.actor_kind);
+  row.column_text(3, record.actor_id);
+  row.column_text(4, record.action);
+  row.column_text(5, record.reason);
+  row.column_text(6, record.conversation_id);
+  row.column_text(7, record.customer_id);
+  row.column_text(8, record.data_json);
 }
 
 void bind_agent(Statement& statement, const AgentRecord& agent) {

@@ -25,6 +25,20 @@ struct WriterStatements {
   Statement delete_customer;   // ?1 customer_id -> public id of each deleted conversation
   Statement insert_agent;      // binds as bind_agent
   Statement update_agent;      // binds as bind_agent -> created_at_ms
+  Statement insert_audit;      // binds as bind_audit
+  // Erasure, each ?1 customer_id.
+  Statement find_busy_conversation;  // -> public id, state of one not in state 'bot'
+  Statement count_customer_turns;    // -> count
+  Statement count_customer_events;   // -> count
+  Statement delete_customer_audit;
+  // Retention, each ?1 cutoff_ms, ?2 limit.
+  Statement retire_turns;
+  Statement retire_conversations;  // -> public id of each deleted conversation
+  Statement strip_snapshots;
+  Statement strip_notes;
+  Statement retire_events;
+  Statement retire_audit;
+  Statement freelist_count;  // -> free pages in the file
 
   static Result<WriterStatements> prepare(Connection& db);
 };
@@ -47,6 +61,11 @@ struct ReaderStatements {
   Statement get_agent;                // ?1 agent id -> agent columns
   Statement get_agent_by_token_hash;  // ?1 token hash -> agent columns
   Statement list_agents;              // -> agent columns, by id
+  Statement list_customer_conversations;  // ?1 customer_id -> conversation columns, pk
+  // See kReaderSql for their shared binding -> audit columns.
+  Statement list_audit_by_customer;
+  Statement list_audit_by_conversation;
+  Statement list_audit;
 
   static Result<ReaderStatements> prepare(Connection& db);
 };
@@ -56,7 +75,7 @@ void bind_conversation(Statement& insert, const ConversationRecord& record);
 // Reads the conversation columns of get_conversation's current row.
 void read_conversation(const Statement& row, ConversationRecord& record);
 // Where list_conversations_in_state puts the pk, after the conversation columns.
-inline constexpr int kConversationPkColumn = 11;
+inline constexpr int kConversationPkColumn = 12;
 
 // Binds every column of a new turn row. `turn` must outlive the step.
 void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn);
@@ -70,6 +89,12 @@ inline constexpr int kTurnContentHashColumn = 8;
 void bind_event(Statement& insert, std::int64_t conversation_pk, const EventRecord& event);
 // Reads the event columns of the current row.
 void read_event(const Statement& row, EventRecord& event);
+
+// Binds the columns of a new audit row (?1 at_ms ... ?8 data_json). `record` must outlive
+// the step.
+void bind_audit(Statement& insert, const AuditRecord& record);
+// Reads the audit columns of the current row.
+void read_audit(const Statement& row, AuditRecord& record);
 
 // Binds every column of an agent row (?1 id ... ?10 updated_at_ms). `agent` must outlive
 // the step.

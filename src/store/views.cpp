@@ -25,6 +25,9 @@ nlohmann::json conversation_json(const ConversationRecord& r) {
       {"created_at", format_rfc3339_ms(r.created_at_ms)},
       {"updated_at", format_rfc3339_ms(r.updated_at_ms)},
       {"last_seq", r.last_seq},
+      {"privacy_notice_version", r.privacy_notice_version.empty()
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(r.privacy_notice_version)},
   };
 }
 

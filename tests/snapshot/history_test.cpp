@@ -252,8 +252,24 @@ class CountingStore final : public store::Store {
   void update_agent(store::AgentRecord a, store::Callback<store::AgentRecord> d) override {
     inner_.update_agent(std::move(a), std::move(d));
   }
-  void delete_customer(std::string c, store::Callback<std::int64_t> d) override {
-    inner_.delete_customer(std::move(c), std::move(d));
+  void erase_customer(store::ErasureRequest r, store::Callback<store::ErasureOutcome> d) override {
+    inner_.erase_customer(std::move(r), std::move(d));
+  }
+  void append_audit(store::AuditRecord r, store::Callback<store::AuditRecord> d) override {
+    inner_.append_audit(std::move(r), std::move(d));
+  }
+  void run_retention(store::RetentionBatch b,
+                     store::Callback<store::RetentionOutcome> d) override {
+    inner_.run_retention(b, std::move(d));
+  }
+  void reclaim_space(std::int64_t pages, store::Callback<std::int64_t> d) override {
+    inner_.reclaim_space(pages, std::move(d));
+  }
+  Result<std::vector<store::AuditRecord>> list_audit(const store::AuditQuery& q) override {
+    return inner_.list_audit(q);
+  }
+  Result<store::CustomerExport> export_customer(const std::string& id) override {
+    return inner_.export_customer(id);
   }
   void probe_writable(store::Callback<bool> d) override { inner_.probe_writable(std::move(d)); }
   Result<store::ConversationRecord> get_conversation(const std::string& id) override {

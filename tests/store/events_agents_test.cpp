@@ -136,13 +136,21 @@ class StoreFixture : public StoreTestBase {
     store_->update_agent(std::move(record), pending.callback());
     return pending.get();
   }
-  Pending<std::int64_t> delete_customer_async(const std::string& customer_id) {
-    Pending<std::int64_t> pending;
-    store_->delete_customer(customer_id, pending.callback());
+  Pending<ErasureOutcome> delete_customer_async(const std::string& customer_id) {
+    Pending<ErasureOutcome> pending;
+    ErasureRequest request;
+    request.customer_id = customer_id;
+    request.audit.actor_kind = "api_key";
+    request.audit.actor_id = "test";
+    request.audit.action = "customer.erase";
+    store_->erase_customer(std::move(request), pending.callback());
     return pending;
   }
+  // The number of conversations erased.
   Result<std::int64_t> delete_customer(const std::string& customer_id) {
-    return delete_customer_async(customer_id).get();
+    Result<ErasureOutcome> outcome = delete_customer_async(customer_id).get();
+    if (!outcome) return outcome.status();
+    return outcome->conversations;
   }
   std::vector<EventRecord> events(const EventQuery& query = {}) {
     Result<std::vector<EventRecord>> listed = store_->list_events(query);
@@ -894,16 +902,16 @@ TEST_F(CustomerErasureTest, LaterWritesOfTheSameBatchFindNoDeletedConversation) 
   Pending<bool> held = hold_writer();
 
   Pending<AppendTurnOutcome> before = append_async(turn_request("c_1", "before"));
-  Pending<std::int64_t> erased = delete_customer_async("cust-1");
+  Pending<ErasureOutcome> erased = delete_customer_async("cust-1");
   Pending<AppendTurnOutcome> after = append_async(turn_request("c_1", "after"));
   Pending<std::vector<EventRecord>> late_events = append_events_async({event("x", "c_1")});
   gate_.release();
 
   ASSERT_TRUE(held.get().is_ok());
   EXPECT_TRUE(before.get().is_ok());
-  Result<std::int64_t> erased_result = erased.get();
+  Result<ErasureOutcome> erased_result = erased.get();
   ASSERT_TRUE(erased_result.is_ok()) << erased_result.status().to_string();
-  EXPECT_EQ(*erased_result, 1);
+  EXPECT_EQ(erased_result->conversations, 1);
   EXPECT_EQ(after.get().status().code(), StatusCode::kNotFound);
   EXPECT_EQ(late_events.get().status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->get_conversation("c_1").status().code(), StatusCode::kNotFound);
@@ -941,8 +949,9 @@ TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
   open_store();
 
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "2");
-  EXPECT_EQ(raw.query("SELECT count(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
+  EXPECT_EQ(raw.query("SELECT count(*) FROM schema_migrations"), std::to_string(kSchemaVersion));
   Result<ConversationRecord> old = store_->get_conversation("c_old");
   ASSERT_TRUE(old.is_ok()) << old.status().to_string();
   EXPECT_EQ(old->language, "de");

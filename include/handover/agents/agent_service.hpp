@@ -113,6 +113,11 @@ class AgentService final : public http::WebSocketHandler {
   // gets Conflict when it is not waiting (already with an agent, or with the bot).
   void cancel_waiting(const std::string& conversation_id, const std::string& reason,
                       std::function<void(Status)> done);
+  // Why `agent_id` may read the conversation right now: it is assigned to it, or it holds an
+  // open offer of it; kNone otherwise (what it handled before is for the caller to look up
+  // in the event log).
+  enum class ReadAccess { kNone, kOffered, kAssigned };
+  ReadAccess read_access(const std::string& agent_id, const std::string& conversation_id) const;
 
   // For GET /v1/queues: {"queues": [{name, waiting, oldest_wait_s, agents_online, ...}]}.
   nlohmann::json queues_view() const;

@@ -32,6 +32,11 @@ class Hub;
 namespace triggers {
 class TriggerService;
 }
+namespace privacy {
+struct PrivacyConfig;
+class Masker;
+class RetentionJob;
+}  // namespace privacy
 }  // namespace handover
 
 namespace handover::api {
@@ -43,6 +48,10 @@ struct ApiDeps {
   const Clock& clock;
   agents::AgentService* agents = nullptr;      // routing to people; null: no agent endpoints
   triggers::TriggerService* triggers = nullptr;  // turn evaluation; null: turns are not scored
+  // Masking, notice versions and read rules; null: the built-in defaults.
+  const privacy::PrivacyConfig* privacy = nullptr;
+  std::shared_ptr<const privacy::Masker> masker = nullptr;  // null: built from `privacy`
+  privacy::RetentionJob* retention = nullptr;  // null: POST /v1/admin/retention/run is 404
   feed::Hub* feed = nullptr;  // public events; null: no customer event stream
 };
 

@@ -47,6 +47,7 @@ struct ConversationRecord {
   std::int64_t created_at_ms = 0;  // set by the store from its Clock on create
   std::int64_t updated_at_ms = 0;  // set by the store: on create, each appended turn and update
   std::int64_t last_seq = 0;  // seq of the newest turn, 0 when none
+  std::string privacy_notice_version;  // the notice the user saw; "" when none was declared
 };
 
 struct TurnRecord {
@@ -170,6 +171,81 @@ struct HandoverFacts {
   std::vector<SuggestionFact> suggestions;  // by conversation, then by turn
 };
 
+// One record of the access audit trail: who read or changed personal data, what, when and why.
+struct AuditRecord {
+  std::int64_t id = 0;           // set by the store: strictly increasing, never reused
+  std::int64_t at_ms = 0;        // set by the store from its Clock
+  std::string actor_kind;        // "agent" or "api_key"; must not be empty
+  std::string actor_id;          // the agent id or the API key's name
+  std::string action;            // e.g. "conversation.read", "customer.export"; not empty
+  std::string reason;            // why it was allowed: "offered", "assigned", "admin", ...
+  std::string conversation_id;   // may be empty; not checked against the conversations
+  std::string customer_id;       // may be empty
+  std::string data_json = "{}";  // a JSON object
+};
+
+// Which audit records list_audit returns: id > after_id, from_ms <= at_ms < to_ms, and the
+// set filters, oldest first.
+struct AuditQuery {
+  std::string customer_id;
+  std::string conversation_id;
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = INT64_MAX;
+  std::int64_t after_id = 0;
+  std::size_t limit = 100;
+};
+
+// Erasure of everything stored about one customer (GDPR Art. 17).
+struct ErasureRequest {
+  std::string customer_id;
+  // The record of the erasure itself. Stored anonymised: its conversation and customer ids
+  // are cleared, and the store adds the counts to data_json.
+  AuditRecord audit;
+};
+
+struct ErasureOutcome {
+  std::vector<std::string> conversation_ids;  // the erased conversations
+  std::int64_t conversations = 0;
+  std::int64_t turns = 0;
+  std::int64_t events = 0;
+  std::int64_t audit_records = 0;
+  std::int64_t audit_id = 0;  // id of the erasure's own (anonymised) audit record
+};
+
+// The data classes the retention job removes, each by its own period.
+enum class RetentionClass {
+  kTurns,          // turns created before the cutoff
+  kConversations,  // conversations idle (updated_at_ms) since before the cutoff, with all
+  kSnapshots,      // the "snapshot" member of handover.escalated events, removed in place
+  kFeedback,       // agents' free-text notes in routing and agent.unassigned events, blanked
+  kEvents,         // events older than the cutoff of conversations idle since before it
+  kAccessLog,      // audit records older than the cutoff
+};
+
+// One batch of the retention job. Conversations not in state "bot" (waiting for or held by a
+// person) are never touched, so routing can always replay what it needs.
+struct RetentionBatch {
+  RetentionClass data_class = RetentionClass::kTurns;
+  std::int64_t cutoff_ms = 0;
+  std::size_t limit = 500;  // rows changed at most
+};
+
+struct RetentionOutcome {
+  std::int64_t rows = 0;                      // rows deleted or changed
+  std::vector<std::string> conversation_ids;  // conversations deleted (kConversations)
+};
+
+// Everything stored about one customer, for an export (GDPR Art. 15 and 20).
+struct CustomerExport {
+  struct Conversation {
+    ConversationRecord record;
+    std::vector<TurnRecord> turns;
+    std::vector<EventRecord> events;
+  };
+  std::vector<Conversation> conversations;  // oldest first
+  std::vector<AuditRecord> audit;           // records naming the customer, oldest first
+};
+
 // Figures for /metrics, read without locks (monotonic counters and the last batch).
 // Batches made only of probe_writable requests are rolled back, not committed, and are not
 // counted as commits.
@@ -179,6 +255,7 @@ struct StoreStats {
   std::uint64_t failed_commits = 0;      // transactions rolled back after an error
   std::uint64_t queue_depth = 0;         // writes waiting for the writer right now
   std::uint64_t last_batch_size = 0;     // requests in the most recent committed transaction
+  bool incremental_vacuum = false;       // the file can give free pages back (auto_vacuum)
 };
 
 // Observer of each commit: batch size and commit latency (BEGIN to COMMIT, in seconds).
@@ -258,11 +335,25 @@ class Store {
   // and updated_at_ms (now), and returns it as stored. NotFound for an unknown id; Conflict
   // when another agent has the token hash; InvalidArgument as for create_agent.
   virtual void update_agent(AgentRecord agent, Callback<AgentRecord> done) = 0;
-  // delete_customer: erases every conversation of the customer with its turns and events in
-  // one transaction and returns how many conversations went (0 when there were none).
-  // InvalidArgument for an empty customer id. Later writes naming those conversations get
+  // erase_customer: in one transaction, deletes every conversation of the customer with its
+  // turns and events, and every audit record naming the customer or one of those
+  // conversations, then writes request.audit anonymised. Returns what went (all counts 0
+  // when nothing was stored: erasing twice is harmless). InvalidArgument for an empty
+  // customer id; Conflict, writing nothing, while one of the conversations is not in state
+  // "bot" (a person has it or it waits for one). Later writes naming those conversations get
   // NotFound.
-  virtual void delete_customer(std::string customer_id, Callback<std::int64_t> done) = 0;
+  virtual void erase_customer(ErasureRequest request, Callback<ErasureOutcome> done) = 0;
+  // append_audit: stores the record with its id and at_ms = now and returns it.
+  // InvalidArgument for an empty actor_kind or action.
+  virtual void append_audit(AuditRecord record, Callback<AuditRecord> done) = 0;
+  // run_retention: deletes or strips at most batch.limit rows of the class that are due
+  // (see RetentionClass), oldest first, and returns how many. A caller runs batches until
+  // one returns fewer than the limit; each is its own write, so other writes go between.
+  virtual void run_retention(RetentionBatch batch, Callback<RetentionOutcome> done) = 0;
+  // reclaim_space: gives up to `pages` free pages back to the file system (incremental
+  // vacuum) and returns how many went; 0 when the file was not created with incremental
+  // auto_vacuum (StoreStats::incremental_vacuum).
+  virtual void reclaim_space(std::int64_t pages, Callback<std::int64_t> done) = 0;
   // Runs a write transaction that changes nothing: OK (true) when the database is writable,
   // otherwise the error that stopped it (e.g. Unavailable while another process holds the
   // write lock beyond busy_timeout_ms).
@@ -297,6 +388,11 @@ class Store {
   // found through the conversations' integer keys, which grow with their creation time.
   // InvalidArgument when to_ms <= from_ms.
   virtual Result<HandoverFacts> read_handover_facts(const HandoverFactsQuery& query) = 0;
+  // Audit records matching the query, oldest (lowest id) first, at most query.limit.
+  virtual Result<std::vector<AuditRecord>> list_audit(const AuditQuery& query) = 0;
+  // Everything stored about the customer, read from one snapshot; empty when nothing is.
+  // InvalidArgument for an empty customer id.
+  virtual Result<CustomerExport> export_customer(const std::string& customer_id) = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;

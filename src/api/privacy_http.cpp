@@ -1,0 +1,277 @@
+// Data-subject rights and accountability over REST: erasure and export of a customer, the
+// access audit trail and the retention trigger. All of them need an admin-scoped API key.
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "context.hpp"
+#include "handover/privacy/retention.hpp"
+#include "handover/triggers/trigger_service.hpp"
+#include "handover/util/clock.hpp"
+#include "validation.hpp"
+#include "views.hpp"
+
+namespace handover::api {
+namespace {
+
+constexpr std::size_t kMaxCustomerId = 128;
+constexpr std::int64_t kDefaultAuditPage = 100;
+constexpr std::int64_t kMaxAuditPage = 1000;
+
+bool require_admin(const Call& call, const http::Responder& respond) {
+  const auto& p = call.principal;
+  if (p.kind == Principal::Kind::kNone) {
+    respond(unauthenticated("send 'Authorization: Bearer <admin api key>'"));
+    return false;
+  }
+  if (p.kind != Principal::Kind::kApiKey) {
+    respond(unauthenticated("this endpoint needs an API key"));
+    return false;
+  }
+  if (!p.has(kScopeAdmin)) {
+    respond(forbidden("this endpoint needs an API key with the admin scope"));
+    return false;
+  }
+  return true;
+}
+
+// The customer id of the path; responds with 422 and returns nullptr when it is too long.
+const std::string* customer_param(const Call& call, const http::Responder& respond) {
+  const std::string& id = call.params.at(0);
+  if (id.size() <= kMaxCustomerId) return &id;
+  respond(validation_problem(
+      {{"/path/customer_id", "at most " + std::to_string(kMaxCustomerId) + " bytes"}}));
+  return nullptr;
+}
+
+nlohmann::json text_or_null(const std::string& text) {
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
+
+nlohmann::json embedded(const std::string& text) {
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? nlohmann::json::object() : parsed;
+}
+
+nlohmann::json audit_view(const store::AuditRecord& r) {
+  return {{"id", r.id},
+          {"at", format_rfc3339_ms(r.at_ms)},
+          {"actor", {{"kind", r.actor_kind}, {"id", r.actor_id}}},
+          {"action", r.action},
+          {"reason", r.reason},
+          {"conversation_id", text_or_null(r.conversation_id)},
+          {"customer_id", text_or_null(r.customer_id)},
+          {"data", embedded(r.data_json)}};
+}
+
+nlohmann::json event_view(const store::EventRecord& e) {
+  return {{"id", e.id},
+          {"type", e.type},
+          {"agent_id", text_or_null(e.agent_id)},
+          {"data", embedded(e.data_json)},
+          {"created_at", format_rfc3339_ms(e.created_at_ms)}};
+}
+
+nlohmann::json export_view(const std::string& customer_id, const store::CustomerExport& data,
+                           std::int64_t now_ms) {
+  nlohmann::json conversations = nlohmann::json::array();
+  for (const auto& c : data.conversations) {
+    nlohmann::json view = conversation_view(c.record);
+    view["turns"] = nlohmann::json::array();
+    for (const auto& t : c.turns) view["turns"].push_back(turn_view(t));
+    view["events"] = nlohmann::json::array();
+    for (const auto& e : c.events) view["events"].push_back(event_view(e));
+    conversations.push_back(std::move(view));
+  }
+  nlohmann::json audit = nlohmann::json::array();
+  for (const auto& r : data.audit) audit.push_back(audit_view(r));
+  return {{"customer_id", customer_id},
+          {"exported_at", format_rfc3339_ms(now_ms)},
+          {"conversations", std::move(conversations)},
+          {"audit", std::move(audit)}};
+}
+
+// ---- RFC 3339 query times ------------------------------------------------------------------
+
+// Days since 1970-01-01 of a proleptic Gregorian date.
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool read_number(std::string_view text, std::size_t at, std::size_t digits, unsigned& out) {
+  if (at + digits > text.size()) return false;
+  const char* first = text.data() + at;
+  auto [end, error] = std::from_chars(first, first + digits, out);
+  return error == std::errc() && end == first + digits;
+}
+
+// "2026-01-05T10:00:00Z" or with milliseconds ("...:00.123Z") as epoch milliseconds.
+std::optional<std::int64_t> parse_time(std::string_view text) {
+  unsigned year, month, day, hour, minute, second, millis = 0;
+  const bool shaped = text.size() >= 20 && text[4] == '-' && text[7] == '-' && text[10] == 'T' &&
+                      text[13] == ':' && text[16] == ':' && text.back() == 'Z';
+  if (!shaped || !read_number(text, 0, 4, year) || !read_number(text, 5, 2, month) ||
+      !read_number(text, 8, 2, day) || !read_number(text, 11, 2, hour) ||
+      !read_number(text, 14, 2, minute) || !read_number(text, 17, 2, second)) {
+    return std::nullopt;
+  }
+  if (text.size() == 24 && (text[19] != '.' || !read_number(text, 20, 3, millis))) {
+    return std::nullopt;
+  }
+  if (text.size() != 20 && text.size() != 24) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
+    return std::nullopt;
+  }
+  const std::int64_t days = days_from_civil(year, month, day);
+  return ((days * 24 + hour) * 60 + minute) * 60'000 + second * 1000 + millis;
+}
+
+// Reads the audit query parameters into `query`; errors go to `v`.
+void read_audit_query(const Call& call, Validator& v, store::AuditQuery& query) {
+  static constexpr std::string_view kKnown[] = {"customer_id", "conversation_id", "from",
+                                                "to",          "after",           "limit"};
+  for (std::size_t i = 0; i < call.query.size(); ++i) {
+    const std::string& key = call.query[i].first;
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      v.fail("/query/" + pointer_token(key), "unknown query parameter '" + key + "'");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (call.query[j].first == key) v.fail("/query/" + pointer_token(key), "given twice");
+    }
+  }
+  if (const std::string* c = call.query_param("customer_id")) query.customer_id = *c;
+  if (const std::string* c = call.query_param("conversation_id")) query.conversation_id = *c;
+  for (const char* name : {"from", "to"}) {
+    const std::string* text = call.query_param(name);
+    if (!text) continue;
+    const auto ms = parse_time(*text);
+    if (!ms) v.fail(std::string("/query/") + name, "expected a time such as 2026-01-05T10:00:00Z");
+    (std::string_view(name) == "from" ? query.from_ms : query.to_ms) =
+        ms.value_or(std::string_view(name) == "from" ? 0 : INT64_MAX);
+  }
+  if (const std::string* a = call.query_param("after")) {
+    auto parsed = parse_integer(*a, 0, INT64_MAX);
+    if (!parsed) v.fail("/query/after", "expected a non-negative integer");
+    query.after_id = parsed.value_or(0);
+  }
+  query.limit = kDefaultAuditPage;
+  if (const std::string* l = call.query_param("limit")) {
+    auto parsed = parse_integer(*l, 1, kMaxAuditPage);
+    if (!parsed) v.fail("/query/limit", "expected an integer from 1 to 1000");
+    query.limit = static_cast<std::size_t>(parsed.value_or(kDefaultAuditPage));
+  }
+}
+
+store::AuditRecord record_of(const Access& access, const char* action) {
+  store::AuditRecord record;
+  record.actor_kind = access.actor_kind;
+  record.actor_id = access.actor_id;
+  record.action = action;
+  record.reason = access.reason;
+  return record;
+}
+
+}  // namespace
+
+void respond_audited(ApiContext& ctx, const Access& access, const char* action,
+                     const store::ConversationRecord& conversation, http::Response response,
+                     http::Responder respond) {
+  if (access.actor_kind.empty()) return respond(std::move(response));
+  store::AuditRecord record = record_of(access, action);
+  record.conversation_id = conversation.id;
+  record.customer_id = conversation.customer_id;
+  auto shared = std::make_shared<http::Response>(std::move(response));
+  ctx.store.append_audit(std::move(record), [respond, shared](Result<store::AuditRecord> stored) {
+    // No read goes unrecorded: without its audit record it fails.
+    if (!stored) return respond(store_problem(stored.status()));
+    respond(std::move(*shared));
+  });
+}
+
+void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_admin(call, respond)) return;
+  const std::string* customer = customer_param(call, respond);
+  if (!customer) return;
+
+  store::ErasureRequest request;
+  request.customer_id = *customer;
+  request.audit =
+      record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.erase");
+  auto* triggers = ctx.triggers;
+  ctx.store.erase_customer(std::move(request), [respond, triggers, id = *customer](
+                                                   Result<store::ErasureOutcome> erased) {
+    if (!erased) return respond(store_problem(erased.status()));
+    if (triggers) {
+      for (const auto& conversation : erased->conversation_ids) triggers->forget(conversation);
+    }
+    // The customer id stays out of the log: the audit record is the trace.
+    spdlog::info("customer erased audit_id={} conversations={} turns={} events={}",
+                 erased->audit_id, erased->conversations, erased->turns, erased->events);
+    const nlohmann::json out = {{"customer_id", id},
+                                {"erased",
+                                 {{"conversations", erased->conversations},
+                                  {"turns", erased->turns},
+                                  {"events", erased->events},
+                                  {"audit_records", erased->audit_records}}},
+                                {"audit_id", erased->audit_id}};
+    respond(json_response(200, out.dump()));
+  });
+}
+
+void export_customer(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_admin(call, respond)) return;
+  const std::string* customer = customer_param(call, respond);
+  if (!customer) return;
+
+  auto exported = ctx.store.export_customer(*customer);
+  if (!exported) return respond(store_problem(exported.status()));
+  const std::string body = export_view(*customer, *exported, ctx.clock.now_ms()).dump();
+  store::AuditRecord record =
+      record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.export");
+  record.customer_id = *customer;
+  record.data_json = nlohmann::json{{"conversations", exported->conversations.size()}}.dump();
+  ctx.store.append_audit(std::move(record), [respond, body](Result<store::AuditRecord> stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    respond(json_response(200, body));
+  });
+}
+
+void list_audit(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_admin(call, respond)) return;
+  Validator v;
+  store::AuditQuery query;
+  read_audit_query(call, v, query);
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+
+  auto records = ctx.store.list_audit(query);
+  if (!records) return respond(store_problem(records.status()));
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& r : *records) items.push_back(audit_view(r));
+  const std::int64_t next = records->empty() ? query.after_id : records->back().id;
+  respond(json_response(
+      200, nlohmann::json{{"records", std::move(items)}, {"next_after", next}}.dump()));
+}
+
+void run_retention(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_admin(call, respond)) return;
+  if (!ctx.retention) {
+    return respond(http::problem(404, "not-found", "Not found", "retention is not configured"));
+  }
+  ctx.retention->run_async([respond](const privacy::RetentionReport& report) {
+    if (!report.status.is_ok()) return respond(store_problem(report.status));
+    const nlohmann::json out = {{"rows", report.rows},
+                                {"pages_reclaimed", report.pages_reclaimed},
+                                {"batches", report.batches},
+                                {"duration_ms", report.seconds * 1000.0}};
+    respond(json_response(200, out.dump()));
+  });
+}
+
+}  // namespace handover::api
