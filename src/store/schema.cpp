@@ -93,6 +93,15 @@ CREATE TABLE agents (
   updated_at_ms  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    // Where each reader of the event log that must survive a restart (an outbound webhook
+    // endpoint) has got to: the id of the last event it is done with.
+    {3, "delivery cursors", R"sql(
+CREATE TABLE delivery_cursors (
+  name          TEXT    PRIMARY KEY CHECK (name <> ''),
+  event_id      INTEGER NOT NULL CHECK (event_id >= 0),
+  updated_at_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

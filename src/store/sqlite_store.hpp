@@ -44,6 +44,7 @@ class SqliteStore final : public Store {
   void create_agent(AgentRecord agent, Callback<AgentRecord> done) override;
   void update_agent(AgentRecord agent, Callback<AgentRecord> done) override;
   void delete_customer(std::string customer_id, Callback<std::int64_t> done) override;
+  void put_cursor(std::string name, std::int64_t event_id, Callback<bool> done) override;
   void probe_writable(Callback<bool> done) override;
 
   Result<ConversationRecord> get_conversation(const std::string& id) override;
@@ -55,6 +56,7 @@ class SqliteStore final : public Store {
   Result<AgentRecord> get_agent(const std::string& id) override;
   Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) override;
   Result<std::vector<AgentRecord>> list_agents() override;
+  Result<std::int64_t> get_cursor(const std::string& name) override;
 
   void set_commit_observer(CommitObserver observer) override;
   void set_change_observer(ChangeObserver observer) override;
@@ -116,8 +118,15 @@ class SqliteStore final : public Store {
     Status status;
     std::int64_t reply = 0;  // conversations deleted
   };
+  struct CursorOp {
+    std::string name;
+    std::int64_t event_id = 0;
+    Callback<bool> done;
+    Status status;
+    bool reply = true;
+  };
   using WriteOp = std::variant<CreateOp, AppendOp, ProbeOp, EventsOp, UpdateOp, CreateAgentOp,
-                               UpdateAgentOp, DeleteCustomerOp>;
+                               UpdateAgentOp, DeleteCustomerOp, CursorOp>;
 
   // What the writer knows of a conversation during one transaction. Appends and updates
   // change it here; write_heads() stores it once per conversation before COMMIT.
@@ -154,6 +163,7 @@ class SqliteStore final : public Store {
   Status apply(CreateAgentOp& op);
   Status apply(UpdateAgentOp& op);
   Status apply(DeleteCustomerOp& op);
+  Status apply(CursorOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
   void log_turn_created(AppendOp& op, const ConversationHead& head);

@@ -25,6 +25,7 @@ struct WriterStatements {
   Statement delete_customer;   // ?1 customer_id -> public id of each deleted conversation
   Statement insert_agent;      // binds as bind_agent
   Statement update_agent;      // binds as bind_agent -> created_at_ms
+  Statement put_cursor;        // ?1 name, ?2 event id, ?3 updated_at_ms
 
   static Result<WriterStatements> prepare(Connection& db);
 };
@@ -47,6 +48,7 @@ struct ReaderStatements {
   Statement get_agent;                // ?1 agent id -> agent columns
   Statement get_agent_by_token_hash;  // ?1 token hash -> agent columns
   Statement list_agents;              // -> agent columns, by id
+  Statement get_cursor;               // ?1 name -> event id
 
   static Result<ReaderStatements> prepare(Connection& db);
 };

@@ -941,8 +941,9 @@ TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
   open_store();
 
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "2");
-  EXPECT_EQ(raw.query("SELECT count(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
+  EXPECT_EQ(raw.query("SELECT count(*) FROM schema_migrations"), std::to_string(kSchemaVersion));
   Result<ConversationRecord> old = store_->get_conversation("c_old");
   ASSERT_TRUE(old.is_ok()) << old.status().to_string();
   EXPECT_EQ(old->language, "de");
@@ -987,6 +988,44 @@ TEST_F(SchemaUpgradeTest, KeepsEventsAgentsAndStatesAcrossReopen) {
   Result<std::vector<EventRecord>> next = append_events({event("offer.created", "c_1", "a_1")});
   ASSERT_TRUE(next.is_ok());
   EXPECT_GT((*next)[0].id, stored[0].id);
+}
+
+}  // namespace
+}  // namespace handover::store
+
+namespace handover::store {
+namespace {
+
+// ---- Delivery cursors ----------------------------------------------------------------------
+
+class CursorTest : public StoreTestBase {
+ protected:
+  Result<bool> put(const std::string& name, std::int64_t id) {
+    Pending<bool> pending;
+    store_->put_cursor(name, id, pending.callback());
+    return pending.get();
+  }
+};
+
+TEST_F(CursorTest, StoresReplacesAndKeepsCursorsAcrossReopen) {
+  ASSERT_TRUE(put("webhook:crm", 7).is_ok());
+  ASSERT_TRUE(put("webhook:crm", 12).is_ok());
+  ASSERT_TRUE(put("webhook:bi", 3).is_ok());
+
+  reopen_store();
+
+  EXPECT_EQ(store_->get_cursor("webhook:crm").value(), 12);
+  EXPECT_EQ(store_->get_cursor("webhook:bi").value(), 3);
+}
+
+TEST_F(CursorTest, AnUnknownCursorIsNotFound) {
+  EXPECT_EQ(store_->get_cursor("webhook:none").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CursorTest, RefusesAnEmptyNameOrNegativeId) {
+  EXPECT_EQ(put("", 1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(put("webhook:crm", -1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->get_cursor("webhook:crm").status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

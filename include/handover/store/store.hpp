@@ -226,6 +226,10 @@ class Store {
   // InvalidArgument for an empty customer id. Later writes naming those conversations get
   // NotFound.
   virtual void delete_customer(std::string customer_id, Callback<std::int64_t> done) = 0;
+  // put_cursor: stores `event_id` as the named cursor (how far a reader of the event log such
+  // as a webhook endpoint has got), replacing its old value. InvalidArgument for an empty
+  // name or a negative id.
+  virtual void put_cursor(std::string name, std::int64_t event_id, Callback<bool> done) = 0;
   // Runs a write transaction that changes nothing: OK (true) when the database is writable,
   // otherwise the error that stopped it (e.g. Unavailable while another process holds the
   // write lock beyond busy_timeout_ms).
@@ -256,6 +260,8 @@ class Store {
   virtual Result<AgentRecord> get_agent_by_token_hash(const std::string& token_hash) = 0;
   // Every agent, disabled ones included, ordered by id.
   virtual Result<std::vector<AgentRecord>> list_agents() = 0;
+  // The cursor put_cursor stored under `name`; NotFound when there is none.
+  virtual Result<std::int64_t> get_cursor(const std::string& name) = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;
