@@ -2,6 +2,7 @@
 // SIGINT or SIGTERM, then shuts down gracefully.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -14,7 +15,10 @@
 #include "handover/agents/agent_service.hpp"
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
+#include "handover/connector/connector.hpp"
+#include "handover/connector/faq_bot.hpp"
 #include "handover/feed/feed.hpp"
+#include "handover/http/client.hpp"
 #include "handover/http/server.hpp"
 #include "handover/logging/log.hpp"
 #include "handover/metrics/registry.hpp"
@@ -24,6 +28,7 @@
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/webhooks/webhooks.hpp"
 
 #ifndef HANDOVER_VERSION
 #define HANDOVER_VERSION "0.0.0"
@@ -140,6 +145,18 @@ Status check_rule_queues(const std::string& rules_path, const routing::RoutingCo
   return Status::invalid_argument(errors);
 }
 
+// Every builtin connector's FAQ file must load.
+Status check_bot_files(const config::ServerConfig& cfg) {
+  std::string errors;
+  for (const auto& c : cfg.connectors) {
+    if (c.type != "builtin") continue;
+    if (auto bot = connector::FaqBot::load(c.file); !bot) errors += bot.status().message() + "\n";
+  }
+  if (errors.empty()) return Status::ok();
+  errors.pop_back();
+  return Status::invalid_argument(errors);
+}
+
 bool write_port_file(const std::string& path, std::uint16_t port) {
   const std::string tmp = path + ".tmp";
   {
@@ -171,6 +188,73 @@ http::WebSocketOptions websocket_options(const config::WebSocketConfig& c) {
   o.max_queued_messages = c.max_queued_messages;
   o.max_queued_bytes = c.max_queued_bytes;
   return o;
+}
+
+// The bot connectors and outbound webhooks, each fed by its own Hub subscription. Members
+// are destroyed in reverse: the subscriptions end before the services go.
+struct Integrations {
+  std::unique_ptr<connector::ConnectorService> connectors;
+  std::unique_ptr<webhooks::WebhookService> webhooks;
+  feed::Hub::Subscription connector_feed;
+  feed::Hub::Subscription webhook_feed;
+
+  void stop() {
+    connector_feed.reset();
+    webhook_feed.reset();
+    if (connectors) connectors->stop();
+    if (webhooks) webhooks->stop();
+  }
+};
+
+Result<std::unique_ptr<connector::ConnectorService>> start_connectors(
+    const config::ServerConfig& cfg, store::Store& store, api::TurnPoster& poster,
+    http::Client& client, metrics::Registry& registry) {
+  const bool any = std::any_of(cfg.connectors.begin(), cfg.connectors.end(),
+                               [](const auto& c) { return c.type != "none"; });
+  if (!any) return std::unique_ptr<connector::ConnectorService>();
+  // TODO: take the "bot unavailable" text from the message catalog once the server has one;
+  // until then the connector's built-in German and English texts are used.
+  connector::ConnectorDeps deps{poster,
+                                [&store](const std::string& id) { return store.get_conversation(id); },
+                                registry,
+                                &client,
+                                connector::MessageText{},
+                                cfg.limits.max_text_bytes};
+  return connector::ConnectorService::create(cfg.connectors, std::move(deps));
+}
+
+Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerConfig& cfg,
+                                                         store::Store& store, feed::Hub& feed,
+                                                         api::TurnPoster& poster,
+                                                         http::Client& client,
+                                                         metrics::Registry& registry) {
+  auto out = std::make_unique<Integrations>();
+  auto connectors = start_connectors(cfg, store, poster, client, registry);
+  if (!connectors) return connectors.status();
+  out->connectors = std::move(connectors).value();
+  if (out->connectors) {
+    auto* service = out->connectors.get();
+    out->connector_feed = feed.subscribe("", [service](const feed::Event& e) { service->on_event(e); });
+    for (const auto& channel : service->channels()) spdlog::info("bot connector channel={}", channel);
+  }
+  if (cfg.webhooks.empty()) return out;
+
+  webhooks::WebhookDeps deps{client, store, registry, SystemClock::instance(),
+                             [&feed](std::int64_t after, std::size_t limit) {
+                               return feed.history("", after, limit);
+                             },
+                             {}};
+  auto service = webhooks::WebhookService::create(cfg.webhooks, std::move(deps));
+  if (!service) return service.status();
+  out->webhooks = std::move(service).value();
+  auto* hooks = out->webhooks.get();
+  // Subscribed before start(), so nothing falls between the catch-up and the live events.
+  out->webhook_feed = feed.subscribe("", [hooks](const feed::Event& e) { hooks->on_event(e); });
+  if (Status s = hooks->start(); !s.is_ok()) {
+    spdlog::error("webhooks: cannot read the delivery cursors: {}", s.message());
+  }
+  spdlog::info("webhooks endpoints={}", cfg.webhooks.size());
+  return out;
 }
 
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, const Options& opts,
@@ -220,11 +304,22 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   deps.triggers = trigger_service.get();
   deps.feed = &feed;
   auto api = api::make_api(deps);
+  http::Client outbound(1);
+  auto integrations =
+      start_integrations(cfg, *store, feed, api->turns(), outbound, registry);
+  if (!integrations) {
+    spdlog::error("{}", integrations.status().message());
+    agents.stop();
+    store->close();
+    return kExitFailure;
+  }
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
   server.add_websocket("/v1/agents/ws", agents, websocket_options(cfg.websocket));
   if (Status s = server.listen(); !s.is_ok()) {
     spdlog::error("{}", s.message());
+    (*integrations)->stop();
+    outbound.stop();
     agents.stop();
     store->close();
     return kExitFailure;
@@ -253,6 +348,8 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
 
+  (*integrations)->stop();
+  outbound.stop();
   agents.stop();
   store->close();
   spdlog::info("store flushed; stopped");
@@ -298,8 +395,15 @@ int main(int argc, char** argv) {
     std::cerr << queues_checked.message() << "\n";
     return kExitFailure;
   }
+  if (Status s = check_bot_files(*cfg); !s.is_ok()) {
+    std::cerr << s.message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";
+    for (const auto& c : cfg->connectors) {
+      if (c.type == "builtin") std::cout << c.file << ": FAQ bot is valid\n";
+    }
     std::cout << opts.rules_path << ": trigger rules are valid\n";
     std::cout << opts.routing_path << ": routing configuration is valid\n";
     return kExitOk;
