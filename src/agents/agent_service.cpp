@@ -218,9 +218,15 @@ void AgentService::Impl::plan_locked(routing::Effects effects, std::vector<Plann
     } else if (auto* no_agent = std::get_if<routing::NoAgent>(&effect)) {
       // Outside business hours the router keeps nothing: the conversation stays with the bot.
       if (!no_agent->queued) transition_locked(writes, no_agent->conversation_id, kStateBot);
+    } else if (auto* update = std::get_if<routing::QueueUpdate>(&effect)) {
+      if (position_listener) {
+        QueuePosition position{update->queue, update->position, update->estimated_wait_s, {}};
+        call_outside([listener = position_listener, id = update->conversation_id, position] {
+          listener(id, position);
+        });
+      }
     }
-    // QueueUpdate and WaitLimitReached are for the customer side; their events (if any)
-    // came as Event effects above.
+    // WaitLimitReached is for the customer side; its event came as an Event effect above.
   }
 }
 
@@ -415,6 +421,34 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
 bool AgentService::assigned_to_agent(const std::string& conversation_id) const {
   std::lock_guard lock(impl_->mu);
   return impl_->assigned.contains(conversation_id);
+}
+
+std::optional<QueuePosition> AgentService::position(const std::string& conversation_id) const {
+  std::lock_guard lock(impl_->mu);
+  auto view = impl_->router.position(conversation_id);
+  if (!view) return std::nullopt;
+  return QueuePosition{view->queue, view->position, view->estimated_wait_s, view->assigned_agent};
+}
+
+void AgentService::set_position_listener(PositionListener listener) {
+  std::lock_guard lock(impl_->mu);
+  impl_->position_listener = std::move(listener);
+}
+
+void AgentService::cancel_waiting(const std::string& conversation_id, const std::string& reason,
+                                  std::function<void(Status)> done) {
+  Impl& s = *impl_;
+  Impl::RouterLock lock(s);
+  if (s.state_of_locked(conversation_id) != kStateQueued) {
+    return s.call_outside([done, conversation_id] {
+      done(Status::conflict("conversation " + conversation_id + " is not waiting in a queue"));
+    });
+  }
+  auto effects = s.router.cancel(conversation_id, reason);
+  if (!effects) return s.call_outside([done, status = effects.status()] { done(status); });
+  s.commit_locked(std::move(*effects), [this, done](Status status) {
+    impl_->call_outside([done, status] { done(status); });
+  });
 }
 
 nlohmann::json AgentService::queues_view() const {

@@ -156,6 +156,7 @@ struct AgentService::Impl {
   std::int64_t armed_deadline = 0;  // what the timer thread sleeps towards (max: nothing)
   std::unordered_map<std::string, std::string> states;    // conversation -> queued | agent
   std::unordered_map<std::string, std::string> assigned;  // conversation -> agent
+  PositionListener position_listener;  // set before traffic
   std::unordered_map<std::string, int> open_connections;  // agent -> count
   std::unordered_set<std::string> profile_dirty;          // changed while disconnected
   std::thread timer;

@@ -48,6 +48,7 @@ class ApiImpl final : public Api, public TurnPoster {
   explicit ApiImpl(const ApiDeps& deps)
       : ctx_{deps.config, deps.store, deps.metrics, deps.clock,
              Authenticator(deps.config.auth), deps.agents, deps.triggers} {
+    ctx_.feed = deps.feed;
     if (deps.triggers) {
       intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
       ctx_.intake = intake_.get();
@@ -129,6 +130,7 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kGetConversation: return get_conversation(ctx_, call, std::move(reply));
       case RouteId::kPostTurn: return post_turn(ctx_, call, std::move(reply));
       case RouteId::kListTurns: return list_turns(ctx_, call, std::move(reply));
+      case RouteId::kStreamEvents: return stream_events(ctx_, call, std::move(reply));
       case RouteId::kRequestHandover: return request_handover(ctx_, call, std::move(reply));
       case RouteId::kCreateAgent: return create_agent(ctx_, call, std::move(reply));
       case RouteId::kGetAgent: return get_agent(ctx_, call, std::move(reply));

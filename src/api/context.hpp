@@ -1,6 +1,7 @@
 // State shared by the API's request handlers.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct ApiContext {
   agents::AgentService* agents = nullptr;
   triggers::TriggerService* triggers = nullptr;
   TurnIntake* intake = nullptr;  // set when triggers is
+  feed::Hub* feed = nullptr;     // null: no event stream
 };
 
 // One request after routing, with what the handlers need to answer it.
@@ -43,6 +45,16 @@ struct Call {
   const std::string* query_param(std::string_view name) const;
 };
 
+// The problem response for a store failure (404, 409, 503 with Retry-After, or 500).
+http::Response store_problem(const Status& status);
+
+// Loads the conversation named in the path (call.params[0]) and checks access: an API key
+// needs `scope`, a conversation token must belong to this conversation. Responds on
+// failure and returns nullopt.
+std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const Call& call,
+                                                         unsigned scope,
+                                                         const http::Responder& respond);
+
 // Conversation and turn endpoints (conversations.cpp).
 void create_conversation(ApiContext& ctx, Call& call, http::Responder respond);
 void get_conversation(ApiContext& ctx, Call& call, http::Responder respond);
@@ -51,6 +63,9 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond);
 // A bot or system turn the server adds itself (TurnPoster).
 void post_server_turn(ApiContext& ctx, ServerTurn turn,
                       std::function<void(Result<ServerTurnResult>)> done);
+
+// The customer event stream, GET /v1/conversations/{id}/events (events_http.cpp).
+void stream_events(ApiContext& ctx, Call& call, http::Responder respond);
 
 // Agent, queue and handover endpoints (agents_http.cpp). Without ctx.agents they answer 404.
 void request_handover(ApiContext& ctx, Call& call, http::Responder respond);

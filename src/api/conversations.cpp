@@ -24,6 +24,8 @@ constexpr std::size_t kShortText = 128;
 constexpr std::size_t kNameText = 256;
 constexpr double kMaxMoney = 1e15;
 
+}  // namespace
+
 http::Response store_problem(const Status& status) {
   switch (status.code()) {
     case StatusCode::kNotFound:
@@ -39,6 +41,8 @@ http::Response store_problem(const Status& status) {
       return http::problem(500, "internal", "Internal error", "the store failed");
   }
 }
+
+namespace {
 
 bool valid_token_chars(const std::string& s) {
   for (char c : s) {
@@ -59,8 +63,8 @@ std::string_view token_conversation(std::string_view bearer) {
   return bearer.substr(0, dot);
 }
 
-// Loads the conversation named in the path and checks access: an API key needs `scope`,
-// a conversation token must belong to this conversation. Responds on failure.
+}  // namespace
+
 std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const Call& call,
                                                          unsigned scope,
                                                          const http::Responder& respond) {
@@ -97,6 +101,8 @@ std::optional<store::ConversationRecord> load_authorized(ApiContext& ctx, const 
   }
   return std::move(conv).value();
 }
+
+namespace {
 
 struct CustomerInput {
   std::string id;

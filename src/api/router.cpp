@@ -43,6 +43,7 @@ Router::Router() {
   add("GET", "/v1/conversations/{id}", RouteId::kGetConversation);
   add("POST", "/v1/conversations/{id}/turns", RouteId::kPostTurn);
   add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
+  add("GET", "/v1/conversations/{id}/events", RouteId::kStreamEvents);
   add("POST", "/v1/conversations/{id}/handover", RouteId::kRequestHandover);
   add("POST", "/v1/admin/agents", RouteId::kCreateAgent);
   add("GET", "/v1/admin/agents/{id}", RouteId::kGetAgent);

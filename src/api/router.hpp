@@ -14,6 +14,7 @@ enum class RouteId {
   kGetConversation,
   kPostTurn,
   kListTurns,
+  kStreamEvents,
   kRequestHandover,
   kCreateAgent,
   kGetAgent,

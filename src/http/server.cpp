@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "server_state.hpp"
+#include "stream_session.hpp"
 #include "websocket_session.hpp"
 
 namespace handover::http {
@@ -326,6 +327,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   void write(Response r) {
     read_timer_.cancel();
     route_ = r.route;
+    if (r.stream) return do_stream(std::move(r));
     const bool keep_alive = request_keep_alive_ && !r.close && !close_after_write_ &&
                             !shared_.stopping && request_complete_;
     response_.emplace(static_cast<bhttp::status>(r.status), version_ >= 11 ? 11 : 10);
@@ -341,6 +343,29 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
     bhttp::async_write(stream_, res,
                        beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  // Hands the socket to a stream session once the head is composed. A stream needs chunked
+  // framing, which HTTP/1.0 lacks.
+  void do_stream(Response r) {
+    if (version_ < 11 || method_ == "HEAD" || shared_.stopping) {
+      Response refusal = problem(version_ < 11 ? 505 : 503, "stream-unavailable",
+                                 "Stream unavailable",
+                                 version_ < 11 ? "event streams need HTTP/1.1"
+                                               : "the server is stopping or HEAD was used");
+      refusal.route = r.route;
+      refusal.close = true;
+      return write(std::move(refusal));
+    }
+    std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
+                       std::string(reason_phrase(r.status)) + "\r\nDate: " + http_date() +
+                       "\r\n";
+    if (!r.content_type.empty()) head += "Content-Type: " + r.content_type + "\r\n";
+    for (const auto& [name, value] : r.headers) head += name + ": " + value + "\r\n";
+    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    record(r.status, head.size());
+    start_stream_session(stream_.release_socket(), std::move(head), std::move(r.stream), shared_,
+                         std::move(slot_));
   }
 
   void on_write(beast::error_code ec, std::size_t bytes) {

@@ -283,6 +283,17 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg, c
     store->close();
     return kExitFailure;
   }
+  // The waiting user's place is not stored; it reaches event streams as it changes.
+  agents.set_position_listener([&feed](const std::string& id, const agents::QueuePosition& at) {
+    feed::Event event;
+    event.type = feed::kQueuePosition;
+    event.conversation_id = id;
+    event.created_at_ms = SystemClock::instance().now_ms();
+    event.data = {{"queue", at.queue},
+                  {"position", at.position},
+                  {"estimated_wait_s", at.estimated_wait_s}};
+    feed.publish_transient(std::move(event));
+  });
   triggers::TriggerServiceOptions trigger_options;
   trigger_options.rules_path = opts.rules_path;
   trigger_options.on_reload = [](const Status& s) {

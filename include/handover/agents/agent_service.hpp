@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,6 +45,20 @@ struct Escalation {
   std::string snapshot_json;  // serialised once; shared by every offer ("" becomes "{}")
 };
 
+// Where a waiting conversation stands. Position 1 is next; 0 once an agent has it.
+struct QueuePosition {
+  std::string queue;
+  std::int64_t position = 0;
+  std::int64_t estimated_wait_s = 0;
+  std::string agent_id;  // set once assigned
+};
+
+// Told whenever a waiting conversation's place or estimate changes (at most once per
+// queue per routing.settings.position_update_interval_ms). Runs without the routing lock,
+// on whichever thread moved the queue; must not block.
+using PositionListener =
+    std::function<void(const std::string& conversation_id, const QueuePosition& position)>;
+
 // Thread-safety: every public method may be called from any thread. Routing calls are
 // serialised by one internal mutex, held only while the router runs and the resulting store
 // writes are submitted, never while waiting for the store. Callbacks given to the service
@@ -81,6 +96,18 @@ class AgentService final : public http::WebSocketHandler {
 
   // True while an agent holds the conversation (as far as the router knows).
   bool assigned_to_agent(const std::string& conversation_id) const;
+
+  // The conversation's place while queued or assigned; nullopt when routing does not hold it.
+  std::optional<QueuePosition> position(const std::string& conversation_id) const;
+
+  // Replaces the position listener (empty removes it). Set before traffic.
+  void set_position_listener(PositionListener listener);
+
+  // The user gives up waiting (or goes back to the bot): the conversation leaves its queue
+  // and returns to state "bot", with a routing "cancelled" event carrying `reason`. `done`
+  // gets Conflict when it is not waiting (already with an agent, or with the bot).
+  void cancel_waiting(const std::string& conversation_id, const std::string& reason,
+                      std::function<void(Status)> done);
 
   // For GET /v1/queues: {"queues": [{name, waiting, oldest_wait_s, agents_online, ...}]}.
   nlohmann::json queues_view() const;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +27,30 @@ struct Request {
   const std::string* header(std::string_view lower_name) const;
 };
 
+// The network side of a streamed response body. Thread-safe; calls after the stream closed
+// are ignored.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Queues bytes for the client. False when the stream is closed, or when the client reads
+  // too slowly and the queue is full: the stream then closes.
+  virtual bool write(std::shared_ptr<const std::string> bytes) = 0;
+  // Ends the body and closes the connection once what is queued is sent.
+  virtual void close() = 0;
+};
+
+// A handler's side of a streamed response (Server-Sent Events). The network layer calls it
+// on the connection's strand, one call at a time.
+class StreamSource {
+ public:
+  virtual ~StreamSource() = default;
+  // The status line and headers are sent. `writer` stays usable until on_close.
+  virtual void on_open(std::shared_ptr<StreamWriter> writer) = 0;
+  // The peer went away, the stream was closed, or the server is stopping. Called once,
+  // after on_open.
+  virtual void on_close() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type;  // empty for no body
@@ -33,6 +58,9 @@ struct Response {
   Headers headers;           // extra headers
   bool close = false;        // close the connection after this response
   std::string route;         // route template for logs and metrics, e.g. "/v1/conversations/{id}"
+  // When set, the body is streamed (chunked) from this source instead of `body`, and the
+  // connection serves nothing else afterwards.
+  std::shared_ptr<StreamSource> stream;
 
   void set_header(std::string name, std::string value);
 };

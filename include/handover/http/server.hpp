@@ -20,6 +20,8 @@ struct ServerOptions {
   std::size_t body_limit = 65536;
   int read_timeout_ms = 10000;
   int idle_timeout_ms = 60000;
+  int stream_heartbeat_ms = 15000;          // a comment line on idle streams keeps proxies open
+  std::size_t stream_max_queued_bytes = 1 << 20;  // a stream whose client lags more closes
 };
 
 class Server {

@@ -1,0 +1,175 @@
+// The customer event stream: GET /v1/conversations/{id}/events as Server-Sent Events.
+// A stream first replays the stored public events after the client's cursor (Last-Event-ID
+// or ?after=), then follows the feed live; events that arrive while it catches up are held
+// and sent after, so none is lost or sent twice. The queue position is not stored: it is
+// sent on every (re)connect and whenever it changes.
+#include <nlohmann/json.hpp>
+
+#include <deque>
+#include <mutex>
+
+#include "context.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/feed/feed.hpp"
+#include "handover/util/clock.hpp"
+#include "validation.hpp"
+
+namespace handover::api {
+namespace {
+
+constexpr std::size_t kReplayPage = 500;
+
+std::string sse_frame(const feed::Event& event, feed::Audience audience) {
+  const nlohmann::json payload = {{"type", event.type},
+                                  {"conversation_id", event.conversation_id},
+                                  {"created_at", format_rfc3339_ms(event.created_at_ms)},
+                                  {"data", feed::view(event, audience)}};
+  std::string frame;
+  if (!event.transient()) frame += "id: " + std::to_string(event.id) + "\n";
+  frame += "event: " + event.type + "\ndata: ";
+  // One line: json::dump escapes control characters, so the payload holds no newline.
+  frame += payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  frame += "\n\n";
+  return frame;
+}
+
+class EventStream final : public http::StreamSource,
+                          public std::enable_shared_from_this<EventStream> {
+ public:
+  EventStream(feed::Hub& hub, agents::AgentService* agents, std::string conversation_id,
+              std::int64_t after, feed::Audience audience, const Clock& clock)
+      : hub_(hub),
+        agents_(agents),
+        conversation_id_(std::move(conversation_id)),
+        cursor_(after),
+        audience_(audience),
+        clock_(clock) {}
+
+  void on_open(std::shared_ptr<http::StreamWriter> writer) override {
+    writer_ = std::move(writer);
+    writer_->write(std::make_shared<const std::string>("retry: 3000\n\n"));
+    std::weak_ptr<EventStream> weak = weak_from_this();
+    subscription_ = hub_.subscribe(conversation_id_, [weak](const feed::Event& event) {
+      if (auto self = weak.lock()) self->on_live(event);
+    });
+    if (!catch_up()) return writer_->close();
+    std::lock_guard lock(mu_);
+    catching_up_ = false;
+    for (const auto& event : held_) send_locked(event);
+    held_.clear();
+    send_position_locked();
+  }
+
+  void on_close() override { subscription_.reset(); }
+
+ private:
+  // Sends the stored events after the cursor, page by page. False when the store failed.
+  bool catch_up() {
+    for (;;) {
+      auto page = hub_.history(conversation_id_, cursor_, kReplayPage);
+      if (!page) return false;
+      std::lock_guard lock(mu_);
+      for (const auto& event : *page) send_locked(event);
+      if (page->size() < kReplayPage) return true;
+    }
+  }
+
+  void on_live(const feed::Event& event) {
+    std::lock_guard lock(mu_);
+    if (catching_up_) {
+      held_.push_back(event);
+      return;
+    }
+    send_locked(event);
+  }
+
+  void send_locked(const feed::Event& event) {
+    if (!event.transient()) {
+      if (event.id <= cursor_) return;  // already sent by the replay
+      cursor_ = event.id;
+    }
+    writer_->write(std::make_shared<const std::string>(sse_frame(event, audience_)));
+  }
+
+  void send_position_locked() {
+    if (agents_ == nullptr) return;
+    auto position = agents_->position(conversation_id_);
+    if (!position || position->position == 0) return;
+    feed::Event event;
+    event.type = feed::kQueuePosition;
+    event.conversation_id = conversation_id_;
+    event.created_at_ms = clock_.now_ms();
+    event.data = {{"queue", position->queue},
+                  {"position", position->position},
+                  {"estimated_wait_s", position->estimated_wait_s}};
+    send_locked(event);
+  }
+
+  feed::Hub& hub_;
+  agents::AgentService* agents_;
+  const std::string conversation_id_;
+  std::int64_t cursor_;  // guarded by mu_ once live events may arrive
+  const feed::Audience audience_;
+  const Clock& clock_;
+  std::shared_ptr<http::StreamWriter> writer_;
+  feed::Hub::Subscription subscription_;
+  std::mutex mu_;
+  bool catching_up_ = true;
+  std::vector<feed::Event> held_;
+};
+
+// The resume cursor: Last-Event-ID (what EventSource sends on reconnect) or ?after=.
+std::optional<std::int64_t> read_cursor(const Call& call, Validator& v) {
+  std::int64_t after = 0;
+  if (const std::string* header = call.request.header("last-event-id")) {
+    auto parsed = parse_integer(*header, 0, INT64_MAX);
+    if (!parsed) v.fail("/headers/last-event-id", "expected a non-negative integer event id");
+    after = parsed.value_or(0);
+  }
+  if (const std::string* query = call.query_param("after")) {
+    auto parsed = parse_integer(*query, 0, INT64_MAX);
+    if (!parsed) v.fail("/query/after", "expected a non-negative integer event id");
+    after = std::max(after, parsed.value_or(0));
+  }
+  if (!v.ok()) return std::nullopt;
+  return after;
+}
+
+}  // namespace
+
+void stream_events(ApiContext& ctx, Call& call, http::Responder respond) {
+  Validator v;
+  for (std::size_t i = 0; i < call.query.size(); ++i) {
+    const std::string& key = call.query[i].first;
+    if (key != "after" && key != "access_token") {
+      v.fail("/query/" + pointer_token(key), "unknown query parameter '" + key + "'");
+    }
+  }
+  // EventSource cannot send headers, so a browser may present its token in the query
+  // (RFC 6750, section 2.3); an Authorization header wins.
+  const std::string* token = call.query_param("access_token");
+  if (token && call.principal.kind == Principal::Kind::kNone) {
+    http::Request bearer;
+    bearer.headers.emplace_back("authorization", "Bearer " + *token);
+    call.principal = ctx.auth.identify(bearer);
+  }
+  auto cursor = read_cursor(call, v);
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+  auto conv = load_authorized(ctx, call, kScopeRead, respond);
+  if (!conv) return;
+  if (ctx.feed == nullptr) {
+    return respond(http::problem(404, "not-found", "Not found", "this server has no event stream"));
+  }
+  const auto audience = call.principal.kind == Principal::Kind::kBearer
+                            ? feed::Audience::kCustomer
+                            : feed::Audience::kIntegration;
+  http::Response r;
+  r.status = 200;
+  r.content_type = "text/event-stream; charset=utf-8";
+  r.set_header("X-Accel-Buffering", "no");
+  r.stream = std::make_shared<EventStream>(*ctx.feed, ctx.agents, conv->id, *cursor, audience,
+                                           ctx.clock);
+  respond(std::move(r));
+}
+
+}  // namespace handover::api

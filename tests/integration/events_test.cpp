@@ -1,0 +1,136 @@
+// The customer event stream against the real server: replay, live events, resume with
+// Last-Event-ID after a dropped connection, the two audiences and the errors.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "api_fixture.hpp"
+#include "support/sse_client.hpp"
+
+namespace handover::testing {
+namespace {
+
+class EventStreamTest : public ApiTest {
+ protected:
+  static std::string events_path(const std::string& id) {
+    return "/v1/conversations/" + id + "/events";
+  }
+
+  static void post_user(const nlohmann::json& conv, const std::string& text) {
+    HttpClient client(port());
+    const auto body = nlohmann::json{{"role", "user"}, {"text", text}}.dump();
+    auto r = client.request("POST", turns_path(conv["id"]), body,
+                            ServerProcess::bearer(conv["token"].get<std::string>()) +
+                                "Content-Type: application/json\r\n");
+    ASSERT_EQ(r.status, 201) << r.body;
+  }
+
+  static std::string token_header(const nlohmann::json& conv) {
+    return ServerProcess::bearer(conv["token"].get<std::string>());
+  }
+};
+
+TEST_F(EventStreamTest, ReplaysStoredTurnsThenFollowsLive) {
+  const auto conv = create_conversation();
+  post_user(conv, "Hallo, wo ist mein Paket?");
+
+  SseClient stream(port());
+  ASSERT_EQ(stream.open(events_path(conv["id"]), token_header(conv)), 200);
+  EXPECT_EQ(stream.header("content-type"), "text/event-stream; charset=utf-8");
+  auto first = stream.next_of("turn.created");
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->id.empty());
+  EXPECT_EQ(first->data["data"]["turn"]["text"], "Hallo, wo ist mein Paket?");
+  EXPECT_EQ(first->data["data"]["turn"]["role"], "user");
+
+  post_user(conv, "Bestellung 4711");
+  auto live = stream.next_of("turn.created");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->data["data"]["turn"]["text"], "Bestellung 4711");
+  EXPECT_GT(std::stoll(live->id), std::stoll(first->id));
+}
+
+TEST_F(EventStreamTest, ResumesAfterADroppedConnectionWithoutLossOrDuplicates) {
+  const auto conv = create_conversation();
+  post_user(conv, "eins");
+  std::string last_id;
+  {
+    SseClient stream(port());
+    ASSERT_EQ(stream.open(events_path(conv["id"]), token_header(conv)), 200);
+    auto event = stream.next_of("turn.created");
+    ASSERT_TRUE(event);
+    last_id = event->id;
+  }  // the connection drops here
+  post_user(conv, "zwei");
+  post_user(conv, "drei");
+
+  SseClient resumed(port());
+  ASSERT_EQ(resumed.open(events_path(conv["id"]),
+                         token_header(conv) + "Last-Event-ID: " + last_id + "\r\n"),
+            200);
+  std::vector<std::string> texts;
+  std::set<std::string> ids;
+  while (auto event = resumed.next(1500)) {
+    if (event->event != "turn.created") continue;
+    texts.push_back(event->data["data"]["turn"]["text"]);
+    EXPECT_TRUE(ids.insert(event->id).second) << "event " << event->id << " sent twice";
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"zwei", "drei"}));
+}
+
+TEST_F(EventStreamTest, CustomersDoNotSeeTheEvaluationIntegrationsDo) {
+  const auto conv = create_conversation();
+  post_user(conv, "Das ist eine Frechheit, ich will sofort einen Menschen sprechen!");
+
+  SseClient customer(port());
+  ASSERT_EQ(customer.open(events_path(conv["id"]) + "?access_token=" +
+                          conv["token"].get<std::string>()),
+            200);
+  auto seen = customer.next_of("turn.created");
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->data["data"]["turn"].contains("evaluation"));
+  auto requested = customer.next_of("handover.requested");
+  ASSERT_TRUE(requested);
+  EXPECT_EQ(requested->data["data"]["state"], "queued");
+  EXPECT_FALSE(requested->data["data"].contains("reasons"));
+
+  SseClient integration(port());
+  ASSERT_EQ(integration.open(events_path(conv["id"]), ServerProcess::bearer(kReadKey)), 200);
+  auto full = integration.next_of("turn.created");
+  ASSERT_TRUE(full);
+  EXPECT_TRUE(full->data["data"]["turn"].contains("evaluation"));
+  auto reasons = integration.next_of("handover.requested");
+  ASSERT_TRUE(reasons);
+  EXPECT_TRUE(reasons->data["data"].contains("reasons"));
+}
+
+TEST_F(EventStreamTest, RefusesBadCredentialsAndCursors) {
+  const auto conv = create_conversation();
+  const auto other = create_conversation();
+
+  SseClient wrong(port());
+  EXPECT_EQ(wrong.open(events_path(conv["id"]), token_header(other)), 403);
+  EXPECT_NE(wrong.body().find("another conversation"), std::string::npos);
+
+  SseClient none(port());
+  EXPECT_EQ(none.open(events_path(conv["id"])), 401);
+
+  SseClient forged(port());
+  EXPECT_EQ(forged.open(events_path(conv["id"]) + "?access_token=" +
+                        conv["id"].get<std::string>() + ".forged"),
+            401);
+
+  SseClient cursor(port());
+  EXPECT_EQ(cursor.open(events_path(conv["id"]), token_header(conv) + "Last-Event-ID: x1\r\n"),
+            422);
+  EXPECT_NE(cursor.body().find("/headers/last-event-id"), std::string::npos);
+
+  SseClient unknown(port());
+  EXPECT_EQ(unknown.open(events_path(conv["id"]) + "?since=3", token_header(conv)), 422);
+
+  SseClient missing(port());
+  EXPECT_EQ(missing.open(events_path("c_nope"), ServerProcess::bearer(kReadKey)), 404);
+}
+
+}  // namespace
+}  // namespace handover::testing
