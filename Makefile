@@ -5,7 +5,7 @@ CONFIG     ?= config/server.yaml
 JOBS       ?= $(shell nproc)
 WERROR     := $(if $(CI),ON,OFF)
 
-.PHONY: deps configure build run test clean bench bench-triggers
+.PHONY: deps configure build run test clean bench bench-triggers bench-snapshot
 
 deps:
 	@scripts/install-deps.sh
@@ -55,3 +55,10 @@ bench-triggers:
 	@echo
 	@node $(BENCH_DIR)/peers/report.mjs $(BENCH_DIR)/results/engine.tsv $(BENCH_DIR)/results/peers.tsv \
 		$(BENCH_DIR)/results/bench.json
+
+# Time to build and serialise one escalation's context snapshot (docs/performance.md).
+bench-snapshot:
+	@cmake -S . -B $(BENCH_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHANDOVER_BUILD_BENCH=ON \
+		-DHANDOVER_BUILD_TESTS=OFF -DHANDOVER_WERROR=$(WERROR) >/dev/null
+	@cmake --build $(BENCH_DIR) --target snapshot_bench -j 2
+	@$(BENCH_PIN) $(BENCH_DIR)/bench/snapshot/snapshot_bench --benchmark_min_time=1

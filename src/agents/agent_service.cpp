@@ -75,6 +75,13 @@ std::vector<std::string> string_array(const std::string& text) {
   return out;
 }
 
+// The snapshot text an escalation record holds, or nullopt.
+std::optional<std::string> stored_snapshot(const store::EventRecord& record) {
+  const json data = json::parse(record.data_json, nullptr, false);
+  if (!data.is_object() || !data.contains("snapshot")) return std::nullopt;
+  return dump(data["snapshot"]);
+}
+
 }  // namespace
 
 routing::AgentProfile profile_of(const store::AgentRecord& record) {
@@ -418,6 +425,27 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
   spdlog::debug("turn relayed conv={} agent={} seq={}", conv.id, agent, turn.seq);
 }
 
+Result<std::string> AgentService::escalation_snapshot(const std::string& conversation_id) const {
+  store::EventQuery query;
+  query.conversation_id = conversation_id;
+  query.limit = kPage;
+  std::optional<store::EventRecord> latest;
+  for (;;) {
+    auto page = impl_->store.list_events(query);
+    if (!page) return page.status();
+    for (auto& record : *page) {
+      if (record.type == kEventEscalated) latest = std::move(record);
+    }
+    if (page->size() < kPage) break;
+    query.after_id = page->back().id;
+  }
+  std::optional<std::string> snapshot = latest ? stored_snapshot(*latest) : std::nullopt;
+  if (!snapshot) {
+    return Status::not_found("conversation " + conversation_id + " was never escalated");
+  }
+  return std::move(*snapshot);
+}
+
 bool AgentService::assigned_to_agent(const std::string& conversation_id) const {
   std::lock_guard lock(impl_->mu);
   return impl_->assigned.contains(conversation_id);
@@ -542,10 +570,8 @@ Status AgentService::Impl::restore() {
   std::set<std::string> agents;
   for (const auto& record : *records) {
     if (record.type == kEventEscalated) {
-      const json data = json::parse(record.data_json, nullptr, false);
-      if (data.is_object() && data.contains("snapshot")) {
-        snapshots[record.conversation_id] =
-            std::make_shared<const std::string>(dump(data["snapshot"]));
+      if (auto snapshot = stored_snapshot(record)) {
+        snapshots[record.conversation_id] = std::make_shared<const std::string>(*snapshot);
       }
       continue;
     }

@@ -385,18 +385,19 @@ void AgentService::Impl::handle_frame(const std::shared_ptr<http::WebSocketConne
     }
     case FrameType::kPing: return send(connection, ack_frame(frame.ref, frame.type));
     case FrameType::kSnapshot: {
+      // Only the agent who holds the conversation, or an open offer of it, may read it.
       bool allowed = false;
       with_router([&] {
         auto it = assigned.find(frame.conversation_id);
-        allowed =
-            it == assigned.end() ? states.contains(frame.conversation_id) : it->second == agent;
+        allowed = it != assigned.end() ? it->second == agent
+                                       : router.has_open_offer(agent, frame.conversation_id);
       });
       auto snapshot = allowed ? snapshot_of(frame.conversation_id) : nullptr;
       if (!snapshot) {
         frame_errors.inc();
-        return send(connection, error_frame(frame.ref, routing::kUnknownConversation,
-                                            "no snapshot of conversation " + frame.conversation_id +
-                                                " for this agent"));
+        return send(connection, error_frame(frame.ref, routing::kNotAssigned,
+                                            "conversation " + frame.conversation_id +
+                                                " is neither assigned nor offered to this agent"));
       }
       return send(connection, snapshot_frame(frame.ref, frame.conversation_id, *snapshot));
     }

@@ -278,8 +278,7 @@ void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
   auto conv = ctx.store.get_conversation(e.conversation_id);
   if (!conv) return respond(store_error(conv.status()));
   e.reasons = {{"source", "api"}, {"reason", reason}, {"key", call.principal.key_name}};
-  e.snapshot_json =
-      context_snapshot(ctx, *conv, e.reasons).dump(-1, ' ', false, json::error_handler_t::replace);
+  e.snapshot_json = serialised_snapshot(ctx, *conv, e.reasons);
   const std::string queue = e.queue.empty() ? ctx.agents->default_queue(conv->language) : e.queue;
   ctx.agents->escalate(std::move(e), [respond, queue](Result<store::ConversationRecord> result) {
     if (!result) {

@@ -54,6 +54,16 @@ class ApiImpl final : public Api, public TurnPoster {
       ctx_.intake = intake_.get();
     }
     auto& registry = deps.metrics;
+    ctx_.snapshots_serialised =
+        &registry
+             .counter("handover_snapshots_serialised_total",
+                      "Context snapshots built and serialised (one per escalation)")
+             .with({});
+    ctx_.snapshot_bytes = &registry
+                               .histogram("handover_snapshot_bytes",
+                                          "Size of each serialised context snapshot",
+                                          {1024, 4096, 16384, 65536, 262144, 1048576, 4194304})
+                               .with({});
     auto& store = deps.store;
     registry.callback_gauge("handover_store_queue_depth", "Writes waiting for the store writer",
                             [&store] { return static_cast<double>(store.stats().queue_depth); });
@@ -132,6 +142,7 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kListTurns: return list_turns(ctx_, call, std::move(reply));
       case RouteId::kStreamEvents: return stream_events(ctx_, call, std::move(reply));
       case RouteId::kRequestHandover: return request_handover(ctx_, call, std::move(reply));
+      case RouteId::kGetSnapshot: return get_snapshot(ctx_, call, std::move(reply));
       case RouteId::kCreateAgent: return create_agent(ctx_, call, std::move(reply));
       case RouteId::kGetAgent: return get_agent(ctx_, call, std::move(reply));
       case RouteId::kPatchAgent: return patch_agent(ctx_, call, std::move(reply));

@@ -15,6 +15,8 @@
 #include "router.hpp"
 
 namespace handover::metrics {
+class Counter;
+class Histogram;
 class Registry;
 }
 
@@ -32,6 +34,8 @@ struct ApiContext {
   triggers::TriggerService* triggers = nullptr;
   TurnIntake* intake = nullptr;  // set when triggers is
   feed::Hub* feed = nullptr;     // null: no event stream
+  metrics::Counter* snapshots_serialised = nullptr;  // one per escalation, however many offers
+  metrics::Histogram* snapshot_bytes = nullptr;
 };
 
 // One request after routing, with what the handlers need to answer it.
@@ -81,9 +85,13 @@ void get_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void reload_rules(ApiContext& ctx, Call& call, http::Responder respond);
 void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond);
 
-// The context snapshot handed to agents at escalation (snapshot.cpp).
-nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
+// The context snapshot handed to agents at escalation, serialised (snapshot.cpp): built from
+// the stored turns up to conversation.last_seq and `reasons` (the trigger trace given to
+// agents::Escalation). Call once per escalation; every offer shares the text.
+std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
                                 const nlohmann::json& reasons);
+// GET /v1/conversations/{id}/snapshot: the snapshot stored with the latest escalation.
+void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond);
 
 // 201 with `view` plus the secret `token` (shown this once) and a Location header.
 http::Response created_with_token(nlohmann::json view, const std::string& token,

@@ -302,7 +302,7 @@ void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verd
   e.skills = verdict.skills;
   e.priority = std::clamp(verdict.priority, 0, 100);
   e.reasons = {{"rule", verdict.rule_id}, {"fired", verdict.reasons}};
-  e.snapshot_json = context_snapshot(ctx, conv, e.reasons).dump();
+  e.snapshot_json = serialised_snapshot(ctx, conv, e.reasons);
   // A rule may name a queue the routing does not know: hand over to the default queue for
   // the conversation's language rather than leave the user with the bot.
   auto retry = [&ctx, e, done](Result<store::ConversationRecord> r) mutable {

@@ -45,6 +45,7 @@ Router::Router() {
   add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
   add("GET", "/v1/conversations/{id}/events", RouteId::kStreamEvents);
   add("POST", "/v1/conversations/{id}/handover", RouteId::kRequestHandover);
+  add("GET", "/v1/conversations/{id}/snapshot", RouteId::kGetSnapshot);
   add("POST", "/v1/admin/agents", RouteId::kCreateAgent);
   add("GET", "/v1/admin/agents/{id}", RouteId::kGetAgent);
   add("PATCH", "/v1/admin/agents/{id}", RouteId::kPatchAgent);

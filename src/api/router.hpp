@@ -16,6 +16,7 @@ enum class RouteId {
   kListTurns,
   kStreamEvents,
   kRequestHandover,
+  kGetSnapshot,
   kCreateAgent,
   kGetAgent,
   kPatchAgent,

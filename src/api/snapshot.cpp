@@ -1,30 +1,110 @@
-// The context snapshot frozen at escalation: what an agent needs to take over.
+// The context snapshot frozen at escalation: built and serialised once per escalation, and
+// GET /v1/conversations/{id}/snapshot, which returns the stored one again.
+#include "handover/snapshot/snapshot.hpp"
+
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 
 #include "context.hpp"
-#include "views.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/metrics/registry.hpp"
+#include "handover/util/clock.hpp"
 
 namespace handover::api {
 namespace {
 
-constexpr std::size_t kSnapshotTurns = 200;  // newest turns kept in the snapshot
+using nlohmann::json;
+
+snapshot::SnapshotOptions options_of(const config::SnapshotConfig& config) {
+  snapshot::SnapshotOptions options;
+  options.max_bytes = config.max_bytes;
+  options.max_turns = config.max_turns;
+  return options;
+}
+
+// The trace the escalating code passed: {"rule", "fired"} from the trigger rules, or
+// {"source": "api", "reason", "key"} from POST /handover.
+snapshot::TriggerInput trigger_of(const json& reasons) {
+  snapshot::TriggerInput trigger;
+  if (!reasons.is_object()) return trigger;
+  if (reasons.value("source", "") == "api") {
+    trigger.source = "api";
+    trigger.reason = reasons.value("reason", "");
+    return trigger;
+  }
+  trigger.rule = reasons.value("rule", "");
+  if (auto fired = reasons.find("fired"); fired != reasons.end() && fired->is_array()) {
+    trigger.fired = *fired;
+  }
+  return trigger;
+}
+
+http::Response snapshot_store_problem(const Status& status) {
+  if (status.code() == StatusCode::kUnavailable) {
+    auto r = http::problem(503, "unavailable", "Service unavailable", status.message());
+    r.set_header("Retry-After", "1");
+    return r;
+  }
+  return http::problem(500, "internal", "Internal error", "the store failed");
+}
+
+http::Response not_escalated(const std::string& id) {
+  return http::problem(404, "not-escalated", "Never escalated",
+                       "conversation " + id +
+                           " has not been handed to an agent, so it has no "
+                           "context snapshot");
+}
 
 }  // namespace
 
-nlohmann::json context_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
-                                const nlohmann::json& reasons) {
-  nlohmann::json history = nlohmann::json::array();
-  const std::int64_t after =
-      std::max<std::int64_t>(0, conversation.last_seq - static_cast<std::int64_t>(kSnapshotTurns));
-  if (auto turns = ctx.store.list_turns(conversation.id, after, kSnapshotTurns)) {
-    for (const auto& t : *turns) history.push_back(turn_view(t));
+std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
+                                const json& reasons) {
+  const snapshot::SnapshotOptions options = options_of(ctx.config.snapshot);
+  snapshot::SnapshotInput input;
+  input.conversation = conversation;
+  input.trigger = trigger_of(reasons);
+  input.frozen_at_ms = ctx.clock.now_ms();
+  if (auto window = snapshot::read_turn_window(ctx.store, conversation, options)) {
+    input.window = std::move(*window);
+  } else {
+    // The handover matters more than the history: the agent can still read the turns.
+    spdlog::warn("snapshot without turns conv={}: {}", conversation.id, window.status().message());
   }
-  return {
-      {"snapshot_version", 1},
-      {"conversation", conversation_view(conversation)},
-      {"history", std::move(history)},
-      {"trigger", reasons},
-  };
+  std::string text =
+      snapshot::build_snapshot(input, options).dump(-1, ' ', false, json::error_handler_t::replace);
+  spdlog::debug("snapshot conv={} turns={} bytes={}", conversation.id, input.window.turns.size(),
+                text.size());
+  if (ctx.snapshots_serialised) ctx.snapshots_serialised->inc();
+  if (ctx.snapshot_bytes) ctx.snapshot_bytes->observe(static_cast<double>(text.size()));
+  return text;
+}
+
+void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond) {
+  const auto& p = call.principal;
+  if (p.kind == Principal::Kind::kNone) {
+    return respond(unauthenticated("send 'Authorization: Bearer <api key>'"));
+  }
+  if (p.kind != Principal::Kind::kApiKey) {
+    return respond(unauthenticated("the snapshot needs an API key with scope read"));
+  }
+  if (!p.has(kScopeRead)) return respond(forbidden("this API key lacks scope read"));
+
+  const std::string& id = call.params.at(0);
+  auto conversation = ctx.store.get_conversation(id);
+  if (!conversation) {
+    if (conversation.status().code() == StatusCode::kNotFound) {
+      return respond(http::problem(404, "not-found", "Not found", conversation.status().message()));
+    }
+    return respond(snapshot_store_problem(conversation.status()));
+  }
+  if (!ctx.agents) return respond(not_escalated(id));
+  auto text = ctx.agents->escalation_snapshot(id);
+  if (!text) {
+    if (text.status().code() == StatusCode::kNotFound) return respond(not_escalated(id));
+    return respond(snapshot_store_problem(text.status()));
+  }
+  respond(json_response(200, *text));
 }
 
 }  // namespace handover::api

@@ -356,6 +356,9 @@ void add_other_settings(ServerConfig& c, std::vector<Setting>& out) {
       {"limits", "max_metadata_bytes", integer_binding(c.limits.max_metadata_bytes, 1, 16 * kMiB)});
   out.push_back({"limits", "max_actions", integer_binding(c.limits.max_actions, 0, 1'000)});
   out.push_back({"limits", "max_page", integer_binding(c.limits.max_page, 1, 10'000)});
+  out.push_back({"snapshot", "max_bytes",
+                 integer_binding(c.snapshot.max_bytes, kKiB, 16 * kMiB)});
+  out.push_back({"snapshot", "max_turns", integer_binding(c.snapshot.max_turns, 1, 10'000)});
   out.push_back({"log", "level",
                  enum_binding(c.log.level, {"trace", "debug", "info", "warn", "error", "off"})});
   out.push_back({"log", "format", enum_binding(c.log.format, {"text", "json"})});
@@ -389,7 +392,7 @@ struct Section {
   void (*read_lists)(MapReader&, ServerConfig&, Diagnostics&);
 };
 
-constexpr std::array<Section, 8> kSections = {{
+constexpr std::array<Section, 9> kSections = {{
     {"listen", nullptr},
     {"http", nullptr},
     {"websocket", nullptr},
@@ -397,6 +400,7 @@ constexpr std::array<Section, 8> kSections = {{
     {"auth", read_auth},
     {"cors", read_cors},
     {"limits", nullptr},
+    {"snapshot", nullptr},
     {"log", nullptr},
 }};
 
@@ -525,6 +529,18 @@ void apply_flags(const FlagOverrides& flags, ServerConfig& config, Diagnostics& 
   }
 }
 
+// Settings that are fine alone but not together.
+void check_combinations(const ServerConfig& config, Diagnostics& diag) {
+  // An offer frame carries the snapshot: with its other parts it must fit the agent's send
+  // queue, or the agent would be cut off as a client that does not read.
+  if (config.snapshot.max_bytes > config.websocket.max_queued_bytes / 2) {
+    diag.add(diag.file() + ": snapshot.max_bytes (" + std::to_string(config.snapshot.max_bytes) +
+             ") must be at most half of websocket.max_queued_bytes (" +
+             std::to_string(config.websocket.max_queued_bytes) +
+             "), so that an offer fits an agent's send queue");
+  }
+}
+
 }  // namespace
 
 Result<ServerConfig> load_server_config(const std::string& path,
@@ -540,6 +556,7 @@ Result<ServerConfig> load_server_config(const std::string& path,
   }
   apply_environment(env, config, diag);
   apply_flags(flags, config, diag);
+  if (diag.empty()) check_combinations(config, diag);
 
   if (!diag.empty()) return diag.to_status();
   return config;

@@ -1579,4 +1579,15 @@ Result<PositionView> Router::position(std::string_view conversation_id) const {
   return view;
 }
 
+bool Router::has_open_offer(std::string_view agent_id, std::string_view conversation_id) const {
+  const State& s = *state_;
+  auto it = s.conversations.find(std::string(conversation_id));
+  if (it == s.conversations.end()) return false;
+  const Ms now = s.clock.now_ms();
+  const auto& offers = it->second->offers;
+  return std::any_of(offers.begin(), offers.end(), [&](const Offer& offer) {
+    return offer.agent == agent_id && now < offer.expires_at_ms;
+  });
+}
+
 }  // namespace handover::routing

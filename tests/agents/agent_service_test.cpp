@@ -477,5 +477,58 @@ TEST_F(AgentServiceTest, DisablingAnAgentClosesItsConnectionsAndRequeuesItsConve
   EXPECT_FALSE(service_->assigned_to_agent(conv));
 }
 
+TEST_F(AgentServiceTest, OnlyTheOfferedOrAssignedAgentGetsTheSnapshotFrame) {
+  auto holder = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = holder->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  auto other = connect(add_agent("ben"));  // online after the offer went out: none for ben
+  const json request = {{"type", "snapshot"}, {"ref", "s"}, {"conversation_id", conv}};
+
+  say(holder, request);
+  auto while_offered = holder->next("snapshot");
+  say(other, request);
+  auto refused = other->next("error");
+  say(holder, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(holder->next("assigned").has_value());
+  say(holder, request);
+  auto while_assigned = holder->next("snapshot");
+
+  ASSERT_TRUE(while_offered && refused && while_assigned);
+  EXPECT_EQ((*while_offered)["snapshot"]["note"], "x");
+  EXPECT_EQ((*while_offered)["ref"], "s");
+  EXPECT_EQ((*refused)["code"], "not_assigned");
+  EXPECT_EQ((*while_assigned)["snapshot"], (*while_offered)["snapshot"]);
+}
+
+TEST_F(AgentServiceTest, EscalationSnapshotIsTheOneStoredWithTheLatestEscalation) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  const std::string never = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("assigned").has_value());
+  say(ana, {{"type", "return_to_bot"}, {"conversation_id", conv}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  Escalation second;
+  second.conversation_id = conv;
+  second.queue = "general";
+  // As the API serialises snapshots: compact, members in order.
+  second.snapshot_json = R"({"note":"second","snapshot_version":2})";
+  ASSERT_TRUE(wait<store::ConversationRecord>(
+      [&](auto done) { service_->escalate(second, std::move(done)); }));
+
+  auto latest = service_->escalation_snapshot(conv);
+  auto missing = service_->escalation_snapshot(never);
+
+  ASSERT_TRUE(latest) << latest.status().to_string();
+  EXPECT_EQ(*latest, second.snapshot_json);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace handover::agents

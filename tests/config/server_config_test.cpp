@@ -94,6 +94,7 @@ TEST_F(ServerConfigTest, ShippedConfigStatesTheDefaults) {
   EXPECT_EQ(config->store, defaults.store);
   EXPECT_EQ(config->cors.max_age_s, defaults.cors.max_age_s);
   EXPECT_EQ(config->limits, defaults.limits);
+  EXPECT_EQ(config->snapshot, defaults.snapshot);
   EXPECT_EQ(config->log, defaults.log);
 }
 
@@ -161,6 +162,37 @@ TEST_F(ServerConfigTest, ReadsEveryKindOfValue) {
   EXPECT_EQ(config->cors, (CorsConfig{{"*"}, 0}));
   EXPECT_EQ(config->limits.max_actions, 0u);
   EXPECT_EQ(config->log, (LogConfig{"off", "json", false}));
+}
+
+TEST_F(ServerConfigTest, ReadsTheSnapshotSectionAndItsEnvironmentVariables) {
+  const Env env = {{"HANDOVER_SNAPSHOT_MAX_TURNS", "1000"}};
+
+  Result<ServerConfig> config = load("snapshot:\n  max_bytes: 2048\n  max_turns: 5\n", env);
+
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->snapshot, (SnapshotConfig{2048, 1000}));
+}
+
+TEST_F(ServerConfigTest, ReportsSnapshotValuesOutOfRange) {
+  EXPECT_EQ(errors("snapshot:\n  max_bytes: 1000\n"),
+            path() + ":2:14: expected an integer from 1024 to 16777216, got '1000' "
+                     "(key 'snapshot.max_bytes')");
+  EXPECT_EQ(errors("", {{"HANDOVER_SNAPSHOT_MAX_TURNS", "0"}}),
+            "HANDOVER_SNAPSHOT_MAX_TURNS: expected an integer from 1 to 10000, got '0'");
+}
+
+TEST_F(ServerConfigTest, ASnapshotMustFitTheAgentSendQueue) {
+  const std::string queue = "websocket: {max_queued_bytes: 1048576}\n";
+  const std::string over = queue + "snapshot: {max_bytes: 524289}\n";
+  const std::string half = queue + "snapshot: {max_bytes: 524288}\n";
+
+  std::string message = errors(over);
+  Result<ServerConfig> at_half = load(half);
+
+  EXPECT_EQ(message, path() + ": snapshot.max_bytes (524289) must be at most half of "
+                              "websocket.max_queued_bytes (1048576), so that an offer fits an "
+                              "agent's send queue");
+  EXPECT_TRUE(at_half.is_ok()) << at_half.status().to_string();
 }
 
 TEST_F(ServerConfigTest, ReportsMissingFile) {

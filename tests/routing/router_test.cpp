@@ -129,6 +129,32 @@ class RouterTest : public ::testing::Test {
   std::vector<AgentView> views_;
 };
 
+TEST_F(RouterTest, AnOfferIsOpenUntilItIsAnsweredOrExpires) {
+  online("a1");
+  online("a2");
+  SendOffer offer = only_offer(escalate(make_escalation("c1")));
+  const std::string other = offer.agent_id == "a1" ? "a2" : "a1";
+
+  const bool open_at_first = router_->has_open_offer(offer.agent_id, "c1");
+  const bool open_for_other = router_->has_open_offer(other, "c1");
+  clock_.advance_ms(30 * kSecond);  // expired, before the timer has run
+  const bool open_after_expiry = router_->has_open_offer(offer.agent_id, "c1");
+
+  EXPECT_TRUE(open_at_first);
+  EXPECT_FALSE(open_for_other);
+  EXPECT_FALSE(open_after_expiry);
+  EXPECT_FALSE(router_->has_open_offer(offer.agent_id, "unknown"));
+}
+
+TEST_F(RouterTest, AnAcceptedOfferIsNoLongerOpen) {
+  online("a1");
+  SendOffer offer = only_offer(escalate(make_escalation("c1")));
+
+  ok(router_->accept("a1", "c1", offer.offer_id));
+
+  EXPECT_FALSE(router_->has_open_offer("a1", "c1"));
+}
+
 TEST_F(RouterTest, OfferThenAccept) {
   online("a1");
 

@@ -21,7 +21,7 @@ struct WsClient::Impl {
   net::io_context ioc;
   websocket::stream<tcp::socket> ws{ioc};
   beast::flat_buffer buffer;
-  std::deque<nlohmann::json> inbox;
+  std::deque<std::string> inbox;  // frames as received
   bool open = false;
 
   void start_read() {
@@ -30,10 +30,8 @@ struct WsClient::Impl {
         open = false;
         return;
       }
-      const std::string text = beast::buffers_to_string(buffer.data());
+      inbox.push_back(beast::buffers_to_string(buffer.data()));
       buffer.consume(buffer.size());
-      auto parsed = nlohmann::json::parse(text, nullptr, false);
-      inbox.push_back(parsed.is_discarded() ? nlohmann::json(text) : std::move(parsed));
       start_read();
     });
   }
@@ -93,7 +91,16 @@ bool WsClient::send(const std::string& text) {
   return ok;
 }
 
-std::optional<nlohmann::json> WsClient::read(int timeout_ms) {
+namespace {
+
+nlohmann::json parse_frame(const std::string& text) {
+  auto parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json(text) : std::move(parsed);
+}
+
+}  // namespace
+
+std::optional<std::string> WsClient::read_text(int timeout_ms) {
   impl_->run_until([this] { return !impl_->inbox.empty() || !impl_->open; },
                    std::chrono::milliseconds(timeout_ms));
   if (impl_->inbox.empty()) return std::nullopt;
@@ -102,16 +109,29 @@ std::optional<nlohmann::json> WsClient::read(int timeout_ms) {
   return frame;
 }
 
-std::optional<nlohmann::json> WsClient::read_type(const std::string& type, int timeout_ms) {
+std::optional<nlohmann::json> WsClient::read(int timeout_ms) {
+  auto text = read_text(timeout_ms);
+  if (!text) return std::nullopt;
+  return parse_frame(*text);
+}
+
+std::optional<std::string> WsClient::read_type_text(const std::string& type, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
-    auto frame = read(static_cast<int>(left.count()));
-    if (!frame) return std::nullopt;
-    if (frame->is_object() && frame->value("type", "") == type) return frame;
+    auto text = read_text(static_cast<int>(left.count()));
+    if (!text) return std::nullopt;
+    const auto frame = parse_frame(*text);
+    if (frame.is_object() && frame.value("type", "") == type) return text;
   }
+}
+
+std::optional<nlohmann::json> WsClient::read_type(const std::string& type, int timeout_ms) {
+  auto text = read_type_text(type, timeout_ms);
+  if (!text) return std::nullopt;
+  return parse_frame(*text);
 }
 
 std::deque<nlohmann::json> WsClient::drain(int wait_ms) {
@@ -121,7 +141,8 @@ std::deque<nlohmann::json> WsClient::drain(int wait_ms) {
     impl_->ioc.poll();
   }
   std::deque<nlohmann::json> out;
-  out.swap(impl_->inbox);
+  for (const auto& text : impl_->inbox) out.push_back(parse_frame(text));
+  impl_->inbox.clear();
   return out;
 }
 

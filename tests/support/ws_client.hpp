@@ -34,6 +34,9 @@ class WsClient {
   std::optional<nlohmann::json> read(int timeout_ms = 5000);
   // Reads until a frame whose "type" is `type`; frames before it are dropped.
   std::optional<nlohmann::json> read_type(const std::string& type, int timeout_ms = 5000);
+  // As read() and read_type(), but the frame's text exactly as received.
+  std::optional<std::string> read_text(int timeout_ms = 5000);
+  std::optional<std::string> read_type_text(const std::string& type, int timeout_ms = 5000);
   // Frames received so far and not yet read, after waiting up to `wait_ms` for more.
   std::deque<nlohmann::json> drain(int wait_ms = 0);
 

@@ -94,6 +94,11 @@ class AgentService final : public http::WebSocketHandler {
   // conversations are ignored. Never blocks on the store.
   void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
 
+  // The snapshot stored with the conversation's latest escalation, the text its offers
+  // carried. NotFound when this service never escalated the conversation; the store's error
+  // when it cannot be read. Reads the store; callable from any thread.
+  Result<std::string> escalation_snapshot(const std::string& conversation_id) const;
+
   // True while an agent holds the conversation (as far as the router knows).
   bool assigned_to_agent(const std::string& conversation_id) const;
 

@@ -82,6 +82,14 @@ struct LimitsConfig {
   bool operator==(const LimitsConfig&) const = default;
 };
 
+// The context snapshot frozen at escalation (docs/snapshot.schema.json).
+struct SnapshotConfig {
+  std::size_t max_bytes = 65536;  // serialised history; older turns are left out beyond it
+  std::size_t max_turns = 200;    // newest turns taken in; the first user turn comes on top
+
+  bool operator==(const SnapshotConfig&) const = default;
+};
+
 struct LogConfig {
   std::string level = "info";   // trace, debug, info, warn, error, off
   std::string format = "text";  // "text" or "json"
@@ -128,6 +136,7 @@ struct ServerConfig {
   AuthConfig auth;
   CorsConfig cors;
   LimitsConfig limits;
+  SnapshotConfig snapshot;
   LogConfig log;
   std::vector<ConnectorConfig> connectors;  // by channel, sorted by channel name
   std::vector<WebhookConfig> webhooks;      // in file order

@@ -279,6 +279,9 @@ class Router {
   std::vector<QueueView> queues_view() const;
   std::vector<AgentView> agents_view() const;  // ordered by id
   Result<PositionView> position(std::string_view conversation_id) const;
+  // True while the agent holds an offer of the conversation that is neither answered nor
+  // past its expiry (also when the timer has not run yet).
+  bool has_open_offer(std::string_view agent_id, std::string_view conversation_id) const;
 
  private:
   struct State;
