@@ -323,11 +323,12 @@ void read_turn(Validator& v, const json& body, const LimitsConfig& limits,
 
   if (const json* bot = v.object(body, "", "bot")) {
     if (turn.role == "user") v.fail("/bot", "only bot turns carry 'bot'");
-    v.allow_only(*bot, "/bot", {"confidence", "intent", "fallback", "handover"});
+    v.allow_only(*bot, "/bot", {"confidence", "intent", "fallback", "handover", "unreachable"});
     json clean = json::object();
     if (auto c = v.number(*bot, "/bot", "confidence", false, 0, 1)) clean["confidence"] = *c;
     if (auto i = v.string(*bot, "/bot", "intent", false, kShortText)) clean["intent"] = *i;
     if (auto f = v.boolean(*bot, "/bot", "fallback")) clean["fallback"] = *f;
+    if (auto u = v.boolean(*bot, "/bot", "unreachable")) clean["unreachable"] = *u;
     if (const json* h = v.object(*bot, "/bot", "handover")) {
       v.allow_only(*h, "/bot/handover", {"reason"});
       json handover = json::object();

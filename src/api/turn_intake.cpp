@@ -26,6 +26,7 @@ triggers::TurnInput turn_input(const store::TurnRecord& turn, const json& bot,
       in.bot_confidence = c->get<double>();
     }
     in.bot_fallback = bot.value("fallback", false);
+    in.bot_unreachable = bot.value("unreachable", false);
     if (auto i = bot.find("intent"); i != bot.end() && i->is_string()) {
       in.bot_intent = i->get_ref<const std::string&>();
     }

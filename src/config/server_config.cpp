@@ -6,9 +6,11 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <filesystem>
 #include <string_view>
 #include <utility>
 
+#include "integrations_config.hpp"
 #include "yaml_util.hpp"
 
 extern "C" {
@@ -415,11 +417,26 @@ void read_section(const Section& section, MapReader& top, const std::vector<Sett
   reader.finish();
 }
 
-void read_file_settings(const YAML::Node& root, ServerConfig& config, Diagnostics& diag) {
+// The bots per channel and the webhook receivers: sections with their own shapes.
+void read_integrations(MapReader& top, const std::string& config_dir,
+                       const std::map<std::string, std::string>& env, ServerConfig& config,
+                       Diagnostics& diag) {
+  if (std::optional<YAML::Node> node = top.take("connectors")) {
+    read_connectors(*node, top.key_mark("connectors"), config_dir, config.connectors, diag);
+  }
+  if (std::optional<YAML::Node> node = top.take("webhooks")) {
+    read_webhooks(*node, env, config.webhooks, diag);
+  }
+}
+
+void read_file_settings(const YAML::Node& root, const std::string& config_dir,
+                        const std::map<std::string, std::string>& env, ServerConfig& config,
+                        Diagnostics& diag) {
   try {
     std::vector<Setting> settings = scalar_settings(config);
     MapReader top(root, root.Mark(), "", diag);
     for (const Section& section : kSections) read_section(section, top, settings, config, diag);
+    read_integrations(top, config_dir, env, config, diag);
     top.finish();
   } catch (const YAML::Exception& e) {
     // Reading only inspects types it has checked, so this would be a yaml-cpp surprise.
@@ -458,6 +475,9 @@ Status apply_env_variable(std::string_view name, std::string_view value,
   }
   for (const Setting& setting : settings) {
     if (env_name(setting.section, setting.key) == name) return setting.binding.assign(value);
+  }
+  if (std::optional<Status> secret = apply_webhook_secret(name, value, config.webhooks)) {
+    return *secret;
   }
   return unknown_variable(name, settings);
 }
@@ -531,7 +551,8 @@ Result<ServerConfig> load_server_config(const std::string& path,
   Diagnostics diag(path);
 
   if (std::optional<YAML::Node> root = load_yaml_file(path, diag)) {
-    read_file_settings(*root, config, diag);
+    const std::string config_dir = std::filesystem::path(path).parent_path().string();
+    read_file_settings(*root, config_dir, env, config, diag);
   }
   apply_environment(env, config, diag);
   apply_flags(flags, config, diag);

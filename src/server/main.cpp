@@ -2,6 +2,7 @@
 // SIGINT or SIGTERM, then shuts down gracefully.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -14,7 +15,10 @@
 #include "handover/agents/agent_service.hpp"
 #include "handover/api/api.hpp"
 #include "handover/config/server_config.hpp"
+#include "handover/connector/connector.hpp"
+#include "handover/connector/faq_bot.hpp"
 #include "handover/feed/feed.hpp"
+#include "handover/http/client.hpp"
 #include "handover/http/server.hpp"
 #include "handover/logging/log.hpp"
 #include "handover/metrics/registry.hpp"
@@ -27,6 +31,7 @@
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/webhooks/webhooks.hpp"
 
 #ifndef HANDOVER_VERSION
 #define HANDOVER_VERSION "0.0.0"
@@ -150,6 +155,18 @@ Status check_rule_queues(const std::string& rules_path, const routing::RoutingCo
   return Status::invalid_argument(errors);
 }
 
+// Every builtin connector's FAQ file must load.
+Status check_bot_files(const config::ServerConfig& cfg) {
+  std::string errors;
+  for (const auto& c : cfg.connectors) {
+    if (c.type != "builtin") continue;
+    if (auto bot = connector::FaqBot::load(c.file); !bot) errors += bot.status().message() + "\n";
+  }
+  if (errors.empty()) return Status::ok();
+  errors.pop_back();
+  return Status::invalid_argument(errors);
+}
+
 bool write_port_file(const std::string& path, std::uint16_t port) {
   const std::string tmp = path + ".tmp";
   {
@@ -198,6 +215,73 @@ struct PrivacyParts {
   privacy::PrivacyConfig config;
   std::shared_ptr<const privacy::Masker> masker;
 };
+
+// The bot connectors and outbound webhooks, each fed by its own Hub subscription. Members
+// are destroyed in reverse: the subscriptions end before the services go.
+struct Integrations {
+  std::unique_ptr<connector::ConnectorService> connectors;
+  std::unique_ptr<webhooks::WebhookService> webhooks;
+  feed::Hub::Subscription connector_feed;
+  feed::Hub::Subscription webhook_feed;
+
+  void stop() {
+    connector_feed.reset();
+    webhook_feed.reset();
+    if (connectors) connectors->stop();
+    if (webhooks) webhooks->stop();
+  }
+};
+
+Result<std::unique_ptr<connector::ConnectorService>> start_connectors(
+    const config::ServerConfig& cfg, store::Store& store, api::TurnPoster& poster,
+    http::Client& client, metrics::Registry& registry) {
+  const bool any = std::any_of(cfg.connectors.begin(), cfg.connectors.end(),
+                               [](const auto& c) { return c.type != "none"; });
+  if (!any) return std::unique_ptr<connector::ConnectorService>();
+  // TODO: take the "bot unavailable" text from the message catalog once the server has one;
+  // until then the connector's built-in German and English texts are used.
+  connector::ConnectorDeps deps{poster,
+                                [&store](const std::string& id) { return store.get_conversation(id); },
+                                registry,
+                                &client,
+                                connector::MessageText{},
+                                cfg.limits.max_text_bytes};
+  return connector::ConnectorService::create(cfg.connectors, std::move(deps));
+}
+
+Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerConfig& cfg,
+                                                         store::Store& store, feed::Hub& feed,
+                                                         api::TurnPoster& poster,
+                                                         http::Client& client,
+                                                         metrics::Registry& registry) {
+  auto out = std::make_unique<Integrations>();
+  auto connectors = start_connectors(cfg, store, poster, client, registry);
+  if (!connectors) return connectors.status();
+  out->connectors = std::move(connectors).value();
+  if (out->connectors) {
+    auto* service = out->connectors.get();
+    out->connector_feed = feed.subscribe("", [service](const feed::Event& e) { service->on_event(e); });
+    for (const auto& channel : service->channels()) spdlog::info("bot connector channel={}", channel);
+  }
+  if (cfg.webhooks.empty()) return out;
+
+  webhooks::WebhookDeps deps{client, store, registry, SystemClock::instance(),
+                             [&feed](std::int64_t after, std::size_t limit) {
+                               return feed.history("", after, limit);
+                             },
+                             {}};
+  auto service = webhooks::WebhookService::create(cfg.webhooks, std::move(deps));
+  if (!service) return service.status();
+  out->webhooks = std::move(service).value();
+  auto* hooks = out->webhooks.get();
+  // Subscribed before start(), so nothing falls between the catch-up and the live events.
+  out->webhook_feed = feed.subscribe("", [hooks](const feed::Event& e) { hooks->on_event(e); });
+  if (Status s = hooks->start(); !s.is_ok()) {
+    spdlog::error("webhooks: cannot read the delivery cursors: {}", s.message());
+  }
+  spdlog::info("webhooks endpoints={}", cfg.webhooks.size());
+  return out;
+}
 
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
           const PrivacyParts& privacy_parts, const Options& opts, const sigset_t& signals) {
@@ -274,12 +358,23 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   deps.masker = privacy_parts.masker;
   deps.retention = &retention;
   auto api = api::make_api(deps);
+  http::Client outbound(1);
+  auto integrations =
+      start_integrations(cfg, *store, feed, api->turns(), outbound, registry);
+  if (!integrations) {
+    spdlog::error("{}", integrations.status().message());
+    agents.stop();
+    store->close();
+    return kExitFailure;
+  }
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
   server.add_websocket("/v1/agents/ws", agents, websocket_options(cfg.websocket));
   if (Status s = server.listen(); !s.is_ok()) {
     spdlog::error("{}", s.message());
     retention.stop();
+    (*integrations)->stop();
+    outbound.stop();
     agents.stop();
     store->close();
     return kExitFailure;
@@ -309,6 +404,8 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   waiter.join();
 
   retention.stop();
+  (*integrations)->stop();
+  outbound.stop();
   agents.stop();
   store->close();
   spdlog::info("store flushed; stopped");
@@ -364,11 +461,18 @@ int main(int argc, char** argv) {
     std::cerr << queues_checked.message() << "\n";
     return kExitFailure;
   }
+  if (Status s = check_bot_files(*cfg); !s.is_ok()) {
+    std::cerr << s.message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";
     std::cout << (opts.privacy_path.empty() ? std::string("privacy (built-in defaults)")
                                             : opts.privacy_path)
               << ": privacy configuration is valid\n";
+    for (const auto& c : cfg->connectors) {
+      if (c.type == "builtin") std::cout << c.file << ": FAQ bot is valid\n";
+    }
     std::cout << opts.rules_path << ": trigger rules are valid\n";
     std::cout << opts.routing_path << ": routing configuration is valid\n";
     return kExitOk;

@@ -129,6 +129,15 @@ CREATE INDEX events_with_note ON events (created_at_ms)
          AND json_extract(data_json, '$.data.note') <> '')
      OR (type = 'agent.unassigned' AND json_extract(data_json, '$.note') <> '');
 )sql"},
+    // Where each reader of the event log that must survive a restart (an outbound webhook
+    // endpoint) has got to: the id of the last event it is done with.
+    {4, "delivery cursors", R"sql(
+CREATE TABLE delivery_cursors (
+  name          TEXT    PRIMARY KEY CHECK (name <> ''),
+  event_id      INTEGER NOT NULL CHECK (event_id >= 0),
+  updated_at_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

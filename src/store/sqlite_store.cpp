@@ -341,6 +341,15 @@ void SqliteStore::reclaim_space(std::int64_t pages, Callback<std::int64_t> done)
   submit(std::move(op));
 }
 
+void SqliteStore::put_cursor(std::string name, std::int64_t event_id, Callback<bool> done) {
+  WriteOp op(std::in_place_type<CursorOp>);
+  CursorOp& put = std::get<CursorOp>(op);
+  put.name = std::move(name);
+  put.event_id = event_id;
+  put.done = std::move(done);
+  submit(std::move(op));
+}
+
 void SqliteStore::probe_writable(Callback<bool> done) {
   submit(WriteOp(std::in_place_type<ProbeOp>, std::move(done)));
 }
@@ -800,6 +809,21 @@ Status SqliteStore::apply(UpdateAgentOp& op) {
                         op.status);
 }
 
+Status SqliteStore::apply(CursorOp& op) {
+  if (op.name.empty() || op.event_id < 0) {
+    op.status = Status::invalid_argument("store: a cursor needs a name and an id >= 0");
+    return Status::ok();
+  }
+  Statement& put = writer_.put_cursor;
+  ResetOnExit reset(put);
+  put.bind(1, op.name);
+  put.bind(2, op.event_id);
+  put.bind(3, clock_.now_ms());
+  const int rc = put.step();
+  if (rc == SQLITE_DONE) return Status::ok();
+  return request_failed(sqlite_error(writer_db_.handle(), rc, "put cursor"), op.status);
+}
+
 // The conversation's head as of this transaction; nullptr when there is no such
 // conversation. Read from the database once per transaction, then kept in heads_.
 Result<SqliteStore::ConversationHead*> SqliteStore::find_head(const std::string& conversation_id) {
@@ -1065,6 +1089,17 @@ Result<std::vector<AgentRecord>> SqliteStore::list_agents() {
   while ((rc = list.step()) == SQLITE_ROW) read_agent(list, agents.emplace_back());
   if (rc != SQLITE_DONE) return sqlite_error(reader->db.handle(), rc, "list agents");
   return agents;
+}
+
+Result<std::int64_t> SqliteStore::get_cursor(const std::string& name) {
+  ReaderPool::Lease reader = readers_->acquire();
+  Statement& get = reader->statements.get_cursor;
+  ResetOnExit reset(get);
+  get.bind(1, name);
+  const int rc = get.step();
+  if (rc == SQLITE_DONE) return Status::not_found("store: no cursor " + name);
+  if (rc != SQLITE_ROW) return sqlite_error(reader->db.handle(), rc, "get cursor");
+  return get.column_int64(0);
 }
 
 }  // namespace handover::store

@@ -47,6 +47,7 @@ class SqliteStore final : public Store {
   void append_audit(AuditRecord record, Callback<AuditRecord> done) override;
   void run_retention(RetentionBatch batch, Callback<RetentionOutcome> done) override;
   void reclaim_space(std::int64_t pages, Callback<std::int64_t> done) override;
+  void put_cursor(std::string name, std::int64_t event_id, Callback<bool> done) override;
   void probe_writable(Callback<bool> done) override;
 
   Result<ConversationRecord> get_conversation(const std::string& id) override;
@@ -61,6 +62,7 @@ class SqliteStore final : public Store {
   Result<HandoverFacts> read_handover_facts(const HandoverFactsQuery& query) override;
   Result<std::vector<AuditRecord>> list_audit(const AuditQuery& query) override;
   Result<CustomerExport> export_customer(const std::string& customer_id) override;
+  Result<std::int64_t> get_cursor(const std::string& name) override;
 
   void set_commit_observer(CommitObserver observer) override;
   void set_change_observer(ChangeObserver observer) override;
@@ -139,8 +141,16 @@ class SqliteStore final : public Store {
     Status status;
     std::int64_t reply = 0;  // pages given back
   };
+  struct CursorOp {
+    std::string name;
+    std::int64_t event_id = 0;
+    Callback<bool> done;
+    Status status;
+    bool reply = true;
+  };
   using WriteOp = std::variant<CreateOp, AppendOp, ProbeOp, EventsOp, UpdateOp, CreateAgentOp,
-                               UpdateAgentOp, EraseOp, AuditOp, RetentionOp, ReclaimOp>;
+                               UpdateAgentOp, EraseOp, AuditOp, RetentionOp, ReclaimOp,
+                               CursorOp>;
 
   // What the writer knows of a conversation during one transaction. Appends and updates
   // change it here; write_heads() stores it once per conversation before COMMIT.
@@ -187,6 +197,7 @@ class SqliteStore final : public Store {
   Status insert_audit(AuditRecord& record, Status& request_status);
   Result<std::int64_t> step_retention(Statement& statement, RetentionOp& op);
   Result<std::int64_t> free_pages();
+  Status apply(CursorOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
   void log_turn_created(AppendOp& op, const ConversationHead& head);

@@ -103,6 +103,10 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "UPDATE agents SET name = ?2, display_name = ?3, token_hash = ?4, skills_json = ?5, "
      "languages_json = ?6, capacity = ?7, disabled = ?8, updated_at_ms = ?10 "
      "WHERE agent_id = ?1 RETURNING created_at_ms"},
+    {&WriterStatements::put_cursor,
+     "INSERT INTO delivery_cursors (name, event_id, updated_at_ms) VALUES (?1, ?2, ?3) "
+     "ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id, "
+     "updated_at_ms = excluded.updated_at_ms"},
 };
 
 constexpr StatementSql<ReaderStatements> kReaderSql[] = {
@@ -164,6 +168,7 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
     {&ReaderStatements::list_agents,
      "SELECT agent_id, name, display_name, token_hash, skills_json, languages_json, capacity, "
      "disabled, created_at_ms, updated_at_ms FROM agents ORDER BY agent_id"},
+    {&ReaderStatements::get_cursor, "SELECT event_id FROM delivery_cursors WHERE name = ?1"},
 };
 
 template <class Statements, std::size_t N>

@@ -39,6 +39,7 @@ struct WriterStatements {
   Statement retire_events;
   Statement retire_audit;
   Statement freelist_count;  // -> free pages in the file
+  Statement put_cursor;        // ?1 name, ?2 event id, ?3 updated_at_ms
 
   static Result<WriterStatements> prepare(Connection& db);
 };
@@ -66,6 +67,7 @@ struct ReaderStatements {
   Statement list_audit_by_customer;
   Statement list_audit_by_conversation;
   Statement list_audit;
+  Statement get_cursor;               // ?1 name -> event id
 
   static Result<ReaderStatements> prepare(Connection& db);
 };

@@ -42,6 +42,7 @@ json signals_json(const Signals& s) {
         {"fallback", u.fallback},
         {"hedge", u.hedge},
         {"bot_handover", u.bot_handover},
+        {"bot_unreachable", u.bot_unreachable},
         {"low_streak", u.low_streak},
         {"fallbacks", u.fallbacks}}},
       {"request",

@@ -60,6 +60,8 @@ const std::array kFields = {
                    flag(s.signals.uncertainty.hedge)),
     HANDOVER_FIELD("uncertainty.bot_handover", T::kBool, F::kUncertainty,
                    flag(s.signals.uncertainty.bot_handover)),
+    HANDOVER_FIELD("uncertainty.bot_unreachable", T::kBool, F::kUncertainty,
+                   flag(s.signals.uncertainty.bot_unreachable)),
     HANDOVER_FIELD("uncertainty.low_streak", T::kNumber, F::kUncertainty,
                    num(s.signals.uncertainty.low_streak)),
     HANDOVER_FIELD("uncertainty.fallbacks", T::kNumber, F::kUncertainty,

@@ -106,6 +106,8 @@ void SignalExtractor::extract(const ConversationInfo& info, ConversationState& s
   } else if (bot) {
     bot_turn(state, turn, cues, out);
   }
+  // The connector reports an unreachable bot in a system turn, so this is read for any role.
+  out.uncertainty.bot_unreachable = turn.bot_unreachable;
   fill_from_state(info, state, out);
 }
 

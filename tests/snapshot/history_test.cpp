@@ -271,6 +271,9 @@ class CountingStore final : public store::Store {
   Result<store::CustomerExport> export_customer(const std::string& id) override {
     return inner_.export_customer(id);
   }
+  void put_cursor(std::string name, std::int64_t id, store::Callback<bool> d) override {
+    inner_.put_cursor(std::move(name), id, std::move(d));
+  }
   void probe_writable(store::Callback<bool> d) override { inner_.probe_writable(std::move(d)); }
   Result<store::ConversationRecord> get_conversation(const std::string& id) override {
     return inner_.get_conversation(id);
@@ -289,6 +292,9 @@ class CountingStore final : public store::Store {
     return inner_.get_agent_by_token_hash(hash);
   }
   Result<std::vector<store::AgentRecord>> list_agents() override { return inner_.list_agents(); }
+  Result<std::int64_t> get_cursor(const std::string& name) override {
+    return inner_.get_cursor(name);
+  }
   void set_commit_observer(store::CommitObserver o) override {
     inner_.set_commit_observer(std::move(o));
   }

@@ -1000,3 +1000,41 @@ TEST_F(SchemaUpgradeTest, KeepsEventsAgentsAndStatesAcrossReopen) {
 
 }  // namespace
 }  // namespace handover::store
+
+namespace handover::store {
+namespace {
+
+// ---- Delivery cursors ----------------------------------------------------------------------
+
+class CursorTest : public StoreTestBase {
+ protected:
+  Result<bool> put(const std::string& name, std::int64_t id) {
+    Pending<bool> pending;
+    store_->put_cursor(name, id, pending.callback());
+    return pending.get();
+  }
+};
+
+TEST_F(CursorTest, StoresReplacesAndKeepsCursorsAcrossReopen) {
+  ASSERT_TRUE(put("webhook:crm", 7).is_ok());
+  ASSERT_TRUE(put("webhook:crm", 12).is_ok());
+  ASSERT_TRUE(put("webhook:bi", 3).is_ok());
+
+  reopen_store();
+
+  EXPECT_EQ(store_->get_cursor("webhook:crm").value(), 12);
+  EXPECT_EQ(store_->get_cursor("webhook:bi").value(), 3);
+}
+
+TEST_F(CursorTest, AnUnknownCursorIsNotFound) {
+  EXPECT_EQ(store_->get_cursor("webhook:none").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CursorTest, RefusesAnEmptyNameOrNegativeId) {
+  EXPECT_EQ(put("", 1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(put("webhook:crm", -1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->get_cursor("webhook:crm").status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace handover::store

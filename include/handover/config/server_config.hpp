@@ -98,6 +98,34 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// The bot answering one channel's conversations (docs/connectors.md).
+struct ConnectorConfig {
+  std::string channel;              // the conversations' "channel"
+  std::string type = "none";        // "builtin", "webhook" or "none"
+  std::string file;                 // builtin: FAQ file, resolved against the config's directory
+  std::string url;                  // webhook: http:// URL of the bot
+  std::string format = "handover";  // webhook: "handover" or "rasa"
+  int timeout_ms = 5000;            // webhook: per attempt, connect included
+  int retries = 2;                  // webhook: more attempts after a network error or 5xx
+  int retry_backoff_ms = 500;       // webhook: pause before the first retry; doubles
+
+  bool operator==(const ConnectorConfig&) const = default;
+};
+
+// One receiver of outbound webhooks (docs/webhooks.md).
+struct WebhookConfig {
+  std::string name;                 // unique; names the delivery cursor and the secret's variable
+  std::string url;                  // http:// URL events are POSTed to
+  std::string secret;               // "whsec_" + base64 of 24 to 64 random bytes
+  std::vector<std::string> events;  // event types to send
+  int max_attempts = 8;             // deliveries of one event before it is given up
+  int timeout_ms = 5000;            // per attempt, connect included
+  int initial_backoff_ms = 1000;    // pause before the first retry; doubles, with jitter
+  int max_backoff_ms = 300000;      // longest pause between attempts
+
+  bool operator==(const WebhookConfig&) const = default;
+};
+
 // The whole configuration. The allowed range of each value is documented beside its key in
 // config/server.yaml; load_server_config() enforces them.
 struct ServerConfig {
@@ -110,6 +138,8 @@ struct ServerConfig {
   LimitsConfig limits;
   SnapshotConfig snapshot;
   LogConfig log;
+  std::vector<ConnectorConfig> connectors;  // by channel, sorted by channel name
+  std::vector<WebhookConfig> webhooks;      // in file order
   std::string source_path;  // the file this came from, for messages
 
   bool operator==(const ServerConfig&) const = default;
@@ -129,7 +159,8 @@ struct FlagOverrides {
 //
 // `env` holds HANDOVER_<SECTION>_<KEY> variables (upper case, e.g. HANDOVER_HTTP_BODY_LIMIT),
 // plus the shortcuts HANDOVER_LISTEN ("host:port") and HANDOVER_DB (store.path);
-// HANDOVER_CORS_ALLOWED_ORIGINS is comma-separated; API keys come only from the file. Entries
+// HANDOVER_CORS_ALLOWED_ORIGINS is comma-separated; API keys come only from the file;
+// HANDOVER_WEBHOOKS_<NAME>_SECRET sets the secret of the webhook named <name>. Entries
 // without the HANDOVER_ prefix are ignored. Every HANDOVER_* entry must name a setting: there
 // is no allow-list, so an unknown name (a typo) is an error, and so is setting a shortcut
 // together with the variable it stands for.

@@ -354,6 +354,10 @@ class Store {
   // vacuum) and returns how many went; 0 when the file was not created with incremental
   // auto_vacuum (StoreStats::incremental_vacuum).
   virtual void reclaim_space(std::int64_t pages, Callback<std::int64_t> done) = 0;
+  // put_cursor: stores `event_id` as the named cursor (how far a reader of the event log such
+  // as a webhook endpoint has got), replacing its old value. InvalidArgument for an empty
+  // name or a negative id.
+  virtual void put_cursor(std::string name, std::int64_t event_id, Callback<bool> done) = 0;
   // Runs a write transaction that changes nothing: OK (true) when the database is writable,
   // otherwise the error that stopped it (e.g. Unavailable while another process holds the
   // write lock beyond busy_timeout_ms).
@@ -393,6 +397,8 @@ class Store {
   // Everything stored about the customer, read from one snapshot; empty when nothing is.
   // InvalidArgument for an empty customer id.
   virtual Result<CustomerExport> export_customer(const std::string& customer_id) = 0;
+  // The cursor put_cursor stored under `name`; NotFound when there is none.
+  virtual Result<std::int64_t> get_cursor(const std::string& name) = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;

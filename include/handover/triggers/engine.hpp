@@ -25,6 +25,7 @@ struct TurnInput {
   bool bot_fallback = false;                       // bot.fallback
   std::string_view bot_intent;                     // bot.intent, "" when absent
   std::optional<std::string> bot_handover_reason;  // present when the bot proposes a handover
+  bool bot_unreachable = false;  // bot.unreachable: the server could not reach the channel's bot
   const nlohmann::json* metadata = nullptr;        // turn metadata (order or cart value)
 };
 

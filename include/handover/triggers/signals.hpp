@@ -60,6 +60,7 @@ struct UncertaintySignals {
   bool fallback = false;      // last bot turn was a fallback
   bool hedge = false;         // last bot turn's text hedges ("I'm not sure")
   bool bot_handover = false;  // this bot turn proposes a handover (bot.handover)
+  bool bot_unreachable = false;  // this turn reports the bot unreachable (bot.unreachable)
   int low_streak = 0;         // consecutive low-confidence, fallback or hedging bot turns
   int fallbacks = 0;          // fallback bot turns over the whole conversation
 };
