@@ -249,10 +249,40 @@ void list_agents(ApiContext& ctx, Call& call, http::Responder respond) {
   respond(json_response(200, json{{"agents", std::move(items)}}.dump()));
 }
 
+namespace {
+
+enum class AgentToken { kNone, kValid, kRefused };
+
+// Whether the caller presents an agent token; an unknown token or a disabled agent is refused
+// here (answered). The agent console shows the queues with it.
+AgentToken check_agent_token(ApiContext& ctx, const Call& call, const http::Responder& respond) {
+  const auto& p = call.principal;
+  if (p.kind != Principal::Kind::kBearer || !p.bearer.starts_with("hat_")) {
+    return AgentToken::kNone;
+  }
+  auto agent = ctx.store.get_agent_by_token_hash(crypto::sha256_hex(p.bearer));
+  if (!agent) {
+    const bool unknown = agent.status().code() == StatusCode::kNotFound;
+    respond(unknown ? unauthenticated("the agent token is not valid")
+                    : store_problem(agent.status()));
+    return AgentToken::kRefused;
+  }
+  if (agent->disabled) {
+    respond(forbidden("agent " + agent->id + " is disabled"));
+    return AgentToken::kRefused;
+  }
+  return AgentToken::kValid;
+}
+
+}  // namespace
+
 void list_queues(ApiContext& ctx, Call& call, http::Responder respond) {
-  if (!require_scope(call, kScopeAdmin | kScopeRead, respond) || !require_service(ctx, respond)) {
+  const AgentToken agent = check_agent_token(ctx, call, respond);
+  if (agent == AgentToken::kRefused) return;
+  if (agent == AgentToken::kNone && !require_scope(call, kScopeAdmin | kScopeRead, respond)) {
     return;
   }
+  if (!require_service(ctx, respond)) return;
   respond(json_response(200, ctx.agents->queues_view().dump()));
 }
 

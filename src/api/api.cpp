@@ -10,6 +10,7 @@
 #include <future>
 
 #include "context.hpp"
+#include "static_files.hpp"
 #include "turn_intake.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/privacy/masker.hpp"
@@ -59,7 +60,8 @@ class ApiImpl final : public Api, public TurnPoster {
         masker_(masker_for(deps, privacy_)),
         ctx_{deps.config,  deps.store,    deps.metrics, deps.clock, Authenticator(deps.config.auth),
              deps.agents,  deps.triggers, nullptr,      privacy_,   *masker_,
-             deps.retention} {
+             deps.retention},
+        pages_(deps.config.web) {
     ctx_.feed = deps.feed;
     if (deps.triggers) {
       intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
@@ -136,6 +138,9 @@ class ApiImpl final : public Api, public TurnPoster {
       r.set_header("Allow", match.allow);
       return reply(std::move(r));
     }
+    if (match.id == RouteId::kWebFile) {
+      return reply(pages_.serve(request, segments.front(), match.tail));
+    }
     call.params = match.params;
     if (!is_public(match.id)) call.principal = ctx_.auth.identify(request);
     if (call.principal.malformed) {
@@ -173,6 +178,8 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kLivez:
       case RouteId::kHealthz: return reply(json_response(200, R"({"status":"ok"})"));
       case RouteId::kReadyz: return readyz(std::move(reply));
+      case RouteId::kWebHome: return reply(pages_.home());
+      case RouteId::kWebFile: return reply(http::problem(404, "not-found", "Not found", ""));
       case RouteId::kMetrics: {
         http::Response r;
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -192,10 +199,10 @@ class ApiImpl final : public Api, public TurnPoster {
     });
   }
 
-  // Health probes and metrics answer without credentials (and ignore any sent).
+  // Health probes, metrics and the pages answer without credentials (and ignore any sent).
   static bool is_public(RouteId id) {
     return id == RouteId::kLivez || id == RouteId::kReadyz || id == RouteId::kHealthz ||
-           id == RouteId::kMetrics;
+           id == RouteId::kMetrics || id == RouteId::kWebHome || id == RouteId::kWebFile;
   }
 
   static bool parse_target(const std::string& target, std::vector<std::string>& segments,
@@ -234,7 +241,10 @@ class ApiImpl final : public Api, public TurnPoster {
   static http::Response finish(http::Response r, const std::string& route,
                                const std::string& cors_origin) {
     r.route = route;
-    r.set_header("Cache-Control", "no-store");
+    // API answers are never cached; the pages set their own revalidation policy.
+    const bool cache_set = std::any_of(r.headers.begin(), r.headers.end(),
+                                       [](const auto& h) { return h.first == "Cache-Control"; });
+    if (!cache_set) r.set_header("Cache-Control", "no-store");
     r.set_header("X-Content-Type-Options", "nosniff");
     if (!cors_origin.empty()) {
       r.set_header("Access-Control-Allow-Origin", cors_origin);
@@ -247,6 +257,7 @@ class ApiImpl final : public Api, public TurnPoster {
   const privacy::PrivacyConfig privacy_;  // a copy, so the context can refer to it
   std::shared_ptr<const privacy::Masker> masker_;
   ApiContext ctx_;
+  StaticFiles pages_;
   std::unique_ptr<TurnIntake> intake_;
   Router router_;
 };

@@ -33,6 +33,23 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
   return true;
 }
 
+// A prefix route matches its fixed segments and hands the rest over as the tail.
+bool matches_prefix(const std::vector<std::string>& prefix,
+                    const std::vector<std::string>& segments, std::vector<std::string>* tail) {
+  if (segments.size() < prefix.size()) return false;
+  if (!std::equal(prefix.begin(), prefix.end(), segments.begin())) return false;
+  if (tail) tail->assign(segments.begin() + static_cast<std::ptrdiff_t>(prefix.size()),
+                         segments.end());
+  return true;
+}
+
+// The fixed part of "/console/{file}": {"console"}.
+std::vector<std::string> prefix_of(std::string_view text) {
+  std::vector<std::string> out = split_template(text);
+  out.pop_back();
+  return out;
+}
+
 }  // namespace
 
 Router::Router() {
@@ -64,6 +81,11 @@ Router::Router() {
   add("GET", "/readyz", RouteId::kReadyz);
   add("GET", "/healthz", RouteId::kHealthz);
   add("GET", "/metrics", RouteId::kMetrics);
+  add("GET", "/", RouteId::kWebHome);
+  // The browser pages under web/; the tail names the file.
+  for (const char* text : {"/console/{file}", "/widget/{file}"}) {
+    routes_.push_back({"GET", prefix_of(text), RouteId::kWebFile, text, true});
+  }
 }
 
 RouteMatch Router::match(std::string_view method,
@@ -71,7 +93,9 @@ RouteMatch Router::match(std::string_view method,
   RouteMatch result;
   std::vector<std::string> allowed;
   for (const auto& route : routes_) {
-    if (!matches(route.pattern, segments, nullptr)) continue;
+    const bool hit = route.prefix ? matches_prefix(route.pattern, segments, nullptr)
+                                  : matches(route.pattern, segments, nullptr);
+    if (!hit) continue;
     result.route = route.text;
     allowed.push_back(route.method);
     if (route.method == "GET") allowed.push_back("HEAD");
@@ -79,7 +103,11 @@ RouteMatch Router::match(std::string_view method,
     if (same && result.kind != RouteMatch::Kind::kFound) {
       result.kind = RouteMatch::Kind::kFound;
       result.id = route.id;
-      matches(route.pattern, segments, &result.params);
+      if (route.prefix) {
+        matches_prefix(route.pattern, segments, &result.tail);
+      } else {
+        matches(route.pattern, segments, &result.params);
+      }
     }
   }
   if (allowed.empty()) return result;

@@ -1,5 +1,6 @@
 // Matches a method and a decoded path against route templates such as
-// "/v1/conversations/{id}/turns".
+// "/v1/conversations/{id}/turns". A prefix route such as "/console/{file}" matches the prefix
+// followed by any number of segments (none included), which it hands over as the tail.
 #pragma once
 
 #include <string>
@@ -35,6 +36,8 @@ enum class RouteId {
   kReadyz,
   kHealthz,
   kMetrics,
+  kWebHome,
+  kWebFile,
 };
 
 struct RouteMatch {
@@ -42,6 +45,7 @@ struct RouteMatch {
   RouteId id{};
   const char* route = "";            // the template, for logs and metrics
   std::vector<std::string> params;   // values of {placeholders}, in order
+  std::vector<std::string> tail;     // prefix routes: the segments after the prefix
   std::string allow;                 // for 405 and OPTIONS: "GET, POST, OPTIONS"
 };
 
@@ -57,9 +61,10 @@ class Router {
  private:
   struct Route {
     std::string method;
-    std::vector<std::string> pattern;  // "{}" marks a parameter
+    std::vector<std::string> pattern;  // "{}" marks a parameter; prefix routes: the prefix
     RouteId id;
     const char* text;
+    bool prefix = false;
   };
   std::vector<Route> routes_;
 };

@@ -301,6 +301,15 @@ void read_cors(MapReader& cors, ServerConfig& config, Diagnostics& diag) {
   if (origins) config.cors.allowed_origins = std::move(*origins);
 }
 
+void read_web(MapReader& web, ServerConfig& config, Diagnostics& diag) {
+  std::optional<YAML::Node> node = web.take("frame_ancestors");
+  if (!node) return;
+
+  std::optional<std::vector<std::string>> origins = read_string_list(
+      *node, web.path_of("frame_ancestors"), kOriginExpectation, check_origin, diag);
+  if (origins) config.web.frame_ancestors = std::move(*origins);
+}
+
 // ---- Scalar settings, shared by the file, the environment and the flags -------------------
 
 // One scalar setting: its place in the YAML file and how its text is parsed into the config.
@@ -363,6 +372,8 @@ void add_other_settings(ServerConfig& c, std::vector<Setting>& out) {
                  enum_binding(c.log.level, {"trace", "debug", "info", "warn", "error", "off"})});
   out.push_back({"log", "format", enum_binding(c.log.format, {"text", "json"})});
   out.push_back({"log", "access_log", boolean_binding(c.log.access_log)});
+  out.push_back({"web", "enabled", boolean_binding(c.web.enabled)});
+  out.push_back({"web", "root", string_binding(c.web.root, "a directory path")});
 }
 
 // Every scalar setting, bound to the fields of `config`, which must outlive the result.
@@ -392,7 +403,7 @@ struct Section {
   void (*read_lists)(MapReader&, ServerConfig&, Diagnostics&);
 };
 
-constexpr std::array<Section, 9> kSections = {{
+constexpr std::array<Section, 10> kSections = {{
     {"listen", nullptr},
     {"http", nullptr},
     {"websocket", nullptr},
@@ -402,6 +413,7 @@ constexpr std::array<Section, 9> kSections = {{
     {"limits", nullptr},
     {"snapshot", nullptr},
     {"log", nullptr},
+    {"web", read_web},
 }};
 
 void read_section(const Section& section, MapReader& top, const std::vector<Setting>& settings,
@@ -541,6 +553,13 @@ void check_combinations(const ServerConfig& config, Diagnostics& diag) {
   }
 }
 
+// A relative web.root (from any source) names a directory beside the config file's.
+void resolve_web_root(const std::string& config_path, WebConfig& web) {
+  const std::filesystem::path root(web.root);
+  if (root.empty() || root.is_absolute()) return;
+  web.root = (std::filesystem::path(config_path).parent_path() / root).lexically_normal().string();
+}
+
 }  // namespace
 
 Result<ServerConfig> load_server_config(const std::string& path,
@@ -557,6 +576,7 @@ Result<ServerConfig> load_server_config(const std::string& path,
   apply_environment(env, config, diag);
   apply_flags(flags, config, diag);
   if (diag.empty()) check_combinations(config, diag);
+  resolve_web_root(path, config.web);
 
   if (!diag.empty()) return diag.to_status();
   return config;

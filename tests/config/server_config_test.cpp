@@ -96,6 +96,9 @@ TEST_F(ServerConfigTest, ShippedConfigStatesTheDefaults) {
   EXPECT_EQ(config->limits, defaults.limits);
   EXPECT_EQ(config->snapshot, defaults.snapshot);
   EXPECT_EQ(config->log, defaults.log);
+  EXPECT_EQ(config->web.enabled, defaults.web.enabled);
+  EXPECT_EQ(config->web.frame_ancestors, defaults.web.frame_ancestors);
+  EXPECT_EQ(config->web.root, std::string(HANDOVER_SOURCE_DIR) + "/web");
 }
 
 TEST_F(ServerConfigTest, ShippedDevelopmentKeysMatchTheirDocumentedPlaintext) {
@@ -130,6 +133,7 @@ TEST_F(ServerConfigTest, GivesDefaultsWhenFileHasNoSettings) {
     SCOPED_TRACE(text);
     ServerConfig expected;
     expected.source_path = path();
+    expected.web.root = (dir_.parent_path() / "web").string();
 
     Result<ServerConfig> config = load(text);
 
@@ -171,6 +175,31 @@ TEST_F(ServerConfigTest, ReadsTheSnapshotSectionAndItsEnvironmentVariables) {
 
   ASSERT_TRUE(config.is_ok()) << config.status().to_string();
   EXPECT_EQ(config->snapshot, (SnapshotConfig{2048, 1000}));
+}
+
+TEST_F(ServerConfigTest, ResolvesARelativeWebRootAgainstTheConfigDirectory) {
+  const std::string text = "web:\n  root: pages\n  frame_ancestors: [\"https://shop.example\"]\n";
+
+  Result<ServerConfig> from_file = load(text);
+  Result<ServerConfig> from_env = load(text, {{"HANDOVER_WEB_ROOT", "/srv/handover-web"}});
+  Result<ServerConfig> defaults = load("");
+
+  ASSERT_TRUE(from_file.is_ok()) << from_file.status().to_string();
+  EXPECT_EQ(from_file->web.root, (dir_ / "pages").string());
+  EXPECT_EQ(from_file->web.frame_ancestors, std::vector<std::string>{"https://shop.example"});
+  ASSERT_TRUE(from_env.is_ok()) << from_env.status().to_string();
+  EXPECT_EQ(from_env->web.root, "/srv/handover-web");
+  ASSERT_TRUE(defaults.is_ok()) << defaults.status().to_string();
+  EXPECT_EQ(defaults->web.root, (dir_.parent_path() / "web").string());
+  EXPECT_TRUE(defaults->web.enabled);
+}
+
+TEST_F(ServerConfigTest, ReportsBadWebValues) {
+  EXPECT_EQ(errors("web:\n  frame_ancestors: [\"shop.example\"]\n"),
+            path() + ":2:21: expected \"*\" or an origin such as https://example.com:8443, got "
+                     "'shop.example': it needs a lower-case scheme such as http:// or https:// "
+                     "(key 'web.frame_ancestors[0]')");
+  EXPECT_THAT(errors("", {{"HANDOVER_WEB_ENABLED", "yes"}}), HasSubstr("HANDOVER_WEB_ENABLED"));
 }
 
 TEST_F(ServerConfigTest, ReportsSnapshotValuesOutOfRange) {

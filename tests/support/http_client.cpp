@@ -75,7 +75,11 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
-  return raw(req);
+  // A HEAD answer announces the length of a body it does not send.
+  head_request_ = method == "HEAD";
+  HttpResponse r = raw(req);
+  head_request_ = false;
+  return r;
 }
 
 HttpResponse HttpClient::raw(const std::string& bytes) {
@@ -116,6 +120,7 @@ HttpResponse HttpClient::read_response(bool keep_interim) {
     r.headers.emplace(name, value);
   }
   if (r.status >= 100 && r.status < 200) return keep_interim ? r : read_response();
+  if (head_request_) return r;
   if (!fill(length)) return r;
   r.body = buffer_.substr(0, length);
   buffer_.erase(0, length);

@@ -98,6 +98,19 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// The browser pages the server serves from a directory: the agent console (/console/) and the
+// demo chat widget (/widget/).
+struct WebConfig {
+  bool enabled = true;
+  // The directory holding console/ and widget/. A relative path is resolved against the
+  // directory of the config file, so the default finds web/ beside config/ in the repository.
+  std::string root = "../web";
+  // Origins that may show /widget/ in a frame ("*" for any); empty: only the server's own.
+  std::vector<std::string> frame_ancestors;
+
+  bool operator==(const WebConfig&) const = default;
+};
+
 // The bot answering one channel's conversations (docs/connectors.md).
 struct ConnectorConfig {
   std::string channel;              // the conversations' "channel"
@@ -138,6 +151,7 @@ struct ServerConfig {
   LimitsConfig limits;
   SnapshotConfig snapshot;
   LogConfig log;
+  WebConfig web;
   std::vector<ConnectorConfig> connectors;  // by channel, sorted by channel name
   std::vector<WebhookConfig> webhooks;      // in file order
   std::string source_path;  // the file this came from, for messages

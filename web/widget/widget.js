@@ -1,0 +1,362 @@
+// The handover chat widget: an embeddable ES module. It creates a conversation with a widget
+// key, posts the user's turns with the conversation token and follows the conversation's
+// Server-Sent Events: bot, agent and system messages, the queue position and the agent
+// joining. Only the public REST and SSE API is used.
+//
+//   <div data-handover-chat data-key="WIDGET_KEY" data-lang="de"></div>
+//   <script type="module" src="https://support.example.com/widget/widget.js"></script>
+//
+// The module mounts every element with data-handover-chat once the page has loaded, except
+// those marked data-manual (mount them with mountAll() or mountChat()). Other attributes:
+// data-server (default: the server this file came from), data-channel (web), data-title.
+
+const TEXT = {
+  en: {
+    title: 'Chat with us',
+    placeholder: 'Type your message',
+    label: 'Your message',
+    send: 'Send',
+    you: 'You',
+    bot: 'Bot',
+    agent: 'Agent',
+    system: 'Notice',
+    withBot: 'You are chatting with our bot.',
+    waiting: 'Waiting for a person…',
+    position: (p, s) => `You are number ${p} in the queue` + (s > 0 ? `, about ${minutes(s)} min.` : '.'),
+    withAgent: (name) => `${name} is helping you.`,
+    joined: (name) => `${name} has joined the chat.`,
+    handover: 'A person will take over this chat.',
+    resolved: 'The agent has closed the conversation.',
+    returned: 'You are back with our bot.',
+    offline: 'Connection lost, reconnecting…',
+    failed: 'Sending failed. Please try again.',
+    rateQuestion: 'How well were you helped?',
+    rateComment: 'Comment (optional)',
+    rateSend: 'Send rating',
+    rateThanks: 'Thank you for your rating.',
+    star: (n) => `${n} of 5`,
+    choices: { keep_waiting: 'Keep waiting', leave_contact: 'Leave my contact', back_to_bot: 'Back to the bot' },
+  },
+  de: {
+    title: 'Chatten Sie mit uns',
+    placeholder: 'Ihre Nachricht',
+    label: 'Ihre Nachricht',
+    send: 'Senden',
+    you: 'Sie',
+    bot: 'Bot',
+    agent: 'Mitarbeiter',
+    system: 'Hinweis',
+    withBot: 'Sie schreiben mit unserem Bot.',
+    waiting: 'Wir holen eine Person dazu…',
+    position: (p, s) => `Sie sind Nummer ${p} in der Warteschlange` + (s > 0 ? `, etwa ${minutes(s)} Min.` : '.'),
+    withAgent: (name) => `${name} hilft Ihnen.`,
+    joined: (name) => `${name} ist dem Chat beigetreten.`,
+    handover: 'Eine Person übernimmt diesen Chat.',
+    resolved: 'Die Unterhaltung wurde abgeschlossen.',
+    returned: 'Sie schreiben wieder mit unserem Bot.',
+    offline: 'Verbindung unterbrochen, neuer Versuch…',
+    failed: 'Senden fehlgeschlagen. Bitte noch einmal versuchen.',
+    rateQuestion: 'Wie gut wurde Ihnen geholfen?',
+    rateComment: 'Kommentar (freiwillig)',
+    rateSend: 'Bewertung senden',
+    rateThanks: 'Danke für Ihre Bewertung.',
+    star: (n) => `${n} von 5`,
+    choices: { keep_waiting: 'Weiter warten', leave_contact: 'Kontakt hinterlassen', back_to_bot: 'Zurück zum Bot' },
+  },
+};
+
+function minutes(seconds) {
+  return Math.max(1, Math.round(seconds / 60));
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function defaultServer() {
+  return new URL('..', import.meta.url).origin;
+}
+
+function injectStyles() {
+  const href = new URL('widget.css', import.meta.url).href;
+  if ([...document.querySelectorAll('link[rel=stylesheet]')].some((l) => l.href === href)) return;
+  const link = document.createElement('link');
+  link.rel = 'stylesheet';
+  link.href = href;
+  document.head.append(link);
+}
+
+class Chat {
+  constructor(root, options) {
+    this.root = root;
+    this.server = (options.server || defaultServer()).replace(/\/$/, '');
+    this.key = options.key;
+    this.channel = options.channel || 'web';
+    this.lang = options.lang === 'de' ? 'de' : 'en';
+    this.t = TEXT[this.lang];
+    this.title = options.title || this.t.title;
+    this.storageKey = `handover.chat:${this.server}:${this.channel}`;
+    this.seen = new Set();       // turn seqs shown
+    this.serverNotices = false;  // the server sends its own system turns
+    this.conversation = null;    // {id, token}
+    this.events = null;
+    this.turnCounter = 0;
+    this.build();
+    this.resume();
+  }
+
+  build() {
+    const t = this.t;
+    this.root.classList.add('hc');
+    this.root.replaceChildren();
+    const head = el('div', 'hc-head');
+    head.append(el('h2', 'hc-title', this.title));
+    this.status = el('p', 'hc-status', t.withBot);
+    this.status.setAttribute('role', 'status');
+    head.append(this.status);
+    this.log = el('ol', 'hc-log');
+    this.log.setAttribute('role', 'log');
+    this.log.setAttribute('aria-live', 'polite');
+    this.log.setAttribute('aria-label', this.title);
+    this.extra = el('div', 'hc-extra');
+    this.form = el('form', 'hc-form');
+    const inputId = `hc-input-${Math.random().toString(36).slice(2, 8)}`;
+    const label = el('label', 'hc-visually-hidden', t.label);
+    label.htmlFor = inputId;
+    this.input = el('input', 'hc-input');
+    this.input.id = inputId;
+    this.input.type = 'text';
+    this.input.autocomplete = 'off';
+    this.input.maxLength = 4000;
+    this.input.placeholder = t.placeholder;
+    this.sendButton = el('button', 'hc-send', t.send);
+    this.sendButton.type = 'submit';
+    this.form.append(label, this.input, this.sendButton);
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.send();
+    });
+    this.root.append(head, this.log, this.extra, this.form);
+  }
+
+  resume() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(this.storageKey) || 'null');
+      if (saved && saved.id && saved.token) {
+        this.conversation = saved;
+        this.follow();
+      }
+    } catch {
+      sessionStorage.removeItem(this.storageKey);
+    }
+  }
+
+  async request(method, path, body, credential) {
+    const response = await fetch(this.server + path, {
+      method,
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${credential}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.detail || `HTTP ${response.status}`);
+    return data;
+  }
+
+  async ensureConversation() {
+    if (this.conversation) return this.conversation;
+    const created = await this.request('POST', '/v1/conversations',
+                                       { channel: this.channel, language: this.lang }, this.key);
+    this.conversation = { id: created.id, token: created.token };
+    sessionStorage.setItem(this.storageKey, JSON.stringify(this.conversation));
+    this.follow();
+    return this.conversation;
+  }
+
+  async send() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.sendButton.disabled = true;
+    try {
+      const { id, token } = await this.ensureConversation();
+      const turnId = `w-${Date.now().toString(36)}-${++this.turnCounter}`;
+      const answer = await this.request('POST', `/v1/conversations/${id}/turns`,
+                                        { id: turnId, role: 'user', text }, token);
+      this.input.value = '';
+      this.showTurn(answer.turn);
+    } catch (error) {
+      this.notice(`${this.t.failed} (${error.message})`, 'hc-error');
+    } finally {
+      this.sendButton.disabled = false;
+      this.input.focus();
+    }
+  }
+
+  follow() {
+    const { id, token } = this.conversation;
+    const url = `${this.server}/v1/conversations/${id}/events?access_token=${encodeURIComponent(token)}`;
+    this.events = new EventSource(url);
+    const on = (type, handler) => this.events.addEventListener(type, (e) => {
+      handler(JSON.parse(e.data).data || {});
+    });
+    on('turn.created', (d) => this.showTurn(d.turn));
+    on('handover.requested', () => this.setStatus(this.t.waiting, 'queued'));
+    on('queue.position', (d) => this.setStatus(this.t.position(d.position, d.estimated_wait_s), 'queued'));
+    on('handover.accepted', (d) => this.agentJoined(d.agent?.display_name || this.t.agent));
+    on('handover.transferred', () => this.setStatus(this.t.waiting, 'queued'));
+    on('handover.requeued', () => this.setStatus(this.t.waiting, 'queued'));
+    on('handover.returned', () => this.backToBot(this.t.returned));
+    on('handover.cancelled', () => this.backToBot(this.t.returned));
+    on('handover.resolved', () => this.resolved());
+    this.events.addEventListener('error', () => {
+      if (this.events.readyState !== EventSource.CLOSED) this.root.classList.add('hc-offline');
+    });
+    this.events.addEventListener('open', () => this.root.classList.remove('hc-offline'));
+  }
+
+  setStatus(text, state) {
+    this.status.textContent = text;
+    this.root.dataset.state = state;
+  }
+
+  agentJoined(name) {
+    this.agentName = name;
+    this.setStatus(this.t.withAgent(name), 'agent');
+    if (!this.serverNotices) this.notice(this.t.joined(name));
+  }
+
+  backToBot(text) {
+    this.agentName = null;
+    this.setStatus(this.t.withBot, 'bot');
+    if (!this.serverNotices) this.notice(text);
+  }
+
+  resolved() {
+    this.backToBot(this.t.resolved);
+    if (!this.serverNotices) this.showRating();
+  }
+
+  showTurn(turn) {
+    if (!turn || this.seen.has(turn.seq)) return;
+    this.seen.add(turn.seq);
+    const message = turn.metadata?.message;
+    if (turn.role === 'system') {
+      if (message) this.serverNotices = true;
+      this.notice(turn.text, 'hc-system', turn.seq);
+      if (Array.isArray(turn.metadata?.choices)) this.showChoices(turn.metadata.choices);
+      if (message === 'handover.resolved') this.showRating();
+      if (message === 'handover.announce' && turn.metadata.position) {
+        this.setStatus(this.t.position(turn.metadata.position, turn.metadata.estimated_wait_s), 'queued');
+      }
+      return;
+    }
+    const who = { user: this.t.you, bot: this.t.bot, agent: this.agentName || this.t.agent }[turn.role]
+      || turn.role;
+    const item = el('li', `hc-msg hc-${turn.role}`);
+    item.dataset.seq = turn.seq;
+    item.append(el('span', 'hc-who', who), el('p', 'hc-text', turn.text));
+    this.append(item);
+  }
+
+  notice(text, className = 'hc-system', seq) {
+    const item = el('li', `hc-msg ${className}`);
+    if (seq !== undefined) item.dataset.seq = seq;
+    item.append(el('span', 'hc-who', this.t.system), el('p', 'hc-text', text));
+    this.append(item);
+  }
+
+  append(item) {
+    const items = [...this.log.children];
+    const seq = Number(item.dataset.seq);
+    // Turns arrive from the POST answer and the stream: keep them in seq order.
+    const after = Number.isFinite(seq) ? items.find((i) => Number(i.dataset.seq) > seq) : null;
+    this.log.insertBefore(item, after || null);
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  showChoices(choices) {
+    const box = el('div', 'hc-choices');
+    for (const choice of choices) {
+      const button = el('button', 'hc-choice', this.t.choices[choice] || choice);
+      button.type = 'button';
+      button.addEventListener('click', async () => {
+        box.remove();
+        const { id, token } = this.conversation;
+        try {
+          await this.request('POST', `/v1/conversations/${id}/choice`, { choice }, token);
+        } catch (error) {
+          this.notice(`${this.t.failed} (${error.message})`, 'hc-error');
+        }
+      });
+      box.append(button);
+    }
+    this.extra.replaceChildren(box);
+  }
+
+  showRating() {
+    const t = this.t;
+    const form = el('form', 'hc-rating');
+    const legend = el('p', 'hc-rating-question', t.rateQuestion);
+    const stars = el('div', 'hc-stars');
+    stars.setAttribute('role', 'radiogroup');
+    stars.setAttribute('aria-label', t.rateQuestion);
+    for (let n = 1; n <= 5; n++) {
+      const label = el('label', 'hc-star');
+      const radio = el('input');
+      radio.type = 'radio';
+      radio.name = 'rating';
+      radio.value = String(n);
+      radio.required = true;
+      label.append(radio, el('span', '', '★'.repeat(n)), el('span', 'hc-visually-hidden', t.star(n)));
+      stars.append(label);
+    }
+    const comment = el('input', 'hc-input');
+    comment.name = 'comment';
+    comment.placeholder = t.rateComment;
+    comment.setAttribute('aria-label', t.rateComment);
+    const submit = el('button', 'hc-send', t.rateSend);
+    submit.type = 'submit';
+    form.append(legend, stars, comment, submit);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const data = new FormData(form);
+      const body = { rating: Number(data.get('rating')) };
+      if (data.get('comment')) body.comment = String(data.get('comment'));
+      const { id, token } = this.conversation;
+      try {
+        await this.request('POST', `/v1/conversations/${id}/rating`, body, token);
+        this.extra.replaceChildren(el('p', 'hc-thanks', t.rateThanks));
+      } catch (error) {
+        this.notice(`${t.failed} (${error.message})`, 'hc-error');
+      }
+    });
+    this.extra.replaceChildren(form);
+  }
+}
+
+// Mounts a chat in `root`. Options: key (widget API key, required), server, channel, lang,
+// title. Returns the chat.
+export function mountChat(root, options) {
+  injectStyles();
+  return new Chat(root, options);
+}
+
+// Mounts every element matching `selector` that has no chat yet.
+export function mountAll(selector = '[data-handover-chat]') {
+  for (const root of document.querySelectorAll(selector)) {
+    if (root.dataset.mounted) continue;
+    root.dataset.mounted = 'true';
+    const lang = root.dataset.lang || (navigator.language || 'en').slice(0, 2);
+    mountChat(root, { key: root.dataset.key, server: root.dataset.server,
+                      channel: root.dataset.channel, lang, title: root.dataset.title });
+  }
+}
+
+const mountAutomatic = () => mountAll('[data-handover-chat]:not([data-manual])');
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', mountAutomatic);
+} else {
+  queueMicrotask(mountAutomatic);
+}
