@@ -28,6 +28,7 @@ const TEXT = {
     handover: 'A person will take over this chat.',
     resolved: 'The agent has closed the conversation.',
     returned: 'You are back with our bot.',
+    noAgent: 'No one is available right now.',
     offline: 'Connection lost, reconnecting…',
     failed: 'Sending failed. Please try again.',
     rateQuestion: 'How well were you helped?',
@@ -54,6 +55,7 @@ const TEXT = {
     handover: 'Eine Person übernimmt diesen Chat.',
     resolved: 'Die Unterhaltung wurde abgeschlossen.',
     returned: 'Sie schreiben wieder mit unserem Bot.',
+    noAgent: 'Gerade ist niemand erreichbar.',
     offline: 'Verbindung unterbrochen, neuer Versuch…',
     failed: 'Senden fehlgeschlagen. Bitte noch einmal versuchen.',
     rateQuestion: 'Wie gut wurde Ihnen geholfen?',
@@ -202,8 +204,15 @@ class Chat {
       handler(JSON.parse(e.data).data || {});
     });
     on('turn.created', (d) => this.showTurn(d.turn));
-    on('handover.requested', () => this.setStatus(this.t.waiting, 'queued'));
+    // queue.position is not stored and may overtake the stored handover.requested.
+    on('handover.requested', () => {
+      if (this.root.dataset.state !== 'queued') this.setStatus(this.t.waiting, 'queued');
+    });
     on('queue.position', (d) => this.setStatus(this.t.position(d.position, d.estimated_wait_s), 'queued'));
+    on('handover.no_agent', (d) => {
+      if (d.state === 'bot') this.backToBot(this.t.noAgent);
+      else this.setStatus(this.t.noAgent, 'queued');
+    });
     on('handover.accepted', (d) => this.agentJoined(d.agent?.display_name || this.t.agent));
     on('handover.transferred', () => this.setStatus(this.t.waiting, 'queued'));
     on('handover.requeued', () => this.setStatus(this.t.waiting, 'queued'));
