@@ -1,0 +1,221 @@
+// End-to-end tests of the chat widget and the agent console in a real browser, against the
+// real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect).
+// Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
+// E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { launch } from './lib/browser.mjs';
+import { KEYS, Server } from './lib/server.mjs';
+
+const SCENARIO_LIMIT_MS = 60000;
+const STEP_MS = 15000;  // the longest any single expected change may take
+
+const repo = resolve(process.env.E2E_REPO || '../..');
+const binary = resolve(process.env.E2E_SERVER || join(repo, 'build', 'handover-server'));
+const shots = process.env.E2E_SCREENSHOT_DIR ? resolve(process.env.E2E_SCREENSHOT_DIR) : null;
+
+async function screenshot(page, name) {
+  if (!shots) return;
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+// ---- Pages ------------------------------------------------------------------------------
+
+async function openConsole(env, token, lang = 'en-US') {
+  const page = await env.browser.page(lang);
+  await page.goto(`${env.server.url}/console/#token=${token}`);
+  await page.locator('#connection[data-kind="ok"]').waitFor({ timeout: STEP_MS });
+  return page;
+}
+
+async function openWidget(env) {
+  const page = await env.browser.page();
+  await page.goto(`${env.server.url}/widget/?lang=en&key=${KEYS.widget}`);
+  await page.locator('.hc-input').waitFor();
+  return page;
+}
+
+async function say(widget, text) {
+  const before = await widget.locator('.hc-user').count();
+  await widget.locator('.hc-input').fill(text);
+  await widget.keyboard.press('Enter');
+  await widget.locator('.hc-user').nth(before).waitFor({ timeout: STEP_MS });
+}
+
+// The customer asks the bot, then insults it: the rule "insult" hands the chat to a person.
+async function getAngry(widget) {
+  await say(widget, 'Where is my parcel?');
+  await widget.locator('.hc-bot').first().waitFor({ timeout: STEP_MS });
+  await say(widget, 'This is useless, you idiots. I am furious!');
+  await widget.locator('.hc[data-state="queued"]').waitFor({ timeout: STEP_MS });
+}
+
+async function reply(consolePage, text) {
+  const box = consolePage.locator('.conversation:not([hidden]) .reply-text');
+  await box.fill(text);
+  await box.press('Enter');
+  await consolePage.locator('.conversation:not([hidden]) .turn-agent', { hasText: text })
+    .waitFor({ timeout: STEP_MS });
+}
+
+function noPageErrors(...pages) {
+  for (const page of pages) assert.deepEqual(page.errors || [], [], 'errors in the page');
+}
+
+// ---- Scenarios --------------------------------------------------------------------------
+
+const scenarios = {
+  // Angry customer -> offer with reasons -> accept -> the customer sees the agent join and
+  // reply -> the agent resolves with feedback.
+  async handover(env) {
+    const anna = await env.server.createAgent('Anna');
+    const agent = await openConsole(env, anna.token);
+    await agent.locator('#me-name', { hasText: 'Anna' }).waitFor();
+    const widget = await openWidget(env);
+    await screenshot(widget, 'widget-bot');
+
+    await getAngry(widget);
+    await widget.locator('.hc-status', { hasText: 'in the queue' }).waitFor({ timeout: STEP_MS });
+    const offer = agent.locator('.offer');
+    await offer.waitFor({ timeout: STEP_MS });
+    await assert.doesNotReject(offer.locator('.reasons .deciding', { hasText: 'insult' }).waitFor());
+    assert.match(await offer.locator('.reasons').innerText(), /anger: “.*idiot/);
+    assert.match(await offer.locator('.summary').innerText(), /parcel/);
+    assert.match(await offer.locator('.countdown').innerText(), /Expires in \d+ s/);
+    assert.equal(await offer.locator('svg.sentiment circle').count(), 2);
+    await screenshot(agent, 'console-offer');
+    await screenshot(widget, 'widget-waiting');
+
+    await agent.keyboard.press('Alt+A');  // the keyboard shortcut accepts the newest offer
+    const view = agent.locator('.conversation:not([hidden])');
+    await view.locator('.turn-user', { hasText: 'idiots' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await agent.locator('.offer').count(), 0);
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
+
+    await reply(agent, 'Hello, this is Anna. I am sorry! Let me look at your parcel.');
+    const fromAgent = widget.locator('.hc-agent', { hasText: 'this is Anna' });
+    await fromAgent.waitFor({ timeout: STEP_MS });
+    assert.equal(await fromAgent.locator('.hc-who').innerText(), 'Anna');
+    await say(widget, 'Thank you, it is order 4711.');
+    await view.locator('.turn-user', { hasText: 'order 4711' }).waitFor({ timeout: STEP_MS });
+    await screenshot(agent, 'console-conversation');
+    await screenshot(widget, 'widget-agent');
+
+    await view.locator('details.resolve summary').click();
+    await view.locator('details.resolve input[value="yes"]').check();
+    await view.locator('details.resolve .reason-code').fill('parcel_delay');
+    await view.locator('details.resolve .note').fill('Parcel was late; customer calmed down.');
+    await view.locator('details.resolve button[type=submit]').click();
+    await agent.locator('.conversation').waitFor({ state: 'detached', timeout: STEP_MS });
+    await widget.locator('.hc[data-state="bot"]').waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-rating').waitFor({ timeout: STEP_MS });
+    await screenshot(widget, 'widget-resolved');
+
+    const report = await env.server.adminGet('/v1/analytics/handovers');
+    assert.equal(report.outcomes.resolved, 1);
+    const insult = report.rules.find((r) => r.rule === 'insult');
+    assert.equal(insult?.feedback, 1, JSON.stringify(report.rules));
+    assert.equal(insult.unjustified, 0);
+    noPageErrors(agent, widget);
+  },
+
+  // The first agent lets the offer time out; it moves to the second agent, in a second
+  // browser context, who accepts it.
+  async 'offer-timeout'(env) {
+    const anna = await env.server.createAgent('Anna');
+    const ben = await env.server.createAgent('Ben');
+    const pages = { Anna: await openConsole(env, anna.token), Ben: await openConsole(env, ben.token, 'de-DE') };
+    const widget = await openWidget(env);
+
+    await getAngry(widget);
+    const first = await Promise.race(Object.entries(pages).map(([name, page]) =>
+      page.locator('.offer').waitFor({ timeout: STEP_MS }).then(() => name)));
+    const second = first === 'Anna' ? 'Ben' : 'Anna';
+    assert.equal(await pages[second].locator('.offer').count(), 0, 'offered to both at once');
+
+    await pages[second].locator('.offer').waitFor({ timeout: STEP_MS });
+    await pages[first].locator('.offer').waitFor({ state: 'detached', timeout: STEP_MS });
+    await pages[second].locator('.offer .accept').click();
+    await pages[second].locator('.conversation:not([hidden]) .turn-user', { hasText: 'idiots' })
+      .waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-status', { hasText: `${second} is helping you` })
+      .waitFor({ timeout: STEP_MS });
+    assert.equal(await pages[first].locator('.conversation').count(), 0);
+    noPageErrors(pages.Anna, pages.Ben, widget);
+  },
+
+  // The server goes away under the console and comes back: the console says so, reconnects
+  // by itself, resumes, and shows what happened meanwhile exactly once.
+  async reconnect(env) {
+    const anna = await env.server.createAgent('Anna');
+    const agent = await openConsole(env, anna.token);
+    const widget = await openWidget(env);
+    await getAngry(widget);
+    await agent.locator('.offer .accept').click();
+    const view = agent.locator('.conversation:not([hidden])');
+    await view.locator('.turn-user', { hasText: 'idiots' }).waitFor({ timeout: STEP_MS });
+    const conversation = JSON.parse(await widget.evaluate(() =>
+      Object.entries(sessionStorage).find(([k]) => k.startsWith('handover.chat:'))[1]));
+
+    await env.server.stop();
+    await agent.locator('#connection[data-kind="bad"]').waitFor({ timeout: STEP_MS });
+    await screenshot(agent, 'console-reconnecting');
+    await env.server.start();
+    const turn = await fetch(`${env.server.url}/v1/conversations/${conversation.id}/turns`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${conversation.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ role: 'user', text: 'Are you still there?' }),
+    });
+    assert.equal(turn.status, 201);
+
+    await agent.locator('#connection[data-kind="resumed"]').waitFor({ timeout: STEP_MS });
+    await view.locator('.turn-user', { hasText: 'still there' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await view.locator('.turn-user', { hasText: 'still there' }).count(), 1);
+    assert.equal(await view.locator('.turn-user', { hasText: 'idiots' }).count(), 1);
+    await reply(agent, 'Yes, I am back.');
+    await widget.locator('.hc-agent', { hasText: 'I am back' }).waitFor({ timeout: STEP_MS });
+    noPageErrors(agent);
+  },
+};
+
+async function main() {
+  const name = process.argv[2];
+  const scenario = scenarios[name];
+  if (!scenario) {
+    console.error(`usage: node e2e.mjs <${Object.keys(scenarios).join('|')}>`);
+    process.exit(2);
+  }
+  const server = new Server({ repo, binary, offerTimeoutS: 5 });
+  const env = { server, browser: null };
+  const guard = setTimeout(() => {
+    console.error(`FAIL ${name}: over ${SCENARIO_LIMIT_MS / 1000} s`);
+    process.exitCode = 1;
+    cleanup().finally(() => process.exit(1));
+  }, SCENARIO_LIMIT_MS);
+  async function cleanup() {
+    if (env.browser) await env.browser.close();
+    await server.cleanup();
+  }
+  const started = Date.now();
+  try {
+    await server.start();
+    env.browser = await launch();
+    await scenario(env);
+    console.log(`PASS ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    console.error(`FAIL ${name}: ${error.stack || error}`);
+    for (const [i, page] of (env.browser?.pages || []).entries()) {
+      console.error(`--- page ${i} ${page.url()} errors: ${JSON.stringify(page.errors || [])}`);
+      await screenshot(page, `failure-${name}-${i}`).catch(() => {});
+    }
+    console.error(`--- server log ---\n${server.log.slice(-4000)}`);
+    process.exitCode = 1;
+  } finally {
+    clearTimeout(guard);
+    await cleanup();
+  }
+}
+
+main();
