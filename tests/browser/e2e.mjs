@@ -113,6 +113,14 @@ const scenarios = {
     await widget.locator('.hc-rating').waitFor({ timeout: STEP_MS });
     await screenshot(widget, 'widget-resolved');
 
+    const dashboard = await env.browser.page();
+    await dashboard.goto(`${env.server.url}/console/dashboard.html`);
+    await dashboard.locator('#key').fill(KEYS.admin);
+    await dashboard.locator('#dash-form button').click();
+    await dashboard.locator('.card .figure').first().waitFor({ timeout: STEP_MS });
+    assert.ok(await dashboard.locator('svg.bars text', { hasText: 'insult' }).count() > 0);
+    await screenshot(dashboard, 'console-dashboard');
+
     const report = await env.server.adminGet('/v1/analytics/handovers');
     assert.equal(report.outcomes.resolved, 1);
     const insult = report.rules.find((r) => r.rule === 'insult');
@@ -137,6 +145,7 @@ const scenarios = {
 
     await pages[second].locator('.offer').waitFor({ timeout: STEP_MS });
     await pages[first].locator('.offer').waitFor({ state: 'detached', timeout: STEP_MS });
+    if (second === 'Ben') await screenshot(pages.Ben, 'console-offer-de');
     await pages[second].locator('.offer .accept').click();
     await pages[second].locator('.conversation:not([hidden]) .turn-user', { hasText: 'idiots' })
       .waitFor({ timeout: STEP_MS });

@@ -58,7 +58,8 @@ async function load() {
   const params = new URLSearchParams();
   if ($('from').value) params.set('from', $('from').value);
   if ($('to').value) params.set('to', $('to').value);
-  const response = await fetch(`/v1/analytics/handovers?${params}`, {
+  const query = params.toString() ? `?${params}` : '';
+  const response = await fetch(`/v1/analytics/handovers${query}`, {
     headers: { Authorization: `Bearer ${key}` },
   });
   const body = await response.json().catch(() => ({}));
