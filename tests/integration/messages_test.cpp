@@ -143,6 +143,17 @@ TEST_F(MessagesTest, WithNobodyOnlineTheUserChoosesToWaitOrGoBackToTheBot) {
   EXPECT_EQ(post_json(conv, "choice", {{"choice", "back_to_bot"}}).status, 409);
 }
 
+TEST_F(MessagesTest, PastTheQueuesWaitLimitTheUserIsOfferedTheChoices) {
+  const std::string conv = escalate("limited", 0, "en");
+  const json limit = wait_for_message(conv, "wait_limit");
+  EXPECT_EQ(limit.value("text", ""),
+            "Sorry, this is taking longer than expected. Would you like to keep waiting, leave "
+            "your contact details or carry on with the assistant?");
+  EXPECT_EQ(limit["metadata"]["choices"],
+            json::array({"keep_waiting", "leave_contact", "back_to_bot"}));
+  EXPECT_EQ(state_of(conv), "queued");
+}
+
 TEST_F(MessagesTest, LeavingContactDetailsEndsTheWaitWithThanks) {
   const std::string conv = escalate("general", 0, "en");
   wait_for_message(conv, "no_agent.online_none");
