@@ -273,7 +273,8 @@ Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerCon
                                                          api::TurnPoster& poster,
                                                          http::Client& client,
                                                          metrics::Registry& registry,
-                                                         const messages::Catalog& catalog) {
+                                                         const messages::Catalog& catalog,
+                                                         std::shared_ptr<const privacy::Masker> masker) {
   auto out = std::make_unique<Integrations>();
   auto connectors = start_connectors(cfg, store, poster, client, registry, catalog);
   if (!connectors) return connectors.status();
@@ -289,7 +290,10 @@ Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerCon
                              [&feed](std::int64_t after, std::size_t limit) {
                                return feed.history("", after, limit);
                              },
-                             {}};
+                             {},
+                             [masker](nlohmann::json& data) {
+                               masker->mask_json(data, privacy::Destination::kWebhook);
+                             }};
   auto service = webhooks::WebhookService::create(cfg.webhooks, std::move(deps));
   if (!service) return service.status();
   out->webhooks = std::move(service).value();
@@ -381,7 +385,8 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   auto api = api::make_api(deps);
   http::Client outbound(1);
   auto integrations =
-      start_integrations(cfg, *store, feed, api->turns(), outbound, registry, catalog);
+      start_integrations(cfg, *store, feed, api->turns(), outbound, registry, catalog,
+                         privacy_parts.masker);
   if (!integrations) {
     spdlog::error("{}", integrations.status().message());
     agents.stop();
