@@ -9,6 +9,7 @@
 #   --out FILE    where the results go (default bench/results/latest.json)
 #   --no-install  do not install missing Debian or npm packages
 #   --no-build    use the programs already in $BUILD_DIR
+#   --only LIST   run only these parts, comma-separated: intake,store,triggers,escalation,memory
 # Environment: BUILD_DIR (default build-bench), BENCH_DATA (default ../shared/data).
 #
 # Everything runs on 127.0.0.1 against servers this script starts on temporary files, and
@@ -22,13 +23,16 @@ mode=full
 out="bench/results/latest.json"
 install=1
 build=1
+only="intake,store,triggers,escalation,memory"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) mode=smoke ;;
     --out) out="$2"; shift ;;
     --no-install) install=0 ;;
     --no-build) build=0 ;;
-    *) echo "usage: bench/run.sh [--smoke] [--out FILE] [--no-install] [--no-build]" >&2; exit 2 ;;
+    --only) only="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--smoke] [--out FILE] [--no-install] [--no-build] [--only LIST]" >&2
+       exit 2 ;;
   esac
   shift
 done
@@ -38,7 +42,7 @@ data="${BENCH_DATA:-../shared/data}"
 [[ "$out" = /* ]] || out="$root/$out"
 
 if [[ "$mode" == full ]]; then
-  runs=3 secs=10 conversations=1000 paced_rate=2000 store_turns=200000 engine_secs=3
+  runs=3 secs=10 conversations=1000 paced_rate=1000 store_turns=200000 engine_secs=3
   escalations=300 escalation_load_rate=500 fanout_rounds=10 fanout_events=500
   memory_conversations=100000 memory_agents=10000
 else
@@ -387,7 +391,13 @@ printf '{"cores":%d,"load_average":"%s","kernel":"%s","mode":"%s","texts":%d}\n'
   > "$raw/machine.json"
 
 log "bench mode=$mode build=$build_dir"
-for section in intake store triggers escalation memory; do run_section "$section"; done
+for section in intake store triggers escalation memory; do
+  if [[ ",$only," == *",$section,"* ]]; then
+    run_section "$section"
+  else
+    echo "not run (--only $only)" > "$raw/$section.skipped"
+  fi
+done
 
 mkdir -p "$(dirname "$out")"
 "$tools/bench_report" "$raw" "$out" "$mode"
