@@ -237,22 +237,30 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   Result<std::unique_ptr<ReaderPool>> readers =
       ReaderPool::open(options.path, options.read_connections, options.busy_timeout_ms);
   if (!readers) return with_path(readers.status(), options.path);
+  Result<std::unique_ptr<Checkpointer>> checkpointer =
+      Checkpointer::start(options.path, options.synchronous, options.busy_timeout_ms);
+  if (!checkpointer) return with_path(checkpointer.status(), options.path);
 
-  std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock, std::move(writer_db).value(),
-                                                     std::move(writer).value(),
-                                                     std::move(readers).value()));
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(options, clock, std::move(writer_db).value(), std::move(writer).value(),
+                      std::move(readers).value(), std::move(checkpointer).value()));
   store->incremental_vacuum_ = *incremental;
   store->writer_thread_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
 
 SqliteStore::SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
-                         WriterStatements writer, std::unique_ptr<ReaderPool> readers)
+                         WriterStatements writer, std::unique_ptr<ReaderPool> readers,
+                         std::unique_ptr<Checkpointer> checkpointer)
     : options_(options),
       clock_(clock),
       writer_db_(std::move(writer_db)),
       writer_(std::move(writer)),
-      readers_(std::move(readers)) {}
+      readers_(std::move(readers)),
+      checkpointer_(std::move(checkpointer)) {
+  // Commits only signal the checkpoint thread; none of them runs a checkpoint itself.
+  checkpointer_->attach(writer_db_);
+}
 
 SqliteStore::~SqliteStore() { close(); }
 
@@ -583,6 +591,9 @@ void SqliteStore::report_changes() {
 // Runs after the last batch: fold the WAL into the database so the next start reads one
 // file, then close the writer's connection.
 void SqliteStore::shut_down_writer() {
+  // The final checkpoint must not find the checkpoint thread busy with one of its own.
+  checkpointer_->stop();
+  Checkpointer::detach(writer_db_);
   // Best effort: if a reader still holds a snapshot the WAL stays, which is safe.
   static_cast<void>(writer_db_.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   writer_ = WriterStatements{};

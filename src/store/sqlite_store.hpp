@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "batch_queue.hpp"
+#include "checkpointer.hpp"
 #include "handover/store/store.hpp"
 #include "reader_pool.hpp"
 #include "sqlite.hpp"
@@ -164,7 +165,8 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
-              WriterStatements writer, std::unique_ptr<ReaderPool> readers);
+              WriterStatements writer, std::unique_ptr<ReaderPool> readers,
+              std::unique_ptr<Checkpointer> checkpointer);
 
   void submit(WriteOp&& op);
   static void finish(CreateOp& op, const Status& failure);
@@ -234,11 +236,12 @@ class SqliteStore final : public Store {
   std::shared_ptr<const ChangeObserver> batch_change_observer_;
   std::shared_ptr<const BeforeCommitHook> batch_hook_;
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
-  std::string scratch_;  // reused for stored content hashes and deleted ids
+  std::string scratch_;                  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
 
   std::unique_ptr<ReaderPool> readers_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // stopped by the writer thread as it ends
 
   std::mutex mutex_;
   std::condition_variable work_ready_;
