@@ -153,6 +153,8 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kPostTurn: return post_turn(ctx_, call, std::move(reply));
       case RouteId::kListTurns: return list_turns(ctx_, call, std::move(reply));
       case RouteId::kStreamEvents: return stream_events(ctx_, call, std::move(reply));
+      case RouteId::kPostChoice: return post_choice(ctx_, call, std::move(reply));
+      case RouteId::kPostRating: return post_rating(ctx_, call, std::move(reply));
       case RouteId::kRequestHandover: return request_handover(ctx_, call, std::move(reply));
       case RouteId::kGetSnapshot: return get_snapshot(ctx_, call, std::move(reply));
       case RouteId::kCreateAgent: return create_agent(ctx_, call, std::move(reply));

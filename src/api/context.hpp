@@ -84,6 +84,11 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond);
 void post_server_turn(ApiContext& ctx, ServerTurn turn,
                       std::function<void(Result<ServerTurnResult>)> done);
 
+// The user's answers to a handover (experience_http.cpp): the choice while waiting and the
+// rating after a resolution.
+void post_choice(ApiContext& ctx, Call& call, http::Responder respond);
+void post_rating(ApiContext& ctx, Call& call, http::Responder respond);
+
 // The customer event stream, GET /v1/conversations/{id}/events (events_http.cpp).
 void stream_events(ApiContext& ctx, Call& call, http::Responder respond);
 

@@ -303,6 +303,14 @@ void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   if (!conv) return;
   json view = conversation_view(*conv);
   if (access.agent) ctx.masker.mask_json(view["metadata"], privacy::Destination::kAgent);
+  // For clients that poll instead of following the event stream: the place in the queue.
+  if (ctx.agents && conv->state != agents::kStateBot) {
+    if (auto at = ctx.agents->position(conv->id)) {
+      view["queue"] = {{"name", at->queue},
+                       {"position", at->position},
+                       {"estimated_wait_s", at->estimated_wait_s}};
+    }
+  }
   respond_audited(ctx, access, "conversation.read", *conv, json_response(200, view.dump()),
                   std::move(respond));
 }

@@ -15,6 +15,8 @@ enum class RouteId {
   kPostTurn,
   kListTurns,
   kStreamEvents,
+  kPostChoice,
+  kPostRating,
   kRequestHandover,
   kGetSnapshot,
   kCreateAgent,

@@ -1,0 +1,136 @@
+// What the user answers back to the handover: the choice while waiting
+// (POST /v1/conversations/{id}/choice) and the rating after a resolved handover
+// (POST /v1/conversations/{id}/rating).
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "context.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/privacy/masker.hpp"
+#include "validation.hpp"
+
+namespace handover::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxComment = 2000;
+constexpr std::size_t kEventPage = 1000;
+
+http::Response state_conflict(std::string detail) {
+  return http::problem(409, "conversation-state", "Not possible in this state", detail);
+}
+
+// The latest resolution of the conversation and whether it was rated since.
+struct LastResolution {
+  std::int64_t event_id = 0;  // 0: never resolved
+  std::string agent_id;
+  bool rated = false;
+};
+
+Result<LastResolution> last_resolution(store::Store& store, const std::string& conversation) {
+  LastResolution last;
+  store::EventQuery query;
+  query.conversation_id = conversation;
+  query.limit = kEventPage;
+  for (;;) {
+    auto page = store.list_events(query);
+    if (!page) return page.status();
+    for (const auto& event : *page) {
+      if (event.type == "routing.resolved") {
+        const json data = json::parse(event.data_json, nullptr, false);
+        last.event_id = event.id;
+        last.agent_id = data.is_object() ? data.value("agent_id", std::string()) : std::string();
+        last.rated = false;
+      } else if (event.type == "handover.rated") {
+        last.rated = true;
+      }
+    }
+    if (page->size() < kEventPage) return last;
+    query.after_id = page->back().id;
+  }
+}
+
+void record_choice(ApiContext& ctx, const store::ConversationRecord& conv, std::string choice,
+                   const http::Responder& respond) {
+  store::EventRecord event;
+  event.conversation_id = conv.id;
+  event.type = "handover.choice";
+  event.data_json = json{{"choice", choice}}.dump();
+  ctx.store.append_events({std::move(event)}, [respond, conv, choice](auto stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    respond(json_response(200, json{{"choice", choice}, {"state", conv.state}}.dump()));
+  });
+}
+
+}  // namespace
+
+void post_choice(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeBot, respond);
+  if (!conv) return;
+  json body;
+  if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+  Validator v;
+  v.allow_only(body, "", {"choice"});
+  const std::string choice = v.string(body, "", "choice", true, 32).value_or("");
+  if (v.ok() && choice != "keep_waiting" && choice != "leave_contact" && choice != "back_to_bot") {
+    v.fail("/choice", "expected 'keep_waiting', 'leave_contact' or 'back_to_bot'");
+  }
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+  if (conv->state != agents::kStateQueued || ctx.agents == nullptr) {
+    return respond(state_conflict("conversation " + conv->id + " is in state '" + conv->state +
+                                  "'; the choice is for a conversation waiting in a queue"));
+  }
+  if (choice == "keep_waiting") return record_choice(ctx, *conv, choice, respond);
+  // Leaving contact details or going back both end the wait; the reason tells the user
+  // (and the analytics) which.
+  ctx.agents->cancel_waiting(conv->id, choice, [respond, choice, id = conv->id](Status status) {
+    if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
+    if (!status.is_ok()) return respond(store_problem(status));
+    respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));
+  });
+}
+
+void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeBot, respond);
+  if (!conv) return;
+  json body;
+  if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+  Validator v;
+  v.allow_only(body, "", {"rating", "comment"});
+  const double rating = v.number(body, "", "rating", true, 1, 5).value_or(0);
+  if (v.ok() && std::floor(rating) != rating) v.fail("/rating", "expected a whole number 1 to 5");
+  std::string comment = v.string(body, "", "comment", false, kMaxComment, true).value_or("");
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+
+  auto last = last_resolution(ctx.store, conv->id);
+  if (!last) return respond(store_problem(last.status()));
+  if (last->event_id == 0) {
+    return respond(state_conflict("conversation " + conv->id +
+                                  " has no resolved handover to rate"));
+  }
+  if (last->rated) {
+    return respond(state_conflict("the latest handover of conversation " + conv->id +
+                                  " is rated already"));
+  }
+  // The comment is the user's own text: it is stored as the store policy masks it.
+  comment = ctx.masker.mask(comment, privacy::Destination::kStore).text;
+  store::EventRecord event;
+  event.conversation_id = conv->id;
+  event.agent_id = last->agent_id;
+  event.type = "handover.rated";
+  const json data = {{"rating", static_cast<int>(rating)},
+                     {"comment", comment},
+                     {"agent_id", last->agent_id},
+                     {"resolved_event_id", last->event_id}};
+  event.data_json = data.dump();
+  ctx.store.append_events({std::move(event)}, [respond, data](auto stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    json out = data;
+    out["id"] = stored->front().id;
+    respond(json_response(201, out.dump()));
+  });
+}
+
+}  // namespace handover::api
