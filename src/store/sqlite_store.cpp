@@ -279,6 +279,7 @@ void SqliteStore::append_turn(AppendTurnRequest request, Callback<AppendTurnOutc
   append.expected_state = std::move(request.expected_state);
   append.new_state = std::move(request.new_state);
   append.events = std::move(request.events);
+  append.follow_up = std::move(request.follow_up);
   submit(std::move(op));
 }
 
@@ -668,12 +669,29 @@ Status SqliteStore::write_append(AppendOp& op, ConversationHead& head) {
   if (op.kind == AppendKind::kReplayed) {
     op.events.clear();
   } else {
+    run_follow_up(op, head);
     log_turn_created(op, head);
     fatal = insert_events(op.events, op.turn.created_at_ms, /*wrote_before=*/true, op.status);
     if (fatal.is_ok() && op.new_state) head.state = *op.new_state;
   }
   op.conversation_state = head.state;
   return fatal;
+}
+
+// The follow-up's events belong to the turn's conversation, so they need no lookup. An empty
+// state or event type in them is a broken caller, not bad input: the batch fails.
+void SqliteStore::run_follow_up(AppendOp& op, const ConversationHead& head) {
+  if (!op.follow_up) return;
+  AppendFollowUp more;
+  op.follow_up(op.turn, head.state, more);
+  assert(!more.new_state || !more.new_state->empty());
+  if (more.new_state) op.new_state = std::move(more.new_state);
+  for (EventRecord& event : more.events) {
+    assert(!event.type.empty());
+    event.conversation_id = op.turn.conversation_id;
+    op.events.push_back(std::move(event));
+    event_pks_.push_back(head.pk);
+  }
 }
 
 // Every new turn is logged as a "turn.created" event, first among the append's events, so

@@ -91,6 +91,7 @@ class SqliteStore final : public Store {
     std::optional<std::string> expected_state;
     std::optional<std::string> new_state;
     std::vector<EventRecord> events;  // the request's; stored in place, cleared on a replay
+    AppendFollowUpFn follow_up;
   };
   struct ProbeOp {
     Callback<bool> done;
@@ -202,6 +203,7 @@ class SqliteStore final : public Store {
   Status apply(CursorOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
+  void run_follow_up(AppendOp& op, const ConversationHead& head);
   void log_turn_created(AppendOp& op, const ConversationHead& head);
   Status insert_turn(AppendOp& op, ConversationHead& head);
   Result<bool> answer_from_stored_turn(AppendOp& op, std::int64_t pk);

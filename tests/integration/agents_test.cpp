@@ -39,6 +39,28 @@ TEST_F(AgentsTest, OfferThenAcceptAssignsTheConversation) {
   EXPECT_EQ(state_of(conv), "agent");
 }
 
+TEST_F(AgentsTest, AnEscalatingTurnIsOfferedWithItselfInTheSnapshot) {
+  auto ana = agent({"ana"});
+  const std::string conv = create_conversation("en");
+  ASSERT_EQ(post_turn(conv, "user", "Where is my parcel?").status, 201);
+
+  auto posted = post_turn(conv, "user", "I want to talk to a human agent");
+
+  ASSERT_EQ(posted.status, 201) << posted.body;
+  EXPECT_EQ(posted.json()["state"], "queued");
+  EXPECT_EQ(posted.json()["decision"]["action"], "escalate");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  const json& snapshot = (*offer)["snapshot"];
+  EXPECT_EQ(snapshot["trigger"]["turn_seq"], 2);
+  EXPECT_EQ(snapshot["conversation"]["last_seq"], 2);
+  ASSERT_EQ(snapshot["history"].size(), 2u);
+  EXPECT_EQ(snapshot["history"][1]["text"], "I want to talk to a human agent");
+  EXPECT_EQ(state_of(conv), "queued");
+  const json assigned = accept(*ana, *offer);
+  EXPECT_EQ(assigned["conversation_id"], conv);
+}
+
 TEST_F(AgentsTest, TheAgentWhoServedTheCustomerBeforeIsPreferred) {
   auto ana = agent({"ana"});
   auto ben = agent({"ben"});
