@@ -259,6 +259,10 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   }
   rec.language = v.string(body, "", "language", false, 35).value_or("und");
   if (!valid_token_chars(rec.language)) v.fail("/language", "expected a BCP 47 tag such as 'de'");
+  // Tags are case-insensitive: "DE" and "de_CH" are stored as "de" and "de-ch".
+  for (char& c : rec.language) {
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   CustomerInput customer;
   read_customer(v, body, ctx.config.limits, customer);
   json metadata = json::object();
@@ -304,8 +308,8 @@ void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   json view = conversation_view(*conv);
   if (access.agent) ctx.masker.mask_json(view["metadata"], privacy::Destination::kAgent);
   // For clients that poll instead of following the event stream: the place in the queue.
-  if (ctx.agents && conv->state != agents::kStateBot) {
-    if (auto at = ctx.agents->position(conv->id)) {
+  if (ctx.agents && conv->state == agents::kStateQueued) {
+    if (auto at = ctx.agents->position(conv->id); at && at->position > 0) {
       view["queue"] = {{"name", at->queue},
                        {"position", at->position},
                        {"estimated_wait_s", at->estimated_wait_s}};
@@ -626,6 +630,8 @@ void post_server_turn(ApiContext& ctx, ServerTurn turn,
   if (turn.bot.is_object()) req.turn.bot_json = turn.bot.dump();
   if (turn.actions.is_array()) req.turn.actions_json = turn.actions.dump();
   if (turn.metadata.is_object()) req.turn.metadata_json = turn.metadata.dump();
+  // A connected bot's words are stored under the same policy as a bot's posted over REST.
+  mask_for_store(ctx.masker, req.turn);
   req.turn.content_hash = content_hash(req.turn);
   // A bot reply that meets a person (or a queue) is dropped, never shown beside the agent.
   if (req.turn.role == "bot") req.expected_state = std::string(agents::kStateBot);

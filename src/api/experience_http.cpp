@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <mutex>
+#include <set>
 
 #include "context.hpp"
 #include "handover/agents/agent_service.hpp"
@@ -27,7 +29,31 @@ struct LastResolution {
   std::int64_t event_id = 0;  // 0: never resolved
   std::string agent_id;
   bool rated = false;
+  json rating;  // the stored rating, with its event id, when rated
 };
+
+// Conversations whose rating is being stored: a second request meanwhile is refused, so
+// one resolution gets one rating even when requests race.
+class RatingsInFlight {
+ public:
+  bool begin(const std::string& conversation) {
+    std::lock_guard lock(mu_);
+    return ids_.insert(conversation).second;
+  }
+  void end(const std::string& conversation) {
+    std::lock_guard lock(mu_);
+    ids_.erase(conversation);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> ids_;
+};
+
+RatingsInFlight& ratings_in_flight() {
+  static RatingsInFlight in_flight;
+  return in_flight;
+}
 
 Result<LastResolution> last_resolution(store::Store& store, const std::string& conversation) {
   LastResolution last;
@@ -45,6 +71,8 @@ Result<LastResolution> last_resolution(store::Store& store, const std::string& c
         last.rated = false;
       } else if (event.type == "handover.rated") {
         last.rated = true;
+        last.rating = json::parse(event.data_json, nullptr, false);
+        if (last.rating.is_object()) last.rating["id"] = event.id;
       }
     }
     if (page->size() < kEventPage) return last;
@@ -104,18 +132,29 @@ void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
   std::string comment = v.string(body, "", "comment", false, kMaxComment, true).value_or("");
   if (!v.ok()) return respond(validation_problem(v.errors()));
 
-  auto last = last_resolution(ctx.store, conv->id);
-  if (!last) return respond(store_problem(last.status()));
-  if (last->event_id == 0) {
-    return respond(state_conflict("conversation " + conv->id +
-                                  " has no resolved handover to rate"));
-  }
-  if (last->rated) {
-    return respond(state_conflict("the latest handover of conversation " + conv->id +
-                                  " is rated already"));
-  }
   // The comment is the user's own text: it is stored as the store policy masks it.
   comment = ctx.masker.mask(comment, privacy::Destination::kStore).text;
+  if (!ratings_in_flight().begin(conv->id)) {
+    return respond(state_conflict("a rating of conversation " + conv->id + " is being stored"));
+  }
+  auto done = [id = conv->id, respond](http::Response r) {
+    ratings_in_flight().end(id);
+    respond(std::move(r));
+  };
+  auto last = last_resolution(ctx.store, conv->id);
+  if (!last) return done(store_problem(last.status()));
+  if (last->event_id == 0) {
+    return done(state_conflict("conversation " + conv->id + " has no resolved handover to rate"));
+  }
+  if (last->rated) {
+    // A client retrying the request it sent is told it was stored.
+    const bool same = last->rating.is_object() &&
+                      last->rating.value("rating", 0) == static_cast<int>(rating) &&
+                      last->rating.value("comment", std::string()) == comment;
+    if (same) return done(json_response(200, last->rating.dump()));
+    return done(state_conflict("the latest handover of conversation " + conv->id +
+                               " is rated already"));
+  }
   store::EventRecord event;
   event.conversation_id = conv->id;
   event.agent_id = last->agent_id;
@@ -125,11 +164,11 @@ void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
                      {"agent_id", last->agent_id},
                      {"resolved_event_id", last->event_id}};
   event.data_json = data.dump();
-  ctx.store.append_events({std::move(event)}, [respond, data](auto stored) {
-    if (!stored) return respond(store_problem(stored.status()));
+  ctx.store.append_events({std::move(event)}, [done, data](auto stored) {
+    if (!stored) return done(store_problem(stored.status()));
     json out = data;
     out["id"] = stored->front().id;
-    respond(json_response(201, out.dump()));
+    done(json_response(201, out.dump()));
   });
 }
 

@@ -71,9 +71,35 @@ struct Narrator::Impl {
     ready.notify_one();
   }
 
+  // The conversation's language; when it was created without one ("und"), the language
+  // the trigger engine read in the user's latest turns.
   std::string language_of(const std::string& conversation_id) {
     auto conversation = deps.store.get_conversation(conversation_id);
-    return conversation ? conversation->language : std::string();
+    if (!conversation) return std::string();
+    if (!conversation->language.empty() && conversation->language != "und") {
+      return conversation->language;
+    }
+    constexpr std::int64_t kLookBack = 20;
+    auto turns = deps.store.list_turns(
+        conversation_id, std::max<std::int64_t>(0, conversation->last_seq - kLookBack), kLookBack);
+    if (!turns) return conversation->language;
+    for (auto it = turns->rbegin(); it != turns->rend(); ++it) {
+      if (it->role != "user" || it->evaluation_json.empty()) continue;
+      const json evaluation = json::parse(it->evaluation_json, nullptr, false);
+      if (!evaluation.is_object() || !evaluation.contains("signals")) continue;
+      const std::string detected = evaluation["signals"].value("language", std::string());
+      if (!detected.empty()) return detected;
+    }
+    return conversation->language;
+  }
+
+  // True when at least one agent who could take the queue's conversations is online.
+  bool anyone_online(const std::string& queue_name) {
+    if (!deps.agents) return true;
+    for (const auto& view : deps.agents->queues_view()["queues"]) {
+      if (view.value("name", std::string()) == queue_name) return view.value("agents_online", 0) > 0;
+    }
+    return true;
   }
 
   std::string wait_params(const std::string& conversation_id, std::string_view language,
@@ -83,7 +109,8 @@ struct Narrator::Impl {
     if (deps.agents) {
       if (auto at = deps.agents->position(conversation_id); at && at->position > 0) {
         position = at->position;
-        wait_s = at->estimated_wait_s;
+        // With nobody online an estimate would be invented: the wait is not known.
+        wait_s = anyone_online(at->queue) ? at->estimated_wait_s : -1;
       }
     }
     params.emplace_back("position", std::to_string(position));

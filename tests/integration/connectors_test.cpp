@@ -205,6 +205,23 @@ void expect_told_and_escalated(const json& page) {
   EXPECT_TRUE(unreachable) << told.dump();
 }
 
+TEST_F(ConnectorsTest, ABotsRepliesAreMaskedLikeAnyStoredTurn) {
+  LoopbackServer bot([](const http::Request&) {
+    const json replies = json::array(
+        {{{"recipient_id", "x"}, {"text", "Ihre Karte 4111 1111 1111 1111, Mail max@example.com"}}});
+    return LoopbackServer::Reply{200, replies.dump(), false};
+  });
+  start(webhook_connector(bot.url("/bot"), "rasa"));
+  const std::string id = create("de");
+
+  user(id, "Welche Karte ist hinterlegt?");
+  const json page = wait_for_turns(id, 2);
+
+  ASSERT_EQ(page["turns"].size(), 2u) << page.dump();
+  EXPECT_EQ(page["turns"][1]["text"], "Ihre Karte [card:…1111], Mail [email]");
+  EXPECT_EQ(page.dump().find("max@example.com"), std::string::npos);
+}
+
 TEST_F(ConnectorsTest, ASlowBotTimesOutAndTheUserIsTold) {
   LoopbackServer bot([](const http::Request&) { return LoopbackServer::Reply{200, "{}", true}; });
   start(webhook_connector(bot.url("/bot"), "handover", 300, 1));

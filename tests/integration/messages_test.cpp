@@ -2,8 +2,10 @@
 // and English, the queue place as the queue moves, the choices while waiting and the rating.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "agents_fixture.hpp"
 #include "support/sse_client.hpp"
@@ -67,6 +69,34 @@ TEST_F(MessagesTest, AGermanUserIsToldEveryStepAndMayRateTheHelp) {
   EXPECT_EQ(wait_for_message(conv, "rating.thanks").value("text", ""),
             "Vielen Dank für Ihre Bewertung!");
   EXPECT_EQ(post_json(conv, "rating", {{"rating", 3}}).status, 409);  // rated already
+  // A client retrying the request it sent is told it was stored.
+  auto retried = post_json(conv, "rating", {{"rating", 4}, {"comment", "schnell und freundlich"}});
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.json()["id"], rated.json()["id"]);
+}
+
+TEST_F(MessagesTest, RacingRatingsStoreExactlyOne) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "en");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  ana->send_json(
+      {{"type", "resolve"}, {"conversation_id", conv}, {"feedback", {{"justified", "yes"}}}});
+  wait_for_message(conv, "handover.resolved");
+
+  std::vector<std::thread> raters;
+  std::vector<int> statuses(10, 0);
+  for (int i = 0; i < 10; ++i) {
+    raters.emplace_back([&, i] { statuses[i] = post_json(conv, "rating", {{"rating", i % 5 + 1}}).status; });
+  }
+  for (auto& rater : raters) rater.join();
+
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201) +
+                std::count(statuses.begin(), statuses.end(), 409) +
+                std::count(statuses.begin(), statuses.end(), 200),
+            10);
 }
 
 TEST_F(MessagesTest, AnEnglishUserIsToldAboutATransferAndTheReturnToTheBot) {
