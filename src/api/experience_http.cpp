@@ -81,15 +81,37 @@ Result<LastResolution> last_resolution(store::Store& store, const std::string& c
 }
 
 void record_choice(ApiContext& ctx, const store::ConversationRecord& conv, std::string choice,
-                   const http::Responder& respond) {
+                   json contact, const http::Responder& respond) {
   store::EventRecord event;
   event.conversation_id = conv.id;
   event.type = "handover.choice";
-  event.data_json = json{{"choice", choice}}.dump();
+  json data = {{"choice", choice}};
+  if (!contact.empty()) data["contact"] = std::move(contact);
+  event.data_json = data.dump();
   ctx.store.append_events({std::move(event)}, [respond, conv, choice](auto stored) {
     if (!stored) return respond(store_problem(stored.status()));
     respond(json_response(200, json{{"choice", choice}, {"state", conv.state}}.dump()));
   });
+}
+
+// The contact details of a leave_contact choice: at least an e-mail address or a phone
+// number. They are kept as given, like the customer profile's own fields, so the team can
+// call back (docs/privacy.md).
+json read_contact(Validator& v, const json& body) {
+  json contact = json::object();
+  const json* given = v.object(body, "", "contact");
+  if (!given) {
+    v.fail("/contact", "leave_contact needs contact details: an email or a phone number");
+    return contact;
+  }
+  v.allow_only(*given, "/contact", {"name", "email", "phone"});
+  for (const char* key : {"name", "email", "phone"}) {
+    if (auto value = v.string(*given, "/contact", key, false, 256)) contact[key] = *value;
+  }
+  if (v.ok() && !contact.contains("email") && !contact.contains("phone")) {
+    v.fail("/contact", "give an email or a phone number");
+  }
+  return contact;
 }
 
 }  // namespace
@@ -100,23 +122,46 @@ void post_choice(ApiContext& ctx, Call& call, http::Responder respond) {
   json body;
   if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
   Validator v;
-  v.allow_only(body, "", {"choice"});
+  v.allow_only(body, "", {"choice", "contact"});
   const std::string choice = v.string(body, "", "choice", true, 32).value_or("");
   if (v.ok() && choice != "keep_waiting" && choice != "leave_contact" && choice != "back_to_bot") {
     v.fail("/choice", "expected 'keep_waiting', 'leave_contact' or 'back_to_bot'");
   }
+  json contact = json::object();
+  if (v.ok() && choice == "leave_contact") contact = read_contact(v, body);
+  if (v.ok() && choice != "leave_contact" && body.contains("contact")) {
+    v.fail("/contact", "only leave_contact takes contact details");
+  }
   if (!v.ok()) return respond(validation_problem(v.errors()));
-  if (conv->state != agents::kStateQueued || ctx.agents == nullptr) {
+  const bool waiting = conv->state == agents::kStateQueued && ctx.agents != nullptr;
+  // Contact details may also be left when nobody could take the conversation at all
+  // (the queue's ask_contact path leaves it with the bot).
+  if (choice == "leave_contact" && conv->state == agents::kStateBot) {
+    return record_choice(ctx, *conv, choice, std::move(contact), respond);
+  }
+  if (!waiting) {
     return respond(state_conflict("conversation " + conv->id + " is in state '" + conv->state +
                                   "'; the choice is for a conversation waiting in a queue"));
   }
-  if (choice == "keep_waiting") return record_choice(ctx, *conv, choice, respond);
-  // Leaving contact details or going back both end the wait; the reason tells the user
-  // (and the analytics) which.
-  ctx.agents->cancel_waiting(conv->id, choice, [respond, choice, id = conv->id](Status status) {
-    if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
-    if (!status.is_ok()) return respond(store_problem(status));
-    respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));
+  if (choice == "keep_waiting") return record_choice(ctx, *conv, choice, {}, respond);
+  auto cancel = [&ctx, respond, choice, id = conv->id] {
+    // Leaving contact details or going back both end the wait; the reason tells the user
+    // (and the analytics) which.
+    ctx.agents->cancel_waiting(id, choice, [respond, choice](Status status) {
+      if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
+      if (!status.is_ok()) return respond(store_problem(status));
+      respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));
+    });
+  };
+  if (choice == "back_to_bot") return cancel();
+  // The contact details are stored first: the wait ends only once they are safe.
+  store::EventRecord event;
+  event.conversation_id = conv->id;
+  event.type = "handover.choice";
+  event.data_json = json{{"choice", choice}, {"contact", contact}}.dump();
+  ctx.store.append_events({std::move(event)}, [respond, cancel](auto stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    cancel();
   });
 }
 

@@ -147,7 +147,8 @@ struct Narrator::Impl {
     } else if (type == feed::kHandoverCancelled) {
       const std::string reason = data.value("reason", std::string());
       if (reason == "back_to_bot") t.key = "handover.cancelled";
-      if (reason == "leave_contact") t.key = "contact.thanks";
+    } else if (type == feed::kHandoverChoice) {
+      if (data.value("choice", std::string()) == "leave_contact") t.key = "contact.thanks";
     } else if (type == feed::kHandoverNoAgent) {
       if (data.value("queued", false)) {
         t.key = "no_agent.online_none";
@@ -157,6 +158,7 @@ struct Narrator::Impl {
         t.key = path == "ask_contact"     ? "no_agent.ask_contact"
                 : path == "stay_with_bot" ? "no_agent.stay_with_bot"
                                           : "no_agent.offline";
+        if (path == "ask_contact") t.metadata["choices"] = json::array({"leave_contact"});
       }
     } else if (type == feed::kHandoverWaitLimit) {
       t.key = "wait_limit";

@@ -187,11 +187,26 @@ TEST_F(MessagesTest, PastTheQueuesWaitLimitTheUserIsOfferedTheChoices) {
 TEST_F(MessagesTest, LeavingContactDetailsEndsTheWaitWithThanks) {
   const std::string conv = escalate("general", 0, "en");
   wait_for_message(conv, "no_agent.online_none");
-  auto contact = post_json(conv, "choice", {{"choice", "leave_contact"}});
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "leave_contact"}}).status, 422);
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "leave_contact"}, {"contact", {{"name", "M"}}}})
+                .status,
+            422);
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "back_to_bot"}, {"contact", json::object()}})
+                .status,
+            422);
+  auto contact = post_json(
+      conv, "choice", {{"choice", "leave_contact"}, {"contact", {{"email", "max@example.com"}}}});
   ASSERT_EQ(contact.status, 200) << contact.body;
+  EXPECT_EQ(contact.json()["state"], "bot");
   EXPECT_EQ(wait_for_message(conv, "contact.thanks").value("text", ""),
-            "Thank you! Just type your e-mail address or phone number here in the chat and we "
-            "will get back to you.");
+            "Thank you! We will get back to you at the contact details you gave as soon as we can.");
+  // The team can call back: the details are kept as given, with the conversation.
+  SseClient stream(server_->port());
+  ASSERT_EQ(stream.open("/v1/conversations/" + conv + "/events", ServerProcess::bearer(kReadKey)),
+            200);
+  auto choice = stream.next_of("handover.choice");
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_EQ(choice->data["data"]["contact"]["email"], "max@example.com");
 }
 
 TEST_F(MessagesTest, RatingsAreValidated) {
