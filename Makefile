@@ -29,6 +29,13 @@ test: build
 clean:
 	rm -rf $(BUILD_DIR)
 
+# The benchmark suite (bench/README.md): installs wrk, nginx and Node.js from Debian packages and
+# the npm packages from bench/node/package-lock.json, builds Release in $(BENCH_DIR), runs
+# everything against its reference programs and writes bench/results/latest.json. About 15
+# minutes; not part of `make test` (which runs only its smoke mode).
+bench:
+	@BUILD_DIR=$(BENCH_DIR) BENCH_DATA=$(BENCH_DATA) JOBS=$(JOBS) bench/run.sh
+
 # Speed and accuracy of the trigger engine beside the npm peers (docs/triggers.md, "Measured
 # quality and speed"). Not part of `make test`; takes about a minute.
 BENCH_DIR  ?= build-bench

@@ -266,6 +266,23 @@ void AgentService::Impl::commit_locked(routing::Effects effects, std::function<v
   }
 }
 
+PlannedWrite AgentService::Impl::plan_lead_locked(routing::Effects effects,
+                                                 const std::string& conversation) {
+  std::vector<PlannedWrite> writes;
+  write_for(writes, conversation);
+  plan_locked(std::move(effects), writes);
+  PlannedWrite lead = std::move(writes.front());
+  writes.erase(writes.begin());
+  std::erase_if(writes, [](const PlannedWrite& w) { return w.events.empty() && !w.new_state; });
+  notify_timer_locked();
+  if (writes.empty()) return lead;
+
+  auto tracker = std::make_shared<CommitTracker>();
+  tracker->remaining = static_cast<int>(writes.size());
+  for (auto& write : writes) submit_locked(std::move(write), tracker, {});
+  return lead;
+}
+
 void AgentService::Impl::submit_locked(PlannedWrite write, std::shared_ptr<CommitTracker> tracker,
                                        store::Callback<store::ConversationRecord> lead_done) {
   if (write.conversation_id.empty()) {
@@ -319,6 +336,43 @@ std::string AgentService::default_queue(const std::string& language) const {
   return impl_->config.queues.empty() ? std::string() : impl_->config.queues.front().name;
 }
 
+namespace {
+
+// The router's request for `e`, whose queue is already chosen. A queue without languages
+// serves any: the conversation's language is then no requirement.
+routing::Escalation routing_request(const routing::RoutingConfig& config, const Escalation& e,
+                                    const store::ConversationRecord& conversation,
+                                    std::shared_ptr<const std::string> snapshot) {
+  std::string language = conversation.language == "und" ? "" : conversation.language;
+  const routing::QueueConfig* queue = config.find_queue(e.queue);
+  if (queue && queue->languages.empty()) language.clear();
+  routing::Escalation request;
+  request.conversation_id = e.conversation_id;
+  request.customer_id = conversation.customer_id;
+  request.language = std::move(language);
+  request.queue = e.queue;
+  request.extra_skills = e.skills;
+  request.priority = e.priority;
+  request.snapshot = std::move(snapshot);
+  return request;
+}
+
+// The audit event of an escalation. It carries the snapshot once; restore reads it back.
+store::EventRecord escalated_event(const Escalation& e, const std::string& snapshot) {
+  const json head = {
+      {"queue", e.queue}, {"skills", e.skills}, {"priority", e.priority}, {"reasons", e.reasons}};
+  std::string data = dump(head);
+  data.pop_back();
+  data += ",\"snapshot\":" + snapshot + "}";
+  store::EventRecord audit;
+  audit.type = kEventEscalated;
+  audit.conversation_id = e.conversation_id;
+  audit.data_json = std::move(data);
+  return audit;
+}
+
+}  // namespace
+
 void AgentService::escalate(Escalation e, store::Callback<store::ConversationRecord> done) {
   Impl& s = *impl_;
   const std::int64_t started_ns = steady_ns();
@@ -327,11 +381,9 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
     s.escalation_failures.inc();
     return done(conversation.status());
   }
-  std::string language = conversation->language == "und" ? "" : conversation->language;
-  if (e.queue.empty()) e.queue = default_queue(language);
-  // A queue without languages serves any: the conversation's language is no requirement.
-  const routing::QueueConfig* queue = s.config.find_queue(e.queue);
-  if (queue && queue->languages.empty()) language.clear();
+  if (e.queue.empty()) {
+    e.queue = default_queue(conversation->language == "und" ? "" : conversation->language);
+  }
   auto snapshot =
       std::make_shared<const std::string>(e.snapshot_json.empty() ? "{}" : e.snapshot_json);
 
@@ -345,15 +397,7 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
                                               : s.state_of_locked(e.conversation_id)) +
                                          "', not 'bot'")] { done(status); });
   }
-  routing::Escalation request;
-  request.conversation_id = e.conversation_id;
-  request.customer_id = conversation->customer_id;
-  request.language = language;
-  request.queue = e.queue;
-  request.extra_skills = e.skills;
-  request.priority = e.priority;
-  request.snapshot = snapshot;
-  auto effects = s.router.escalate(request);
+  auto effects = s.router.escalate(routing_request(s.config, e, *conversation, snapshot));
   if (!effects) {
     s.escalation_failures.inc();
     return s.call_outside([done, status = effects.status()] { done(status); });
@@ -363,16 +407,7 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
     std::lock_guard conn_lock(s.conn_mu);
     s.snapshots[e.conversation_id] = snapshot;
   }
-  // The audit event carries the snapshot once; restore reads it back from here.
-  const json head = {
-      {"queue", e.queue}, {"skills", e.skills}, {"priority", e.priority}, {"reasons", e.reasons}};
-  std::string data = dump(head);
-  data.pop_back();
-  data += ",\"snapshot\":" + *snapshot + "}";
-  store::EventRecord audit;
-  audit.type = kEventEscalated;
-  audit.conversation_id = e.conversation_id;
-  audit.data_json = std::move(data);
+  store::EventRecord audit = escalated_event(e, *snapshot);
   spdlog::info("escalation conv={} queue={} priority={}", e.conversation_id, e.queue, e.priority);
 
   const std::string id = e.conversation_id;
@@ -398,6 +433,57 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
   lead.events.push_back(std::move(audit));
   lead.done = std::move(on_lead);
   s.commit_locked(std::move(*effects), nullptr, std::move(lead));
+}
+
+Status AgentService::plan_escalation(const Escalation& request,
+                                     const store::ConversationRecord& conversation,
+                                     const std::string& state, store::AppendFollowUp& out) {
+  Impl& s = *impl_;
+  const std::int64_t started_ns = steady_ns();
+  Escalation e = request;
+  if (e.queue.empty()) {
+    e.queue = default_queue(conversation.language == "und" ? "" : conversation.language);
+  }
+  auto snapshot =
+      std::make_shared<const std::string>(e.snapshot_json.empty() ? "{}" : e.snapshot_json);
+
+  Impl::RouterLock lock(s);
+  if (s.state_of_locked(e.conversation_id) != kStateBot || state != kStateBot) {
+    s.escalation_failures.inc();
+    return Status::conflict("conversation " + e.conversation_id + " is not in state 'bot'");
+  }
+  auto effects = s.router.escalate(routing_request(s.config, e, conversation, snapshot));
+  if (!effects) {
+    s.escalation_failures.inc();
+    return effects.status();
+  }
+  s.escalations.inc();
+  {
+    std::lock_guard conn_lock(s.conn_mu);
+    s.snapshots[e.conversation_id] = snapshot;
+    s.escalated_at_ns[e.conversation_id] = started_ns;
+  }
+  spdlog::info("escalation conv={} queue={} priority={}", e.conversation_id, e.queue, e.priority);
+  PlannedWrite lead = s.plan_lead_locked(std::move(*effects), e.conversation_id);
+  out.new_state = std::move(lead.new_state);
+  out.events.push_back(escalated_event(e, *snapshot));
+  for (auto& event : lead.events) out.events.push_back(std::move(event));
+  return Status::ok();
+}
+
+void AgentService::escalation_committed(const std::string& id,
+                                        const Result<std::vector<store::EventRecord>>& events) {
+  Impl& s = *impl_;
+  if (events) return s.deliver(*events);
+  s.escalation_failures.inc();
+  s.store_failures.inc();
+  spdlog::warn("escalation not stored conv={}: {}", id, events.status().message());
+  // Nothing of it was persisted or sent: the router forgets it again.
+  s.with_router([&] {
+    (void)s.router.cancel(id, "not_persisted");
+    s.states.erase(id);
+    s.assigned.erase(id);
+  });
 }
 
 void AgentService::on_turn_committed(const store::ConversationRecord& conv,

@@ -84,6 +84,9 @@ struct AgentService::Impl {
   // order. `done` runs once after the last write completed, with the first error if any.
   void commit_locked(routing::Effects effects, std::function<void(Status)> done,
                      LeadWrite lead = {});
+  // Plans the writes for `effects` like commit_locked() and submits all but the one of
+  // `conversation`, which is returned for the caller to write (an escalating turn's append).
+  PlannedWrite plan_lead_locked(routing::Effects effects, const std::string& conversation);
   void submit_locked(PlannedWrite write, std::shared_ptr<CommitTracker> tracker,
                      store::Callback<store::ConversationRecord> lead_done);
   void plan_locked(routing::Effects effects, std::vector<PlannedWrite>& writes);

@@ -15,6 +15,7 @@
 #include "handover/metrics/registry.hpp"
 #include "handover/privacy/masker.hpp"
 #include "handover/store/store.hpp"
+#include "handover/util/utf8.hpp"
 
 namespace handover::api {
 
@@ -120,6 +121,13 @@ class ApiImpl final : public Api, public TurnPoster {
                                           "the request target is not a valid origin-form URI"),
                             "", cors_origin));
     }
+    // Ids, names and filters are UTF-8 text everywhere inside: a path segment or query
+    // parameter that decodes to anything else is refused before any handler sees it.
+    if (!all_utf8(segments, call.query)) {
+      return respond(finish(http::problem(400, "bad-target", "Malformed request target",
+                                          "the request target decodes to invalid UTF-8"),
+                            "", cors_origin));
+    }
     const RouteMatch match = router_.match(request.method, segments);
     const std::string route = match.route;
     auto reply = [respond, route, cors_origin](http::Response r) {
@@ -158,6 +166,8 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kPostTurn: return post_turn(ctx_, call, std::move(reply));
       case RouteId::kListTurns: return list_turns(ctx_, call, std::move(reply));
       case RouteId::kStreamEvents: return stream_events(ctx_, call, std::move(reply));
+      case RouteId::kPostChoice: return post_choice(ctx_, call, std::move(reply));
+      case RouteId::kPostRating: return post_rating(ctx_, call, std::move(reply));
       case RouteId::kRequestHandover: return request_handover(ctx_, call, std::move(reply));
       case RouteId::kGetSnapshot: return get_snapshot(ctx_, call, std::move(reply));
       case RouteId::kCreateAgent: return create_agent(ctx_, call, std::move(reply));
@@ -203,6 +213,17 @@ class ApiImpl final : public Api, public TurnPoster {
   static bool is_public(RouteId id) {
     return id == RouteId::kLivez || id == RouteId::kReadyz || id == RouteId::kHealthz ||
            id == RouteId::kMetrics || id == RouteId::kWebHome || id == RouteId::kWebFile;
+  }
+
+  static bool all_utf8(const std::vector<std::string>& segments,
+                       const std::vector<std::pair<std::string, std::string>>& query) {
+    for (const auto& segment : segments) {
+      if (!utf8::is_valid(segment)) return false;
+    }
+    for (const auto& [key, value] : query) {
+      if (!utf8::is_valid(key) || !utf8::is_valid(value)) return false;
+    }
+    return true;
   }
 
   static bool parse_target(const std::string& target, std::vector<std::string>& segments,

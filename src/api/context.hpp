@@ -84,6 +84,11 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond);
 void post_server_turn(ApiContext& ctx, ServerTurn turn,
                       std::function<void(Result<ServerTurnResult>)> done);
 
+// The user's answers to a handover (experience_http.cpp): the choice while waiting and the
+// rating after a resolution.
+void post_choice(ApiContext& ctx, Call& call, http::Responder respond);
+void post_rating(ApiContext& ctx, Call& call, http::Responder respond);
+
 // The customer event stream, GET /v1/conversations/{id}/events (events_http.cpp).
 void stream_events(ApiContext& ctx, Call& call, http::Responder respond);
 
@@ -122,6 +127,13 @@ void respond_audited(ApiContext& ctx, const Access& access, const char* action,
 // agents::Escalation). Call once per escalation; every offer shares the text.
 std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
                                 const nlohmann::json& reasons);
+// The same while `turn`, the newest, is still being committed: the stored turns before it
+// and `turn` itself. nullopt when the stored turns do not reach up to it (an earlier turn
+// is still uncommitted too) or cannot be read; the caller then escalates after the commit.
+std::optional<std::string> serialised_snapshot_with(ApiContext& ctx,
+                                                    store::ConversationRecord conversation,
+                                                    const nlohmann::json& reasons,
+                                                    const store::TurnRecord& turn);
 // GET /v1/conversations/{id}/snapshot: the snapshot stored with the latest escalation.
 void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond);
 

@@ -2,6 +2,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <memory>
+#include <optional>
+
+#include <spdlog/spdlog.h>
 
 #include "context.hpp"
 #include "handover/triggers/evaluation.hpp"
@@ -255,6 +259,10 @@ void create_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   }
   rec.language = v.string(body, "", "language", false, 35).value_or("und");
   if (!valid_token_chars(rec.language)) v.fail("/language", "expected a BCP 47 tag such as 'de'");
+  // Tags are case-insensitive: "DE" and "de_CH" are stored as "de" and "de-ch".
+  for (char& c : rec.language) {
+    c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   CustomerInput customer;
   read_customer(v, body, ctx.config.limits, customer);
   json metadata = json::object();
@@ -299,6 +307,14 @@ void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   if (!conv) return;
   json view = conversation_view(*conv);
   if (access.agent) ctx.masker.mask_json(view["metadata"], privacy::Destination::kAgent);
+  // For clients that poll instead of following the event stream: the place in the queue.
+  if (ctx.agents && conv->state == agents::kStateQueued) {
+    if (auto at = ctx.agents->position(conv->id); at && at->position > 0) {
+      view["queue"] = {{"name", at->queue},
+                       {"position", at->position},
+                       {"estimated_wait_s", at->estimated_wait_s}};
+    }
+  }
   respond_audited(ctx, access, "conversation.read", *conv, json_response(200, view.dump()),
                   std::move(respond));
 }
@@ -415,15 +431,21 @@ void record_escalation(ApiContext& ctx, const std::string& id, const Verdict& ve
       });
 }
 
-void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verdict& verdict,
-              store::Callback<store::ConversationRecord> done) {
-  if (!ctx.agents) return record_escalation(ctx, conv.id, verdict, std::move(done));
+// The escalation a trigger verdict asks for, without its snapshot.
+agents::Escalation escalation_of(const std::string& id, const Verdict& verdict) {
   agents::Escalation e;
-  e.conversation_id = conv.id;
+  e.conversation_id = id;
   e.queue = verdict.queue;
   e.skills = verdict.skills;
   e.priority = std::clamp(verdict.priority, 0, 100);
   e.reasons = {{"rule", verdict.rule_id}, {"fired", verdict.reasons}};
+  return e;
+}
+
+void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verdict& verdict,
+              store::Callback<store::ConversationRecord> done) {
+  if (!ctx.agents) return record_escalation(ctx, conv.id, verdict, std::move(done));
+  agents::Escalation e = escalation_of(conv.id, verdict);
   e.snapshot_json = serialised_snapshot(ctx, conv, e.reasons);
   // A rule may name a queue the routing does not know: hand over to the default queue for
   // the conversation's language rather than leave the user with the bot.
@@ -437,6 +459,44 @@ void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verd
   ctx.agents->escalate(e, std::move(retry));
 }
 
+// Whether the deciding turn's own transaction carried its escalation. Written by the
+// append's follow-up and read by its completion, both on the store's writer thread.
+struct FusedEscalation {
+  enum class Outcome { kNotTried, kPlanned, kRefused } outcome = Outcome::kNotTried;
+};
+using FusedPtr = std::shared_ptr<FusedEscalation>;
+
+// Plans the escalation into the transaction of the turn that decided it, so one commit holds
+// the turn, state "queued", the routing events and the offers. When the snapshot cannot be
+// built yet (an earlier turn is still uncommitted) nothing is added and the escalation
+// follows the commit (complete_turn). A refusal (state, queue) is final, as it would be then.
+store::AppendFollowUpFn escalation_follow_up(ApiContext& ctx, store::ConversationRecord conv,
+                                             const Verdict& verdict, FusedPtr fused) {
+  return [&ctx, conv = std::move(conv), verdict, fused](
+             const store::TurnRecord& turn, const std::string& state, store::AppendFollowUp& out) {
+    if (state != agents::kStateBot) return;
+    agents::Escalation e = escalation_of(conv.id, verdict);
+    store::ConversationRecord at_turn = conv;
+    at_turn.state = state;
+    std::optional<std::string> snapshot;
+    try {
+      snapshot = serialised_snapshot_with(ctx, at_turn, e.reasons, turn);
+    } catch (const std::exception& error) {
+      spdlog::warn("snapshot before commit failed conv={}: {}", conv.id, error.what());
+    }
+    if (!snapshot) return;
+    e.snapshot_json = std::move(*snapshot);
+    Status planned = ctx.agents->plan_escalation(e, at_turn, state, out);
+    // As escalate() does: a queue routing does not know falls back to the default queue.
+    if (!planned.is_ok() && routing::error_code(planned) == "unknown_queue" && !e.queue.empty()) {
+      e.queue.clear();
+      planned = ctx.agents->plan_escalation(e, at_turn, state, out);
+    }
+    fused->outcome = planned.is_ok() ? FusedEscalation::Outcome::kPlanned
+                                     : FusedEscalation::Outcome::kRefused;
+  };
+}
+
 // What a committed turn ends with: the outcome and the conversation state after it.
 using TurnCompletion =
     std::function<void(Result<store::AppendTurnOutcome>, const std::string& state)>;
@@ -445,7 +505,14 @@ using TurnCompletion =
 // conversation over when the triggers decided so; then complete.
 void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
                    Result<store::AppendTurnOutcome> result, const Verdict& verdict,
-                   TurnCompletion done) {
+                   const FusedEscalation& fused, TurnCompletion done) {
+  if (fused.outcome == FusedEscalation::Outcome::kPlanned) {
+    if (result) {
+      ctx.agents->escalation_committed(conv.id, result->events);
+    } else {
+      ctx.agents->escalation_committed(conv.id, result.status());
+    }
+  }
   if (!result || result->kind != store::AppendKind::kCreated) {
     const std::string state = result ? result->conversation_state : std::string();
     return done(std::move(result), state);
@@ -456,7 +523,8 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
     ctx.agents->on_turn_committed(conv, for_agent(ctx.masker, result->turn));
   }
   const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
-                         conv.state == agents::kStateBot;
+                         conv.state == agents::kStateBot &&
+                         fused.outcome == FusedEscalation::Outcome::kNotTried;
   if (!hand_over) return done(std::move(result), conv.state);
 
   auto outcome = std::move(result).value();
@@ -470,13 +538,13 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
 
 // Answers POST .../turns once the turn is complete.
 void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
-                 Result<store::AppendTurnOutcome> result, const Verdict& verdict, bool end_user,
-                 const http::Responder& respond) {
+                 Result<store::AppendTurnOutcome> result, const Verdict& verdict,
+                 const FusedEscalation& fused, bool end_user, const http::Responder& respond) {
   // A replayed turn was decided when it was first stored; its answer carries the stored
   // evaluation and no new decision.
   const bool created = result && result->kind == store::AppendKind::kCreated;
   const Verdict shown = created ? verdict : Verdict{};
-  complete_turn(ctx, std::move(conv), std::move(result), verdict,
+  complete_turn(ctx, std::move(conv), std::move(result), verdict, fused,
                 [respond, shown, end_user](Result<store::AppendTurnOutcome> done,
                                            const std::string& state) {
                   if (done) return respond(turn_response(*done, state, shown, end_user));
@@ -488,13 +556,29 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
                 });
 }
 
-// Submits an append through the trigger intake when there is one.
+using TurnFinish =
+    std::function<void(Result<store::AppendTurnOutcome>, const Verdict&, const FusedEscalation&)>;
+
+// Submits an append through the trigger intake when there is one; an escalating verdict
+// rides on the append (escalation_follow_up) when an agent service routes it.
 void submit_turn(ApiContext& ctx, const store::ConversationRecord& conv,
-                 store::AppendTurnRequest req, IntakeCallback finish) {
-  if (ctx.intake) return ctx.intake->submit(conv, std::move(req), std::move(finish));
-  ctx.store.append_turn(std::move(req), [finish](Result<store::AppendTurnOutcome> r) mutable {
-    finish(std::move(r), Verdict{});
-  });
+                 store::AppendTurnRequest req, TurnFinish finish) {
+  auto fused = std::make_shared<FusedEscalation>();
+  if (ctx.intake) {
+    auto follow_up_for = [&ctx, &conv, fused](const Verdict& verdict) -> store::AppendFollowUpFn {
+      if (!ctx.agents || verdict.kind != triggers::DecisionKind::kEscalate) return {};
+      return escalation_follow_up(ctx, conv, verdict, fused);
+    };
+    auto done = [finish = std::move(finish), fused](Result<store::AppendTurnOutcome> r,
+                                                    const Verdict& verdict) {
+      finish(std::move(r), verdict, *fused);
+    };
+    return ctx.intake->submit(conv, std::move(req), std::move(done), follow_up_for);
+  }
+  ctx.store.append_turn(std::move(req),
+                        [finish = std::move(finish), fused](Result<store::AppendTurnOutcome> r) {
+                          finish(std::move(r), Verdict{}, *fused);
+                        });
 }
 
 }  // namespace
@@ -524,8 +608,9 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
 
   const bool end_user = call.principal.kind == Principal::Kind::kBearer;
   auto finish = [&ctx, respond, end_user, conv = *conv](Result<store::AppendTurnOutcome> result,
-                                                        const Verdict& verdict) mutable {
-    finish_turn(ctx, std::move(conv), std::move(result), verdict, end_user, respond);
+                                                        const Verdict& verdict,
+                                                        const FusedEscalation& fused) mutable {
+    finish_turn(ctx, std::move(conv), std::move(result), verdict, fused, end_user, respond);
   };
   submit_turn(ctx, *conv, std::move(req), std::move(finish));
 }
@@ -545,13 +630,16 @@ void post_server_turn(ApiContext& ctx, ServerTurn turn,
   if (turn.bot.is_object()) req.turn.bot_json = turn.bot.dump();
   if (turn.actions.is_array()) req.turn.actions_json = turn.actions.dump();
   if (turn.metadata.is_object()) req.turn.metadata_json = turn.metadata.dump();
+  // A connected bot's words are stored under the same policy as a bot's posted over REST.
+  mask_for_store(ctx.masker, req.turn);
   req.turn.content_hash = content_hash(req.turn);
   // A bot reply that meets a person (or a queue) is dropped, never shown beside the agent.
   if (req.turn.role == "bot") req.expected_state = std::string(agents::kStateBot);
 
   auto finish = [&ctx, done = std::move(done), conv = *conv](
-                    Result<store::AppendTurnOutcome> result, const Verdict& verdict) mutable {
-    complete_turn(ctx, std::move(conv), std::move(result), verdict,
+                    Result<store::AppendTurnOutcome> result, const Verdict& verdict,
+                    const FusedEscalation& fused) mutable {
+    complete_turn(ctx, std::move(conv), std::move(result), verdict, fused,
                   [done](Result<store::AppendTurnOutcome> r, const std::string& state) {
                     if (!r) return done(r.status());
                     done(ServerTurnResult{r->turn.seq, state});

@@ -144,7 +144,13 @@ void stream_events(ApiContext& ctx, Call& call, http::Responder respond) {
     if (key != "after" && key != "access_token") {
       v.fail("/query/" + pointer_token(key), "unknown query parameter '" + key + "'");
     }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (call.query[j].first == key) v.fail("/query/" + pointer_token(key), "given twice");
+    }
   }
+  std::size_t cursors = 0;
+  for (const auto& [name, value] : call.request.headers) cursors += name == "last-event-id";
+  if (cursors > 1) v.fail("/headers/last-event-id", "given twice");
   // EventSource cannot send headers, so a browser may present its token in the query
   // (RFC 6750, section 2.3); an Authorization header wins.
   const std::string* token = call.query_param("access_token");

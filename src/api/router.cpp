@@ -61,6 +61,8 @@ Router::Router() {
   add("POST", "/v1/conversations/{id}/turns", RouteId::kPostTurn);
   add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
   add("GET", "/v1/conversations/{id}/events", RouteId::kStreamEvents);
+  add("POST", "/v1/conversations/{id}/choice", RouteId::kPostChoice);
+  add("POST", "/v1/conversations/{id}/rating", RouteId::kPostRating);
   add("POST", "/v1/conversations/{id}/handover", RouteId::kRequestHandover);
   add("GET", "/v1/conversations/{id}/snapshot", RouteId::kGetSnapshot);
   add("POST", "/v1/admin/agents", RouteId::kCreateAgent);

@@ -16,6 +16,8 @@ enum class RouteId {
   kPostTurn,
   kListTurns,
   kStreamEvents,
+  kPostChoice,
+  kPostRating,
   kRequestHandover,
   kGetSnapshot,
   kCreateAgent,

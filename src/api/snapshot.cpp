@@ -72,6 +72,24 @@ void mask_for_agent(const privacy::Masker& masker, store::TurnRecord& turn) {
 
 }  // namespace
 
+namespace {
+
+std::string serialise(ApiContext& ctx, snapshot::SnapshotInput& input,
+                      const snapshot::SnapshotOptions& options) {
+  // Agents see the agent policy's masks (it can only hide more than the store did).
+  for (auto& turn : input.window.turns) mask_for_agent(ctx.masker, turn);
+  if (input.window.first_user_turn) mask_for_agent(ctx.masker, *input.window.first_user_turn);
+  std::string text =
+      snapshot::build_snapshot(input, options).dump(-1, ' ', false, json::error_handler_t::replace);
+  spdlog::debug("snapshot conv={} turns={} bytes={}", input.conversation.id,
+                input.window.turns.size(), text.size());
+  if (ctx.snapshots_serialised) ctx.snapshots_serialised->inc();
+  if (ctx.snapshot_bytes) ctx.snapshot_bytes->observe(static_cast<double>(text.size()));
+  return text;
+}
+
+}  // namespace
+
 std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord& conversation,
                                 const json& reasons) {
   const snapshot::SnapshotOptions options = options_of(ctx.config.snapshot);
@@ -81,20 +99,35 @@ std::string serialised_snapshot(ApiContext& ctx, const store::ConversationRecord
   input.frozen_at_ms = ctx.clock.now_ms();
   if (auto window = snapshot::read_turn_window(ctx.store, conversation, options)) {
     input.window = std::move(*window);
-    // Agents see the agent policy's masks (it can only hide more than the store did).
-    for (auto& turn : input.window.turns) mask_for_agent(ctx.masker, turn);
-    if (input.window.first_user_turn) mask_for_agent(ctx.masker, *input.window.first_user_turn);
   } else {
     // The handover matters more than the history: the agent can still read the turns.
     spdlog::warn("snapshot without turns conv={}: {}", conversation.id, window.status().message());
   }
-  std::string text =
-      snapshot::build_snapshot(input, options).dump(-1, ' ', false, json::error_handler_t::replace);
-  spdlog::debug("snapshot conv={} turns={} bytes={}", conversation.id, input.window.turns.size(),
-                text.size());
-  if (ctx.snapshots_serialised) ctx.snapshots_serialised->inc();
-  if (ctx.snapshot_bytes) ctx.snapshot_bytes->observe(static_cast<double>(text.size()));
-  return text;
+  return serialise(ctx, input, options);
+}
+
+std::optional<std::string> serialised_snapshot_with(ApiContext& ctx,
+                                                    store::ConversationRecord conversation,
+                                                    const json& reasons,
+                                                    const store::TurnRecord& turn) {
+  const snapshot::SnapshotOptions options = options_of(ctx.config.snapshot);
+  if (options.max_turns < 2 || turn.seq < 1) return std::nullopt;
+  snapshot::SnapshotOptions before = options;
+  before.max_turns -= 1;
+  conversation.last_seq = turn.seq - 1;
+  auto window = snapshot::read_turn_window(ctx.store, conversation, before);
+  if (!window) return std::nullopt;
+  const std::int64_t reached = window->turns.empty() ? 0 : window->turns.back().seq;
+  if (reached != turn.seq - 1) return std::nullopt;
+
+  snapshot::SnapshotInput input;
+  conversation.last_seq = turn.seq;
+  input.conversation = std::move(conversation);
+  input.trigger = trigger_of(reasons);
+  input.frozen_at_ms = ctx.clock.now_ms();
+  input.window = std::move(*window);
+  input.window.turns.push_back(turn);
+  return serialise(ctx, input, options);
 }
 
 void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond) {

@@ -107,7 +107,7 @@ Status TurnIntake::rebuild(const store::ConversationRecord& conv) {
 }
 
 void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurnRequest request,
-                        IntakeCallback done) {
+                        IntakeCallback done, const FollowUpFor& follow_up_for) {
   std::lock_guard lock(stripe(conv.id));
   if (conv.last_seq > 0 && !triggers_.state(conv.id)) {
     if (Status s = rebuild(conv); !s.is_ok()) return done(s, Verdict{});
@@ -122,6 +122,7 @@ void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurn
   const json evaluation_json = triggers::to_json(evaluation);
   request.turn.evaluation_json = evaluation_json.dump();
   Verdict verdict = verdict_of(evaluation, evaluation_json);
+  if (follow_up_for) request.follow_up = follow_up_for(verdict);
 
   // The store applies writes in submission order, so submitting under the lock keeps
   // each conversation's seq order equal to its evaluation order.

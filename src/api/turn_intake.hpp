@@ -29,6 +29,9 @@ struct Verdict {
 };
 
 using IntakeCallback = std::function<void(Result<store::AppendTurnOutcome>, const Verdict&)>;
+// Asked once per evaluated turn; what it returns (possibly nothing) becomes the append's
+// follow-up, which may add writes to the turn's transaction.
+using FollowUpFor = std::function<store::AppendFollowUpFn(const Verdict&)>;
 
 class TurnIntake {
  public:
@@ -39,7 +42,7 @@ class TurnIntake {
   // evaluates `request.turn`, stores the evaluation with it and submits the append.
   // `done` runs on the store's writer thread after the commit. Thread-safe.
   void submit(const store::ConversationRecord& conversation, store::AppendTurnRequest request,
-              IntakeCallback done);
+              IntakeCallback done, const FollowUpFor& follow_up_for = {});
 
  private:
   static constexpr std::size_t kStripes = 128;

@@ -37,6 +37,16 @@ std::optional<BotQuestion> question_of(const feed::Event& event) {
   const auto turn = event.data.find("turn");
   if (turn == event.data.end() || !turn->is_object()) return std::nullopt;
   if (turn->value("role", std::string()) != "user") return std::nullopt;
+  // A turn the triggers hand to a person is the person's to answer, even while the
+  // escalation is still being committed.
+  if (const auto evaluation = turn->find("evaluation");
+      evaluation != turn->end() && evaluation->is_object()) {
+    const auto decision = evaluation->find("decision");
+    if (decision != evaluation->end() && decision->is_object() &&
+        decision->value("action", std::string()) == "escalate") {
+      return std::nullopt;
+    }
+  }
   BotQuestion question;
   question.conversation_id = event.conversation_id;
   question.seq = turn->value("seq", std::int64_t{0});

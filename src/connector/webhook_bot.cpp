@@ -15,15 +15,19 @@ Status bad_reply(const std::string& why) {
   return Status::invalid_argument("the bot's reply " + why);
 }
 
+// True when `text` holds something besides white space, as a posted turn must.
+bool has_words(const json& text) {
+  if (!text.is_string()) return false;
+  return text.get_ref<const std::string&>().find_first_not_of(" \t\r\n") != std::string::npos;
+}
+
 // One reply object of the handover format: {text, confidence?, intent?, fallback?, actions?}.
 Result<BotReply> read_reply(const json& item, std::size_t index, std::size_t max_text_bytes) {
   const std::string at = "replies[" + std::to_string(index) + "]";
   if (!item.is_object()) return bad_reply(at + " is not an object");
   BotReply reply;
   const auto text = item.find("text");
-  if (text == item.end() || !text->is_string() || text->get_ref<const std::string&>().empty()) {
-    return bad_reply(at + " has no text");
-  }
+  if (text == item.end() || !has_words(*text)) return bad_reply(at + " has no text");
   reply.text = text->get<std::string>();
   if (reply.text.size() > max_text_bytes) return bad_reply(at + ".text is too long");
   if (const auto c = item.find("confidence"); c != item.end() && !c->is_null()) {
@@ -63,9 +67,7 @@ Result<std::vector<BotReply>> read_rasa_reply(const json& body, std::size_t max_
   for (const json& item : body) {
     if (!item.is_object()) return bad_reply("has a message that is not an object");
     const auto text = item.find("text");
-    if (text == item.end() || !text->is_string() || text->get_ref<const std::string&>().empty()) {
-      continue;
-    }
+    if (text == item.end() || !has_words(*text)) continue;
     BotReply reply;
     reply.text = text->get<std::string>();
     if (reply.text.size() > max_text_bytes) return bad_reply("has a text that is too long");

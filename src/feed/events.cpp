@@ -32,6 +32,7 @@ const Mapping kMappings[] = {
     {"routing.no_agent", kHandoverNoAgent, kAnyState, {"state", "path", "reason"}},
     {"routing.wait_limit_reached", kHandoverWaitLimit, kAnyState, {"waited_s"}},
     {"handover.rated", kHandoverRated, kAnyState, {"rating"}},
+    {"handover.choice", kHandoverChoice, kAnyState, {"choice"}},
 };
 
 const Mapping* mapping_for(std::string_view stored) {

@@ -348,11 +348,15 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   // Hands the socket to a stream session once the head is composed. A stream needs chunked
   // framing, which HTTP/1.0 lacks.
   void do_stream(Response r) {
-    if (version_ < 11 || method_ == "HEAD" || shared_.stopping) {
+    if (method_ == "HEAD") {
+      // The head a GET would get, without the stream.
+      r.stream.reset();
+      return write(std::move(r));
+    }
+    if (version_ < 11 || shared_.stopping) {
       Response refusal = problem(version_ < 11 ? 505 : 503, "stream-unavailable",
                                  "Stream unavailable",
-                                 version_ < 11 ? "event streams need HTTP/1.1"
-                                               : "the server is stopping or HEAD was used");
+                                 version_ < 11 ? "event streams need HTTP/1.1" : "the server is stopping");
       refusal.route = r.route;
       refusal.close = true;
       return write(std::move(refusal));

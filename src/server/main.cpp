@@ -21,6 +21,8 @@
 #include "handover/http/client.hpp"
 #include "handover/http/server.hpp"
 #include "handover/logging/log.hpp"
+#include "handover/messages/catalog.hpp"
+#include "handover/messages/narrator.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/privacy/masker.hpp"
 #include "handover/privacy/privacy_config.hpp"
@@ -50,6 +52,7 @@ struct Options {
   std::string routing_path;  // empty: routing.yaml next to the server config
   std::string rules_path;    // empty: triggers.yaml next to the server config
   std::string privacy_path;  // empty: privacy.yaml next to the server config, if it exists
+  std::string messages_path;  // empty: messages.yaml next to the server config, if it exists
   config::FlagOverrides flags;
   bool check_config = false;
   std::string port_file;  // written with the bound port once listening
@@ -63,6 +66,8 @@ void print_usage() {
                "  --privacy PATH       masking, retention and access rules (default:\n"
                "                       privacy.yaml beside the config; built-in defaults\n"
                "                       when that file does not exist)\n"
+               "  --messages PATH      what the user is told (default: messages.yaml beside\n"
+               "                       the config; built-in texts when it does not exist)\n"
                "  --listen HOST:PORT   listen address (overrides config and HANDOVER_LISTEN)\n"
                "  --db PATH            SQLite file (overrides store.path and HANDOVER_DB)\n"
                "  --log-format F       text or json\n"
@@ -102,6 +107,9 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
     } else if (arg == "--privacy") {
       if (!(v = value("--privacy"))) return kExitUsage;
       out.privacy_path = *v;
+    } else if (arg == "--messages") {
+      if (!(v = value("--messages"))) return kExitUsage;
+      out.messages_path = *v;
     } else if (arg == "--routing") {
       if (!(v = value("--routing"))) return kExitUsage;
       out.routing_path = *v;
@@ -216,6 +224,18 @@ struct PrivacyParts {
   std::shared_ptr<const privacy::Masker> masker;
 };
 
+// The user-facing texts: the file named by --messages (which must exist), else messages.yaml
+// beside the server config, else the texts built into the server.
+Result<messages::Catalog> load_messages(Options& opts) {
+  if (opts.messages_path.empty()) {
+    const auto beside = std::filesystem::path(opts.config_path).parent_path() / "messages.yaml";
+    std::error_code error;
+    if (!std::filesystem::exists(beside, error)) return messages::Catalog::built_in();
+    opts.messages_path = beside.string();
+  }
+  return messages::Catalog::load(opts.messages_path);
+}
+
 // The bot connectors and outbound webhooks, each fed by its own Hub subscription. Members
 // are destroyed in reverse: the subscriptions end before the services go.
 struct Integrations {
@@ -234,18 +254,17 @@ struct Integrations {
 
 Result<std::unique_ptr<connector::ConnectorService>> start_connectors(
     const config::ServerConfig& cfg, store::Store& store, api::TurnPoster& poster,
-    http::Client& client, metrics::Registry& registry) {
+    http::Client& client, metrics::Registry& registry, const messages::Catalog& catalog) {
   const bool any = std::any_of(cfg.connectors.begin(), cfg.connectors.end(),
                                [](const auto& c) { return c.type != "none"; });
   if (!any) return std::unique_ptr<connector::ConnectorService>();
-  // TODO: take the "bot unavailable" text from the message catalog once the server has one;
-  // until then the connector's built-in German and English texts are used.
-  connector::ConnectorDeps deps{poster,
-                                [&store](const std::string& id) { return store.get_conversation(id); },
-                                registry,
-                                &client,
-                                connector::MessageText{},
-                                cfg.limits.max_text_bytes};
+  connector::ConnectorDeps deps{
+      poster,
+      [&store](const std::string& id) { return store.get_conversation(id); },
+      registry,
+      &client,
+      [&catalog](std::string_view language) { return catalog.render("bot_unavailable", language); },
+      cfg.limits.max_text_bytes};
   return connector::ConnectorService::create(cfg.connectors, std::move(deps));
 }
 
@@ -253,9 +272,11 @@ Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerCon
                                                          store::Store& store, feed::Hub& feed,
                                                          api::TurnPoster& poster,
                                                          http::Client& client,
-                                                         metrics::Registry& registry) {
+                                                         metrics::Registry& registry,
+                                                         const messages::Catalog& catalog,
+                                                         std::shared_ptr<const privacy::Masker> masker) {
   auto out = std::make_unique<Integrations>();
-  auto connectors = start_connectors(cfg, store, poster, client, registry);
+  auto connectors = start_connectors(cfg, store, poster, client, registry, catalog);
   if (!connectors) return connectors.status();
   out->connectors = std::move(connectors).value();
   if (out->connectors) {
@@ -269,7 +290,10 @@ Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerCon
                              [&feed](std::int64_t after, std::size_t limit) {
                                return feed.history("", after, limit);
                              },
-                             {}};
+                             {},
+                             [masker](nlohmann::json& data) {
+                               masker->mask_json(data, privacy::Destination::kWebhook);
+                             }};
   auto service = webhooks::WebhookService::create(cfg.webhooks, std::move(deps));
   if (!service) return service.status();
   out->webhooks = std::move(service).value();
@@ -284,7 +308,8 @@ Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerCon
 }
 
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
-          const PrivacyParts& privacy_parts, const Options& opts, const sigset_t& signals) {
+          const PrivacyParts& privacy_parts, const messages::Catalog& catalog, const Options& opts,
+          const sigset_t& signals) {
   store::StoreOptions so;
   so.path = cfg.store.path;
   so.synchronous = cfg.store.synchronous;
@@ -360,18 +385,26 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   auto api = api::make_api(deps);
   http::Client outbound(1);
   auto integrations =
-      start_integrations(cfg, *store, feed, api->turns(), outbound, registry);
+      start_integrations(cfg, *store, feed, api->turns(), outbound, registry, catalog,
+                         privacy_parts.masker);
   if (!integrations) {
     spdlog::error("{}", integrations.status().message());
     agents.stop();
     store->close();
     return kExitFailure;
   }
+  const privacy::PrivacyConfig& privacy_cfg = privacy_parts.config;
+  messages::Narrator narrator(messages::NarratorDeps{
+      api->turns(), *store, catalog, &agents,
+      [&privacy_cfg](std::string_view language) { return privacy_cfg.handover_notice(language); },
+      SystemClock::instance()});
+  (void)narrator.start(feed);
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
   server.add_websocket("/v1/agents/ws", agents, websocket_options(cfg.websocket));
   if (Status s = server.listen(); !s.is_ok()) {
     spdlog::error("{}", s.message());
+    narrator.stop();
     retention.stop();
     (*integrations)->stop();
     outbound.stop();
@@ -403,6 +436,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
 
+  narrator.stop();
   retention.stop();
   (*integrations)->stop();
   outbound.stop();
@@ -465,6 +499,11 @@ int main(int argc, char** argv) {
     std::cerr << s.message() << "\n";
     return opts.check_config ? kExitFailure : kExitUsage;
   }
+  auto catalog = load_messages(opts);
+  if (!catalog) {
+    std::cerr << catalog.status().message() << "\n";
+    return opts.check_config ? kExitFailure : kExitUsage;
+  }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";
     std::cout << (opts.privacy_path.empty() ? std::string("privacy (built-in defaults)")
@@ -473,6 +512,9 @@ int main(int argc, char** argv) {
     for (const auto& c : cfg->connectors) {
       if (c.type == "builtin") std::cout << c.file << ": FAQ bot is valid\n";
     }
+    std::cout << (opts.messages_path.empty() ? std::string("messages (built-in texts)")
+                                             : opts.messages_path)
+              << ": messages are valid\n";
     std::cout << opts.rules_path << ": trigger rules are valid\n";
     std::cout << opts.routing_path << ": routing configuration is valid\n";
     return kExitOk;
@@ -483,5 +525,5 @@ int main(int argc, char** argv) {
   }
   if (!queues_checked.is_ok()) spdlog::warn("{}", queues_checked.message());
   const PrivacyParts privacy_parts{std::move(privacy_cfg).value(), std::move(masker).value()};
-  return serve(*cfg, std::move(routing_cfg).value(), privacy_parts, opts, signals);
+  return serve(*cfg, std::move(routing_cfg).value(), privacy_parts, *catalog, opts, signals);
 }

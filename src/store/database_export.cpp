@@ -33,7 +33,9 @@ SELECT c.public_id,
   r.created_at_ms,
   coalesce(json_extract(h.data_json, '$.reasons.rule'), json_extract(h.data_json, '$.rule'), ''),
   coalesce(h.created_at_ms, 0),
-  coalesce((SELECT max(t.seq) FROM turns t
+  coalesce((SELECT max(json_extract(t.data_json, '$.seq')) FROM events t
+            WHERE t.conversation = r.conversation AND t.type = 'turn.created' AND t.id < h.id),
+           (SELECT max(t.seq) FROM turns t
             WHERE t.conversation = r.conversation AND t.created_at_ms <= h.created_at_ms), 0)
 FROM events r
 JOIN conversations c ON c.pk = r.conversation

@@ -237,22 +237,30 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   Result<std::unique_ptr<ReaderPool>> readers =
       ReaderPool::open(options.path, options.read_connections, options.busy_timeout_ms);
   if (!readers) return with_path(readers.status(), options.path);
+  Result<std::unique_ptr<Checkpointer>> checkpointer =
+      Checkpointer::start(options.path, options.synchronous, options.busy_timeout_ms);
+  if (!checkpointer) return with_path(checkpointer.status(), options.path);
 
-  std::unique_ptr<SqliteStore> store(new SqliteStore(options, clock, std::move(writer_db).value(),
-                                                     std::move(writer).value(),
-                                                     std::move(readers).value()));
+  std::unique_ptr<SqliteStore> store(
+      new SqliteStore(options, clock, std::move(writer_db).value(), std::move(writer).value(),
+                      std::move(readers).value(), std::move(checkpointer).value()));
   store->incremental_vacuum_ = *incremental;
   store->writer_thread_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
 
 SqliteStore::SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
-                         WriterStatements writer, std::unique_ptr<ReaderPool> readers)
+                         WriterStatements writer, std::unique_ptr<ReaderPool> readers,
+                         std::unique_ptr<Checkpointer> checkpointer)
     : options_(options),
       clock_(clock),
       writer_db_(std::move(writer_db)),
       writer_(std::move(writer)),
-      readers_(std::move(readers)) {}
+      readers_(std::move(readers)),
+      checkpointer_(std::move(checkpointer)) {
+  // Commits only signal the checkpoint thread; none of them runs a checkpoint itself.
+  checkpointer_->attach(writer_db_);
+}
 
 SqliteStore::~SqliteStore() { close(); }
 
@@ -271,6 +279,7 @@ void SqliteStore::append_turn(AppendTurnRequest request, Callback<AppendTurnOutc
   append.expected_state = std::move(request.expected_state);
   append.new_state = std::move(request.new_state);
   append.events = std::move(request.events);
+  append.follow_up = std::move(request.follow_up);
   submit(std::move(op));
 }
 
@@ -583,6 +592,9 @@ void SqliteStore::report_changes() {
 // Runs after the last batch: fold the WAL into the database so the next start reads one
 // file, then close the writer's connection.
 void SqliteStore::shut_down_writer() {
+  // The final checkpoint must not find the checkpoint thread busy with one of its own.
+  checkpointer_->stop();
+  Checkpointer::detach(writer_db_);
   // Best effort: if a reader still holds a snapshot the WAL stays, which is safe.
   static_cast<void>(writer_db_.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   writer_ = WriterStatements{};
@@ -657,12 +669,29 @@ Status SqliteStore::write_append(AppendOp& op, ConversationHead& head) {
   if (op.kind == AppendKind::kReplayed) {
     op.events.clear();
   } else {
+    run_follow_up(op, head);
     log_turn_created(op, head);
     fatal = insert_events(op.events, op.turn.created_at_ms, /*wrote_before=*/true, op.status);
     if (fatal.is_ok() && op.new_state) head.state = *op.new_state;
   }
   op.conversation_state = head.state;
   return fatal;
+}
+
+// The follow-up's events belong to the turn's conversation, so they need no lookup. An empty
+// state or event type in them is a broken caller, not bad input: the batch fails.
+void SqliteStore::run_follow_up(AppendOp& op, const ConversationHead& head) {
+  if (!op.follow_up) return;
+  AppendFollowUp more;
+  op.follow_up(op.turn, head.state, more);
+  assert(!more.new_state || !more.new_state->empty());
+  if (more.new_state) op.new_state = std::move(more.new_state);
+  for (EventRecord& event : more.events) {
+    assert(!event.type.empty());
+    event.conversation_id = op.turn.conversation_id;
+    op.events.push_back(std::move(event));
+    event_pks_.push_back(head.pk);
+  }
 }
 
 // Every new turn is logged as a "turn.created" event, first among the append's events, so

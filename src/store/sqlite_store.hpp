@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "batch_queue.hpp"
+#include "checkpointer.hpp"
 #include "handover/store/store.hpp"
 #include "reader_pool.hpp"
 #include "sqlite.hpp"
@@ -90,6 +91,7 @@ class SqliteStore final : public Store {
     std::optional<std::string> expected_state;
     std::optional<std::string> new_state;
     std::vector<EventRecord> events;  // the request's; stored in place, cleared on a replay
+    AppendFollowUpFn follow_up;
   };
   struct ProbeOp {
     Callback<bool> done;
@@ -164,7 +166,8 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
-              WriterStatements writer, std::unique_ptr<ReaderPool> readers);
+              WriterStatements writer, std::unique_ptr<ReaderPool> readers,
+              std::unique_ptr<Checkpointer> checkpointer);
 
   void submit(WriteOp&& op);
   static void finish(CreateOp& op, const Status& failure);
@@ -200,6 +203,7 @@ class SqliteStore final : public Store {
   Status apply(CursorOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
+  void run_follow_up(AppendOp& op, const ConversationHead& head);
   void log_turn_created(AppendOp& op, const ConversationHead& head);
   Status insert_turn(AppendOp& op, ConversationHead& head);
   Result<bool> answer_from_stored_turn(AppendOp& op, std::int64_t pk);
@@ -234,11 +238,12 @@ class SqliteStore final : public Store {
   std::shared_ptr<const ChangeObserver> batch_change_observer_;
   std::shared_ptr<const BeforeCommitHook> batch_hook_;
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
-  std::string scratch_;  // reused for stored content hashes and deleted ids
+  std::string scratch_;                  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
 
   std::unique_ptr<ReaderPool> readers_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // stopped by the writer thread as it ends
 
   std::mutex mutex_;
   std::condition_variable work_ready_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -94,8 +95,17 @@ std::size_t bounded_distance(std::string_view a, std::string_view b, std::size_t
 Lexicon::Lexicon() : normalizer_(&emoticons_) {}
 
 int Lexicon::language_index(std::string_view code) const {
+  // A tag such as "de-CH", "DE" or "de_AT" names its primary language: compare that.
+  const std::string_view primary = code.substr(0, code.find_first_of("-_"));
+  const auto same = [primary](const std::string& known) {
+    return known.size() == primary.size() &&
+           std::equal(known.begin(), known.end(), primary.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) ==
+                    std::tolower(static_cast<unsigned char>(b));
+           });
+  };
   for (std::size_t i = 0; i < languages_.size(); ++i) {
-    if (languages_[i] == code) return static_cast<int>(i);
+    if (same(languages_[i])) return static_cast<int>(i);
   }
   return -1;
 }

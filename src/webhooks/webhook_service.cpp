@@ -83,7 +83,10 @@ struct WebhookService::Impl : std::enable_shared_from_this<Impl> {
       ep.cursor_known = true;
       save_cursor(ep, event.id - 1);
     }
-    ep.queue.push_back({event, payload(event)});
+    if (!deps.redact) return ep.queue.push_back({event, payload(event)});
+    feed::Event shown = event;
+    deps.redact(shown.data);
+    ep.queue.push_back({event, payload(shown)});
   }
 
   void on_event(const feed::Event& event) {

@@ -112,6 +112,10 @@ const scenarios = {
     await widget.locator('.hc[data-state="bot"]').waitFor({ timeout: STEP_MS });
     await widget.locator('.hc-rating').waitFor({ timeout: STEP_MS });
     await screenshot(widget, 'widget-resolved');
+    await widget.locator('.hc-star input[value="5"]').check();
+    await widget.locator('.hc-rating .hc-input').fill('Quick and friendly.');
+    await widget.locator('.hc-rating button[type=submit]').click();
+    await widget.locator('.hc-thanks').waitFor({ timeout: STEP_MS });
 
     const dashboard = await env.browser.page();
     await dashboard.goto(`${env.server.url}/console/dashboard.html`);

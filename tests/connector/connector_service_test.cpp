@@ -182,6 +182,21 @@ TEST_F(ConnectorServiceTest, IgnoresTurnsTheBotDoesNotHave) {
   EXPECT_TRUE(poster_.turns().empty());
 }
 
+TEST_F(ConnectorServiceTest, LeavesATurnTheTriggersEscalateToThePerson) {
+  auto service = make();
+  feed::Event escalating = user_turn("c_1", 5, "Ich will einen Menschen!");
+  escalating.data["turn"]["evaluation"]["decision"] = {{"action", "escalate"}, {"rule", "r"}};
+  feed::Event suggested = user_turn("c_1", 6, "Hallo");
+  suggested.data["turn"]["evaluation"]["decision"] = {{"action", "suggest"}};
+
+  service->on_event(escalating);
+  service->on_event(suggested);
+  service->drain_for_test();
+
+  ASSERT_EQ(bot_->questions().size(), 1u);
+  EXPECT_EQ(bot_->questions()[0].seq, 6);
+}
+
 TEST_F(ConnectorServiceTest, DoesNotAskWhenAPersonTookOverBeforeTheWorkerStarted) {
   conversations_["c_1"].state = "agent";
   auto service = make();

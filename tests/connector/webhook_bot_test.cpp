@@ -61,6 +61,7 @@ TEST(ParseBotReply, ReadsRasaTextMessagesAndSkipsTheRest) {
   auto replies = parse_bot_reply(BotFormat::kRasa,
                                  R"([{"recipient_id": "c_1", "text": "Hi!"},
                                      {"recipient_id": "c_1", "image": "http://x/y.png"},
+                                     {"recipient_id": "c_1", "text": "   "},
                                      {"recipient_id": "c_1", "text": "How can I help?"}])",
                                  100);
 
@@ -91,6 +92,7 @@ TEST(ParseBotReply, RefusesMalformedReplies) {
       {BotFormat::kHandover, R"({"replies": {}})", "\"replies\" list"},
       {BotFormat::kHandover, R"({"replies": [{"confidence": 1}]})", "replies[0] has no text"},
       {BotFormat::kHandover, R"({"replies": [{"text": ""}]})", "replies[0] has no text"},
+      {BotFormat::kHandover, R"({"replies": [{"text": " \t\n "}]})", "replies[0] has no text"},
       {BotFormat::kHandover, R"({"replies": [{"text": "a", "confidence": 1.5}]})",
        "replies[0].confidence"},
       {BotFormat::kHandover, R"({"replies": [{"text": "a", "confidence": "high"}]})",

@@ -368,7 +368,9 @@ TEST_F(WebSocketTest, PeerThatStopsAnsweringPingsIsClosedWithinPingAndPongTimeou
 TEST_F(WebSocketTest, PeerThatAnswersPingsStaysOpen) {
   WebSocketOptions options = test_options();
   options.ping_interval_ms = 100;
-  options.pong_timeout_ms = 100;
+  // Generous for a loaded machine, yet a peer that never answered would be closed after
+  // 500 ms, well inside the read below.
+  options.pong_timeout_ms = 400;
   start(options);
   WsClient client;
   ASSERT_FALSE(client.connect(port(), "/ws"));
@@ -377,7 +379,7 @@ TEST_F(WebSocketTest, PeerThatAnswersPingsStaysOpen) {
 
   // While a read is pending the client answers pings: several ping rounds pass here.
   std::string text;
-  const auto ec = client.read(text, 700ms);
+  const auto ec = client.read(text, 1500ms);
 
   EXPECT_EQ(ec, beast::error::timeout);
   EXPECT_FALSE(echo_.is_closed(connection->id()));

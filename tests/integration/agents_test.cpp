@@ -14,124 +14,12 @@
 #include <thread>
 #include <vector>
 
-#include "support/http_client.hpp"
-#include "support/server_process.hpp"
-#include "support/ws_client.hpp"
+#include "agents_fixture.hpp"
 
 namespace handover::testing {
 namespace {
 
-using nlohmann::json;
-
-constexpr const char* kWsPath = "/v1/agents/ws";
-
-struct AgentSpec {
-  std::string id;
-  std::vector<std::string> skills = {};
-  std::vector<std::string> languages = {};
-  int capacity = 1;
-};
-
-class AgentsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>();
-    ASSERT_TRUE(server_->start()) << server_->log();
-  }
-  void TearDown() override {
-    if (HasFailure()) std::fprintf(stderr, "server log:\n%s\n", server_->log().c_str());
-  }
-
-  HttpResponse call(const std::string& method, const std::string& target,
-                    const std::string& body = {}, const std::string& key = kBotKey) {
-    HttpClient client(server_->port());
-    std::string headers = ServerProcess::bearer(key);
-    if (!body.empty()) headers += "Content-Type: application/json\r\n";
-    return client.request(method, target, body, headers);
-  }
-
-  // Creates the agent; returns its token.
-  std::string create_agent(const AgentSpec& spec) {
-    const json body = {{"id", spec.id},
-                       {"name", spec.id},
-                       {"display_name", "Agent " + spec.id},
-                       {"skills", spec.skills},
-                       {"languages", spec.languages},
-                       {"capacity", spec.capacity}};
-    auto r = call("POST", "/v1/admin/agents", body.dump(), kAdminKey);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json().value("token", "");
-  }
-
-  // Connects with the token, reads the welcome and sends hello (with resume_after if given).
-  std::unique_ptr<WsClient> connect(const std::string& token,
-                                    std::optional<std::int64_t> resume_after = std::nullopt) {
-    auto client = std::make_unique<WsClient>();
-    EXPECT_TRUE(client->connect(server_->port(), kWsPath, token)) << client->refused_body();
-    auto welcome = client->read_type("welcome");
-    EXPECT_TRUE(welcome.has_value());
-    json hello = {{"type", "hello"}, {"ref", "h"}};
-    if (resume_after) hello["resume_after"] = *resume_after;
-    client->send_json(hello);
-    return client;
-  }
-
-  std::unique_ptr<WsClient> agent(const AgentSpec& spec) { return connect(create_agent(spec)); }
-
-  std::string create_conversation(const std::string& language = "de",
-                                  const std::string& customer = {}) {
-    json body = {{"language", language}};
-    if (!customer.empty()) body["customer"] = {{"id", customer}};
-    auto r = call("POST", "/v1/conversations", body.dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json().value("id", "");
-  }
-
-  HttpResponse handover(const std::string& conversation, const std::string& queue,
-                        int priority = 0) {
-    json body = {{"reason", "customer asked for a person"}, {"priority", priority}};
-    if (!queue.empty()) body["queue"] = queue;
-    return call("POST", "/v1/conversations/" + conversation + "/handover", body.dump());
-  }
-
-  std::string escalate(const std::string& queue = "general", int priority = 0,
-                       const std::string& language = "de") {
-    const std::string id = create_conversation(language);
-    auto r = handover(id, queue, priority);
-    EXPECT_EQ(r.status, 202) << r.body;
-    return id;
-  }
-
-  std::string state_of(const std::string& conversation) {
-    return call("GET", "/v1/conversations/" + conversation).json().value("state", "");
-  }
-
-  HttpResponse post_turn(const std::string& conversation, const std::string& role,
-                         const std::string& text) {
-    const json body = {{"role", role}, {"text", text}};
-    return call("POST", "/v1/conversations/" + conversation + "/turns", body.dump());
-  }
-
-  // Accepts the offer frame and waits for the ack; returns the assigned frame before it.
-  static json accept(WsClient& client, const json& offer) {
-    client.send_json({{"type", "accept"},
-                      {"ref", "acc"},
-                      {"conversation_id", offer["conversation_id"]},
-                      {"offer_id", offer["offer_id"]}});
-    json assigned;
-    for (auto frame = client.read(); frame; frame = client.read()) {
-      if (frame->value("type", "") == "assigned") assigned = *frame;
-      if (frame->value("type", "") != "ack") continue;
-      EXPECT_EQ((*frame)["for"], "accept");
-      EXPECT_TRUE(assigned.is_object()) << "no assigned frame before the ack";
-      return assigned;
-    }
-    ADD_FAILURE() << "no ack for the accept";
-    return assigned;
-  }
-
-  std::unique_ptr<ServerProcess> server_;
-};
+using AgentsTest = AgentsFixture;
 
 TEST_F(AgentsTest, OfferThenAcceptAssignsTheConversation) {
   auto ana = agent({"ana"});
@@ -149,6 +37,28 @@ TEST_F(AgentsTest, OfferThenAcceptAssignsTheConversation) {
   EXPECT_EQ(assigned["conversation_id"], conv);
   EXPECT_GT(assigned["seq"], (*offer)["seq"]);
   EXPECT_EQ(state_of(conv), "agent");
+}
+
+TEST_F(AgentsTest, AnEscalatingTurnIsOfferedWithItselfInTheSnapshot) {
+  auto ana = agent({"ana"});
+  const std::string conv = create_conversation("en");
+  ASSERT_EQ(post_turn(conv, "user", "Where is my parcel?").status, 201);
+
+  auto posted = post_turn(conv, "user", "I want to talk to a human agent");
+
+  ASSERT_EQ(posted.status, 201) << posted.body;
+  EXPECT_EQ(posted.json()["state"], "queued");
+  EXPECT_EQ(posted.json()["decision"]["action"], "escalate");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  const json& snapshot = (*offer)["snapshot"];
+  EXPECT_EQ(snapshot["trigger"]["turn_seq"], 2);
+  EXPECT_EQ(snapshot["conversation"]["last_seq"], 2);
+  ASSERT_EQ(snapshot["history"].size(), 2u);
+  EXPECT_EQ(snapshot["history"][1]["text"], "I want to talk to a human agent");
+  EXPECT_EQ(state_of(conv), "queued");
+  const json assigned = accept(*ana, *offer);
+  EXPECT_EQ(assigned["conversation_id"], conv);
 }
 
 TEST_F(AgentsTest, TheAgentWhoServedTheCustomerBeforeIsPreferred) {
@@ -229,14 +139,14 @@ TEST_F(AgentsTest, UserTurnsReachTheAgentAndAgentMessagesBecomeTurns) {
   accept(*ana, *offer);
 
   ASSERT_EQ(post_turn(conv, "user", "Mein Paket fehlt").status, 201);
-  auto relayed = ana->read_type("turn");
+  auto relayed = read_customer_turn(*ana);
   ana->send_json({{"type", "message"},
                   {"ref", 7},
                   {"conversation_id", conv},
                   {"text", "Ich sehe nach."},
                   {"id", "m-1"}});
   auto ack = ana->read_type("ack");
-  auto turns = call("GET", "/v1/conversations/" + conv + "/turns").json()["turns"];
+  auto turns = turns_without_system(conv);
 
   ASSERT_TRUE(relayed.has_value());
   EXPECT_EQ((*relayed)["turn"]["text"], "Mein Paket fehlt");
@@ -247,7 +157,7 @@ TEST_F(AgentsTest, UserTurnsReachTheAgentAndAgentMessagesBecomeTurns) {
   ASSERT_EQ(turns.size(), 2u);
   EXPECT_EQ(turns[1]["role"], "agent");
   EXPECT_EQ(turns[1]["text"], "Ich sehe nach.");
-  EXPECT_EQ(turns[1]["seq"], 2);
+  EXPECT_GT(turns[1]["seq"], turns[0]["seq"]);
 }
 
 TEST_F(AgentsTest, MessageFromAnAgentWithoutTheConversationIsRefused) {
@@ -534,11 +444,12 @@ TEST_F(AgentsTest, ReconnectWithResumeGetsEverythingMissedOnce) {
   ASSERT_EQ(post_turn(conv, "user", "m6").status, 201);
   std::vector<json> turns;
   for (int i = 0; i < 6; ++i) {
-    auto turn = back->read_type("turn");
+    auto turn = read_customer_turn(*back);
     if (!turn) break;
     turns.push_back(*turn);
   }
   auto extra = back->drain(300);
+  std::erase_if(extra, [](const json& f) { return f.value("turn", json::object()).value("role", "") == "system"; });
 
   ASSERT_EQ(turns.size(), 6u);
   for (std::size_t i = 0; i < turns.size(); ++i) {

@@ -130,6 +130,12 @@ std::vector<BadCase> cases() {
        "GET " + turns + " HTTP/1.1\r\nHost: t\r\n" + auth + "Authorization: Bearer other\r\n\r\n",
        400, "/problems/bad-request", "", true},
       {"bad percent-encoding", get("/v1/conversations/%zz"), 400, "/problems/bad-target"},
+      {"path decoding to invalid utf-8",
+       "DELETE /v1/customers/%FF HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " +
+           std::string(kAdminKey) + "\r\n\r\n",
+       400, "/problems/bad-target"},
+      {"query decoding to invalid utf-8", get("/v1/analytics/handovers?queue=%C3", kReadKey), 400,
+       "/problems/bad-target"},
       {"unknown conversation", get("/v1/conversations/c_doesnotexist"), 404,
        "/problems/not-found"},
       {"unknown path", get("/v2/nothing"), 404, "/problems/not-found"},

@@ -34,6 +34,23 @@ TEST(Cli, CheckConfigRejectsABadFileWithItsPosition) {
   EXPECT_NE(r.output.find(path + ":3:3"), std::string::npos) << r.output;
 }
 
+TEST(Cli, CheckConfigRejectsABrokenMessagesFileWithItsPosition) {
+  std::ifstream shipped(std::string(HANDOVER_SOURCE_DIR) + "/config/messages.yaml");
+  std::stringstream text;
+  text << shipped.rdbuf();
+  std::string broken = text.str();
+  const std::string good = "{agent} ist jetzt";
+  ASSERT_NE(broken.find(good), std::string::npos);
+  broken.replace(broken.find(good), good.size(), "{agnet} ist jetzt");
+  const std::string path = write_temp("handover-messages.yaml", broken);
+
+  auto r = run_server_binary({"--check-config", "--config", shipped_config(), "--messages", path});
+
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(path + ":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown placeholder {agnet}"), std::string::npos) << r.output;
+}
+
 TEST(Cli, StartUpStopsOnABadConfigValue) {
   const std::string path = write_temp("handover-bad2.yaml", "http:\n  threads: many\n");
 

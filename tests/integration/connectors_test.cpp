@@ -60,12 +60,21 @@ class ConnectorsTest : public ::testing::Test {
     return r.json();
   }
 
+  // The turns, without the narrator's system turns (messages_test.cpp tests what it says).
   json turns(const std::string& id) {
     HttpClient client(server_->port());
     auto r = client.request("GET", "/v1/conversations/" + id + "/turns", {},
                             ServerProcess::bearer(kReadKey));
     EXPECT_EQ(r.status, 200) << r.body;
-    return r.json();
+    json page = r.json();
+    json kept = json::array();
+    for (const auto& turn : page.value("turns", json::array())) {
+      if (!turn["id"].is_string() || !turn["id"].get<std::string>().starts_with("narrator:")) {
+        kept.push_back(turn);
+      }
+    }
+    page["turns"] = std::move(kept);
+    return page;
   }
 
   // Waits (bounded) until the conversation is in `state`; returns the last state seen.
@@ -196,6 +205,23 @@ void expect_told_and_escalated(const json& page) {
   EXPECT_TRUE(unreachable) << told.dump();
 }
 
+TEST_F(ConnectorsTest, ABotsRepliesAreMaskedLikeAnyStoredTurn) {
+  LoopbackServer bot([](const http::Request&) {
+    const json replies = json::array(
+        {{{"recipient_id", "x"}, {"text", "Ihre Karte 4111 1111 1111 1111, Mail max@example.com"}}});
+    return LoopbackServer::Reply{200, replies.dump(), false};
+  });
+  start(webhook_connector(bot.url("/bot"), "rasa"));
+  const std::string id = create("de");
+
+  user(id, "Welche Karte ist hinterlegt?");
+  const json page = wait_for_turns(id, 2);
+
+  ASSERT_EQ(page["turns"].size(), 2u) << page.dump();
+  EXPECT_EQ(page["turns"][1]["text"], "Ihre Karte [card:…1111], Mail [email]");
+  EXPECT_EQ(page.dump().find("max@example.com"), std::string::npos);
+}
+
 TEST_F(ConnectorsTest, ASlowBotTimesOutAndTheUserIsTold) {
   LoopbackServer bot([](const http::Request&) { return LoopbackServer::Reply{200, "{}", true}; });
   start(webhook_connector(bot.url("/bot"), "handover", 300, 1));
@@ -286,6 +312,24 @@ TEST_F(ConnectorsTest, WebhooksAreSignedAndRetriedAfterA500WithTheSameId) {
   EXPECT_EQ(body["data"]["conversation_id"], id);
   EXPECT_EQ(body["data"]["state"], "queued");
   EXPECT_TRUE(body.contains("timestamp"));
+}
+
+TEST_F(ConnectorsTest, WebhookPayloadsFollowThePrivacyPolicyForWebhooks) {
+  LoopbackServer receiver;
+  start("webhooks:\n  - name: crm\n    url: " + receiver.url("/hooks") + "\n    secret: whsec_" +
+        crypto::base64_encode(kRawKey) + "\n    events: [turn.created]\n");
+  const std::string id = create("de", "app");
+
+  // The store keeps the IBAN's last digits (policy `partial`); webhooks get the kind only.
+  user(id, "Meine IBAN ist DE89 3704 0044 0532 0130 00, bitte erstatten.");
+  ASSERT_EQ(receiver.wait_for_requests(1), 1u) << server_->log();
+
+  const json stored = turns(id)["turns"][0];
+  EXPECT_NE(stored.value("text", "").find("[iban:…3000]"), std::string::npos) << stored;
+  const std::string body = receiver.requests()[0].body;
+  EXPECT_NE(body.find("[iban]"), std::string::npos) << body;
+  EXPECT_EQ(body.find("3000"), std::string::npos) << body;
+  EXPECT_EQ(body.find("DE89"), std::string::npos) << body;
 }
 
 TEST_F(ConnectorsTest, WebhookDeliveryResumesAfterARestart) {

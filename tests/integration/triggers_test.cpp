@@ -2,6 +2,8 @@
 // evaluation, shadow rules, and rule administration (reload, rollback, hot reload).
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +131,20 @@ TEST_F(TriggersTest, EachSignalFamilyEscalatesThroughPostTurns) {
     EXPECT_EQ(last["decision"]["rule"], c.family);
     EXPECT_EQ(last["state"], "queued");
     EXPECT_EQ(call("GET", "/v1/conversations/" + id).json()["state"], "queued");
+  }
+}
+
+TEST_F(TriggersTest, RegionalAndUpperCaseLanguageTagsAreTheirPrimaryLanguage) {
+  for (const char* tag : {"de-CH", "DE", "de_AT", "en-US"}) {
+    const std::string id = create(tag);
+    const json stored = call("GET", "/v1/conversations/" + id).json();
+    std::string expected = tag;
+    for (char& c : expected) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
+    EXPECT_EQ(stored["language"], expected);
+    user(id, "Wie lange dauert der Versand?");
+    const json second = user(id, "Was kostet der Versand?");
+    EXPECT_EQ(second["turn"]["evaluation"]["signals"]["language_supported"], true) << tag;
+    EXPECT_FALSE(second.contains("decision")) << tag << ": " << second.dump();
   }
 }
 

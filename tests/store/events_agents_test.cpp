@@ -374,6 +374,60 @@ TEST_F(AtomicTurnTest, CommitsTurnStateAndEventsTogether) {
   EXPECT_EQ(ids_of(events_of("c_1")), ids_of(appended->events));
 }
 
+TEST_F(AtomicTurnTest, FollowUpSeesTheStoredTurnAndCommitsWithIt) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(append(turn_request("c_1", "hello")).is_ok());
+  std::int64_t seen_seq = 0;
+  std::string seen_state;
+  AppendTurnRequest request = turn_request("c_1", "I want a person");
+  request.follow_up = [&](const TurnRecord& turn, const std::string& state, AppendFollowUp& out) {
+    seen_seq = turn.seq;
+    seen_state = state;
+    out.new_state = "queued";
+    out.events.push_back(event("handover.escalated", "c_other"));
+  };
+
+  Result<AppendTurnOutcome> appended = append(std::move(request));
+
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  EXPECT_EQ(seen_seq, 2);
+  EXPECT_EQ(seen_state, "bot");
+  EXPECT_EQ(appended->conversation_state, "queued");
+  ASSERT_EQ(appended->events.size(), 2u);
+  EXPECT_EQ(appended->events[0].data_json, R"({"seq":2,"role":"bot","state":"queued"})");
+  EXPECT_EQ(appended->events[1].type, "handover.escalated");
+  EXPECT_EQ(appended->events[1].conversation_id, "c_1");  // always the turn's conversation
+  EXPECT_GT(appended->events[1].id, appended->events[0].id);
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->state, "queued");
+  EXPECT_EQ(ids_of(events_of("c_1")).back(), appended->events[1].id);
+}
+
+TEST_F(AtomicTurnTest, FollowUpIsNotAskedForAReplayOrARefusedAppend) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(append(turn_request("c_1", "once", "t-1")).is_ok());
+  int calls = 0;
+  auto count = [&](const TurnRecord&, const std::string&, AppendFollowUp& out) {
+    ++calls;
+    out.new_state = "queued";
+  };
+  AppendTurnRequest replay = turn_request("c_1", "once", "t-1");
+  replay.follow_up = count;
+  AppendTurnRequest refused = turn_request("c_1", "two");
+  refused.expected_state = "agent";
+  refused.follow_up = count;
+
+  Result<AppendTurnOutcome> replayed = append(std::move(replay));
+  Result<AppendTurnOutcome> conflict = append(std::move(refused));
+
+  ASSERT_TRUE(replayed.is_ok());
+  EXPECT_EQ(replayed->kind, AppendKind::kReplayed);
+  EXPECT_EQ(conflict.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(store_->get_conversation("c_1")->state, "bot");
+}
+
 TEST_F(AtomicTurnTest, WritesNothingWhenAnEventNamesAnUnknownConversation) {
   ASSERT_TRUE(create("c_1").is_ok());
   AppendTurnRequest request = turn_request("c_1", "hello");

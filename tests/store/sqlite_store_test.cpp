@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -413,6 +414,28 @@ TEST_F(SqliteStoreTest, CheckpointsWalOnClose) {
 
   EXPECT_TRUE(!std::filesystem::exists(wal) || std::filesystem::file_size(wal) == 0);
   EXPECT_EQ(store_->get_conversation("c_1")->last_seq, 20) << "reads still work after close";
+}
+
+// Commits never checkpoint themselves; the checkpoint thread copies the WAL into the database
+// file once it passes its threshold, while the store stays open.
+TEST_F(SqliteStoreTest, CheckpointsWalInTheBackgroundWhileOpen) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  const auto initial_size = std::filesystem::file_size(options_.path);
+  std::vector<Pending<AppendTurnOutcome>> pending;
+
+  // About one page per turn: well past the checkpoint threshold in a few commits.
+  for (int i = 0; i < 2 * Checkpointer::kCheckpointFrames; ++i) {
+    pending.push_back(append_async(turn("c_1", std::string(3000, 'x'))));
+  }
+  for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::filesystem::file_size(options_.path) <= initial_size &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(std::filesystem::file_size(options_.path), initial_size + 1'000'000)
+      << "the turns reached the database file before close";
 }
 
 TEST_F(SqliteStoreTest, RefusesWritesAfterClose) {

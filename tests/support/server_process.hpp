@@ -42,6 +42,8 @@ queues:
     offer_timeout_s: 30
   - name: slow
     offer_timeout_s: 120
+  - name: limited
+    max_wait_s: 1
   - name: vip
     skills: [vip]
     offer_timeout_s: 5

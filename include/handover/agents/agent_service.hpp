@@ -89,6 +89,21 @@ class AgentService final : public http::WebSocketHandler {
   // the store's error. `done` may run on the calling thread or on the store's writer thread.
   void escalate(Escalation escalation, store::Callback<store::ConversationRecord> done);
 
+  // The escalation decided by a turn that is being committed, planned into that turn's own
+  // transaction so that one commit holds the turn, state "queued", the routing events and
+  // the offers. Call from the turn's store::AppendFollowUpFn (the store's writer thread);
+  // `conv` is the conversation as the append sees it, with `state` its state there. Runs
+  // the router and fills `out` with the conversation's new state and events; writes about
+  // other conversations are submitted as usual. On error nothing is planned and `out` is
+  // left alone: Conflict (not in state "bot"), NotFound (unknown queue) or InvalidArgument,
+  // as escalate() answers. After a success, escalation_committed() must follow.
+  Status plan_escalation(const Escalation& escalation, const store::ConversationRecord& conv,
+                         const std::string& state, store::AppendFollowUp& out);
+  // The transaction of a planned escalation ended: with the stored events the offers go out;
+  // with an error the router forgets the escalation, as nothing of it was persisted.
+  void escalation_committed(const std::string& conversation_id,
+                            const Result<std::vector<store::EventRecord>>& events);
+
   // A user or system turn committed on `conv`. When a person holds the conversation the
   // turn is persisted as an agent-directed event and relayed to that agent. Other turns and
   // conversations are ignored. Never blocks on the store.

@@ -29,6 +29,7 @@ inline constexpr const char* kHandoverCancelled = "handover.cancelled";
 inline constexpr const char* kHandoverNoAgent = "handover.no_agent";
 inline constexpr const char* kHandoverWaitLimit = "handover.wait_limit";
 inline constexpr const char* kHandoverRated = "handover.rated";
+inline constexpr const char* kHandoverChoice = "handover.choice";
 // Not stored: the live place in the queue, sent again on every (re)connect.
 inline constexpr const char* kQueuePosition = "queue.position";
 

@@ -83,6 +83,21 @@ struct EventQuery {
   std::size_t limit = 1000;
 };
 
+// What an append's follow-up adds to the turn's own transaction.
+struct AppendFollowUp {
+  std::optional<std::string> new_state = std::nullopt;  // replaces the request's; not empty
+  std::vector<EventRecord> events = {};  // about the turn's conversation; stamped like its events
+};
+
+// Runs on the store's writer thread inside the append's transaction, right after a new turn
+// was inserted (never for a replay or a refused append), with the stored turn (seq and
+// created_at_ms set) and the conversation's state before the append's new_state. What it
+// puts in `out` commits with the turn or not at all. It must be quick, must not throw and
+// must not wait for the store's writes; it may read through the readers (which do not see
+// this transaction) and submit further writes, which land in a later transaction.
+using AppendFollowUpFn =
+    std::function<void(const TurnRecord& turn, const std::string& state, AppendFollowUp& out)>;
+
 struct AppendTurnRequest {
   TurnRecord turn;  // seq and created_at_ms are assigned by the store
   // When set, the append fails with Conflict unless the conversation is in this state (e.g.
@@ -93,6 +108,8 @@ struct AppendTurnRequest {
   // Written with the turn and stamped with its created_at_ms; an empty conversation_id
   // becomes the turn's.
   std::vector<EventRecord> events = {};
+  // Decides more writes once the turn is known to be new; see AppendFollowUpFn.
+  AppendFollowUpFn follow_up = {};
 };
 
 enum class AppendKind {

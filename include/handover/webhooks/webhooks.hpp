@@ -73,6 +73,9 @@ struct WebhookDeps {
   const Clock& clock;        // webhook-timestamp
   HistoryReader history;     // catching up at start
   std::function<double()> random;  // uniform in [0, 1) for jitter; empty: a seeded generator
+  // Applied to each event's data before it is sent (the privacy policy for webhooks); must
+  // not block. Empty: the data goes out as the feed has it.
+  std::function<void(nlohmann::json& data)> redact = nullptr;
 };
 
 // Delivers to every configured endpoint independently. Per endpoint, events go out one at a

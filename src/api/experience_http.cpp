@@ -1,0 +1,220 @@
+// What the user answers back to the handover: the choice while waiting
+// (POST /v1/conversations/{id}/choice) and the rating after a resolved handover
+// (POST /v1/conversations/{id}/rating).
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <mutex>
+#include <set>
+
+#include "context.hpp"
+#include "handover/agents/agent_service.hpp"
+#include "handover/privacy/masker.hpp"
+#include "validation.hpp"
+
+namespace handover::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxComment = 2000;
+constexpr std::size_t kEventPage = 1000;
+
+http::Response state_conflict(std::string detail) {
+  return http::problem(409, "conversation-state", "Not possible in this state", detail);
+}
+
+// The latest resolution of the conversation and whether it was rated since.
+struct LastResolution {
+  std::int64_t event_id = 0;  // 0: never resolved
+  std::string agent_id;
+  bool rated = false;
+  json rating;  // the stored rating, with its event id, when rated
+};
+
+// Conversations whose rating is being stored: a second request meanwhile is refused, so
+// one resolution gets one rating even when requests race.
+class RatingsInFlight {
+ public:
+  bool begin(const std::string& conversation) {
+    std::lock_guard lock(mu_);
+    return ids_.insert(conversation).second;
+  }
+  void end(const std::string& conversation) {
+    std::lock_guard lock(mu_);
+    ids_.erase(conversation);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> ids_;
+};
+
+RatingsInFlight& ratings_in_flight() {
+  static RatingsInFlight in_flight;
+  return in_flight;
+}
+
+Result<LastResolution> last_resolution(store::Store& store, const std::string& conversation) {
+  LastResolution last;
+  store::EventQuery query;
+  query.conversation_id = conversation;
+  query.limit = kEventPage;
+  for (;;) {
+    auto page = store.list_events(query);
+    if (!page) return page.status();
+    for (const auto& event : *page) {
+      if (event.type == "routing.resolved") {
+        const json data = json::parse(event.data_json, nullptr, false);
+        last.event_id = event.id;
+        last.agent_id = data.is_object() ? data.value("agent_id", std::string()) : std::string();
+        last.rated = false;
+      } else if (event.type == "handover.rated") {
+        last.rated = true;
+        last.rating = json::parse(event.data_json, nullptr, false);
+        if (last.rating.is_object()) last.rating["id"] = event.id;
+      }
+    }
+    if (page->size() < kEventPage) return last;
+    query.after_id = page->back().id;
+  }
+}
+
+void record_choice(ApiContext& ctx, const store::ConversationRecord& conv, std::string choice,
+                   json contact, const http::Responder& respond) {
+  store::EventRecord event;
+  event.conversation_id = conv.id;
+  event.type = "handover.choice";
+  json data = {{"choice", choice}};
+  if (!contact.empty()) data["contact"] = std::move(contact);
+  event.data_json = data.dump();
+  ctx.store.append_events({std::move(event)}, [respond, conv, choice](auto stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    respond(json_response(200, json{{"choice", choice}, {"state", conv.state}}.dump()));
+  });
+}
+
+// The contact details of a leave_contact choice: at least an e-mail address or a phone
+// number. They are kept as given, like the customer profile's own fields, so the team can
+// call back (docs/privacy.md).
+json read_contact(Validator& v, const json& body) {
+  json contact = json::object();
+  const json* given = v.object(body, "", "contact");
+  if (!given) {
+    v.fail("/contact", "leave_contact needs contact details: an email or a phone number");
+    return contact;
+  }
+  v.allow_only(*given, "/contact", {"name", "email", "phone"});
+  for (const char* key : {"name", "email", "phone"}) {
+    if (auto value = v.string(*given, "/contact", key, false, 256)) contact[key] = *value;
+  }
+  if (v.ok() && !contact.contains("email") && !contact.contains("phone")) {
+    v.fail("/contact", "give an email or a phone number");
+  }
+  return contact;
+}
+
+}  // namespace
+
+void post_choice(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeBot, respond);
+  if (!conv) return;
+  json body;
+  if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+  Validator v;
+  v.allow_only(body, "", {"choice", "contact"});
+  const std::string choice = v.string(body, "", "choice", true, 32).value_or("");
+  if (v.ok() && choice != "keep_waiting" && choice != "leave_contact" && choice != "back_to_bot") {
+    v.fail("/choice", "expected 'keep_waiting', 'leave_contact' or 'back_to_bot'");
+  }
+  json contact = json::object();
+  if (v.ok() && choice == "leave_contact") contact = read_contact(v, body);
+  if (v.ok() && choice != "leave_contact" && body.contains("contact")) {
+    v.fail("/contact", "only leave_contact takes contact details");
+  }
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+  const bool waiting = conv->state == agents::kStateQueued && ctx.agents != nullptr;
+  // Contact details may also be left when nobody could take the conversation at all
+  // (the queue's ask_contact path leaves it with the bot).
+  if (choice == "leave_contact" && conv->state == agents::kStateBot) {
+    return record_choice(ctx, *conv, choice, std::move(contact), respond);
+  }
+  if (!waiting) {
+    return respond(state_conflict("conversation " + conv->id + " is in state '" + conv->state +
+                                  "'; the choice is for a conversation waiting in a queue"));
+  }
+  if (choice == "keep_waiting") return record_choice(ctx, *conv, choice, {}, respond);
+  auto cancel = [&ctx, respond, choice, id = conv->id] {
+    // Leaving contact details or going back both end the wait; the reason tells the user
+    // (and the analytics) which.
+    ctx.agents->cancel_waiting(id, choice, [respond, choice](Status status) {
+      if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
+      if (!status.is_ok()) return respond(store_problem(status));
+      respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));
+    });
+  };
+  if (choice == "back_to_bot") return cancel();
+  // The contact details are stored first: the wait ends only once they are safe.
+  store::EventRecord event;
+  event.conversation_id = conv->id;
+  event.type = "handover.choice";
+  event.data_json = json{{"choice", choice}, {"contact", contact}}.dump();
+  ctx.store.append_events({std::move(event)}, [respond, cancel](auto stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    cancel();
+  });
+}
+
+void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
+  auto conv = load_authorized(ctx, call, kScopeBot, respond);
+  if (!conv) return;
+  json body;
+  if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+  Validator v;
+  v.allow_only(body, "", {"rating", "comment"});
+  const double rating = v.number(body, "", "rating", true, 1, 5).value_or(0);
+  if (v.ok() && std::floor(rating) != rating) v.fail("/rating", "expected a whole number 1 to 5");
+  std::string comment = v.string(body, "", "comment", false, kMaxComment, true).value_or("");
+  if (!v.ok()) return respond(validation_problem(v.errors()));
+
+  // The comment is the user's own text: it is stored as the store policy masks it.
+  comment = ctx.masker.mask(comment, privacy::Destination::kStore).text;
+  if (!ratings_in_flight().begin(conv->id)) {
+    return respond(state_conflict("a rating of conversation " + conv->id + " is being stored"));
+  }
+  auto done = [id = conv->id, respond](http::Response r) {
+    ratings_in_flight().end(id);
+    respond(std::move(r));
+  };
+  auto last = last_resolution(ctx.store, conv->id);
+  if (!last) return done(store_problem(last.status()));
+  if (last->event_id == 0) {
+    return done(state_conflict("conversation " + conv->id + " has no resolved handover to rate"));
+  }
+  if (last->rated) {
+    // A client retrying the request it sent is told it was stored.
+    const bool same = last->rating.is_object() &&
+                      last->rating.value("rating", 0) == static_cast<int>(rating) &&
+                      last->rating.value("comment", std::string()) == comment;
+    if (same) return done(json_response(200, last->rating.dump()));
+    return done(state_conflict("the latest handover of conversation " + conv->id +
+                               " is rated already"));
+  }
+  store::EventRecord event;
+  event.conversation_id = conv->id;
+  event.agent_id = last->agent_id;
+  event.type = "handover.rated";
+  const json data = {{"rating", static_cast<int>(rating)},
+                     {"comment", comment},
+                     {"agent_id", last->agent_id},
+                     {"resolved_event_id", last->event_id}};
+  event.data_json = data.dump();
+  ctx.store.append_events({std::move(event)}, [done, data](auto stored) {
+    if (!stored) return done(store_problem(stored.status()));
+    json out = data;
+    out["id"] = stored->front().id;
+    done(json_response(201, out.dump()));
+  });
+}
+
+}  // namespace handover::api

@@ -1,0 +1,72 @@
+// The WAL checkpoint thread.
+#include "checkpointer.hpp"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace handover::store {
+
+Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path,
+                                                          const std::string& synchronous,
+                                                          int busy_timeout_ms) {
+  Result<Connection> db = Connection::open(path, Connection::Mode::kReadWrite, busy_timeout_ms);
+  if (!db) return db.status();
+  // A checkpoint syncs the database file as the writer's mode says it must.
+  Status mode =
+      db->exec(synchronous == "full" ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  if (!mode.is_ok()) return mode;
+
+  std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(std::move(db).value()));
+  checkpointer->thread_ = std::thread([raw = checkpointer.get()] { raw->run(); });
+  return checkpointer;
+}
+
+Checkpointer::~Checkpointer() { stop(); }
+
+void Checkpointer::attach(Connection& writer) {
+  // Replaces SQLite's automatic checkpoint, which is itself a WAL hook run inside COMMIT.
+  sqlite3_wal_hook(writer.handle(), &Checkpointer::on_wal_commit, this);
+}
+
+void Checkpointer::detach(Connection& writer) {
+  if (writer.handle() != nullptr) sqlite3_wal_hook(writer.handle(), nullptr, nullptr);
+}
+
+void Checkpointer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Runs on the writer thread right after a commit reached the WAL; only signals.
+int Checkpointer::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  auto* checkpointer = static_cast<Checkpointer*>(self);
+  {
+    std::lock_guard lock(checkpointer->mutex_);
+    checkpointer->wanted_ = true;
+  }
+  checkpointer->wake_.notify_one();
+  return SQLITE_OK;
+}
+
+void Checkpointer::run() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return wanted_ || stopping_; });
+    if (stopping_) return;
+    wanted_ = false;
+    lock.unlock();
+    // PASSIVE takes no lock the writer needs; what a reader still uses stays for next time.
+    // A failure (I/O, a busy database) is retried on the next signal and costs nothing else:
+    // the WAL keeps every commit until it is copied.
+    sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
+}
+
+}  // namespace handover::store

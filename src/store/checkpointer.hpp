@@ -1,0 +1,56 @@
+// Folds the WAL back into the database file on a thread of its own, so that no commit (and no
+// request waiting on one) pays for a checkpoint. Private to the store module.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "handover/util/status.hpp"
+#include "sqlite.hpp"
+
+namespace handover::store {
+
+// Owns one read-write connection and one thread. The writer reports the WAL's size after each
+// commit; once it holds kCheckpointFrames frames the thread runs a PASSIVE checkpoint, which
+// copies what no reader still needs and never blocks the writer or the readers. The writer
+// connection's own automatic checkpoints must be off (see attach()).
+class Checkpointer {
+ public:
+  // SQLite's own default for automatic checkpoints (about 4 MiB of WAL with 4 KiB pages).
+  static constexpr int kCheckpointFrames = 1000;
+
+  // Opens the connection to `path` with the store's `synchronous` mode and starts the thread.
+  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
+                                                     const std::string& synchronous,
+                                                     int busy_timeout_ms);
+  ~Checkpointer();  // calls stop()
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Routes the commits of `writer` to this checkpointer instead of SQLite's automatic
+  // checkpoints. Call on the writer's thread (or before it starts); `writer` must be closed or
+  // detached with detach() before this object goes away.
+  void attach(Connection& writer);
+  static void detach(Connection& writer);
+
+  // Stops and joins the thread; a checkpoint under way finishes first. Idempotent.
+  void stop();
+
+ private:
+  explicit Checkpointer(Connection db) : db_(std::move(db)) {}
+
+  static int on_wal_commit(void* self, struct sqlite3* db, const char* name, int frames);
+  void run();
+
+  Connection db_;  // the thread's only
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool wanted_ = false;    // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace handover::store

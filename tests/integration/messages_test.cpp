@@ -1,0 +1,221 @@
+// What the user is told, end to end: the system turns at each step of a handover in German
+// and English, the queue place as the queue moves, the choices while waiting and the rating.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "agents_fixture.hpp"
+#include "support/sse_client.hpp"
+
+namespace handover::testing {
+namespace {
+
+class MessagesTest : public AgentsFixture {
+ protected:
+  // Polls the turns until a system turn with metadata.message == `key` appears (10 s at most).
+  json wait_for_message(const std::string& conversation, const std::string& key) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = call("GET", "/v1/conversations/" + conversation + "/turns?limit=100");
+      EXPECT_EQ(r.status, 200) << r.body;
+      for (const auto& turn : r.json().value("turns", json::array())) {
+        if (turn["role"] == "system" && turn.contains("metadata") &&
+            turn["metadata"].value("message", "") == key) {
+          return turn;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no system turn '" << key << "' in " << conversation;
+    return json::object();
+  }
+
+  HttpResponse post_json(const std::string& conversation, const std::string& what,
+                         const json& body) {
+    return call("POST", "/v1/conversations/" + conversation + "/" + what, body.dump());
+  }
+};
+
+TEST_F(MessagesTest, AGermanUserIsToldEveryStepAndMayRateTheHelp) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "de");
+
+  const json announce = wait_for_message(conv, "handover.announce");
+  EXPECT_NE(announce.value("text", "").find("Ich hole jetzt Unterstützung"), std::string::npos)
+      << announce;
+  EXPECT_NE(announce.value("text", "").find("Position 1"), std::string::npos) << announce;
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  const json joined = wait_for_message(conv, "agent.joined");
+  EXPECT_EQ(joined.value("text", ""),
+            "Agent ana ist jetzt für Sie da und hat den bisherigen Verlauf vor sich.");
+  EXPECT_EQ(joined["metadata"]["agent"], "Agent ana");
+
+  EXPECT_EQ(post_json(conv, "rating", {{"rating", 5}}).status, 409);  // nothing resolved yet
+  ana->send_json(
+      {{"type", "resolve"}, {"conversation_id", conv}, {"feedback", {{"justified", "yes"}}}});
+  const json resolved = wait_for_message(conv, "handover.resolved");
+  EXPECT_NE(resolved.value("text", "").find("von 1 bis 5"), std::string::npos) << resolved;
+  EXPECT_EQ(resolved["metadata"]["rating"]["max"], 5);
+
+  auto rated = post_json(conv, "rating", {{"rating", 4}, {"comment", "schnell und freundlich"}});
+  ASSERT_EQ(rated.status, 201) << rated.body;
+  EXPECT_EQ(rated.json()["rating"], 4);
+  EXPECT_EQ(rated.json()["agent_id"], "ana");
+  EXPECT_EQ(wait_for_message(conv, "rating.thanks").value("text", ""),
+            "Vielen Dank für Ihre Bewertung!");
+  EXPECT_EQ(post_json(conv, "rating", {{"rating", 3}}).status, 409);  // rated already
+  // A client retrying the request it sent is told it was stored.
+  auto retried = post_json(conv, "rating", {{"rating", 4}, {"comment", "schnell und freundlich"}});
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(retried.json()["id"], rated.json()["id"]);
+}
+
+TEST_F(MessagesTest, RacingRatingsStoreExactlyOne) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "en");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  ana->send_json(
+      {{"type", "resolve"}, {"conversation_id", conv}, {"feedback", {{"justified", "yes"}}}});
+  wait_for_message(conv, "handover.resolved");
+
+  std::vector<std::thread> raters;
+  std::vector<int> statuses(10, 0);
+  for (int i = 0; i < 10; ++i) {
+    raters.emplace_back([&, i] { statuses[i] = post_json(conv, "rating", {{"rating", i % 5 + 1}}).status; });
+  }
+  for (auto& rater : raters) rater.join();
+
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201) +
+                std::count(statuses.begin(), statuses.end(), 409) +
+                std::count(statuses.begin(), statuses.end(), 200),
+            10);
+}
+
+TEST_F(MessagesTest, AnEnglishUserIsToldAboutATransferAndTheReturnToTheBot) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "en");
+  EXPECT_NE(wait_for_message(conv, "handover.announce").value("text", "").find(
+                "I'm getting a colleague to help you now."),
+            std::string::npos);
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  EXPECT_EQ(wait_for_message(conv, "agent.joined").value("text", ""),
+            "Agent ana is here for you now and can see our conversation so far.");
+  auto ben = agent({"ben"});
+
+  ana->send_json({{"type", "transfer"}, {"conversation_id", conv}, {"agent", "ben"}});
+  EXPECT_EQ(wait_for_message(conv, "handover.transferred").value("text", ""),
+            "I'm connecting you with the right colleague. One moment, please.");
+  auto to_ben = ben->read_type("offer");
+  ASSERT_TRUE(to_ben.has_value());
+  accept(*ben, *to_ben);
+  ben->send_json({{"type", "return_to_bot"}, {"conversation_id", conv}, {"note", "done"}});
+  EXPECT_EQ(wait_for_message(conv, "handover.returned").value("text", ""),
+            "You are now talking to the digital assistant again.");
+  EXPECT_EQ(state_of(conv), "bot");
+}
+
+TEST_F(MessagesTest, TheQueuePlaceMovesUpWhenTheConversationAheadIsTaken) {
+  const std::string first = escalate();
+  const std::string second = escalate();
+  auto view = call("GET", "/v1/conversations/" + second).json();
+  ASSERT_TRUE(view.contains("queue")) << view;
+  EXPECT_EQ(view["queue"]["position"], 2);
+  EXPECT_EQ(view["queue"]["name"], "general");
+  EXPECT_NE(wait_for_message(second, "handover.announce").value("text", "").find("Position 2"),
+            std::string::npos);
+
+  SseClient stream(server_->port());
+  ASSERT_EQ(stream.open("/v1/conversations/" + second + "/events", ServerProcess::bearer(kReadKey)),
+            200);
+  auto at_start = stream.next_of("queue.position");
+  ASSERT_TRUE(at_start.has_value());
+  EXPECT_EQ(at_start->data["data"]["position"], 2);
+  EXPECT_TRUE(at_start->id.empty());  // not stored, so no resume id
+
+  auto ana = agent({"ana"});
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  EXPECT_EQ((*offer)["conversation_id"], first);
+  accept(*ana, *offer);
+  std::optional<SseEvent> moved;
+  while ((moved = stream.next_of("queue.position")) && moved->data["data"]["position"] != 1) {
+  }
+  ASSERT_TRUE(moved.has_value()) << "no position 1 for the second conversation";
+  EXPECT_GE(moved->data["data"]["estimated_wait_s"].get<int>(), 0);
+}
+
+TEST_F(MessagesTest, WithNobodyOnlineTheUserChoosesToWaitOrGoBackToTheBot) {
+  const std::string conv = escalate("general", 0, "de");
+  const json none = wait_for_message(conv, "no_agent.online_none");
+  EXPECT_EQ(none["metadata"]["choices"],
+            json::array({"keep_waiting", "leave_contact", "back_to_bot"}));
+
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "later"}}).status, 422);
+  auto wait = post_json(conv, "choice", {{"choice", "keep_waiting"}});
+  ASSERT_EQ(wait.status, 200) << wait.body;
+  EXPECT_EQ(wait.json()["state"], "queued");
+  auto back = post_json(conv, "choice", {{"choice", "back_to_bot"}});
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(back.json()["state"], "bot");
+  EXPECT_EQ(wait_for_message(conv, "handover.cancelled").value("text", ""),
+            "In Ordnung, Sie sprechen wieder mit dem digitalen Assistenten.");
+  EXPECT_EQ(state_of(conv), "bot");
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "back_to_bot"}}).status, 409);
+}
+
+TEST_F(MessagesTest, PastTheQueuesWaitLimitTheUserIsOfferedTheChoices) {
+  const std::string conv = escalate("limited", 0, "en");
+  const json limit = wait_for_message(conv, "wait_limit");
+  EXPECT_EQ(limit.value("text", ""),
+            "Sorry, this is taking longer than expected. Would you like to keep waiting, leave "
+            "your contact details or carry on with the assistant?");
+  EXPECT_EQ(limit["metadata"]["choices"],
+            json::array({"keep_waiting", "leave_contact", "back_to_bot"}));
+  EXPECT_EQ(state_of(conv), "queued");
+}
+
+TEST_F(MessagesTest, LeavingContactDetailsEndsTheWaitWithThanks) {
+  const std::string conv = escalate("general", 0, "en");
+  wait_for_message(conv, "no_agent.online_none");
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "leave_contact"}}).status, 422);
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "leave_contact"}, {"contact", {{"name", "M"}}}})
+                .status,
+            422);
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "back_to_bot"}, {"contact", json::object()}})
+                .status,
+            422);
+  auto contact = post_json(
+      conv, "choice", {{"choice", "leave_contact"}, {"contact", {{"email", "max@example.com"}}}});
+  ASSERT_EQ(contact.status, 200) << contact.body;
+  EXPECT_EQ(contact.json()["state"], "bot");
+  EXPECT_EQ(wait_for_message(conv, "contact.thanks").value("text", ""),
+            "Thank you! We will get back to you at the contact details you gave as soon as we can.");
+  // The team can call back: the details are kept as given, with the conversation.
+  SseClient stream(server_->port());
+  ASSERT_EQ(stream.open("/v1/conversations/" + conv + "/events", ServerProcess::bearer(kReadKey)),
+            200);
+  auto choice = stream.next_of("handover.choice");
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_EQ(choice->data["data"]["contact"]["email"], "max@example.com");
+}
+
+TEST_F(MessagesTest, RatingsAreValidated) {
+  const std::string conv = create_conversation();
+  EXPECT_EQ(post_json(conv, "rating", {{"rating", 6}}).status, 422);
+  EXPECT_EQ(post_json(conv, "rating", {{"rating", 2.5}}).status, 422);
+  EXPECT_EQ(post_json(conv, "rating", {{"stars", 2}}).status, 422);
+  EXPECT_EQ(post_json(conv, "rating", {{"rating", 2}}).status, 409);
+}
+
+}  // namespace
+}  // namespace handover::testing
