@@ -116,7 +116,12 @@ class Lexicon {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> suffixes_;
   std::size_t min_affix_ = 64;
   std::size_t max_affix_ = 0;
-  std::vector<std::pair<std::string, std::uint32_t>> fuzzy_;
+  struct FuzzyTarget {
+    std::string text;
+    std::uint32_t node;
+    std::uint64_t bytes;  // byte_classes(text): a cheap lower bound rules most targets out
+  };
+  std::vector<FuzzyTarget> fuzzy_;
   std::unordered_map<std::uint64_t, std::uint32_t> children_;  // (node << 32 | word) -> node
   std::vector<std::uint8_t> has_children_;
   std::vector<WordInfo> infos_;  // node * languages + language
