@@ -98,6 +98,13 @@ std::size_t bounded_distance(std::string_view a, std::string_view b, std::size_t
   return prev[b.size()];
 }
 
+// Where the first or last bytes of an affix go in Lexicon's 4,096-bit filters.
+std::size_t affix_end_bit(std::string_view end) {
+  std::uint32_t h = 2166136261U;
+  for (const char c : end) h = (h ^ static_cast<unsigned char>(c)) * 16777619U;
+  return (h ^ (h >> 12)) & 4095U;
+}
+
 // One bit per class of byte values (the value modulo 64) that occurs in `text`.
 std::uint64_t byte_classes(std::string_view text) {
   std::uint64_t classes = 0;
@@ -210,6 +217,15 @@ std::uint32_t Lexicon::add_entry(std::string_view raw, std::string& error) {
     (prefix ? prefixes_ : suffixes_)[folded] = id;
     min_affix_ = std::min(min_affix_, folded.size());
     max_affix_ = std::max(max_affix_, folded.size());
+    if (folded.size() < kAffixEnd) {
+      (prefix ? short_prefix_ : short_suffix_) = true;
+    } else {
+      const std::string_view end = prefix
+                                       ? std::string_view(folded).substr(0, kAffixEnd)
+                                       : std::string_view(folded).substr(folded.size() - kAffixEnd);
+      const std::size_t bit = affix_end_bit(end);
+      (prefix ? prefix_ends_ : suffix_ends_)[bit >> 6] |= std::uint64_t{1} << (bit & 63U);
+    }
     return id;
   }
   NormalizedText tokens;
@@ -426,9 +442,20 @@ std::unique_ptr<Lexicon> Lexicon::load(const LexiconOptions& options, std::strin
 std::uint32_t Lexicon::lookup_affix(std::string_view token) const {
   if (max_affix_ == 0 || token.size() <= min_affix_ || token.size() > 64) return kUnknownWord;
   const std::size_t longest = std::min(max_affix_, token.size());
-  for (std::size_t length = longest; length >= min_affix_; --length) {
-    const auto it = prefixes_.find(token.substr(0, length));
-    if (it != prefixes_.end()) return it->second;
+  const auto may_have = [&](const AffixEnds& ends, bool short_affixes, std::string_view end) {
+    if (short_affixes || token.size() < kAffixEnd) return true;
+    const std::size_t bit = affix_end_bit(end);
+    return (ends[bit >> 6] & (std::uint64_t{1} << (bit & 63U))) != 0;
+  };
+  if (may_have(prefix_ends_, short_prefix_, token.substr(0, kAffixEnd))) {
+    for (std::size_t length = longest; length >= min_affix_; --length) {
+      const auto it = prefixes_.find(token.substr(0, length));
+      if (it != prefixes_.end()) return it->second;
+    }
+  }
+  if (token.size() >= kAffixEnd &&
+      !may_have(suffix_ends_, short_suffix_, token.substr(token.size() - kAffixEnd))) {
+    return kUnknownWord;
   }
   for (std::size_t length = longest; length >= min_affix_; --length) {
     const auto it = suffixes_.find(token.substr(token.size() - length));

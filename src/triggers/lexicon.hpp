@@ -1,6 +1,7 @@
 // Word lists of every language: sentiment valences, cue categories and phrases, as data.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -116,6 +117,15 @@ class Lexicon {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> suffixes_;
   std::size_t min_affix_ = 64;
   std::size_t max_affix_ = 0;
+  // A bit per hash of the first (prefixes) or last (suffixes) kAffixEnd bytes of an entry:
+  // a word whose bit is clear has no such affix, which spares the lookups per length.
+  // An affix shorter than that turns the filter off for its side.
+  static constexpr std::size_t kAffixEnd = 3;
+  using AffixEnds = std::array<std::uint64_t, 64>;
+  AffixEnds prefix_ends_{};
+  AffixEnds suffix_ends_{};
+  bool short_prefix_ = false;
+  bool short_suffix_ = false;
   struct FuzzyTarget {
     std::string text;
     std::uint32_t node;
