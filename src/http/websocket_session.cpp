@@ -1,6 +1,7 @@
 // WebSocket sessions: the opening handshake, a read loop that delivers text messages, a
-// bounded send queue with one write in flight, server pings that find dead peers, and the
-// closing handshake under a deadline.
+// bounded send queue with one message write in flight (the layer under the stream gathers
+// the frames queued meanwhile into one socket write), server pings that find dead peers, and
+// the closing handshake under a deadline.
 //
 // Each session lives on the strand of the connection it took over from the HTTP session.
 // One steady timer serves three phases: the handshake deadline, then the ping schedule,
@@ -21,6 +22,8 @@
 #include <deque>
 #include <optional>
 
+#include "corked_stream.hpp"
+
 namespace handover::http {
 namespace {
 
@@ -31,7 +34,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 // permessage-deflate is compiled out: it costs memory per connection and our frames are small.
-using WsStream = websocket::stream<beast::tcp_stream, /*deflateSupported=*/false>;
+// The corked layer under the stream gathers the frames written while a socket write is in
+// flight into the next one (corked_stream.hpp).
+using WsStream = websocket::stream<CorkedStream, /*deflateSupported=*/false>;
 
 // Messages are read in pieces of at most this, which is also what an idle connection's
 // pending read holds; a buffer grown past it for a larger message is given back.
@@ -117,6 +122,7 @@ class WebSocketSession final : public TrackedSession,
   // On the strand.
   void start(std::unique_ptr<bhttp::request<bhttp::string_body>> upgrade, Request request) {
     handle_->attach(weak_from_this());
+    ws_.next_layer().set_owner(weak_from_this());
     state_.track(shared_from_this());
     do_accept(std::move(upgrade), std::move(request));
   }

@@ -72,22 +72,57 @@ std::size_t bounded_distance(std::string_view a, std::string_view b, std::size_t
   if (a.size() > b.size() + limit || b.size() > a.size() + limit) return limit + 1;
   constexpr std::size_t kMax = 40;
   if (a.size() >= kMax || b.size() >= kMax) return limit + 1;
-  std::array<std::array<std::size_t, kMax>, kMax> d{};
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  // Rows i - 2, i - 1 and i of the table; an entry is always written before it is read, so
+  // nothing is cleared (this runs for every fuzzy target an unknown word is tried against).
+  std::array<std::array<std::size_t, kMax>, 3> rows;
+  std::size_t* before = rows[0].data();
+  std::size_t* prev = rows[1].data();
+  std::size_t* cur = rows[2].data();
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
     std::size_t row_min = limit + 1;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      std::size_t v = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      std::size_t v = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        v = std::min(v, d[i - 2][j - 2] + 1);
-      d[i][j] = v;
+        v = std::min(v, before[j - 2] + 1);
+      cur[j] = v;
       row_min = std::min(row_min, v);
     }
     if (row_min > limit) return limit + 1;
+    std::size_t* const oldest = before;
+    before = prev;
+    prev = cur;
+    cur = oldest;
   }
-  return d[a.size()][b.size()];
+  return prev[b.size()];
+}
+
+// Where the first or last bytes of an affix go in Lexicon's 4,096-bit filters.
+std::size_t affix_end_bit(std::string_view end) {
+  std::uint32_t h = 2166136261U;
+  for (const char c : end) h = (h ^ static_cast<unsigned char>(c)) * 16777619U;
+  return (h ^ (h >> 12)) & 4095U;
+}
+
+// One bit per class of byte values (the value modulo 64) that occurs in `text`.
+std::uint64_t byte_classes(std::string_view text) {
+  std::uint64_t classes = 0;
+  for (const char c : text) classes |= std::uint64_t{1} << (static_cast<unsigned char>(c) & 63U);
+  return classes;
+}
+
+// True when the byte classes alone show more than `limit` edits between two strings: every
+// class that occurs in one and not in the other needs an edit of its own on that side (an
+// edit removes or adds at most one byte there; a transposition changes no class).
+bool classes_exceed(std::uint64_t a, std::uint64_t b, std::size_t limit) {
+  // More than `limit` bits set, without a popcount (a library call on baseline x86-64).
+  const auto more_bits = [limit](std::uint64_t bits) {
+    for (std::size_t i = 0; i < limit && bits != 0; ++i) bits &= bits - 1;
+    return bits != 0;
+  };
+  return more_bits(a & ~b) || more_bits(b & ~a);
 }
 
 }  // namespace
@@ -192,6 +227,15 @@ std::uint32_t Lexicon::add_entry(std::string_view raw, std::string& error) {
     (prefix ? prefixes_ : suffixes_)[folded] = id;
     min_affix_ = std::min(min_affix_, folded.size());
     max_affix_ = std::max(max_affix_, folded.size());
+    if (folded.size() < kAffixEnd) {
+      (prefix ? short_prefix_ : short_suffix_) = true;
+    } else {
+      const std::string_view end = prefix
+                                       ? std::string_view(folded).substr(0, kAffixEnd)
+                                       : std::string_view(folded).substr(folded.size() - kAffixEnd);
+      const std::size_t bit = affix_end_bit(end);
+      (prefix ? prefix_ends_ : suffix_ends_)[bit >> 6] |= std::uint64_t{1} << (bit & 63U);
+    }
     return id;
   }
   NormalizedText tokens;
@@ -335,7 +379,7 @@ bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,
     const std::string folded = TextNormalizer::fold(entry);
     if (fuzzy && folded.size() >= kMinFuzzyLength - 1 && folded.find(' ') == std::string::npos &&
         entry.find('*') == std::string_view::npos) {
-      fuzzy_.emplace_back(folded, node);
+      fuzzy_.push_back({folded, node, byte_classes(folded)});
     }
   }
   return true;
@@ -408,9 +452,20 @@ std::unique_ptr<Lexicon> Lexicon::load(const LexiconOptions& options, std::strin
 std::uint32_t Lexicon::lookup_affix(std::string_view token) const {
   if (max_affix_ == 0 || token.size() <= min_affix_ || token.size() > 64) return kUnknownWord;
   const std::size_t longest = std::min(max_affix_, token.size());
-  for (std::size_t length = longest; length >= min_affix_; --length) {
-    const auto it = prefixes_.find(token.substr(0, length));
-    if (it != prefixes_.end()) return it->second;
+  const auto may_have = [&](const AffixEnds& ends, bool short_affixes, std::string_view end) {
+    if (short_affixes || token.size() < kAffixEnd) return true;
+    const std::size_t bit = affix_end_bit(end);
+    return (ends[bit >> 6] & (std::uint64_t{1} << (bit & 63U))) != 0;
+  };
+  if (may_have(prefix_ends_, short_prefix_, token.substr(0, kAffixEnd))) {
+    for (std::size_t length = longest; length >= min_affix_; --length) {
+      const auto it = prefixes_.find(token.substr(0, length));
+      if (it != prefixes_.end()) return it->second;
+    }
+  }
+  if (token.size() >= kAffixEnd &&
+      !may_have(suffix_ends_, short_suffix_, token.substr(token.size() - kAffixEnd))) {
+    return kUnknownWord;
   }
   for (std::size_t length = longest; length >= min_affix_; --length) {
     const auto it = suffixes_.find(token.substr(token.size() - length));
@@ -422,8 +477,12 @@ std::uint32_t Lexicon::lookup_affix(std::string_view token) const {
 std::uint32_t Lexicon::lookup_fuzzy(std::string_view token) const {
   if (token.size() < kMinFuzzyLength) return kUnknownWord;
   const std::size_t limit = token.size() >= kLongFuzzyLength ? 2 : 1;
-  for (const auto& [target, node] : fuzzy_) {
-    if (bounded_distance(token, target, limit) <= limit) return node;
+  const std::uint64_t classes = byte_classes(token);
+  for (const FuzzyTarget& target : fuzzy_) {
+    if (token.size() > target.text.size() + limit || target.text.size() > token.size() + limit)
+      continue;
+    if (classes_exceed(classes, target.bytes, limit)) continue;
+    if (bounded_distance(token, target.text, limit) <= limit) return target.node;
   }
   return kUnknownWord;
 }

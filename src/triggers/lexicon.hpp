@@ -1,6 +1,7 @@
 // Word lists of every language: sentiment valences, cue categories and phrases, as data.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -116,7 +117,21 @@ class Lexicon {
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> suffixes_;
   std::size_t min_affix_ = 64;
   std::size_t max_affix_ = 0;
-  std::vector<std::pair<std::string, std::uint32_t>> fuzzy_;
+  // A bit per hash of the first (prefixes) or last (suffixes) kAffixEnd bytes of an entry:
+  // a word whose bit is clear has no such affix, which spares the lookups per length.
+  // An affix shorter than that turns the filter off for its side.
+  static constexpr std::size_t kAffixEnd = 3;
+  using AffixEnds = std::array<std::uint64_t, 64>;
+  AffixEnds prefix_ends_{};
+  AffixEnds suffix_ends_{};
+  bool short_prefix_ = false;
+  bool short_suffix_ = false;
+  struct FuzzyTarget {
+    std::string text;
+    std::uint32_t node;
+    std::uint64_t bytes;  // byte_classes(text): a cheap lower bound rules most targets out
+  };
+  std::vector<FuzzyTarget> fuzzy_;
   std::unordered_map<std::uint64_t, std::uint32_t> children_;  // (node << 32 | word) -> node
   std::vector<std::uint8_t> has_children_;
   std::vector<WordInfo> infos_;  // node * languages + language

@@ -45,6 +45,22 @@ bool is_word_char(char32_t c) {
   return u_isalnum(cp) || (U_GET_GC_MASK(cp) & U_GC_M_MASK) != 0;
 }
 
+// ICU's u_isalpha, u_isupper and u_isdigit, answered without a call for ASCII.
+bool is_letter(char32_t c) {
+  if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  return u_isalpha(static_cast<UChar32>(c));
+}
+
+bool is_upper_letter(char32_t c) {
+  if (c < 0x80) return c >= 'A' && c <= 'Z';
+  return u_isalpha(static_cast<UChar32>(c)) && u_isupper(static_cast<UChar32>(c));
+}
+
+bool is_digit(char32_t c) {
+  if (c < 0x80) return c >= '0' && c <= '9';
+  return u_isdigit(static_cast<UChar32>(c));
+}
+
 bool is_space(char32_t c) {
   if (c < 0x80) return c == ' ' || (c >= '\t' && c <= '\r');
   return u_isUWhiteSpace(static_cast<UChar32>(c));
@@ -183,10 +199,9 @@ std::size_t scan_word(std::string_view chunk, std::size_t pos, NormalizedText& o
                               end + c.length < chunk.size() &&
                               is_word_char(decode(chunk, end + c.length).value);
     if (!inner_joiner && !is_word_char(c.value)) break;
-    const auto u = static_cast<UChar32>(c.value);
-    if (u_isalpha(u)) ++letters;
-    if (u_isalpha(u) && u_isupper(u)) ++upper;
-    if (!inner_joiner && !u_isdigit(u)) digits_only = false;
+    if (is_letter(c.value)) ++letters;
+    if (is_upper_letter(c.value)) ++upper;
+    if (!inner_joiner && !is_digit(c.value)) digits_only = false;
     end += c.length;
   }
   Token token =

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -451,6 +452,42 @@ TEST_F(WebSocketTest, ConcurrentSendsFromOtherThreadsKeepTheirOrder) {
 
   EXPECT_EQ(next['a'], kPerThread);
   EXPECT_EQ(next['b'], kPerThread);
+}
+
+// Messages queued faster than the socket drains leave several to a socket write. Every size
+// class of the frame header (7-bit, 16-bit and 64-bit lengths) occurs, the burst is far
+// larger than what one write gathers, and the close frame queued last arrives last.
+TEST_F(WebSocketTest, BurstOfQueuedMessagesArrivesIntactAndInOrder) {
+  WebSocketOptions options = test_options();
+  options.max_queued_messages = 10000;
+  options.max_queued_bytes = 64 * 1024 * 1024;
+  start(options);
+  WsClient client;
+  ASSERT_FALSE(client.connect(port(), "/ws"));
+  const auto connection = echo_.wait_open(0);
+  ASSERT_TRUE(connection);
+
+  constexpr std::array<std::size_t, 8> kSizes = {0, 1, 125, 126, 1000, 65535, 65536, 70000};
+  constexpr int kMessages = 1000;
+  const auto message = [&](int i) {
+    std::string text = std::to_string(i) + ":";
+    text.append(kSizes[static_cast<std::size_t>(i) % kSizes.size()],
+                static_cast<char>('a' + i % 26));
+    return text;
+  };
+  for (int i = 0; i < kMessages; ++i)
+    connection->send(std::make_shared<const std::string>(message(i)));
+  connection->close(4001, "burst done");
+
+  for (int i = 0; i < kMessages; ++i) {
+    std::string text;
+    ASSERT_FALSE(client.read(text, 5s)) << "message " << i;
+    ASSERT_EQ(text, message(i)) << "message " << i;
+  }
+  std::string none;
+  EXPECT_EQ(client.read(none, 5s), websocket::error::closed);
+  EXPECT_EQ(client.close_code(), 4001);
+  EXPECT_TRUE(echo_.wait_closed(connection->id()));
 }
 
 }  // namespace
