@@ -37,8 +37,8 @@ TEST(CatalogTest, AnEmptyNoticeLeavesNoTrailingSpace) {
   const std::string text = c.render("handover.announce", "en",
                                     {{"position", "3"}, {"wait", "about 2 minutes"}, {"notice", ""}});
   EXPECT_EQ(text,
-            "I'm getting a colleague to help you now. You are number 3 in the queue; the wait is "
-            "about 2 minutes.");
+            "I'm getting a colleague to help you now. You are number 3 in the queue; estimated "
+            "wait: about 2 minutes.");
 }
 
 TEST(CatalogTest, WaitTextsRoundToWholeMinutes) {
