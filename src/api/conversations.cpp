@@ -686,7 +686,8 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   const bool end_user = call.principal.kind == Principal::Kind::kBearer && !access.agent;
   for (const auto& t : *turns) {
     items.push_back(access.agent ? turn_view(for_agent(ctx.masker, t), false)
-                                 : turn_view(t, !end_user));
+                    : end_user   ? customer_turn_view(t)
+                                 : turn_view(t));
   }
   const std::int64_t next = turns->empty() ? after : turns->back().seq;
   // The conversation was read before the page; turns committed in between count too.

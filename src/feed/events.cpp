@@ -130,6 +130,8 @@ json view(const Event& event, Audience audience) {
     json out = event.data;
     if (auto turn = out.find("turn"); turn != out.end() && turn->is_object()) {
       turn->erase("evaluation");
+      // Metadata tells the widget what a system turn is; other roles' is the operator's.
+      if (turn->value("role", std::string()) != "system") turn->erase("metadata");
     }
     return out;
   }

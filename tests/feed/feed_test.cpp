@@ -122,6 +122,27 @@ TEST_F(FeedTest, TurnsArriveInCommitOrderWithTheTurnAndState) {
   EXPECT_EQ(view(first, Audience::kCustomer)["turn"]["text"], "Hallo");
 }
 
+TEST_F(FeedTest, CustomersSeeMetadataOnlyOnSystemTurns) {
+  create("c_1");
+  Seen seen;
+  auto subscription = hub_->subscribe("c_1", seen.listener());
+  for (const char* role : {"bot", "system"}) {
+    store::AppendTurnRequest request;
+    request.turn.conversation_id = "c_1";
+    request.turn.role = role;
+    request.turn.text = "x";
+    request.turn.metadata_json = R"({"internal_note":"VIP"})";
+    wait<store::AppendTurnOutcome>(
+        [&](auto done) { store_->append_turn(request, std::move(done)); });
+  }
+  hub_->drain_for_test();
+
+  ASSERT_EQ(seen.events.size(), 2u);
+  EXPECT_FALSE(view(seen.events[0], Audience::kCustomer)["turn"].contains("metadata"));
+  EXPECT_TRUE(view(seen.events[0], Audience::kIntegration)["turn"].contains("metadata"));
+  EXPECT_EQ(view(seen.events[1], Audience::kCustomer)["turn"]["metadata"]["internal_note"], "VIP");
+}
+
 TEST_F(FeedTest, ConversationSubscriptionsSeeOnlyTheirConversation) {
   create("c_1");
   create("c_2");
