@@ -118,9 +118,12 @@ Status Diagnostics::to_status() const {
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diag) {
   std::optional<std::string> text = read_whole_file(path, diag);
   if (!text) return std::nullopt;
+  return parse_yaml_text(*text, diag);
+}
 
+std::optional<YAML::Node> parse_yaml_text(std::string_view text, Diagnostics& diag) {
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(*text);
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
     if (documents.empty()) return YAML::Node();
     if (documents.size() > 1) {
       diag.add_at(documents[1].Mark(), "only one YAML document is allowed", "");

@@ -53,6 +53,9 @@ class Diagnostics {
 // or more than one document, adds the problem to `diag` and returns nullopt.
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diag);
 
+// The same for YAML text already in memory (tests, built-in defaults).
+std::optional<YAML::Node> parse_yaml_text(std::string_view text, Diagnostics& diag);
+
 // What a scalar must look like. Integers and booleans must be plain (unquoted, untagged) YAML
 // scalars, so `port: "80"` is a type error; any scalar is accepted where a string is expected.
 enum class ScalarKind { kInteger, kBoolean, kString };

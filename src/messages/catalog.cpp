@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "builtin_messages.hpp"
 #include "yaml_util.hpp"
@@ -53,15 +51,16 @@ std::string primary(std::string_view language) {
 
 }  // namespace
 
+Result<Catalog> catalog_from(const YAML::Node& root, config::Diagnostics& diag);
+
 Result<Catalog> parse_catalog(std::string_view yaml_text, const std::string& file) {
   Diagnostics diag(file);
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    diag.add_at(e.mark, e.msg, "");
-    return diag.to_status();
-  }
+  std::optional<YAML::Node> parsed = config::parse_yaml_text(yaml_text, diag);
+  if (!parsed) return diag.to_status();
+  return catalog_from(*parsed, diag);
+}
+
+Result<Catalog> catalog_from(const YAML::Node& root, config::Diagnostics& diag) {
   Catalog catalog;
   MapReader top(root, YAML::Mark::null_mark(), "", diag);
   top.read("default_language",
@@ -111,11 +110,10 @@ Result<Catalog> parse_catalog(std::string_view yaml_text, const std::string& fil
 }
 
 Result<Catalog> Catalog::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::invalid_argument(path + ": cannot read the messages file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_catalog(text.str(), path);
+  Diagnostics diag(path);
+  std::optional<YAML::Node> root = config::load_yaml_file(path, diag);
+  if (!root) return diag.to_status();
+  return catalog_from(*root, diag);
 }
 
 const Catalog& Catalog::built_in() {

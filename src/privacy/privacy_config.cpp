@@ -407,12 +407,7 @@ Result<PrivacyConfig> load_privacy_config(const std::string& path) {
 Result<PrivacyConfig> parse_privacy_config(std::string_view yaml_text,
                                            const std::string& file_name) {
   Diagnostics diag(file_name);
-  std::optional<YAML::Node> root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    diag.add_at(e.mark, "YAML syntax error: " + e.msg, "");
-  }
+  std::optional<YAML::Node> root = config::parse_yaml_text(yaml_text, diag);
   return finish(root, diag);
 }
 

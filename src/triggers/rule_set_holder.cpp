@@ -18,6 +18,7 @@ Result<std::unique_ptr<RuleSetHolder>> RuleSetHolder::open(std::filesystem::path
   if (!loaded.is_ok()) return loaded.status();
   std::unique_ptr<RuleSetHolder> holder(new RuleSetHolder(std::move(path), clock, keep));
   const std::lock_guard lock(holder->mutex_);
+  holder->file_hash_ = loaded.value()->version().hash;
   holder->activate_locked(std::move(loaded).value());
   holder->status_.reloads_ok = 1;
   return holder;
@@ -34,7 +35,11 @@ void RuleSetHolder::activate_locked(std::shared_ptr<const RuleSet> rule_set) {
   active_.store(std::move(rule_set));
 }
 
-Status RuleSetHolder::reload() {
+Status RuleSetHolder::reload() { return reload_file(/*only_if_changed=*/false); }
+
+Status RuleSetHolder::reload_if_changed() { return reload_file(/*only_if_changed=*/true); }
+
+Status RuleSetHolder::reload_file(bool only_if_changed) {
   auto loaded = load_rule_set(path_, clock_.now_ms());
   const std::lock_guard lock(mutex_);
   if (!loaded.is_ok()) {
@@ -44,9 +49,11 @@ Status RuleSetHolder::reload() {
     return loaded.status();
   }
   status_.last_error.reset();
+  const std::string hash = loaded.value()->version().hash;
+  if (only_if_changed && hash == file_hash_) return Status::ok();
+  file_hash_ = hash;
   ++status_.reloads_ok;
-  if (loaded.value()->version().hash != status_.active.hash)
-    activate_locked(std::move(loaded).value());
+  if (hash != status_.active.hash) activate_locked(std::move(loaded).value());
   return Status::ok();
 }
 

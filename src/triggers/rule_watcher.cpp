@@ -1,4 +1,4 @@
-// inotify on the rules file's directory, debounced, driving RuleSetHolder::reload().
+// inotify on the rules file's directory, debounced, driving RuleSetHolder::reload_if_changed().
 #include "handover/triggers/rule_watcher.hpp"
 
 #include <poll.h>
@@ -101,7 +101,7 @@ void RuleWatcher::run() {
     if (!drain(inotify_fd_, file_name_)) continue;
     if (!wait_quiet()) return;
     // A failed reload keeps the old rules; the holder records the error for the admin API.
-    const Status status = holder_.reload();
+    const Status status = holder_.reload_if_changed();
     if (on_reload_) on_reload_(status);
     ++attempts_;
   }

@@ -155,6 +155,27 @@ TEST_F(RuleReload, RollbackReturnsToAKeptVersion) {
   EXPECT_EQ(unknown.code(), StatusCode::kNotFound);
 }
 
+TEST_F(RuleReload, TheWatchersReloadDoesNotUndoARollbackOfAnUnchangedFile) {
+  dir_.write("triggers.yaml", kRulesV2);
+  ASSERT_TRUE(holder_->reload().is_ok());
+  const std::string v2 = holder_->current()->version().hash;
+  ASSERT_TRUE(holder_->rollback(v1_).is_ok());
+
+  // The watcher's event for the write above arrives late: the file still holds v2.
+  ASSERT_TRUE(holder_->reload_if_changed().is_ok());
+  EXPECT_EQ(holder_->current()->version().hash, v1_);
+
+  // A new edit is applied, and an explicit reload always re-reads the file.
+  dir_.write("triggers.yaml", rules_file(std::string(kOneRule) + "    cooldown: 7s\n"));
+  ASSERT_TRUE(holder_->reload_if_changed().is_ok());
+  const std::string v3 = holder_->current()->version().hash;
+  EXPECT_NE(v3, v1_);
+  EXPECT_NE(v3, v2);
+  ASSERT_TRUE(holder_->rollback(v1_).is_ok());
+  ASSERT_TRUE(holder_->reload().is_ok());
+  EXPECT_EQ(holder_->current()->version().hash, v3);
+}
+
 TEST_F(RuleReload, KeepsOnlyTheLastVersions) {
   for (int i = 1; i <= 4; ++i) {
     dir_.write("triggers.yaml",

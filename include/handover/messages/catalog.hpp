@@ -11,6 +11,13 @@
 
 #include "handover/util/status.hpp"
 
+namespace YAML {
+class Node;
+}
+namespace handover::config {
+class Diagnostics;
+}
+
 namespace handover::messages {
 
 // Every key the server sends; the catalog must give each a text in every language it lists.
@@ -52,7 +59,8 @@ class Catalog {
   std::vector<std::string> languages_;
   std::map<std::string, std::map<std::string, std::string>, std::less<>> texts_;  // key -> lang
 
-  friend Result<Catalog> parse_catalog(std::string_view yaml_text, const std::string& file);
+  // Reads a parsed document, adding problems to `diag` (catalog.cpp).
+  friend Result<Catalog> catalog_from(const YAML::Node& root, config::Diagnostics& diag);
 };
 
 // Parses catalog YAML text; `file` names it in messages. Used by load() and built_in().

@@ -52,6 +52,11 @@ class RuleSetHolder {
   // and returns OK; on failure keeps the active set, records the error and returns it.
   Status reload();
 
+  // Like reload(), but a file whose content is what the last reload read leaves the active
+  // set alone: the file watcher uses it, so a change already reloaded by hand (and perhaps
+  // rolled back since) is not applied a second time.
+  Status reload_if_changed();
+
   // Makes the kept version with this hash active again; "" means the one before the active.
   // kNotFound when no such version is kept.
   Status rollback(std::string_view hash);
@@ -62,6 +67,7 @@ class RuleSetHolder {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  Status reload_file(bool only_if_changed);
   RuleSetHolder(std::filesystem::path path, const Clock& clock, std::size_t keep);
   void activate_locked(std::shared_ptr<const RuleSet> rule_set);
 
@@ -72,6 +78,7 @@ class RuleSetHolder {
   mutable std::mutex mutex_;
   std::deque<std::shared_ptr<const RuleSet>> history_;  // guarded by mutex_
   ReloadStatus status_;                                 // guarded by mutex_
+  std::string file_hash_;  // hash of what the file held at the last load; guarded by mutex_
 };
 
 }  // namespace handover::triggers
