@@ -139,8 +139,9 @@ void read_connectors(const YAML::Node& node, const YAML::Mark& mark, const std::
     if (c.type == "builtin") c.file = resolve_file(c.file, config_dir);
     out.push_back(std::move(c));
   }
-  std::sort(out.begin(), out.end(),
-            [](const ConnectorConfig& a, const ConnectorConfig& b) { return a.channel < b.channel; });
+  std::sort(out.begin(), out.end(), [](const ConnectorConfig& a, const ConnectorConfig& b) {
+    return a.channel < b.channel;
+  });
 }
 
 // ---- Webhooks -----------------------------------------------------------------------------

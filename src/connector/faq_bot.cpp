@@ -276,25 +276,26 @@ void read_entries(MapReader& top, FaqBot::Data& data, Diagnostics& diag) {
   std::optional<YAML::Node> node = top.take_required("entries");
   if (!node) return;
   std::map<std::string, int> intents;  // intent -> line of first use
-  config::for_each_item(*node, "entries", diag, [&](const YAML::Node& item, const std::string& path) {
-    Entry entry;
-    MapReader reader(item, item.Mark(), path, diag);
-    const bool named = reader.read_required(
-        "intent", config::string_binding(entry.intent, kIntentExpectation, check_intent));
-    read_questions(reader, entry, diag);
-    read_texts(reader, "answer", entry.answers, diag);
-    read_actions(reader, entry, diag);
-    if (named) {
-      auto [first, is_new] = intents.emplace(entry.intent, reader.key_mark("intent").line + 1);
-      if (!is_new) {
-        diag.add_at(reader.key_mark("intent"),
-                    "duplicate intent, first used at line " + std::to_string(first->second),
-                    reader.path_of("intent"));
-      }
-    }
-    reader.finish();
-    data.entries.push_back(std::move(entry));
-  });
+  config::for_each_item(
+      *node, "entries", diag, [&](const YAML::Node& item, const std::string& path) {
+        Entry entry;
+        MapReader reader(item, item.Mark(), path, diag);
+        const bool named = reader.read_required(
+            "intent", config::string_binding(entry.intent, kIntentExpectation, check_intent));
+        read_questions(reader, entry, diag);
+        read_texts(reader, "answer", entry.answers, diag);
+        read_actions(reader, entry, diag);
+        if (named) {
+          auto [first, is_new] = intents.emplace(entry.intent, reader.key_mark("intent").line + 1);
+          if (!is_new) {
+            diag.add_at(reader.key_mark("intent"),
+                        "duplicate intent, first used at line " + std::to_string(first->second),
+                        reader.path_of("intent"));
+          }
+        }
+        reader.finish();
+        data.entries.push_back(std::move(entry));
+      });
 }
 
 void read_stop_words(MapReader& top, FaqBot::Data& data, Diagnostics& diag) {

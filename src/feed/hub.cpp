@@ -106,7 +106,8 @@ struct Hub::Impl {
     std::optional<Event> event = item.transient;
     if (!event) {
       const store::TurnRecord* turn = item.turn ? &*item.turn : nullptr;
-      event = to_public(item.record, turn, [this](const std::string& id) { return agent_name(id); });
+      event =
+          to_public(item.record, turn, [this](const std::string& id) { return agent_name(id); });
     }
     if (!event) return;
     std::lock_guard dispatching(dispatch_mu);

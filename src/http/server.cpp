@@ -354,9 +354,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
       return write(std::move(r));
     }
     if (version_ < 11 || shared_.stopping) {
-      Response refusal = problem(version_ < 11 ? 505 : 503, "stream-unavailable",
-                                 "Stream unavailable",
-                                 version_ < 11 ? "event streams need HTTP/1.1" : "the server is stopping");
+      Response refusal =
+          problem(version_ < 11 ? 505 : 503, "stream-unavailable", "Stream unavailable",
+                  version_ < 11 ? "event streams need HTTP/1.1" : "the server is stopping");
       refusal.route = r.route;
       refusal.close = true;
       return write(std::move(refusal));

@@ -97,7 +97,8 @@ struct Narrator::Impl {
   bool anyone_online(const std::string& queue_name) {
     if (!deps.agents) return true;
     for (const auto& view : deps.agents->queues_view()["queues"]) {
-      if (view.value("name", std::string()) == queue_name) return view.value("agents_online", 0) > 0;
+      if (view.value("name", std::string()) == queue_name)
+        return view.value("agents_online", 0) > 0;
     }
     return true;
   }
@@ -311,7 +312,8 @@ void Narrator::stop() {
 
 void Narrator::drain_for_test() {
   std::unique_lock lock(impl_->mu);
-  impl_->idle.wait(lock, [this] { return impl_->stopping || (impl_->queue.empty() && !impl_->busy); });
+  impl_->idle.wait(lock,
+                   [this] { return impl_->stopping || (impl_->queue.empty() && !impl_->busy); });
 }
 
 }  // namespace handover::messages

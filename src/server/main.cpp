@@ -268,21 +268,20 @@ Result<std::unique_ptr<connector::ConnectorService>> start_connectors(
   return connector::ConnectorService::create(cfg.connectors, std::move(deps));
 }
 
-Result<std::unique_ptr<Integrations>> start_integrations(const config::ServerConfig& cfg,
-                                                         store::Store& store, feed::Hub& feed,
-                                                         api::TurnPoster& poster,
-                                                         http::Client& client,
-                                                         metrics::Registry& registry,
-                                                         const messages::Catalog& catalog,
-                                                         std::shared_ptr<const privacy::Masker> masker) {
+Result<std::unique_ptr<Integrations>> start_integrations(
+    const config::ServerConfig& cfg, store::Store& store, feed::Hub& feed, api::TurnPoster& poster,
+    http::Client& client, metrics::Registry& registry, const messages::Catalog& catalog,
+    std::shared_ptr<const privacy::Masker> masker) {
   auto out = std::make_unique<Integrations>();
   auto connectors = start_connectors(cfg, store, poster, client, registry, catalog);
   if (!connectors) return connectors.status();
   out->connectors = std::move(connectors).value();
   if (out->connectors) {
     auto* service = out->connectors.get();
-    out->connector_feed = feed.subscribe("", [service](const feed::Event& e) { service->on_event(e); });
-    for (const auto& channel : service->channels()) spdlog::info("bot connector channel={}", channel);
+    out->connector_feed =
+        feed.subscribe("", [service](const feed::Event& e) { service->on_event(e); });
+    for (const auto& channel : service->channels())
+      spdlog::info("bot connector channel={}", channel);
   }
   if (cfg.webhooks.empty()) return out;
 

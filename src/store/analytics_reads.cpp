@@ -19,18 +19,21 @@ constexpr const char* kPerDay =
 // in the database.
 constexpr const char* kEvents = R"sql(
 SELECT c.public_id, c.created_at_ms, e.type, e.created_at_ms,
-  CASE e.type WHEN 'handover.escalated' THEN coalesce(json_extract(e.data_json, '$.reasons.rule'), '')
-              WHEN 'handover.requested' THEN coalesce(json_extract(e.data_json, '$.rule'), '')
-              ELSE '' END,
+  CASE e.type
+    WHEN 'handover.escalated' THEN coalesce(json_extract(e.data_json, '$.reasons.rule'), '')
+    WHEN 'handover.requested' THEN coalesce(json_extract(e.data_json, '$.rule'), '')
+    ELSE '' END,
   CASE WHEN e.type LIKE 'handover.%' THEN coalesce(json_extract(e.data_json, '$.queue'), '')
        ELSE '' END,
-  CASE e.type WHEN 'handover.escalated' THEN coalesce(json_extract(e.data_json, '$.reasons.fired'), '[]')
-              WHEN 'handover.requested' THEN coalesce(json_extract(e.data_json, '$.reasons'), '[]')
-              ELSE '[]' END,
+  CASE e.type
+    WHEN 'handover.escalated' THEN coalesce(json_extract(e.data_json, '$.reasons.fired'), '[]')
+    WHEN 'handover.requested' THEN coalesce(json_extract(e.data_json, '$.reasons'), '[]')
+    ELSE '[]' END,
   CASE WHEN e.type IN ('routing.accepted', 'routing.claimed')
        THEN coalesce(json_extract(e.data_json, '$.data.waited_ms'), -1) ELSE -1 END,
-  CASE e.type WHEN 'routing.resolved' THEN coalesce(json_extract(e.data_json, '$.data.justified'), '')
-              ELSE '' END
+  CASE e.type
+    WHEN 'routing.resolved' THEN coalesce(json_extract(e.data_json, '$.data.justified'), '')
+    ELSE '' END
 FROM conversations c JOIN events e ON e.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
   AND e.type IN ('handover.escalated', 'handover.requested', 'routing.accepted', 'routing.claimed',

@@ -37,7 +37,8 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
     {&WriterStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
-     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM conversations WHERE pk = ?1"},
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM "
+     "conversations WHERE pk = ?1"},
     {&WriterStatements::insert_event,
      "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) "
      "VALUES (?1, ?2, ?3, ?4, ?5)"},
@@ -130,8 +131,8 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
      "ORDER BY id LIMIT ?6"},
     {&ReaderStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
-     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM conversations "
-     "WHERE public_id = ?1"},
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version "
+     "FROM conversations WHERE public_id = ?1"},
     {&ReaderStatements::find_conversation_pk, "SELECT pk FROM conversations WHERE public_id = ?1"},
     {&ReaderStatements::list_turns,
      "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
@@ -141,8 +142,8 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
     {&ReaderStatements::end_read, "ROLLBACK"},
     {&ReaderStatements::list_conversations_in_state,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
-     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version, pk FROM conversations "
-     "WHERE state = ?1 ORDER BY pk LIMIT ?2"},
+     "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version, pk "
+     "FROM conversations WHERE state = ?1 ORDER BY pk LIMIT ?2"},
     {&ReaderStatements::list_events,
      "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
      "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "

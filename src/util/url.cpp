@@ -50,7 +50,8 @@ Result<HttpUrl> parse_http_url(std::string_view text) {
   if (text.find('#') != std::string_view::npos) return bad_url("a fragment ('#') is not sent");
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20 || byte == 0x7f) return bad_url("spaces and control characters are not allowed");
+    if (byte <= 0x20 || byte == 0x7f)
+      return bad_url("spaces and control characters are not allowed");
   }
   const std::size_t path_start = text.find_first_of("/?");
   const std::string_view authority = text.substr(0, path_start);

@@ -172,7 +172,8 @@ TEST_F(FaqFileTest, ReportsEveryProblemWithItsPosition) {
 
   ASSERT_EQ(status.code(), StatusCode::kInvalidArgument);
   const std::string& m = status.message();
-  EXPECT_NE(m.find(path_ + ":2:11: missing required key (key 'fallback.en')"), std::string::npos) << m;
+  EXPECT_NE(m.find(path_ + ":2:11: missing required key (key 'fallback.en')"), std::string::npos)
+      << m;
   EXPECT_NE(m.find(path_ + ":3:1: unknown key (key 'colour')"), std::string::npos) << m;
   EXPECT_NE(m.find(":5:13: expected an intent of at most 64"), std::string::npos) << m;
   EXPECT_NE(m.find(":9:5: expected at least one question"), std::string::npos) << m;

@@ -181,12 +181,14 @@ TEST_F(FeedTest, RoutingRecordsBecomePublicEventsAndInternalsStayOut) {
   events({
       record("c_1", "handover.escalated",
              {{"queue", "general"}, {"priority", 5}, {"snapshot", {{"big", true}}}}),
-      record("c_1", "routing.offered", {{"agent_id", "a_1"}, {"at_ms", 1}, {"data", json::object()}}),
+      record("c_1", "routing.offered",
+             {{"agent_id", "a_1"}, {"at_ms", 1}, {"data", json::object()}}),
       record("c_1", "agent.offer", {{"offer_id", 1}}),
-      record("c_1", "routing.resolved",
-             {{"agent_id", "a_1"},
-              {"at_ms", 2},
-              {"data", {{"justified", "no"}, {"note", "internal note"}, {"cooldown_until_ms", 9}}}}),
+      record(
+          "c_1", "routing.resolved",
+          {{"agent_id", "a_1"},
+           {"at_ms", 2},
+           {"data", {{"justified", "no"}, {"note", "internal note"}, {"cooldown_until_ms", 9}}}}),
   });
   hub_->drain_for_test();
 

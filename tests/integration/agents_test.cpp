@@ -449,7 +449,9 @@ TEST_F(AgentsTest, ReconnectWithResumeGetsEverythingMissedOnce) {
     turns.push_back(*turn);
   }
   auto extra = back->drain(300);
-  std::erase_if(extra, [](const json& f) { return f.value("turn", json::object()).value("role", "") == "system"; });
+  std::erase_if(extra, [](const json& f) {
+    return f.value("turn", json::object()).value("role", "") == "system";
+  });
 
   ASSERT_EQ(turns.size(), 6u);
   for (std::size_t i = 0; i < turns.size(); ++i) {

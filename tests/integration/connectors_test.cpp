@@ -2,7 +2,6 @@
 // webhook bot (answering, Rasa-shaped, too slow, down) and a webhook receiver that verifies
 // signatures and fails once.
 #include <gtest/gtest.h>
-#include <openssl/hmac.h>
 
 #include <chrono>
 #include <thread>
@@ -11,6 +10,7 @@
 #include "support/http_client.hpp"
 #include "support/loopback_server.hpp"
 #include "support/server_process.hpp"
+#include "support/webhook_signature.hpp"
 
 namespace handover::testing {
 namespace {
@@ -170,9 +170,10 @@ TEST_F(ConnectorsTest, WebhookBotAnswersWithConfidence) {
 TEST_F(ConnectorsTest, RasaBotRepliesBecomeBotTurnsInOrder) {
   LoopbackServer bot([](const http::Request& request) {
     const json asked = json::parse(request.body);
-    const json replies = json::array({{{"recipient_id", asked["sender"]}, {"text", "Hi!"}},
-                                      {{"recipient_id", asked["sender"]}, {"image", "x.png"}},
-                                      {{"recipient_id", asked["sender"]}, {"text", "How can I help?"}}});
+    const json replies =
+        json::array({{{"recipient_id", asked["sender"]}, {"text", "Hi!"}},
+                     {{"recipient_id", asked["sender"]}, {"image", "x.png"}},
+                     {{"recipient_id", asked["sender"]}, {"text", "How can I help?"}}});
     return LoopbackServer::Reply{200, replies.dump(), false};
   });
   start(webhook_connector(bot.url("/webhooks/rest/webhook"), "rasa"));
@@ -207,8 +208,9 @@ void expect_told_and_escalated(const json& page) {
 
 TEST_F(ConnectorsTest, ABotsRepliesAreMaskedLikeAnyStoredTurn) {
   LoopbackServer bot([](const http::Request&) {
-    const json replies = json::array(
-        {{{"recipient_id", "x"}, {"text", "Ihre Karte 4111 1111 1111 1111, Mail max@example.com"}}});
+    const json replies =
+        json::array({{{"recipient_id", "x"},
+                      {"text", "Ihre Karte 4111 1111 1111 1111, Mail max@example.com"}}});
     return LoopbackServer::Reply{200, replies.dump(), false};
   });
   start(webhook_connector(bot.url("/bot"), "rasa"));
@@ -271,20 +273,8 @@ TEST_F(ConnectorsTest, TheBotIsNotAskedWhileAPersonHasTheConversation) {
   EXPECT_EQ(turns(held)["turns"].size(), 1u);
 }
 
-// A receiver's check: HMAC-SHA256 over "id.timestamp.body" with the secret's bytes.
 bool verify(const http::Request& request) {
-  const std::string* id = request.header("webhook-id");
-  const std::string* timestamp = request.header("webhook-timestamp");
-  const std::string* sig = request.header("webhook-signature");
-  if (id == nullptr || timestamp == nullptr || sig == nullptr) return false;
-  const std::string content = *id + "." + *timestamp + "." + request.body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), kRawKey.data(), static_cast<int>(kRawKey.size()),
-       reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &length);
-  const std::string expected =
-      "v1," + crypto::base64_encode(std::string(reinterpret_cast<const char*>(mac), length));
-  return *sig == expected;
+  return testing::verify_webhook_signature(request, kRawKey);
 }
 
 TEST_F(ConnectorsTest, WebhooksAreSignedAndRetriedAfterA500WithTheSameId) {

@@ -88,7 +88,9 @@ TEST_F(MessagesTest, RacingRatingsStoreExactlyOne) {
   std::vector<std::thread> raters;
   std::vector<int> statuses(10, 0);
   for (int i = 0; i < 10; ++i) {
-    raters.emplace_back([&, i] { statuses[i] = post_json(conv, "rating", {{"rating", i % 5 + 1}}).status; });
+    raters.emplace_back([&, i] {
+      statuses[i] = post_json(conv, "rating", {{"rating", i % 5 + 1}}).status;
+    });
   }
   for (auto& rater : raters) rater.join();
 
@@ -198,8 +200,9 @@ TEST_F(MessagesTest, LeavingContactDetailsEndsTheWaitWithThanks) {
       conv, "choice", {{"choice", "leave_contact"}, {"contact", {{"email", "max@example.com"}}}});
   ASSERT_EQ(contact.status, 200) << contact.body;
   EXPECT_EQ(contact.json()["state"], "bot");
-  EXPECT_EQ(wait_for_message(conv, "contact.thanks").value("text", ""),
-            "Thank you! We will get back to you at the contact details you gave as soon as we can.");
+  EXPECT_EQ(
+      wait_for_message(conv, "contact.thanks").value("text", ""),
+      "Thank you! We will get back to you at the contact details you gave as soon as we can.");
   // The team can call back: the details are kept as given, with the conversation.
   SseClient stream(server_->port());
   ASSERT_EQ(stream.open("/v1/conversations/" + conv + "/events", ServerProcess::bearer(kReadKey)),

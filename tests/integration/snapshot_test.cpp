@@ -118,7 +118,8 @@ class SnapshotTest : public ::testing::Test {
     const std::string id = conv.value("id", "");
     post(id, {{"role", "user"}, {"text", "Hello 👋"}});
     post(id, {{"role", "user"},
-              {"text", "My order 48213 never arrived, and the tracking page says “délivré”."}});
+              {"text",
+                "My order 48213 never arrived, and the tracking page says “délivré”."}});
     post(id, {{"role", "bot"},
               {"text", "Let me look that up."},
               {"bot", {{"confidence", 0.35}, {"intent", "order_status"}}},
@@ -275,7 +276,8 @@ TEST_F(TrimmedSnapshotTest, ALongConversationIsTrimmedAsConfigured) {
   post(id, {{"role", "user"}, {"text", "Meine Rechnung 5521 ist doppelt abgebucht worden."}});
   for (int i = 0; i < 40; ++i) {
     post(id, {{"role", i % 2 == 0 ? "bot" : "user"},
-              {"text", "Nachricht " + std::to_string(i) + ": Grüße 📦 " + std::string(150, 'x')}});
+              {"text",
+                "Nachricht " + std::to_string(i) + ": Grüße 📦 " + std::string(150, 'x')}});
   }
   const json body = {{"reason", "lange Unterhaltung"}, {"queue", "general"}};
   ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", body.dump()).status, 202);

@@ -34,8 +34,8 @@ TEST(CatalogTest, RendersPlaceholdersInTheConversationsLanguage) {
 
 TEST(CatalogTest, AnEmptyNoticeLeavesNoTrailingSpace) {
   const Catalog& c = Catalog::built_in();
-  const std::string text = c.render("handover.announce", "en",
-                                    {{"position", "3"}, {"wait", "about 2 minutes"}, {"notice", ""}});
+  const std::string text = c.render(
+      "handover.announce", "en", {{"position", "3"}, {"wait", "about 2 minutes"}, {"notice", ""}});
   EXPECT_EQ(text,
             "I'm getting a colleague to help you now. You are number 3 in the queue; estimated "
             "wait: about 2 minutes.");

@@ -280,7 +280,8 @@ TEST_F(PrivacyStoreTest, StripsOldSnapshotsAndNotesOnceAndKeepsTheEvents) {
   event("c_1", "handover.escalated", R"({"queue":"general","snapshot":{"history":["x"]}})");
   event(
       "c_1", "routing.resolved",
-      R"({"agent_id":"a_1","at_ms":1,"data":{"justified":"yes","reason_code":"ok","note":"Kunde Herr X"}})");
+      R"({"agent_id":"a_1","at_ms":1,)"
+      R"("data":{"justified":"yes","reason_code":"ok","note":"Kunde Herr X"}})");
   event("c_1", "agent.unassigned", R"({"reason":"resolved","note":"Herr X"})", "a_1");
   clock_.advance_ms(10 * kSecond);
   const std::int64_t cutoff = clock_.now_ms();

@@ -27,7 +27,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Sends a well-formed request (for HEAD, reads no body). `headers` is "Name: value\r\n" lines (may be empty).
+  // Sends a well-formed request (for HEAD, reads no body). `headers` is "Name: value\r\n" lines
+  // (may be empty).
   HttpResponse request(const std::string& method, const std::string& target,
                        const std::string& body = {}, const std::string& headers = {});
   // Sends `bytes` as they are and reads one response.

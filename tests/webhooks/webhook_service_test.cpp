@@ -3,7 +3,6 @@
 #include "handover/webhooks/webhooks.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/hmac.h>
 
 #include <deque>
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/crypto.hpp"
+#include "support/webhook_signature.hpp"
 
 namespace handover::webhooks {
 namespace {
@@ -60,20 +60,8 @@ class Receiver final : public http::Handler {
   std::vector<http::Request> requests_;
 };
 
-// What a receiver must check: the signature over id, timestamp and the exact body.
 bool verify(const http::Request& request) {
-  const std::string* id = request.header("webhook-id");
-  const std::string* timestamp = request.header("webhook-timestamp");
-  const std::string* sig = request.header("webhook-signature");
-  if (id == nullptr || timestamp == nullptr || sig == nullptr) return false;
-  const std::string content = *id + "." + *timestamp + "." + request.body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), kRawKey.data(), static_cast<int>(kRawKey.size()),
-       reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &length);
-  const std::string expected =
-      "v1," + crypto::base64_encode(std::string(reinterpret_cast<const char*>(mac), length));
-  return crypto::constant_time_equal(*sig, expected);
+  return testing::verify_webhook_signature(request, kRawKey);
 }
 
 feed::Event event(std::int64_t id, const std::string& type = feed::kHandoverRequested) {
@@ -89,7 +77,8 @@ feed::Event event(std::int64_t id, const std::string& type = feed::kHandoverRequ
 class WebhookServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "webhooks_XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::path(::testing::TempDir()) / "webhooks_XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
     open_store();
@@ -135,15 +124,19 @@ class WebhookServiceTest : public ::testing::Test {
 
   void make(const config::WebhookConfig& w) {
     registry_ = std::make_unique<metrics::Registry>();
-    WebhookDeps deps{client_, *store_, *registry_, clock_,
-                     [this](std::int64_t after, std::size_t limit) -> Result<std::vector<feed::Event>> {
-                       std::vector<feed::Event> page;
-                       for (const auto& e : history_) {
-                         if (e.id > after && page.size() < limit) page.push_back(e);
-                       }
-                       return page;
-                     },
-                     [] { return 0.5; }};
+    WebhookDeps deps{
+        client_,
+        *store_,
+        *registry_,
+        clock_,
+        [this](std::int64_t after, std::size_t limit) -> Result<std::vector<feed::Event>> {
+          std::vector<feed::Event> page;
+          for (const auto& e : history_) {
+            if (e.id > after && page.size() < limit) page.push_back(e);
+          }
+          return page;
+        },
+        [] { return 0.5; }};
     auto created = WebhookService::create({w}, deps);
     ASSERT_TRUE(created.is_ok()) << created.status().message();
     service_ = std::move(created).value();
