@@ -1,7 +1,8 @@
 // http_load: a small HTTP/1.1 load generator for the benchmarks, on plain sockets and epoll.
 //
 // Modes:
-//   conversations  POST /v1/conversations `--count` times and write the new ids to --out-ids.
+//   conversations  POST /v1/conversations `--count` times and write the new ids to --out-ids;
+//                  --channel names their channel (default web).
 //   turns          POST /v1/conversations/{id}/turns with texts from --texts over the ids in
 //                  --ids; closed loop (as fast as answers come) or paced at --rate requests/s.
 //
@@ -57,6 +58,7 @@ struct Options {
   std::string texts_path;
   std::string out_ids_path;
   std::string key = "dev-bot-key-change-me";
+  std::string channel = "web";  // conversations: the channel they are opened on
   std::string path;        // fixed target instead of the turns path (e.g. for a reference server)
   bool each_once = false;  // turns: one turn per id, in order
 };
@@ -119,6 +121,8 @@ Options parse_args(int argc, char** argv) {
       o.key = value;
     else if (arg == "--path")
       o.path = value;
+    else if (arg == "--channel")
+      o.channel = value;
     else
       die("unknown option " + arg);
   }
@@ -180,7 +184,7 @@ class RequestSource {
     std::string body;
     if (o_.mode == "conversations") {
       target = "/v1/conversations";
-      body = "{\"language\":\"en\",\"channel\":\"web\"}";
+      body = "{\"language\":\"en\",\"channel\":\"" + json_escape(o_.channel) + "\"}";
     } else {
       target = o_.path.empty() ? "/v1/conversations/" + ids_[k % ids_.size()] + "/turns" : o_.path;
       // Texts and conversations move at different strides, so pairs vary across rounds.

@@ -369,6 +369,7 @@ std::shared_ptr<const std::string> snapshot_frame(const nlohmann::json& ref,
   return share(splice(dump(frame), "snapshot", snapshot.empty() ? "null" : snapshot));
 }
 
-nlohmann::json turn_json(const store::TurnRecord& turn) { return store::turn_json(turn, false); }
+nlohmann::json turn_json(const store::TurnRecord& turn) { return store::turn_json(turn, store::TurnView::kNoEvaluation);
+}
 
 }  // namespace handover::agents

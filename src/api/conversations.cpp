@@ -16,6 +16,7 @@
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/crypto.hpp"
+#include "handover/util/json_writer.hpp"
 #include "validation.hpp"
 #include "views.hpp"
 
@@ -398,13 +399,24 @@ namespace {
 // stay out of the answer; the state still says whether a person is coming.
 http::Response turn_response(const store::AppendTurnOutcome& outcome, const std::string& state,
                              const Verdict& verdict, bool end_user) {
-  json out = {{"turn", turn_view(outcome.turn, !end_user)}, {"state", state}};
+  // Written as text: this answer is built for every turn, and the stored evaluation goes
+  // in as it is instead of being parsed and serialised again.
+  std::string body;
+  json_util::JsonWriter w(body);
+  w.begin_object();
   if (!end_user && verdict.kind != triggers::DecisionKind::kNone) {
-    out["decision"] = {{"action", triggers::decision_kind_name(verdict.kind)},
-                       {"rule", verdict.rule_id},
-                       {"queue", verdict.queue}};
+    w.key("decision").begin_object();
+    w.key("action").string(triggers::decision_kind_name(verdict.kind));
+    w.key("queue").string(verdict.queue);
+    w.key("rule").string(verdict.rule_id);
+    w.end_object();
   }
-  return json_response(outcome.kind == store::AppendKind::kCreated ? 201 : 200, out.dump());
+  w.key("state").string(state);
+  w.key("turn");
+  store::write_turn(w, outcome.turn,
+                    end_user ? store::TurnView::kNoEvaluation : store::TurnView::kFull);
+  w.end_object();
+  return json_response(outcome.kind == store::AppendKind::kCreated ? 201 : 200, body);
 }
 
 // Without an agent service the conversation still changes state, so the escalation is
@@ -682,20 +694,29 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
 
   auto turns = ctx.store.list_turns(conv->id, after, static_cast<std::size_t>(limit));
   if (!turns) return respond(store_problem(turns.status()));
-  json items = json::array();
   const bool end_user = call.principal.kind == Principal::Kind::kBearer && !access.agent;
-  for (const auto& t : *turns) {
-    items.push_back(access.agent ? turn_view(for_agent(ctx.masker, t), false)
-                    : end_user   ? customer_turn_view(t)
-                                 : turn_view(t));
-  }
+  const store::TurnView view = access.agent ? store::TurnView::kNoEvaluation
+                               : end_user   ? store::TurnView::kCustomer
+                                            : store::TurnView::kFull;
   const std::int64_t next = turns->empty() ? after : turns->back().seq;
   // The conversation was read before the page; turns committed in between count too.
-  json out = {{"turns", std::move(items)},
-              {"next_after", next},
-              {"last_seq", std::max(conv->last_seq, next)},
-              {"state", conv->state}};
-  respond_audited(ctx, access, "turns.read", *conv, json_response(200, out.dump()),
+  std::string body;
+  json_util::JsonWriter w(body);
+  w.begin_object();
+  w.key("last_seq").number(std::max(conv->last_seq, next));
+  w.key("next_after").number(next);
+  w.key("state").string(conv->state);
+  w.key("turns").begin_array();
+  for (const auto& t : *turns) {
+    if (access.agent) {
+      store::write_turn(w, for_agent(ctx.masker, t), view);
+    } else {
+      store::write_turn(w, t, view);
+    }
+  }
+  w.end_array();
+  w.end_object();
+  respond_audited(ctx, access, "turns.read", *conv, json_response(200, body),
                   std::move(respond));
 }
 

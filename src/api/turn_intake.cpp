@@ -61,7 +61,7 @@ triggers::ConversationInfo conversation_info(const store::ConversationRecord& co
   return info;
 }
 
-Verdict verdict_of(const triggers::Evaluation& e, const json& evaluation_json) {
+Verdict verdict_of(const triggers::Evaluation& e) {
   Verdict v;
   v.kind = e.decision.kind;
   if (e.decision.rule) {
@@ -70,9 +70,7 @@ Verdict verdict_of(const triggers::Evaluation& e, const json& evaluation_json) {
     v.skills = e.decision.rule->skills;
     v.priority = e.decision.rule->priority;
   }
-  if (auto fired = evaluation_json.find("fired"); fired != evaluation_json.end()) {
-    v.reasons = *fired;
-  }
+  if (!e.fired.empty()) v.reasons = json::parse(triggers::fired_text(e));
   return v;
 }
 
@@ -119,9 +117,8 @@ void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurn
   const auto info = conversation_info(conv, customer);
   const auto evaluation =
       triggers_.evaluate(conv.id, info, turn_input(request.turn, bot, metadata));
-  const json evaluation_json = triggers::to_json(evaluation);
-  request.turn.evaluation_json = evaluation_json.dump();
-  Verdict verdict = verdict_of(evaluation, evaluation_json);
+  request.turn.evaluation_json = triggers::evaluation_text(evaluation);
+  Verdict verdict = verdict_of(evaluation);
   if (follow_up_for) request.follow_up = follow_up_for(verdict);
 
   // The store applies writes in submission order, so submitting under the lock keeps

@@ -30,6 +30,16 @@ std::int64_t steady_ms() {
       .count();
 }
 
+// Whether the triggers decided to hand the turn to a person.
+bool escalated(const store::TurnRecord& turn) {
+  if (turn.evaluation_json.empty()) return false;
+  const json evaluation = json::parse(turn.evaluation_json, nullptr, /*allow_exceptions=*/false);
+  if (!evaluation.is_object()) return false;
+  const auto decision = evaluation.find("decision");
+  return decision != evaluation.end() && decision->is_object() &&
+         decision->value("action", std::string()) == "escalate";
+}
+
 // The question in a turn.created event of a user turn the bot has, or nullopt.
 std::optional<BotQuestion> question_of(const feed::Event& event) {
   if (event.type != feed::kTurnCreated || !event.data.is_object()) return std::nullopt;
@@ -39,20 +49,12 @@ std::optional<BotQuestion> question_of(const feed::Event& event) {
   if (turn->value("role", std::string()) != "user") return std::nullopt;
   // A turn the triggers hand to a person is the person's to answer, even while the
   // escalation is still being committed.
-  if (const auto evaluation = turn->find("evaluation");
-      evaluation != turn->end() && evaluation->is_object()) {
-    const auto decision = evaluation->find("decision");
-    if (decision != evaluation->end() && decision->is_object() &&
-        decision->value("action", std::string()) == "escalate") {
-      return std::nullopt;
-    }
-  }
+  if (event.turn != nullptr && escalated(*event.turn)) return std::nullopt;
   BotQuestion question;
   question.conversation_id = event.conversation_id;
   question.seq = turn->value("seq", std::int64_t{0});
   question.text = turn->value("text", std::string());
-  question.turn = *turn;
-  question.turn.erase("evaluation");  // trigger internals are not the bot's business
+  question.turn = *turn;  // without the evaluation: trigger internals are not the bot's business
   return question;
 }
 

@@ -81,26 +81,30 @@ json escalation_data(const json& stored) {
   return out;
 }
 
-std::optional<Event> turn_event(const store::EventRecord& record, const store::TurnRecord* turn,
-                                const json& stored) {
+std::optional<Event> turn_event(const store::EventRecord& record,
+                                std::shared_ptr<const store::TurnRecord> turn, const json& stored) {
   if (turn == nullptr) return std::nullopt;
   Event event;
   event.id = record.id;
   event.type = kTurnCreated;
   event.conversation_id = record.conversation_id;
   event.created_at_ms = record.created_at_ms;
-  event.data = {{"turn", store::turn_json(*turn, /*with_evaluation=*/true)},
+  event.data = {{"turn", store::turn_json(*turn, store::TurnView::kNoEvaluation)},
                 {"state", stored.value("state", std::string())}};
+  event.turn = std::move(turn);
   return event;
 }
 
 }  // namespace
 
-std::optional<Event> to_public(const store::EventRecord& record, const store::TurnRecord* turn,
+std::optional<Event> to_public(const store::EventRecord& record,
+                               std::shared_ptr<const store::TurnRecord> turn,
                                const AgentNames& names) {
   const json stored = json::parse(record.data_json, nullptr, /*allow_exceptions=*/false);
   if (!stored.is_object()) return std::nullopt;
-  if (record.type == store::kTurnCreatedEvent) return turn_event(record, turn, stored);
+  if (record.type == store::kTurnCreatedEvent) {
+    return turn_event(record, std::move(turn), stored);
+  }
 
   const Mapping* mapping = mapping_for(record.type);
   if (mapping == nullptr) return std::nullopt;
@@ -125,16 +129,21 @@ std::optional<Event> to_public(const store::EventRecord& record, const store::Tu
 }
 
 json view(const Event& event, Audience audience) {
-  if (audience == Audience::kIntegration) return event.data;
   if (event.type == kTurnCreated) {
     json out = event.data;
-    if (auto turn = out.find("turn"); turn != out.end() && turn->is_object()) {
-      turn->erase("evaluation");
-      // Metadata tells the widget what a system turn is; other roles' is the operator's.
-      if (turn->value("role", std::string()) != "system") turn->erase("metadata");
+    const auto turn = out.find("turn");
+    if (turn == out.end() || !turn->is_object()) return out;
+    if (audience == Audience::kIntegration) {
+      if (event.turn != nullptr && !event.turn->evaluation_json.empty()) {
+        (*turn)["evaluation"] = json::parse(event.turn->evaluation_json, nullptr, false);
+      }
+      return out;
     }
+    // Metadata tells the widget what a system turn is; other roles' is the operator's.
+    if (turn->value("role", std::string()) != "system") turn->erase("metadata");
     return out;
   }
+  if (audience == Audience::kIntegration) return event.data;
   if (event.type == kQueuePosition) return event.data;
   const Mapping* mapping = mapping_of_public(event.type);
   json out = json::object();

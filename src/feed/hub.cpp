@@ -16,7 +16,7 @@ namespace {
 // One committed record as copied off the writer thread.
 struct Pending {
   store::EventRecord record;
-  std::optional<store::TurnRecord> turn;  // for turn.created records
+  std::shared_ptr<const store::TurnRecord> turn;  // for turn.created records
   std::optional<Event> transient;         // set instead of `record` for transient events
 };
 
@@ -65,16 +65,28 @@ struct Hub::Impl {
 
   void on_committed(const store::CommittedChanges& changes) {
     if (listener_count.load(std::memory_order_relaxed) == 0) return;
+    // Each turn's turn.created record starts with its seq. The records come in the order of
+    // the turns, so the search for a record's turn starts after the previous match.
+    std::vector<std::string> prefixes;
+    prefixes.reserve(changes.turns.size());
+    for (const store::TurnRecord* turn : changes.turns) {
+      prefixes.push_back("{\"seq\":" + std::to_string(turn->seq) + ",");
+    }
     std::vector<Pending> items;
     items.reserve(changes.events.size());
+    std::size_t next = 0;
     for (const store::EventRecord* record : changes.events) {
       Pending& item = items.emplace_back();
       item.record = *record;
       if (record->type != store::kTurnCreatedEvent) continue;
-      for (const store::TurnRecord* turn : changes.turns) {
+      for (std::size_t k = 0; k < changes.turns.size(); ++k) {
+        const std::size_t i = (next + k) % changes.turns.size();
+        const store::TurnRecord* turn = changes.turns[i];
         if (turn->conversation_id == record->conversation_id &&
-            record->data_json.starts_with("{\"seq\":" + std::to_string(turn->seq) + ",")) {
-          item.turn = *turn;
+            record->data_json.starts_with(prefixes[i])) {
+          item.turn = std::make_shared<const store::TurnRecord>(*turn);
+          next = i + 1;
+          break;
         }
       }
     }
@@ -105,9 +117,8 @@ struct Hub::Impl {
   void dispatch(const Pending& item) {
     std::optional<Event> event = item.transient;
     if (!event) {
-      const store::TurnRecord* turn = item.turn ? &*item.turn : nullptr;
-      event =
-          to_public(item.record, turn, [this](const std::string& id) { return agent_name(id); });
+      event = to_public(item.record, item.turn,
+                        [this](const std::string& id) { return agent_name(id); });
     }
     if (!event) return;
     std::lock_guard dispatching(dispatch_mu);
@@ -206,15 +217,17 @@ Result<std::vector<Event>> Hub::history(const std::string& conversation_id, std:
     auto page = impl_->store.list_events(query);
     if (!page) return page.status();
     for (const auto& record : *page) {
-      std::optional<store::TurnRecord> turn;
+      std::shared_ptr<const store::TurnRecord> turn;
       if (record.type == store::kTurnCreatedEvent) {
         const auto data = nlohmann::json::parse(record.data_json, nullptr, false);
         const std::int64_t seq = data.is_object() ? data.value("seq", std::int64_t{0}) : 0;
         auto turns = impl_->store.list_turns(record.conversation_id, seq - 1, 1);
         if (!turns) return turns.status();
-        if (!turns->empty()) turn = std::move(turns->front());
+        if (!turns->empty()) {
+          turn = std::make_shared<const store::TurnRecord>(std::move(turns->front()));
+        }
       }
-      if (auto event = to_public(record, turn ? &*turn : nullptr, names)) {
+      if (auto event = to_public(record, std::move(turn), names)) {
         out.push_back(std::move(*event));
         if (out.size() == limit) break;
       }

@@ -1,4 +1,4 @@
-// Conversation and turn JSON views. Stored JSON text is embedded after parsing.
+// Conversation and turn JSON views.
 #include "handover/store/views.hpp"
 
 #include "handover/util/clock.hpp"
@@ -31,21 +31,38 @@ nlohmann::json conversation_json(const ConversationRecord& r) {
   };
 }
 
-nlohmann::json turn_json(const TurnRecord& t, bool with_evaluation) {
-  nlohmann::json out = {
-      {"seq", t.seq},
-      {"id", t.client_turn_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.client_turn_id)},
-      {"role", t.role},
-      {"text", t.text},
-      {"created_at", format_rfc3339_ms(t.created_at_ms)},
-  };
-  if (!t.bot_json.empty()) out["bot"] = embedded(t.bot_json, nullptr);
-  if (!t.actions_json.empty()) out["actions"] = embedded(t.actions_json, nullptr);
-  if (!t.metadata_json.empty()) out["metadata"] = embedded(t.metadata_json, nullptr);
-  if (with_evaluation && !t.evaluation_json.empty()) {
-    out["evaluation"] = embedded(t.evaluation_json, nullptr);
+void write_turn(json_util::JsonWriter& w, const TurnRecord& t, TurnView view) {
+  const bool evaluation = view == TurnView::kFull && !t.evaluation_json.empty();
+  const bool metadata =
+      !t.metadata_json.empty() && (view != TurnView::kCustomer || t.role == "system");
+  w.begin_object();
+  if (!t.actions_json.empty()) w.key("actions").raw(t.actions_json);
+  if (!t.bot_json.empty()) w.key("bot").raw(t.bot_json);
+  w.key("created_at").string(format_rfc3339_ms(t.created_at_ms));
+  if (evaluation) w.key("evaluation").raw(t.evaluation_json);
+  w.key("id");
+  if (t.client_turn_id.empty()) {
+    w.null();
+  } else {
+    w.string(t.client_turn_id);
   }
+  if (metadata) w.key("metadata").raw(t.metadata_json);
+  w.key("role").string(t.role);
+  w.key("seq").number(t.seq);
+  w.key("text").string(t.text);
+  w.end_object();
+}
+
+std::string turn_text(const TurnRecord& turn, TurnView view) {
+  std::string out;
+  out.reserve(256 + turn.text.size() + turn.evaluation_json.size() + turn.metadata_json.size());
+  json_util::JsonWriter w(out);
+  write_turn(w, turn, view);
   return out;
+}
+
+nlohmann::json turn_json(const TurnRecord& turn, TurnView view) {
+  return nlohmann::json::parse(turn_text(turn, view));
 }
 
 }  // namespace handover::store

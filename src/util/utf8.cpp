@@ -4,9 +4,7 @@
 #include <cstdint>
 
 namespace handover::utf8 {
-namespace {
 
-// Length of the sequence starting at s[i] if it is valid, otherwise 0.
 std::size_t sequence_length(std::string_view s, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char b0 = byte(i);
@@ -30,8 +28,6 @@ std::size_t sequence_length(std::string_view s, std::size_t i) {
   }
   return 0;
 }
-
-}  // namespace
 
 bool is_valid(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {

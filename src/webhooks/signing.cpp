@@ -46,8 +46,9 @@ std::string signature(std::string_view key, std::string_view id, std::int64_t ti
 std::string message_id(std::int64_t event_id) { return "evt_" + std::to_string(event_id); }
 
 std::string payload(const feed::Event& event) {
-  // Event::data is the integration view: everything, agents' notes and trigger reasons too.
-  nlohmann::json data = event.data.is_object() ? event.data : nlohmann::json::object();
+  // The integration view: everything, agents' notes and trigger reasons too.
+  nlohmann::json data = feed::view(event, feed::Audience::kIntegration);
+  if (!data.is_object()) data = nlohmann::json::object();
   data["conversation_id"] = event.conversation_id;
   return nlohmann::json{{"type", event.type},
                         {"timestamp", format_rfc3339_ms(event.created_at_ms)},

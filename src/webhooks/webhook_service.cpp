@@ -85,6 +85,8 @@ struct WebhookService::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!deps.redact) return ep.queue.push_back({event, payload(event)});
     feed::Event shown = event;
+    shown.data = feed::view(event, feed::Audience::kIntegration);
+    shown.turn = nullptr;  // its evaluation is in the data now, and passed the redaction
     deps.redact(shown.data);
     ep.queue.push_back({event, payload(shown)});
   }

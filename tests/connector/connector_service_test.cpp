@@ -73,10 +73,18 @@ feed::Event user_turn(const std::string& conversation, std::int64_t seq, const s
   e.id = seq * 10;
   e.type = feed::kTurnCreated;
   e.conversation_id = conversation;
-  e.data = {{"state", state},
-            {"turn",
-             {{"seq", seq}, {"role", role}, {"text", text}, {"evaluation", {{"fired", {}}}}}}};
+  e.data = {{"state", state}, {"turn", {{"seq", seq}, {"role", role}, {"text", text}}}};
   return e;
+}
+
+// The stored turn behind a turn.created event, with its evaluation's decision.
+void with_decision(feed::Event& e, const nlohmann::json& decision) {
+  auto turn = std::make_shared<store::TurnRecord>();
+  turn->seq = e.data["turn"]["seq"];
+  turn->role = e.data["turn"]["role"];
+  turn->text = e.data["turn"]["text"];
+  turn->evaluation_json = nlohmann::json{{"decision", decision}, {"fired", {}}}.dump();
+  e.turn = std::move(turn);
 }
 
 class ConnectorServiceTest : public ::testing::Test {
@@ -185,9 +193,9 @@ TEST_F(ConnectorServiceTest, IgnoresTurnsTheBotDoesNotHave) {
 TEST_F(ConnectorServiceTest, LeavesATurnTheTriggersEscalateToThePerson) {
   auto service = make();
   feed::Event escalating = user_turn("c_1", 5, "Ich will einen Menschen!");
-  escalating.data["turn"]["evaluation"]["decision"] = {{"action", "escalate"}, {"rule", "r"}};
+  with_decision(escalating, {{"action", "escalate"}, {"rule", "r"}});
   feed::Event suggested = user_turn("c_1", 6, "Hallo");
-  suggested.data["turn"]["evaluation"]["decision"] = {{"action", "suggest"}};
+  with_decision(suggested, {{"action", "suggest"}});
 
   service->on_event(escalating);
   service->on_event(suggested);

@@ -116,7 +116,9 @@ TEST_F(FeedTest, TurnsArriveInCommitOrderWithTheTurnAndState) {
   EXPECT_EQ(first.data["turn"]["text"], "Hallo");
   EXPECT_EQ(first.data["turn"]["seq"], 1);
   EXPECT_EQ(first.data["state"], "bot");
-  EXPECT_EQ(first.data["turn"]["evaluation"]["rules"][0], "r1");
+  // Integrations see the trigger evaluation; it is parsed only for them.
+  EXPECT_FALSE(first.data["turn"].contains("evaluation"));
+  EXPECT_EQ(view(first, Audience::kIntegration)["turn"]["evaluation"]["rules"][0], "r1");
   // The customer never sees the trigger evaluation.
   EXPECT_FALSE(view(first, Audience::kCustomer)["turn"].contains("evaluation"));
   EXPECT_EQ(view(first, Audience::kCustomer)["turn"]["text"], "Hallo");

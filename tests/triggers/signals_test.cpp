@@ -563,5 +563,38 @@ TEST(Signals, RandomBytesNeverBreakTheEngine) {
   EXPECT_EQ(conversation.state.turns_total, 500U);
 }
 
+// The stored evaluation is written as text without a tree; it must be exactly what a dump()
+// of the parsed document gives (sorted members, nlohmann's number form), with every part
+// present: fired rules with checks and evidence, the decision with its routing, the rule set
+// version and a bot's handover reason.
+TEST(EvaluationText, IsTheCanonicalDumpOfItsOwnDocument) {
+  Conversation conversation;
+  const Evaluation calm = conversation.user("Where is my parcel? Order 12345 was due Monday.");
+  const Evaluation bot = conversation.bot("I am not sure, maybe try again?", 0.2, true,
+                                          std::string("low confidence"));
+  const Evaluation angry = conversation.user("Ich gehe zum Anwalt, ihr Idioten");
+  ASSERT_EQ(angry.decision.kind, DecisionKind::kEscalate);
+  ASSERT_FALSE(angry.fired.empty());
+
+  for (const Evaluation* e : {&calm, &bot, &angry}) {
+    const std::string text = evaluation_text(*e);
+    const nlohmann::json parsed = nlohmann::json::parse(text);
+    EXPECT_EQ(text, parsed.dump());
+    EXPECT_EQ(fired_text(*e), parsed["fired"].dump());
+    EXPECT_EQ(parsed["signals"]["role"], std::string(e->signals.role));
+    EXPECT_EQ(parsed["signals"]["sentiment"]["score"], e->signals.sentiment.score);
+    EXPECT_EQ(parsed["evidence"].size(), e->signals.evidence.size());
+    EXPECT_EQ(parsed["rule_set"]["hash"], e->rule_set->version().hash);
+  }
+  EXPECT_EQ(nlohmann::json::parse(evaluation_text(bot))["bot_handover_reason"],
+            "low confidence");
+  const nlohmann::json decided = nlohmann::json::parse(evaluation_text(angry));
+  EXPECT_EQ(decided["decision"]["action"], "escalate");
+  EXPECT_EQ(decided["decision"]["rule"], angry.decision.rule->id);
+  EXPECT_EQ(decided["decision"]["queue"], angry.decision.rule->queue);
+  EXPECT_FALSE(decided["fired"][0]["checks"].empty());
+  EXPECT_EQ(decided["fired"][0]["id"], angry.fired[0].rule->id);
+}
+
 }  // namespace
 }  // namespace handover::triggers

@@ -42,7 +42,11 @@ struct Event {
   std::string type;
   std::string conversation_id;
   std::int64_t created_at_ms = 0;
-  nlohmann::json data = nlohmann::json::object();  // the integration view
+  // The integration view, except for turn.created: there the turn's trigger evaluation is
+  // left out (view() adds it), as parsing it for every turn would cost more than most
+  // listeners need.
+  nlohmann::json data = nlohmann::json::object();
+  std::shared_ptr<const store::TurnRecord> turn;  // turn.created: the stored turn
 
   bool transient() const { return id == 0; }
 };
@@ -54,7 +58,8 @@ using AgentNames = std::function<std::string(const std::string& agent_id)>;
 // offers, agent relays). `turn` must be the record's turn for "turn.created" records (the
 // store writes one with every turn); without it that record maps to nullopt. `names`, when
 // set, adds the agent's display name to events that name an agent.
-std::optional<Event> to_public(const store::EventRecord& record, const store::TurnRecord* turn,
+std::optional<Event> to_public(const store::EventRecord& record,
+                               std::shared_ptr<const store::TurnRecord> turn,
                                const AgentNames& names = nullptr);
 
 // The event's data as `audience` may see it.

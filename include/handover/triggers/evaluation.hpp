@@ -60,7 +60,12 @@ struct Evaluation {
 };
 
 // A self-contained JSON document (no views) for storing with the turn and returning to API
-// clients: signals, evidence, fired rules with checks, rule set version and decision.
+// clients: signals, evidence, fired rules with checks, rule set version and decision. Its
+// members are in sorted order, as nlohmann's dump() writes them.
+std::string evaluation_text(const Evaluation& evaluation);
+// The document's "fired" array alone.
+std::string fired_text(const Evaluation& evaluation);
+// evaluation_text() parsed, for callers that work on the tree.
 nlohmann::json to_json(const Evaluation& evaluation);
 
 }  // namespace handover::triggers

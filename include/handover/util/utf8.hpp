@@ -10,6 +10,10 @@ namespace handover::utf8 {
 // nothing above U+10FFFF.
 bool is_valid(std::string_view s);
 
+// Length of the well-formed sequence that starts at s[i] (i < s.size()), or 0 when the
+// bytes there are not one.
+std::size_t sequence_length(std::string_view s, std::size_t i);
+
 // Number of code points in valid UTF-8 `s`.
 std::size_t count_code_points(std::string_view s);
 

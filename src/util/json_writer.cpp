@@ -1,0 +1,148 @@
+// JSON text written without building a tree; see json_writer.hpp.
+#include "handover/util/json_writer.hpp"
+
+#include <array>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "handover/util/utf8.hpp"
+
+namespace handover::json_util {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// The escape dump() writes for an ASCII byte, or "" when the byte stands for itself.
+std::string_view escape_of(unsigned char c, std::array<char, 6>& buffer) {
+  switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\b': return "\\b";
+    case '\t': return "\\t";
+    case '\n': return "\\n";
+    case '\f': return "\\f";
+    case '\r': return "\\r";
+    default: break;
+  }
+  if (c >= 0x20) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  buffer = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+  return {buffer.data(), buffer.size()};
+}
+
+}  // namespace
+
+void append_quoted(std::string& out, std::string_view value) {
+  out.reserve(out.size() + value.size() + 2);
+  out += '"';
+  std::array<char, 6> buffer{};
+  std::size_t run = 0;  // start of the bytes not yet copied
+  for (std::size_t i = 0; i < value.size();) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8::sequence_length(value, i);
+      if (n != 0) {
+        i += n;
+        continue;
+      }
+      out.append(value.substr(run, i - run));
+      out.append(kReplacement);
+      run = ++i;
+      continue;
+    }
+    const std::string_view escape = escape_of(c, buffer);
+    if (!escape.empty()) {
+      out.append(value.substr(run, i - run));
+      out.append(escape);
+      run = i + 1;
+    }
+    ++i;
+  }
+  out.append(value.substr(run));
+  out += '"';
+}
+
+void JsonWriter::before_value() {
+  if (need_comma_) out_ += ',';
+  need_comma_ = true;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+  before_value();
+  out_ += '{';
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::end_object() {
+  out_ += '}';
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::begin_array() {
+  before_value();
+  out_ += '[';
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::end_array() {
+  out_ += ']';
+  need_comma_ = true;
+  return *this;
+}
+
+JsonWriter& JsonWriter::key(std::string_view name) {
+  before_value();
+  append_quoted(out_, name);
+  out_ += ':';
+  need_comma_ = false;
+  return *this;
+}
+
+JsonWriter& JsonWriter::string(std::string_view value) {
+  before_value();
+  append_quoted(out_, value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::number(double value) {
+  before_value();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return *this;
+  }
+  // The same shortest round-trip form as dump() (Grisu2, "1.0" for whole numbers).
+  std::array<char, 64> buffer{};
+  char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  out_.append(buffer.data(), end);
+  return *this;
+}
+
+JsonWriter& JsonWriter::number(std::int64_t value) {
+  before_value();
+  out_ += std::to_string(value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::boolean(bool value) {
+  before_value();
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::null() {
+  before_value();
+  out_ += "null";
+  return *this;
+}
+
+JsonWriter& JsonWriter::raw(std::string_view json_text) {
+  before_value();
+  out_.append(json_text);
+  return *this;
+}
+
+}  // namespace handover::json_util
