@@ -382,13 +382,19 @@ void read_turn(Validator& v, const json& body, const LimitsConfig& limits,
 }
 
 // Fingerprint of what the client sent, for idempotent retries.
+// The hashed text is what a dump() of {"actions", "bot", "metadata", "role", "text"} (the
+// JSON columns as strings) gives, written directly; stored hashes depend on it staying so.
 std::string content_hash(const store::TurnRecord& t) {
-  const json canonical = {{"role", t.role},
-                          {"text", t.text},
-                          {"bot", t.bot_json},
-                          {"actions", t.actions_json},
-                          {"metadata", t.metadata_json}};
-  return crypto::sha256_hex(canonical.dump());
+  std::string canonical;
+  json_util::JsonWriter w(canonical);
+  w.begin_object();
+  w.key("actions").string(t.actions_json);
+  w.key("bot").string(t.bot_json);
+  w.key("metadata").string(t.metadata_json);
+  w.key("role").string(t.role);
+  w.key("text").string(t.text);
+  w.end_object();
+  return crypto::sha256_hex(canonical);
 }
 
 }  // namespace
@@ -433,7 +439,7 @@ void record_escalation(ApiContext& ctx, const std::string& id, const Verdict& ve
                          {"queue", verdict.queue},
                          {"skills", verdict.skills},
                          {"priority", verdict.priority},
-                         {"reasons", verdict.reasons}}
+                         {"reasons", verdict.reasons()}}
                         .dump();
   update.events.push_back(std::move(event));
   ctx.store.update_conversation(
@@ -450,7 +456,7 @@ agents::Escalation escalation_of(const std::string& id, const Verdict& verdict) 
   e.queue = verdict.queue;
   e.skills = verdict.skills;
   e.priority = std::clamp(verdict.priority, 0, 100);
-  e.reasons = {{"rule", verdict.rule_id}, {"fired", verdict.reasons}};
+  e.reasons = {{"rule", verdict.rule_id}, {"fired", verdict.reasons()}};
   return e;
 }
 

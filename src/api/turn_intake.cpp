@@ -70,7 +70,7 @@ Verdict verdict_of(const triggers::Evaluation& e) {
     v.skills = e.decision.rule->skills;
     v.priority = e.decision.rule->priority;
   }
-  if (!e.fired.empty()) v.reasons = json::parse(triggers::fired_text(e));
+  if (!e.fired.empty()) v.fired_json = triggers::fired_text(e);
   return v;
 }
 

@@ -25,7 +25,11 @@ struct Verdict {
   std::string queue;
   std::vector<std::string> skills;
   int priority = 0;
-  nlohmann::json reasons = nlohmann::json::array();  // fired rules with their evidence
+  // The fired rules with their checks and evidence, as JSON text; parse with reasons().
+  std::string fired_json = "[]";
+
+  // Parsed when an escalation needs them, not for every turn.
+  nlohmann::json reasons() const { return nlohmann::json::parse(fired_json); }
 };
 
 using IntakeCallback = std::function<void(Result<store::AppendTurnOutcome>, const Verdict&)>;

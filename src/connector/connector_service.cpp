@@ -30,14 +30,65 @@ std::int64_t steady_ms() {
       .count();
 }
 
+// Reads a stored evaluation only as far as its top-level decision.action, then stops: this
+// runs for every user turn, and the rest of the document (signals, evidence) is not needed.
+class DecisionReader : public nlohmann::json_sax<json> {
+ public:
+  std::string action;
+
+  bool null() override { return leaf(); }
+  bool boolean(bool) override { return leaf(); }
+  bool number_integer(number_integer_t) override { return leaf(); }
+  bool number_unsigned(number_unsigned_t) override { return leaf(); }
+  bool number_float(number_float_t, const string_t&) override { return leaf(); }
+  bool binary(binary_t&) override { return leaf(); }
+  bool string(string_t& value) override {
+    if (depth_ == 2 && in_decision_ && key_ == "action") {
+      action = value;
+      return false;  // found: stop reading
+    }
+    return leaf();
+  }
+  bool start_object(std::size_t) override { return open(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& name) override {
+    key_ = name;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool leaf() {
+    key_.clear();
+    return true;
+  }
+  bool open() {
+    ++depth_;
+    if (depth_ == 2) in_decision_ = key_ == "decision";
+    key_.clear();
+    return true;
+  }
+  bool close() {
+    if (depth_ == 2 && in_decision_) return false;  // a decision without an action
+    --depth_;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool in_decision_ = false;
+  std::string key_;
+};
+
 // Whether the triggers decided to hand the turn to a person.
 bool escalated(const store::TurnRecord& turn) {
   if (turn.evaluation_json.empty()) return false;
-  const json evaluation = json::parse(turn.evaluation_json, nullptr, /*allow_exceptions=*/false);
-  if (!evaluation.is_object()) return false;
-  const auto decision = evaluation.find("decision");
-  return decision != evaluation.end() && decision->is_object() &&
-         decision->value("action", std::string()) == "escalate";
+  DecisionReader reader;
+  json::sax_parse(turn.evaluation_json, &reader);
+  return reader.action == "escalate";
 }
 
 // The question in a turn.created event of a user turn the bot has, or nullopt.

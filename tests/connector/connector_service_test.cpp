@@ -77,14 +77,18 @@ feed::Event user_turn(const std::string& conversation, std::int64_t seq, const s
   return e;
 }
 
-// The stored turn behind a turn.created event, with its evaluation's decision.
-void with_decision(feed::Event& e, const nlohmann::json& decision) {
+// The stored turn behind a turn.created event, with its evaluation as stored text.
+void with_evaluation(feed::Event& e, std::string evaluation_json) {
   auto turn = std::make_shared<store::TurnRecord>();
   turn->seq = e.data["turn"]["seq"];
   turn->role = e.data["turn"]["role"];
   turn->text = e.data["turn"]["text"];
-  turn->evaluation_json = nlohmann::json{{"decision", decision}, {"fired", {}}}.dump();
+  turn->evaluation_json = std::move(evaluation_json);
   e.turn = std::move(turn);
+}
+
+void with_decision(feed::Event& e, const nlohmann::json& decision) {
+  with_evaluation(e, nlohmann::json{{"decision", decision}, {"fired", {}}}.dump());
 }
 
 class ConnectorServiceTest : public ::testing::Test {
@@ -203,6 +207,28 @@ TEST_F(ConnectorServiceTest, LeavesATurnTheTriggersEscalateToThePerson) {
 
   ASSERT_EQ(bot_->questions().size(), 1u);
   EXPECT_EQ(bot_->questions()[0].seq, 6);
+}
+
+TEST_F(ConnectorServiceTest, ReadsOnlyTheTopLevelDecisionOfAnEvaluation) {
+  auto service = make();
+  // The decision after other members, and "action" keys elsewhere that are not it.
+  feed::Event late = user_turn("c_1", 5, "eins");
+  with_evaluation(late, R"({"signals":{"action":"none"},"evidence":[{"action":"escalate"}],)"
+                        R"("decision":{"rule":"r","action":"escalate"},"fired":[]})");
+  feed::Event nested = user_turn("c_1", 6, "zwei");
+  with_evaluation(nested, R"({"evidence":[{"decision":{"action":"escalate"}}],)"
+                          R"("x":{"decision":{"action":"escalate"}},"decision":{"action":"none"}})");
+  feed::Event broken = user_turn("c_1", 7, "drei");
+  with_evaluation(broken, R"({"decision":{"action":)");
+
+  service->on_event(late);
+  service->on_event(nested);
+  service->on_event(broken);
+  service->drain_for_test();
+
+  std::vector<std::int64_t> asked;
+  for (const auto& q : bot_->questions()) asked.push_back(q.seq);
+  EXPECT_EQ(asked, (std::vector<std::int64_t>{6, 7}));
 }
 
 TEST_F(ConnectorServiceTest, DoesNotAskWhenAPersonTookOverBeforeTheWorkerStarted) {

@@ -1,10 +1,13 @@
 // The REST API end to end against the real server binary.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <cstdlib>
 #include <fstream>
 
 #include "api_fixture.hpp"
+#include "handover/util/crypto.hpp"
 
 namespace handover::testing {
 namespace {
@@ -84,6 +87,36 @@ TEST_F(ApiTest, RetryWithSameTurnIdReturnsStoredTurnAndStoresNothing) {
   EXPECT_EQ(changed.status, 409);
   EXPECT_EQ(changed.json()["type"], "/problems/turn-id-conflict");
   EXPECT_EQ(list.json()["turns"].size(), 1u);
+}
+
+// A retry is recognised by the hash of its content, and hashes stored by earlier versions must
+// keep matching: the hashed text is the dump() of the content with the JSON parts as strings.
+TEST_F(ApiTest, TheStoredContentHashKeepsItsForm) {
+  const std::string id = create_conversation()["id"];
+  auto posted = call("POST", turns_path(id),
+                     R"({"id":"t-h","role":"bot","text":"Gr\u00fc\u00dfe \"A\"\n",)"
+                     R"("bot":{"confidence":0.5},"actions":[{"name":"x","status":"ok"}],)"
+                     R"("metadata":{"k":"v"}})");
+  ASSERT_EQ(posted.status, 201) << posted.body;
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(server_->db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT content_hash FROM turns WHERE client_turn_id = 't-h'",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  const std::string stored = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+
+  const json canonical = {{"role", "bot"},
+                          {"text", "Grüße \"A\"\n"},
+                          {"bot", R"({"confidence":0.5})"},
+                          {"actions", R"([{"name":"x","status":"ok"}])"},
+                          {"metadata", R"({"k":"v"})"}};
+  EXPECT_EQ(stored, crypto::sha256_hex(canonical.dump()));
 }
 
 TEST_F(ApiTest, WidgetKeyOnlyCreatesAndTokenIsBoundToItsConversation) {
