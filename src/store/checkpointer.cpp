@@ -42,9 +42,16 @@ void Checkpointer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-// Runs on the writer thread right after a commit reached the WAL; only signals.
-int Checkpointer::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+// Runs on the writer thread right after a commit reached the WAL; signals the thread, or
+// checkpoints in place when the WAL outgrew what the thread could fold back (see the header).
+int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, int frames) {
   if (frames < kCheckpointFrames) return SQLITE_OK;
+  if (frames >= kWriterCheckpointFrames) {
+    // A failure here (a reader still on old frames) leaves the WAL as it is, to try again
+    // after the next commit; the commit itself has already succeeded.
+    sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
   auto* checkpointer = static_cast<Checkpointer*>(self);
   {
     std::lock_guard lock(checkpointer->mutex_);

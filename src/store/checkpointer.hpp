@@ -17,10 +17,17 @@ namespace handover::store {
 // commit; once it holds kCheckpointFrames frames the thread runs a PASSIVE checkpoint, which
 // copies what no reader still needs and never blocks the writer or the readers. The writer
 // connection's own automatic checkpoints must be off (see attach()).
+//
+// The WAL starts over from its beginning only once a checkpoint has copied all of it, and a
+// checkpoint on another thread rarely gets there while commits keep adding frames: under
+// steady load the file would grow without end. So once it holds kWriterCheckpointFrames, the
+// writer runs a PASSIVE checkpoint itself right after its commit, when nothing is being added;
+// the thread has already copied most frames, so that one is short.
 class Checkpointer {
  public:
   // SQLite's own default for automatic checkpoints (about 4 MiB of WAL with 4 KiB pages).
   static constexpr int kCheckpointFrames = 1000;
+  static constexpr int kWriterCheckpointFrames = 4 * kCheckpointFrames;
 
   // Opens the connection to `path` with the store's `synchronous` mode and starts the thread.
   static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
