@@ -24,14 +24,23 @@ namespace handover::api {
 
 using config::LimitsConfig;
 
+// The store names itself in its messages ("store: no conversation c_1") for the log; a
+// client is told what is wrong without the module's name.
+std::string client_detail(const Status& status) {
+  constexpr std::string_view kPrefix = "store: ";
+  std::string_view message = status.message();
+  if (message.starts_with(kPrefix)) message.remove_prefix(kPrefix.size());
+  return std::string(message);
+}
+
 http::Response store_problem(const Status& status) {
   switch (status.code()) {
     case StatusCode::kNotFound:
-      return http::problem(404, "not-found", "Not found", status.message());
+      return http::problem(404, "not-found", "Not found", client_detail(status));
     case StatusCode::kConflict:
-      return http::problem(409, "conflict", "Conflict", status.message());
+      return http::problem(409, "conflict", "Conflict", client_detail(status));
     case StatusCode::kUnavailable: {
-      auto r = http::problem(503, "unavailable", "Service unavailable", status.message());
+      auto r = http::problem(503, "unavailable", "Service unavailable", client_detail(status));
       r.set_header("Retry-After", "1");
       return r;
     }

@@ -89,6 +89,13 @@ TEST_F(ApiTest, RetryWithSameTurnIdReturnsStoredTurnAndStoresNothing) {
   EXPECT_EQ(list.json()["turns"].size(), 1u);
 }
 
+TEST_F(ApiTest, AnUnknownConversationIsNamedInTheProblemWithoutInternals) {
+  auto r = call("GET", "/v1/conversations/c_doesnotexist");
+
+  ASSERT_EQ(r.status, 404);
+  EXPECT_EQ(r.json()["detail"], "no conversation c_doesnotexist");
+}
+
 // A retry is recognised by the hash of its content, and hashes stored by earlier versions must
 // keep matching: the hashed text is the dump() of the content with the JSON parts as strings.
 TEST_F(ApiTest, TheStoredContentHashKeepsItsForm) {
