@@ -369,7 +369,8 @@ std::shared_ptr<const std::string> snapshot_frame(const nlohmann::json& ref,
   return share(splice(dump(frame), "snapshot", snapshot.empty() ? "null" : snapshot));
 }
 
-nlohmann::json turn_json(const store::TurnRecord& turn) { return store::turn_json(turn, store::TurnView::kNoEvaluation);
+nlohmann::json turn_json(const store::TurnRecord& turn) {
+  return store::turn_json(turn, store::TurnView::kNoEvaluation);
 }
 
 }  // namespace handover::agents

@@ -731,8 +731,7 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   }
   w.end_array();
   w.end_object();
-  respond_audited(ctx, access, "turns.read", *conv, json_response(200, body),
-                  std::move(respond));
+  respond_audited(ctx, access, "turns.read", *conv, json_response(200, body), std::move(respond));
 }
 
 }  // namespace handover::api

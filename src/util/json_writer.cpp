@@ -3,7 +3,6 @@
 
 #include <array>
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "handover/util/utf8.hpp"
@@ -16,14 +15,22 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 // The escape dump() writes for an ASCII byte, or "" when the byte stands for itself.
 std::string_view escape_of(unsigned char c, std::array<char, 6>& buffer) {
   switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\b': return "\\b";
-    case '\t': return "\\t";
-    case '\n': return "\\n";
-    case '\f': return "\\f";
-    case '\r': return "\\r";
-    default: break;
+    case '"':
+      return "\\\"";
+    case '\\':
+      return "\\\\";
+    case '\b':
+      return "\\b";
+    case '\t':
+      return "\\t";
+    case '\n':
+      return "\\n";
+    case '\f':
+      return "\\f";
+    case '\r':
+      return "\\r";
+    default:
+      break;
   }
   if (c >= 0x20) return {};
   static constexpr char kHex[] = "0123456789abcdef";

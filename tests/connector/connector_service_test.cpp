@@ -217,7 +217,8 @@ TEST_F(ConnectorServiceTest, ReadsOnlyTheTopLevelDecisionOfAnEvaluation) {
                         R"("decision":{"rule":"r","action":"escalate"},"fired":[]})");
   feed::Event nested = user_turn("c_1", 6, "zwei");
   with_evaluation(nested, R"({"evidence":[{"decision":{"action":"escalate"}}],)"
-                          R"("x":{"decision":{"action":"escalate"}},"decision":{"action":"none"}})");
+                          R"("x":{"decision":{"action":"escalate"}},)"
+                          R"("decision":{"action":"none"}})");
   feed::Event broken = user_turn("c_1", 7, "drei");
   with_evaluation(broken, R"({"decision":{"action":)");
 

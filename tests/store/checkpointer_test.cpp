@@ -52,8 +52,8 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
 
   // A frame is a page plus its 24-byte header; allow one commit's frames past the limit.
   constexpr std::uintmax_t kFrame = 4096 + 24;
-  const std::uintmax_t bound = (Checkpointer::kWriterCheckpointFrames + 4 * kRowsPerCommit) *
-                               kFrame + 32;
+  const std::uintmax_t bound =
+      (Checkpointer::kWriterCheckpointFrames + 4 * kRowsPerCommit) * kFrame + 32;
   EXPECT_LE(std::filesystem::file_size(path_ + "-wal"), bound);
   auto count = writer->query_row("SELECT count(*) FROM t");
   ASSERT_TRUE(count);

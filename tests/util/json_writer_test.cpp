@@ -1,9 +1,9 @@
 #include "handover/util/json_writer.hpp"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 namespace handover::json_util {
@@ -43,8 +43,11 @@ TEST(JsonWriter, WritesWhatDumpWritesForTheSameTree) {
 
 TEST(JsonWriter, NonFiniteNumbersAreNull) {
   std::string text;
-  JsonWriter(text).begin_array().number(std::nan("")).number(
-      std::numeric_limits<double>::infinity()).end_array();
+  JsonWriter(text)
+      .begin_array()
+      .number(std::nan(""))
+      .number(std::numeric_limits<double>::infinity())
+      .end_array();
   EXPECT_EQ(text, "[null,null]");
 }
 
@@ -57,7 +60,10 @@ TEST(JsonWriter, EveryControlCharacterIsEscapedAsDumpDoes) {
 
 TEST(JsonWriter, MalformedUtf8BecomesReplacementCharacters) {
   // A lone continuation byte, a truncated sequence at the end, an overlong form, a surrogate.
-  EXPECT_EQ(quote("a\x80" "b"), "\"a\xEF\xBF\xBD" "b\"");
+  EXPECT_EQ(quote("a\x80"
+                  "b"),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
   EXPECT_EQ(quote("x\xE2\x82"), "\"x\xEF\xBF\xBD\xEF\xBF\xBD\"");
   EXPECT_EQ(quote("\xC0\xAF"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");
   EXPECT_EQ(quote("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
