@@ -99,17 +99,14 @@ void create_conversations(std::size_t count) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: plain_sqlite DB TEXTS TURNS CONVERSATIONS BATCH\n");
-    return 2;
-  }
-  const std::vector<std::string> texts = handover::bench::read_texts(argv[2]);
-  const std::size_t turns = std::strtoull(argv[3], nullptr, 10);
-  const std::size_t conversations = std::strtoull(argv[4], nullptr, 10);
-  const std::size_t batch = std::strtoull(argv[5], nullptr, 10);
-  if (turns == 0 || conversations == 0 || batch == 0) return 2;
+  handover::bench::StoreRun args;
+  if (!handover::bench::parse_store_run(argc, argv, "plain_sqlite", args)) return 2;
+  const std::vector<std::string>& texts = args.texts;
+  const std::size_t turns = args.turns;
+  const std::size_t conversations = args.conversations;
+  const std::size_t batch = args.batch;
 
-  check(sqlite3_open(argv[1], &db), "open");
+  check(sqlite3_open(args.db.c_str(), &db), "open");
   check(sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", nullptr, nullptr,
                      nullptr),
         "pragmas");

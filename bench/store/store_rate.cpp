@@ -78,18 +78,15 @@ std::vector<std::string> create_conversations(store::Store& s, std::size_t count
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: store_rate DB TEXTS TURNS CONVERSATIONS BATCH\n");
-    return 2;
-  }
-  const std::vector<std::string> texts = handover::bench::read_texts(argv[2]);
-  const std::size_t turns = std::strtoull(argv[3], nullptr, 10);
-  const std::size_t conversations = std::strtoull(argv[4], nullptr, 10);
-  const std::size_t batch = std::strtoull(argv[5], nullptr, 10);
-  if (turns == 0 || conversations == 0 || batch == 0) return 2;
+  handover::bench::StoreRun args;
+  if (!handover::bench::parse_store_run(argc, argv, "store_rate", args)) return 2;
+  const std::vector<std::string>& texts = args.texts;
+  const std::size_t turns = args.turns;
+  const std::size_t conversations = args.conversations;
+  const std::size_t batch = args.batch;
 
   store::StoreOptions options;
-  options.path = argv[1];
+  options.path = args.db;
   options.synchronous = "full";
   options.max_batch = batch;
   auto opened = store::Store::open(options, SystemClock::instance());

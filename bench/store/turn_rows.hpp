@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -46,6 +47,29 @@ inline std::string fingerprint(const std::string& text, std::uint64_t i) {
     h ^= static_cast<std::uint64_t>(word + 1) * 0x9e3779b97f4a7c15ULL;
   }
   return out;
+}
+
+// What both programs are told: DB TEXTS TURNS CONVERSATIONS BATCH.
+struct StoreRun {
+  std::string db;
+  std::vector<std::string> texts;
+  std::size_t turns = 0;
+  std::size_t conversations = 0;
+  std::size_t batch = 0;
+};
+
+// The run `argv` asks for, or false after printing the usage of `program`.
+inline bool parse_store_run(int argc, char** argv, const char* program, StoreRun& run) {
+  if (argc == 6) {
+    run.db = argv[1];
+    run.texts = read_texts(argv[2]);
+    run.turns = std::strtoull(argv[3], nullptr, 10);
+    run.conversations = std::strtoull(argv[4], nullptr, 10);
+    run.batch = std::strtoull(argv[5], nullptr, 10);
+    if (run.turns > 0 && run.conversations > 0 && run.batch > 0) return true;
+  }
+  std::fprintf(stderr, "usage: %s DB TEXTS TURNS CONVERSATIONS BATCH (all counts > 0)\n", program);
+  return false;
 }
 
 inline TurnRow turn_row(const std::vector<std::string>& texts, std::size_t conversations,
