@@ -17,7 +17,7 @@
 
 namespace {
 
-// The conversations and turns tables as schema migration 1 creates them.
+// The conversations and turns tables as schema migrations 1 and 5 leave them.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE conversations (
   pk            INTEGER PRIMARY KEY,
@@ -36,6 +36,7 @@ CREATE TABLE conversations (
 CREATE INDEX conversations_by_customer ON conversations (customer_id)
   WHERE customer_id IS NOT NULL;
 CREATE TABLE turns (
+  id              INTEGER PRIMARY KEY,
   conversation    INTEGER NOT NULL REFERENCES conversations (pk) ON DELETE CASCADE,
   seq             INTEGER NOT NULL CHECK (seq > 0),
   client_turn_id  TEXT    CHECK (client_turn_id <> ''),
@@ -46,9 +47,9 @@ CREATE TABLE turns (
   metadata_json   TEXT    NOT NULL DEFAULT '',
   evaluation_json TEXT    NOT NULL DEFAULT '',
   content_hash    TEXT    NOT NULL,
-  created_at_ms   INTEGER NOT NULL,
-  PRIMARY KEY (conversation, seq)
-) STRICT, WITHOUT ROWID;
+  created_at_ms   INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX turns_by_conversation ON turns (conversation, seq);
 CREATE UNIQUE INDEX turns_by_client_turn_id ON turns (conversation, client_turn_id)
   WHERE client_turn_id IS NOT NULL;
 CREATE INDEX conversations_by_state ON conversations (state);

@@ -11,12 +11,21 @@
 
 namespace handover::bench {
 
-// An evaluation as the trigger engine stores it for an ordinary turn (about 300 bytes).
+// An evaluation as the trigger engine stores it for an ordinary user turn with the shipped
+// rules (about 1 KB): every signal group with its measures, no rule fired.
 inline constexpr const char* kEvaluationJson =
-    R"({"version":"8c1f2a","decision":{"action":"none"},"signals":{"sentiment":-0.12,)"
-    R"("sentiment_mean":-0.08,"anger":0.0,"request_human":0.0,"uncertainty":0.0,)"
-    R"("insult":0.0,"repetition":0.0,"risk":0.0,"language":"en"},"fired":[],)"
-    R"("state":{"turns_user":3,"turns_bot":2}})";
+    R"({"decision":{"action":"none"},"evidence":[],"fired":[],"rule_set":{"hash":"549355c2de133)"
+    R"(4e8","loaded_at":"2026-12-04T09:00:00.000Z"},"signals":{"ambiguity":{"score":0.0,"short")"
+    R"(:false,"unknown_share":0.25,"vague":false},"anger":{"count":0,"cue":false,"insult":false)"
+    R"(,"score":0.0,"shouting":false},"complexity":{"no_progress":0,"questions":1,"repeated":fa)"
+    R"(lse,"repeats":0,"score":0.04,"topics":0,"words":16},"language":"en","language_supported")"
+    R"(:true,"request":{"count":0,"declined":false,"human":false,"offer_pending":false},"risk":)"
+    R"({"churn":false,"count":0,"legal":false,"public_complaint":false},"role":"user","sentimen)"
+    R"(t":{"drop":0.0,"mean":0.0,"min":0.0,"score":0.0,"scored":true,"start":0.0},"turns":{"bot)"
+    R"(":0,"total":1,"user":1},"uncertainty":{"bot_handover":false,"bot_unreachable":false,"con)"
+    R"(fidence":1.0,"fallback":false,"fallbacks":0,"hedge":false,"low_streak":0,"score":0.0},"v)"
+    R"(alue":{"cancel":false,"lifetime":0.0,"order":0.0,"purchase":false,"score":0.0,"upgrade":)"
+    R"(false}}})";
 
 struct TurnRow {
   std::size_t conversation;  // index into the benchmark's conversations

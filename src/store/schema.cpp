@@ -20,9 +20,8 @@ struct Migration {
 // Append new steps at the end; never edit a step that has shipped.
 //
 // Keys are integers where they pay: a conversation's public text id is looked up once per
-// request through its unique index, and turns hang off the integer `pk`. Turns are clustered
-// by (conversation, seq), so reading a conversation is one range scan and an append needs no
-// separate rowid tree. Empty optional ids are stored as NULL so the partial indexes skip them.
+// request through its unique index, and turns hang off the integer `pk`. Empty optional ids
+// are stored as NULL so the partial indexes skip them.
 constexpr Migration kMigrations[] = {
     {1, "conversations and turns", R"sql(
 CREATE TABLE conversations (
@@ -137,6 +136,42 @@ CREATE TABLE delivery_cursors (
   event_id      INTEGER NOT NULL CHECK (event_id >= 0),
   updated_at_ms INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+)sql"},
+    // Turns move to a rowid table. A turn with its evaluation is some 1.2 KB, more than the
+    // 1,002 bytes a 4 KiB page of a WITHOUT ROWID table keeps in place, so every turn also took
+    // an overflow page of its own: about 5 KB of file and two random page writes per turn. In a
+    // rowid table a row of up to 4,061 bytes stays on its leaf, new rows fill the rightmost
+    // leaf in turn, and the (conversation, seq) index holds only small entries.
+    {5, "turns in a rowid table", R"sql(
+CREATE TABLE turns_by_rowid (
+  id              INTEGER PRIMARY KEY,
+  conversation    INTEGER NOT NULL REFERENCES conversations (pk) ON DELETE CASCADE,
+  seq             INTEGER NOT NULL CHECK (seq > 0),
+  client_turn_id  TEXT    CHECK (client_turn_id <> ''),
+  role            TEXT    NOT NULL,
+  text            TEXT    NOT NULL,
+  bot_json        TEXT    NOT NULL DEFAULT '',
+  actions_json    TEXT    NOT NULL DEFAULT '',
+  metadata_json   TEXT    NOT NULL DEFAULT '',
+  evaluation_json TEXT    NOT NULL DEFAULT '',
+  content_hash    TEXT    NOT NULL,
+  created_at_ms   INTEGER NOT NULL
+) STRICT;
+
+INSERT INTO turns_by_rowid (conversation, seq, client_turn_id, role, text, bot_json,
+                            actions_json, metadata_json, evaluation_json, content_hash,
+                            created_at_ms)
+  SELECT conversation, seq, client_turn_id, role, text, bot_json, actions_json, metadata_json,
+         evaluation_json, content_hash, created_at_ms
+  FROM turns ORDER BY created_at_ms, conversation, seq;
+
+DROP TABLE turns;
+ALTER TABLE turns_by_rowid RENAME TO turns;
+
+CREATE UNIQUE INDEX turns_by_conversation ON turns (conversation, seq);
+CREATE UNIQUE INDEX turns_by_client_turn_id ON turns (conversation, client_turn_id)
+  WHERE client_turn_id IS NOT NULL;
+CREATE INDEX turns_by_age ON turns (created_at_ms);
 )sql"},
 };
 

@@ -869,6 +869,7 @@ Result<SqliteStore::ConversationHead*> SqliteStore::find_head(const std::string&
   head.pk = find.column_int64(0);
   head.last_seq = find.column_int64(1);
   find.column_text(2, head.state);
+  head.stored_state = head.state;
   return &head;
 }
 
@@ -986,18 +987,23 @@ Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t
 }
 
 // One UPDATE per conversation per transaction, however many turns and updates it got. The
-// turns are already in, so a failure here loses the whole transaction.
+// turns are already in, so a failure here loses the whole transaction. Most turns change
+// neither state nor metadata; their UPDATE leaves those columns, and so the state index, alone.
 Status SqliteStore::write_heads() {
-  Statement& advance = writer_.advance_conversation;
   for (const auto& [id, head] : heads_) {
     if (!head.dirty) continue;
+    const bool touch_only = head.state == head.stored_state && !head.metadata_json;
+    Statement& advance = touch_only ? writer_.touch_conversation : writer_.advance_conversation;
     ResetOnExit reset(advance);
     advance.bind(1, head.pk);
     advance.bind(2, head.last_seq);
     advance.bind(3, head.updated_at_ms);
-    advance.bind(4, head.state);
-    // Metadata is never empty (check_update), so NULL can stand for "unchanged".
-    advance.bind_text_or_null(5, head.metadata_json ? *head.metadata_json : std::string_view());
+    if (!touch_only) {
+      advance.bind(4, head.state);
+      // Metadata is never empty (check_update), so NULL can stand for "unchanged".
+      advance.bind_text_or_null(5,
+                                head.metadata_json ? *head.metadata_json : std::string_view());
+    }
     int rc = advance.step();
     if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "advance conversation");
   }

@@ -161,6 +161,7 @@ class SqliteStore final : public Store {
     std::int64_t last_seq = 0;
     std::int64_t updated_at_ms = 0;
     std::string state;
+    std::string stored_state;  // as the row holds it, so an unchanged state is not rewritten
     std::optional<std::string> metadata_json;  // set when an update replaced it
     bool dirty = false;  // a turn was added or the conversation updated in this transaction
   };

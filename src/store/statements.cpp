@@ -35,6 +35,8 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::advance_conversation,
      "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3, state = ?4, "
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
+    {&WriterStatements::touch_conversation,
+     "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3 WHERE pk = ?1"},
     {&WriterStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
      "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM "
@@ -64,7 +66,7 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     // touched; the rows go oldest first through the *_by_age, *_by_idle and partial indexes
     // (the unary '+' keeps the planner off the state index, which nearly every row matches).
     {&WriterStatements::retire_turns,
-     "DELETE FROM turns WHERE (conversation, seq) IN (SELECT t.conversation, t.seq "
+     "DELETE FROM turns WHERE id IN (SELECT t.id "
      "FROM turns AS t JOIN conversations AS c ON c.pk = t.conversation "
      "WHERE t.created_at_ms < ?1 AND +c.state = 'bot' ORDER BY t.created_at_ms LIMIT ?2)"},
     {&WriterStatements::retire_conversations,

@@ -20,6 +20,7 @@ struct WriterStatements {
   Statement insert_turn;           // binds as bind_turn
   // ?1 pk, ?2 last_seq, ?3 updated_at_ms, ?4 state, ?5 metadata_json (NULL keeps it)
   Statement advance_conversation;
+  Statement touch_conversation;    // ?1 pk, ?2 last_seq, ?3 updated_at_ms
   Statement get_conversation;  // ?1 pk -> conversation columns
   Statement insert_event;      // binds as bind_event
   Statement delete_customer;   // ?1 customer_id -> public id of each deleted conversation

@@ -1025,6 +1025,70 @@ TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
             (std::vector<std::string>{kTurnCreatedEvent, "handover.queued"}));
 }
 
+TEST_F(SchemaUpgradeTest, MovesVersionFourTurnsIntoTheRowidTableWithTheirIndexes) {
+  store_.reset();
+  options_.path = dir_.file("v4.db");
+  {
+    Result<Connection> db = Connection::open(options_.path, Connection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(db.is_ok()) << db.status().to_string();
+    Status migrated = migrate_for_test(*db, 4, clock_.now_ms());
+    ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
+  }
+  {
+    RawDb v4(options_.path);
+    v4.exec(
+        "INSERT INTO conversations (public_id, channel, language, state, token_hash, "
+        "created_at_ms, updated_at_ms, last_seq) VALUES ('c_old', 'web', 'en', 'bot', 'ab', 1, "
+        "3, 2)");
+    v4.exec(
+        "INSERT INTO turns (conversation, seq, client_turn_id, role, text, content_hash, "
+        "created_at_ms) VALUES (1, 2, NULL, 'bot', 'second', 'h2', 3), "
+        "(1, 1, 'ct-1', 'bot', 'first', 'hash-first', 2)");
+  }
+
+  open_store();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE name = 'turns_by_rowid'"), "0");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                      "'turns' AND name IN ('turns_by_conversation', 'turns_by_client_turn_id', "
+                      "'turns_by_age')"),
+            "3");
+  Result<std::vector<TurnRecord>> turns = store_->list_turns("c_old", 0, 10);
+  ASSERT_TRUE(turns.is_ok()) << turns.status().to_string();
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_EQ((*turns)[0].text, "first");
+  EXPECT_EQ((*turns)[1].text, "second");
+  Result<AppendTurnOutcome> retried = append(turn_request("c_old", "first", "ct-1"));
+  ASSERT_TRUE(retried.is_ok()) << retried.status().to_string();
+  EXPECT_EQ(retried->kind, AppendKind::kReplayed);
+  EXPECT_EQ(retried->turn.seq, 1);
+  Result<AppendTurnOutcome> next = append(turn_request("c_old", "third"));
+  ASSERT_TRUE(next.is_ok()) << next.status().to_string();
+  EXPECT_EQ(next->turn.seq, 3);
+}
+
+// A turn with a real evaluation is larger than a WITHOUT ROWID page keeps in place; it must
+// not cost an overflow page of its own (about 4 KiB of file per turn).
+TEST_F(SchemaUpgradeTest, TurnsOfAboutOneKilobyteStayOnTheirPages) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  RawDb raw(options_.path);
+  const std::int64_t pages_before = std::stoll(raw.query("PRAGMA page_count"));
+  constexpr int kTurns = 300;
+
+  for (int i = 0; i < kTurns; ++i) {
+    AppendTurnRequest request = turn_request("c_1", "turn " + std::to_string(i));
+    request.turn.evaluation_json = "{\"signals\":\"" + std::string(1100, 'x') + "\"}";
+    ASSERT_TRUE(append(std::move(request)).is_ok());
+  }
+  store_.reset();  // folds the WAL into the file
+
+  const std::int64_t pages_after = std::stoll(raw.query("PRAGMA page_count"));
+  const std::int64_t page_size = std::stoll(raw.query("PRAGMA page_size"));
+  const std::int64_t bytes_per_turn = (pages_after - pages_before) * page_size / kTurns;
+  EXPECT_LT(bytes_per_turn, 2500) << "an overflow page per turn would make it about 5,000";
+}
+
 TEST_F(SchemaUpgradeTest, KeepsEventsAgentsAndStatesAcrossReopen) {
   ASSERT_TRUE(create("c_1").is_ok());
   ConversationUpdate change;
