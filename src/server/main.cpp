@@ -39,6 +39,10 @@
 #define HANDOVER_VERSION "0.0.0"
 #endif
 
+#ifdef HANDOVER_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 namespace {
 
 using namespace handover;
@@ -46,6 +50,19 @@ using namespace handover;
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// The malloc this process really runs, for handover_build_info: "jemalloc <version>" when
+// jemalloc answers, else "system".
+std::string allocator_name() {
+#ifdef HANDOVER_WITH_JEMALLOC
+  const char* version = nullptr;
+  std::size_t size = sizeof version;
+  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version != nullptr) {
+    return std::string("jemalloc ") + version;
+  }
+#endif
+  return "system";
+}
 
 struct Options {
   std::string config_path = "config/server.yaml";
@@ -324,8 +341,8 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   feed::Hub feed(*store);
 
   metrics::Registry registry;
-  registry.gauge("handover_build_info", "Build metadata", {"version"})
-      .with({HANDOVER_VERSION})
+  registry.gauge("handover_build_info", "Build metadata", {"version", "allocator"})
+      .with({HANDOVER_VERSION, allocator_name()})
       .set(1);
   agents::AgentService agents(*store, std::move(routing_cfg), SystemClock::instance(), registry);
   if (Status s = agents.start(); !s.is_ok()) {

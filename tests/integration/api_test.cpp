@@ -239,6 +239,18 @@ TEST_F(ApiTest, MetricsPassPromtool) {
   EXPECT_EQ(std::system(cmd.c_str()), 0) << std::ifstream(path + ".out").rdbuf();
 }
 
+// The server is linked with jemalloc (src/server/CMakeLists.txt); build_info says which malloc
+// the running process answers to, so a build that silently fell back to glibc shows here.
+TEST_F(ApiTest, BuildInfoNamesTheAllocatorInUse) {
+  auto r = call("GET", "/metrics", {}, "");
+
+  ASSERT_EQ(r.status, 200);
+  const std::size_t info = r.body.find("handover_build_info{");
+  ASSERT_NE(info, std::string::npos);
+  const std::string line = r.body.substr(info, r.body.find('\n', info) - info);
+  EXPECT_NE(line.find("allocator=\"jemalloc "), std::string::npos) << line;
+}
+
 TEST_F(ApiTest, MessageTextNeverReachesTheLog) {
   const std::string id = create_conversation()["id"];
   const std::string marker = "SECRET-MARKER-4711";
