@@ -45,14 +45,19 @@ void Checkpointer::stop() {
 // Runs on the writer thread right after a commit reached the WAL; signals the thread, or
 // checkpoints in place when the WAL outgrew what the thread could fold back (see the header).
 int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, int frames) {
-  if (frames < kCheckpointFrames) return SQLITE_OK;
+  auto* checkpointer = static_cast<Checkpointer*>(self);
+  // Fewer frames than last time: the WAL started over, and so does the pace.
+  if (frames < checkpointer->last_frames_) checkpointer->next_signal_frames_ = kCheckpointFrames;
+  checkpointer->last_frames_ = frames;
   if (frames >= kWriterCheckpointFrames) {
     // A failure here (a reader still on old frames) leaves the WAL as it is, to try again
     // after the next commit; the commit itself has already succeeded.
     sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     return SQLITE_OK;
   }
-  auto* checkpointer = static_cast<Checkpointer*>(self);
+  if (frames < checkpointer->next_signal_frames_) return SQLITE_OK;
+  checkpointer->next_signal_frames_ = frames + kCheckpointStepFrames;
+  checkpointer->wakeups_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(checkpointer->mutex_);
     checkpointer->wanted_ = true;

@@ -2,6 +2,7 @@
 // request waiting on one) pays for a checkpoint. Private to the store module.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,11 @@ class Checkpointer {
   // SQLite's own default for automatic checkpoints (about 4 MiB of WAL with 4 KiB pages).
   static constexpr int kCheckpointFrames = 1000;
   static constexpr int kWriterCheckpointFrames = 4 * kCheckpointFrames;
+  // Past kCheckpointFrames the thread is woken again only after this many more frames. Every
+  // checkpoint ends in an fsync of the database file, which shares the disk with the writer's
+  // fsync of each commit; waking the thread after every commit made light load pay one
+  // checkpoint per commit (see docs/performance.md, "Checkpoints at a steady pace").
+  static constexpr int kCheckpointStepFrames = kCheckpointFrames / 4;
 
   // Opens the connection to `path` with the store's `synchronous` mode and starts the thread.
   static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
@@ -43,6 +49,9 @@ class Checkpointer {
   void attach(Connection& writer);
   static void detach(Connection& writer);
 
+  // How often commits have woken the thread so far.
+  std::uint64_t wakeups_for_test() const { return wakeups_.load(std::memory_order_relaxed); }
+
   // Stops and joins the thread; a checkpoint under way finishes first. Idempotent.
   void stop();
 
@@ -55,6 +64,9 @@ class Checkpointer {
   Connection db_;  // the thread's only
   std::mutex mutex_;
   std::condition_variable wake_;
+  int next_signal_frames_ = kCheckpointFrames;  // writer thread only
+  int last_frames_ = 0;                         // writer thread only
+  std::atomic<std::uint64_t> wakeups_{0};
   bool wanted_ = false;    // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;

@@ -60,5 +60,40 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
   EXPECT_EQ(count->column_int64(0), commits * kRowsPerCommit);
 }
 
+// Every checkpoint ends in an fsync that competes with the commits' own, so past the first
+// threshold the thread is woken once per step of frames, not after every commit.
+TEST_F(CheckpointerTest, WakesTheThreadOncePerStepOfFramesNotPerCommit) {
+  auto writer = Connection::open(path_, Connection::Mode::kReadWrite, 1000);
+  ASSERT_TRUE(writer) << writer.status().message();
+  ASSERT_TRUE(writer->query_row("PRAGMA journal_mode = WAL"));
+  ASSERT_TRUE(writer->exec("PRAGMA synchronous = NORMAL").is_ok());
+  ASSERT_TRUE(writer->exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
+  auto checkpointer = Checkpointer::start(path_, "normal", 1000);
+  ASSERT_TRUE(checkpointer) << checkpointer.status().message();
+  (*checkpointer)->attach(*writer);
+  // With the thread stopped the WAL never starts over, so the frame count only grows.
+  (*checkpointer)->stop();
+
+  // A page or two a commit, until the WAL holds three quarters of what the writer allows.
+  constexpr std::uintmax_t kFrame = 4096 + 24;
+  const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(3000, 'x') + "')";
+  const std::string wal = path_ + "-wal";
+  int commits = 0;
+  std::uintmax_t frames = 0;
+  while (frames < 3 * Checkpointer::kWriterCheckpointFrames / 4) {
+    ASSERT_TRUE(writer->exec(row.c_str()).is_ok());
+    ++commits;
+    frames = (std::filesystem::file_size(wal) - 32) / kFrame;
+  }
+  Checkpointer::detach(*writer);
+
+  // Hundreds of commits passed the first threshold; the thread heard of them once per step.
+  const std::uintmax_t steps =
+      (frames - Checkpointer::kCheckpointFrames) / Checkpointer::kCheckpointStepFrames + 1;
+  ASSERT_GT(commits, 500);
+  EXPECT_GE((*checkpointer)->wakeups_for_test(), 1u);
+  EXPECT_LE((*checkpointer)->wakeups_for_test(), steps);
+}
+
 }  // namespace
 }  // namespace handover::store
