@@ -69,7 +69,7 @@ struct Hub::Impl {
     // the turns, so the search for a record's turn starts after the previous match.
     std::vector<std::string> prefixes;
     prefixes.reserve(changes.turns.size());
-    for (const store::TurnRecord* turn : changes.turns) {
+    for (const auto& turn : changes.turns) {
       prefixes.push_back("{\"seq\":" + std::to_string(turn->seq) + ",");
     }
     std::vector<Pending> items;
@@ -81,10 +81,10 @@ struct Hub::Impl {
       if (record->type != store::kTurnCreatedEvent) continue;
       for (std::size_t k = 0; k < changes.turns.size(); ++k) {
         const std::size_t i = (next + k) % changes.turns.size();
-        const store::TurnRecord* turn = changes.turns[i];
+        const std::shared_ptr<const store::TurnRecord>& turn = changes.turns[i];
         if (turn->conversation_id == record->conversation_id &&
             record->data_json.starts_with(prefixes[i])) {
-          item.turn = std::make_shared<const store::TurnRecord>(*turn);
+          item.turn = turn;
           next = i + 1;
           break;
         }

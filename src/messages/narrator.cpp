@@ -63,12 +63,27 @@ struct Narrator::Impl {
   explicit Impl(NarratorDeps d) : deps(std::move(d)) {}
 
   void enqueue(const feed::Event& event) {
+    feed::Event kept = event.type == feed::kTurnCreated ? slim(event) : event;
     {
       std::lock_guard lock(mu);
       if (stopping) return;
-      queue.push_back(event);
+      queue.push_back(std::move(kept));
     }
     ready.notify_one();
+  }
+
+  // Of a new turn the worker needs only the conversation's state (see handle()); the turn and
+  // the rest of its data would sit in the queue for nothing while the worker catches up.
+  static feed::Event slim(const feed::Event& event) {
+    feed::Event kept;
+    kept.id = event.id;
+    kept.type = event.type;
+    kept.conversation_id = event.conversation_id;
+    kept.created_at_ms = event.created_at_ms;
+    if (auto state = event.data.find("state"); state != event.data.end()) {
+      kept.data["state"] = *state;
+    }
+    return kept;
   }
 
   // The conversation's language; when it was created without one ("und"), the language

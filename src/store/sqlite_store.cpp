@@ -398,7 +398,7 @@ void SqliteStore::finish(AppendOp& op, const Status& failure) {
   } else {
     AppendTurnOutcome outcome;
     outcome.kind = op.kind;
-    outcome.turn = std::move(op.turn);
+    outcome.turn = op.committed ? *op.committed : std::move(op.turn);
     outcome.conversation_state = std::move(op.conversation_state);
     outcome.events = std::move(op.events);
     op.done(std::move(outcome));
@@ -570,17 +570,20 @@ void SqliteStore::record_batch(const Status& failure, bool probes_only, double s
 }
 
 // Tells the change observer what the committed batch wrote, in event id order.
+// The turns move into shared records: listeners that queue them keep one copy between them,
+// and the batch's answers copy it once each, for the short time until they are sent.
 void SqliteStore::report_changes() {
   CommittedChanges changes;
-  for (const WriteOp& op : batch_) {
-    if (const auto* append = std::get_if<AppendOp>(&op)) {
+  for (WriteOp& op : batch_) {
+    if (auto* append = std::get_if<AppendOp>(&op)) {
       if (!append->status.is_ok() || append->kind != AppendKind::kCreated) continue;
-      changes.turns.push_back(&append->turn);
+      append->committed = std::make_shared<const TurnRecord>(std::move(append->turn));
+      changes.turns.push_back(append->committed);
       for (const auto& event : append->events) changes.events.push_back(&event);
-    } else if (const auto* events = std::get_if<EventsOp>(&op)) {
+    } else if (auto* events = std::get_if<EventsOp>(&op)) {
       if (!events->status.is_ok()) continue;
       for (const auto& event : events->reply) changes.events.push_back(&event);
-    } else if (const auto* update = std::get_if<UpdateOp>(&op)) {
+    } else if (auto* update = std::get_if<UpdateOp>(&op)) {
       if (!update->status.is_ok()) continue;
       for (const auto& event : update->reply.events) changes.events.push_back(&event);
     }

@@ -92,6 +92,9 @@ class SqliteStore final : public Store {
     std::optional<std::string> new_state;
     std::vector<EventRecord> events;  // the request's; stored in place, cleared on a replay
     AppendFollowUpFn follow_up;
+    // After the commit, the stored turn as the change observer shares it; `turn` is then
+    // empty and the answer copies this.
+    std::shared_ptr<const TurnRecord> committed;
   };
   struct ProbeOp {
     Callback<bool> done;

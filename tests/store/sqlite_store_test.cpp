@@ -102,6 +102,30 @@ TEST_F(SqliteStoreTest, CreatesAndGetsConversation) {
   EXPECT_EQ(got->created_at_ms, clock_.now_ms());
 }
 
+// The change observer may keep the committed turns (the feed queues them for its listeners)
+// while the append's answer carries its own copy of the same stored turn.
+TEST_F(SqliteStoreTest, ChangeObserverKeepsTheCommittedTurnTheAnswerCopies) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  std::mutex mutex;
+  std::vector<std::shared_ptr<const TurnRecord>> kept;
+  store_->set_change_observer([&](const CommittedChanges& changes) {
+    std::lock_guard lock(mutex);
+    kept.insert(kept.end(), changes.turns.begin(), changes.turns.end());
+  });
+
+  Result<AppendTurnOutcome> appended = append(turn("c_1", "where is my parcel?"));
+  store_->set_change_observer(nullptr);
+
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0]->seq, appended->turn.seq);
+  EXPECT_EQ(kept[0]->conversation_id, "c_1");
+  EXPECT_EQ(kept[0]->text, appended->turn.text);
+  EXPECT_EQ(kept[0]->evaluation_json, appended->turn.evaluation_json);
+  EXPECT_EQ(appended->turn.text, "where is my parcel?");
+}
+
 TEST_F(SqliteStoreTest, KeepsEmptyCustomerIdEmpty) {
   ConversationRecord record = conversation("c_1");
   record.customer_id.clear();

@@ -288,7 +288,7 @@ inline constexpr const char* kTurnCreatedEvent = "turn.created";
 // The pointers are valid only during the observer call.
 struct CommittedChanges {
   std::vector<const EventRecord*> events;
-  std::vector<const TurnRecord*> turns;
+  std::vector<std::shared_ptr<const TurnRecord>> turns;  // listeners may keep them
 };
 // Called on the writer thread after COMMIT, before the batch's callbacks run, for every
 // transaction that stored at least one event. Must not block.
