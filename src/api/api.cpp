@@ -97,6 +97,14 @@ class ApiImpl final : public Api, public TurnPoster {
                               });
     registry.callback_counter("handover_store_commits_total", "Store transactions committed",
                               [&store] { return static_cast<double>(store.stats().commits); });
+    registry.callback_counter(
+        "handover_store_checkpoints_total", "WAL checkpoints run by the checkpoint thread",
+        [&store] { return static_cast<double>(store.stats().checkpoints); });
+    registry.callback_counter(
+        "handover_store_writer_checkpoints_total",
+        "WAL checkpoints the writer ran itself because the WAL outgrew the thread (they delay "
+        "commits)",
+        [&store] { return static_cast<double>(store.stats().writer_checkpoints); });
     store.set_commit_observer([&batches, &latency](std::size_t n, double seconds) {
       batches.observe(static_cast<double>(n));
       latency.observe(seconds);

@@ -53,6 +53,7 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
     // A failure here (a reader still on old frames) leaves the WAL as it is, to try again
     // after the next commit; the commit itself has already succeeded.
     sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    checkpointer->writer_rounds_.fetch_add(1, std::memory_order_relaxed);
     return SQLITE_OK;
   }
   if (frames < checkpointer->next_signal_frames_) return SQLITE_OK;
@@ -77,6 +78,7 @@ void Checkpointer::run() {
     // A failure (I/O, a busy database) is retried on the next signal and costs nothing else:
     // the WAL keeps every commit until it is copied.
     sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    rounds_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
   }
 }

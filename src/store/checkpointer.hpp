@@ -51,6 +51,11 @@ class Checkpointer {
 
   // How often commits have woken the thread so far.
   std::uint64_t wakeups_for_test() const { return wakeups_.load(std::memory_order_relaxed); }
+  // Checkpoints run so far by the thread, and by the writer after its commits. Any thread.
+  std::uint64_t checkpoints() const { return rounds_.load(std::memory_order_relaxed); }
+  std::uint64_t writer_checkpoints() const {
+    return writer_rounds_.load(std::memory_order_relaxed);
+  }
 
   // Stops and joins the thread; a checkpoint under way finishes first. Idempotent.
   void stop();
@@ -67,6 +72,8 @@ class Checkpointer {
   int next_signal_frames_ = kCheckpointFrames;  // writer thread only
   int last_frames_ = 0;                         // writer thread only
   std::atomic<std::uint64_t> wakeups_{0};
+  std::atomic<std::uint64_t> rounds_{0};
+  std::atomic<std::uint64_t> writer_rounds_{0};
   bool wanted_ = false;    // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;

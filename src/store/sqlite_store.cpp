@@ -449,6 +449,10 @@ StoreStats SqliteStore::stats() const {
   stats.failed_commits = failed_commits_.load(std::memory_order_relaxed);
   stats.queue_depth = queue_depth_.load(std::memory_order_relaxed);
   stats.last_batch_size = last_batch_size_.load(std::memory_order_relaxed);
+  if (checkpointer_) {
+    stats.checkpoints = checkpointer_->checkpoints();
+    stats.writer_checkpoints = checkpointer_->writer_checkpoints();
+  }
   stats.incremental_vacuum = incremental_vacuum_;
   return stats;
 }

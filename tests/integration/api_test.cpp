@@ -232,6 +232,8 @@ TEST_F(ApiTest, MetricsPassPromtool) {
   EXPECT_NE(r.body.find("handover_http_request_duration_seconds_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("handover_store_commit_batch_size_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("handover_http_connections_open"), std::string::npos);
+  EXPECT_NE(r.body.find("\nhandover_store_checkpoints_total "), std::string::npos);
+  EXPECT_NE(r.body.find("\nhandover_store_writer_checkpoints_total "), std::string::npos);
 
   const std::string path = server_->dir() + "/metrics.txt";
   std::ofstream(path) << r.body;

@@ -55,6 +55,8 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
   const std::uintmax_t bound =
       (Checkpointer::kWriterCheckpointFrames + 4 * kRowsPerCommit) * kFrame + 32;
   EXPECT_LE(std::filesystem::file_size(path_ + "-wal"), bound);
+  EXPECT_GE((*checkpointer)->writer_checkpoints(), 2u) << "the writer folded the WAL back";
+  EXPECT_EQ((*checkpointer)->checkpoints(), 0u) << "the thread never ran";
   auto count = writer->query_row("SELECT count(*) FROM t");
   ASSERT_TRUE(count);
   EXPECT_EQ(count->column_int64(0), commits * kRowsPerCommit);

@@ -272,6 +272,8 @@ struct StoreStats {
   std::uint64_t failed_commits = 0;      // transactions rolled back after an error
   std::uint64_t queue_depth = 0;         // writes waiting for the writer right now
   std::uint64_t last_batch_size = 0;     // requests in the most recent committed transaction
+  std::uint64_t checkpoints = 0;         // WAL checkpoints run by the checkpoint thread
+  std::uint64_t writer_checkpoints = 0;  // run by the writer itself, holding up commits
   bool incremental_vacuum = false;       // the file can give free pages back (auto_vacuum)
 };
 
