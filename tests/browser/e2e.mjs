@@ -189,6 +189,10 @@ const scenarios = {
     assert.equal(await view.locator('.turn-user', { hasText: 'idiots' }).count(), 1);
     await reply(agent, 'Yes, I am back.');
     await widget.locator('.hc-agent', { hasText: 'I am back' }).waitFor({ timeout: STEP_MS });
+    // A retry that fell into the outage (the first comes 250 ms after the drop, and a loaded
+    // machine takes longer to restart the server) is refused, and the browser logs that as an
+    // error; it is what the scenario is about. Any other error still fails it.
+    agent.errors = (agent.errors || []).filter((e) => !e.includes('ERR_CONNECTION_REFUSED'));
     noPageErrors(agent);
   },
 };
