@@ -113,6 +113,10 @@ class ApiImpl final : public Api, public TurnPoster {
 
   TurnPoster& turns() override { return *this; }
 
+  Result<std::size_t> resume_escalations() override {
+    return api::resume_escalations(ctx_);
+  }
+
   void post(ServerTurn turn, std::function<void(Result<ServerTurnResult>)> done) override {
     post_server_turn(ctx_, std::move(turn), std::move(done));
   }

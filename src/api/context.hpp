@@ -83,6 +83,8 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond);
 // A bot or system turn the server adds itself (TurnPoster).
 void post_server_turn(ApiContext& ctx, ServerTurn turn,
                       std::function<void(Result<ServerTurnResult>)> done);
+// Api::resume_escalations.
+Result<std::size_t> resume_escalations(ApiContext& ctx);
 
 // The user's answers to a handover (experience_http.cpp): the choice while waiting and the
 // rating after a resolution.

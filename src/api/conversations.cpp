@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <optional>
 
@@ -673,6 +674,67 @@ void post_server_turn(ApiContext& ctx, ServerTurn turn,
                   });
   };
   submit_turn(ctx, *conv, std::move(req), std::move(finish));
+}
+
+namespace {
+
+// The escalation a stored evaluation decided, read back as the verdict the intake had made.
+std::optional<Verdict> stored_verdict(const std::string& evaluation_json) {
+  const json evaluation = json::parse(evaluation_json, nullptr, /*allow_exceptions=*/false);
+  if (!evaluation.is_object()) return std::nullopt;
+  try {
+    const json decision = evaluation.value("decision", json::object());
+    if (!decision.is_object() || decision.value("action", "") != "escalate") return std::nullopt;
+    Verdict verdict;
+    verdict.kind = triggers::DecisionKind::kEscalate;
+    verdict.rule_id = decision.value("rule", "");
+    verdict.queue = decision.value("queue", "");
+    verdict.skills = decision.value("skills", std::vector<std::string>{});
+    verdict.priority = decision.value("priority", 0);
+    verdict.fired_json = evaluation.value("fired", json::array()).dump();
+    return verdict;
+  } catch (const json::exception&) {
+    return std::nullopt;  // a member of the wrong type
+  }
+}
+
+// Escalates one conversation and waits for the outcome; true when the escalation committed.
+bool resume_escalation(ApiContext& ctx, const store::UnfinishedEscalation& unfinished) {
+  const std::string& id = unfinished.conversation.id;
+  const std::optional<Verdict> verdict = stored_verdict(unfinished.turn.evaluation_json);
+  if (!verdict) {
+    spdlog::warn("escalation not resumed conv={} seq={}: its stored decision is unreadable", id,
+                 unfinished.turn.seq);
+    return false;
+  }
+  std::promise<Result<store::ConversationRecord>> escalated;
+  escalate(ctx, unfinished.conversation, *verdict, [&escalated](auto r) {
+    escalated.set_value(std::move(r));
+  });
+  const Result<store::ConversationRecord> result = escalated.get_future().get();
+  if (!result) {
+    spdlog::warn("escalation not resumed conv={} seq={}: {}", id, unfinished.turn.seq,
+                 result.status().message());
+    return false;
+  }
+  spdlog::info("escalation resumed conv={} seq={} rule={} state={}", id, unfinished.turn.seq,
+               verdict->rule_id, result->state);
+  return true;
+}
+
+}  // namespace
+
+Result<std::size_t> resume_escalations(ApiContext& ctx) {
+  constexpr std::size_t kPage = 100;
+  std::size_t resumed = 0;
+  std::string after;
+  for (;;) {
+    auto page = ctx.store.list_unfinished_escalations(after, kPage);
+    if (!page) return page.status();
+    for (const auto& unfinished : *page) resumed += resume_escalation(ctx, unfinished) ? 1 : 0;
+    if (page->size() < kPage) return resumed;
+    after = page->back().conversation.id;
+  }
 }
 
 void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {

@@ -49,9 +49,17 @@ class EventStream final : public http::StreamSource,
     writer_ = std::move(writer);
     writer_->write(std::make_shared<const std::string>("retry: 3000\n\n"));
     std::weak_ptr<EventStream> weak = weak_from_this();
-    subscription_ = hub_.subscribe(conversation_id_, [weak](const feed::Event& event) {
-      if (auto self = weak.lock()) self->on_live(event);
-    });
+    // An erasure of the conversation ends the stream: nothing of it may reach anyone after.
+    // One that committed before this subscription fails the catch-up instead (the store no
+    // longer knows the conversation), which closes the stream as well.
+    subscription_ = hub_.subscribe(
+        conversation_id_,
+        [weak](const feed::Event& event) {
+          if (auto self = weak.lock()) self->on_live(event);
+        },
+        [weak] {
+          if (auto self = weak.lock()) self->writer_->close();
+        });
     if (!catch_up()) return writer_->close();
     std::lock_guard lock(mu_);
     catching_up_ = false;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "context.hpp"
+#include "handover/feed/feed.hpp"
 #include "handover/privacy/retention.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
@@ -205,12 +206,15 @@ void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
   request.audit =
       record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.erase");
   auto* triggers = ctx.triggers;
-  ctx.store.erase_customer(std::move(request), [respond, triggers, id = *customer](
+  auto* feed = ctx.feed;
+  ctx.store.erase_customer(std::move(request), [respond, triggers, feed, id = *customer](
                                                    Result<store::ErasureOutcome> erased) {
     if (!erased) return respond(store_problem(erased.status()));
     if (triggers) {
       for (const auto& conversation : erased->conversation_ids) triggers->forget(conversation);
     }
+    // Open event streams of the erased conversations close.
+    if (feed) feed->end_conversations(erased->conversation_ids);
     // The customer id stays out of the log: the audit record is the trace.
     spdlog::info("customer erased audit_id={} conversations={} turns={} events={}",
                  erased->audit_id, erased->conversations, erased->turns, erased->events);

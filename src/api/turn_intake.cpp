@@ -1,6 +1,10 @@
 // Trigger evaluation in the turn intake, with the engine state rebuilt from stored turns.
 #include "turn_intake.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 #include "handover/triggers/engine.hpp"
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
@@ -61,6 +65,28 @@ triggers::ConversationInfo conversation_info(const store::ConversationRecord& co
   return info;
 }
 
+// When the conversation last came back to the bot from a person or a queue (an agent returned
+// or resolved it, or the waiting user went back to the bot); 0 when it never did.
+Result<std::int64_t> last_return_to_bot_ms(store::Store& store, const std::string& id) {
+  constexpr std::size_t kPage = 1000;
+  store::EventQuery query;
+  query.conversation_id = id;
+  query.limit = kPage;
+  std::int64_t last = 0;
+  for (;;) {
+    auto page = store.list_events(query);
+    if (!page) return page.status();
+    for (const auto& event : *page) {
+      if (event.type == "routing.returned" || event.type == "routing.resolved" ||
+          event.type == "routing.cancelled") {
+        last = std::max(last, event.created_at_ms);
+      }
+    }
+    if (page->size() < kPage) return last;
+    query.after_id = page->back().id;
+  }
+}
+
 Verdict verdict_of(const triggers::Evaluation& e) {
   Verdict v;
   v.kind = e.decision.kind;
@@ -104,12 +130,32 @@ Status TurnIntake::rebuild(const store::ConversationRecord& conv) {
   return Status::ok();
 }
 
+// A cooldown keeps a rule from acting twice on one stretch of talk with the bot. Once a person
+// or a queue has had the conversation and it came back, a user asking for a person again must
+// reach one, so the cooldowns of the request rules end there. Rules on signals that build up
+// (mood, anger, value) keep theirs: those signals still hold what led to the handover. The
+// kept state (live or rebuilt from the turns) knows nothing of the handover, so the event log
+// is read, only while a request rule's cooldown runs.
+void TurnIntake::end_cooldowns_before_return(const store::ConversationRecord& conv) {
+  if (conv.state != "bot") return;
+  const std::optional<std::int64_t> since = triggers_.request_cooling_since(conv.id);
+  if (!since) return;
+  const Result<std::int64_t> returned = last_return_to_bot_ms(store_, conv.id);
+  if (!returned) {
+    // The cooldown stays, as it did before returns were looked at; the turn still goes in.
+    spdlog::warn("cooldowns kept conv={}: {}", conv.id, returned.status().message());
+    return;
+  }
+  if (*returned >= *since) triggers_.end_request_cooldowns(conv.id, *returned);
+}
+
 void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurnRequest request,
                         IntakeCallback done, const FollowUpFor& follow_up_for) {
   std::lock_guard lock(stripe(conv.id));
   if (conv.last_seq > 0 && !triggers_.state(conv.id)) {
     if (Status s = rebuild(conv); !s.is_ok()) return done(s, Verdict{});
   }
+  end_cooldowns_before_return(conv);
 
   const json customer = customer_of(conv);
   const json bot = parse_or_null(request.turn.bot_json);

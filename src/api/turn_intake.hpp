@@ -42,8 +42,9 @@ class TurnIntake {
   // Both must outlive the intake.
   TurnIntake(triggers::TriggerService& triggers, store::Store& store);
 
-  // Rebuilds the conversation's engine state from its stored turns when none is kept,
-  // evaluates `request.turn`, stores the evaluation with it and submits the append.
+  // Rebuilds the conversation's engine state from its stored turns when none is kept, ends
+  // the request rule cooldowns a return to the bot has made obsolete, evaluates
+  // `request.turn`, stores the evaluation with it and submits the append.
   // `done` runs on the store's writer thread after the commit. Thread-safe.
   void submit(const store::ConversationRecord& conversation, store::AppendTurnRequest request,
               IntakeCallback done, const FollowUpFor& follow_up_for = {});
@@ -52,6 +53,7 @@ class TurnIntake {
   static constexpr std::size_t kStripes = 128;
   std::mutex& stripe(const std::string& conversation_id);
   Status rebuild(const store::ConversationRecord& conversation);
+  void end_cooldowns_before_return(const store::ConversationRecord& conversation);
 
   triggers::TriggerService& triggers_;
   store::Store& store_;

@@ -2,6 +2,7 @@
 // and calls the listeners there, in commit order.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -13,11 +14,12 @@
 namespace handover::feed {
 namespace {
 
-// One committed record as copied off the writer thread.
+// One committed record as copied off the writer thread, or the end of some conversations.
 struct Pending {
   store::EventRecord record;
   std::shared_ptr<const store::TurnRecord> turn;  // for turn.created records
   std::optional<Event> transient;         // set instead of `record` for transient events
+  std::vector<std::string> ended;         // set instead of `record`: conversations erased
 };
 
 constexpr std::size_t kMaxPending = 100'000;  // beyond this the feed drops (and logs) events
@@ -41,6 +43,7 @@ struct Hub::Impl {
   struct Entry {
     std::string conversation_id;
     std::shared_ptr<Listener> listener;
+    std::shared_ptr<EndListener> on_end;  // null when the subscriber did not ask
   };
   std::map<std::uint64_t, Entry> listeners;
   std::uint64_t next_id = 1;
@@ -115,6 +118,7 @@ struct Hub::Impl {
   }
 
   void dispatch(const Pending& item) {
+    if (!item.ended.empty()) return end(item.ended);
     std::optional<Event> event = item.transient;
     if (!event) {
       event = to_public(item.record, item.turn,
@@ -136,6 +140,32 @@ struct Hub::Impl {
         (*target)(*event);
       } catch (const std::exception& e) {
         spdlog::error("feed listener threw on {}: {}", event->type, e.what());
+      }
+    }
+  }
+
+  // Removes the subscriptions to the ended conversations, then tells them.
+  void end(const std::vector<std::string>& ended) {
+    std::lock_guard dispatching(dispatch_mu);
+    std::vector<std::shared_ptr<EndListener>> targets;
+    {
+      std::lock_guard guard(listeners_mu);
+      for (auto it = listeners.begin(); it != listeners.end();) {
+        const std::string& id = it->second.conversation_id;
+        if (id.empty() || std::find(ended.begin(), ended.end(), id) == ended.end()) {
+          ++it;
+          continue;
+        }
+        if (it->second.on_end) targets.push_back(it->second.on_end);
+        it = listeners.erase(it);
+        listener_count.fetch_sub(1);
+      }
+    }
+    for (const auto& target : targets) {
+      try {
+        (*target)();
+      } catch (const std::exception& e) {
+        spdlog::error("feed end listener threw: {}", e.what());
       }
     }
   }
@@ -187,12 +217,14 @@ Hub::~Hub() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-Hub::Subscription Hub::subscribe(std::string conversation_id, Listener listener) {
+Hub::Subscription Hub::subscribe(std::string conversation_id, Listener listener,
+                                 EndListener on_end) {
   std::lock_guard guard(impl_->listeners_mu);
   const std::uint64_t id = impl_->next_id++;
+  auto end = on_end ? std::make_shared<EndListener>(std::move(on_end)) : nullptr;
   impl_->listeners.emplace(
-      id, Impl::Entry{std::move(conversation_id),
-                      std::make_shared<Listener>(std::move(listener))});
+      id, Impl::Entry{std::move(conversation_id), std::make_shared<Listener>(std::move(listener)),
+                      std::move(end)});
   impl_->listener_count.fetch_add(1);
   return Subscription(this, id);
 }
@@ -202,6 +234,17 @@ void Hub::publish_transient(Event event) {
   std::vector<Pending> items(1);
   items.front().transient = std::move(event);
   impl_->enqueue(std::move(items));
+}
+
+void Hub::end_conversations(std::vector<std::string> conversation_ids) {
+  if (conversation_ids.empty()) return;
+  {
+    // Past the queue's limit too: a stream left open on erased data would outlive the erasure.
+    std::lock_guard lock(impl_->mu);
+    impl_->queue.emplace_back().ended = std::move(conversation_ids);
+    ++impl_->enqueued;
+  }
+  impl_->ready.notify_one();
 }
 
 Result<std::vector<Event>> Hub::history(const std::string& conversation_id, std::int64_t after_id,

@@ -60,8 +60,13 @@ void RetentionJob::run_class(const char* name, store::RetentionClass data_class,
   batch.data_class = data_class;
   batch.cutoff_ms = clock_.now_ms() - period_s * kMsPerSecond;
   batch.limit = static_cast<std::size_t>(config_.batch_size);
-  // Each batch is one write of its own: whatever intake queued meanwhile commits in between.
+  // Each batch is one write of its own: whatever intake queued meanwhile commits in between,
+  // and a stop between two batches loses nothing already done.
   for (int i = 0; i < config_.max_batches; ++i) {
+    if (stop_requested()) {
+      report.stopped = true;
+      return;
+    }
     Result<store::RetentionOutcome> done =
         wait_for<store::RetentionOutcome>([&](store::Callback<store::RetentionOutcome> callback) {
           store_.run_retention(batch, std::move(callback));
@@ -78,6 +83,18 @@ void RetentionJob::run_class(const char* name, store::RetentionClass data_class,
   }
 }
 
+void RetentionJob::reclaim(RetentionReport& report) {
+  Result<std::int64_t> reclaimed = wait_for<std::int64_t>([&](store::Callback<std::int64_t> cb) {
+    store_.reclaim_space(config_.vacuum_pages, std::move(cb));
+  });
+  if (reclaimed) {
+    report.pages_reclaimed = *reclaimed;
+    pages_.inc(static_cast<std::uint64_t>(*reclaimed));
+  } else if (report.status.is_ok()) {
+    report.status = reclaimed.status();
+  }
+}
+
 RetentionReport RetentionJob::run_once() {
   std::lock_guard run_lock(run_mutex_);
   const auto started = std::chrono::steady_clock::now();
@@ -91,15 +108,8 @@ RetentionReport RetentionJob::run_once() {
   run_class("events", RetentionClass::kEvents, config_.events_s, report);
   run_class("access_log", RetentionClass::kAccessLog, config_.access_log_s, report);
 
-  Result<std::int64_t> reclaimed = wait_for<std::int64_t>([&](store::Callback<std::int64_t> cb) {
-    store_.reclaim_space(config_.vacuum_pages, std::move(cb));
-  });
-  if (reclaimed) {
-    report.pages_reclaimed = *reclaimed;
-    pages_.inc(static_cast<std::uint64_t>(*reclaimed));
-  } else if (report.status.is_ok()) {
-    report.status = reclaimed.status();
-  }
+  if (stop_requested()) report.stopped = true;
+  if (!report.stopped) reclaim(report);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
@@ -108,8 +118,9 @@ RetentionReport RetentionJob::run_once() {
     failures_.inc();
     spdlog::warn("retention run incomplete: {}", report.status.message());
   }
-  spdlog::info("retention run {}pages_reclaimed={} batches={} duration_ms={:.1f}", summary(report),
-               report.pages_reclaimed, report.batches, report.seconds * 1000.0);
+  spdlog::info("retention run {}pages_reclaimed={} batches={} duration_ms={:.1f}{}",
+               summary(report), report.pages_reclaimed, report.batches, report.seconds * 1000.0,
+               report.stopped ? " stopped=true" : "");
   if (after_run_) after_run_(report);
   return report;
 }
@@ -150,6 +161,11 @@ void RetentionJob::run_async(RetentionCallback done) {
   RetentionReport refused;
   refused.status = Status::unavailable("the retention job is not running");
   done(refused);
+}
+
+bool RetentionJob::stop_requested() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
 }
 
 void RetentionJob::run_thread() {

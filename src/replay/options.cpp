@@ -136,13 +136,33 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
   return o;
 }
 
+std::filesystem::path default_rules_path(const std::filesystem::path& executable) {
+  return executable.parent_path().parent_path() / "config" / "triggers.yaml";
+}
+
+Status resolve_rules(Options& o, const std::filesystem::path& executable) {
+  const bool exporting = !o.export_db.empty() || !o.export_feedback.empty();
+  if (exporting || !o.rules.empty()) return Status::ok();
+  const std::filesystem::path path = default_rules_path(executable);
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    return Status::not_found("no --rules given, and the default rules file " + path.string() +
+                             " (config/triggers.yaml above the directory of handover-replay)"
+                             " does not exist; name one with --rules FILE");
+  }
+  o.rules = path.string();
+  return Status::ok();
+}
+
 const char* usage_text() {
   return R"(usage: handover-replay [options] CORPUS.jsonl...     replay conversations offline
        handover-replay --export-db DB [--out FILE]       database conversations as JSONL
        handover-replay --export-feedback DB [--out FILE] agent feedback as replay labels
 
 Replay (CORPUS "-" reads standard input; format in docs/replay.md):
-  --rules FILE            trigger rules (default config/triggers.yaml)
+  --rules FILE            trigger rules (default: config/triggers.yaml in the directory
+                          above handover-replay's own, e.g. build/../config/triggers.yaml,
+                          whatever the working directory)
   --compare FILE          replay under FILE too and list conversations whose outcome changes
   --sweep RULE.FIELD=FROM:TO:STEP
                           step the number RULE compares FIELD with (settings.KEY=... steps a

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,7 +15,7 @@ namespace handover::replay {
 
 struct Options {
   std::vector<std::string> corpora;  // JSONL files; "-" is standard input
-  std::string rules = "config/triggers.yaml";
+  std::string rules;    // --rules; "" until resolve_rules() puts in the default
   std::string compare;  // a second rules file, or ""
   std::optional<SweepSpec> sweep;
   std::string chart;   // .svg or .html file for the sweep chart, or ""
@@ -43,6 +44,15 @@ struct Options {
 
 // Parses argv (without argv[0]). kInvalidArgument naming the bad option.
 Result<Options> parse_options(const std::vector<std::string>& args);
+
+// The rules file a run without --rules reads: config/triggers.yaml in the directory above the
+// one holding `executable`, so build/handover-replay finds the tree's config/triggers.yaml
+// whatever the working directory is.
+std::filesystem::path default_rules_path(const std::filesystem::path& executable);
+
+// For a run that reads rules (not an export) without --rules, sets o.rules to
+// default_rules_path(executable); NotFound naming that path when it does not exist.
+Status resolve_rules(Options& o, const std::filesystem::path& executable);
 
 const char* usage_text();
 

@@ -415,6 +415,13 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
       [&privacy_cfg](std::string_view language) { return privacy_cfg.handover_notice(language); },
       SystemClock::instance()});
   (void)narrator.start(feed);
+  // An escalation that follows its turn's commit as a separate write is lost when the process
+  // stops in between; the turn's stored decision still asks for it, so it is done now.
+  if (auto resumed = api->resume_escalations(); !resumed) {
+    spdlog::error("cannot look for unfinished escalations: {}", resumed.status().message());
+  } else if (*resumed > 0) {
+    spdlog::info("unfinished escalations resumed count={}", *resumed);
+  }
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());
   server.add_websocket("/v1/agents/ws", agents, websocket_options(cfg.websocket));

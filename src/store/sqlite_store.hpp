@@ -64,6 +64,8 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditRecord>> list_audit(const AuditQuery& query) override;
   Result<CustomerExport> export_customer(const std::string& customer_id) override;
   Result<std::int64_t> get_cursor(const std::string& name) override;
+  Result<std::vector<UnfinishedEscalation>> list_unfinished_escalations(
+      const std::string& after_id, std::size_t limit) override;
 
   void set_commit_observer(CommitObserver observer) override;
   void set_change_observer(ChangeObserver observer) override;

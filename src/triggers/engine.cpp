@@ -18,6 +18,19 @@ ConversationState::Cooldown* find_cooldown(ConversationState& state, std::uint32
   return nullptr;
 }
 
+const ConversationState::Cooldown* find_cooldown(const ConversationState& state,
+                                                 std::uint32_t hash) {
+  for (const auto& slot : state.cooldowns) {
+    if (slot.rule_hash == hash) return &slot;
+  }
+  return nullptr;
+}
+
+// A rule that reads a request.* field acts on the user's own ask for a person.
+bool reads_requests(const CompiledRule& rule) {
+  return ((rule.families >> static_cast<unsigned>(SignalFamily::kRequest)) & 1U) != 0;
+}
+
 bool cooling_down(ConversationState& state, const Rule& rule, std::uint32_t hash,
                   std::int64_t now_ms) {
   if (rule.cooldown_ms <= 0) return false;
@@ -105,6 +118,28 @@ void Engine::fire_rules(const ConversationInfo& info, ConversationState& state,
     else if (cooling_down(state, rules[i], compiled.id_hash, now_ms))
       fired.suppressed = Suppression::kCooldown;
     evaluation.fired.push_back(std::move(fired));
+  }
+}
+
+std::optional<std::int64_t> Engine::request_cooling_since(const ConversationState& state,
+                                                          std::int64_t now_ms) const {
+  const auto& rules = rule_set_->rules();
+  const auto& compiled = rule_set_->impl().rules;
+  std::optional<std::int64_t> oldest;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    if (!reads_requests(compiled[i]) || rules[i].cooldown_ms <= 0) continue;
+    const auto* slot = find_cooldown(state, compiled[i].id_hash);
+    if (slot == nullptr || now_ms - slot->last_ms >= rules[i].cooldown_ms) continue;
+    if (!oldest || slot->last_ms < *oldest) oldest = slot->last_ms;
+  }
+  return oldest;
+}
+
+void Engine::end_request_cooldowns(ConversationState& state, std::int64_t at_ms) const {
+  for (const CompiledRule& compiled : rule_set_->impl().rules) {
+    if (!reads_requests(compiled)) continue;
+    ConversationState::Cooldown* slot = find_cooldown(state, compiled.id_hash);
+    if (slot != nullptr && slot->last_ms <= at_ms) *slot = ConversationState::Cooldown{};
   }
 }
 

@@ -61,6 +61,25 @@ void TriggerService::forget(std::string_view conversation_id) {
   s.states.erase(std::string(conversation_id));
 }
 
+std::optional<std::int64_t> TriggerService::request_cooling_since(
+    std::string_view conversation_id) const {
+  const Engine engine = holder_->engine();
+  Shard& s = shard(conversation_id);
+  const std::lock_guard lock(s.mutex);
+  const auto it = s.states.find(std::string(conversation_id));
+  if (it == s.states.end()) return std::nullopt;
+  return engine.request_cooling_since(it->second, clock_.now_ms());
+}
+
+void TriggerService::end_request_cooldowns(std::string_view conversation_id,
+                                           std::int64_t at_ms) {
+  const Engine engine = holder_->engine();
+  Shard& s = shard(conversation_id);
+  const std::lock_guard lock(s.mutex);
+  const auto it = s.states.find(std::string(conversation_id));
+  if (it != s.states.end()) engine.end_request_cooldowns(it->second, at_ms);
+}
+
 std::size_t TriggerService::open_conversations() const {
   std::size_t count = 0;
   for (const Shard& s : shards_) {

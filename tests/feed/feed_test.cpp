@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -174,6 +175,30 @@ TEST_F(FeedTest, NothingArrivesAfterUnsubscribing) {
 
   ASSERT_EQ(seen.events.size(), 1u);
   EXPECT_EQ(seen.events[0].data["turn"]["text"], "one");
+}
+
+TEST_F(FeedTest, EndedConversationsTellTheirSubscribersOnceAndSendNothingMore) {
+  create("c_1");
+  create("c_2");
+  Seen one, other, all;
+  std::atomic<int> one_ended{0};
+  std::atomic<int> other_ended{0};
+  auto a = hub_->subscribe("c_1", one.listener(), [&] { ++one_ended; });
+  auto b = hub_->subscribe("c_2", other.listener(), [&] { ++other_ended; });
+  auto c = hub_->subscribe("", all.listener());
+  turn("c_1", "user", "before");
+
+  hub_->end_conversations({"c_1"});
+  hub_->end_conversations({"c_1"});
+  turn("c_1", "user", "after");
+  turn("c_2", "user", "still here");
+  hub_->drain_for_test();
+
+  EXPECT_EQ(one_ended.load(), 1);
+  EXPECT_EQ(one.types(), std::vector<std::string>{"turn.created"});
+  EXPECT_EQ(other_ended.load(), 0);
+  EXPECT_EQ(other.types(), std::vector<std::string>{"turn.created"});
+  EXPECT_EQ(all.types().size(), 3u);
 }
 
 TEST_F(FeedTest, RoutingRecordsBecomePublicEventsAndInternalsStayOut) {

@@ -477,9 +477,12 @@ TEST_F(AgentsTest, RestartRestoresQueuesOffersAndAssignments) {
   auto open_offer = ana->read_type("offer");
   ASSERT_TRUE(open_offer.has_value());
   const std::string waiting = escalate("billing_en", 0, "en");
-  ana->drop();
 
+  // The server dies with the agent still connected, as in a crash. Dropping the connection
+  // first would race the kill: a server that sees the close in time revokes the open offer
+  // (agent_disconnected), and the accept after the restart then names an offer that is gone.
   server_->kill9();
+  ana->drop();
   ASSERT_TRUE(server_->start()) << server_->log();
   auto queues = call("GET", "/v1/queues", {}, kReadKey).json()["queues"];
   auto back = connect(token);

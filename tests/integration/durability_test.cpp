@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "handover/store/store.hpp"
+#include "handover/util/clock.hpp"
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
 
@@ -150,6 +153,50 @@ TEST(Durability, KillNineLosesNoAcknowledgedTurn) {
     }
   }
   EXPECT_EQ(found, acked.size());
+}
+
+// Writes what a server killed right after committing an escalating turn leaves behind when
+// the escalation was to follow as its own write (an earlier turn of the conversation was still
+// uncommitted as the turn was decided): the turn with its stored decision, and no handover.
+void append_cut_off_escalation(const std::string& db_path, const std::string& id) {
+  store::StoreOptions options;
+  options.path = db_path;
+  auto opened = store::Store::open(options, SystemClock::instance());
+  ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+  store::AppendTurnRequest request;
+  request.turn.conversation_id = id;
+  request.turn.role = "user";
+  request.turn.text = "I want to talk to a human";
+  request.turn.content_hash = "cut-off";
+  request.turn.evaluation_json =
+      R"({"decision":{"action":"escalate","priority":100,"queue":"general",)"
+      R"("rule":"explicit-request","skills":[]},"fired":[]})";
+  std::promise<Result<store::AppendTurnOutcome>> appended;
+  (*opened)->append_turn(std::move(request), [&appended](Result<store::AppendTurnOutcome> r) {
+    appended.set_value(std::move(r));
+  });
+  const Result<store::AppendTurnOutcome> result = appended.get_future().get();
+  ASSERT_TRUE(result.is_ok()) << result.status().to_string();
+  (*opened)->close();
+}
+
+TEST(Durability, AnEscalationCutOffAfterItsTurnCommittedIsDoneOnRestart) {
+  ServerProcess server;
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string id = create(server.port());
+  ASSERT_EQ(server.stop(), 0) << server.log();
+  append_cut_off_escalation(server.db_path(), id);
+
+  ASSERT_TRUE(server.start()) << server.log();
+  HttpClient client(server.port());
+  auto conversation = send(client, "GET", "/v1/conversations/" + id);
+  auto snapshot = client.request("GET", "/v1/conversations/" + id + "/snapshot", "",
+                                 ServerProcess::bearer(kReadKey));
+
+  EXPECT_EQ(conversation.json().value("state", ""), "queued") << server.log();
+  ASSERT_EQ(snapshot.status, 200) << snapshot.body;
+  EXPECT_EQ(snapshot.json()["trigger"]["rule"], "explicit-request");
+  EXPECT_EQ(snapshot.json()["trigger"]["turn_seq"], 1);
 }
 
 TEST(Durability, ShutdownFinishesTheRequestInFlightAndExitsZero) {

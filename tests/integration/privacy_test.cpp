@@ -13,6 +13,7 @@
 
 #include "support/http_client.hpp"
 #include "support/server_process.hpp"
+#include "support/sse_client.hpp"
 #include "support/ws_client.hpp"
 
 namespace handover::testing {
@@ -186,6 +187,32 @@ TEST_F(PrivacyTest, ErasureOfAnIdleCustomerLeavesNoTraceInTheDatabase) {
     EXPECT_EQ(disk.find(trace), std::string::npos);
   }
   EXPECT_NE(disk.find("bleibt"), std::string::npos);
+}
+
+TEST_F(PrivacyTest, ErasureClosesTheCustomersOpenEventStreams) {
+  start();
+  const json mine = create({{"customer", {{"id", "kunde-42"}}}});
+  const std::string other = create({{"customer", {{"id", "kunde-7"}}}})["id"];
+  const std::string id = mine["id"];
+  SseClient customer(server_->port());
+  ASSERT_EQ(customer.open("/v1/conversations/" + id + "/events",
+                          ServerProcess::bearer(mine["token"].get<std::string>())),
+            200);
+  SseClient integration(server_->port());
+  ASSERT_EQ(integration.open("/v1/conversations/" + other + "/events",
+                             ServerProcess::bearer(kReadKey)),
+            200);
+  post(id, "user", "hello");
+  ASSERT_TRUE(customer.next_of("turn.created").has_value());
+
+  ASSERT_EQ(call("DELETE", "/v1/customers/kunde-42", {}, kAdminKey).status, 200);
+  // Reads what was still on its way until the stream ends, or for 5 s without an event.
+  while (customer.next(5000).has_value()) {
+  }
+  post(other, "user", "still streaming");
+
+  EXPECT_TRUE(customer.closed());
+  EXPECT_TRUE(integration.next_of("turn.created").has_value());
 }
 
 TEST_F(PrivacyTest, ExportHoldsConversationsTurnsEventsAndAuditRecords) {

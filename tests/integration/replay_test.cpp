@@ -259,5 +259,43 @@ TEST(ReplayTool, ReportsBadLinesWithTheirNumberAndReplaysTheRest) {
   std::filesystem::remove_all(dir, ignored);
 }
 
+TEST(ReplayTool, ReadsTheRulesAboveItsOwnDirectoryFromAnyWorkingDirectory) {
+  // A tree of its own: bin/handover-replay beside config/, run from a third directory.
+  namespace fs = std::filesystem;
+  std::string pattern = (fs::temp_directory_path() / "replay-tree-XXXXXX").string();
+  const std::string dir = mkdtemp(pattern.data());
+  for (const char* sub : {"/bin", "/config", "/elsewhere"}) fs::create_directories(dir + sub);
+  fs::copy_file(std::string(HANDOVER_BINARY_DIR) + "/handover-replay",
+                dir + "/bin/handover-replay");
+  std::ofstream(dir + "/config/triggers.yaml")
+      << "version: 1\nlexicons:\n  directory: " << HANDOVER_SOURCE_DIR
+      << "/config/lexicons\n  languages: [en, de]\n  emoji: emoji_utf8_lexicon.txt\nrules:\n"
+         "  - {id: request, when: request.human, action: escalate, queue: general}\n";
+  std::ofstream(dir + "/corpus.jsonl")
+      << R"({"id":"a","turns":[{"role":"user","text":"I want a real person"}]})" << "\n";
+  const auto run = [&] {
+    const std::string command = "cd " + dir + "/elsewhere && " + dir +
+                                "/bin/handover-replay ../corpus.jsonl >" + dir + "/out 2>" + dir +
+                                "/err </dev/null";
+    const int status = std::system(command.c_str());
+    return ToolResult{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "/out"),
+                      slurp(dir + "/err")};
+  };
+
+  const ToolResult found = run();
+  fs::remove(dir + "/config/triggers.yaml");
+  const ToolResult missing = run();
+
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_NE(found.out.find("Rules " + dir + "/config/triggers.yaml"), std::string::npos)
+      << found.out;
+  EXPECT_NE(found.out.find("1 of 1 escalated"), std::string::npos) << found.out;
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find(dir + "/config/triggers.yaml"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("--rules"), std::string::npos) << missing.err;
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}
+
 }  // namespace
 }  // namespace handover::testing

@@ -274,5 +274,60 @@ TEST_F(TriggersTest, EditingTheRulesFileReloadsThemWithoutARestart) {
   EXPECT_EQ(call("GET", "/livez", {}, "").status, 200);
 }
 
+// The shipped rules, whose explicit-request rule has a two-minute cooldown.
+class CooldownTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.start()) << server_.log(); }
+
+  HttpResponse call(const std::string& method, const std::string& target,
+                    const json& body = nullptr) {
+    HttpClient client(server_.port());
+    std::string headers = ServerProcess::bearer(kBotKey);
+    if (!body.is_null()) headers += "Content-Type: application/json\r\n";
+    return client.request(method, target, body.is_null() ? "" : body.dump(), headers);
+  }
+
+  // A conversation handed over on an explicit request, then taken back to the bot by the
+  // waiting user, all well within the rule's cooldown.
+  std::string returned_to_bot() {
+    auto created = call("POST", "/v1/conversations", {{"language", "en"}});
+    EXPECT_EQ(created.status, 201) << created.body;
+    const std::string id = created.json().value("id", "");
+    EXPECT_EQ(user(id, "I want to talk to a human").value("state", ""), "queued");
+    auto back = call("POST", "/v1/conversations/" + id + "/choice", {{"choice", "back_to_bot"}});
+    EXPECT_EQ(back.status, 200) << back.body;
+    return id;
+  }
+
+  json user(const std::string& id, const std::string& text) {
+    auto r = call("POST", "/v1/conversations/" + id + "/turns", {{"role", "user"}, {"text", text}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json();
+  }
+
+  ServerProcess server_;
+};
+
+TEST_F(CooldownTest, AFreshRequestAfterGoingBackToTheBotEscalatesAgain) {
+  const std::string id = returned_to_bot();
+
+  const json again = user(id, "please let me speak to a human agent");
+
+  EXPECT_EQ(again.value("state", ""), "queued") << again.dump();
+  EXPECT_EQ(again.value("decision", json::object()).value("rule", ""), "explicit-request")
+      << again.dump();
+}
+
+TEST_F(CooldownTest, ARestartDoesNotBringBackACooldownTheReturnEnded) {
+  const std::string id = returned_to_bot();
+  ASSERT_EQ(server_.stop(), 0) << server_.log();
+  ASSERT_TRUE(server_.start()) << server_.log();
+
+  // The rules' state is rebuilt from the stored turns, the first request included.
+  const json again = user(id, "please let me speak to a human agent");
+
+  EXPECT_EQ(again.value("state", ""), "queued") << again.dump();
+}
+
 }  // namespace
 }  // namespace handover::testing

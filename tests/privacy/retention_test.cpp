@@ -128,6 +128,47 @@ TEST_F(RetentionJobTest, KeepsClassesWithoutAPeriodAndTellsWhichConversationsWen
   EXPECT_TRUE(store_->get_conversation("c_new").is_ok());
 }
 
+TEST_F(RetentionJobTest, StopEndsARunAfterTheBatchInFlight) {
+  create("c_old");
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(turn("c_old", "old " + std::to_string(i)).is_ok());
+  clock_.advance_ms(31 * kDayMs);
+  RetentionJob job(*store_, config_, clock_, registry_);
+  // The test blocks the store's writer in a callback on purpose, so the run's first batch
+  // waits in the queue until the stop has been asked for.
+  std::promise<void> blocked;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  store_->probe_writable([&blocked, released](Result<bool>) {
+    blocked.set_value();
+    released.wait();
+  });
+  blocked.get_future().wait();
+  job.start();
+  for (int i = 0; i < 5000 && store_->stats().queue_depth == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(store_->stats().queue_depth, 1u);
+
+  std::thread stopper([&job] { job.stop(); });
+  // run_async refuses at once, on this thread, when stop() has marked the job as stopping;
+  // asked earlier, it is answered only later (by stop()), hence the shared flag.
+  auto refused = std::make_shared<std::atomic<bool>>(false);
+  for (int i = 0; i < 5000 && !refused->load(); ++i) {
+    job.run_async([refused](const RetentionReport& r) {
+      if (!r.status.is_ok()) *refused = true;
+    });
+    if (!refused->load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  release.set_value();
+  stopper.join();
+
+  EXPECT_TRUE(refused->load());
+  EXPECT_EQ(turns_of("c_old"), 90u);
+  EXPECT_NE(registry_.render().find("handover_retention_deleted_total{class=\"turns\"} 10"),
+            std::string::npos)
+      << registry_.render();
+}
+
 TEST_F(RetentionJobTest, RunsOnRequestOnlyWhileStarted) {
   RetentionJob job(*store_, config_, clock_, registry_);
   std::promise<Status> before;

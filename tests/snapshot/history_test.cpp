@@ -295,6 +295,10 @@ class CountingStore final : public store::Store {
   Result<std::int64_t> get_cursor(const std::string& name) override {
     return inner_.get_cursor(name);
   }
+  Result<std::vector<store::UnfinishedEscalation>> list_unfinished_escalations(
+      const std::string& after_id, std::size_t limit) override {
+    return inner_.list_unfinished_escalations(after_id, limit);
+  }
   void set_commit_observer(store::CommitObserver o) override {
     inner_.set_commit_observer(std::move(o));
   }

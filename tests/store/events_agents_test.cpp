@@ -905,6 +905,92 @@ TEST_F(ConversationsInStatesTest, ListsOldestFirstUpToLimit) {
   EXPECT_EQ(queued->at(0).metadata_json, R"({"page":"/billing"})");
 }
 
+// ---- Unfinished escalations ----------------------------------------------------------------
+
+class UnfinishedEscalationTest : public StoreFixture {
+ protected:
+  static constexpr const char* kEscalate =
+      R"({"decision":{"action":"escalate","queue":"general","rule":"explicit-request"}})";
+  static constexpr const char* kNone = R"({"decision":{"action":"none"}})";
+
+  void turn(const std::string& id, const char* evaluation) {
+    AppendTurnRequest request = turn_request(id, "turn " + std::to_string(++turns_));
+    request.turn.role = "user";
+    request.turn.evaluation_json = evaluation;
+    ASSERT_TRUE(append(std::move(request)).is_ok());
+  }
+  void log(const std::string& id, std::vector<std::string> types) {
+    std::vector<EventRecord> records;
+    for (const std::string& type : types) records.push_back(event(type, id));
+    ASSERT_TRUE(append_events(std::move(records)).is_ok());
+  }
+  std::vector<std::string> listed(const std::string& after_id, std::size_t limit) {
+    Result<std::vector<UnfinishedEscalation>> found =
+        store_->list_unfinished_escalations(after_id, limit);
+    EXPECT_TRUE(found.is_ok()) << found.status().to_string();
+    std::vector<std::string> ids;
+    if (found.is_ok()) {
+      for (const UnfinishedEscalation& u : *found) ids.push_back(u.conversation.id);
+    }
+    return ids;
+  }
+
+  int turns_ = 0;
+};
+
+TEST_F(UnfinishedEscalationTest, ListsConversationsWhoseNewestTurnEscalatedWithoutAHandover) {
+  // The escalation that was to follow the turn never committed.
+  ASSERT_TRUE(create("c_cut").is_ok());
+  turn("c_cut", kNone);
+  turn("c_cut", kEscalate);
+  // Handed over (without an agent service: handover.requested), then back with the bot.
+  ASSERT_TRUE(create("c_done").is_ok());
+  turn("c_done", kEscalate);
+  log("c_done", {"handover.requested", "routing.cancelled"});
+  // Still waiting for a person.
+  ASSERT_TRUE(create("c_queued").is_ok());
+  turn("c_queued", kEscalate);
+  ASSERT_TRUE(move_to("c_queued", "queued").is_ok());
+  // An earlier turn escalated; the newest did not.
+  ASSERT_TRUE(create("c_earlier").is_ok());
+  turn("c_earlier", kEscalate);
+  turn("c_earlier", kNone);
+  // Handed over and returned before its newest turn, which asked again.
+  ASSERT_TRUE(create("c_again").is_ok());
+  turn("c_again", kEscalate);
+  log("c_again", {"handover.escalated", "routing.returned"});
+  turn("c_again", kEscalate);
+  // No turn at all.
+  ASSERT_TRUE(create("c_empty").is_ok());
+
+  Result<std::vector<UnfinishedEscalation>> found = store_->list_unfinished_escalations("", 10);
+
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ(found->at(0).conversation.id, "c_cut");
+  EXPECT_EQ(found->at(0).conversation.state, "bot");
+  EXPECT_EQ(found->at(0).turn.conversation_id, "c_cut");
+  EXPECT_EQ(found->at(0).turn.seq, 2);
+  EXPECT_EQ(found->at(0).turn.evaluation_json, kEscalate);
+  EXPECT_EQ(found->at(1).conversation.id, "c_again");
+  EXPECT_EQ(found->at(1).turn.seq, 2);
+}
+
+TEST_F(UnfinishedEscalationTest, PagesAfterTheLastConversationListed) {
+  for (const char* id : {"c_1", "c_2", "c_3"}) {
+    ASSERT_TRUE(create(id).is_ok());
+    turn(id, kEscalate);
+  }
+
+  const std::vector<std::string> first = listed("", 2);
+  const std::vector<std::string> second = listed("c_2", 2);
+  const std::vector<std::string> none = listed("c_1", 0);
+
+  EXPECT_EQ(first, (std::vector<std::string>{"c_1", "c_2"}));
+  EXPECT_EQ(second, std::vector<std::string>{"c_3"});
+  EXPECT_TRUE(none.empty());
+}
+
 // ---- Erasing a customer --------------------------------------------------------------------
 
 using CustomerErasureTest = StoreFixture;

@@ -340,6 +340,62 @@ TEST(Decision, CooldownSuppressesTheSameRuleUntilItExpires) {
   EXPECT_EQ(later.decision.kind, DecisionKind::kEscalate);
 }
 
+TEST(Decision, EndedRequestCooldownsLetTheRequestRuleActAgainAtOnce) {
+  Conversation conversation;
+  const Evaluation first = conversation.user("agent please");
+  const std::int64_t acted_ms = conversation.now_ms;
+  conversation.now_ms += 1'000;
+  const std::optional<std::int64_t> cooling =
+      conversation.engine().request_cooling_since(conversation.state, conversation.now_ms);
+
+  conversation.engine().end_request_cooldowns(conversation.state, conversation.now_ms);
+  const std::optional<std::int64_t> after_end =
+      conversation.engine().request_cooling_since(conversation.state, conversation.now_ms);
+  const Evaluation again = conversation.user("agent please");
+
+  EXPECT_EQ(first.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(cooling, acted_ms);
+  EXPECT_FALSE(after_end.has_value());
+  EXPECT_EQ(again.decision.kind, DecisionKind::kEscalate);
+}
+
+TEST(Decision, RequestCooldownsStartedAfterTheEndKeepRunning) {
+  Conversation conversation;
+  const std::int64_t returned_ms = conversation.now_ms - 1;
+  conversation.user("agent please");
+
+  conversation.engine().end_request_cooldowns(conversation.state, returned_ms);
+  conversation.now_ms += 1'000;
+  const Evaluation again = conversation.user("agent please");
+
+  EXPECT_EQ(again.decision.kind, DecisionKind::kNone);
+  ASSERT_FALSE(again.fired.empty());
+  EXPECT_EQ(again.fired[0].suppressed, Suppression::kCooldown);
+}
+
+TEST(Decision, RulesOnBuiltUpSignalsKeepTheirCooldownsAtTheEnd) {
+  Conversation conversation;
+  conversation.user("This is bad");
+  const Evaluation angry = conversation.user("This is terrible");
+  const std::optional<std::int64_t> request_cooling =
+      conversation.engine().request_cooling_since(conversation.state, conversation.now_ms);
+
+  conversation.engine().end_request_cooldowns(conversation.state, conversation.now_ms);
+  conversation.now_ms += 1'000;
+  const Evaluation still_angry = conversation.user("Awful. Horrible. The worst service ever");
+
+  ASSERT_EQ(angry.decision.kind, DecisionKind::kEscalate);
+  EXPECT_FALSE(request_cooling.has_value());
+  EXPECT_EQ(still_angry.decision.kind, DecisionKind::kNone);
+  bool cooling = false;
+  for (const FiredRule& fired : still_angry.fired) {
+    if (fired.rule->id == angry.decision.rule->id) {
+      cooling = fired.suppressed == Suppression::kCooldown;
+    }
+  }
+  EXPECT_TRUE(cooling) << to_json(still_angry).dump();
+}
+
 TEST(Decision, ShadowRulesAreRecordedButNeverAct) {
   Conversation conversation;
 

@@ -62,6 +62,28 @@ TEST(TriggerService, RestoresAndForgetsStates) {
   EXPECT_EQ(next.signals.turns_user, 2);
 }
 
+TEST(TriggerService, EndsTheRequestCooldownsStartedBeforeAReturnToTheBot) {
+  FakeClock clock;
+  auto service = open_product_service(clock);
+  ASSERT_NE(service, nullptr);
+  const ConversationInfo info;
+  const Evaluation first = service->evaluate("c1", info, user_turn("I want a human"));
+  const std::int64_t escalated_ms = clock.now_ms();
+  clock.advance_ms(30'000);
+  const std::optional<std::int64_t> cooling = service->request_cooling_since("c1");
+
+  service->end_request_cooldowns("c1", clock.now_ms());
+  clock.advance_ms(1'000);
+  const std::optional<std::int64_t> after_end = service->request_cooling_since("c1");
+  const Evaluation again = service->evaluate("c1", info, user_turn("a human, please"));
+
+  EXPECT_EQ(first.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(cooling, escalated_ms);
+  EXPECT_FALSE(after_end.has_value());
+  EXPECT_EQ(again.decision.kind, DecisionKind::kEscalate);
+  EXPECT_FALSE(service->request_cooling_since("unknown").has_value());
+}
+
 TEST(TriggerService, ReloadsThroughItsRuleHolder) {
   FakeClock clock;
   testing::TempDir dir;

@@ -53,6 +53,8 @@ class Conversation {
     return engine_.evaluate(info, state, turn, now_ms);
   }
 
+  const Engine& engine() const { return engine_; }
+
   ConversationInfo info;
   ConversationState state;
   std::int64_t now_ms = 1'700'000'000'000;

@@ -87,6 +87,15 @@ class TurnPoster {
 class Api : public http::Handler {
  public:
   virtual TurnPoster& turns() = 0;
+
+  // Hands over the conversations whose escalation a turn decided but that were never handed
+  // over (store::Store::list_unfinished_escalations): the escalation that follows a turn's
+  // commit as its own write is lost when the process stops in between. Each goes as the turn's
+  // stored evaluation decided, with a snapshot of the stored turns. Blocks until each
+  // escalation is committed or refused; returns how many were committed, or the store's error
+  // when the conversations cannot be read. Call once at start-up, after the agent service has
+  // started and before traffic.
+  virtual Result<std::size_t> resume_escalations() = 0;
 };
 
 // Builds the request handler. The dependencies must outlive it. Thread-safe: handle()

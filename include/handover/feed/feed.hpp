@@ -72,6 +72,8 @@ nlohmann::json view(const Event& event, Audience audience);
 class Hub {
  public:
   using Listener = std::function<void(const Event&)>;
+  // Told that the subscribed conversation is gone (erased); no event follows.
+  using EndListener = std::function<void()>;
 
   // Unsubscribes when destroyed; after that the listener is not called again.
   class Subscription {
@@ -95,8 +97,15 @@ class Hub {
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // Events of one conversation, or of all when `conversation_id` is empty.
-  [[nodiscard]] Subscription subscribe(std::string conversation_id, Listener listener);
+  // Events of one conversation, or of all when `conversation_id` is empty. A subscription to
+  // one conversation gets `on_end` (when set) once that conversation is ended.
+  [[nodiscard]] Subscription subscribe(std::string conversation_id, Listener listener,
+                                       EndListener on_end = nullptr);
+
+  // The conversations were deleted (a customer's erasure committed): after the events
+  // enqueued before this call, every subscription to one of them gets its on_end once, on the
+  // dispatcher thread, and no further event. Subscriptions to all conversations stay.
+  void end_conversations(std::vector<std::string> conversation_ids);
 
   // Dispatches an event that is not stored (id 0), such as the queue position.
   void publish_transient(Event event);

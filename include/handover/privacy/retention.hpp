@@ -38,6 +38,7 @@ struct RetentionReport {
   std::int64_t batches = 0;
   double seconds = 0;
   Status status;  // the first store error; the run carries on with the next class
+  bool stopped = false;  // stop() ended the run early; what is left waits for the next run
 };
 
 using RetentionCallback = std::function<void(const RetentionReport&)>;
@@ -61,8 +62,8 @@ class RetentionJob {
   // callbacks are called with a report whose status is Unavailable.
   void stop();
 
-  // Runs once on the calling thread and returns when done. Cutoffs are the clock's now minus
-  // each period.
+  // Runs once on the calling thread and returns when done, or after the batch in flight once
+  // stop() was called (report.stopped). Cutoffs are the clock's now minus each period.
   RetentionReport run_once();
   // Asks the background thread for a run now; `done` gets its report on that thread. Without
   // a started thread `done` gets Unavailable at once.
@@ -70,6 +71,8 @@ class RetentionJob {
 
  private:
   void run_thread();
+  bool stop_requested();
+  void reclaim(RetentionReport& report);
   void run_class(const char* name, store::RetentionClass data_class, std::int64_t period_s,
                  RetentionReport& report);
 

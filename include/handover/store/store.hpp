@@ -75,6 +75,14 @@ struct EventRecord {
   std::int64_t created_at_ms = 0;  // set by the store from its Clock
 };
 
+// A conversation still with the bot whose newest turn's stored trigger evaluation decided to
+// escalate, with no escalation logged since that turn: the escalation that was to follow the
+// turn's commit never committed (the process stopped in between, or its write failed).
+struct UnfinishedEscalation {
+  ConversationRecord conversation;
+  TurnRecord turn;  // the deciding turn, evaluation_json included
+};
+
 // Which events list_events returns: those with id > after_id matching every set filter.
 struct EventQuery {
   std::int64_t after_id = 0;
@@ -418,6 +426,15 @@ class Store {
   virtual Result<CustomerExport> export_customer(const std::string& customer_id) = 0;
   // The cursor put_cursor stored under `name`; NotFound when there is none.
   virtual Result<std::int64_t> get_cursor(const std::string& name) = 0;
+  // Conversations in state "bot" whose newest turn has a stored evaluation deciding
+  // "escalate" and no handover.escalated or handover.requested event after that turn's
+  // turn.created event; read from one snapshot, oldest created first, after the conversation
+  // `after_id` ("" from the first), at most `limit`. A conversation whose turn.created event
+  // of that turn is gone (retention) is not listed. Reads the newest turn of every
+  // conversation with the bot (about a second per 100,000 of them on a 2-core machine), so it
+  // is meant for start-up.
+  virtual Result<std::vector<UnfinishedEscalation>> list_unfinished_escalations(
+      const std::string& after_id, std::size_t limit) = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;

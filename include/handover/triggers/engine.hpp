@@ -51,6 +51,15 @@ class Engine {
   Evaluation evaluate(const ConversationInfo& info, ConversationState& state, const TurnInput& turn,
                       std::int64_t now_ms) const;
 
+  // Request rules are the rules of this rule set that read a request.* field: what a user's own
+  // ask for a person sets off. When the oldest of their cooldowns still running at `now_ms`
+  // started in `state`, or nullopt when none runs.
+  std::optional<std::int64_t> request_cooling_since(const ConversationState& state,
+                                                    std::int64_t now_ms) const;
+  // Ends the cooldowns of the request rules that started at or before `at_ms`, so they may act
+  // again at once; other rules, and later actions, keep theirs.
+  void end_request_cooldowns(ConversationState& state, std::int64_t at_ms) const;
+
   const std::shared_ptr<const RuleSet>& rule_set() const { return rule_set_; }
 
  private:

@@ -55,6 +55,13 @@ class TriggerService {
   void restore(std::string_view conversation_id, const ConversationState& state);
   // Drops a conversation's state (closed, erased, or a write that did not commit).
   void forget(std::string_view conversation_id);
+  // When the oldest cooldown of a request rule still running in the conversation's kept state
+  // started (Engine::request_cooling_since, at the service clock's now), or nullopt when none
+  // runs or no state is kept.
+  std::optional<std::int64_t> request_cooling_since(std::string_view conversation_id) const;
+  // Ends the conversation's request rule cooldowns that started at or before `at_ms`
+  // (Engine::end_request_cooldowns). Does nothing when no state is kept.
+  void end_request_cooldowns(std::string_view conversation_id, std::int64_t at_ms);
   // Conversations with a kept state.
   std::size_t open_conversations() const;
 

@@ -1,0 +1,83 @@
+// The read behind resuming escalations at start-up: conversations with the bot whose newest
+// turn decided to escalate and that were never handed over after it.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "sqlite_store.hpp"
+
+namespace handover::store {
+namespace {
+
+// The conversation's newest turn.created event must be that of its newest turn (retention may
+// have deleted it, and then nothing says whether an escalation followed). conversations_by_state
+// gives the candidates in pk order; CROSS JOIN keeps that order of the loops, so the cheap
+// instr() and then json_extract() drop most conversations before their events are read, and
+// the newest turn.created is found walking back from the newest event.
+constexpr const char* kUnfinished = R"sql(
+SELECT c.public_id, c.channel, c.language, c.state, c.customer_id, c.customer_json,
+  c.metadata_json, c.token_hash, c.created_at_ms, c.updated_at_ms, c.last_seq,
+  c.privacy_notice_version, c.pk
+FROM conversations AS c
+CROSS JOIN turns AS t ON t.conversation = c.pk AND t.seq = c.last_seq
+CROSS JOIN events AS logged ON logged.id = (
+  SELECT id FROM events WHERE conversation = c.pk AND type = 'turn.created'
+  ORDER BY id DESC LIMIT 1)
+WHERE c.state = 'bot'
+  AND c.pk > coalesce((SELECT pk FROM conversations WHERE public_id = ?1), 0)
+  AND instr(t.evaluation_json, '"escalate"') > 0
+  AND json_valid(t.evaluation_json)
+  AND json_extract(t.evaluation_json, '$.decision.action') = 'escalate'
+  AND json_valid(logged.data_json)
+  AND json_extract(logged.data_json, '$.seq') = t.seq
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS e
+    WHERE e.conversation = c.pk AND e.id > logged.id
+      AND e.type IN ('handover.escalated', 'handover.requested'))
+ORDER BY c.pk
+LIMIT ?2)sql";
+
+// The conversation's newest turn, read by its pk.
+Status read_last_turn(Reader& reader, std::int64_t pk, UnfinishedEscalation& found) {
+  Statement& list = reader.statements.list_turns;
+  ResetOnExit reset(list);
+  list.bind(1, pk);
+  list.bind(2, found.conversation.last_seq - 1);
+  list.bind(3, std::int64_t{1});
+  const int rc = list.step();
+  if (rc != SQLITE_ROW) return sqlite_error(reader.db.handle(), rc, "read the deciding turn");
+  read_turn(list, found.turn);
+  found.turn.conversation_id = found.conversation.id;
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unfinished_escalations(
+    const std::string& after_id, std::size_t limit) {
+  std::vector<UnfinishedEscalation> out;
+  if (limit == 0) return out;
+  ReaderPool::Lease reader = readers_->acquire();
+  ReadSnapshot snapshot(*reader);
+  if (Status status = snapshot.begin(); !status.is_ok()) return status;
+  Result<Statement> unfinished = reader->db.prepare(kUnfinished);
+  if (!unfinished) return unfinished.status();
+  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  unfinished->bind(1, after_id);
+  unfinished->bind(2, static_cast<std::int64_t>(std::min(limit, kMaxLimit)));
+
+  int rc;
+  while ((rc = unfinished->step()) == SQLITE_ROW) {
+    UnfinishedEscalation& found = out.emplace_back();
+    read_conversation(*unfinished, found.conversation);
+    const std::int64_t pk = unfinished->column_int64(kConversationPkColumn);
+    if (Status status = read_last_turn(*reader, pk, found); !status.is_ok()) return status;
+  }
+  if (rc != SQLITE_DONE) {
+    return sqlite_error(reader->db.handle(), rc, "list unfinished escalations");
+  }
+  return out;
+}
+
+}  // namespace handover::store
