@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "handover/connector/faq_bot.hpp"
 #include "handover/metrics/registry.hpp"
@@ -151,6 +152,10 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
   std::deque<std::function<void()>> jobs;
   // Conversations with a question in flight, each with the questions waiting behind it.
   std::map<std::string, std::deque<BotQuestion>> busy;
+  // Conversations whose channel no bot serves. A channel never changes, so their later turns
+  // are dropped here without reading the conversation again. Bounded: emptied when full.
+  static constexpr std::size_t kMaxWithoutBot = 4096;
+  std::unordered_set<std::string> without_bot;
   bool stopping = false;
   std::thread worker;
   std::atomic<std::int64_t> last_warn_ms{0};
@@ -182,7 +187,7 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
     std::string id = question.conversation_id;
     {
       std::lock_guard lock(mu);
-      if (stopping) return;
+      if (stopping || without_bot.contains(id)) return;
       auto [it, is_new] = busy.try_emplace(id);
       if (!is_new) {
         it->second.push_back(std::move(question));
@@ -203,7 +208,10 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
     auto conversation = deps.lookup(question.conversation_id);
     if (!conversation || conversation->state != kStateBot) return finish(question);
     const auto bot = bots.find(conversation->channel);
-    if (bot == bots.end()) return finish(question);
+    if (bot == bots.end()) {
+      remember_without_bot(question.conversation_id);
+      return finish(question);
+    }
     question.channel = conversation->channel;
     question.language = conversation->language;
     auto self = shared_from_this();
@@ -212,6 +220,12 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
         self->on_answer(std::move(question), std::move(answer));
       });
     });
+  }
+
+  void remember_without_bot(const std::string& conversation_id) {
+    std::lock_guard lock(mu);
+    if (without_bot.size() >= kMaxWithoutBot) without_bot.clear();
+    without_bot.insert(conversation_id);
   }
 
   void on_answer(BotQuestion question, Result<std::vector<BotReply>> answer) {

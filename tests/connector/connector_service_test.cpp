@@ -116,6 +116,7 @@ class ConnectorServiceTest : public ::testing::Test {
   std::unique_ptr<ConnectorService> make() {
     ConnectorDeps deps{poster_, [this](const std::string& id) -> Result<store::ConversationRecord> {
                          std::lock_guard lock(mu_);
+                         ++lookups_;
                          auto it = conversations_.find(id);
                          if (it == conversations_.end()) return Status::not_found(id);
                          return it->second;
@@ -129,6 +130,7 @@ class ConnectorServiceTest : public ::testing::Test {
 
   std::mutex mu_;
   std::map<std::string, store::ConversationRecord> conversations_;
+  int lookups_ = 0;  // guarded by mu_
   FakePoster poster_;
   std::shared_ptr<FakeBot> bot_ = std::make_shared<FakeBot>();
   metrics::Registry registry_;
@@ -192,6 +194,24 @@ TEST_F(ConnectorServiceTest, IgnoresTurnsTheBotDoesNotHave) {
 
   EXPECT_TRUE(bot_->questions().empty());
   EXPECT_TRUE(poster_.turns().empty());
+}
+
+// A conversation's channel never changes: once no bot serves it, its later turns are dropped
+// without reading the conversation again (a bot that posts over REST sends many of those).
+TEST_F(ConnectorServiceTest, ReadsAConversationWithoutABotOnlyOnce) {
+  auto service = make();
+
+  for (std::int64_t seq = 1; seq <= 5; ++seq) {
+    service->on_event(user_turn("c_2", seq, "question " + std::to_string(seq)));
+    service->drain_for_test();
+  }
+  service->on_event(user_turn("c_1", 6, "Wo ist mein Paket?"));
+  service->drain_for_test();
+
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(lookups_, 2) << "one read for c_2 on channel app, one for c_1 on web";
+  ASSERT_EQ(bot_->questions().size(), 1u);
+  EXPECT_EQ(bot_->questions()[0].conversation_id, "c_1");
 }
 
 TEST_F(ConnectorServiceTest, LeavesATurnTheTriggersEscalateToThePerson) {
