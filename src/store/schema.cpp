@@ -1,8 +1,10 @@
 // Schema migrations: each step runs once, in order, inside the transaction that records it.
 #include "schema.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <iterator>
 #include <string>
 
@@ -213,7 +215,8 @@ Status record(Connection& db, const Migration& migration, std::int64_t now_ms) {
   return Status::ok();
 }
 
-Status apply_pending(Connection& db, int target_version, std::int64_t now_ms) {
+Status apply_pending(Connection& db, int target_version, std::int64_t now_ms,
+                     int& applied_steps) {
   Status created = db.exec(kCreateMigrationsTable, "create schema_migrations");
   if (!created.is_ok()) return created;
   Result<std::int64_t> version = applied_version(db);
@@ -226,22 +229,40 @@ Status apply_pending(Connection& db, int target_version, std::int64_t now_ms) {
 
   for (const Migration& migration : kMigrations) {
     if (migration.version <= *version || migration.version > target_version) continue;
+    // A step that copies a table takes a while on a large file, and the server listens only
+    // afterwards: say so, so an operator does not take the silence for a hang.
+    spdlog::info("store: schema migration {} ({}) started", migration.version, migration.name);
+    const auto started = std::chrono::steady_clock::now();
     std::string operation = "schema migration " + std::to_string(migration.version);
     if (Status status = db.exec(migration.sql, operation); !status.is_ok()) return status;
     if (Status status = record(db, migration, now_ms); !status.is_ok()) return status;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    spdlog::info("store: schema migration {} applied in {:.1f} s (committed with the last step)",
+                 migration.version, took.count());
+    ++applied_steps;
   }
   return Status::ok();
 }
 
 Status migrate_to(Connection& db, int target_version, std::int64_t now_ms) {
+  // A step that replaces a table renames the new one into place. With SQLite's legacy rename,
+  // views an operator added that name the table keep naming it, instead of failing the step.
+  if (Status status = db.exec("PRAGMA legacy_alter_table = ON"); !status.is_ok()) return status;
   // IMMEDIATE: two processes opening a fresh file must not both run step 1.
-  if (Status status = db.exec("BEGIN IMMEDIATE"); !status.is_ok()) return status;
-
-  Status status = apply_pending(db, target_version, now_ms);
+  Status status = db.exec("BEGIN IMMEDIATE");
+  int applied_steps = 0;
+  if (status.is_ok()) status = apply_pending(db, target_version, now_ms, applied_steps);
   if (status.is_ok()) status = db.exec("COMMIT");
   if (!status.is_ok() && db.in_transaction()) {
     // The first failure is what the operator needs; a failed rollback adds nothing to it.
     static_cast<void>(db.exec("ROLLBACK"));
+  }
+  static_cast<void>(db.exec("PRAGMA legacy_alter_table = OFF"));
+  // A step that copies a table leaves a WAL as large as the copy; fold it into the file and
+  // truncate it now rather than at the next shutdown. Best effort: a reader in another
+  // process may hold it, and then the next checkpoints do it.
+  if (status.is_ok() && applied_steps > 0) {
+    static_cast<void>(db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   }
   return status;
 }

@@ -1154,6 +1154,38 @@ TEST_F(SchemaUpgradeTest, MovesVersionFourTurnsIntoTheRowidTableWithTheirIndexes
   EXPECT_EQ(next->turn.seq, 3);
 }
 
+// Operators add views for their reports; moving the turns table must not trip over them.
+TEST_F(SchemaUpgradeTest, KeepsAnOperatorsViewOfTurnsWorkingAcrossTheMove) {
+  store_.reset();
+  options_.path = dir_.file("v4-view.db");
+  {
+    Result<Connection> db = Connection::open(options_.path, Connection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(db.is_ok()) << db.status().to_string();
+    Status migrated = migrate_for_test(*db, 4, clock_.now_ms());
+    ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
+  }
+  {
+    RawDb v4(options_.path);
+    v4.exec(
+        "INSERT INTO conversations (public_id, channel, language, state, token_hash, "
+        "created_at_ms, updated_at_ms, last_seq) VALUES ('c_old', 'web', 'en', 'bot', 'ab', 1, "
+        "2, 1)");
+    v4.exec(
+        "INSERT INTO turns (conversation, seq, role, text, content_hash, created_at_ms) "
+        "VALUES (1, 1, 'user', 'hello', 'h1', 2)");
+    v4.exec("CREATE VIEW turns_per_role AS SELECT role, count(*) AS n FROM turns GROUP BY role");
+  }
+
+  open_store();
+
+  ASSERT_TRUE(append(turn_request("c_old", "hi there")).is_ok());
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
+  EXPECT_EQ(raw.query("SELECT n FROM turns_per_role WHERE role = 'user'"), "1");
+  EXPECT_EQ(raw.query("SELECT n FROM turns_per_role WHERE role = 'bot'"), "1");
+}
+
 // A turn with a real evaluation is larger than a WITHOUT ROWID page keeps in place; it must
 // not cost an overflow page of its own (about 4 KiB of file per turn).
 TEST_F(SchemaUpgradeTest, TurnsOfAboutOneKilobyteStayOnTheirPages) {
