@@ -69,15 +69,34 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
 
 void Checkpointer::run() {
   std::unique_lock lock(mutex_);
+  bool behind = false;
+  int last_in_wal = 0;
   for (;;) {
-    wake_.wait(lock, [this] { return wanted_ || stopping_; });
+    const auto asked = [this] { return wanted_ || stopping_; };
+    // While the WAL keeps changing the thread looks again after a short while even if no
+    // commit asks: commits between two wake-ups would otherwise wait for the next wake-up,
+    // and once the load stops there is none; the writer's next commit would then find a WAL
+    // long enough to checkpoint itself, holding that commit up. A round that finds the WAL
+    // as before and all of it copied ends the looking.
+    if (behind) {
+      wake_.wait_for(lock, kRetryAfter, asked);
+    } else {
+      wake_.wait(lock, asked);
+    }
     if (stopping_) return;
     wanted_ = false;
     lock.unlock();
     // PASSIVE takes no lock the writer needs; what a reader still uses stays for next time.
-    // A failure (I/O, a busy database) is retried on the next signal and costs nothing else:
-    // the WAL keeps every commit until it is copied.
-    sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    // A failure (I/O, a busy database) costs nothing else: the WAL keeps every commit until
+    // it is copied.
+    int in_wal = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &in_wal, &copied);
+    behind = rc != SQLITE_OK || copied < in_wal || in_wal != last_in_wal;
+    last_in_wal = in_wal;
+    uncopied_.store(rc == SQLITE_OK ? in_wal - copied : -1, std::memory_order_relaxed);
+    seen_in_wal_.store(in_wal, std::memory_order_relaxed);
     rounds_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,8 @@ class Checkpointer {
   // fsync of each commit; waking the thread after every commit made light load pay one
   // checkpoint per commit (see docs/performance.md, "Checkpoints at a steady pace").
   static constexpr int kCheckpointStepFrames = kCheckpointFrames / 4;
+  // How soon the thread looks at a WAL that changed since its last checkpoint (see run()).
+  static constexpr std::chrono::milliseconds kRetryAfter{100};
 
   // Opens the connection to `path` with the store's `synchronous` mode and starts the thread.
   static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
@@ -51,6 +54,10 @@ class Checkpointer {
 
   // How often commits have woken the thread so far.
   std::uint64_t wakeups_for_test() const { return wakeups_.load(std::memory_order_relaxed); }
+  // Frames the thread's last checkpoint found in the WAL, and those it left there (-1 after a
+  // failed one).
+  int seen_in_wal_for_test() const { return seen_in_wal_.load(std::memory_order_relaxed); }
+  int uncopied_for_test() const { return uncopied_.load(std::memory_order_relaxed); }
   // Checkpoints run so far by the thread, and by the writer after its commits. Any thread.
   std::uint64_t checkpoints() const { return rounds_.load(std::memory_order_relaxed); }
   std::uint64_t writer_checkpoints() const {
@@ -73,6 +80,8 @@ class Checkpointer {
   int last_frames_ = 0;                         // writer thread only
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> rounds_{0};
+  std::atomic<int> uncopied_{0};
+  std::atomic<int> seen_in_wal_{0};
   std::atomic<std::uint64_t> writer_rounds_{0};
   bool wanted_ = false;    // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_

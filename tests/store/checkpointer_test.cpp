@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "sqlite.hpp"
 
@@ -95,6 +97,44 @@ TEST_F(CheckpointerTest, WakesTheThreadOncePerStepOfFramesNotPerCommit) {
   ASSERT_GT(commits, 500);
   EXPECT_GE((*checkpointer)->wakeups_for_test(), 1u);
   EXPECT_LE((*checkpointer)->wakeups_for_test(), steps);
+}
+
+// When the commits stop, frames the thread could not copy must not wait for the next commit:
+// the writer would then have to checkpoint them itself, holding that commit up.
+TEST_F(CheckpointerTest, CopiesWhatWasLeftBehindOnceTheCommitsStop) {
+  auto writer = Connection::open(path_, Connection::Mode::kReadWrite, 1000);
+  ASSERT_TRUE(writer) << writer.status().message();
+  ASSERT_TRUE(writer->query_row("PRAGMA journal_mode = WAL"));
+  ASSERT_TRUE(writer->exec("PRAGMA synchronous = NORMAL").is_ok());
+  ASSERT_TRUE(writer->exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
+  auto checkpointer = Checkpointer::start(path_, "normal", 1000);
+  ASSERT_TRUE(checkpointer) << checkpointer.status().message();
+  (*checkpointer)->attach(*writer);
+  const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(3000, 'x') + "')";
+  const auto wait_until = [](const auto& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  // A reader on an early snapshot keeps the checkpoint from copying what came after it.
+  auto reader = Connection::open(path_, Connection::Mode::kReadOnly, 1000);
+  ASSERT_TRUE(reader) << reader.status().message();
+  ASSERT_TRUE(reader->exec("BEGIN").is_ok());
+  ASSERT_TRUE(reader->query_row("SELECT count(*) FROM t"));
+
+  // Commits up to the first wake-up; its checkpoint leaves most frames behind.
+  while ((*checkpointer)->wakeups_for_test() == 0) ASSERT_TRUE(writer->exec(row.c_str()).is_ok());
+  ASSERT_TRUE(wait_until([&] { return (*checkpointer)->checkpoints() >= 1; }));
+  ASSERT_GT((*checkpointer)->uncopied_for_test(), 0);
+  // Then the reader goes and no commit follows.
+  ASSERT_TRUE(reader->exec("COMMIT").is_ok());
+
+  EXPECT_TRUE(wait_until([&] { return (*checkpointer)->uncopied_for_test() == 0; }))
+      << (*checkpointer)->uncopied_for_test() << " frames still waiting";
+  EXPECT_EQ((*checkpointer)->wakeups_for_test(), 1u) << "no commit woke the thread";
+  Checkpointer::detach(*writer);
 }
 
 }  // namespace
