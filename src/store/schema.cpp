@@ -230,15 +230,18 @@ Status apply_pending(Connection& db, int target_version, std::int64_t now_ms,
   for (const Migration& migration : kMigrations) {
     if (migration.version <= *version || migration.version > target_version) continue;
     // A step that copies a table takes a while on a large file, and the server listens only
-    // afterwards: say so, so an operator does not take the silence for a hang.
-    spdlog::info("store: schema migration {} ({}) started", migration.version, migration.name);
+    // afterwards: say so, so an operator does not take the silence for a hang. Creating a new
+    // file is quick and not worth a line.
+    const auto level = *version > 0 ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(level, "store: schema migration {} ({}) started", migration.version,
+                migration.name);
     const auto started = std::chrono::steady_clock::now();
     std::string operation = "schema migration " + std::to_string(migration.version);
     if (Status status = db.exec(migration.sql, operation); !status.is_ok()) return status;
     if (Status status = record(db, migration, now_ms); !status.is_ok()) return status;
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    spdlog::info("store: schema migration {} applied in {:.1f} s (committed with the last step)",
-                 migration.version, took.count());
+    spdlog::log(level, "store: schema migration {} applied in {:.1f} s", migration.version,
+                took.count());
     ++applied_steps;
   }
   return Status::ok();
