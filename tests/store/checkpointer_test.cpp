@@ -22,23 +22,37 @@ class CheckpointerTest : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     path_ = (dir_ / "w.db").string();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    if (writer_.handle() != nullptr) Checkpointer::detach(writer_);
+    checkpointer_.reset();
+    writer_ = Connection{};
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A writer in WAL mode with table t, and a started checkpointer attached to it.
+  void open_writer_and_checkpointer() {
+    Result<Connection> writer = Connection::open(path_, Connection::Mode::kReadWrite, 1000);
+    ASSERT_TRUE(writer) << writer.status().message();
+    writer_ = std::move(writer).value();
+    ASSERT_TRUE(writer_.query_row("PRAGMA journal_mode = WAL"));
+    ASSERT_TRUE(writer_.exec("PRAGMA synchronous = NORMAL").is_ok());
+    ASSERT_TRUE(writer_.exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
+    Result<std::unique_ptr<Checkpointer>> started = Checkpointer::start(path_, "normal", 1000);
+    ASSERT_TRUE(started) << started.status().message();
+    checkpointer_ = std::move(started).value();
+    checkpointer_->attach(writer_);
+  }
 
   std::filesystem::path dir_;
   std::string path_;
+  Connection writer_;
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
-  auto writer = Connection::open(path_, Connection::Mode::kReadWrite, 1000);
-  ASSERT_TRUE(writer) << writer.status().message();
-  ASSERT_TRUE(writer->query_row("PRAGMA journal_mode = WAL"));
-  ASSERT_TRUE(writer->exec("PRAGMA synchronous = NORMAL").is_ok());
-  ASSERT_TRUE(writer->exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
-  auto checkpointer = Checkpointer::start(path_, "normal", 1000);
-  ASSERT_TRUE(checkpointer) << checkpointer.status().message();
-  (*checkpointer)->attach(*writer);
+  ASSERT_NO_FATAL_FAILURE(open_writer_and_checkpointer());
   // The worst case for the thread: it never runs, so only the writer can fold frames back.
-  (*checkpointer)->stop();
+  checkpointer_->stop();
 
   // A row of 3,000 bytes fills about one page: ten rows a commit, three times the frames the
   // writer lets the WAL hold.
@@ -46,20 +60,20 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
   constexpr int kRowsPerCommit = 10;
   const int commits = 3 * Checkpointer::kWriterCheckpointFrames / kRowsPerCommit;
   for (int c = 0; c < commits; ++c) {
-    ASSERT_TRUE(writer->exec("BEGIN").is_ok());
-    for (int r = 0; r < kRowsPerCommit; ++r) ASSERT_TRUE(writer->exec(row.c_str()).is_ok());
-    ASSERT_TRUE(writer->exec("COMMIT").is_ok());
+    ASSERT_TRUE(writer_.exec("BEGIN").is_ok());
+    for (int r = 0; r < kRowsPerCommit; ++r) ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
+    ASSERT_TRUE(writer_.exec("COMMIT").is_ok());
   }
-  Checkpointer::detach(*writer);
+  Checkpointer::detach(writer_);
 
   // A frame is a page plus its 24-byte header; allow one commit's frames past the limit.
   constexpr std::uintmax_t kFrame = 4096 + 24;
   const std::uintmax_t bound =
       (Checkpointer::kWriterCheckpointFrames + 4 * kRowsPerCommit) * kFrame + 32;
   EXPECT_LE(std::filesystem::file_size(path_ + "-wal"), bound);
-  EXPECT_GE((*checkpointer)->writer_checkpoints(), 2u) << "the writer folded the WAL back";
-  EXPECT_EQ((*checkpointer)->checkpoints(), 0u) << "the thread never ran";
-  auto count = writer->query_row("SELECT count(*) FROM t");
+  EXPECT_GE(checkpointer_->writer_checkpoints(), 2u) << "the writer folded the WAL back";
+  EXPECT_EQ(checkpointer_->checkpoints(), 0u) << "the thread never ran";
+  auto count = writer_.query_row("SELECT count(*) FROM t");
   ASSERT_TRUE(count);
   EXPECT_EQ(count->column_int64(0), commits * kRowsPerCommit);
 }
@@ -67,16 +81,9 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
 // Every checkpoint ends in an fsync that competes with the commits' own, so past the first
 // threshold the thread is woken once per step of frames, not after every commit.
 TEST_F(CheckpointerTest, WakesTheThreadOncePerStepOfFramesNotPerCommit) {
-  auto writer = Connection::open(path_, Connection::Mode::kReadWrite, 1000);
-  ASSERT_TRUE(writer) << writer.status().message();
-  ASSERT_TRUE(writer->query_row("PRAGMA journal_mode = WAL"));
-  ASSERT_TRUE(writer->exec("PRAGMA synchronous = NORMAL").is_ok());
-  ASSERT_TRUE(writer->exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
-  auto checkpointer = Checkpointer::start(path_, "normal", 1000);
-  ASSERT_TRUE(checkpointer) << checkpointer.status().message();
-  (*checkpointer)->attach(*writer);
+  ASSERT_NO_FATAL_FAILURE(open_writer_and_checkpointer());
   // With the thread stopped the WAL never starts over, so the frame count only grows.
-  (*checkpointer)->stop();
+  checkpointer_->stop();
 
   // A page or two a commit, until the WAL holds three quarters of what the writer allows.
   constexpr std::uintmax_t kFrame = 4096 + 24;
@@ -85,31 +92,24 @@ TEST_F(CheckpointerTest, WakesTheThreadOncePerStepOfFramesNotPerCommit) {
   int commits = 0;
   std::uintmax_t frames = 0;
   while (frames < 3 * Checkpointer::kWriterCheckpointFrames / 4) {
-    ASSERT_TRUE(writer->exec(row.c_str()).is_ok());
+    ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
     ++commits;
     frames = (std::filesystem::file_size(wal) - 32) / kFrame;
   }
-  Checkpointer::detach(*writer);
+  Checkpointer::detach(writer_);
 
   // Hundreds of commits passed the first threshold; the thread heard of them once per step.
   const std::uintmax_t steps =
       (frames - Checkpointer::kCheckpointFrames) / Checkpointer::kCheckpointStepFrames + 1;
   ASSERT_GT(commits, 500);
-  EXPECT_GE((*checkpointer)->wakeups_for_test(), 1u);
-  EXPECT_LE((*checkpointer)->wakeups_for_test(), steps);
+  EXPECT_GE(checkpointer_->wakeups_for_test(), 1u);
+  EXPECT_LE(checkpointer_->wakeups_for_test(), steps);
 }
 
 // When the commits stop, frames the thread could not copy must not wait for the next commit:
 // the writer would then have to checkpoint them itself, holding that commit up.
 TEST_F(CheckpointerTest, CopiesWhatWasLeftBehindOnceTheCommitsStop) {
-  auto writer = Connection::open(path_, Connection::Mode::kReadWrite, 1000);
-  ASSERT_TRUE(writer) << writer.status().message();
-  ASSERT_TRUE(writer->query_row("PRAGMA journal_mode = WAL"));
-  ASSERT_TRUE(writer->exec("PRAGMA synchronous = NORMAL").is_ok());
-  ASSERT_TRUE(writer->exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
-  auto checkpointer = Checkpointer::start(path_, "normal", 1000);
-  ASSERT_TRUE(checkpointer) << checkpointer.status().message();
-  (*checkpointer)->attach(*writer);
+  ASSERT_NO_FATAL_FAILURE(open_writer_and_checkpointer());
   const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(3000, 'x') + "')";
   const auto wait_until = [](const auto& done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -125,16 +125,16 @@ TEST_F(CheckpointerTest, CopiesWhatWasLeftBehindOnceTheCommitsStop) {
   ASSERT_TRUE(reader->query_row("SELECT count(*) FROM t"));
 
   // Commits up to the first wake-up; its checkpoint leaves most frames behind.
-  while ((*checkpointer)->wakeups_for_test() == 0) ASSERT_TRUE(writer->exec(row.c_str()).is_ok());
-  ASSERT_TRUE(wait_until([&] { return (*checkpointer)->checkpoints() >= 1; }));
-  ASSERT_GT((*checkpointer)->uncopied_for_test(), 0);
+  while (checkpointer_->wakeups_for_test() == 0) ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
+  ASSERT_TRUE(wait_until([&] { return checkpointer_->checkpoints() >= 1; }));
+  ASSERT_GT(checkpointer_->uncopied_for_test(), 0);
   // Then the reader goes and no commit follows.
   ASSERT_TRUE(reader->exec("COMMIT").is_ok());
 
-  EXPECT_TRUE(wait_until([&] { return (*checkpointer)->uncopied_for_test() == 0; }))
-      << (*checkpointer)->uncopied_for_test() << " frames still waiting";
-  EXPECT_EQ((*checkpointer)->wakeups_for_test(), 1u) << "no commit woke the thread";
-  Checkpointer::detach(*writer);
+  EXPECT_TRUE(wait_until([&] { return checkpointer_->uncopied_for_test() == 0; }))
+      << checkpointer_->uncopied_for_test() << " frames still waiting";
+  EXPECT_EQ(checkpointer_->wakeups_for_test(), 1u) << "no commit woke the thread";
+  Checkpointer::detach(writer_);
 }
 
 }  // namespace

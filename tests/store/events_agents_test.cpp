@@ -1061,17 +1061,22 @@ TEST_F(CustomerErasureTest, LaterWritesOfTheSameBatchFindNoDeletedConversation) 
 
 // ---- Schema and persistence ----------------------------------------------------------------
 
-using SchemaUpgradeTest = StoreFixture;
-
-TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
-  store_.reset();
-  options_.path = dir_.file("v1.db");
-  {
+class SchemaUpgradeTest : public StoreFixture {
+ protected:
+  // Closes the store and points it at a new file `name` holding the schema as release
+  // `version` left it, for the test to fill before it opens the store again.
+  void reopen_on_file_of_version(const std::string& name, int version) {
+    store_.reset();
+    options_.path = dir_.file(name);
     Result<Connection> db = Connection::open(options_.path, Connection::Mode::kReadWrite, 1000);
     ASSERT_TRUE(db.is_ok()) << db.status().to_string();
-    Status migrated = migrate_for_test(*db, 1, clock_.now_ms());
+    Status migrated = migrate_for_test(*db, version, clock_.now_ms());
     ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
   }
+};
+
+TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v1.db", 1));
   {
     RawDb v1(options_.path);
     v1.exec(
@@ -1112,14 +1117,7 @@ TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
 }
 
 TEST_F(SchemaUpgradeTest, MovesVersionFourTurnsIntoTheRowidTableWithTheirIndexes) {
-  store_.reset();
-  options_.path = dir_.file("v4.db");
-  {
-    Result<Connection> db = Connection::open(options_.path, Connection::Mode::kReadWrite, 1000);
-    ASSERT_TRUE(db.is_ok()) << db.status().to_string();
-    Status migrated = migrate_for_test(*db, 4, clock_.now_ms());
-    ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
-  }
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v4.db", 4));
   {
     RawDb v4(options_.path);
     v4.exec(
@@ -1156,14 +1154,7 @@ TEST_F(SchemaUpgradeTest, MovesVersionFourTurnsIntoTheRowidTableWithTheirIndexes
 
 // Operators add views for their reports; moving the turns table must not trip over them.
 TEST_F(SchemaUpgradeTest, KeepsAnOperatorsViewOfTurnsWorkingAcrossTheMove) {
-  store_.reset();
-  options_.path = dir_.file("v4-view.db");
-  {
-    Result<Connection> db = Connection::open(options_.path, Connection::Mode::kReadWrite, 1000);
-    ASSERT_TRUE(db.is_ok()) << db.status().to_string();
-    Status migrated = migrate_for_test(*db, 4, clock_.now_ms());
-    ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
-  }
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v4-view.db", 4));
   {
     RawDb v4(options_.path);
     v4.exec(
