@@ -227,6 +227,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
                                                        const Clock& clock) {
   if (Status status = check_options(options); !status.is_ok()) return status;
   if (Status status = ensure_parent_directory(options.path); !status.is_ok()) return status;
+  // Before anything touches the file: a second server must not even migrate it.
+  Result<InstanceLock> lock = InstanceLock::acquire(options.path);
+  if (!lock) return lock.status();
 
   Result<Connection> writer_db = open_writer(options, clock);
   if (!writer_db) return with_path(writer_db.status(), options.path);
@@ -242,18 +245,21 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   if (!checkpointer) return with_path(checkpointer.status(), options.path);
 
   std::unique_ptr<SqliteStore> store(
-      new SqliteStore(options, clock, std::move(writer_db).value(), std::move(writer).value(),
-                      std::move(readers).value(), std::move(checkpointer).value()));
+      new SqliteStore(options, clock, std::move(lock).value(), std::move(writer_db).value(),
+                      std::move(writer).value(), std::move(readers).value(),
+                      std::move(checkpointer).value()));
   store->incremental_vacuum_ = *incremental;
   store->writer_thread_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
 
-SqliteStore::SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
-                         WriterStatements writer, std::unique_ptr<ReaderPool> readers,
+SqliteStore::SqliteStore(const StoreOptions& options, const Clock& clock, InstanceLock lock,
+                         Connection writer_db, WriterStatements writer,
+                         std::unique_ptr<ReaderPool> readers,
                          std::unique_ptr<Checkpointer> checkpointer)
     : options_(options),
       clock_(clock),
+      lock_(std::move(lock)),
       writer_db_(std::move(writer_db)),
       writer_(std::move(writer)),
       readers_(std::move(readers)),

@@ -18,6 +18,7 @@
 #include "batch_queue.hpp"
 #include "checkpointer.hpp"
 #include "handover/store/store.hpp"
+#include "instance_lock.hpp"
 #include "reader_pool.hpp"
 #include "sqlite.hpp"
 #include "statements.hpp"
@@ -171,8 +172,8 @@ class SqliteStore final : public Store {
     bool dirty = false;  // a turn was added or the conversation updated in this transaction
   };
 
-  SqliteStore(const StoreOptions& options, const Clock& clock, Connection writer_db,
-              WriterStatements writer, std::unique_ptr<ReaderPool> readers,
+  SqliteStore(const StoreOptions& options, const Clock& clock, InstanceLock lock,
+              Connection writer_db, WriterStatements writer, std::unique_ptr<ReaderPool> readers,
               std::unique_ptr<Checkpointer> checkpointer);
 
   void submit(WriteOp&& op);
@@ -235,6 +236,7 @@ class SqliteStore final : public Store {
 
   const StoreOptions options_;
   const Clock& clock_;
+  InstanceLock lock_;  // first in, last out: held until every connection has closed
 
   // Writer thread only (and open(), before the thread starts).
   Connection writer_db_;

@@ -126,6 +126,23 @@ TEST_F(SqliteStoreTest, ChangeObserverKeepsTheCommittedTurnTheAnswerCopies) {
   EXPECT_EQ(appended->turn.text, "where is my parcel?");
 }
 
+// Two servers on one file would both route its conversations: the second store is refused
+// before it touches the file, and may open once the first has closed.
+TEST_F(SqliteStoreTest, RefusesASecondStoreOnTheSameFileUntilTheFirstCloses) {
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  Result<std::unique_ptr<SqliteStore>> second = SqliteStore::open(options_, clock_);
+
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find(options_.path), std::string::npos)
+      << second.status().message();
+  store_.reset();
+  Result<std::unique_ptr<SqliteStore>> after = SqliteStore::open(options_, clock_);
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  EXPECT_TRUE((*after)->get_conversation("c_1").is_ok());
+}
+
 TEST_F(SqliteStoreTest, KeepsEmptyCustomerIdEmpty) {
   ConversationRecord record = conversation("c_1");
   record.customer_id.clear();
