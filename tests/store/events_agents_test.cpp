@@ -1073,16 +1073,24 @@ class SchemaUpgradeTest : public StoreFixture {
     Status migrated = migrate_for_test(*db, version, clock_.now_ms());
     ASSERT_TRUE(migrated.is_ok()) << migrated.to_string();
   }
+
+  // Writes conversation 'c_old' (pk 1, state bot) into that file as the older release would.
+  void insert_old_conversation(RawDb& db, const std::string& language, int last_seq,
+                               const std::string& customer_id = "") {
+    const std::string customer = customer_id.empty() ? "NULL" : "'" + customer_id + "'";
+    db.exec(
+        "INSERT INTO conversations (public_id, channel, language, state, customer_id, "
+        "token_hash, created_at_ms, updated_at_ms, last_seq) VALUES ('c_old', 'web', '" +
+        language + "', 'bot', " + customer + ", 'ab12', 1, " + std::to_string(last_seq + 1) +
+        ", " + std::to_string(last_seq) + ")");
+  }
 };
 
 TEST_F(SchemaUpgradeTest, MigratesVersionOneDatabaseAndKeepsItsData) {
   ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v1.db", 1));
   {
     RawDb v1(options_.path);
-    v1.exec(
-        "INSERT INTO conversations (public_id, channel, language, state, customer_id, "
-        "token_hash, created_at_ms, updated_at_ms, last_seq) "
-        "VALUES ('c_old', 'web', 'de', 'bot', 'cust-1', 'ab12', 1, 2, 2)");
+    insert_old_conversation(v1, "de", 2, "cust-1");
     v1.exec(
         "INSERT INTO turns (conversation, seq, client_turn_id, role, text, content_hash, "
         "created_at_ms) VALUES (1, 1, 'ct-1', 'user', 'Hallo', 'h1', 1), "
@@ -1120,10 +1128,7 @@ TEST_F(SchemaUpgradeTest, MovesVersionFourTurnsIntoTheRowidTableWithTheirIndexes
   ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v4.db", 4));
   {
     RawDb v4(options_.path);
-    v4.exec(
-        "INSERT INTO conversations (public_id, channel, language, state, token_hash, "
-        "created_at_ms, updated_at_ms, last_seq) VALUES ('c_old', 'web', 'en', 'bot', 'ab', 1, "
-        "3, 2)");
+    insert_old_conversation(v4, "en", 2);
     v4.exec(
         "INSERT INTO turns (conversation, seq, client_turn_id, role, text, content_hash, "
         "created_at_ms) VALUES (1, 2, NULL, 'bot', 'second', 'h2', 3), "
@@ -1157,10 +1162,7 @@ TEST_F(SchemaUpgradeTest, KeepsAnOperatorsViewOfTurnsWorkingAcrossTheMove) {
   ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v4-view.db", 4));
   {
     RawDb v4(options_.path);
-    v4.exec(
-        "INSERT INTO conversations (public_id, channel, language, state, token_hash, "
-        "created_at_ms, updated_at_ms, last_seq) VALUES ('c_old', 'web', 'en', 'bot', 'ab', 1, "
-        "2, 1)");
+    insert_old_conversation(v4, "en", 1);
     v4.exec(
         "INSERT INTO turns (conversation, seq, role, text, content_hash, created_at_ms) "
         "VALUES (1, 1, 'user', 'hello', 'h1', 2)");
