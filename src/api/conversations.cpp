@@ -391,10 +391,12 @@ void read_turn(Validator& v, const json& body, const LimitsConfig& limits,
   }
 }
 
-// Fingerprint of what the client sent, for idempotent retries.
+// Fingerprint of what the client sent, for idempotent retries; "" for a turn without a
+// client_turn_id, which no retry can name.
 // The hashed text is what a dump() of {"actions", "bot", "metadata", "role", "text"} (the
 // JSON columns as strings) gives, written directly; stored hashes depend on it staying so.
 std::string content_hash(const store::TurnRecord& t) {
+  if (t.client_turn_id.empty()) return std::string();
   std::string canonical;
   json_util::JsonWriter w(canonical);
   w.begin_object();

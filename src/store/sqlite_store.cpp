@@ -263,6 +263,7 @@ SqliteStore::SqliteStore(const StoreOptions& options, const Clock& clock, Instan
       writer_db_(std::move(writer_db)),
       writer_(std::move(writer)),
       readers_(std::move(readers)),
+      conversations_(options.cached_conversations),
       checkpointer_(std::move(checkpointer)) {
   // Commits only signal the checkpoint thread; none of them runs a checkpoint itself.
   checkpointer_->attach(writer_db_);
@@ -506,6 +507,7 @@ void SqliteStore::run_batch() {
   auto started = std::chrono::steady_clock::now();
 
   Status failure = write_batch(probes_only);
+  if (failure.is_ok() && !probes_only) refresh_cached_conversations();
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
   record_batch(failure, probes_only, elapsed.count());
 
@@ -577,6 +579,23 @@ void SqliteStore::record_batch(const Status& failure, bool probes_only, double s
   last_batch_size_.store(batch_.size(), std::memory_order_relaxed);
   if (batch_observer_) (*batch_observer_)(batch_.size(), seconds);
   if (batch_change_observer_) report_changes();
+}
+
+// Brings the cached conversation rows up to the committed transaction, before anyone hears
+// of it. Erasure and retention delete conversations by customer or age, which the heads do
+// not tell, so a batch with either drops the whole cache.
+void SqliteStore::refresh_cached_conversations() {
+  conversations_.begin_commit();
+  const bool deleted = std::any_of(batch_.begin(), batch_.end(), [](const WriteOp& op) {
+    return std::holds_alternative<EraseOp>(op) || std::holds_alternative<RetentionOp>(op);
+  });
+  if (deleted) return conversations_.clear();
+  for (const auto& [id, head] : heads_) {
+    if (head.dirty) {
+      conversations_.advance(id, head.last_seq, head.updated_at_ms, head.state,
+                             head.metadata_json);
+    }
+  }
 }
 
 // Tells the change observer what the committed batch wrote, in event id order.
@@ -1026,6 +1045,10 @@ Status SqliteStore::write_heads() {
 // ---- Reads -------------------------------------------------------------------------------
 
 Result<ConversationRecord> SqliteStore::get_conversation(const std::string& id) {
+  if (std::optional<ConversationRecord> cached = conversations_.find(id)) {
+    return std::move(*cached);
+  }
+  const std::uint64_t generation = conversations_.generation();
   ReaderPool::Lease reader = readers_->acquire();
   Statement& get = reader->statements.get_conversation;
   ResetOnExit reset(get);
@@ -1036,6 +1059,7 @@ Result<ConversationRecord> SqliteStore::get_conversation(const std::string& id) 
 
   ConversationRecord record;
   read_conversation(get, record);
+  conversations_.offer(record, generation);
   return record;
 }
 

@@ -17,6 +17,7 @@
 
 #include "batch_queue.hpp"
 #include "checkpointer.hpp"
+#include "conversation_cache.hpp"
 #include "handover/store/store.hpp"
 #include "instance_lock.hpp"
 #include "reader_pool.hpp"
@@ -229,6 +230,7 @@ class SqliteStore final : public Store {
   void roll_back();
   void record_batch(const Status& failure, bool probes_only, double seconds);
   void report_changes();
+  void refresh_cached_conversations();
   void shut_down_writer();
 
   Result<std::int64_t> find_conversation_pk(Reader& reader, const std::string& id);
@@ -251,6 +253,7 @@ class SqliteStore final : public Store {
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
 
   std::unique_ptr<ReaderPool> readers_;
+  ConversationCache conversations_;  // in front of the readers for get_conversation
   std::unique_ptr<Checkpointer> checkpointer_;  // stopped by the writer thread as it ends
 
   std::mutex mutex_;

@@ -341,6 +341,51 @@ TEST_F(EventLogTest, FailsOnlyItsOwnCallWhenTheFirstEventFails) {
 
 using AtomicTurnTest = StoreFixture;
 
+// get_conversation keeps the rows it read in memory; every commit must show through them.
+TEST_F(AtomicTurnTest, ReadsOfAConversationKeptInMemorySeeEachCommit) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(store_->get_conversation("c_1").is_ok());  // kept from here on
+
+  clock_.advance_ms(25);
+  AppendTurnRequest request = turn_request("c_1", "I want a person");
+  request.new_state = "queued";
+  ASSERT_TRUE(append(std::move(request)).is_ok());
+  Result<ConversationRecord> after_turn = store_->get_conversation("c_1");
+  ASSERT_TRUE(after_turn.is_ok());
+  EXPECT_EQ(after_turn->last_seq, 1);
+  EXPECT_EQ(after_turn->state, "queued");
+  EXPECT_EQ(after_turn->updated_at_ms, clock_.now_ms());
+
+  clock_.advance_ms(25);
+  ConversationUpdate change;
+  change.id = "c_1";
+  change.new_state = "agent";
+  change.metadata_json = R"({"page":"/refund"})";
+  ASSERT_TRUE(update(std::move(change)).is_ok());
+  Result<ConversationRecord> after_update = store_->get_conversation("c_1");
+  ASSERT_TRUE(after_update.is_ok());
+  EXPECT_EQ(after_update->state, "agent");
+  EXPECT_EQ(after_update->metadata_json, R"({"page":"/refund"})");
+  EXPECT_EQ(after_update->updated_at_ms, clock_.now_ms());
+  EXPECT_EQ(after_update->last_seq, 1);
+
+  // A refused write changes nothing.
+  AppendTurnRequest refused = turn_request("c_1", "bot words");
+  refused.expected_state = "bot";
+  EXPECT_EQ(append(std::move(refused)).status().code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->get_conversation("c_1")->last_seq, 1);
+
+  // The same row as a fresh store reads from the file.
+  ConversationRecord kept = *store_->get_conversation("c_1");
+  ASSERT_NO_FATAL_FAILURE(reopen_store());
+  Result<ConversationRecord> stored = store_->get_conversation("c_1");
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_EQ(stored->state, kept.state);
+  EXPECT_EQ(stored->metadata_json, kept.metadata_json);
+  EXPECT_EQ(stored->updated_at_ms, kept.updated_at_ms);
+  EXPECT_EQ(stored->last_seq, kept.last_seq);
+}
+
 TEST_F(AtomicTurnTest, CommitsTurnStateAndEventsTogether) {
   ASSERT_TRUE(create("c_1").is_ok());
   AppendTurnRequest request = turn_request("c_1", "I want a person");

@@ -182,6 +182,22 @@ TEST_F(PrivacyStoreTest, ErasureRemovesEveryRowOfTheCustomerAndKeepsAnAnonymised
       R"({"conversations":2,"turns":2,"events":3,"audit_records":2})");
 }
 
+// get_conversation keeps rows in memory; erasure and retention must not leave them there.
+TEST_F(PrivacyStoreTest, ErasedAndRetiredConversationsAreNotReadFromMemory) {
+  create("c_erased");
+  create("c_idle", "cust-2");
+  ASSERT_TRUE(store_->get_conversation("c_erased").is_ok());  // now kept in memory
+  ASSERT_TRUE(store_->get_conversation("c_idle").is_ok());
+
+  ASSERT_TRUE(erase("cust-1").is_ok());
+  EXPECT_EQ(store_->get_conversation("c_erased").status().code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->get_conversation("c_idle").is_ok());
+  clock_.advance_ms(10 * kSecond);
+  EXPECT_EQ(retire(RetentionClass::kConversations, clock_.now_ms()), 1);
+  EXPECT_EQ(store_->get_conversation("c_idle").status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(PrivacyStoreTest, ErasureWaitsUntilNoPersonHoldsAConversation) {
   create("c_1");
   set_state("c_1", "agent");

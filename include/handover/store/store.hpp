@@ -32,6 +32,8 @@ struct StoreOptions {
   int read_connections = 4;         // pool size for readers
   std::size_t max_batch = 512;      // most requests committed in one transaction
   std::size_t max_queue = 65536;    // pending writes beyond this are refused as Unavailable
+  // Conversation rows get_conversation keeps in memory (a few hundred bytes each); 0: none.
+  std::size_t cached_conversations = 16384;
 };
 
 // A conversation as stored. JSON-valued fields hold serialised JSON text.
@@ -60,7 +62,8 @@ struct TurnRecord {
   std::string actions_json;         // "" or a JSON array
   std::string metadata_json;        // "" or a JSON object (e.g. order or cart value)
   std::string evaluation_json;      // "" or a JSON object (trigger evaluation)
-  std::string content_hash;         // fingerprint of the client-supplied content
+  std::string content_hash;         // fingerprint of the client-supplied content; may be ""
+                                    // when client_turn_id is empty (nothing can retry it)
   std::int64_t created_at_ms = 0;
 };
 
