@@ -58,18 +58,31 @@ struct Narrator::Impl {
     std::int64_t position = 0;
     std::int64_t told_at_ms = 0;
   };
-  std::unordered_map<std::string, Waiting> waiting;  // worker only
+  // Written only by handle(), which runs while `busy` is set; read by the worker and, while
+  // the worker is idle, by enqueue() under mu.
+  std::unordered_map<std::string, Waiting> waiting;
 
   explicit Impl(NarratorDeps d) : deps(std::move(d)) {}
 
   void enqueue(const feed::Event& event) {
-    feed::Event kept = event.type == feed::kTurnCreated ? slim(event) : event;
+    const bool turn = event.type == feed::kTurnCreated;
+    feed::Event kept = turn ? slim(event) : event;
     {
       std::lock_guard lock(mu);
       if (stopping) return;
+      if (turn && !matters_to_idle_worker(kept)) return;
       queue.push_back(std::move(kept));
     }
     ready.notify_one();
+  }
+
+  // A new turn only ends a wait (see handle()). While the worker is idle with nothing queued,
+  // `waiting` is as handle() left it, so a turn of a conversation nobody waits in is known to
+  // change nothing and need not wake the worker: with most turns that is every one. Called
+  // with mu held.
+  bool matters_to_idle_worker(const feed::Event& turn) const {
+    if (busy || !queue.empty()) return true;
+    return waiting.contains(turn.conversation_id);
   }
 
   // Of a new turn the worker needs only the conversation's state (see handle()); the turn and
@@ -281,8 +294,14 @@ struct Narrator::Impl {
   }
 
   void run() {
+    {
+      std::lock_guard lock(mu);
+      busy = true;  // handle() runs in catch_up() too
+    }
     catch_up();
     std::unique_lock lock(mu);
+    busy = false;
+    idle.notify_all();
     for (;;) {
       ready.wait(lock, [this] { return stopping || !queue.empty(); });
       if (stopping) return;
