@@ -14,6 +14,7 @@
 
 #include "handover/connector/faq_bot.hpp"
 #include "handover/metrics/registry.hpp"
+#include "handover/store/views.hpp"
 #include "webhook_bot.hpp"
 
 namespace handover::connector {
@@ -92,21 +93,23 @@ bool escalated(const store::TurnRecord& turn) {
   return reader.action == "escalate";
 }
 
-// The question in a turn.created event of a user turn the bot has, or nullopt.
-std::optional<BotQuestion> question_of(const feed::Event& event) {
-  if (event.type != feed::kTurnCreated || !event.data.is_object()) return std::nullopt;
-  if (event.data.value("state", std::string()) != kStateBot) return std::nullopt;
-  const auto turn = event.data.find("turn");
-  if (turn == event.data.end() || !turn->is_object()) return std::nullopt;
-  if (turn->value("role", std::string()) != "user") return std::nullopt;
+// Whether a turn.created event is a user turn for the bot to answer.
+bool asks_the_bot(const feed::Event& event) {
+  if (event.type != feed::kTurnCreated || event.turn == nullptr) return false;
+  if (event.turn->role != "user") return false;
+  if (event.data.value("state", std::string()) != kStateBot) return false;
   // A turn the triggers hand to a person is the person's to answer, even while the
   // escalation is still being committed.
-  if (event.turn != nullptr && escalated(*event.turn)) return std::nullopt;
+  return !escalated(*event.turn);
+}
+
+BotQuestion question_of(const feed::Event& event) {
   BotQuestion question;
   question.conversation_id = event.conversation_id;
-  question.seq = turn->value("seq", std::int64_t{0});
-  question.text = turn->value("text", std::string());
-  question.turn = *turn;  // without the evaluation: trigger internals are not the bot's business
+  question.seq = event.turn->seq;
+  question.text = event.turn->text;
+  // Without the evaluation: trigger internals are not the bot's business.
+  question.turn = store::turn_json(*event.turn, store::TurnView::kNoEvaluation);
   return question;
 }
 
@@ -220,6 +223,11 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
         self->on_answer(std::move(question), std::move(answer));
       });
     });
+  }
+
+  bool known_without_bot(const std::string& conversation_id) {
+    std::lock_guard lock(mu);
+    return without_bot.contains(conversation_id);
   }
 
   void remember_without_bot(const std::string& conversation_id) {
@@ -367,8 +375,9 @@ ConnectorService::ConnectorService(std::map<std::string, std::shared_ptr<Bot>> b
 ConnectorService::~ConnectorService() { stop(); }
 
 void ConnectorService::on_event(const feed::Event& event) {
-  if (impl_->bots.empty()) return;
-  if (std::optional<BotQuestion> question = question_of(event)) impl_->accept(std::move(*question));
+  if (impl_->bots.empty() || !asks_the_bot(event)) return;
+  if (impl_->known_without_bot(event.conversation_id)) return;
+  impl_->accept(question_of(event));
 }
 
 void ConnectorService::stop() {

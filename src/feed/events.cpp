@@ -89,8 +89,7 @@ std::optional<Event> turn_event(const store::EventRecord& record,
   event.type = kTurnCreated;
   event.conversation_id = record.conversation_id;
   event.created_at_ms = record.created_at_ms;
-  event.data = {{"turn", store::turn_json(*turn, store::TurnView::kNoEvaluation)},
-                {"state", stored.value("state", std::string())}};
+  event.data = {{"state", stored.value("state", std::string())}};
   event.turn = std::move(turn);
   return event;
 }
@@ -131,16 +130,16 @@ std::optional<Event> to_public(const store::EventRecord& record,
 json view(const Event& event, Audience audience) {
   if (event.type == kTurnCreated) {
     json out = event.data;
-    const auto turn = out.find("turn");
-    if (turn == out.end() || !turn->is_object()) return out;
+    if (event.turn == nullptr) return out;
+    json& turn = out["turn"] = store::turn_json(*event.turn, store::TurnView::kNoEvaluation);
     if (audience == Audience::kIntegration) {
-      if (event.turn != nullptr && !event.turn->evaluation_json.empty()) {
-        (*turn)["evaluation"] = json::parse(event.turn->evaluation_json, nullptr, false);
+      if (!event.turn->evaluation_json.empty()) {
+        turn["evaluation"] = json::parse(event.turn->evaluation_json, nullptr, false);
       }
       return out;
     }
     // Metadata tells the widget what a system turn is; other roles' is the operator's.
-    if (turn->value("role", std::string()) != "system") turn->erase("metadata");
+    if (event.turn->role != "system") turn.erase("metadata");
     return out;
   }
   if (audience == Audience::kIntegration) return event.data;

@@ -73,16 +73,19 @@ feed::Event user_turn(const std::string& conversation, std::int64_t seq, const s
   e.id = seq * 10;
   e.type = feed::kTurnCreated;
   e.conversation_id = conversation;
-  e.data = {{"state", state}, {"turn", {{"seq", seq}, {"role", role}, {"text", text}}}};
+  e.data = {{"state", state}};
+  auto turn = std::make_shared<store::TurnRecord>();
+  turn->conversation_id = conversation;
+  turn->seq = seq;
+  turn->role = role;
+  turn->text = text;
+  e.turn = std::move(turn);
   return e;
 }
 
 // The stored turn behind a turn.created event, with its evaluation as stored text.
 void with_evaluation(feed::Event& e, std::string evaluation_json) {
-  auto turn = std::make_shared<store::TurnRecord>();
-  turn->seq = e.data["turn"]["seq"];
-  turn->role = e.data["turn"]["role"];
-  turn->text = e.data["turn"]["text"];
+  auto turn = std::make_shared<store::TurnRecord>(*e.turn);
   turn->evaluation_json = std::move(evaluation_json);
   e.turn = std::move(turn);
 }

@@ -114,11 +114,14 @@ TEST_F(FeedTest, TurnsArriveInCommitOrderWithTheTurnAndState) {
   EXPECT_GT(first.id, 0);
   EXPECT_LT(first.id, seen.events[1].id);
   EXPECT_EQ(first.conversation_id, "c_1");
-  EXPECT_EQ(first.data["turn"]["text"], "Hallo");
-  EXPECT_EQ(first.data["turn"]["seq"], 1);
+  EXPECT_EQ(view(first, Audience::kIntegration)["turn"]["text"], "Hallo");
+  EXPECT_EQ(view(first, Audience::kIntegration)["turn"]["seq"], 1);
   EXPECT_EQ(first.data["state"], "bot");
-  // Integrations see the trigger evaluation; it is parsed only for them.
-  EXPECT_FALSE(first.data["turn"].contains("evaluation"));
+  // The turn is rendered only for those who view it, with the trigger evaluation (parsed
+  // only then) for integrations.
+  EXPECT_FALSE(first.data.contains("turn"));
+  ASSERT_NE(first.turn, nullptr);
+  EXPECT_EQ(first.turn->text, "Hallo");
   EXPECT_EQ(view(first, Audience::kIntegration)["turn"]["evaluation"]["rules"][0], "r1");
   // The customer never sees the trigger evaluation.
   EXPECT_FALSE(view(first, Audience::kCustomer)["turn"].contains("evaluation"));
@@ -159,7 +162,7 @@ TEST_F(FeedTest, ConversationSubscriptionsSeeOnlyTheirConversation) {
   hub_->drain_for_test();
 
   ASSERT_EQ(one.events.size(), 1u);
-  EXPECT_EQ(one.events[0].data["turn"]["text"], "mine");
+  EXPECT_EQ(view(one.events[0], Audience::kIntegration)["turn"]["text"], "mine");
   EXPECT_EQ(all.events.size(), 2u);
 }
 
@@ -174,7 +177,7 @@ TEST_F(FeedTest, NothingArrivesAfterUnsubscribing) {
   hub_->drain_for_test();
 
   ASSERT_EQ(seen.events.size(), 1u);
-  EXPECT_EQ(seen.events[0].data["turn"]["text"], "one");
+  EXPECT_EQ(view(seen.events[0], Audience::kIntegration)["turn"]["text"], "one");
 }
 
 TEST_F(FeedTest, EndedConversationsTellTheirSubscribersOnceAndSendNothingMore) {
@@ -245,18 +248,18 @@ TEST_F(FeedTest, HistoryResumesAfterACursorWithTurnsAndSkipsInternals) {
   auto all = hub_->history("c_1", 0, 100);
   ASSERT_TRUE(all.is_ok()) << all.status().to_string();
   ASSERT_EQ(all->size(), 3u);
-  EXPECT_EQ((*all)[1].data["turn"]["text"], "second");
+  EXPECT_EQ(view((*all)[1], Audience::kIntegration)["turn"]["text"], "second");
 
   auto rest = hub_->history("c_1", (*all)[0].id, 100);
   ASSERT_TRUE(rest.is_ok());
   ASSERT_EQ(rest->size(), 2u);
-  EXPECT_EQ((*rest)[0].data["turn"]["text"], "second");
-  EXPECT_EQ((*rest)[1].data["turn"]["text"], "third");
+  EXPECT_EQ(view((*rest)[0], Audience::kIntegration)["turn"]["text"], "second");
+  EXPECT_EQ(view((*rest)[1], Audience::kIntegration)["turn"]["text"], "third");
 
   auto limited = hub_->history("c_1", 0, 1);
   ASSERT_TRUE(limited.is_ok());
   ASSERT_EQ(limited->size(), 1u);
-  EXPECT_EQ((*limited)[0].data["turn"]["text"], "first");
+  EXPECT_EQ(view((*limited)[0], Audience::kIntegration)["turn"]["text"], "first");
 }
 
 TEST_F(FeedTest, TransientEventsCarryNoId) {

@@ -42,9 +42,9 @@ struct Event {
   std::string type;
   std::string conversation_id;
   std::int64_t created_at_ms = 0;
-  // The integration view, except for turn.created: there the turn's trigger evaluation is
-  // left out (view() adds it), as parsing it for every turn would cost more than most
-  // listeners need.
+  // The integration view, except for turn.created: there it holds only the conversation's
+  // "state", and view() adds the turn (with its trigger evaluation for integrations) from
+  // `turn`, as rendering every turn would cost more than most listeners need.
   nlohmann::json data = nlohmann::json::object();
   std::shared_ptr<const store::TurnRecord> turn;  // turn.created: the stored turn
 
