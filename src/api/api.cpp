@@ -12,6 +12,7 @@
 #include "context.hpp"
 #include "static_files.hpp"
 #include "turn_intake.hpp"
+#include "work_queue.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/privacy/masker.hpp"
 #include "handover/store/store.hpp"
@@ -64,6 +65,7 @@ class ApiImpl final : public Api, public TurnPoster {
              deps.retention},
         pages_(deps.config.web) {
     ctx_.feed = deps.feed;
+    ctx_.slow_work = &slow_work_;
     if (deps.triggers) {
       intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
       ctx_.intake = intake_.get();
@@ -116,6 +118,8 @@ class ApiImpl final : public Api, public TurnPoster {
   Result<std::size_t> resume_escalations() override {
     return api::resume_escalations(ctx_);
   }
+
+  void stop() override { slow_work_.stop(); }
 
   void post(ServerTurn turn, std::function<void(Result<ServerTurnResult>)> done) override {
     post_server_turn(ctx_, std::move(turn), std::move(done));
@@ -293,6 +297,7 @@ class ApiImpl final : public Api, public TurnPoster {
   StaticFiles pages_;
   std::unique_ptr<TurnIntake> intake_;
   Router router_;
+  WorkQueue slow_work_;  // last: it stops first, and its jobs use everything above
 };
 
 }  // namespace

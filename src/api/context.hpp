@@ -25,6 +25,7 @@ class Registry;
 namespace handover::api {
 
 class TurnIntake;
+class WorkQueue;
 
 struct ApiContext {
   const config::ServerConfig& config;
@@ -39,6 +40,10 @@ struct ApiContext {
   const privacy::Masker& masker;
   privacy::RetentionJob* retention = nullptr;
   feed::Hub* feed = nullptr;     // null: no event stream
+  // Runs escalations that follow their turn's commit (their snapshot reads up to
+  // snapshot.max_turns stored turns), so neither the store's writer nor a network thread
+  // waits for them. Null: they run where the commit is answered.
+  WorkQueue* slow_work = nullptr;
   metrics::Counter* snapshots_serialised = nullptr;  // one per escalation, however many offers
   metrics::Histogram* snapshot_bytes = nullptr;
 };

@@ -11,6 +11,7 @@
 #include "context.hpp"
 #include "handover/triggers/evaluation.hpp"
 #include "turn_intake.hpp"
+#include "work_queue.hpp"
 #include "handover/agents/agent_service.hpp"
 #include "handover/privacy/masker.hpp"
 #include "handover/routing/router.hpp"
@@ -489,6 +490,11 @@ void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verd
   ctx.agents->escalate(e, std::move(retry));
 }
 
+// The most turns a conversation may hold before the escalating one for its snapshot to be
+// built inside that turn's transaction, on the store's writer thread: a few milliseconds of
+// work at most.
+constexpr std::int64_t kTurnsForSnapshotInCommit = 40;
+
 // Whether the deciding turn's own transaction carried its escalation. Written by the
 // append's follow-up and read by its completion, both on the store's writer thread.
 struct FusedEscalation {
@@ -505,6 +511,10 @@ store::AppendFollowUpFn escalation_follow_up(ApiContext& ctx, store::Conversatio
   return [&ctx, conv = std::move(conv), verdict, fused](
              const store::TurnRecord& turn, const std::string& state, store::AppendFollowUp& out) {
     if (state != agents::kStateBot) return;
+    // The snapshot of a long conversation (up to snapshot.max_turns turns read and parsed)
+    // would hold up every commit queued behind this one; it is built after the commit, on
+    // the slow-work thread.
+    if (ctx.slow_work != nullptr && turn.seq > kTurnsForSnapshotInCommit) return;
     agents::Escalation e = escalation_of(conv.id, verdict);
     store::ConversationRecord at_turn = conv;
     at_turn.state = state;
@@ -557,13 +567,20 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
                          fused.outcome == FusedEscalation::Outcome::kNotTried;
   if (!hand_over) return done(std::move(result), conv.state);
 
-  auto outcome = std::move(result).value();
-  escalate(ctx, conv, verdict,
-           [outcome, done = std::move(done)](Result<store::ConversationRecord> escalated) mutable {
-             // A lost race (someone else escalated first) still completes with the turn.
-             const std::string state = escalated ? escalated->state : outcome.conversation_state;
-             done(std::move(outcome), state);
-           });
+  // Here on the writer thread, which answers the commit: the snapshot is built elsewhere.
+  auto hand_over_now = [&ctx, conv = std::move(conv), verdict, outcome = std::move(result).value(),
+                        done = std::move(done)]() mutable {
+    escalate(ctx, conv, verdict,
+             [outcome = std::move(outcome),
+              done = std::move(done)](Result<store::ConversationRecord> escalated) mutable {
+               // A lost race (someone else escalated first) still completes with the turn.
+               const std::string state =
+                   escalated ? escalated->state : outcome.conversation_state;
+               done(std::move(outcome), state);
+             });
+  };
+  if (ctx.slow_work == nullptr) return hand_over_now();
+  ctx.slow_work->post(std::move(hand_over_now));
 }
 
 // Answers POST .../turns once the turn is complete.

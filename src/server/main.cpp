@@ -463,6 +463,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   retention.stop();
   (*integrations)->stop();
   outbound.stop();
+  api->stop();
   agents.stop();
   store->close();
   spdlog::info("store flushed; stopped");

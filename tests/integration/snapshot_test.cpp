@@ -262,6 +262,31 @@ TEST_F(SnapshotTest, SnapshotEndpointRefusesWhatItMust) {
   EXPECT_EQ(anonymous.status, 401);
 }
 
+// Past 40 turns the snapshot is built after the deciding turn's commit, off the store's
+// writer thread; the answer, the offer and the snapshot are the same as for a short one.
+TEST_F(SnapshotTest, ALongConversationEscalatedByATurnIsHandedOverAfterItsCommit) {
+  auto ana = agent("ana");
+  const std::string id = create({{"language", "en"}}).value("id", "");
+  for (int i = 1; i <= 45; ++i) {
+    post(id, {{"role", i % 2 == 1 ? "user" : "bot"},
+              {"text", "Message " + std::to_string(i) + " about the parcel"}});
+  }
+  const json last = post(id, {{"role", "user"}, {"text", "You are a stupid useless bot!"}});
+  EXPECT_EQ(last.value("state", ""), "queued") << last.dump();
+
+  auto frame = ana->read_type_text("offer");
+  ASSERT_TRUE(frame.has_value());
+  const json s = json::parse(snapshot_text(*frame));
+  EXPECT_EQ(schema_errors(s), "");
+  EXPECT_EQ(s["trigger"]["source"], "rules");
+  EXPECT_EQ(s["history"].back()["seq"], 46);
+  EXPECT_EQ(s["history"].back()["text"], "You are a stupid useless bot!");
+  EXPECT_EQ(s["history"][0]["seq"], 1);
+  EXPECT_EQ(metric("handover_snapshots_serialised_total"), 1);
+  auto view = call("GET", "/v1/conversations/" + id);
+  EXPECT_EQ(view.json().value("state", ""), "queued");
+}
+
 class TrimmedSnapshotTest : public SnapshotTest {
  protected:
   void SetUp() override {

@@ -96,6 +96,11 @@ class Api : public http::Handler {
   // when the conversations cannot be read. Call once at start-up, after the agent service has
   // started and before traffic.
   virtual Result<std::size_t> resume_escalations() = 0;
+
+  // Finishes the escalations still being prepared in the background (those that follow their
+  // turn's commit); later ones run on the caller's thread. Call once the network has stopped,
+  // before the agent service and the store stop. The destructor does it too.
+  virtual void stop() = 0;
 };
 
 // Builds the request handler. The dependencies must outlive it. Thread-safe: handle()
