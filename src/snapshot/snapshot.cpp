@@ -6,6 +6,7 @@
 
 #include "handover/util/clock.hpp"
 #include "history.hpp"
+#include "stored_evaluation.hpp"
 #include "summary.hpp"
 #include "turn_facts.hpp"
 
@@ -22,29 +23,6 @@ constexpr std::size_t kMaxActionData = 2048;  // bytes of an action's data kept 
 json parse_object(const std::string& text) {
   if (text.empty()) return nullptr;
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_object() ? parsed : json(nullptr);
-}
-
-// What build_snapshot reads of a stored evaluation: the signals of these families and the
-// evidence. The rest (checks of every fired rule, other families) is dropped while parsing,
-// which makes a 200-turn snapshot about twice as fast; the deciding turn's evaluation is
-// read whole by trigger_section.
-json parse_evaluation(const std::string& text) {
-  if (text.empty()) return nullptr;
-  std::string top;  // the member of the root being parsed
-  auto keep = [&top](int depth, json::parse_event_t event, json& parsed) {
-    if (event != json::parse_event_t::key) return true;
-    const auto& key = parsed.get_ref<const std::string&>();
-    if (depth == 1) {
-      top = key;
-      return key == "signals" || key == "evidence";
-    }
-    if (depth == 2 && top == "signals") {
-      return key == "sentiment" || key == "anger" || key == "uncertainty" || key == "value";
-    }
-    return true;
-  };
-  json parsed = json::parse(text, keep, /*allow_exceptions=*/false);
   return parsed.is_object() ? parsed : json(nullptr);
 }
 
@@ -298,7 +276,7 @@ TurnFacts read_facts(const store::TurnRecord& turn, double low_confidence) {
   f.turn = &turn;
   f.bot = parse_object(turn.bot_json);
   f.actions = parse_array(turn.actions_json);
-  f.evaluation = parse_evaluation(turn.evaluation_json);
+  f.evaluation = read_stored_evaluation(turn.evaluation_json);
   if (turn.role == "bot") f.unsure = judged_unsure(f, low_confidence);
   return f;
 }
