@@ -28,7 +28,10 @@ end
 function request()
   counter = counter + 1
   local id = ids[(counter % #ids) + 1]
-  local text = texts[(counter % #texts) + 1]
+  -- Texts move at another stride than conversations (as in bench/tools/http_load), so each
+  -- conversation gets varied texts. With one stride and 2,000 texts over 1,000 conversations,
+  -- each conversation would repeat the same two texts for as long as the load runs.
+  local text = texts[((counter * 7 + math.floor(counter / #ids)) % #texts) + 1]
   local body = '{"role":"user","text":"' .. json_escape(text) .. '"}'
   return wrk.format("POST", "/v1/conversations/" .. id .. "/turns", {
     ["Content-Type"] = "application/json",
