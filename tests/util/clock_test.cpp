@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <string>
+
 namespace handover {
 namespace {
 
@@ -27,6 +31,44 @@ TEST(ParseRfc3339, ReadsTimestampsWithOffsetsAndFractions) {
     ASSERT_TRUE(parsed.has_value());
     EXPECT_EQ(*parsed, c.ms);
   }
+}
+
+// The layout gmtime_r and printf give, which format_rfc3339_ms writes without them.
+std::string formatted_by_libc(std::int64_t ms) {
+  std::int64_t secs = ms / 1000;
+  std::int64_t millis = ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    secs -= 1;
+  }
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+TEST(FormatRfc3339, MatchesTheCalendarOfTheCLibrary) {
+  EXPECT_EQ(format_rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339_ms(1796394306123), "2026-12-04T14:25:06.123Z");
+  EXPECT_EQ(format_rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339_ms(1709164800000), "2024-02-29T00:00:00.000Z");
+  // Every 7 hours, 13 minutes and some milliseconds from 1900 to 2200: all months, leap days
+  // and centuries on both sides of the epoch.
+  constexpr std::int64_t kFrom = -2'208'988'800'000;  // 1900-01-01
+  constexpr std::int64_t kTo = 7'258'118'400'000;     // 2200-01-01
+  constexpr std::int64_t kStep = (7 * 3600 + 13 * 60) * 1000 + 457;
+  int checked = 0;
+  for (std::int64_t ms = kFrom; ms < kTo; ms += kStep, ++checked) {
+    ASSERT_EQ(format_rfc3339_ms(ms), formatted_by_libc(ms)) << ms;
+  }
+  EXPECT_GT(checked, 300'000);
+  // Years the fixed layout cannot hold are written as the C library writes them.
+  EXPECT_EQ(format_rfc3339_ms(253'402'300'800'000), formatted_by_libc(253'402'300'800'000));
+  EXPECT_EQ(format_rfc3339_ms(-62'198'755'200'000), formatted_by_libc(-62'198'755'200'000));
 }
 
 TEST(ParseRfc3339, RoundTripsWhatFormatWrites) {
