@@ -487,7 +487,7 @@ void AgentService::escalation_committed(const std::string& id,
 }
 
 void AgentService::on_turn_committed(const store::ConversationRecord& conv,
-                                     const store::TurnRecord& turn) {
+                                     const store::TurnRecord& turn, const AgentView& agent_view) {
   if (turn.role != "user" && turn.role != "system") return;
   Impl& s = *impl_;
   std::string agent;
@@ -496,7 +496,8 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
     auto it = s.assigned.find(conv.id);
     if (it == s.assigned.end()) return;
     agent = it->second;
-    json data = {{"conversation_id", conv.id}, {"turn", turn_json(turn)}};
+    json data = {{"conversation_id", conv.id},
+                 {"turn", turn_json(agent_view ? agent_view(turn) : turn)}};
     // Submitted under the lock so it is ordered after the assignment's own events.
     s.store.append_events({agent_event(kEventTurn, conv.id, agent, std::move(data))},
                           [&s, token = s.track()](Result<std::vector<store::EventRecord>> stored) {

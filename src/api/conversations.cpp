@@ -560,7 +560,10 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
   if (ctx.agents && (result->turn.role == "user" || result->turn.role == "system")) {
-    ctx.agents->on_turn_committed(conv, for_agent(ctx.masker, result->turn));
+    // Masked only when an agent holds the conversation: most turns go to nobody.
+    ctx.agents->on_turn_committed(conv, result->turn, [&ctx](const store::TurnRecord& turn) {
+      return for_agent(ctx.masker, turn);
+    });
   }
   const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
                          conv.state == agents::kStateBot &&

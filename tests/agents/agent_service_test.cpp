@@ -293,6 +293,43 @@ TEST_F(AgentServiceTest, AcceptMovesTheConversationToAgentAndRelaysUserTurns) {
   EXPECT_GT((*relayed)["seq"], (*assigned)["seq"]);
 }
 
+TEST_F(AgentServiceTest, RelaysTheAgentsViewOfATurnAndBuildsItOnlyForAHeldConversation) {
+  auto ana = connect(add_agent("ana"));
+  const std::string held = create_conversation();
+  const std::string with_bot = create_conversation();
+  ASSERT_TRUE(escalate(held));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "accept"},
+            {"ref", 1},
+            {"conversation_id", held},
+            {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("assigned").has_value());
+
+  int views = 0;
+  const AgentService::AgentView masked = [&views](const store::TurnRecord& turn) {
+    ++views;
+    store::TurnRecord shown = turn;
+    shown.text = "IBAN [masked]";
+    return shown;
+  };
+  store::TurnRecord turn;
+  turn.seq = 1;
+  turn.role = "user";
+  turn.text = "IBAN DE89370400440532013000";
+  turn.conversation_id = with_bot;
+  service_->on_turn_committed(*store_->get_conversation(with_bot), turn, masked);
+  EXPECT_EQ(views, 0) << "nobody holds that conversation";
+  turn.conversation_id = held;
+  service_->on_turn_committed(*store_->get_conversation(held), turn, masked);
+  auto relayed = ana->next("turn");
+
+  ASSERT_TRUE(relayed.has_value());
+  EXPECT_EQ(views, 1);
+  EXPECT_EQ((*relayed)["conversation_id"], held);
+  EXPECT_EQ((*relayed)["turn"]["text"], "IBAN [masked]");
+}
+
 TEST_F(AgentServiceTest, OfferTimesOutWhenTheClockPassesItsDeadline) {
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();

@@ -104,10 +104,15 @@ class AgentService final : public http::WebSocketHandler {
   void escalation_committed(const std::string& conversation_id,
                             const Result<std::vector<store::EventRecord>>& events);
 
+  // The turn as an agent may see it (personal data masked).
+  using AgentView = std::function<store::TurnRecord(const store::TurnRecord&)>;
+
   // A user or system turn committed on `conv`. When a person holds the conversation the
-  // turn is persisted as an agent-directed event and relayed to that agent. Other turns and
-  // conversations are ignored. Never blocks on the store.
-  void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
+  // turn, as `agent_view` shows it (as it is without one), is persisted as an agent-directed
+  // event and relayed to that agent. Other turns and conversations are ignored, and
+  // `agent_view` is not called for them. Never blocks on the store.
+  void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn,
+                         const AgentView& agent_view = {});
 
   // The snapshot stored with the conversation's latest escalation, the text its offers
   // carried. NotFound when this service never escalated the conversation; the store's error
