@@ -70,17 +70,21 @@ struct Narrator::Impl {
     {
       std::lock_guard lock(mu);
       if (stopping) return;
-      if (turn && !matters_to_idle_worker(kept)) return;
+      if (turn && !ends_a_wait(kept)) return;
       queue.push_back(std::move(kept));
     }
     ready.notify_one();
   }
 
-  // A new turn only ends a wait (see handle()). While the worker is idle with nothing queued,
-  // `waiting` is as handle() left it, so a turn of a conversation nobody waits in is known to
-  // change nothing and need not wake the worker: with most turns that is every one. Called
-  // with mu held.
-  bool matters_to_idle_worker(const feed::Event& turn) const {
+  // A new turn only ends a wait, when it finds the conversation back with the bot (see
+  // handle()); any other turn changes nothing, and need not wake the worker. While the worker
+  // is idle with nothing queued, `waiting` is as handle() left it, so a turn of a conversation
+  // nobody waits in changes nothing either. Together that is nearly every turn: those of
+  // conversations with the bot and nobody waiting, and those of conversations still waiting
+  // or with an agent. Called with mu held.
+  bool ends_a_wait(const feed::Event& turn) const {
+    const auto state = turn.data.find("state");
+    if (state == turn.data.end() || *state != agents::kStateBot) return false;
     if (busy || !queue.empty()) return true;
     return waiting.contains(turn.conversation_id);
   }
