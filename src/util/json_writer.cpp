@@ -38,6 +38,13 @@ std::string_view escape_of(unsigned char c, std::array<char, 6>& buffer) {
   return {buffer.data(), buffer.size()};
 }
 
+// Bytes written as they are: printable ASCII but the quote and the backslash.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+
 }  // namespace
 
 void append_quoted(std::string& out, std::string_view value) {
@@ -46,6 +53,9 @@ void append_quoted(std::string& out, std::string_view value) {
   std::array<char, 6> buffer{};
   std::size_t run = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < value.size();) {
+    // Most text is plain ASCII: skip over it before looking at a byte more closely.
+    while (i < value.size() && kPlain[static_cast<unsigned char>(value[i])]) ++i;
+    if (i == value.size()) break;
     const auto c = static_cast<unsigned char>(value[i]);
     if (c >= 0x80) {
       const std::size_t n = utf8::sequence_length(value, i);

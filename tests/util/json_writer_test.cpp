@@ -58,6 +58,14 @@ TEST(JsonWriter, EveryControlCharacterIsEscapedAsDumpDoes) {
   }
 }
 
+TEST(JsonWriter, EveryAsciiByteInsideAndAtTheEndsOfARunIsWrittenAsDumpWritesIt) {
+  for (int c = 0; c < 0x80; ++c) {
+    const char b = static_cast<char>(c);
+    const std::string s = std::string(1, b) + "plain text" + b + b + "more" + b;
+    EXPECT_EQ(quote(s), nlohmann::json(s).dump()) << "byte " << c;
+  }
+}
+
 TEST(JsonWriter, MalformedUtf8BecomesReplacementCharacters) {
   // A lone continuation byte, a truncated sequence at the end, an overlong form, a surrogate.
   EXPECT_EQ(quote("a\x80"
