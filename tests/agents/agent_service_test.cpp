@@ -186,6 +186,17 @@ class AgentServiceTest : public ::testing::Test {
   }
   std::string state_of(const std::string& id) { return store_->get_conversation(id)->state; }
 
+  // Escalates `conv` and has `agent` accept the offer; true once the agent got both the
+  // assignment and the acknowledgement of its accept (both are taken from its frames).
+  [[nodiscard]] bool hand_to(const std::shared_ptr<FakeConnection>& agent,
+                             const std::string& conv) {
+    if (!escalate(conv)) return false;
+    auto offer = agent->next("offer");
+    if (!offer) return false;
+    say(agent, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+    return agent->next("assigned").has_value() && agent->next("ack").has_value();
+  }
+
   FakeClock clock_;
   std::string dir_;
   std::unique_ptr<store::Store> store_;
@@ -297,14 +308,7 @@ TEST_F(AgentServiceTest, RelaysTheAgentsViewOfATurnAndBuildsItOnlyForAHeldConver
   auto ana = connect(add_agent("ana"));
   const std::string held = create_conversation();
   const std::string with_bot = create_conversation();
-  ASSERT_TRUE(escalate(held));
-  auto offer = ana->next("offer");
-  ASSERT_TRUE(offer.has_value());
-  say(ana, {{"type", "accept"},
-            {"ref", 1},
-            {"conversation_id", held},
-            {"offer_id", (*offer)["offer_id"]}});
-  ASSERT_TRUE(ana->next("assigned").has_value());
+  ASSERT_TRUE(hand_to(ana, held));
 
   int views = 0;
   const AgentService::AgentView masked = [&views](const store::TurnRecord& turn) {
@@ -386,11 +390,7 @@ TEST_F(AgentServiceTest, RestoreKeepsAssignmentsAndWaitingConversations) {
   const std::string token = add_agent("ana");
   auto ana = connect(token);
   const std::string held = create_conversation();
-  ASSERT_TRUE(escalate(held));
-  auto offer = ana->next("offer");
-  ASSERT_TRUE(offer.has_value());
-  say(ana, {{"type", "accept"}, {"conversation_id", held}, {"offer_id", (*offer)["offer_id"]}});
-  ASSERT_TRUE(ana->next("ack").has_value());
+  ASSERT_TRUE(hand_to(ana, held));
   say(ana, {{"type", "presence"}, {"status", "away"}});
   ASSERT_TRUE(ana->next("ack").has_value());
   const std::string waiting = create_conversation();
@@ -412,11 +412,7 @@ TEST_F(AgentServiceTest, AgentMessageBecomesAnAgentTurnOnlyForTheAssignedAgent) 
   auto ana = connect(add_agent("ana"));
   auto ben = connect(add_agent("ben"));
   const std::string conv = create_conversation();
-  ASSERT_TRUE(escalate(conv));
-  auto offer = ana->next("offer");
-  ASSERT_TRUE(offer.has_value());
-  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
-  ASSERT_TRUE(ana->next("ack").has_value());
+  ASSERT_TRUE(hand_to(ana, conv));
 
   say(ben, {{"type", "message"}, {"ref", "b"}, {"conversation_id", conv}, {"text", "mine"}});
   say(ana, {{"type", "message"}, {"ref", "a"}, {"conversation_id", conv}, {"text", "Hallo"}});
@@ -470,11 +466,7 @@ TEST_F(AgentServiceTest, ResumeAfterTheHelloWaitIsRefused) {
 TEST_F(AgentServiceTest, AssignmentsReturnToTheQueueWhenTheGraceExpires) {
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();
-  ASSERT_TRUE(escalate(conv));
-  auto offer = ana->next("offer");
-  ASSERT_TRUE(offer.has_value());
-  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
-  ASSERT_TRUE(ana->next("ack").has_value());
+  ASSERT_TRUE(hand_to(ana, conv));
 
   service_->on_close(ana);
   clock_.advance_ms(29'000);
@@ -499,11 +491,7 @@ TEST_F(AgentServiceTest, DisablingAnAgentClosesItsConnectionsAndRequeuesItsConve
   after.disabled = true;
 
   const std::string conv = create_conversation();
-  ASSERT_TRUE(escalate(conv));
-  auto offer = ana->next("offer");
-  ASSERT_TRUE(offer.has_value());
-  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
-  ASSERT_TRUE(ana->next("ack").has_value());
+  ASSERT_TRUE(hand_to(ana, conv));
 
   service_->on_agent_updated(*before, after);
   auto unassigned = ana->next("unassigned");
@@ -543,11 +531,7 @@ TEST_F(AgentServiceTest, EscalationSnapshotIsTheOneStoredWithTheLatestEscalation
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();
   const std::string never = create_conversation();
-  ASSERT_TRUE(escalate(conv));
-  auto offer = ana->next("offer");
-  ASSERT_TRUE(offer.has_value());
-  say(ana, {{"type", "accept"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
-  ASSERT_TRUE(ana->next("assigned").has_value());
+  ASSERT_TRUE(hand_to(ana, conv));
   say(ana, {{"type", "return_to_bot"}, {"conversation_id", conv}});
   ASSERT_TRUE(ana->next("unassigned").has_value());
   Escalation second;
