@@ -84,8 +84,8 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "THEN json_set(data_json, '$.note', '') ELSE json_set(data_json, '$.data.note', '') END "
      "WHERE id IN (SELECT e.id FROM events AS e "
      "LEFT JOIN conversations AS c ON c.pk = e.conversation "
-     "WHERE ((e.type IN ('routing.resolved', 'routing.returned', 'routing.transferred') "
-     "AND json_extract(e.data_json, '$.data.note') <> '') "
+     "WHERE (((e.type = 'routing.resolved' OR e.type = 'routing.returned' "
+     "OR e.type = 'routing.transferred') AND json_extract(e.data_json, '$.data.note') <> '') "
      "OR (e.type = 'agent.unassigned' AND json_extract(e.data_json, '$.note') <> '')) "
      "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
      "ORDER BY e.created_at_ms LIMIT ?2)"},

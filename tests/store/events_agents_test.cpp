@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -1222,6 +1223,47 @@ TEST_F(SchemaUpgradeTest, KeepsAnOperatorsViewOfTurnsWorkingAcrossTheMove) {
             std::to_string(kSchemaVersion));
   EXPECT_EQ(raw.query("SELECT n FROM turns_per_role WHERE role = 'user'"), "1");
   EXPECT_EQ(raw.query("SELECT n FROM turns_per_role WHERE role = 'bot'"), "1");
+}
+
+// Every turn writes an event. Its insert must not build and drop a temporary table, as
+// SQLite does for an IN list in a partial index's WHERE clause.
+TEST_F(SchemaUpgradeTest, InsertingAnEventBuildsNoTemporaryTable) {
+  RawDb raw(options_.path);
+  const std::vector<std::string> program = raw.opcodes(
+      "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) "
+      "VALUES (1, NULL, 'turn.created', '{}', 5)");
+  ASSERT_FALSE(program.empty());
+  EXPECT_EQ(std::count(program.begin(), program.end(), "IdxInsert"), 5)
+      << "one entry per index of events";
+  EXPECT_EQ(std::count(program.begin(), program.end(), "OpenEphemeral"), 0);
+}
+
+TEST_F(SchemaUpgradeTest, RebuildsTheNotesIndexOfAVersionFiveDatabaseWithItsEntries) {
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v5.db", 5));
+  {
+    RawDb v5(options_.path);
+    insert_old_conversation(v5, "en", 0);
+    v5.exec(
+        "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) VALUES "
+        "(1, 'a_1', 'routing.transferred', '{\"data\":{\"note\":\"call back\"}}', 2), "
+        "(1, 'a_1', 'routing.resolved', '{\"data\":{\"note\":\"\"}}', 3), "
+        "(1, 'a_1', 'agent.unassigned', '{\"note\":\"Herr X\"}', 4), "
+        "(1, NULL, 'turn.created', '{\"note\":\"not a note\"}', 5)");
+  }
+
+  open_store();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
+  // INDEXED BY fails to prepare unless the query's condition is the index's own.
+  EXPECT_EQ(raw.query("SELECT group_concat(id) FROM (SELECT id FROM events "
+                      "INDEXED BY events_with_note WHERE (((type = 'routing.resolved' "
+                      "OR type = 'routing.returned' OR type = 'routing.transferred') "
+                      "AND json_extract(data_json, '$.data.note') <> '') "
+                      "OR (type = 'agent.unassigned' AND json_extract(data_json, '$.note') <> ''))"
+                      " AND created_at_ms < 100 ORDER BY created_at_ms)"),
+            "1,3");
 }
 
 // A turn with a real evaluation is larger than a WITHOUT ROWID page keeps in place; it must

@@ -133,6 +133,19 @@ class RawDb {
     sqlite3_finalize(statement);
     return value;
   }
+  // The opcodes of the program SQLite compiles `sql` into, in order.
+  std::vector<std::string> opcodes(const std::string& sql) {
+    const std::string explain = "EXPLAIN " + sql;
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, explain.c_str(), -1, &statement, nullptr), SQLITE_OK)
+        << explain << ": " << sqlite3_errmsg(db_);
+    std::vector<std::string> opcodes;
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      opcodes.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 1)));
+    }
+    sqlite3_finalize(statement);
+    return opcodes;
+  }
 
  private:
   sqlite3* db_ = nullptr;
