@@ -81,15 +81,72 @@ json escalation_data(const json& stored) {
   return out;
 }
 
+// Reads the "state" member of a turn.created record without building the document: the
+// feed maps one of these for every turn. Nested members of that name do not count.
+class TurnStateReader final : public nlohmann::json_sax<json> {
+ public:
+  // False unless the text is a JSON object.
+  bool read(std::string_view text) {
+    return json::sax_parse(text, this, nlohmann::json::input_format_t::json, /*strict=*/true) &&
+           top_is_object_;
+  }
+  const std::string& state() const { return state_; }
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool string(string_t& text) override {
+    if (depth_ == 1 && at_state_) state_ = std::move(text);
+    return value();
+  }
+  bool start_object(std::size_t) override { return open(true); }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_array() override { return close(); }
+  bool key(string_t& name) override {
+    at_state_ = depth_ == 1 && name == "state";
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool value() {
+    at_state_ = false;
+    return true;
+  }
+  bool open(bool object) {
+    if (depth_ == 0) top_is_object_ = object;
+    at_state_ = false;
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool top_is_object_ = false;
+  bool at_state_ = false;
+  std::string state_;
+};
+
 std::optional<Event> turn_event(const store::EventRecord& record,
-                                std::shared_ptr<const store::TurnRecord> turn, const json& stored) {
+                                std::shared_ptr<const store::TurnRecord> turn) {
   if (turn == nullptr) return std::nullopt;
+  TurnStateReader stored;
+  if (!stored.read(record.data_json)) return std::nullopt;
   Event event;
   event.id = record.id;
   event.type = kTurnCreated;
   event.conversation_id = record.conversation_id;
   event.created_at_ms = record.created_at_ms;
-  event.data = {{"state", stored.value("state", std::string())}};
+  event.data = {{"state", stored.state()}};
   event.turn = std::move(turn);
   return event;
 }
@@ -99,11 +156,9 @@ std::optional<Event> turn_event(const store::EventRecord& record,
 std::optional<Event> to_public(const store::EventRecord& record,
                                std::shared_ptr<const store::TurnRecord> turn,
                                const AgentNames& names) {
+  if (record.type == store::kTurnCreatedEvent) return turn_event(record, std::move(turn));
   const json stored = json::parse(record.data_json, nullptr, /*allow_exceptions=*/false);
   if (!stored.is_object()) return std::nullopt;
-  if (record.type == store::kTurnCreatedEvent) {
-    return turn_event(record, std::move(turn), stored);
-  }
 
   const Mapping* mapping = mapping_for(record.type);
   if (mapping == nullptr) return std::nullopt;

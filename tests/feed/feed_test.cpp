@@ -5,7 +5,9 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <mutex>
+#include <optional>
 
 #include "handover/feed/feed.hpp"
 #include "handover/util/clock.hpp"
@@ -126,6 +128,34 @@ TEST_F(FeedTest, TurnsArriveInCommitOrderWithTheTurnAndState) {
   // The customer never sees the trigger evaluation.
   EXPECT_FALSE(view(first, Audience::kCustomer)["turn"].contains("evaluation"));
   EXPECT_EQ(view(first, Audience::kCustomer)["turn"]["text"], "Hallo");
+}
+
+// The state comes from the record's own top-level "state"; a record that is not a JSON
+// object, or has no turn, stands for no public event.
+TEST(TurnCreatedRecordTest, TakesTheTopLevelStateAndRefusesWhatIsNotAnObject) {
+  auto turn = std::make_shared<const store::TurnRecord>();
+  store::EventRecord record;
+  record.id = 7;
+  record.type = store::kTurnCreatedEvent;
+  record.conversation_id = "c_1";
+  record.data_json = R"({"seq":3,"meta":{"state":"nested"},"list":[{"state":"x"}],)"
+                     R"("role":"user","state":"queued"})";
+  std::optional<Event> event = to_public(record, turn);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->id, 7);
+  EXPECT_EQ(event->type, kTurnCreated);
+  EXPECT_EQ(event->data, json({{"state", "queued"}}));
+  EXPECT_EQ(event->turn, turn);
+
+  record.data_json = R"({"seq":3,"state":5})";
+  ASSERT_TRUE(to_public(record, turn).has_value());
+  EXPECT_EQ(to_public(record, turn)->data, json({{"state", ""}}));
+  for (const char* bad : {"", "[]", "\"bot\"", R"({"state":"bot")", R"({"state":"bot"} x)"}) {
+    record.data_json = bad;
+    EXPECT_FALSE(to_public(record, turn).has_value()) << bad;
+  }
+  record.data_json = R"({"state":"bot"})";
+  EXPECT_FALSE(to_public(record, nullptr).has_value());
 }
 
 TEST_F(FeedTest, CustomersSeeMetadataOnlyOnSystemTurns) {
