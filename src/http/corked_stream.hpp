@@ -15,10 +15,10 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <cstddef>
 #include <functional>
@@ -30,7 +30,9 @@ namespace handover::http {
 
 class CorkedStream {
  public:
-  using next_layer_type = boost::beast::tcp_stream;
+  // The socket itself: the session keeps its own timer, so Beast's timed stream (two more
+  // timers per connection) would only cost memory.
+  using next_layer_type = boost::asio::ip::tcp::socket;
   using executor_type = next_layer_type::executor_type;
   using error_code = boost::beast::error_code;
 
@@ -154,7 +156,7 @@ class CorkedStream {
 };
 
 // Beast ends the closing handshake with a teardown of the layer under the stream: here that
-// is the TCP stream's teardown once every pending byte (the close frame last) was written.
+// is the socket's teardown once every pending byte (the close frame last) was written.
 template <class Handler>
 void async_teardown(boost::beast::role_type role, CorkedStream& stream, Handler&& handler) {
   auto executor = boost::asio::get_associated_executor(handler, stream.get_executor());
