@@ -157,17 +157,25 @@ std::optional<Event> to_public(const store::EventRecord& record,
                                std::shared_ptr<const store::TurnRecord> turn,
                                const AgentNames& names) {
   if (record.type == store::kTurnCreatedEvent) return turn_event(record, std::move(turn));
-  const json stored = json::parse(record.data_json, nullptr, /*allow_exceptions=*/false);
+  const Mapping* mapping = mapping_for(record.type);
+  if (mapping == nullptr) return std::nullopt;  // internal: not worth parsing
+  const bool escalated = record.type == "handover.escalated";
+  // An escalation carries the context snapshot for the agent, which no public event shows:
+  // the parser skips building it.
+  const json::parser_callback_t skip_snapshot = [](int depth, json::parse_event_t event,
+                                                   json& parsed) {
+    return !(depth == 1 && event == json::parse_event_t::key && parsed == "snapshot");
+  };
+  const json stored = json::parse(record.data_json, escalated ? skip_snapshot : nullptr,
+                                  /*allow_exceptions=*/false);
   if (!stored.is_object()) return std::nullopt;
 
-  const Mapping* mapping = mapping_for(record.type);
-  if (mapping == nullptr) return std::nullopt;
   Event event;
   event.id = record.id;
   event.type = mapping->type;
   event.conversation_id = record.conversation_id;
   event.created_at_ms = record.created_at_ms;
-  if (record.type == "handover.escalated") {
+  if (escalated) {
     event.data = escalation_data(stored);
   } else if (record.type.starts_with("routing.")) {
     event.data = routing_data(stored, names);

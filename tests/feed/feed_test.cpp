@@ -158,6 +158,27 @@ TEST(TurnCreatedRecordTest, TakesTheTopLevelStateAndRefusesWhatIsNotAnObject) {
   EXPECT_FALSE(to_public(record, nullptr).has_value());
 }
 
+// The parser skips the snapshot at the top level only; members of that name deeper down are
+// data like any other.
+TEST(EscalationRecordTest, KeepsItsRoutingFieldsAndSkipsOnlyTheTopLevelSnapshot) {
+  store::EventRecord record;
+  record.id = 9;
+  record.type = "handover.escalated";
+  record.conversation_id = "c_1";
+  record.data_json = R"({"snapshot":{"queue":"wrong","snapshot":1},"queue":"general",)"
+                     R"("priority":5,"reasons":[{"snapshot":"kept"}],"skills":["billing"]})";
+  std::optional<Event> event = to_public(record, nullptr);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->type, kHandoverRequested);
+  EXPECT_EQ(event->data, json({{"queue", "general"},
+                               {"priority", 5},
+                               {"reasons", {{{"snapshot", "kept"}}}},
+                               {"skills", {"billing"}},
+                               {"state", "queued"}}));
+  record.data_json = R"({"snapshot":{"queue":"wrong"})";
+  EXPECT_FALSE(to_public(record, nullptr).has_value());
+}
+
 TEST_F(FeedTest, CustomersSeeMetadataOnlyOnSystemTurns) {
   create("c_1");
   Seen seen;
