@@ -1,15 +1,85 @@
 // The WAL checkpoint thread.
 #include "checkpointer.hpp"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <sys/types.h>
 
+#include <algorithm>
+#include <mutex>
 #include <utility>
 
 namespace handover::store {
+namespace {
+
+// Pacing the checkpoint thread's writes. SQLite's unix VFS lets a program replace the system
+// calls it makes; the replacement of pwrite passes every write on and, on a checkpoint thread
+// only, has the kernel write the file's dirty pages out and waits for it after every
+// kWritebackBytes. The thread's own fd is not needed: SQLite hands it to every write.
+using PwriteFunction = ssize_t (*)(int, const void*, size_t, off_t);
+PwriteFunction g_system_pwrite = nullptr;  // set once, before any paced write
+
+struct PacedWrites {
+  std::atomic<std::uint64_t>* writebacks = nullptr;  // null on every other thread
+  std::size_t since_writeback = 0;
+};
+thread_local PacedWrites t_paced;
+
+ssize_t paced_pwrite(int fd, const void* data, size_t size, off_t offset) {
+  const ssize_t written = g_system_pwrite(fd, data, size, offset);
+  if (t_paced.writebacks == nullptr || written <= 0) return written;
+  t_paced.since_writeback += static_cast<std::size_t>(written);
+  if (t_paced.since_writeback >= Checkpointer::kWritebackBytes) {
+    t_paced.since_writeback = 0;
+    // Best effort: a failure leaves the pages to the checkpoint's own sync.
+    sync_file_range(fd, 0, 0,
+                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                        SYNC_FILE_RANGE_WAIT_AFTER);
+    t_paced.writebacks->fetch_add(1, std::memory_order_relaxed);
+  }
+  return written;
+}
+
+// Installs paced_pwrite in the default VFS, once per process. Without it (a VFS that does not
+// let its calls be replaced) checkpoints still work, unpaced.
+void install_paced_writes() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
+    for (const char* name : {"pwrite64", "pwrite"}) {
+      if (vfs == nullptr || vfs->xGetSystemCall == nullptr) break;
+      sqlite3_syscall_ptr current = vfs->xGetSystemCall(vfs, name);
+      if (current == nullptr) continue;
+      g_system_pwrite = reinterpret_cast<PwriteFunction>(current);
+      if (vfs->xSetSystemCall(vfs, name, reinterpret_cast<sqlite3_syscall_ptr>(&paced_pwrite)) ==
+          SQLITE_OK) {
+        return;
+      }
+    }
+    spdlog::warn("store: checkpoints write unpaced (the SQLite VFS keeps its own pwrite)");
+  });
+}
+
+// Paces the calling thread's writes while it lives.
+class PacingScope {
+ public:
+  explicit PacingScope(std::atomic<std::uint64_t>& writebacks) {
+    t_paced.writebacks = &writebacks;
+    t_paced.since_writeback = 0;
+  }
+  ~PacingScope() { t_paced.writebacks = nullptr; }
+  PacingScope(const PacingScope&) = delete;
+  PacingScope& operator=(const PacingScope&) = delete;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path,
                                                           const std::string& synchronous,
-                                                          int busy_timeout_ms) {
+                                                          int busy_timeout_ms,
+                                                          int checkpoint_frames) {
+  install_paced_writes();
   Result<Connection> db = Connection::open(path, Connection::Mode::kReadWrite, busy_timeout_ms);
   if (!db) return db.status();
   // A checkpoint syncs the database file as the writer's mode says it must.
@@ -17,7 +87,8 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
       db->exec(synchronous == "full" ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   if (!mode.is_ok()) return mode;
 
-  std::unique_ptr<Checkpointer> checkpointer(new Checkpointer(std::move(db).value()));
+  std::unique_ptr<Checkpointer> checkpointer(
+      new Checkpointer(std::move(db).value(), std::max(checkpoint_frames, 4)));
   checkpointer->thread_ = std::thread([raw = checkpointer.get()] { raw->run(); });
   return checkpointer;
 }
@@ -47,9 +118,11 @@ void Checkpointer::stop() {
 int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, int frames) {
   auto* checkpointer = static_cast<Checkpointer*>(self);
   // Fewer frames than last time: the WAL started over, and so does the pace.
-  if (frames < checkpointer->last_frames_) checkpointer->next_signal_frames_ = kCheckpointFrames;
+  if (frames < checkpointer->last_frames_) {
+    checkpointer->next_signal_frames_ = checkpointer->checkpoint_frames();
+  }
   checkpointer->last_frames_ = frames;
-  if (frames >= kWriterCheckpointFrames) {
+  if (frames >= checkpointer->writer_frames()) {
     // A failure here (a reader still on old frames) leaves the WAL as it is, to try again
     // after the next commit; the commit itself has already succeeded.
     sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -57,7 +130,7 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
     return SQLITE_OK;
   }
   if (frames < checkpointer->next_signal_frames_) return SQLITE_OK;
-  checkpointer->next_signal_frames_ = frames + kCheckpointStepFrames;
+  checkpointer->next_signal_frames_ = frames + checkpointer->step_frames();
   checkpointer->wakeups_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(checkpointer->mutex_);
@@ -68,6 +141,7 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
 }
 
 void Checkpointer::run() {
+  const PacingScope paced(paced_writebacks_);
   std::unique_lock lock(mutex_);
   bool behind = false;
   int last_in_wal = 0;

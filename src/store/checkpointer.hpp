@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,35 +18,51 @@
 namespace handover::store {
 
 // Owns one read-write connection and one thread. The writer reports the WAL's size after each
-// commit; once it holds kCheckpointFrames frames the thread runs a PASSIVE checkpoint, which
+// commit; once it holds checkpoint_frames() frames the thread runs a PASSIVE checkpoint, which
 // copies what no reader still needs and never blocks the writer or the readers. The writer
 // connection's own automatic checkpoints must be off (see attach()).
 //
 // The WAL starts over from its beginning only once a checkpoint has copied all of it, and a
 // checkpoint on another thread rarely gets there while commits keep adding frames: under
-// steady load the file would grow without end. So once it holds kWriterCheckpointFrames, the
-// writer runs a PASSIVE checkpoint itself right after its commit, when nothing is being added;
-// the thread has already copied most frames, so that one is short.
+// steady load the file would grow without end. So once it holds writer_frames(), the writer
+// runs a PASSIVE checkpoint itself right after its commit, when nothing is being added; the
+// thread has already copied most frames, so that one is short.
+//
+// A long WAL is cheaper to fold back than a short one: a checkpoint copies each page once,
+// however often the commits since the last one rewrote it, and the pages a turn dirties (the
+// end of its conversation's index ranges, the conversation row) are rewritten often. But a
+// checkpoint that copies tens of MiB and then syncs hands the disk all of it at once, and the
+// commits' own syncs wait behind it. So the thread's writes into the database file are paced:
+// after every kWritebackBytes it has the kernel write them out and waits for that, and no
+// commit ever queues behind more than that (see docs/performance.md, "Long checkpoints,
+// paced").
 class Checkpointer {
  public:
-  // SQLite's own default for automatic checkpoints (about 4 MiB of WAL with 4 KiB pages).
-  static constexpr int kCheckpointFrames = 1000;
-  static constexpr int kWriterCheckpointFrames = 4 * kCheckpointFrames;
-  // Past kCheckpointFrames the thread is woken again only after this many more frames. Every
-  // checkpoint ends in an fsync of the database file, which shares the disk with the writer's
-  // fsync of each commit; waking the thread after every commit made light load pay one
-  // checkpoint per commit (see docs/performance.md, "Checkpoints at a steady pace").
-  static constexpr int kCheckpointStepFrames = kCheckpointFrames / 4;
+  // About 64 MiB of WAL with 4 KiB pages.
+  static constexpr int kDefaultCheckpointFrames = 16000;
+  // How much the thread writes into the database file before it waits for the disk.
+  static constexpr std::size_t kWritebackBytes = 256 * 1024;
   // How soon the thread looks at a WAL that changed since its last checkpoint (see run()).
   static constexpr std::chrono::milliseconds kRetryAfter{100};
 
-  // Opens the connection to `path` with the store's `synchronous` mode and starts the thread.
+  // Opens the connection to `path` with the store's `synchronous` mode and starts the thread,
+  // which checkpoints once the WAL holds `checkpoint_frames` frames (at least 4).
   static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
                                                      const std::string& synchronous,
-                                                     int busy_timeout_ms);
+                                                     int busy_timeout_ms,
+                                                     int checkpoint_frames = kDefaultCheckpointFrames);
   ~Checkpointer();  // calls stop()
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // The thread's first checkpoint comes at checkpoint_frames(). Past it the thread is woken
+  // again only after step_frames() more: every checkpoint ends in an fsync of the database
+  // file, and waking it after every commit made light load pay one checkpoint per commit (see
+  // docs/performance.md, "Checkpoints at a steady pace"). The writer checkpoints itself at
+  // writer_frames().
+  int checkpoint_frames() const { return checkpoint_frames_; }
+  int step_frames() const { return checkpoint_frames_ / 4; }
+  int writer_frames() const { return 2 * checkpoint_frames_; }
 
   // Routes the commits of `writer` to this checkpointer instead of SQLite's automatic
   // checkpoints. Call on the writer's thread (or before it starts); `writer` must be closed or
@@ -63,26 +81,35 @@ class Checkpointer {
   std::uint64_t writer_checkpoints() const {
     return writer_rounds_.load(std::memory_order_relaxed);
   }
+  // Times the thread waited for the disk to take kWritebackBytes of its writes.
+  std::uint64_t paced_writebacks() const {
+    return paced_writebacks_.load(std::memory_order_relaxed);
+  }
 
   // Stops and joins the thread; a checkpoint under way finishes first. Idempotent.
   void stop();
 
  private:
-  explicit Checkpointer(Connection db) : db_(std::move(db)) {}
+  Checkpointer(Connection db, int checkpoint_frames)
+      : db_(std::move(db)),
+        checkpoint_frames_(checkpoint_frames),
+        next_signal_frames_(checkpoint_frames) {}
 
   static int on_wal_commit(void* self, struct sqlite3* db, const char* name, int frames);
   void run();
 
   Connection db_;  // the thread's only
+  const int checkpoint_frames_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  int next_signal_frames_ = kCheckpointFrames;  // writer thread only
-  int last_frames_ = 0;                         // writer thread only
+  int next_signal_frames_;  // writer thread only
+  int last_frames_ = 0;     // writer thread only
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> rounds_{0};
   std::atomic<int> uncopied_{0};
   std::atomic<int> seen_in_wal_{0};
   std::atomic<std::uint64_t> writer_rounds_{0};
+  std::atomic<std::uint64_t> paced_writebacks_{0};
   bool wanted_ = false;    // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;

@@ -241,7 +241,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
       ReaderPool::open(options.path, options.read_connections, options.busy_timeout_ms);
   if (!readers) return with_path(readers.status(), options.path);
   Result<std::unique_ptr<Checkpointer>> checkpointer =
-      Checkpointer::start(options.path, options.synchronous, options.busy_timeout_ms);
+      Checkpointer::start(options.path, options.synchronous, options.busy_timeout_ms,
+                          options.wal_checkpoint_frames);
   if (!checkpointer) return with_path(checkpointer.status(), options.path);
 
   std::unique_ptr<SqliteStore> store(

@@ -13,6 +13,9 @@
 namespace handover::store {
 namespace {
 
+// Smaller than the store's default, to keep the tests short.
+constexpr int kCheckpointFrames = 1000;
+
 class CheckpointerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -37,7 +40,8 @@ class CheckpointerTest : public ::testing::Test {
     ASSERT_TRUE(writer_.query_row("PRAGMA journal_mode = WAL"));
     ASSERT_TRUE(writer_.exec("PRAGMA synchronous = NORMAL").is_ok());
     ASSERT_TRUE(writer_.exec("CREATE TABLE t (v TEXT NOT NULL)").is_ok());
-    Result<std::unique_ptr<Checkpointer>> started = Checkpointer::start(path_, "normal", 1000);
+    Result<std::unique_ptr<Checkpointer>> started =
+        Checkpointer::start(path_, "normal", 1000, kCheckpointFrames);
     ASSERT_TRUE(started) << started.status().message();
     checkpointer_ = std::move(started).value();
     checkpointer_->attach(writer_);
@@ -58,7 +62,7 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
   // writer lets the WAL hold.
   const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(3000, 'x') + "')";
   constexpr int kRowsPerCommit = 10;
-  const int commits = 3 * Checkpointer::kWriterCheckpointFrames / kRowsPerCommit;
+  const int commits = 3 * checkpointer_->writer_frames() / kRowsPerCommit;
   for (int c = 0; c < commits; ++c) {
     ASSERT_TRUE(writer_.exec("BEGIN").is_ok());
     for (int r = 0; r < kRowsPerCommit; ++r) ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
@@ -69,10 +73,11 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
   // A frame is a page plus its 24-byte header; allow one commit's frames past the limit.
   constexpr std::uintmax_t kFrame = 4096 + 24;
   const std::uintmax_t bound =
-      (Checkpointer::kWriterCheckpointFrames + 4 * kRowsPerCommit) * kFrame + 32;
+      (checkpointer_->writer_frames() + 4 * kRowsPerCommit) * kFrame + 32;
   EXPECT_LE(std::filesystem::file_size(path_ + "-wal"), bound);
   EXPECT_GE(checkpointer_->writer_checkpoints(), 2u) << "the writer folded the WAL back";
   EXPECT_EQ(checkpointer_->checkpoints(), 0u) << "the thread never ran";
+  EXPECT_EQ(checkpointer_->paced_writebacks(), 0u) << "the writer's own writes are not paced";
   auto count = writer_.query_row("SELECT count(*) FROM t");
   ASSERT_TRUE(count);
   EXPECT_EQ(count->column_int64(0), commits * kRowsPerCommit);
@@ -91,7 +96,7 @@ TEST_F(CheckpointerTest, WakesTheThreadOncePerStepOfFramesNotPerCommit) {
   const std::string wal = path_ + "-wal";
   int commits = 0;
   std::uintmax_t frames = 0;
-  while (frames < 3 * Checkpointer::kWriterCheckpointFrames / 4) {
+  while (frames < static_cast<std::uintmax_t>(3 * checkpointer_->writer_frames() / 4)) {
     ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
     ++commits;
     frames = (std::filesystem::file_size(wal) - 32) / kFrame;
@@ -100,8 +105,8 @@ TEST_F(CheckpointerTest, WakesTheThreadOncePerStepOfFramesNotPerCommit) {
 
   // Hundreds of commits passed the first threshold; the thread heard of them once per step.
   const std::uintmax_t steps =
-      (frames - Checkpointer::kCheckpointFrames) / Checkpointer::kCheckpointStepFrames + 1;
-  ASSERT_GT(commits, 500);
+      (frames - checkpointer_->checkpoint_frames()) / checkpointer_->step_frames() + 1;
+  ASSERT_GT(commits, checkpointer_->step_frames());
   EXPECT_GE(checkpointer_->wakeups_for_test(), 1u);
   EXPECT_LE(checkpointer_->wakeups_for_test(), steps);
 }
@@ -135,6 +140,33 @@ TEST_F(CheckpointerTest, CopiesWhatWasLeftBehindOnceTheCommitsStop) {
       << checkpointer_->uncopied_for_test() << " frames still waiting";
   EXPECT_EQ(checkpointer_->wakeups_for_test(), 1u) << "no commit woke the thread";
   Checkpointer::detach(writer_);
+}
+
+// The thread hands its copies to the disk a slice at a time, waiting for each, instead of
+// all at once in the checkpoint's final sync; and what it copied is in the file.
+TEST_F(CheckpointerTest, WritesItsCopiesOutInSlicesOfKWritebackBytes) {
+  ASSERT_NO_FATAL_FAILURE(open_writer_and_checkpointer());
+  // Three pages of text a row: the first checkpoint copies some 4 MiB.
+  constexpr std::uintmax_t kRowBytes = 12000;
+  const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(kRowBytes, 'x') + "')";
+  const std::uintmax_t size_before = std::filesystem::file_size(path_);
+  std::uintmax_t rows = 0;
+  while (checkpointer_->wakeups_for_test() == 0) {
+    ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
+    ++rows;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (checkpointer_->uncopied_for_test() != 0 || checkpointer_->checkpoints() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the thread never caught up";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Checkpointer::detach(writer_);
+
+  const std::uintmax_t copied = std::filesystem::file_size(path_) - size_before;
+  ASSERT_GE(copied, kRowBytes * rows);
+  ASSERT_GE(copied, 8 * Checkpointer::kWritebackBytes);
+  EXPECT_GE(checkpointer_->paced_writebacks(), copied / Checkpointer::kWritebackBytes - 1);
+  EXPECT_LE(checkpointer_->paced_writebacks(), copied / Checkpointer::kWritebackBytes + 2);
 }
 
 }  // namespace

@@ -460,12 +460,15 @@ TEST_F(SqliteStoreTest, CheckpointsWalOnClose) {
 // Commits never checkpoint themselves; the checkpoint thread copies the WAL into the database
 // file once it passes its threshold, while the store stays open.
 TEST_F(SqliteStoreTest, CheckpointsWalInTheBackgroundWhileOpen) {
+  store_.reset();
+  options_.wal_checkpoint_frames = 1000;
+  open_store();
   ASSERT_TRUE(create("c_1").is_ok());
   const auto initial_size = std::filesystem::file_size(options_.path);
   std::vector<Pending<AppendTurnOutcome>> pending;
 
   // About one page per turn: well past the checkpoint threshold in a few commits.
-  for (int i = 0; i < 2 * Checkpointer::kCheckpointFrames; ++i) {
+  for (int i = 0; i < 2 * options_.wal_checkpoint_frames; ++i) {
     pending.push_back(append_async(turn("c_1", std::string(3000, 'x'))));
   }
   for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());

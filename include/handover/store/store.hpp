@@ -34,6 +34,10 @@ struct StoreOptions {
   std::size_t max_queue = 65536;    // pending writes beyond this are refused as Unavailable
   // Conversation rows get_conversation keeps in memory (a few hundred bytes each); 0: none.
   std::size_t cached_conversations = 16384;
+  // WAL frames (pages) after which a thread of the store folds the WAL back into the file.
+  // More frames cost disk space for the WAL (about 4 KiB each, up to twice this many) and save
+  // copying: a page rewritten by many commits is copied once.
+  int wal_checkpoint_frames = 16000;
 };
 
 // A conversation as stored. JSON-valued fields hold serialised JSON text.
