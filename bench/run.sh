@@ -211,15 +211,19 @@ paced_run() {
 alternate() {
   local name="$1" runner="$2"; shift 2
   local i
-  for i in $(seq "$runs"); do
-    if ((i % 2 == 1)); then
-      "$runner" "$srv_base" "$@" "$raw/${name}_server_$i.json" "$srv_pid"
-      "$runner" "$ngx_base" "$@" "$raw/${name}_nginx_$i.json" "$ngx_pid" "$ngx_worker"
-    else
-      "$runner" "$ngx_base" "$@" "$raw/${name}_nginx_$i.json" "$ngx_pid" "$ngx_worker"
-      "$runner" "$srv_base" "$@" "$raw/${name}_server_$i.json" "$srv_pid"
-    fi
-  done
+  for i in $(seq "$runs"); do alternate_once "$i" "$name" "$runner" "$@"; done
+}
+
+# Run `i` of one A/B pair: the server first in odd runs, nginx first in even ones.
+alternate_once() {
+  local i="$1" name="$2" runner="$3"; shift 3
+  if ((i % 2 == 1)); then
+    "$runner" "$srv_base" "$@" "$raw/${name}_server_$i.json" "$srv_pid"
+    "$runner" "$ngx_base" "$@" "$raw/${name}_nginx_$i.json" "$ngx_pid" "$ngx_worker"
+  else
+    "$runner" "$ngx_base" "$@" "$raw/${name}_nginx_$i.json" "$ngx_pid" "$ngx_worker"
+    "$runner" "$srv_base" "$@" "$raw/${name}_server_$i.json" "$srv_pid"
+  fi
 }
 
 wrk_50() { wrk_run "$1" 50 "${@:2}"; }
@@ -248,10 +252,15 @@ section_intake() {
   wrk_run "$srv_base" 50 "$work/warmup.json" "$srv_pid"
   wrk_run "$ngx_base" 50 "$work/warmup.json" "$ngx_pid"
   secs=$saved_secs
-  log "turn intake: 50 connections, $runs x ${secs}s each"
-  alternate intake_c50 wrk_50
-  log "turn intake: 200 connections"
-  alternate intake_c200 wrk_200
+  # The 50- and 200-connection runs take turns, so both meet the database at the same depths:
+  # the server's cost per turn grows with its file, and 200-connection runs held back until
+  # all 50-connection runs were done would measure that growth, not more connections.
+  local i
+  for i in $(seq "$runs"); do
+    log "turn intake: run $i of $runs at 50 and at 200 connections, ${secs}s each"
+    alternate_once "$i" intake_c50 wrk_50
+    alternate_once "$i" intake_c200 wrk_200
+  done
   log "turn intake: paced at $paced_rate/s"
   alternate paced paced_run
   stop_process "$srv_pid"
