@@ -15,11 +15,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 texts="$(realpath "$texts")"
 source bench/start-server.sh
 
-for _ in $(seq 1000); do
-  curl -s -X POST "$base/v1/conversations" -H 'Authorization: Bearer dev-bot-key-change-me' \
-    -H 'Content-Type: application/json' -d '{"language":"en"}' \
-    | grep -o '"id":"c_[^"]*"' | cut -d'"' -f4
-done > "$work/ids"
+create_conversations 1000 > "$work/ids"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 written() { awk '$1 == "wchar:" {print $2}' "/proc/$pid/io"; }

@@ -9,11 +9,7 @@ conns="${2:-50}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 source bench/start-server.sh
 
-for _ in $(seq 1000); do
-  curl -s -X POST "$base/v1/conversations" -H 'Authorization: Bearer dev-bot-key-change-me' \
-    -H 'Content-Type: application/json' -d '{"language":"en"}' \
-    | grep -o '"id":"c_[^"]*"' | cut -d'"' -f4
-done > "$work/ids"
+create_conversations 1000 > "$work/ids"
 cp bench/texts/sample_turns.txt "$work/texts"
 
 IDS_FILE="$work/ids" TEXTS_FILE="$work/texts" \
