@@ -47,10 +47,9 @@ class Checkpointer {
 
   // Opens the connection to `path` with the store's `synchronous` mode and starts the thread,
   // which checkpoints once the WAL holds `checkpoint_frames` frames (at least 4).
-  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path,
-                                                     const std::string& synchronous,
-                                                     int busy_timeout_ms,
-                                                     int checkpoint_frames = kDefaultCheckpointFrames);
+  static Result<std::unique_ptr<Checkpointer>> start(
+      const std::string& path, const std::string& synchronous, int busy_timeout_ms,
+      int checkpoint_frames = kDefaultCheckpointFrames);
   ~Checkpointer();  // calls stop()
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
