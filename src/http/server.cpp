@@ -15,6 +15,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <cassert>
 #include <chrono>
@@ -76,7 +77,11 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   bool read_timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> response_;
+  // The response being written: its head, composed here, and its body. response_status_ is 0
+  // while none is.
+  std::string response_head_;
+  std::string response_body_;
+  int response_status_ = 0;
   ServerState& shared_;
   ConnectionSlot slot_;  // moves to the WebSocket session on upgrade
   std::string remote_;
@@ -330,19 +335,68 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     if (r.stream) return do_stream(std::move(r));
     const bool keep_alive = request_keep_alive_ && !r.close && !close_after_write_ &&
                             !shared_.stopping && request_complete_;
-    response_.emplace(static_cast<bhttp::status>(r.status), version_ >= 11 ? 11 : 10);
-    auto& res = *response_;
-    res.set(bhttp::field::date, http_date());
-    if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
-    for (auto& [name, value] : r.headers) res.set(name, value);
-    res.body() = std::move(r.body);
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    if (method_ == "HEAD") res.body().clear();
     close_after_write_ = close_after_write_ || !keep_alive;
+    response_status_ = r.status;
+    response_head_ = compose_head(r, keep_alive);
+    response_body_ = std::move(r.body);
+    if (method_ == "HEAD" || !may_have_body(r.status)) response_body_.clear();
     stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
-    bhttp::async_write(stream_, res,
-                       beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    const std::array<net::const_buffer, 2> buffers{net::buffer(response_head_),
+                                                   net::buffer(response_body_)};
+    net::async_write(stream_, buffers,
+                     beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  // 1xx, 204 and 304 answers end with their head (RFC 9110, section 6.4.1).
+  static bool may_have_body(int status) {
+    return status >= 200 && status != 204 && status != 304;
+  }
+
+  // The status line and header block, composed in one string: a response is one buffer of
+  // head and one of body, written in one call. Content-Length counts the body a GET would get,
+  // also for HEAD.
+  std::string compose_head(const Response& r, bool keep_alive) const {
+    std::string head;
+    head.reserve(192 + r.content_type.size());
+    head += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    head += std::to_string(r.status);
+    head += ' ';
+    head += bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    append_field(head, "Date", http_date());
+    if (!r.content_type.empty()) append_field(head, "Content-Type", r.content_type);
+    for (std::size_t i = 0; i < r.headers.size(); ++i) {
+      const auto& [name, value] = r.headers[i];
+      if (!replaced_later(r.headers, i)) append_field(head, name, value);
+    }
+    if (may_have_body(r.status)) {
+      append_field(head, "Content-Length", std::to_string(r.body.size()));
+    }
+    if (!keep_alive && version_ >= 11) append_field(head, "Connection", "close");
+    if (keep_alive && version_ < 11) append_field(head, "Connection", "keep-alive");
+    head += "\r\n\r\n";
+    return head;
+  }
+
+  // A header set twice counts once, with its last value, as Response::set_header would have.
+  static bool replaced_later(const Headers& headers, std::size_t i) {
+    for (std::size_t j = i + 1; j < headers.size(); ++j) {
+      if (beast::iequals(headers[j].first, headers[i].first)) return true;
+    }
+    return false;
+  }
+
+  // A field whose name or value could end the line is a handler bug; it is left out rather
+  // than let it split the head.
+  static void append_field(std::string& head, std::string_view name, std::string_view value) {
+    if (name.find_first_of("\r\n:") != std::string_view::npos ||
+        value.find_first_of("\r\n") != std::string_view::npos) {
+      spdlog::error("http: response header {} left out: it would break the head", name);
+      return;
+    }
+    head += "\r\n";
+    head += name;
+    head += ": ";
+    head += value;
   }
 
   // Hands the socket to a stream session once the head is composed. A stream needs chunked
@@ -374,8 +428,10 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
 
   void on_write(beast::error_code ec, std::size_t bytes) {
     in_flight_ = false;
-    if (response_) record(static_cast<int>(response_->result_int()), bytes);
-    response_.reset();
+    if (response_status_ != 0) record(response_status_, bytes);
+    response_status_ = 0;
+    std::string().swap(response_body_);  // an idle connection keeps no answer's memory
+    response_head_.clear();
     if (ec || close_after_write_) return do_close();
     do_wait_request();
   }

@@ -134,6 +134,27 @@ class RawHttpClient {
     });
   }
 
+  // Reads up to the blank line that ends a response's head, which goes to `head` (with the
+  // blank line); bytes after it stay buffered for the next read.
+  beast::error_code read_head(std::string& head, std::chrono::milliseconds limit = 2s) {
+    std::size_t end = std::string::npos;
+    while ((end = buffered().find("\r\n\r\n")) == std::string::npos) {
+      std::size_t n = 0;
+      const auto ec = run_bounded(ioc_, [this] { socket_.cancel(); }, limit, [&](auto handler) {
+        socket_.async_read_some(buffer_.prepare(4096),
+                                [&n, handler](beast::error_code error, std::size_t read) mutable {
+                                  n = read;
+                                  handler(error);
+                                });
+      });
+      if (ec) return ec;
+      buffer_.commit(n);
+    }
+    head = buffered().substr(0, end + 4);
+    buffer_.consume(end + 4);
+    return {};
+  }
+
   // True when the server closes the connection within `limit` (no further bytes).
   bool closed_by_server(std::chrono::milliseconds limit = 2s) {
     char byte = 0;
@@ -144,6 +165,8 @@ class RawHttpClient {
   }
 
  private:
+  std::string buffered() const { return beast::buffers_to_string(buffer_.data()); }
+
   net::io_context ioc_;
   tcp::socket socket_;
   beast::flat_buffer buffer_;

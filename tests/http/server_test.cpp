@@ -128,5 +128,103 @@ TEST_F(ServerTest, AmbiguousFramingGets400AndClose) {
   EXPECT_EQ(handler_.requests(), 0);
 }
 
+// GET /fixed answers "hello" with the headers a test chose; /empty answers 204.
+class FixedHandler final : public Handler {
+ public:
+  explicit FixedHandler(Headers headers) : headers_(std::move(headers)) {}
+
+  void handle(Request request, Responder respond) override {
+    Response response;
+    if (request.target == "/empty") {
+      response.status = 204;
+      return respond(std::move(response));
+    }
+    response.content_type = "text/plain";
+    response.body = "hello";
+    response.headers = headers_;
+    respond(std::move(response));
+  }
+
+ private:
+  const Headers headers_;
+};
+
+// Occurrences of "\r\n<name>:" in a response head; names as the server wrote them.
+int count_fields(const std::string& head, const std::string& name) {
+  int count = 0;
+  for (std::size_t at = head.find("\r\n" + name + ":"); at != std::string::npos;
+       at = head.find("\r\n" + name + ":", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(ServerHeadTest, WritesEachHeaderOnceWithItsLastValueAndLeavesOutBrokenOnes) {
+  FixedHandler handler({{"X-Kind", "first"},
+                        {"x-kind", "last"},
+                        {"X-Split", "a\r\nInjected: yes"},
+                        {"X-Fine", "kept"}});
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  std::string head;
+
+  ASSERT_FALSE(client.write("GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(head));
+
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << head;
+  EXPECT_EQ(count_fields(head, "X-Kind") + count_fields(head, "x-kind"), 1) << head;
+  EXPECT_NE(head.find("\r\nx-kind: last\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Injected"), std::string::npos) << head;
+  EXPECT_EQ(count_fields(head, "X-Split"), 0) << head;
+  EXPECT_NE(head.find("\r\nX-Fine: kept\r\n"), std::string::npos) << head;
+  EXPECT_EQ(count_fields(head, "Content-Length"), 1) << head;
+  EXPECT_EQ(count_fields(head, "Date"), 1) << head;
+}
+
+// HEAD gets GET's Content-Length and no body; 204 gets neither. Either way the connection
+// stays in step: the next answer's head comes right after.
+TEST(ServerHeadTest, HeadAndNoContentAnswersEndWithTheirHead) {
+  FixedHandler handler({});
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  std::string head_answer;
+  std::string no_content;
+  bhttp::response<bhttp::string_body> get;
+
+  ASSERT_FALSE(client.write("HEAD /fixed HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(head_answer));
+  ASSERT_FALSE(client.read_head(no_content));
+  ASSERT_FALSE(client.read_response(get));
+
+  EXPECT_NE(head_answer.find("\r\nContent-Length: 5\r\n"), std::string::npos) << head_answer;
+  EXPECT_TRUE(no_content.starts_with("HTTP/1.1 204 No Content\r\n")) << no_content;
+  EXPECT_EQ(count_fields(no_content, "Content-Length"), 0) << no_content;
+  EXPECT_EQ(get.result_int(), 200u);
+  EXPECT_EQ(get.body(), "hello");
+}
+
+// HTTP/1.0 keeps a connection only when asked, and then says so.
+TEST(ServerHeadTest, AnswersHttp10InKindAndKeepsAliveOnlyWhenAsked) {
+  FixedHandler handler({});
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  bhttp::response<bhttp::string_body> kept;
+  bhttp::response<bhttp::string_body> last;
+
+  ASSERT_FALSE(client.write("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  ASSERT_FALSE(client.read_response(kept));
+  ASSERT_FALSE(client.write("GET /fixed HTTP/1.0\r\n\r\n"));
+  ASSERT_FALSE(client.read_response(last));
+
+  EXPECT_EQ(kept.version(), 10u);
+  EXPECT_TRUE(kept.keep_alive());
+  EXPECT_EQ(kept[bhttp::field::connection], "keep-alive");
+  EXPECT_EQ(last.body(), "hello");
+  EXPECT_FALSE(last.keep_alive());
+  EXPECT_TRUE(client.closed_by_server());
+}
+
 }  // namespace
 }  // namespace handover::http
