@@ -87,7 +87,8 @@ Result<std::int64_t> last_return_to_bot_ms(store::Store& store, const std::strin
   }
 }
 
-Verdict verdict_of(const triggers::Evaluation& e) {
+// `fired_json` is the evaluation's "fired" array as evaluation_text() wrote it.
+Verdict verdict_of(const triggers::Evaluation& e, std::string fired_json) {
   Verdict v;
   v.kind = e.decision.kind;
   if (e.decision.rule) {
@@ -96,7 +97,7 @@ Verdict verdict_of(const triggers::Evaluation& e) {
     v.skills = e.decision.rule->skills;
     v.priority = e.decision.rule->priority;
   }
-  if (!e.fired.empty()) v.fired_json = triggers::fired_text(e);
+  if (!e.fired.empty()) v.fired_json = std::move(fired_json);
   return v;
 }
 
@@ -163,8 +164,9 @@ void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurn
   const auto info = conversation_info(conv, customer);
   const auto evaluation =
       triggers_.evaluate(conv.id, info, turn_input(request.turn, bot, metadata));
-  request.turn.evaluation_json = triggers::evaluation_text(evaluation);
-  Verdict verdict = verdict_of(evaluation);
+  std::string fired_json;
+  request.turn.evaluation_json = triggers::evaluation_text(evaluation, &fired_json);
+  Verdict verdict = verdict_of(evaluation, std::move(fired_json));
   if (follow_up_for) request.follow_up = follow_up_for(verdict);
 
   // The store applies writes in submission order, so submitting under the lock keeps

@@ -201,7 +201,7 @@ const char* suppression_name(Suppression suppression) {
   return "?";
 }
 
-std::string evaluation_text(const Evaluation& evaluation) {
+std::string evaluation_text(const Evaluation& evaluation, std::string* fired) {
   std::string out;
   out.reserve(1536);
   JsonWriter w(out);
@@ -215,7 +215,9 @@ std::string evaluation_text(const Evaluation& evaluation) {
   for (const Evidence& e : evaluation.signals.evidence) write_evidence(w, e);
   w.end_array();
   w.key("fired");
+  const std::size_t fired_begin = out.size();
   write_fired_rules(w, evaluation);
+  if (fired != nullptr) fired->assign(out, fired_begin, out.size() - fired_begin);
   if (evaluation.rule_set != nullptr) {
     const RuleSetVersion& version = evaluation.rule_set->version();
     w.key("rule_set").begin_object();

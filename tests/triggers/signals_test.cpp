@@ -637,6 +637,9 @@ TEST(EvaluationText, IsTheCanonicalDumpOfItsOwnDocument) {
     const nlohmann::json parsed = nlohmann::json::parse(text);
     EXPECT_EQ(text, parsed.dump());
     EXPECT_EQ(fired_text(*e), parsed["fired"].dump());
+    std::string fired;
+    EXPECT_EQ(evaluation_text(*e, &fired), text);
+    EXPECT_EQ(fired, parsed["fired"].dump());
     EXPECT_EQ(parsed["signals"]["role"], std::string(e->signals.role));
     EXPECT_EQ(parsed["signals"]["sentiment"]["score"], e->signals.sentiment.score);
     EXPECT_EQ(parsed["evidence"].size(), e->signals.evidence.size());

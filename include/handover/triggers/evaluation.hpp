@@ -61,8 +61,9 @@ struct Evaluation {
 
 // A self-contained JSON document (no views) for storing with the turn and returning to API
 // clients: signals, evidence, fired rules with checks, rule set version and decision. Its
-// members are in sorted order, as nlohmann's dump() writes them.
-std::string evaluation_text(const Evaluation& evaluation);
+// members are in sorted order, as nlohmann's dump() writes them. When `fired` is given, it
+// gets the document's "fired" array, as fired_text() would write it.
+std::string evaluation_text(const Evaluation& evaluation, std::string* fired = nullptr);
 // The document's "fired" array alone.
 std::string fired_text(const Evaluation& evaluation);
 // evaluation_text() parsed, for callers that work on the tree.
