@@ -416,26 +416,34 @@ namespace {
 
 // `end_user`: the caller holds a conversation token (a browser), so the trigger internals
 // stay out of the answer; the state still says whether a person is coming.
-http::Response turn_response(const store::AppendTurnOutcome& outcome, const std::string& state,
+// The answer to a posted turn. Its body is written on the network thread, not on the store's
+// thread that runs this and that every write waits for; it is written as text, with the
+// stored evaluation as it is instead of parsed and serialised again.
+http::Response turn_response(store::AppendTurnOutcome outcome, std::string state,
                              const Verdict& verdict, bool end_user) {
-  // Written as text: this answer is built for every turn, and the stored evaluation goes
-  // in as it is instead of being parsed and serialised again.
-  std::string body;
-  json_util::JsonWriter w(body);
-  w.begin_object();
-  if (!end_user && verdict.kind != triggers::DecisionKind::kNone) {
-    w.key("decision").begin_object();
-    w.key("action").string(triggers::decision_kind_name(verdict.kind));
-    w.key("queue").string(verdict.queue);
-    w.key("rule").string(verdict.rule_id);
+  http::Response r;
+  r.status = outcome.kind == store::AppendKind::kCreated ? 201 : 200;
+  r.content_type = "application/json";
+  const bool decided = !end_user && verdict.kind != triggers::DecisionKind::kNone;
+  r.make_body = [turn = std::move(outcome.turn), state = std::move(state), end_user,
+                 decision = decided ? std::optional<Verdict>(verdict) : std::nullopt] {
+    std::string body;
+    json_util::JsonWriter w(body);
+    w.begin_object();
+    if (decision) {
+      w.key("decision").begin_object();
+      w.key("action").string(triggers::decision_kind_name(decision->kind));
+      w.key("queue").string(decision->queue);
+      w.key("rule").string(decision->rule_id);
+      w.end_object();
+    }
+    w.key("state").string(state);
+    w.key("turn");
+    store::write_turn(w, turn, end_user ? store::TurnView::kNoEvaluation : store::TurnView::kFull);
     w.end_object();
-  }
-  w.key("state").string(state);
-  w.key("turn");
-  store::write_turn(w, outcome.turn,
-                    end_user ? store::TurnView::kNoEvaluation : store::TurnView::kFull);
-  w.end_object();
-  return json_response(outcome.kind == store::AppendKind::kCreated ? 201 : 200, body);
+    return body;
+  };
+  return r;
 }
 
 // Without an agent service the conversation still changes state, so the escalation is
@@ -597,7 +605,7 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
   complete_turn(ctx, std::move(conv), std::move(result), verdict, fused,
                 [respond, shown, end_user](Result<store::AppendTurnOutcome> done,
                                            const std::string& state) {
-                  if (done) return respond(turn_response(*done, state, shown, end_user));
+                  if (done) return respond(turn_response(std::move(*done), state, shown, end_user));
                   if (done.status().code() == StatusCode::kConflict) {
                     return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
                                                  done.status().message()));

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server_state.hpp"
@@ -332,6 +333,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   void write(Response r) {
     read_timer_.cancel();
     route_ = r.route;
+    if (r.make_body) r.body = std::exchange(r.make_body, nullptr)();
     if (r.stream) return do_stream(std::move(r));
     const bool keep_alive = request_keep_alive_ && !r.close && !close_after_write_ &&
                             !shared_.stopping && request_complete_;

@@ -1,11 +1,13 @@
 // The plain HTTP side of http::Server over loopback: keep-alive, limits answered by the
-// network layer, and refusal of ambiguous framing.
+// network layer, refusal of ambiguous framing, the head it composes and bodies made late.
 #include "handover/http/server.hpp"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "http/http_test_support.hpp"
@@ -224,6 +226,53 @@ TEST(ServerHeadTest, AnswersHttp10InKindAndKeepsAliveOnlyWhenAsked) {
   EXPECT_EQ(last.body(), "hello");
   EXPECT_FALSE(last.keep_alive());
   EXPECT_TRUE(client.closed_by_server());
+}
+
+// Answers from a thread of its own, as a handler answering after a store commit does, with a
+// body left to the connection to make.
+class LateBodyHandler final : public Handler {
+ public:
+  ~LateBodyHandler() override {
+    for (auto& answer : answers_) answer.join();
+  }
+
+  void handle(Request request, Responder respond) override {
+    std::lock_guard lock(mutex_);
+    answers_.emplace_back([this, respond, text = std::move(request.body)] {
+      responder_thread_ = std::this_thread::get_id();
+      Response response;
+      response.status = 201;
+      response.content_type = "text/plain";
+      response.make_body = [this, text] {
+        body_thread_ = std::this_thread::get_id();
+        return "made: " + text;
+      };
+      respond(std::move(response));
+    });
+  }
+
+  std::atomic<std::thread::id> responder_thread_;
+  std::atomic<std::thread::id> body_thread_;
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::thread> answers_;
+};
+
+TEST(ServerLateBodyTest, MakesTheBodyOnTheConnectionsThreadNotTheRespondersOne) {
+  LateBodyHandler handler;
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  bhttp::response<bhttp::string_body> response;
+
+  ASSERT_FALSE(client.write("POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi"));
+  ASSERT_FALSE(client.read_response(response));
+
+  EXPECT_EQ(response.result_int(), 201u);
+  EXPECT_EQ(response.body(), "made: hi");
+  EXPECT_EQ(response[bhttp::field::content_length], "8");
+  EXPECT_NE(handler.body_thread_.load(), std::thread::id());
+  EXPECT_NE(handler.body_thread_.load(), handler.responder_thread_.load());
 }
 
 }  // namespace

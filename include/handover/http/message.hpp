@@ -61,6 +61,10 @@ struct Response {
   // When set, the body is streamed (chunked) from this source instead of `body`, and the
   // connection serves nothing else afterwards.
   std::shared_ptr<StreamSource> stream;
+  // When set, the body is what this returns, called on the connection's strand just before
+  // the response is written: a handler that answers from another thread (after a store
+  // commit, say) leaves the serialising to the network thread.
+  std::function<std::string()> make_body;
 
   void set_header(std::string name, std::string value);
 };
