@@ -15,8 +15,10 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <cassert>
 #include <chrono>
 #include <ctime>
@@ -148,6 +150,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     bytes_in_ = buffer_.size();
     method_.clear();
     route_.clear();
+    version_ = 11;  // until this request's own line is read: a malformed one is answered in 1.1
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     parser_->body_limit(shared_.options.body_limit);
@@ -168,7 +171,10 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     version_ = req.version();
     if (auto problem_response = check_framing(req)) return write(std::move(*problem_response));
 
-    if (lower(req[bhttp::field::expect]) == "100-continue") return do_continue();
+    // An HTTP/1.0 client would take a 100 for the answer (RFC 9110, section 10.1.1).
+    if (version_ >= 11 && lower(req[bhttp::field::expect]) == "100-continue") {
+      return do_continue();
+    }
     do_read_body();
   }
 
@@ -330,7 +336,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
                             shared_, std::move(slot_));
   }
 
-  void write(Response r) {
+  // `chunked_head`: the head of a streamed answer, for HEAD, which announces the chunked
+  // coding GET would use instead of a length.
+  void write(Response r, bool chunked_head = false) {
     read_timer_.cancel();
     route_ = r.route;
     if (r.make_body) r.body = std::exchange(r.make_body, nullptr)();
@@ -339,7 +347,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
                             !shared_.stopping && request_complete_;
     close_after_write_ = close_after_write_ || !keep_alive;
     response_status_ = r.status;
-    response_head_ = compose_head(r, keep_alive);
+    response_head_ = compose_head(r, keep_alive, chunked_head);
     response_body_ = std::move(r.body);
     if (method_ == "HEAD" || !may_have_body(r.status)) response_body_.clear();
     stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
@@ -357,26 +365,35 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   // The status line and header block, composed in one string: a response is one buffer of
   // head and one of body, written in one call. Content-Length counts the body a GET would get,
   // also for HEAD.
-  std::string compose_head(const Response& r, bool keep_alive) const {
+  std::string compose_head(const Response& r, bool keep_alive, bool chunked_head) const {
     std::string head;
     head.reserve(192 + r.content_type.size());
     head += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
     head += std::to_string(r.status);
     head += ' ';
-    head += bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    head += phrase_of(r.status);
     append_field(head, "Date", http_date());
     if (!r.content_type.empty()) append_field(head, "Content-Type", r.content_type);
     for (std::size_t i = 0; i < r.headers.size(); ++i) {
       const auto& [name, value] = r.headers[i];
-      if (!replaced_later(r.headers, i)) append_field(head, name, value);
+      if (!replaced_later(r.headers, i) && !owned_by_server(name)) append_field(head, name, value);
     }
-    if (may_have_body(r.status)) {
+    if (chunked_head) {
+      append_field(head, "Transfer-Encoding", "chunked");
+    } else if (may_have_body(r.status)) {
       append_field(head, "Content-Length", std::to_string(r.body.size()));
     }
     if (!keep_alive && version_ >= 11) append_field(head, "Connection", "close");
     if (keep_alive && version_ < 11) append_field(head, "Connection", "keep-alive");
     head += "\r\n\r\n";
     return head;
+  }
+
+  // RFC 9110's phrase where reason_phrase() knows the status, else Beast's.
+  static std::string_view phrase_of(int status) {
+    const std::string_view phrase = reason_phrase(status);
+    if (phrase != "Unknown") return phrase;
+    return bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   }
 
   // A header set twice counts once, with its last value, as Response::set_header would have.
@@ -387,11 +404,28 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     return false;
   }
 
-  // A field whose name or value could end the line is a handler bug; it is left out rather
-  // than let it split the head.
+  // The fields the session writes itself: one from a handler would frame the answer twice.
+  static bool owned_by_server(std::string_view name) {
+    for (std::string_view owned :
+         {"Date", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection"}) {
+      if (beast::iequals(name, owned)) {
+        spdlog::error("http: response header {} left out: the server sets it", name);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // A field name must be a token and a value may hold no control character but a tab
+  // (RFC 9110, section 5). Anything else is a handler bug, and the field is left out rather
+  // than let it break the head.
   static void append_field(std::string& head, std::string_view name, std::string_view value) {
-    if (name.find_first_of("\r\n:") != std::string_view::npos ||
-        value.find_first_of("\r\n") != std::string_view::npos) {
+    const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), is_token_char);
+    const bool value_ok = std::none_of(value.begin(), value.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+    });
+    if (!name_ok || !value_ok) {
       spdlog::error("http: response header {} left out: it would break the head", name);
       return;
     }
@@ -401,13 +435,19 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     head += value;
   }
 
+  static bool is_token_char(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte)) return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  }
+
   // Hands the socket to a stream session once the head is composed. A stream needs chunked
   // framing, which HTTP/1.0 lacks.
   void do_stream(Response r) {
     if (method_ == "HEAD") {
       // The head a GET would get, without the stream.
       r.stream.reset();
-      return write(std::move(r));
+      return write(std::move(r), /*chunked_head=*/true);
     }
     if (version_ < 11 || shared_.stopping) {
       Response refusal =
@@ -417,12 +457,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
       refusal.close = true;
       return write(std::move(refusal));
     }
-    std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
-                       std::string(reason_phrase(r.status)) + "\r\nDate: " + http_date() +
-                       "\r\n";
-    if (!r.content_type.empty()) head += "Content-Type: " + r.content_type + "\r\n";
-    for (const auto& [name, value] : r.headers) head += name + ": " + value + "\r\n";
-    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    std::string head = compose_head(r, /*keep_alive=*/false, /*chunked_head=*/true);
     record(r.status, head.size());
     start_stream_session(stream_.release_socket(), std::move(head), std::move(r.stream), shared_,
                          std::move(slot_));

@@ -130,7 +130,15 @@ TEST_F(ServerTest, AmbiguousFramingGets400AndClose) {
   EXPECT_EQ(handler_.requests(), 0);
 }
 
-// GET /fixed answers "hello" with the headers a test chose; /empty answers 204.
+// A stream that ends as soon as it opens.
+class EmptyStream final : public StreamSource {
+ public:
+  void on_open(std::shared_ptr<StreamWriter> writer) override { writer->close(); }
+  void on_close() override {}
+};
+
+// GET /fixed answers "hello" with the headers a test chose; /empty answers 204, /refused 422
+// and /stream a (short) stream.
 class FixedHandler final : public Handler {
  public:
   explicit FixedHandler(Headers headers) : headers_(std::move(headers)) {}
@@ -139,6 +147,12 @@ class FixedHandler final : public Handler {
     Response response;
     if (request.target == "/empty") {
       response.status = 204;
+      return respond(std::move(response));
+    }
+    if (request.target == "/refused") return respond(problem(422, "refused", "Refused", "-"));
+    if (request.target == "/stream") {
+      response.content_type = "text/event-stream";
+      response.stream = std::make_shared<EmptyStream>();
       return respond(std::move(response));
     }
     response.content_type = "text/plain";
@@ -165,6 +179,10 @@ TEST(ServerHeadTest, WritesEachHeaderOnceWithItsLastValueAndLeavesOutBrokenOnes)
   FixedHandler handler({{"X-Kind", "first"},
                         {"x-kind", "last"},
                         {"X-Split", "a\r\nInjected: yes"},
+                        {"X-Nul", std::string("a\0b", 3)},
+                        {"Bad Name", "x"},
+                        {"content-length", "999"},
+                        {"Connection", "keep-alive"},
                         {"X-Fine", "kept"}});
   RunningServer server(ServerOptions{}, handler);
   RawHttpClient client(server.port());
@@ -178,8 +196,12 @@ TEST(ServerHeadTest, WritesEachHeaderOnceWithItsLastValueAndLeavesOutBrokenOnes)
   EXPECT_NE(head.find("\r\nx-kind: last\r\n"), std::string::npos) << head;
   EXPECT_EQ(head.find("Injected"), std::string::npos) << head;
   EXPECT_EQ(count_fields(head, "X-Split"), 0) << head;
+  EXPECT_EQ(count_fields(head, "X-Nul"), 0) << head;
+  EXPECT_EQ(count_fields(head, "Bad Name"), 0) << head;
   EXPECT_NE(head.find("\r\nX-Fine: kept\r\n"), std::string::npos) << head;
-  EXPECT_EQ(count_fields(head, "Content-Length"), 1) << head;
+  EXPECT_EQ(count_fields(head, "content-length"), 0) << head;
+  EXPECT_EQ(count_fields(head, "Connection"), 0) << head;
+  EXPECT_NE(head.find("\r\nContent-Length: 5\r\n"), std::string::npos) << head;
   EXPECT_EQ(count_fields(head, "Date"), 1) << head;
 }
 
@@ -205,6 +227,59 @@ TEST(ServerHeadTest, HeadAndNoContentAnswersEndWithTheirHead) {
   EXPECT_EQ(count_fields(no_content, "Content-Length"), 0) << no_content;
   EXPECT_EQ(get.result_int(), 200u);
   EXPECT_EQ(get.body(), "hello");
+}
+
+// HEAD of a streamed answer announces GET's chunked coding, not a length; a status has its
+// RFC 9110 phrase.
+TEST(ServerHeadTest, HeadOfAStreamIsChunkedAndPhrasesAreRfc9110s) {
+  FixedHandler handler({});
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  std::string stream_head;
+  std::string refused;
+
+  ASSERT_FALSE(client.write("HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "GET /refused HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(stream_head));
+  ASSERT_FALSE(client.read_head(refused));
+
+  EXPECT_TRUE(stream_head.starts_with("HTTP/1.1 200 OK\r\n")) << stream_head;
+  EXPECT_EQ(count_fields(stream_head, "Content-Length"), 0) << stream_head;
+  EXPECT_NE(stream_head.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos)
+      << stream_head;
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 422 Unprocessable Content\r\n")) << refused;
+}
+
+// A 1xx is not for HTTP/1.0 (RFC 9110, section 10.1.1): such a client gets the answer only.
+TEST(ServerHeadTest, SendsNoContinueToAnHttp10Client) {
+  FixedHandler handler({});
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  std::string head;
+
+  ASSERT_FALSE(client.write("POST /fixed HTTP/1.0\r\nExpect: 100-continue\r\n"
+                            "Content-Length: 2\r\n\r\nhi"));
+  ASSERT_FALSE(client.read_head(head));
+
+  EXPECT_TRUE(head.starts_with("HTTP/1.0 200 OK\r\n")) << head;
+}
+
+// A request that cannot be parsed is answered in HTTP/1.1, whatever the one before it was.
+TEST(ServerHeadTest, AnswersAMalformedRequestInHttp11AfterAnHttp10One) {
+  FixedHandler handler({});
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  bhttp::response<bhttp::string_body> first;
+  std::string second;
+
+  ASSERT_FALSE(client.write("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  ASSERT_FALSE(client.read_response(first));
+  ASSERT_FALSE(client.write("GET /fixed HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(second));
+
+  EXPECT_EQ(first.version(), 10u);
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 400 Bad Request\r\n")) << second;
+  EXPECT_NE(second.find("\r\nConnection: close\r\n"), std::string::npos) << second;
 }
 
 // HTTP/1.0 keeps a connection only when asked, and then says so.
