@@ -72,6 +72,31 @@ std::string lower(std::string_view s) {
 
 const std::string kEmptyRoute;
 
+// What the network layer adds to the answers it makes itself, as the API does to its own: they
+// are never cached or sniffed, and the connection closes after them.
+Response closing(Response r) {
+  r.close = true;
+  r.set_header("Cache-Control", "no-store");
+  r.set_header("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+// An absolute-form request target ("http://host/path?query"), which a server must accept
+// (RFC 9112, section 3.2.2), as the origin form the handlers route on ("/path?query").
+std::string origin_form(std::string_view target) {
+  std::size_t scheme_end = target.find("://");
+  if (target.empty() || target.front() == '/' || scheme_end == std::string_view::npos ||
+      !(beast::iequals(target.substr(0, scheme_end), "http") ||
+        beast::iequals(target.substr(0, scheme_end), "https"))) {
+    return std::string(target);
+  }
+  const std::string_view rest = target.substr(scheme_end + 3);
+  const std::size_t path = rest.find_first_of("/?#");
+  if (path == std::string_view::npos) return "/";
+  if (rest[path] == '/') return std::string(rest.substr(path));
+  return "/" + std::string(rest.substr(path));
+}
+
 class Session final : public TrackedSession, public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   // Bounds the time to receive one whole request. Unlike the stream's own timeout it
@@ -189,9 +214,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     else if (has_te && lower(req[bhttp::field::transfer_encoding]) != "chunked")
       detail = "unsupported Transfer-Encoding (only 'chunked')";
     if (detail.empty()) return check_fields(req);
-    Response r = problem(400, "bad-framing", "Ambiguous request framing", detail);
-    r.close = true;
-    return r;
+    return closing(problem(400, "bad-framing", "Ambiguous request framing", detail));
   }
 
   // RFC 9112 requires exactly one Host on HTTP/1.1; two Authorization headers would let
@@ -204,9 +227,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     else if (req.count(bhttp::field::authorization) > 1)
       detail = "more than one Authorization header";
     if (detail.empty()) return std::nullopt;
-    Response r = problem(400, "bad-request", "Malformed HTTP request", detail);
-    r.close = true;
-    return r;
+    return closing(problem(400, "bad-request", "Malformed HTTP request", detail));
   }
 
   void do_continue() {
@@ -264,17 +285,14 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     } else {
       r = problem(400, "bad-request", "Malformed HTTP request", ec.message());
     }
-    r.close = true;
-    r.set_header("Cache-Control", "no-store");
-    r.set_header("X-Content-Type-Options", "nosniff");
     in_flight_ = true;
-    write(std::move(r));
+    write(closing(std::move(r)));
   }
 
   Request to_request(bhttp::request<bhttp::string_body>& msg) {
     Request req;
     req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
+    req.target = origin_form(msg.target());
     req.version = msg.version();
     request_keep_alive_ = msg.keep_alive();
     req.headers.reserve(8);
@@ -308,7 +326,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
       shared_.handler.handle(std::move(req), responder);
     } catch (const std::exception& e) {
       spdlog::error("handler threw: {}", e.what());
-      responder(problem(500, "internal", "Internal error", "the request could not be handled"));
+      responder(
+          closing(problem(500, "internal", "Internal error", "the request could not be handled")));
     }
   }
 
@@ -454,8 +473,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
           problem(version_ < 11 ? 505 : 503, "stream-unavailable", "Stream unavailable",
                   version_ < 11 ? "event streams need HTTP/1.1" : "the server is stopping");
       refusal.route = r.route;
-      refusal.close = true;
-      return write(std::move(refusal));
+      return write(closing(std::move(refusal)));
     }
     std::string head = compose_head(r, /*keep_alive=*/false, /*chunked_head=*/true);
     record(r.status, head.size());

@@ -282,6 +282,41 @@ TEST(ServerHeadTest, AnswersAMalformedRequestInHttp11AfterAnHttp10One) {
   EXPECT_NE(second.find("\r\nConnection: close\r\n"), std::string::npos) << second;
 }
 
+// A server must accept a request target in absolute form (RFC 9112, section 3.2.2); the
+// handler routes on its path and query.
+TEST_F(ServerTest, AcceptsAnAbsoluteFormTarget) {
+  start();
+  RawHttpClient client(port());
+  bhttp::response<bhttp::string_body> echoed;
+  bhttp::response<bhttp::string_body> missing;
+
+  ASSERT_FALSE(client.write("POST http://t/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                            "\r\nhi"));
+  ASSERT_FALSE(client.read_response(echoed));
+  ASSERT_FALSE(client.write("GET HTTPS://t HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_response(missing));
+
+  EXPECT_EQ(echoed.result_int(), 200u);
+  EXPECT_EQ(echoed.body(), "hi");
+  EXPECT_EQ(missing.result_int(), 404u);
+  EXPECT_EQ(handler_.requests(), 2);
+}
+
+// The answers the network layer makes itself carry what the API's answers do.
+TEST_F(ServerTest, ItsOwnRefusalsAreNeitherCachedNorSniffed) {
+  start();
+  RawHttpClient client(port());
+  bhttp::response<bhttp::string_body> response;
+
+  ASSERT_FALSE(client.write("GET /echo HTTP/1.1\r\n\r\n"));  // no Host
+  ASSERT_FALSE(client.read_response(response));
+
+  EXPECT_EQ(response.result_int(), 400u);
+  EXPECT_EQ(response[bhttp::field::cache_control], "no-store");
+  EXPECT_EQ(response["X-Content-Type-Options"], "nosniff");
+  EXPECT_TRUE(client.closed_by_server());
+}
+
 // HTTP/1.0 keeps a connection only when asked, and then says so.
 TEST(ServerHeadTest, AnswersHttp10InKindAndKeepsAliveOnlyWhenAsked) {
   FixedHandler handler({});
