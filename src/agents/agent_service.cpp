@@ -12,6 +12,7 @@
 
 #include "event_codec.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/thread_name.hpp"
 #include "service_impl.hpp"
 
 namespace handover::agents {
@@ -744,6 +745,7 @@ void AgentService::Impl::tick_locked(std::int64_t now_ms) {
 }
 
 void AgentService::Impl::run_timer() {
+  set_thread_name("agent-timers");
   RouterLock guard(*this);
   auto& lock = guard.lock();
   while (!stopping) {

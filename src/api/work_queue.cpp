@@ -5,6 +5,8 @@
 #include <exception>
 #include <utility>
 
+#include "handover/util/thread_name.hpp"
+
 namespace handover::api {
 
 WorkQueue::WorkQueue() : thread_([this] { run(); }) {}
@@ -33,6 +35,7 @@ void WorkQueue::stop() {
 }
 
 void WorkQueue::run() {
+  set_thread_name("slow-work");
   std::unique_lock lock(mutex_);
   for (;;) {
     ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });

@@ -15,6 +15,7 @@
 #include "handover/connector/faq_bot.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/store/views.hpp"
+#include "handover/util/thread_name.hpp"
 #include "webhook_bot.hpp"
 
 namespace handover::connector {
@@ -173,6 +174,7 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void run() {
+    set_thread_name("connector");
     std::unique_lock lock(mu);
     while (true) {
       cv.wait(lock, [this] { return stopping || !jobs.empty(); });

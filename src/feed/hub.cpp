@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "handover/feed/feed.hpp"
+#include "handover/util/thread_name.hpp"
 
 namespace handover::feed {
 namespace {
@@ -103,6 +104,7 @@ struct Hub::Impl {
   }
 
   void run() {
+    set_thread_name("feed-hub");
     std::unique_lock lock(mu);
     for (;;) {
       ready.wait(lock, [this] { return stopping || !queue.empty(); });

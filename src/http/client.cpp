@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "handover/util/thread_name.hpp"
+
 namespace handover::http {
 
 namespace beast = boost::beast;
@@ -182,7 +184,12 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 Client::Client(int threads) : impl_(std::make_shared<Impl>()) {
   const int count = std::max(1, threads);
-  for (int i = 0; i < count; ++i) impl_->threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+  for (int i = 0; i < count; ++i) {
+    impl_->threads.emplace_back([impl = impl_] {
+      set_thread_name("http-client");
+      impl->ioc.run();
+    });
+  }
 }
 
 Client::~Client() { stop(); }

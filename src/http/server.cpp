@@ -18,8 +18,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cassert>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "handover/util/thread_name.hpp"
 #include "server_state.hpp"
 #include "stream_session.hpp"
 #include "websocket_session.hpp"
@@ -675,7 +676,12 @@ void Server::run() {
   const int extra = std::max(0, impl_->shared.options.threads - 1);
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(extra));
-  for (int i = 0; i < extra; ++i) threads.emplace_back([this] { impl_->ioc.run(); });
+  for (int i = 0; i < extra; ++i) {
+    threads.emplace_back([this] {
+      set_thread_name("http");
+      impl_->ioc.run();
+    });
+  }
   impl_->ioc.run();
   for (auto& t : threads) t.join();
 }

@@ -15,6 +15,7 @@
 #include "handover/messages/catalog.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/thread_name.hpp"
 
 namespace handover::messages {
 namespace {
@@ -298,6 +299,7 @@ struct Narrator::Impl {
   }
 
   void run() {
+    set_thread_name("narrator");
     {
       std::lock_guard lock(mu);
       busy = true;  // handle() runs in catch_up() too

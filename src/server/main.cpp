@@ -33,6 +33,7 @@
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/thread_name.hpp"
 #include "handover/webhooks/webhooks.hpp"
 
 #ifndef HANDOVER_VERSION
@@ -442,6 +443,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   }
 
   std::thread waiter([&] {
+    set_thread_name("signals");
     int sig = 0;
     // SIGHUP reloads the trigger rules; SIGINT and SIGTERM drain and stop.
     while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {

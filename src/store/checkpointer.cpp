@@ -10,6 +10,8 @@
 #include <mutex>
 #include <utility>
 
+#include "handover/util/thread_name.hpp"
+
 namespace handover::store {
 namespace {
 
@@ -141,6 +143,7 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
 }
 
 void Checkpointer::run() {
+  set_thread_name("store-ckpt");
   const PacingScope paced(paced_writebacks_);
   std::unique_lock lock(mutex_);
   bool behind = false;

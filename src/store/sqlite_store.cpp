@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "handover/util/clock.hpp"
+#include "handover/util/thread_name.hpp"
 #include "schema.hpp"
 
 namespace handover::store {
@@ -481,6 +482,7 @@ void SqliteStore::close() {
 // ---- The writer thread ------------------------------------------------------------------
 
 void SqliteStore::run_writer() {
+  set_thread_name("store-writer");
   while (take_batch()) run_batch();
   shut_down_writer();
 }

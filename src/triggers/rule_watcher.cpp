@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "handover/triggers/rule_set_holder.hpp"
+#include "handover/util/thread_name.hpp"
 
 namespace handover::triggers {
 namespace {
@@ -93,6 +94,7 @@ bool RuleWatcher::wait_quiet() {
 }
 
 void RuleWatcher::run() {
+  set_thread_name("rule-watcher");
   for (;;) {
     std::array<pollfd, 2> fds{{{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
     const int ready = poll(fds.data(), fds.size(), -1);
