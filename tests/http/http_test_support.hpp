@@ -134,6 +134,13 @@ class RawHttpClient {
     });
   }
 
+  // Sends `bytes`, then reads one response into `res`; the first error of the two.
+  beast::error_code exchange(const std::string& bytes, bhttp::response<bhttp::string_body>& res,
+                             std::chrono::milliseconds limit = 2s) {
+    if (const auto ec = write(bytes, limit)) return ec;
+    return read_response(res, limit);
+  }
+
   // Reads up to the blank line that ends a response's head, which goes to `head` (with the
   // blank line); bytes after it stay buffered for the next read.
   beast::error_code read_head(std::string& head, std::chrono::milliseconds limit = 2s) {

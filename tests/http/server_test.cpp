@@ -62,10 +62,9 @@ TEST_F(ServerTest, KeepAliveServesRequestsInTurnOnOneConnection) {
   bhttp::response<bhttp::string_body> first;
   bhttp::response<bhttp::string_body> second;
 
-  ASSERT_FALSE(client.write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\none"));
-  ASSERT_FALSE(client.read_response(first));
-  ASSERT_FALSE(client.write("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(second));
+  ASSERT_FALSE(
+      client.exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\none", first));
+  ASSERT_FALSE(client.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", second));
 
   EXPECT_EQ(first.result_int(), 200u);
   EXPECT_EQ(first.body(), "one");
@@ -80,9 +79,8 @@ TEST_F(ServerTest, OversizedHeaderGets431AndClose) {
   RawHttpClient client(port());
   bhttp::response<bhttp::string_body> response;
 
-  ASSERT_FALSE(client.write("GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(2000, 'a') +
-                            "\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(response));
+  ASSERT_FALSE(client.exchange(
+      "GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n", response));
 
   EXPECT_EQ(response.result_int(), 431u);
   EXPECT_EQ(response[bhttp::field::content_type], "application/problem+json");
@@ -96,8 +94,8 @@ TEST_F(ServerTest, OversizedBodyGets413BeforeTheBodyIsSent) {
   RawHttpClient client(port());
   bhttp::response<bhttp::string_body> response;
 
-  ASSERT_FALSE(client.write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(response, 2s));
+  ASSERT_FALSE(client.exchange("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n",
+                               response, 2s));
 
   EXPECT_EQ(response.result_int(), 413u);
   EXPECT_FALSE(response.keep_alive());
@@ -120,8 +118,7 @@ TEST_F(ServerTest, AmbiguousFramingGets400AndClose) {
     SCOPED_TRACE(request);
     RawHttpClient client(port());
     bhttp::response<bhttp::string_body> response;
-    ASSERT_FALSE(client.write(request));
-    ASSERT_FALSE(client.read_response(response));
+    ASSERT_FALSE(client.exchange(request, response));
 
     EXPECT_EQ(response.result_int(), 400u);
     EXPECT_EQ(response[bhttp::field::content_type], "application/problem+json");
@@ -272,8 +269,7 @@ TEST(ServerHeadTest, AnswersAMalformedRequestInHttp11AfterAnHttp10One) {
   bhttp::response<bhttp::string_body> first;
   std::string second;
 
-  ASSERT_FALSE(client.write("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(first));
+  ASSERT_FALSE(client.exchange("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", first));
   ASSERT_FALSE(client.write("GET /fixed HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n"));
   ASSERT_FALSE(client.read_head(second));
 
@@ -290,11 +286,9 @@ TEST_F(ServerTest, AcceptsAnAbsoluteFormTarget) {
   bhttp::response<bhttp::string_body> echoed;
   bhttp::response<bhttp::string_body> missing;
 
-  ASSERT_FALSE(client.write("POST http://t/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
-                            "\r\nhi"));
-  ASSERT_FALSE(client.read_response(echoed));
-  ASSERT_FALSE(client.write("GET HTTPS://t HTTP/1.1\r\nHost: t\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(missing));
+  ASSERT_FALSE(client.exchange(
+      "POST http://t/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi", echoed));
+  ASSERT_FALSE(client.exchange("GET HTTPS://t HTTP/1.1\r\nHost: t\r\n\r\n", missing));
 
   EXPECT_EQ(echoed.result_int(), 200u);
   EXPECT_EQ(echoed.body(), "hi");
@@ -325,10 +319,8 @@ TEST(ServerHeadTest, AnswersHttp10InKindAndKeepsAliveOnlyWhenAsked) {
   bhttp::response<bhttp::string_body> kept;
   bhttp::response<bhttp::string_body> last;
 
-  ASSERT_FALSE(client.write("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(kept));
-  ASSERT_FALSE(client.write("GET /fixed HTTP/1.0\r\n\r\n"));
-  ASSERT_FALSE(client.read_response(last));
+  ASSERT_FALSE(client.exchange("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", kept));
+  ASSERT_FALSE(client.exchange("GET /fixed HTTP/1.0\r\n\r\n", last));
 
   EXPECT_EQ(kept.version(), 10u);
   EXPECT_TRUE(kept.keep_alive());
@@ -375,8 +367,8 @@ TEST(ServerLateBodyTest, MakesTheBodyOnTheConnectionsThreadNotTheRespondersOne) 
   RawHttpClient client(server.port());
   bhttp::response<bhttp::string_body> response;
 
-  ASSERT_FALSE(client.write("POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi"));
-  ASSERT_FALSE(client.read_response(response));
+  ASSERT_FALSE(client.exchange("POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi",
+                               response));
 
   EXPECT_EQ(response.result_int(), 201u);
   EXPECT_EQ(response.body(), "made: hi");
