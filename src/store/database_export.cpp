@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "schema.hpp"
@@ -92,6 +93,12 @@ Status DatabaseExport::for_each_conversation(
     while ((turn_rc = turns->step()) == SQLITE_ROW) {
       read_turn(*turns, list.emplace_back());
       list.back().conversation_id = record.id;
+    }
+    // The row may lag behind its newest turns if the server stopped between two flushes
+    // (see conversation_activity.hpp); the turns are what counts.
+    if (!list.empty()) {
+      record.last_seq = std::max(record.last_seq, list.back().seq);
+      record.updated_at_ms = std::max(record.updated_at_ms, list.back().created_at_ms);
     }
     turns->reset();
     if (turn_rc != SQLITE_DONE) status = sqlite_error(db.handle(), turn_rc, "export turns");

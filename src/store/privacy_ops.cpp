@@ -151,6 +151,8 @@ Status SqliteStore::delete_customer_rows(EraseOp& op) {
 // ---- Retention -----------------------------------------------------------------------------
 
 Status SqliteStore::apply(RetentionOp& op) {
+  // Retention picks conversations by their rows' time of activity: the rows must be current.
+  if (Status fatal = write_heads(/*flush=*/true); !fatal.is_ok()) return fatal;
   Statement* statement = nullptr;
   switch (op.batch.data_class) {
     case RetentionClass::kTurns:
@@ -296,7 +298,9 @@ Result<CustomerExport> SqliteStore::export_customer(const std::string& customer_
     ResetOnExit reset(list);
     list.bind(1, customer_id);
     while ((rc = list.step()) == SQLITE_ROW) {
-      read_conversation(list, out.conversations.emplace_back().record);
+      ConversationRecord& record = out.conversations.emplace_back().record;
+      read_conversation(list, record);
+      activity_.overlay(record);
       pks.push_back(list.column_int64(kConversationPkColumn));
     }
   }

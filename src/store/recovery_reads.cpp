@@ -14,13 +14,15 @@ namespace {
 // have deleted it, and then nothing says whether an escalation followed). conversations_by_state
 // gives the candidates in pk order; CROSS JOIN keeps that order of the loops, so the cheap
 // instr() and then json_extract() drop most conversations before their events are read, and
-// the newest turn.created is found walking back from the newest event.
+// the newest turn.created is found walking back from the newest event. The newest turn is
+// taken from the turns: the row's last_seq may not count it yet (conversation_activity.hpp).
 constexpr const char* kUnfinished = R"sql(
 SELECT c.public_id, c.channel, c.language, c.state, c.customer_id, c.customer_json,
-  c.metadata_json, c.token_hash, c.created_at_ms, c.updated_at_ms, c.last_seq,
+  c.metadata_json, c.token_hash, c.created_at_ms, c.updated_at_ms, t.seq,
   c.privacy_notice_version, c.pk
 FROM conversations AS c
-CROSS JOIN turns AS t ON t.conversation = c.pk AND t.seq = c.last_seq
+CROSS JOIN turns AS t ON t.conversation = c.pk
+  AND t.seq = (SELECT max(seq) FROM turns WHERE conversation = c.pk)
 CROSS JOIN events AS logged ON logged.id = (
   SELECT id FROM events WHERE conversation = c.pk AND type = 'turn.created'
   ORDER BY id DESC LIMIT 1)
@@ -71,6 +73,7 @@ Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unfinished_escalatio
   while ((rc = unfinished->step()) == SQLITE_ROW) {
     UnfinishedEscalation& found = out.emplace_back();
     read_conversation(*unfinished, found.conversation);
+    activity_.overlay(found.conversation);
     const std::int64_t pk = unfinished->column_int64(kConversationPkColumn);
     if (Status status = read_last_turn(*reader, pk, found); !status.is_ok()) return status;
   }

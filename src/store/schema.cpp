@@ -186,6 +186,19 @@ CREATE INDEX events_with_note ON events (created_at_ms)
          AND json_extract(data_json, '$.data.note') <> '')
      OR (type = 'agent.unassigned' AND json_extract(data_json, '$.note') <> '');
 )sql"},
+    // A conversation row's last_seq and updated_at_ms are written at most once a second
+    // instead of with every turn (see conversation_activity.hpp). The mark names the newest
+    // turn whose conversation row already counts it; after a crash, the turns above it bring
+    // their rows up to date at the next start. Every row counts every turn up to here.
+    {7, "conversation rows written behind their turns", R"sql(
+CREATE TABLE store_marks (
+  name  TEXT    PRIMARY KEY CHECK (name <> ''),
+  value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO store_marks (name, value)
+  VALUES ('rows_count_turns_through', (SELECT coalesce(max(id), 0) FROM turns));
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

@@ -10,7 +10,7 @@ namespace handover::store {
 class Connection;
 
 // The newest schema version this build knows (the number of the last migration step).
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // Brings the database on `db` up to kSchemaVersion: in one IMMEDIATE transaction it reads
 // the applied version from schema_migrations and runs each newer step in order, recording

@@ -43,6 +43,9 @@ Status check_options(const StoreOptions& options) {
   if (options.max_batch == 0 || options.max_queue == 0) {
     return Status::invalid_argument("store: max_batch and max_queue must be positive");
   }
+  if (options.conversation_rows_every_ms < 0) {
+    return Status::invalid_argument("store: conversation_rows_every_ms must not be negative");
+  }
   return Status::ok();
 }
 
@@ -100,6 +103,7 @@ Result<Connection> open_writer(const StoreOptions& options, const Clock& clock) 
   if (!db) return db.status();
   if (Status status = configure_writer(*db, options); !status.is_ok()) return status;
   if (Status status = migrate(*db, clock.now_ms()); !status.is_ok()) return status;
+  if (Status status = catch_up_conversation_rows(*db); !status.is_ok()) return status;
   return db;
 }
 
@@ -546,11 +550,15 @@ Status SqliteStore::write_batch(bool probes_only) {
 
 Status SqliteStore::apply_batch() {
   heads_.clear();
+  batch_deletes_ = std::any_of(batch_.begin(), batch_.end(), [](const WriteOp& op) {
+    return std::holds_alternative<EraseOp>(op) || std::holds_alternative<RetentionOp>(op);
+  });
+  batch_flushes_ = false;
   for (WriteOp& op : batch_) {
     Status fatal = std::visit([this](auto& request) { return apply(request); }, op);
     if (!fatal.is_ok()) return fatal;
   }
-  return write_heads();
+  return write_heads(flush_due());
 }
 
 // A probe only needs the write lock, which BEGIN IMMEDIATE took; a batch of nothing but
@@ -587,12 +595,19 @@ void SqliteStore::record_batch(const Status& failure, bool probes_only, double s
 // Brings the cached conversation rows up to the committed transaction, before anyone hears
 // of it. Erasure and retention delete conversations by customer or age, which the heads do
 // not tell, so a batch with either drops the whole cache.
+//
+// The activity goes first: a reader that reads a row after the cache's new generation has
+// begun finds the newer values there.
 void SqliteStore::refresh_cached_conversations() {
+  for (const auto& [id, head] : heads_) {
+    if (head.dirty) activity_.record(id, {head.pk, head.last_seq, head.updated_at_ms});
+  }
+  if (batch_flushes_) {
+    activity_.mark_flushed();
+    last_flush_ = std::chrono::steady_clock::now();
+  }
   conversations_.begin_commit();
-  const bool deleted = std::any_of(batch_.begin(), batch_.end(), [](const WriteOp& op) {
-    return std::holds_alternative<EraseOp>(op) || std::holds_alternative<RetentionOp>(op);
-  });
-  if (deleted) return conversations_.clear();
+  if (batch_deletes_) return conversations_.clear();
   for (const auto& [id, head] : heads_) {
     if (head.dirty) {
       conversations_.advance(id, head.last_seq, head.updated_at_ms, head.state,
@@ -627,6 +642,16 @@ void SqliteStore::report_changes() {
 // Runs after the last batch: fold the WAL into the database so the next start reads one
 // file, then close the writer's connection.
 void SqliteStore::shut_down_writer() {
+  // Rows written now need no catching up at the next start. Best effort: the turns hold
+  // what this would write.
+  if (activity_.unflushed_count() > 0 && writer_.begin.step() == SQLITE_DONE) {
+    writer_.begin.reset();
+    if (flush_activity().is_ok() && finish_transaction(/*probes_only=*/false).is_ok()) {
+      activity_.mark_flushed();
+    }
+    roll_back();
+  }
+  writer_.begin.reset();
   // The final checkpoint must not find the checkpoint thread busy with one of its own.
   checkpointer_->stop();
   Checkpointer::detach(writer_db_);
@@ -902,7 +927,8 @@ Result<SqliteStore::ConversationHead*> SqliteStore::find_head(const std::string&
 
   ConversationHead& head = heads_[conversation_id];
   head.pk = find.column_int64(0);
-  head.last_seq = find.column_int64(1);
+  // The row may not count the newest turns yet; the activity table does.
+  head.last_seq = std::max(find.column_int64(1), activity_.last_seq(conversation_id));
   find.column_text(2, head.state);
   head.stored_state = head.state;
   return &head;
@@ -1021,19 +1047,25 @@ Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t
   return Status::ok();
 }
 
-// One UPDATE per conversation per transaction, however many turns and updates it got. The
-// turns are already in, so a failure here loses the whole transaction. Most turns change
-// neither state nor metadata; their UPDATE leaves those columns, and so the state index, alone.
-Status SqliteStore::write_heads() {
+// At most one UPDATE per conversation per transaction, however many turns and updates it
+// got. A new state or metadata is written now, with the turn count and time. A conversation
+// that only got turns has those two columns written by the next flush: this transaction
+// when `flush`, which also writes what earlier ones left (see ConversationActivity). The
+// turns are already in, so a failure here loses the whole transaction. A turn's UPDATE
+// leaves state and metadata, and so the state index, alone.
+Status SqliteStore::write_heads(bool flush) {
   for (const auto& [id, head] : heads_) {
     if (!head.dirty) continue;
     const bool touch_only = head.state == head.stored_state && !head.metadata_json;
+    if (touch_only && !flush) continue;
     Statement& advance = touch_only ? writer_.touch_conversation : writer_.advance_conversation;
     ResetOnExit reset(advance);
     advance.bind(1, head.pk);
     advance.bind(2, head.last_seq);
     advance.bind(3, head.updated_at_ms);
-    if (!touch_only) {
+    if (touch_only) {
+      advance.bind(4, id);
+    } else {
       advance.bind(4, head.state);
       // Metadata is never empty (check_update), so NULL can stand for "unchanged".
       advance.bind_text_or_null(5,
@@ -1042,6 +1074,39 @@ Status SqliteStore::write_heads() {
     int rc = advance.step();
     if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "advance conversation");
   }
+  return flush ? flush_activity() : Status::ok();
+}
+
+// A flush is due once the interval has passed since the last one, when the table of values
+// the rows lack is full, and in a batch that deletes conversations: retention picks them by
+// their rows' time of activity, and deleting the newest turns lets their ids be given again,
+// so the mark must follow.
+bool SqliteStore::flush_due() const {
+  constexpr std::size_t kMaxUnflushed = 50000;
+  if (batch_deletes_ || options_.conversation_rows_every_ms == 0) return true;
+  if (activity_.unflushed_count() >= kMaxUnflushed) return true;
+  return std::chrono::steady_clock::now() - last_flush_ >=
+         std::chrono::milliseconds(options_.conversation_rows_every_ms);
+}
+
+// Writes the values earlier transactions left in the activity table, and the mark that
+// says every turn so far is counted in its row.
+Status SqliteStore::flush_activity() {
+  batch_flushes_ = true;
+  Statement& touch = writer_.touch_conversation;
+  for (const auto& [id, entry] : activity_.unflushed()) {
+    ResetOnExit reset(touch);
+    touch.bind(1, entry.pk);
+    touch.bind(2, entry.last_seq);
+    touch.bind(3, entry.updated_at_ms);
+    touch.bind(4, id);
+    int rc = touch.step();
+    if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "flush conversation");
+  }
+  Statement& mark = writer_.mark_rows_count_turns;
+  ResetOnExit reset(mark);
+  int rc = mark.step();
+  if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "mark counted turns");
   return Status::ok();
 }
 
@@ -1062,6 +1127,7 @@ Result<ConversationRecord> SqliteStore::get_conversation(const std::string& id) 
 
   ConversationRecord record;
   read_conversation(get, record);
+  activity_.overlay(record);
   conversations_.offer(record, generation);
   return record;
 }
@@ -1139,6 +1205,7 @@ Result<std::vector<ConversationRecord>> SqliteStore::list_conversations_in_state
     Status status = list_in_state(*reader, state, limit_for_sql(limit), found);
     if (!status.is_ok()) return status;
   }
+  for (auto& [pk, record] : found) activity_.overlay(record);
   return oldest_first(std::move(found), limit);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@
 
 #include "batch_queue.hpp"
 #include "checkpointer.hpp"
+#include "conversation_activity.hpp"
 #include "conversation_cache.hpp"
 #include "handover/store/store.hpp"
 #include "instance_lock.hpp"
@@ -224,7 +226,9 @@ class SqliteStore final : public Store {
   Result<std::int64_t> event_conversation_pk(const EventRecord& event);
   Status insert_events(std::vector<EventRecord>& events, std::int64_t now_ms, bool wrote_before,
                        Status& request_status);
-  Status write_heads();
+  Status write_heads(bool flush);
+  bool flush_due() const;
+  Status flush_activity();
   Status request_failed(Status error, Status& request_status) const;
   Status finish_transaction(bool probes_only);
   void roll_back();
@@ -251,9 +255,13 @@ class SqliteStore final : public Store {
   std::string scratch_;                  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
+  bool batch_deletes_ = false;           // the batch holds an erasure or retention
+  bool batch_flushes_ = false;           // the batch writes every conversation row behind
+  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
 
   std::unique_ptr<ReaderPool> readers_;
   ConversationCache conversations_;  // in front of the readers for get_conversation
+  ConversationActivity activity_;    // what the conversation rows do not hold yet
   std::unique_ptr<Checkpointer> checkpointer_;  // stopped by the writer thread as it ends
 
   std::mutex mutex_;

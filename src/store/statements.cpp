@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "conversation_activity.hpp"
+
 namespace handover::store {
 namespace {
 
@@ -36,7 +38,9 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3, state = ?4, "
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
     {&WriterStatements::touch_conversation,
-     "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3 WHERE pk = ?1"},
+     "UPDATE conversations SET last_seq = max(last_seq, ?2), "
+     "updated_at_ms = max(updated_at_ms, ?3) WHERE pk = ?1 AND public_id = ?4"},
+    {&WriterStatements::mark_rows_count_turns, kMarkRowsCountTurnsSql},
     {&WriterStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
      "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM "

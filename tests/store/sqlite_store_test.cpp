@@ -647,8 +647,8 @@ TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {
   ASSERT_TRUE(create("c_1").is_ok());
   RawDb other(options_.path);
   other.exec(
-      "CREATE TRIGGER refuse_update BEFORE UPDATE ON conversations "
-      "BEGIN SELECT RAISE(ABORT, 'injected update failure'); END");
+      "CREATE TRIGGER refuse_event BEFORE INSERT ON events "
+      "BEGIN SELECT RAISE(ABORT, 'injected insert failure'); END");
   Pending<bool> held = hold_writer();
 
   Pending<ConversationRecord> created;
@@ -661,7 +661,7 @@ TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {
   EXPECT_EQ(appended.get().status().code(), StatusCode::kInternal);
   EXPECT_EQ(store_->get_conversation("c_2").status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(all_turns("c_1").empty());
-  other.exec("DROP TRIGGER refuse_update");
+  other.exec("DROP TRIGGER refuse_event");
   Result<AppendTurnOutcome> next = append(turn("c_1", "whole"));
   ASSERT_TRUE(next.is_ok()) << next.status().to_string();
   EXPECT_EQ(next->turn.seq, 1);

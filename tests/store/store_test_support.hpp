@@ -174,6 +174,13 @@ class StoreTestBase : public ::testing::Test {
     open_store();
   }
 
+  // Creates a conversation through the store and checks that it was stored.
+  void create_stored(ConversationRecord record) {
+    Pending<ConversationRecord> created;
+    store_->create_conversation(std::move(record), created.callback());
+    ASSERT_TRUE(created.get().is_ok());
+  }
+
   // Holds the writer inside a transaction holding one probe; returns once it is held.
   Pending<bool> hold_writer() {
     store_->set_before_commit_for_test(gate_.hook());

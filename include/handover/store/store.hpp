@@ -38,6 +38,10 @@ struct StoreOptions {
   // More frames cost disk space for the WAL (about 4 KiB each, up to twice this many) and save
   // copying: a page rewritten by many commits is copied once.
   int wal_checkpoint_frames = 16000;
+  // A conversation's newest turn and time of activity (last_seq, updated_at_ms) are written
+  // to its row at most this often; reads see the newer values from memory meanwhile, and a
+  // start after a crash takes them from the turns. 0: with every commit.
+  int conversation_rows_every_ms = 1000;
 };
 
 // A conversation as stored. JSON-valued fields hold serialised JSON text.
