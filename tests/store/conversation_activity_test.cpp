@@ -111,7 +111,8 @@ TEST_F(ConversationRowsTest, ReadsAndNumbersTurnsFromTheActivityWhileTheRowLags)
   EXPECT_EQ(got->last_seq, 3);
   EXPECT_EQ(got->updated_at_ms, clock_.now_ms());
 
-  Result<std::vector<ConversationRecord>> listed = store_->list_conversations_in_states({"bot"}, 10);
+  Result<std::vector<ConversationRecord>> listed =
+      store_->list_conversations_in_states({"bot"}, 10);
   ASSERT_TRUE(listed.is_ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(listed->front().last_seq, 3);
