@@ -29,6 +29,16 @@ void ConversationActivity::mark_flushed() {
   unflushed_ = 0;
 }
 
+void ConversationActivity::forget(const std::vector<std::string>& ids) {
+  std::lock_guard lock(mutex_);
+  for (const std::string& id : ids) {
+    auto it = slots_.find(id);
+    if (it == slots_.end()) continue;
+    if (it->second.flushed_in == 0) --unflushed_;
+    slots_.erase(it);
+  }
+}
+
 std::vector<std::pair<std::string, ConversationActivity::Entry>>
 ConversationActivity::unflushed() const {
   std::lock_guard lock(mutex_);

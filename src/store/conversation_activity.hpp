@@ -38,6 +38,9 @@ class ConversationActivity {
   // entries recorded for that transaction since.
   void mark_flushed();
 
+  // Writer, after a COMMIT that deleted these conversations: a new one may take an id again.
+  void forget(const std::vector<std::string>& ids);
+
   // Writer: the entries no flush has written yet.
   std::vector<std::pair<std::string, Entry>> unflushed() const;
   std::size_t unflushed_count() const;

@@ -592,19 +592,32 @@ void SqliteStore::record_batch(const Status& failure, bool probes_only, double s
   if (batch_change_observer_) report_changes();
 }
 
-// Brings the cached conversation rows up to the committed transaction, before anyone hears
-// of it. Erasure and retention delete conversations by customer or age, which the heads do
-// not tell, so a batch with either drops the whole cache.
+// Brings the cached conversation rows, the writer's committed heads and the activity up to
+// the committed transaction, before anyone hears of it. Erasure and retention delete
+// conversations by customer or age, which the heads do not tell, so a batch with either
+// drops the whole cache and the committed heads.
 //
 // The activity goes first: a reader that reads a row after the cache's new generation has
 // begun finds the newer values there.
 void SqliteStore::refresh_cached_conversations() {
+  constexpr std::size_t kMaxCommittedHeads = 16384;
+  if (batch_deletes_ || committed_heads_.size() + heads_.size() > kMaxCommittedHeads) {
+    committed_heads_.clear();
+  }
   for (const auto& [id, head] : heads_) {
     if (head.dirty) activity_.record(id, {head.pk, head.last_seq, head.updated_at_ms});
+    if (!batch_deletes_) committed_heads_[id] = CommittedHead{head.pk, head.last_seq, head.state};
   }
   if (batch_flushes_) {
     activity_.mark_flushed();
     last_flush_ = std::chrono::steady_clock::now();
+  }
+  for (const WriteOp& op : batch_) {
+    if (const auto* erase = std::get_if<EraseOp>(&op)) {
+      activity_.forget(erase->reply.conversation_ids);
+    } else if (const auto* retention = std::get_if<RetentionOp>(&op)) {
+      activity_.forget(retention->reply.conversation_ids);
+    }
   }
   conversations_.begin_commit();
   if (batch_deletes_) return conversations_.clear();
@@ -914,9 +927,18 @@ Status SqliteStore::apply(CursorOp& op) {
 }
 
 // The conversation's head as of this transaction; nullptr when there is no such
-// conversation. Read from the database once per transaction, then kept in heads_.
+// conversation. Taken from the last commit's heads, or read from the database, once per
+// transaction; then kept in heads_.
 Result<SqliteStore::ConversationHead*> SqliteStore::find_head(const std::string& conversation_id) {
   if (auto cached = heads_.find(conversation_id); cached != heads_.end()) return &cached->second;
+  if (auto known = committed_heads_.find(conversation_id); known != committed_heads_.end()) {
+    ConversationHead& head = heads_[conversation_id];
+    head.pk = known->second.pk;
+    head.last_seq = known->second.last_seq;
+    head.state = known->second.state;
+    head.stored_state = head.state;
+    return &head;
+  }
 
   Statement& find = writer_.find_conversation;
   ResetOnExit reset(find);

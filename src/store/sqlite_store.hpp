@@ -175,6 +175,13 @@ class SqliteStore final : public Store {
     bool dirty = false;  // a turn was added or the conversation updated in this transaction
   };
 
+  // A conversation's head as the last commit left it.
+  struct CommittedHead {
+    std::int64_t pk = 0;
+    std::int64_t last_seq = 0;
+    std::string state;
+  };
+
   SqliteStore(const StoreOptions& options, const Clock& clock, InstanceLock lock,
               Connection writer_db, WriterStatements writer, std::unique_ptr<ReaderPool> readers,
               std::unique_ptr<Checkpointer> checkpointer);
@@ -252,6 +259,9 @@ class SqliteStore final : public Store {
   std::shared_ptr<const ChangeObserver> batch_change_observer_;
   std::shared_ptr<const BeforeCommitHook> batch_hook_;
   std::unordered_map<std::string, ConversationHead> heads_;  // of the current transaction
+  // The heads of recent transactions, so that find_head need not read the row again.
+  // Dropped whole after a batch that deletes conversations, and when full.
+  std::unordered_map<std::string, CommittedHead> committed_heads_;
   std::string scratch_;                  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows

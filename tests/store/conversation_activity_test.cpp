@@ -173,6 +173,29 @@ TEST_F(ConversationRowsTest, RetentionKeepsAConversationWhoseNewestTurnTheRowLac
   EXPECT_EQ(row_column(options_.path, "c_back", "last_seq"), "1");
 }
 
+TEST_F(ConversationRowsTest, AConversationCreatedAgainUnderAnErasedIdStartsAtTurnOne) {
+  create("c_1");
+  ASSERT_EQ(append("c_1", "one"), 1);
+  ASSERT_EQ(append("c_1", "two"), 2);
+  ErasureRequest request;
+  request.customer_id = "cust-1";
+  request.audit.actor_kind = "api_key";
+  request.audit.actor_id = "ops";
+  request.audit.action = "customer.erase";
+  Pending<ErasureOutcome> erased;
+  store_->erase_customer(std::move(request), erased.callback());
+  Result<ErasureOutcome> outcome = erased.get();
+  ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
+  ASSERT_EQ(outcome->conversation_ids, std::vector<std::string>{"c_1"});
+
+  // Neither the writer's heads nor the activity may carry the erased conversation's count.
+  create("c_1");
+  EXPECT_EQ(append("c_1", "first again"), 1);
+  Result<ConversationRecord> got = store_->get_conversation("c_1");
+  ASSERT_TRUE(got.is_ok());
+  EXPECT_EQ(got->last_seq, 1);
+}
+
 TEST_F(ConversationRowsTest, AZeroIntervalWritesTheRowWithEveryCommit) {
   store_.reset();
   options_.conversation_rows_every_ms = 0;
