@@ -1,6 +1,7 @@
 #include "conversation_activity.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace handover::store {
 
@@ -11,22 +12,8 @@ void ConversationActivity::record(const std::string& id, const Entry& entry) {
   slot.entry.pk = entry.pk;
   slot.entry.last_seq = std::max(slot.entry.last_seq, entry.last_seq);
   slot.entry.updated_at_ms = std::max(slot.entry.updated_at_ms, entry.updated_at_ms);
-  if (added || slot.flushed_in != 0) ++unflushed_;
-  slot.flushed_in = 0;
-}
-
-void ConversationActivity::mark_flushed() {
-  std::lock_guard lock(mutex_);
-  const std::uint64_t flush = ++flushes_;
-  for (auto it = slots_.begin(); it != slots_.end();) {
-    if (it->second.flushed_in != 0 && it->second.flushed_in < flush) {
-      it = slots_.erase(it);
-    } else {
-      it->second.flushed_in = flush;
-      ++it;
-    }
-  }
-  unflushed_ = 0;
+  if (added || slot.written_in != 0) ++unflushed_;
+  slot.written_in = 0;
 }
 
 void ConversationActivity::forget(const std::vector<std::string>& ids) {
@@ -34,9 +21,41 @@ void ConversationActivity::forget(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) {
     auto it = slots_.find(id);
     if (it == slots_.end()) continue;
-    if (it->second.flushed_in == 0) --unflushed_;
+    if (it->second.written_in == 0) --unflushed_;
     slots_.erase(it);
   }
+}
+
+void ConversationActivity::written(const std::vector<std::string>& ids) {
+  std::lock_guard lock(mutex_);
+  for (const std::string& id : ids) {
+    auto it = slots_.find(id);
+    if (it == slots_.end() || it->second.written_in != 0) continue;
+    it->second.written_in = round_;
+    --unflushed_;
+  }
+}
+
+void ConversationActivity::finish_round() {
+  std::lock_guard lock(mutex_);
+  finish_round_locked();
+}
+
+void ConversationActivity::finish_round_locked() {
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    const std::uint64_t written_in = it->second.written_in;
+    it = written_in != 0 && written_in < round_ ? slots_.erase(it) : std::next(it);
+  }
+  ++round_;
+}
+
+void ConversationActivity::mark_flushed() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, slot] : slots_) {
+    if (slot.written_in == 0) slot.written_in = round_;
+  }
+  unflushed_ = 0;
+  finish_round_locked();
 }
 
 std::vector<std::pair<std::string, ConversationActivity::Entry>>
@@ -45,7 +64,7 @@ ConversationActivity::unflushed() const {
   std::vector<std::pair<std::string, Entry>> out;
   out.reserve(unflushed_);
   for (const auto& [id, slot] : slots_) {
-    if (slot.flushed_in == 0) out.emplace_back(id, slot.entry);
+    if (slot.written_in == 0) out.emplace_back(id, slot.entry);
   }
   return out;
 }
@@ -53,6 +72,14 @@ ConversationActivity::unflushed() const {
 std::size_t ConversationActivity::unflushed_count() const {
   std::lock_guard lock(mutex_);
   return unflushed_;
+}
+
+std::optional<ConversationActivity::Entry> ConversationActivity::current(
+    const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = slots_.find(id);
+  if (it == slots_.end()) return std::nullopt;
+  return it->second.entry;
 }
 
 std::int64_t ConversationActivity::last_seq(const std::string& id) const {
@@ -86,7 +113,12 @@ Status catch_up_conversation_rows(Connection& db) {
       "      GROUP BY conversation) AS t "
       "WHERE conversations.pk = t.conversation",
       "bring conversation rows up to their turns");
-  if (status.is_ok()) status = db.exec(kMarkRowsCountTurnsSql, "mark the turns rows count");
+  if (status.is_ok()) {
+    status = db.exec(
+        "UPDATE store_marks SET value = (SELECT coalesce(max(id), 0) FROM turns) "
+        "WHERE name = 'rows_count_turns_through'",
+        "mark the turns the rows count");
+  }
   if (status.is_ok()) status = db.exec("COMMIT");
   if (!status.is_ok() && db.in_transaction()) static_cast<void>(db.exec("ROLLBACK"));
   return status;

@@ -554,11 +554,21 @@ Status SqliteStore::apply_batch() {
     return std::holds_alternative<EraseOp>(op) || std::holds_alternative<RetentionOp>(op);
   });
   batch_flushes_ = false;
+  batch_ends_round_ = false;
+  batch_rows_written_.clear();
+  batch_round_next_ = round_.next;
+  const bool flush = flush_due();
+  // Before this batch's turns: the round's mark is the newest turn the activity knows of.
+  if (!flush && !round_.open &&
+      std::chrono::steady_clock::now() - round_began_ >=
+          std::chrono::milliseconds(options_.conversation_rows_every_ms)) {
+    if (Status fatal = begin_round(); !fatal.is_ok()) return fatal;
+  }
   for (WriteOp& op : batch_) {
     Status fatal = std::visit([this](auto& request) { return apply(request); }, op);
     if (!fatal.is_ok()) return fatal;
   }
-  return write_heads(flush_due());
+  return write_heads(flush || batch_deletes_);
 }
 
 // A probe only needs the write lock, which BEGIN IMMEDIATE took; a batch of nothing but
@@ -604,13 +614,14 @@ void SqliteStore::refresh_cached_conversations() {
   if (batch_deletes_ || committed_heads_.size() + heads_.size() > kMaxCommittedHeads) {
     committed_heads_.clear();
   }
+  account_rows_written();  // before record(): a row written here lacks this batch's turns
   for (const auto& [id, head] : heads_) {
     if (head.dirty) activity_.record(id, {head.pk, head.last_seq, head.updated_at_ms});
     if (!batch_deletes_) committed_heads_[id] = CommittedHead{head.pk, head.last_seq, head.state};
   }
   if (batch_flushes_) {
     activity_.mark_flushed();
-    last_flush_ = std::chrono::steady_clock::now();
+    round_ = RowRound{};
   }
   for (const WriteOp& op : batch_) {
     if (const auto* erase = std::get_if<EraseOp>(&op)) {
@@ -1071,10 +1082,10 @@ Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t
 
 // At most one UPDATE per conversation per transaction, however many turns and updates it
 // got. A new state or metadata is written now, with the turn count and time. A conversation
-// that only got turns has those two columns written by the next flush: this transaction
-// when `flush`, which also writes what earlier ones left (see ConversationActivity). The
-// turns are already in, so a failure here loses the whole transaction. A turn's UPDATE
-// leaves state and metadata, and so the state index, alone.
+// that only got turns has those two columns written behind (see ConversationActivity): by
+// the open round, a few rows a transaction, or by this transaction when `flush`, which
+// writes every row behind. The turns are already in, so a failure here loses the whole
+// transaction. A turn's UPDATE leaves state and metadata, and so the state index, alone.
 Status SqliteStore::write_heads(bool flush) {
   for (const auto& [id, head] : heads_) {
     if (!head.dirty) continue;
@@ -1096,40 +1107,100 @@ Status SqliteStore::write_heads(bool flush) {
     int rc = advance.step();
     if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "advance conversation");
   }
-  return flush ? flush_activity() : Status::ok();
+  if (flush) return flush_activity();
+  return round_.open ? continue_round() : Status::ok();
 }
 
-// A flush is due once the interval has passed since the last one, when the table of values
-// the rows lack is full, and in a batch that deletes conversations: retention picks them by
+// Every row behind is written at once with a zero interval, when the table of values the
+// rows lack is full, and in a batch that deletes conversations: retention picks them by
 // their rows' time of activity, and deleting the newest turns lets their ids be given again,
 // so the mark must follow.
 bool SqliteStore::flush_due() const {
   constexpr std::size_t kMaxUnflushed = 50000;
   if (batch_deletes_ || options_.conversation_rows_every_ms == 0) return true;
-  if (activity_.unflushed_count() >= kMaxUnflushed) return true;
-  return std::chrono::steady_clock::now() - last_flush_ >=
-         std::chrono::milliseconds(options_.conversation_rows_every_ms);
+  return activity_.unflushed_count() >= kMaxUnflushed;
 }
 
-// Writes the values earlier transactions left in the activity table, and the mark that
-// says every turn so far is counted in its row.
+// Writes every row behind, and the mark that says every turn so far is counted in its row.
 Status SqliteStore::flush_activity() {
   batch_flushes_ = true;
-  Statement& touch = writer_.touch_conversation;
   for (const auto& [id, entry] : activity_.unflushed()) {
-    ResetOnExit reset(touch);
-    touch.bind(1, entry.pk);
-    touch.bind(2, entry.last_seq);
-    touch.bind(3, entry.updated_at_ms);
-    touch.bind(4, id);
-    int rc = touch.step();
-    if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "flush conversation");
+    if (Status fatal = write_activity(id, entry); !fatal.is_ok()) return fatal;
   }
-  Statement& mark = writer_.mark_rows_count_turns;
+  Statement& newest = writer_.max_turn_id;
+  ResetOnExit reset(newest);
+  if (int rc = newest.step(); rc != SQLITE_ROW) {
+    return sqlite_error(writer_db_.handle(), rc, "find the newest turn");
+  }
+  return set_turns_mark(newest.column_int64(0));
+}
+
+// A round writes the rows that were behind when it began; every turn up to the newest then
+// is counted once they are all written.
+Status SqliteStore::begin_round() {
+  Statement& newest = writer_.max_turn_id;
+  ResetOnExit reset(newest);
+  if (int rc = newest.step(); rc != SQLITE_ROW) {
+    return sqlite_error(writer_db_.handle(), rc, "find the newest turn");
+  }
+  round_.open = true;
+  round_.mark = newest.column_int64(0);
+  round_.ids.clear();
+  round_.next = 0;
+  for (auto& [id, entry] : activity_.unflushed()) round_.ids.push_back(std::move(id));
+  round_began_ = std::chrono::steady_clock::now();
+  batch_round_next_ = 0;
+  return Status::ok();
+}
+
+// Writes the round's next few rows, at least 16 a transaction and enough to end the round
+// within about a hundred; ends the round with the last of them.
+Status SqliteStore::continue_round() {
+  const std::size_t per_batch = std::max<std::size_t>(16, round_.ids.size() / 100);
+  const std::size_t end = std::min(round_.ids.size(), batch_round_next_ + per_batch);
+  for (std::size_t i = batch_round_next_; i < end; ++i) {
+    const std::string& id = round_.ids[i];
+    std::optional<ConversationActivity::Entry> entry = activity_.current(id);
+    if (!entry) continue;  // deleted since
+    if (Status fatal = write_activity(id, *entry); !fatal.is_ok()) return fatal;
+    batch_rows_written_.push_back(id);
+  }
+  batch_round_next_ = end;
+  if (end < round_.ids.size()) return Status::ok();
+  batch_ends_round_ = true;
+  return set_turns_mark(round_.mark);
+}
+
+Status SqliteStore::write_activity(const std::string& id,
+                                   const ConversationActivity::Entry& entry) {
+  Statement& touch = writer_.touch_conversation;
+  ResetOnExit reset(touch);
+  touch.bind(1, entry.pk);
+  touch.bind(2, entry.last_seq);
+  touch.bind(3, entry.updated_at_ms);
+  touch.bind(4, id);
+  int rc = touch.step();
+  if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "write conversation row");
+  return Status::ok();
+}
+
+Status SqliteStore::set_turns_mark(std::int64_t turn_id) {
+  Statement& mark = writer_.set_turns_mark;
   ResetOnExit reset(mark);
+  mark.bind(1, turn_id);
   int rc = mark.step();
   if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "mark counted turns");
   return Status::ok();
+}
+
+// After a commit: what the round wrote counts, and the round moves on or ends.
+void SqliteStore::account_rows_written() {
+  if (batch_flushes_ || !round_.open) return;
+  activity_.written(batch_rows_written_);
+  round_.next = batch_round_next_;
+  if (!batch_ends_round_) return;
+  activity_.finish_round();
+  round_ = RowRound{};
 }
 
 // ---- Reads -------------------------------------------------------------------------------

@@ -236,6 +236,11 @@ class SqliteStore final : public Store {
   Status write_heads(bool flush);
   bool flush_due() const;
   Status flush_activity();
+  Status begin_round();
+  Status continue_round();
+  Status write_activity(const std::string& id, const ConversationActivity::Entry& entry);
+  Status set_turns_mark(std::int64_t turn_id);
+  void account_rows_written();
   Status request_failed(Status error, Status& request_status) const;
   Status finish_transaction(bool probes_only);
   void roll_back();
@@ -266,8 +271,21 @@ class SqliteStore final : public Store {
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
   bool batch_deletes_ = false;           // the batch holds an erasure or retention
-  bool batch_flushes_ = false;           // the batch writes every conversation row behind
-  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
+
+  // Conversation rows written behind their turns, a round at a time (ConversationActivity).
+  struct RowRound {
+    bool open = false;
+    std::vector<std::string> ids;  // the conversations behind when the round began
+    std::size_t next = 0;          // ids[next] is the next row to write
+    std::int64_t mark = 0;         // the newest turn then; counted once the round ends
+  };
+  RowRound round_;
+  std::chrono::steady_clock::time_point round_began_ = std::chrono::steady_clock::now();
+  // What this batch did of it, applied once it commits.
+  std::vector<std::string> batch_rows_written_;
+  std::size_t batch_round_next_ = 0;
+  bool batch_ends_round_ = false;
+  bool batch_flushes_ = false;  // the batch writes every row behind and ends any round
 
   std::unique_ptr<ReaderPool> readers_;
   ConversationCache conversations_;  // in front of the readers for get_conversation

@@ -3,8 +3,6 @@
 
 #include <utility>
 
-#include "conversation_activity.hpp"
-
 namespace handover::store {
 namespace {
 
@@ -40,7 +38,9 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::touch_conversation,
      "UPDATE conversations SET last_seq = max(last_seq, ?2), "
      "updated_at_ms = max(updated_at_ms, ?3) WHERE pk = ?1 AND public_id = ?4"},
-    {&WriterStatements::mark_rows_count_turns, kMarkRowsCountTurnsSql},
+    {&WriterStatements::set_turns_mark,
+     "UPDATE store_marks SET value = ?1 WHERE name = 'rows_count_turns_through'"},
+    {&WriterStatements::max_turn_id, "SELECT coalesce(max(id), 0) FROM turns"},
     {&WriterStatements::get_conversation,
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
      "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM "

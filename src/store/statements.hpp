@@ -23,7 +23,9 @@ struct WriterStatements {
   // ?1 pk, ?2 last_seq, ?3 updated_at_ms, ?4 public id: raises the two columns to these
   // values; a pk given to a newer conversation since (the public id differs) is left alone.
   Statement touch_conversation;
-  Statement mark_rows_count_turns;  // the newest turn is counted in its conversation's row
+  // ?1 turn id: every turn up to it is counted in its conversation's row
+  Statement set_turns_mark;
+  Statement max_turn_id;  // -> id of the newest turn, 0 when none
   Statement get_conversation;  // ?1 pk -> conversation columns
   Statement insert_event;      // binds as bind_event
   Statement delete_customer;   // ?1 customer_id -> public id of each deleted conversation

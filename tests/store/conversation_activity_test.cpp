@@ -7,7 +7,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "handover/store/store.hpp"
@@ -194,6 +196,30 @@ TEST_F(ConversationRowsTest, AConversationCreatedAgainUnderAnErasedIdStartsAtTur
   Result<ConversationRecord> got = store_->get_conversation("c_1");
   ASSERT_TRUE(got.is_ok());
   EXPECT_EQ(got->last_seq, 1);
+}
+
+TEST_F(ConversationRowsTest, RoundsWriteTheRowsBehindAFewATransactionAndMoveTheMark) {
+  store_.reset();
+  options_.conversation_rows_every_ms = 1;
+  open_store();
+  constexpr int kConversations = 40;  // more than one transaction's share of a round
+  for (int i = 0; i < kConversations; ++i) create("c_" + std::to_string(i));
+  for (int i = 0; i < kConversations; ++i) ASSERT_EQ(append("c_" + std::to_string(i), "hi"), 1);
+
+  // Later commits carry the round on; a new round begins at most once a millisecond.
+  RawDb raw(options_.path);
+  const std::string written =
+      "SELECT count(*) FROM conversations WHERE last_seq = 1 AND public_id <> 'c_0'";
+  std::int64_t seq = 1;
+  for (int i = 0; i < 500 && raw.query(written) != std::to_string(kConversations - 1); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(append("c_0", "more"), ++seq);
+  }
+  EXPECT_EQ(raw.query(written), std::to_string(kConversations - 1));
+  // The mark counts at least the first turns of them all.
+  const std::int64_t mark = std::stoll(
+      raw.query("SELECT value FROM store_marks WHERE name = 'rows_count_turns_through'"));
+  EXPECT_GE(mark, std::stoll(raw.query("SELECT max(id) FROM turns WHERE seq = 1")));
 }
 
 TEST_F(ConversationRowsTest, AZeroIntervalWritesTheRowWithEveryCommit) {
