@@ -84,6 +84,10 @@ class ApiImpl final : public Api, public TurnPoster {
     auto& store = deps.store;
     registry.callback_gauge("handover_store_queue_depth", "Writes waiting for the store writer",
                             [&store] { return static_cast<double>(store.stats().queue_depth); });
+    registry.callback_gauge(
+        "handover_store_conversation_rows_behind",
+        "Conversation rows that do not count their newest turns yet (written behind in rounds)",
+        [&store] { return static_cast<double>(store.stats().conversation_rows_behind); });
     auto& batches = registry.histogram("handover_store_commit_batch_size",
                                        "Requests committed per store transaction",
                                        {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})

@@ -466,6 +466,7 @@ StoreStats SqliteStore::stats() const {
     stats.checkpoints = checkpointer_->checkpoints();
     stats.writer_checkpoints = checkpointer_->writer_checkpoints();
   }
+  stats.conversation_rows_behind = activity_.unflushed_count();
   stats.incremental_vacuum = incremental_vacuum_;
   return stats;
 }

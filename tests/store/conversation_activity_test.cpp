@@ -106,6 +106,7 @@ TEST_F(ConversationRowsTest, ReadsAndNumbersTurnsFromTheActivityWhileTheRowLags)
   ASSERT_EQ(append("c_1", "two"), 2);
   // The row still says what the create wrote; the next turn is numbered from the activity.
   EXPECT_EQ(row_column(options_.path, "c_1", "last_seq"), "0");
+  EXPECT_EQ(store_->stats().conversation_rows_behind, 1u);
   EXPECT_EQ(append("c_1", "three"), 3);
 
   Result<ConversationRecord> got = store_->get_conversation("c_1");

@@ -293,6 +293,8 @@ struct StoreStats {
   std::uint64_t last_batch_size = 0;     // requests in the most recent committed transaction
   std::uint64_t checkpoints = 0;         // WAL checkpoints run by the checkpoint thread
   std::uint64_t writer_checkpoints = 0;  // run by the writer itself, holding up commits
+  // Conversations whose rows do not count their newest turns yet (written behind in rounds)
+  std::uint64_t conversation_rows_behind = 0;
   bool incremental_vacuum = false;       // the file can give free pages back (auto_vacuum)
 };
 
