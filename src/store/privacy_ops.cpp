@@ -129,8 +129,7 @@ Status SqliteStore::delete_customer_rows(EraseOp& op) {
   while ((rc = erase.step()) == SQLITE_ROW) {
     std::string& id = op.reply.conversation_ids.emplace_back();
     erase.column_text(0, id);
-    // Later requests of this batch must not find a deleted conversation among the heads.
-    heads_.erase(id);
+    forget_head(id);
   }
   if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "delete customer");
   op.reply.conversations = static_cast<std::int64_t>(op.reply.conversation_ids.size());
@@ -190,7 +189,7 @@ Result<std::int64_t> SqliteStore::step_retention(Statement& statement, Retention
   while ((rc = statement.step()) == SQLITE_ROW) {
     std::string& id = op.reply.conversation_ids.emplace_back();
     statement.column_text(0, id);
-    heads_.erase(id);
+    forget_head(id);
   }
   if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "retention batch");
   return sqlite3_changes64(writer_db_.handle());

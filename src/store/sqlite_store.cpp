@@ -556,6 +556,7 @@ Status SqliteStore::apply_batch() {
   });
   batch_flushes_ = false;
   batch_ends_round_ = false;
+  deleted_in_batch_.clear();
   batch_rows_written_.clear();
   batch_round_next_ = round_.next;
   const bool flush = flush_due();
@@ -961,11 +962,23 @@ Result<SqliteStore::ConversationHead*> SqliteStore::find_head(const std::string&
 
   ConversationHead& head = heads_[conversation_id];
   head.pk = find.column_int64(0);
-  // The row may not count the newest turns yet; the activity table does.
-  head.last_seq = std::max(find.column_int64(1), activity_.last_seq(conversation_id));
+  // The row may not count the newest turns yet; the activity table does, unless it still
+  // holds a conversation this batch deleted (it forgets them once the batch commits).
+  head.last_seq = find.column_int64(1);
+  if (!deleted_in_batch_.contains(conversation_id)) {
+    head.last_seq = std::max(head.last_seq, activity_.last_seq(conversation_id));
+  }
   find.column_text(2, head.state);
   head.stored_state = head.state;
   return &head;
+}
+
+// A conversation this batch deleted: later requests of the batch must not find it among the
+// heads, nor a new conversation under its id inherit its turn count.
+void SqliteStore::forget_head(const std::string& conversation_id) {
+  heads_.erase(conversation_id);
+  committed_heads_.erase(conversation_id);
+  deleted_in_batch_.insert(conversation_id);
 }
 
 // Inserts the turn as the conversation's next. The unique index on client_turn_id is the

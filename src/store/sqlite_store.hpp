@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -219,6 +220,7 @@ class SqliteStore final : public Store {
   Result<std::int64_t> free_pages();
   Status apply(CursorOp& op);
   Result<ConversationHead*> find_head(const std::string& conversation_id);
+  void forget_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
   void run_follow_up(AppendOp& op, const ConversationHead& head);
   void log_turn_created(AppendOp& op, const ConversationHead& head);
@@ -267,6 +269,7 @@ class SqliteStore final : public Store {
   // The heads of recent transactions, so that find_head need not read the row again.
   // Dropped whole after a batch that deletes conversations, and when full.
   std::unordered_map<std::string, CommittedHead> committed_heads_;
+  std::unordered_set<std::string> deleted_in_batch_;  // conversations this batch deleted
   std::string scratch_;                  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows

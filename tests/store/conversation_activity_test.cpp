@@ -223,6 +223,49 @@ TEST_F(ConversationRowsTest, RoundsWriteTheRowsBehindAFewATransactionAndMoveTheM
   EXPECT_GE(mark, std::stoll(raw.query("SELECT max(id) FROM turns WHERE seq = 1")));
 }
 
+TEST_F(ConversationRowsTest, TurnsQueuedBehindAnErasureInOneBatchSeeItsDeletions) {
+  create("c_1");
+  ASSERT_EQ(append("c_1", "one"), 1);
+  ASSERT_EQ(append("c_1", "two"), 2);
+  Pending<bool> held = hold_writer();
+
+  // One batch: the erasure, a turn for the erased conversation, the same id created again
+  // and a turn for it.
+  ErasureRequest request;
+  request.customer_id = "cust-1";
+  request.audit.actor_kind = "api_key";
+  request.audit.actor_id = "ops";
+  request.audit.action = "customer.erase";
+  Pending<ErasureOutcome> erased;
+  store_->erase_customer(std::move(request), erased.callback());
+  auto append_pending = [this](const std::string& text) {
+    TurnRecord turn;
+    turn.conversation_id = "c_1";
+    turn.role = "user";
+    turn.text = text;
+    turn.content_hash = "h";
+    Pending<AppendTurnOutcome> appended;
+    store_->append_turn(AppendTurnRequest{std::move(turn)}, appended.callback());
+    return appended;
+  };
+  Pending<AppendTurnOutcome> to_erased = append_pending("too late");
+  ConversationRecord again;
+  again.id = "c_1";
+  Pending<ConversationRecord> created;
+  store_->create_conversation(std::move(again), created.callback());
+  Pending<AppendTurnOutcome> to_new = append_pending("first again");
+  store_->set_before_commit_for_test({});
+  gate_.release();
+
+  ASSERT_TRUE(held.get().is_ok());
+  ASSERT_TRUE(erased.get().is_ok());
+  EXPECT_EQ(to_erased.get().status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(created.get().is_ok());
+  Result<AppendTurnOutcome> first = to_new.get();
+  ASSERT_TRUE(first.is_ok()) << first.status().to_string();
+  EXPECT_EQ(first->turn.seq, 1);
+}
+
 TEST_F(ConversationRowsTest, AZeroIntervalWritesTheRowWithEveryCommit) {
   store_.reset();
   options_.conversation_rows_every_ms = 0;
