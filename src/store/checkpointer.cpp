@@ -116,8 +116,10 @@ void Checkpointer::stop() {
 }
 
 // Runs on the writer thread right after a commit reached the WAL; signals the thread, or
-// checkpoints in place when the WAL outgrew what the thread could fold back (see the header).
-int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, int frames) {
+// leaves the writer a checkpoint of its own when the WAL outgrew what the thread could fold
+// back (checkpoint_if_due(); see the header).
+int Checkpointer::on_wal_commit(void* self, sqlite3* /*writer*/, const char* /*name*/,
+                                int frames) {
   auto* checkpointer = static_cast<Checkpointer*>(self);
   // Fewer frames than last time: the WAL started over, and so does the pace.
   if (frames < checkpointer->last_frames_) {
@@ -125,10 +127,7 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
   }
   checkpointer->last_frames_ = frames;
   if (frames >= checkpointer->writer_frames()) {
-    // A failure here (a reader still on old frames) leaves the WAL as it is, to try again
-    // after the next commit; the commit itself has already succeeded.
-    sqlite3_wal_checkpoint_v2(writer, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    checkpointer->writer_rounds_.fetch_add(1, std::memory_order_relaxed);
+    checkpointer->writer_due_ = true;
     return SQLITE_OK;
   }
   if (frames < checkpointer->next_signal_frames_) return SQLITE_OK;
@@ -140,6 +139,16 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* writer, const char* name, i
   }
   checkpointer->wake_.notify_one();
   return SQLITE_OK;
+}
+
+void Checkpointer::checkpoint_if_due(Connection& writer) {
+  if (!writer_due_) return;
+  writer_due_ = false;
+  // A failure here (a reader still on old frames) leaves the WAL as it is, to try again
+  // after the next commit; the commit itself has already succeeded.
+  sqlite3_wal_checkpoint_v2(writer.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                            nullptr);
+  writer_rounds_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Checkpointer::run() {

@@ -26,7 +26,9 @@ namespace handover::store {
 // checkpoint on another thread rarely gets there while commits keep adding frames: under
 // steady load the file would grow without end. So once it holds writer_frames(), the writer
 // runs a PASSIVE checkpoint itself right after its commit, when nothing is being added; the
-// thread has already copied most frames, so that one is short.
+// thread has already copied most frames, so that one is short. It runs once the store has
+// taken the commit in (checkpoint_if_due()), not inside COMMIT: readers see a commit's rows
+// as soon as COMMIT has written them, and the store's own view of them must not lag that long.
 //
 // A long WAL is cheaper to fold back than a short one: a checkpoint copies each page once,
 // however often the commits since the last one rewrote it, and the pages a turn dirties (the
@@ -69,6 +71,10 @@ class Checkpointer {
   void attach(Connection& writer);
   static void detach(Connection& writer);
 
+  // The writer's thread, after each commit: the writer's own checkpoint, if that commit left
+  // writer_frames() or more in the WAL.
+  void checkpoint_if_due(Connection& writer);
+
   // How often commits have woken the thread so far.
   std::uint64_t wakeups_for_test() const { return wakeups_.load(std::memory_order_relaxed); }
   // Frames the thread's last checkpoint found in the WAL, and those it left there (-1 after a
@@ -103,6 +109,7 @@ class Checkpointer {
   std::condition_variable wake_;
   int next_signal_frames_;  // writer thread only
   int last_frames_ = 0;     // writer thread only
+  bool writer_due_ = false;  // writer thread only: checkpoint_if_due() has work
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> rounds_{0};
   std::atomic<int> uncopied_{0};

@@ -517,6 +517,7 @@ void SqliteStore::run_batch() {
   Status failure = write_batch(probes_only);
   if (failure.is_ok() && !probes_only) refresh_cached_conversations();
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+  if (failure.is_ok() && checkpointer_) checkpointer_->checkpoint_if_due(writer_db_);
   record_batch(failure, probes_only, elapsed.count());
 
   // The WAL still holds the pages as they were before an erasure: fold it into the database

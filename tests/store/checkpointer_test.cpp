@@ -67,6 +67,7 @@ TEST_F(CheckpointerTest, TheWriterFoldsTheWalBackWhenTheThreadFallsBehind) {
     ASSERT_TRUE(writer_.exec("BEGIN").is_ok());
     for (int r = 0; r < kRowsPerCommit; ++r) ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
     ASSERT_TRUE(writer_.exec("COMMIT").is_ok());
+    checkpointer_->checkpoint_if_due(writer_);
   }
   Checkpointer::detach(writer_);
 
