@@ -245,8 +245,7 @@ class Loader {
            (issued_ < max_requests_ || in_flight_ > 0)) {
       release_due();
       dispatch();
-      const int timeout_ms = next_timeout_ms(deadline);
-      const int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), timeout_ms);
+      const int n = wait_for_events(events, deadline);
       for (int i = 0; i < n; ++i) on_event(events[static_cast<std::size_t>(i)]);
     }
     seconds_ = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -340,12 +339,26 @@ class Loader {
     }
   }
 
-  int next_timeout_ms(Clock::time_point deadline) const {
+  // Waits for socket events until the next request is due (paced) or the deadline. The wait
+  // is timed to the microsecond: with epoll_wait's whole milliseconds a paced request left up
+  // to a millisecond after its due time, and that wait counted as the server's latency.
+  int wait_for_events(std::vector<epoll_event>& events, Clock::time_point deadline) {
     auto wake = deadline;
     if (o_.rate > 0 && issued_ < max_requests_) wake = std::min(wake, due_time(issued_));
-    const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(wake - Clock::now());
-    if (wait.count() <= 0) return 0;
-    return static_cast<int>((wait.count() + 999) / 1000);
+    const auto wait = std::max(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   wake - Clock::now()),
+                               std::chrono::nanoseconds(0));
+    const int capacity = static_cast<int>(events.size());
+    if (fine_waits_) {
+      timespec timeout{};
+      timeout.tv_sec = static_cast<time_t>(wait.count() / 1'000'000'000);
+      timeout.tv_nsec = static_cast<long>(wait.count() % 1'000'000'000);
+      const int n = epoll_pwait2(epoll_, events.data(), capacity, &timeout, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      fine_waits_ = false;  // a kernel before 5.11
+    }
+    const auto ms = (wait.count() + 999'999) / 1'000'000;
+    return epoll_wait(epoll_, events.data(), capacity, static_cast<int>(ms));
   }
 
   void flush(std::size_t i) {
@@ -479,6 +492,7 @@ class Loader {
   std::size_t in_flight_ = 0;
   std::size_t max_requests_ = 0;
   Clock::time_point start_;
+  bool fine_waits_ = true;  // epoll_pwait2 works
   double seconds_ = 0;
   Totals totals_;
 };
