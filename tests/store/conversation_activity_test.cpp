@@ -80,7 +80,7 @@ class ConversationRowsTest : public StoreTestBase {
     record.customer_id = "cust-1";  // for the customer's export
     create_stored(std::move(record));
   }
-  std::int64_t append(const std::string& id, const std::string& text) {
+  Pending<AppendTurnOutcome> append_async(const std::string& id, const std::string& text) {
     TurnRecord turn;
     turn.conversation_id = id;
     turn.role = "user";
@@ -88,7 +88,10 @@ class ConversationRowsTest : public StoreTestBase {
     turn.content_hash = "h";
     Pending<AppendTurnOutcome> appended;
     store_->append_turn(AppendTurnRequest{std::move(turn)}, appended.callback());
-    Result<AppendTurnOutcome> outcome = appended.get();
+    return appended;
+  }
+  std::int64_t append(const std::string& id, const std::string& text) {
+    Result<AppendTurnOutcome> outcome = append_async(id, text).get();
     EXPECT_TRUE(outcome.is_ok()) << outcome.status().to_string();
     return outcome.is_ok() ? outcome->turn.seq : -1;
   }
@@ -180,14 +183,7 @@ TEST_F(ConversationRowsTest, AConversationCreatedAgainUnderAnErasedIdStartsAtTur
   create("c_1");
   ASSERT_EQ(append("c_1", "one"), 1);
   ASSERT_EQ(append("c_1", "two"), 2);
-  ErasureRequest request;
-  request.customer_id = "cust-1";
-  request.audit.actor_kind = "api_key";
-  request.audit.actor_id = "ops";
-  request.audit.action = "customer.erase";
-  Pending<ErasureOutcome> erased;
-  store_->erase_customer(std::move(request), erased.callback());
-  Result<ErasureOutcome> outcome = erased.get();
+  Result<ErasureOutcome> outcome = erase_async("cust-1").get();
   ASSERT_TRUE(outcome.is_ok()) << outcome.status().to_string();
   ASSERT_EQ(outcome->conversation_ids, std::vector<std::string>{"c_1"});
 
@@ -231,29 +227,13 @@ TEST_F(ConversationRowsTest, TurnsQueuedBehindAnErasureInOneBatchSeeItsDeletions
 
   // One batch: the erasure, a turn for the erased conversation, the same id created again
   // and a turn for it.
-  ErasureRequest request;
-  request.customer_id = "cust-1";
-  request.audit.actor_kind = "api_key";
-  request.audit.actor_id = "ops";
-  request.audit.action = "customer.erase";
-  Pending<ErasureOutcome> erased;
-  store_->erase_customer(std::move(request), erased.callback());
-  auto append_pending = [this](const std::string& text) {
-    TurnRecord turn;
-    turn.conversation_id = "c_1";
-    turn.role = "user";
-    turn.text = text;
-    turn.content_hash = "h";
-    Pending<AppendTurnOutcome> appended;
-    store_->append_turn(AppendTurnRequest{std::move(turn)}, appended.callback());
-    return appended;
-  };
-  Pending<AppendTurnOutcome> to_erased = append_pending("too late");
+  Pending<ErasureOutcome> erased = erase_async("cust-1");
+  Pending<AppendTurnOutcome> to_erased = append_async("c_1", "too late");
   ConversationRecord again;
   again.id = "c_1";
   Pending<ConversationRecord> created;
   store_->create_conversation(std::move(again), created.callback());
-  Pending<AppendTurnOutcome> to_new = append_pending("first again");
+  Pending<AppendTurnOutcome> to_new = append_async("c_1", "first again");
   store_->set_before_commit_for_test({});
   gate_.release();
 

@@ -71,16 +71,7 @@ class PrivacyStoreTest : public StoreTestBase {
     return pending.get();
   }
   Result<ErasureOutcome> erase(const std::string& customer) {
-    ErasureRequest request;
-    request.customer_id = customer;
-    request.audit.actor_kind = "api_key";
-    request.audit.actor_id = "ops";
-    request.audit.action = "customer.erase";
-    request.audit.reason = "admin";
-    request.audit.customer_id = customer;  // must not be kept
-    Pending<ErasureOutcome> pending;
-    store_->erase_customer(std::move(request), pending.callback());
-    return pending.get();
+    return erase_async(customer).get();
   }
   std::int64_t retire(RetentionClass data_class, std::int64_t cutoff_ms, std::size_t limit = 500) {
     RetentionBatch batch;

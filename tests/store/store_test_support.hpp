@@ -181,6 +181,20 @@ class StoreTestBase : public ::testing::Test {
     ASSERT_TRUE(created.get().is_ok());
   }
 
+  // Queues the erasure of a customer, as an admin would ask for it.
+  Pending<ErasureOutcome> erase_async(const std::string& customer) {
+    ErasureRequest request;
+    request.customer_id = customer;
+    request.audit.actor_kind = "api_key";
+    request.audit.actor_id = "ops";
+    request.audit.action = "customer.erase";
+    request.audit.reason = "admin";
+    request.audit.customer_id = customer;  // must not be kept
+    Pending<ErasureOutcome> erased;
+    store_->erase_customer(std::move(request), erased.callback());
+    return erased;
+  }
+
   // Holds the writer inside a transaction holding one probe; returns once it is held.
   Pending<bool> hold_writer() {
     store_->set_before_commit_for_test(gate_.hook());
