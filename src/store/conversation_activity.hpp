@@ -81,7 +81,7 @@ class ConversationActivity {
 };
 
 // At open, before anything reads: brings the rows of conversations with turns the rows do
-// not count yet (those above the stored mark, left by a stop between two flushes) up to
+// not count yet (those above the stored mark, left by a stop between two rounds) up to
 // date, and moves the mark to the newest turn.
 Status catch_up_conversation_rows(Connection& db);
 

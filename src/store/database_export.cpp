@@ -94,7 +94,7 @@ Status DatabaseExport::for_each_conversation(
       read_turn(*turns, list.emplace_back());
       list.back().conversation_id = record.id;
     }
-    // The row may lag behind its newest turns if the server stopped between two flushes
+    // The row may lag behind its newest turns if the server stopped between two rounds
     // (see conversation_activity.hpp); the turns are what counts.
     if (!list.empty()) {
       record.last_seq = std::max(record.last_seq, list.back().seq);
