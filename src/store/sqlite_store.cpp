@@ -562,9 +562,7 @@ Status SqliteStore::apply_batch() {
   batch_round_next_ = round_.next;
   const bool flush = flush_due();
   // Before this batch's turns: the round's mark is the newest turn the activity knows of.
-  if (!flush && !round_.open &&
-      std::chrono::steady_clock::now() - round_began_ >=
-          std::chrono::milliseconds(options_.conversation_rows_every_ms)) {
+  if (!flush && !round_.open && round_due()) {
     if (Status fatal = begin_round(); !fatal.is_ok()) return fatal;
   }
   for (WriteOp& op : batch_) {
@@ -1126,14 +1124,21 @@ Status SqliteStore::write_heads(bool flush) {
   return round_.open ? continue_round() : Status::ok();
 }
 
-// Every row behind is written at once with a zero interval, when the table of values the
-// rows lack is full, and in a batch that deletes conversations: retention picks them by
-// their rows' time of activity, and deleting the newest turns lets their ids be given again,
-// so the mark must follow.
+// Every row behind is written at once with a zero interval, and in a batch that deletes
+// conversations: retention picks them by their rows' time of activity, and deleting the
+// newest turns lets their ids be given again, so the mark must follow.
 bool SqliteStore::flush_due() const {
-  constexpr std::size_t kMaxUnflushed = 50000;
-  if (batch_deletes_ || options_.conversation_rows_every_ms == 0) return true;
-  return activity_.unflushed_count() >= kMaxUnflushed;
+  return batch_deletes_ || options_.conversation_rows_every_ms == 0;
+}
+
+// A round begins once the interval has passed since the last began, or sooner when many rows
+// are behind: a round takes a hundredth of them a transaction, so the table stays bounded
+// without one long commit.
+bool SqliteStore::round_due() const {
+  constexpr std::size_t kManyBehind = 50000;
+  if (activity_.unflushed_count() >= kManyBehind) return true;
+  return std::chrono::steady_clock::now() - round_began_ >=
+         std::chrono::milliseconds(options_.conversation_rows_every_ms);
 }
 
 // Writes every row behind, and the mark that says every turn so far is counted in its row.

@@ -237,6 +237,7 @@ class SqliteStore final : public Store {
                        Status& request_status);
   Status write_heads(bool flush);
   bool flush_due() const;
+  bool round_due() const;
   Status flush_activity();
   Status begin_round();
   Status continue_round();

@@ -246,6 +246,33 @@ TEST_F(ConversationRowsTest, TurnsQueuedBehindAnErasureInOneBatchSeeItsDeletions
   EXPECT_EQ(first->turn.seq, 1);
 }
 
+TEST_F(ConversationRowsTest, ManyRowsBehindStartARoundBeforeTheInterval) {
+  constexpr std::size_t kMany = 50000;
+  std::vector<Pending<ConversationRecord>> created(kMany);
+  for (std::size_t i = 0; i < kMany; ++i) {
+    ConversationRecord record;
+    record.id = "c_" + std::to_string(i);
+    store_->create_conversation(std::move(record), created[i].callback());
+  }
+  for (auto& pending : created) ASSERT_TRUE(pending.get().is_ok());
+  std::vector<Pending<AppendTurnOutcome>> appended;
+  appended.reserve(kMany);
+  for (std::size_t i = 0; i < kMany; ++i) {
+    appended.push_back(append_async("c_" + std::to_string(i), "hi"));
+  }
+  for (auto& pending : appended) ASSERT_TRUE(pending.get().is_ok());
+  ASSERT_EQ(store_->stats().conversation_rows_behind, kMany);
+
+  // The interval is an hour, yet the next transactions begin a round and write a hundredth
+  // of the rows each.
+  for (int i = 0; i < 4; ++i) ASSERT_GT(append("c_0", "more"), 1);
+  const std::uint64_t behind = store_->stats().conversation_rows_behind;
+  EXPECT_LE(behind, kMany - 3 * kMany / 100);
+  RawDb raw(options_.path);
+  EXPECT_GE(std::stoll(raw.query("SELECT count(*) FROM conversations WHERE last_seq = 1")),
+            static_cast<long long>(3 * kMany / 100));
+}
+
 TEST_F(ConversationRowsTest, AZeroIntervalWritesTheRowWithEveryCommit) {
   store_.reset();
   options_.conversation_rows_every_ms = 0;
