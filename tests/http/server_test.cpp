@@ -162,6 +162,16 @@ class FixedHandler final : public Handler {
   const Headers headers_;
 };
 
+// A server answering as FixedHandler does, and a raw client connected to it.
+struct FixedServer {
+  explicit FixedServer(Headers headers = {})
+      : handler(std::move(headers)), server(ServerOptions{}, handler), client(server.port()) {}
+
+  FixedHandler handler;
+  RunningServer server;
+  RawHttpClient client;
+};
+
 // Occurrences of "\r\n<name>:" in a response head; names as the server wrote them.
 int count_fields(const std::string& head, const std::string& name) {
   int count = 0;
@@ -173,16 +183,15 @@ int count_fields(const std::string& head, const std::string& name) {
 }
 
 TEST(ServerHeadTest, WritesEachHeaderOnceWithItsLastValueAndLeavesOutBrokenOnes) {
-  FixedHandler handler({{"X-Kind", "first"},
-                        {"x-kind", "last"},
-                        {"X-Split", "a\r\nInjected: yes"},
-                        {"X-Nul", std::string("a\0b", 3)},
-                        {"Bad Name", "x"},
-                        {"content-length", "999"},
-                        {"Connection", "keep-alive"},
-                        {"X-Fine", "kept"}});
-  RunningServer server(ServerOptions{}, handler);
-  RawHttpClient client(server.port());
+  FixedServer fixed({{"X-Kind", "first"},
+                     {"x-kind", "last"},
+                     {"X-Split", "a\r\nInjected: yes"},
+                     {"X-Nul", std::string("a\0b", 3)},
+                     {"Bad Name", "x"},
+                     {"content-length", "999"},
+                     {"Connection", "keep-alive"},
+                     {"X-Fine", "kept"}});
+  RawHttpClient& client = fixed.client;
   std::string head;
 
   ASSERT_FALSE(client.write("GET /fixed HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -205,9 +214,8 @@ TEST(ServerHeadTest, WritesEachHeaderOnceWithItsLastValueAndLeavesOutBrokenOnes)
 // HEAD gets GET's Content-Length and no body; 204 gets neither. Either way the connection
 // stays in step: the next answer's head comes right after.
 TEST(ServerHeadTest, HeadAndNoContentAnswersEndWithTheirHead) {
-  FixedHandler handler({});
-  RunningServer server(ServerOptions{}, handler);
-  RawHttpClient client(server.port());
+  FixedServer fixed;
+  RawHttpClient& client = fixed.client;
   std::string head_answer;
   std::string no_content;
   bhttp::response<bhttp::string_body> get;
@@ -229,9 +237,8 @@ TEST(ServerHeadTest, HeadAndNoContentAnswersEndWithTheirHead) {
 // HEAD of a streamed answer announces GET's chunked coding, not a length; a status has its
 // RFC 9110 phrase.
 TEST(ServerHeadTest, HeadOfAStreamIsChunkedAndPhrasesAreRfc9110s) {
-  FixedHandler handler({});
-  RunningServer server(ServerOptions{}, handler);
-  RawHttpClient client(server.port());
+  FixedServer fixed;
+  RawHttpClient& client = fixed.client;
   std::string stream_head;
   std::string refused;
 
@@ -249,9 +256,8 @@ TEST(ServerHeadTest, HeadOfAStreamIsChunkedAndPhrasesAreRfc9110s) {
 
 // A 1xx is not for HTTP/1.0 (RFC 9110, section 10.1.1): such a client gets the answer only.
 TEST(ServerHeadTest, SendsNoContinueToAnHttp10Client) {
-  FixedHandler handler({});
-  RunningServer server(ServerOptions{}, handler);
-  RawHttpClient client(server.port());
+  FixedServer fixed;
+  RawHttpClient& client = fixed.client;
   std::string head;
 
   ASSERT_FALSE(client.write("POST /fixed HTTP/1.0\r\nExpect: 100-continue\r\n"
@@ -263,9 +269,8 @@ TEST(ServerHeadTest, SendsNoContinueToAnHttp10Client) {
 
 // A request that cannot be parsed is answered in HTTP/1.1, whatever the one before it was.
 TEST(ServerHeadTest, AnswersAMalformedRequestInHttp11AfterAnHttp10One) {
-  FixedHandler handler({});
-  RunningServer server(ServerOptions{}, handler);
-  RawHttpClient client(server.port());
+  FixedServer fixed;
+  RawHttpClient& client = fixed.client;
   bhttp::response<bhttp::string_body> first;
   std::string second;
 
@@ -313,9 +318,8 @@ TEST_F(ServerTest, ItsOwnRefusalsAreNeitherCachedNorSniffed) {
 
 // HTTP/1.0 keeps a connection only when asked, and then says so.
 TEST(ServerHeadTest, AnswersHttp10InKindAndKeepsAliveOnlyWhenAsked) {
-  FixedHandler handler({});
-  RunningServer server(ServerOptions{}, handler);
-  RawHttpClient client(server.port());
+  FixedServer fixed;
+  RawHttpClient& client = fixed.client;
   bhttp::response<bhttp::string_body> kept;
   bhttp::response<bhttp::string_body> last;
 
