@@ -1,10 +1,10 @@
 // The WAL checkpoint thread.
 #include "checkpointer.hpp"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
@@ -17,10 +17,12 @@ namespace {
 
 // Pacing the checkpoint thread's writes. SQLite's unix VFS lets a program replace the system
 // calls it makes; the replacement of pwrite passes every write on and, on a checkpoint thread
-// only, has the kernel write the file's dirty pages out and waits for it after every
-// kWritebackBytes. The thread's own fd is not needed: SQLite hands it to every write.
+// only, syncs the file after every kWritebackBytes. The sync also flushes the disk's cache, so
+// the next commit's own flush does not have to carry the checkpoint's writes. The thread's own
+// fd is not needed: SQLite hands it to every write.
 using PwriteFunction = ssize_t (*)(int, const void*, size_t, off_t);
 PwriteFunction g_system_pwrite = nullptr;  // set once, before any paced write
+std::atomic<Checkpointer::SliceSync> g_slice_sync{&fdatasync};
 
 struct PacedWrites {
   std::atomic<std::uint64_t>* writebacks = nullptr;  // null on every other thread
@@ -34,10 +36,10 @@ ssize_t paced_pwrite(int fd, const void* data, size_t size, off_t offset) {
   t_paced.since_writeback += static_cast<std::size_t>(written);
   if (t_paced.since_writeback >= Checkpointer::kWritebackBytes) {
     t_paced.since_writeback = 0;
-    // Best effort: a failure leaves the pages to the checkpoint's own sync.
-    sync_file_range(fd, 0, 0,
-                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                        SYNC_FILE_RANGE_WAIT_AFTER);
+    // The kernel reports a failed writeback to one sync per open file only. This one shares
+    // SQLite's fd, so its failure must fail the write: SQLite's own sync at the end of the
+    // checkpoint would report success, and the WAL would start over on pages never written.
+    if (g_slice_sync.load(std::memory_order_relaxed)(fd) != 0) return -1;  // errno as set
     t_paced.writebacks->fetch_add(1, std::memory_order_relaxed);
   }
   return written;
@@ -96,6 +98,10 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
 }
 
 Checkpointer::~Checkpointer() { stop(); }
+
+void Checkpointer::set_slice_sync_for_test(SliceSync sync) {
+  g_slice_sync.store(sync != nullptr ? sync : &fdatasync, std::memory_order_relaxed);
+}
 
 void Checkpointer::attach(Connection& writer) {
   // Replaces SQLite's automatic checkpoint, which is itself a WAL hook run inside COMMIT.

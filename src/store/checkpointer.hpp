@@ -35,15 +35,14 @@ namespace handover::store {
 // end of its conversation's index ranges, the conversation row) are rewritten often. But a
 // checkpoint that copies tens of MiB and then syncs hands the disk all of it at once, and the
 // commits' own syncs wait behind it. So the thread's writes into the database file are paced:
-// after every kWritebackBytes it has the kernel write them out and waits for that, and no
-// commit ever queues behind more than that (see docs/performance.md, "Long checkpoints,
-// paced").
+// after every kWritebackBytes it syncs the file, and no commit ever queues behind more than
+// that (see docs/performance.md, "Long checkpoints, paced" and "Smaller slices").
 class Checkpointer {
  public:
   // About 64 MiB of WAL with 4 KiB pages.
   static constexpr int kDefaultCheckpointFrames = 16000;
-  // How much the thread writes into the database file before it waits for the disk. A commit
-  // whose sync comes while a slice is on its way waits for that slice: 256 KiB put 1% of the
+  // How much the thread writes into the database file before it syncs it. A commit whose
+  // sync comes while a slice is on its way waits for that slice: 256 KiB put 1% of the
   // commits of a paced load at about 1 ms (docs/performance.md, "Smaller slices").
   static constexpr std::size_t kWritebackBytes = 64 * 1024;
   // How soon the thread looks at a WAL that changed since its last checkpoint (see run()).
@@ -88,13 +87,18 @@ class Checkpointer {
   std::uint64_t writer_checkpoints() const {
     return writer_rounds_.load(std::memory_order_relaxed);
   }
-  // Times the thread waited for the disk to take kWritebackBytes of its writes.
+  // Times the thread synced the database file after kWritebackBytes of its writes.
   std::uint64_t paced_writebacks() const {
     return paced_writebacks_.load(std::memory_order_relaxed);
   }
 
   // Stops and joins the thread; a checkpoint under way finishes first. Idempotent.
   void stop();
+
+  // Replaces the sync after each slice (fdatasync) in every checkpointer of the process;
+  // nullptr puts fdatasync back. For tests of a failing disk.
+  using SliceSync = int (*)(int fd);
+  static void set_slice_sync_for_test(SliceSync sync);
 
  private:
   Checkpointer(Connection db, int checkpoint_frames)

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -26,6 +28,7 @@ class CheckpointerTest : public ::testing::Test {
     path_ = (dir_ / "w.db").string();
   }
   void TearDown() override {
+    Checkpointer::set_slice_sync_for_test(nullptr);
     if (writer_.handle() != nullptr) Checkpointer::detach(writer_);
     checkpointer_.reset();
     writer_ = Connection{};
@@ -168,6 +171,52 @@ TEST_F(CheckpointerTest, WritesItsCopiesOutInSlicesOfKWritebackBytes) {
   ASSERT_GE(copied, 8 * Checkpointer::kWritebackBytes);
   EXPECT_GE(checkpointer_->paced_writebacks(), copied / Checkpointer::kWritebackBytes - 1);
   EXPECT_LE(checkpointer_->paced_writebacks(), copied / Checkpointer::kWritebackBytes + 2);
+}
+
+std::atomic<int> g_failed_syncs{0};
+
+int failing_sync(int /*fd*/) {
+  g_failed_syncs.fetch_add(1);
+  errno = EIO;
+  return -1;
+}
+
+// The kernel tells only one sync of an open file that its writeback failed. A slice's sync
+// shares SQLite's fd, so a failure there must fail the checkpoint: swallowed, SQLite's own sync
+// would succeed and the WAL could start over on pages the disk never took.
+TEST_F(CheckpointerTest, AFailedSliceSyncFailsTheCheckpointAndTheNextOneCopiesAll) {
+  ASSERT_NO_FATAL_FAILURE(open_writer_and_checkpointer());
+  g_failed_syncs = 0;
+  Checkpointer::set_slice_sync_for_test(&failing_sync);
+  const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(12000, 'x') + "')";
+  int rows = 0;
+  while (checkpointer_->wakeups_for_test() == 0) {
+    ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
+    ++rows;
+  }
+  const auto wait_until = [](const auto& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  };
+  ASSERT_TRUE(wait_until([&] { return checkpointer_->checkpoints() >= 1; }));
+  EXPECT_GE(g_failed_syncs.load(), 1);
+  EXPECT_EQ(checkpointer_->uncopied_for_test(), -1) << "the checkpoint reported success";
+  EXPECT_EQ(checkpointer_->paced_writebacks(), 0u);
+
+  // With the disk back, the thread tries again by itself and copies every frame.
+  Checkpointer::set_slice_sync_for_test(nullptr);
+  EXPECT_TRUE(wait_until([&] { return checkpointer_->uncopied_for_test() == 0; }))
+      << checkpointer_->uncopied_for_test() << " frames still waiting";
+  EXPECT_GT(checkpointer_->paced_writebacks(), 0u);
+  Checkpointer::detach(writer_);
+  auto reader = Connection::open(path_, Connection::Mode::kReadOnly, 1000);
+  ASSERT_TRUE(reader) << reader.status().message();
+  auto count = reader->query_row("SELECT count(*) FROM t");
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->column_int64(0), rows);
 }
 
 }  // namespace
