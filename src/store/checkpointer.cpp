@@ -1,6 +1,7 @@
 // The WAL checkpoint thread.
 #include "checkpointer.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/types.h>
@@ -17,30 +18,30 @@ namespace {
 
 // Pacing the checkpoint thread's writes. SQLite's unix VFS lets a program replace the system
 // calls it makes; the replacement of pwrite passes every write on and, on a checkpoint thread
-// only, syncs the file after every kWritebackBytes. The sync also flushes the disk's cache, so
-// the next commit's own flush does not have to carry the checkpoint's writes. The thread's own
-// fd is not needed: SQLite hands it to every write.
+// only, writes the file out after every kWritebackBytes (Checkpointer::sync_slice()). The
+// thread's own fd is not needed: SQLite hands it to every write.
 using PwriteFunction = ssize_t (*)(int, const void*, size_t, off_t);
 PwriteFunction g_system_pwrite = nullptr;  // set once, before any paced write
-std::atomic<Checkpointer::SliceSync> g_slice_sync{&fdatasync};
+std::atomic<Checkpointer::SliceSync> g_slice_sync{&Checkpointer::sync_slice};
 
 struct PacedWrites {
-  std::atomic<std::uint64_t>* writebacks = nullptr;  // null on every other thread
+  const Checkpointer* owner = nullptr;  // null on every other thread
   std::size_t since_writeback = 0;
 };
 thread_local PacedWrites t_paced;
 
 ssize_t paced_pwrite(int fd, const void* data, size_t size, off_t offset) {
   const ssize_t written = g_system_pwrite(fd, data, size, offset);
-  if (t_paced.writebacks == nullptr || written <= 0) return written;
+  if (t_paced.owner == nullptr || written <= 0) return written;
   t_paced.since_writeback += static_cast<std::size_t>(written);
   if (t_paced.since_writeback >= Checkpointer::kWritebackBytes) {
     t_paced.since_writeback = 0;
     // The kernel reports a failed writeback to one sync per open file only. This one shares
     // SQLite's fd, so its failure must fail the write: SQLite's own sync at the end of the
     // checkpoint would report success, and the WAL would start over on pages never written.
-    if (g_slice_sync.load(std::memory_order_relaxed)(fd) != 0) return -1;  // errno as set
-    t_paced.writebacks->fetch_add(1, std::memory_order_relaxed);
+    const bool flush = t_paced.owner->flushes_slices();
+    if (g_slice_sync.load(std::memory_order_relaxed)(fd, flush) != 0) return -1;  // errno as set
+    t_paced.owner->count_slice(flush);
   }
   return written;
 }
@@ -68,11 +69,11 @@ void install_paced_writes() {
 // Paces the calling thread's writes while it lives.
 class PacingScope {
  public:
-  explicit PacingScope(std::atomic<std::uint64_t>& writebacks) {
-    t_paced.writebacks = &writebacks;
+  explicit PacingScope(const Checkpointer& owner) {
+    t_paced.owner = &owner;
     t_paced.since_writeback = 0;
   }
-  ~PacingScope() { t_paced.writebacks = nullptr; }
+  ~PacingScope() { t_paced.owner = nullptr; }
   PacingScope(const PacingScope&) = delete;
   PacingScope& operator=(const PacingScope&) = delete;
 };
@@ -99,8 +100,33 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
 
 Checkpointer::~Checkpointer() { stop(); }
 
+int Checkpointer::sync_slice(int fd, bool flush) {
+  if (flush) return fdatasync(fd);
+  return sync_file_range(fd, 0, 0,
+                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                             SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 void Checkpointer::set_slice_sync_for_test(SliceSync sync) {
-  g_slice_sync.store(sync != nullptr ? sync : &fdatasync, std::memory_order_relaxed);
+  g_slice_sync.store(sync != nullptr ? sync : &Checkpointer::sync_slice,
+                     std::memory_order_relaxed);
+}
+
+bool Checkpointer::flush_slice(int wal_frames, int copied_frames, int checkpoint_frames) {
+  // Fewer frames than were copied: the WAL started over since, and all of it is new. (It
+  // cannot pass the old mark unseen: the thread is woken at checkpoint_frames.)
+  const int behind = wal_frames >= copied_frames ? wal_frames - copied_frames : wal_frames;
+  return behind < kFlushWhileBehindBelow * checkpoint_frames;
+}
+
+bool Checkpointer::flushes_slices() const {
+  return flush_slice(wal_frames_.load(std::memory_order_relaxed),
+                     copied_frames_.load(std::memory_order_relaxed), checkpoint_frames_);
+}
+
+void Checkpointer::count_slice(bool flushed) const {
+  paced_writebacks_.fetch_add(1, std::memory_order_relaxed);
+  if (flushed) flushed_slices_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Checkpointer::attach(Connection& writer) {
@@ -132,6 +158,7 @@ int Checkpointer::on_wal_commit(void* self, sqlite3* /*writer*/, const char* /*n
     checkpointer->next_signal_frames_ = checkpointer->checkpoint_frames();
   }
   checkpointer->last_frames_ = frames;
+  checkpointer->wal_frames_.store(frames, std::memory_order_relaxed);
   if (frames >= checkpointer->writer_frames()) {
     checkpointer->writer_due_ = true;
     return SQLITE_OK;
@@ -159,7 +186,7 @@ void Checkpointer::checkpoint_if_due(Connection& writer) {
 
 void Checkpointer::run() {
   set_thread_name("store-ckpt");
-  const PacingScope paced(paced_writebacks_);
+  const PacingScope paced(*this);
   std::unique_lock lock(mutex_);
   bool behind = false;
   int last_in_wal = 0;
@@ -189,6 +216,7 @@ void Checkpointer::run() {
     last_in_wal = in_wal;
     uncopied_.store(rc == SQLITE_OK ? in_wal - copied : -1, std::memory_order_relaxed);
     seen_in_wal_.store(in_wal, std::memory_order_relaxed);
+    if (rc == SQLITE_OK) copied_frames_.store(copied, std::memory_order_relaxed);
     rounds_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
   }

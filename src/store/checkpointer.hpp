@@ -35,18 +35,20 @@ namespace handover::store {
 // end of its conversation's index ranges, the conversation row) are rewritten often. But a
 // checkpoint that copies tens of MiB and then syncs hands the disk all of it at once, and the
 // commits' own syncs wait behind it. So the thread's writes into the database file are paced:
-// after every kWritebackBytes it syncs the file, and no commit ever queues behind more than
-// that (see docs/performance.md, "Long checkpoints, paced" and "Smaller slices").
+// after every kWritebackBytes it writes them out and waits, and no commit ever queues behind
+// more than that (see docs/performance.md, "Long checkpoints, paced" and "Smaller slices").
 class Checkpointer {
  public:
   // About 64 MiB of WAL with 4 KiB pages.
   static constexpr int kDefaultCheckpointFrames = 16000;
-  // How much the thread writes into the database file before it syncs it. A commit whose
+  // How much the thread writes into the database file before it writes it out. A commit whose
   // sync comes while a slice is on its way waits for that slice: 256 KiB put 1% of the
   // commits of a paced load at about 1 ms (docs/performance.md, "Smaller slices").
   static constexpr std::size_t kWritebackBytes = 64 * 1024;
   // How soon the thread looks at a WAL that changed since its last checkpoint (see run()).
   static constexpr std::chrono::milliseconds kRetryAfter{100};
+  // See sync_slice(): 2,000 frames with the default window, about 8 MiB.
+  static constexpr double kFlushWhileBehindBelow = 0.125;
 
   // Opens the connection to `path` with the store's `synchronous` mode and starts the thread,
   // which checkpoints once the WAL holds `checkpoint_frames` frames (at least 4).
@@ -87,17 +89,35 @@ class Checkpointer {
   std::uint64_t writer_checkpoints() const {
     return writer_rounds_.load(std::memory_order_relaxed);
   }
-  // Times the thread synced the database file after kWritebackBytes of its writes.
+  // Times the thread wrote the database file out after kWritebackBytes of its writes, and how
+  // many of those also flushed the disk's cache (see sync_slice()).
   std::uint64_t paced_writebacks() const {
     return paced_writebacks_.load(std::memory_order_relaxed);
   }
+  std::uint64_t flushed_slices() const { return flushed_slices_.load(std::memory_order_relaxed); }
+
+  // Writes a slice out and waits for the disk. With `flush`, fdatasync also empties the
+  // disk's cache, so the next commit's own flush does not carry the slice. That costs the
+  // thread time, so it flushes only while it keeps up: while the frames committed since its
+  // last checkpoint's copies are fewer than kFlushWhileBehindBelow of checkpoint_frames(), as
+  // under a moderate load. Further behind, under a heavy one, catching up matters more: a
+  // slice is only written (sync_file_range), as fast as the disk takes it, or the WAL would
+  // outgrow writer_frames() by far while the thread holds the checkpoint.
+  static int sync_slice(int fd, bool flush);
+  // Whether the thread's next slice flushes; any thread.
+  bool flushes_slices() const;
+  // The rule behind it: `wal_frames` after the latest commit, `copied_frames` by the latest
+  // checkpoint.
+  static bool flush_slice(int wal_frames, int copied_frames, int checkpoint_frames);
+  // The checkpoint thread, after each slice.
+  void count_slice(bool flushed) const;
 
   // Stops and joins the thread; a checkpoint under way finishes first. Idempotent.
   void stop();
 
-  // Replaces the sync after each slice (fdatasync) in every checkpointer of the process;
-  // nullptr puts fdatasync back. For tests of a failing disk.
-  using SliceSync = int (*)(int fd);
+  // Replaces sync_slice() in every checkpointer of the process; nullptr puts it back. For
+  // tests of a failing disk.
+  using SliceSync = int (*)(int fd, bool flush);
   static void set_slice_sync_for_test(SliceSync sync);
 
  private:
@@ -121,7 +141,10 @@ class Checkpointer {
   std::atomic<int> uncopied_{0};
   std::atomic<int> seen_in_wal_{0};
   std::atomic<std::uint64_t> writer_rounds_{0};
-  std::atomic<std::uint64_t> paced_writebacks_{0};
+  std::atomic<int> wal_frames_{0};     // after the writer's latest commit
+  std::atomic<int> copied_frames_{0};  // by the thread's latest checkpoint
+  mutable std::atomic<std::uint64_t> paced_writebacks_{0};
+  mutable std::atomic<std::uint64_t> flushed_slices_{0};
   bool wanted_ = false;    // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;

@@ -175,7 +175,7 @@ TEST_F(CheckpointerTest, WritesItsCopiesOutInSlicesOfKWritebackBytes) {
 
 std::atomic<int> g_failed_syncs{0};
 
-int failing_sync(int /*fd*/) {
+int failing_sync(int /*fd*/, bool /*flush*/) {
   g_failed_syncs.fetch_add(1);
   errno = EIO;
   return -1;
@@ -217,6 +217,51 @@ TEST_F(CheckpointerTest, AFailedSliceSyncFailsTheCheckpointAndTheNextOneCopiesAl
   auto count = reader->query_row("SELECT count(*) FROM t");
   ASSERT_TRUE(count);
   EXPECT_EQ(count->column_int64(0), rows);
+}
+
+std::atomic<int> g_flushed{0};
+std::atomic<int> g_written_only{0};
+
+int recording_sync(int fd, bool flush) {
+  (flush ? g_flushed : g_written_only).fetch_add(1);
+  return Checkpointer::sync_slice(fd, flush);
+}
+
+// A slice that ends in a flush spares the next commit's flush but costs the thread time: it
+// flushes while the thread keeps up and only writes once it is behind.
+TEST(CheckpointerSliceRule, FlushesOnlyWhileFewFramesWaitSinceTheLastCopies) {
+  constexpr int kWindow = 16000;  // 2,000 frames behind is the limit
+  EXPECT_TRUE(Checkpointer::flush_slice(0, 0, kWindow));
+  EXPECT_TRUE(Checkpointer::flush_slice(1999, 0, kWindow));
+  EXPECT_FALSE(Checkpointer::flush_slice(2000, 0, kWindow));
+  EXPECT_TRUE(Checkpointer::flush_slice(21000, 20000, kWindow));
+  EXPECT_FALSE(Checkpointer::flush_slice(24000, 20000, kWindow)) << "a step behind";
+  // The WAL started over after the copies: only its new frames wait.
+  EXPECT_TRUE(Checkpointer::flush_slice(500, 30000, kWindow));
+  EXPECT_FALSE(Checkpointer::flush_slice(16000, 30000, kWindow));
+}
+
+TEST_F(CheckpointerTest, FlushesSlicesWhileItKeepsUpAndOnlyWritesThemWhenBehind) {
+  ASSERT_NO_FATAL_FAILURE(open_writer_and_checkpointer());
+  g_flushed = 0;
+  g_written_only = 0;
+  Checkpointer::set_slice_sync_for_test(&recording_sync);
+  EXPECT_TRUE(checkpointer_->flushes_slices()) << "nothing waits";
+  // Three frames a row: the thread's first wake-up finds a whole window of frames waiting.
+  const std::string row = "INSERT INTO t (v) VALUES ('" + std::string(12000, 'x') + "')";
+  while (checkpointer_->wakeups_for_test() == 0) ASSERT_TRUE(writer_.exec(row.c_str()).is_ok());
+  EXPECT_FALSE(checkpointer_->flushes_slices());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (checkpointer_->checkpoints() == 0 || checkpointer_->uncopied_for_test() != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the thread never caught up";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(g_written_only.load(), 0);
+  EXPECT_EQ(g_flushed.load(), 0);
+  EXPECT_EQ(checkpointer_->flushed_slices(), 0u);
+  // Caught up, it flushes again.
+  EXPECT_TRUE(checkpointer_->flushes_slices());
+  Checkpointer::detach(writer_);
 }
 
 }  // namespace
