@@ -126,9 +126,10 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 // close_v2: should a statement outlive its connection, the handle lingers until it is finalised.
 Connection::~Connection() { sqlite3_close_v2(db_); }
 
-Result<Connection> Connection::open(const std::string& path, Mode mode, int busy_timeout_ms) {
+Result<Connection> Connection::open(const std::string& path, Mode mode, int busy_timeout_ms,
+                                   const char* vfs) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, open_flags(mode), nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, open_flags(mode), vfs);
   Connection connection(raw);  // closes the handle on every path, even a failed open
   if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + path);
 

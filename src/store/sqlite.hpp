@@ -81,8 +81,9 @@ class Connection {
   ~Connection();
 
   // Opens `path` (creating the file in kReadWrite mode), with extended result codes, the
-  // given busy timeout and foreign keys on.
-  static Result<Connection> open(const std::string& path, Mode mode, int busy_timeout_ms);
+  // given busy timeout and foreign keys on, through the VFS named `vfs` (null: the default).
+  static Result<Connection> open(const std::string& path, Mode mode, int busy_timeout_ms,
+                                 const char* vfs = nullptr);
 
   // Runs one or more SQL statements that return no rows needed by the caller. An error
   // names `operation`, or the SQL itself when that is empty.

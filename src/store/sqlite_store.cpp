@@ -17,6 +17,7 @@
 #include "handover/util/clock.hpp"
 #include "handover/util/thread_name.hpp"
 #include "schema.hpp"
+#include "wal_append_vfs.hpp"
 
 namespace handover::store {
 namespace {
@@ -97,9 +98,12 @@ Status configure_writer(Connection& db, const StoreOptions& options) {
                                                : "PRAGMA synchronous = NORMAL");
 }
 
+// With synchronous=FULL every commit syncs the WAL before other connections see it, so the
+// writer may gather each commit's frames into one write (wal_append_vfs.hpp).
 Result<Connection> open_writer(const StoreOptions& options, const Clock& clock) {
+  const char* vfs = options.synchronous == "full" ? wal_append_vfs() : nullptr;
   Result<Connection> db =
-      Connection::open(options.path, Connection::Mode::kReadWrite, options.busy_timeout_ms);
+      Connection::open(options.path, Connection::Mode::kReadWrite, options.busy_timeout_ms, vfs);
   if (!db) return db.status();
   if (Status status = configure_writer(*db, options); !status.is_ok()) return status;
   if (Status status = migrate(*db, clock.now_ms()); !status.is_ok()) return status;
