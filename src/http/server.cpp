@@ -1,9 +1,10 @@
 // HTTP/1.1 listener and per-connection sessions on Boost.Beast.
 //
-// Each session lives on its own strand, reads one request at a time (no pipelining is
-// answered out of order), hands it to the Handler and writes the response when the
-// handler's Responder fires, possibly from another thread. A WebSocket upgrade on a
-// registered path hands the socket to a WebSocket session (websocket_session.cpp).
+// Each session lives on its own strand (with one network thread, on that thread), reads one
+// request at a time (no pipelining is answered out of order), hands it to the Handler and
+// writes the response when the handler's Responder fires, possibly from another thread. A
+// WebSocket upgrade on a registered path hands the socket to a WebSocket session
+// (websocket_session.cpp).
 #include "handover/http/server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -560,10 +561,17 @@ struct Server::Impl {
   Impl(ServerOptions options, Handler& handler, Observer* observer)
       : shared(std::move(options), handler, observer),
         ioc(shared.options.threads),
-        acceptor(net::make_strand(ioc)) {}
+        acceptor(connection_executor()) {}
+
+  // With one network thread every handler already runs on it, one at a time, so a strand per
+  // connection would only add a queue and a lock to each of them.
+  net::any_io_executor connection_executor() {
+    if (shared.options.threads == 1) return ioc.get_executor();
+    return net::make_strand(ioc);
+  }
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+    acceptor.async_accept(connection_executor(), [this](beast::error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (!ec) on_accept(std::move(s));
       do_accept();
