@@ -5,6 +5,7 @@
 #include <exception>
 #include <utility>
 
+#include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 
 namespace handover::api {
@@ -36,6 +37,7 @@ void WorkQueue::stop() {
 
 void WorkQueue::run() {
   set_thread_name("slow-work");
+  schedule_as_batch_work();
   std::unique_lock lock(mutex_);
   for (;;) {
     ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });

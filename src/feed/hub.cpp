@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "handover/feed/feed.hpp"
+#include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 
 namespace handover::feed {
@@ -105,6 +106,7 @@ struct Hub::Impl {
 
   void run() {
     set_thread_name("feed-hub");
+    schedule_as_batch_work();
     std::unique_lock lock(mu);
     for (;;) {
       ready.wait(lock, [this] { return stopping || !queue.empty(); });

@@ -15,6 +15,7 @@
 #include "handover/messages/catalog.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 
 namespace handover::messages {
@@ -300,6 +301,7 @@ struct Narrator::Impl {
 
   void run() {
     set_thread_name("narrator");
+    schedule_as_batch_work();
     {
       std::lock_guard lock(mu);
       busy = true;  // handle() runs in catch_up() too

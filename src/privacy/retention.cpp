@@ -9,6 +9,7 @@
 
 #include "handover/metrics/registry.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 
 namespace handover::privacy {
@@ -171,6 +172,7 @@ bool RetentionJob::stop_requested() {
 
 void RetentionJob::run_thread() {
   set_thread_name("retention");
+  schedule_as_batch_work();
   const auto interval = std::chrono::seconds(config_.interval_s);
   auto next = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <utility>
 
+#include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 
 namespace handover::store {
@@ -186,6 +187,7 @@ void Checkpointer::checkpoint_if_due(Connection& writer) {
 
 void Checkpointer::run() {
   set_thread_name("store-ckpt");
+  schedule_as_batch_work();
   const PacingScope paced(*this);
   std::unique_lock lock(mutex_);
   bool behind = false;

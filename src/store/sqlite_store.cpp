@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "handover/util/clock.hpp"
+#include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 #include "schema.hpp"
 #include "wal_append_vfs.hpp"
@@ -492,6 +493,7 @@ void SqliteStore::close() {
 
 void SqliteStore::run_writer() {
   set_thread_name("store-writer");
+  schedule_as_batch_work();
   while (take_batch()) run_batch();
   shut_down_writer();
 }

@@ -3,6 +3,7 @@
 #include "sqlite_store.hpp"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -104,6 +105,27 @@ TEST_F(SqliteStoreTest, CreatesAndGetsConversation) {
 
 // The change observer may keep the committed turns (the feed queues them for its listeners)
 // while the append's answer carries its own copy of the same stored turn.
+// The store's threads work behind the network threads (see schedule_as_batch_work()).
+TEST_F(SqliteStoreTest, WriterAndCheckpointThreadsRunAsBatchWork) {
+  ASSERT_TRUE(create("c1"));
+  std::vector<std::string> batch;
+  // The checkpoint thread names itself when it starts, which may be a moment after this.
+  for (int attempt = 0; attempt < 200 && batch.size() < 2; ++attempt) {
+    batch.clear();
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(entry.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      if (name != "store-writer" && name != "store-ckpt") continue;
+      const int tid = std::stoi(entry.path().filename().string());
+      if (sched_getscheduler(tid) == SCHED_BATCH) batch.push_back(name);
+    }
+    if (batch.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::sort(batch.begin(), batch.end());
+  EXPECT_EQ(batch, (std::vector<std::string>{"store-ckpt", "store-writer"}));
+}
+
 TEST_F(SqliteStoreTest, ChangeObserverKeepsTheCommittedTurnTheAnswerCopies) {
   ASSERT_TRUE(create("c_1").is_ok());
   std::mutex mutex;
@@ -473,8 +495,9 @@ TEST_F(SqliteStoreTest, CheckpointsWalInTheBackgroundWhileOpen) {
   }
   for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());
 
+  // The checkpoint grows the file page by page as it copies: wait for most of it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::filesystem::file_size(options_.path) <= initial_size &&
+  while (std::filesystem::file_size(options_.path) <= initial_size + 1'000'000 &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
