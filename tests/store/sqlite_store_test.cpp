@@ -780,6 +780,25 @@ TEST_F(SqliteStoreTest, AcceptsNormalSynchronous) {
   EXPECT_TRUE(create("c_1").is_ok());
 }
 
+// Under synchronous=normal a commit is visible before anything syncs the WAL, so the writer
+// must hand every frame to the file at once (wal_append_vfs.hpp): readers see each turn whole.
+TEST_F(SqliteStoreTest, UnderNormalSynchronousReadersSeeEveryCommitWhole) {
+  options_.synchronous = "normal";
+  reopen_store();
+  ASSERT_TRUE(create("c_1").is_ok());
+
+  for (int round = 0; round < 5; ++round) {
+    const std::string text(3000, static_cast<char>('a' + round));
+    std::vector<Pending<AppendTurnOutcome>> pending;
+    for (int i = 0; i < 8; ++i) pending.push_back(append_async(turn("c_1", text)));
+    for (Pending<AppendTurnOutcome>& one : pending) ASSERT_TRUE(one.get().is_ok());
+
+    const std::vector<TurnRecord> turns = all_turns("c_1");
+    ASSERT_EQ(turns.size(), static_cast<std::size_t>(8 * (round + 1)));
+    EXPECT_EQ(turns.back().text, text);
+  }
+}
+
 TEST(Store, OpensThroughTheStoreInterface) {
   TempDir dir;
   FakeClock clock;
