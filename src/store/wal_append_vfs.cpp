@@ -77,100 +77,45 @@ int gather_close(sqlite3_file* file) {
   return flushed != SQLITE_OK ? flushed : closed;
 }
 
-// Everything else flushes first, so that no call sees the file without the gathered bytes.
-int gather_read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
+// Every other call goes to the base file's method; those that look at or change the file's
+// bytes (and the locks, for good measure) flush first, so that none sees the file without
+// the gathered bytes. Shared memory and memory mapping belong to the database file, which is
+// never gathered.
+template <auto Method, typename... Args>
+int flush_then(sqlite3_file* file, Args... args) {
   if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xRead(real_file(file), out, amount, offset);
+  return (real_methods(file)->*Method)(real_file(file), args...);
 }
 
-int gather_truncate(sqlite3_file* file, sqlite3_int64 size) {
-  if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xTruncate(real_file(file), size);
-}
-
-int gather_sync(sqlite3_file* file, int flags) {
-  if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xSync(real_file(file), flags);
-}
-
-int gather_file_size(sqlite3_file* file, sqlite3_int64* size) {
-  if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xFileSize(real_file(file), size);
-}
-
-int gather_lock(sqlite3_file* file, int level) {
-  if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xLock(real_file(file), level);
-}
-
-int gather_unlock(sqlite3_file* file, int level) {
-  if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xUnlock(real_file(file), level);
-}
-
-int gather_check_reserved_lock(sqlite3_file* file, int* out) {
-  return real_methods(file)->xCheckReservedLock(real_file(file), out);
-}
-
-int gather_file_control(sqlite3_file* file, int op, void* arg) {
-  if (int rc = flush(file); rc != SQLITE_OK) return rc;
-  return real_methods(file)->xFileControl(real_file(file), op, arg);
-}
-
-int gather_sector_size(sqlite3_file* file) {
-  return real_methods(file)->xSectorSize(real_file(file));
-}
-
-int gather_device_characteristics(sqlite3_file* file) {
-  return real_methods(file)->xDeviceCharacteristics(real_file(file));
-}
-
-// Shared memory and memory mapping belong to the database file, which is never gathered.
-int gather_shm_map(sqlite3_file* file, int region, int size, int extend, void volatile** out) {
-  return real_methods(file)->xShmMap(real_file(file), region, size, extend, out);
-}
-
-int gather_shm_lock(sqlite3_file* file, int offset, int n, int flags) {
-  return real_methods(file)->xShmLock(real_file(file), offset, n, flags);
-}
-
-void gather_shm_barrier(sqlite3_file* file) { real_methods(file)->xShmBarrier(real_file(file)); }
-
-int gather_shm_unmap(sqlite3_file* file, int delete_flag) {
-  return real_methods(file)->xShmUnmap(real_file(file), delete_flag);
-}
-
-int gather_fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
-  return real_methods(file)->xFetch(real_file(file), offset, amount, out);
-}
-
-int gather_unfetch(sqlite3_file* file, sqlite3_int64 offset, void* page) {
-  return real_methods(file)->xUnfetch(real_file(file), offset, page);
+template <auto Method, typename... Args>
+auto forward(sqlite3_file* file, Args... args) {
+  return (real_methods(file)->*Method)(real_file(file), args...);
 }
 
 // One table per version of the interface, as the base file's: SQLite calls no method newer
 // than the version, and every method here forwards to the base file's.
 constexpr sqlite3_io_methods methods_of_version(int version) {
+  using M = sqlite3_io_methods;
   return {
       version,
       gather_close,
-      gather_read,
+      flush_then<&M::xRead>,
       gather_write,
-      gather_truncate,
-      gather_sync,
-      gather_file_size,
-      gather_lock,
-      gather_unlock,
-      gather_check_reserved_lock,
-      gather_file_control,
-      gather_sector_size,
-      gather_device_characteristics,
-      gather_shm_map,
-      gather_shm_lock,
-      gather_shm_barrier,
-      gather_shm_unmap,
-      gather_fetch,
-      gather_unfetch,
+      flush_then<&M::xTruncate>,
+      flush_then<&M::xSync>,
+      flush_then<&M::xFileSize>,
+      flush_then<&M::xLock>,
+      flush_then<&M::xUnlock>,
+      forward<&M::xCheckReservedLock>,
+      flush_then<&M::xFileControl>,
+      forward<&M::xSectorSize>,
+      forward<&M::xDeviceCharacteristics>,
+      forward<&M::xShmMap>,
+      forward<&M::xShmLock>,
+      forward<&M::xShmBarrier>,
+      forward<&M::xShmUnmap>,
+      forward<&M::xFetch>,
+      forward<&M::xUnfetch>,
   };
 }
 
