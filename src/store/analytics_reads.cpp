@@ -43,12 +43,15 @@ ORDER BY c.pk, e.id)sql";
 
 constexpr const char* kSuggestions = R"sql(
 SELECT c.public_id, c.created_at_ms, t.created_at_ms,
-  coalesce(json_extract(t.evaluation_json, '$.decision.rule'), ''),
-  coalesce(json_extract(t.evaluation_json, '$.decision.queue'), '')
-FROM conversations c JOIN turns t ON t.conversation = c.pk
+  coalesce(json_extract(t.evaluation, '$.decision.rule'), ''),
+  coalesce(json_extract(t.evaluation, '$.decision.queue'), '')
+FROM conversations c
+JOIN (SELECT conversation, seq, created_at_ms,
+        turn_evaluation(evaluation_json, evaluation_packed) AS evaluation FROM turns) t
+  ON t.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
-  AND t.evaluation_json <> '' AND json_valid(t.evaluation_json)
-  AND json_extract(t.evaluation_json, '$.decision.action') = 'suggest'
+  AND t.evaluation <> '' AND json_valid(t.evaluation)
+  AND json_extract(t.evaluation, '$.decision.action') = 'suggest'
 ORDER BY c.pk, t.seq)sql";
 
 struct KeyRange {

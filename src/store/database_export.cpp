@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "evaluation_packing.hpp"
 #include "schema.hpp"
 #include "sqlite.hpp"
 #include "statements.hpp"
@@ -20,6 +21,13 @@ constexpr const char* kConversations =
     "token_hash, created_at_ms, updated_at_ms, last_seq, pk FROM conversations ORDER BY pk";
 
 constexpr const char* kTurns =
+    "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
+    "turn_evaluation(evaluation_json, evaluation_packed), content_hash, created_at_ms "
+    "FROM turns WHERE conversation = ?1 ORDER BY seq";
+
+// A database that no server has opened since before kPackedEvaluationsVersion has no
+// evaluation_packed column yet, and the export does not migrate what it reads.
+constexpr const char* kTurnsBeforePackedEvaluations =
     "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
     "evaluation_json, content_hash, created_at_ms FROM turns WHERE conversation = ?1 "
     "ORDER BY seq";
@@ -52,6 +60,7 @@ ORDER BY r.id)sql";
 
 struct DatabaseExport::Impl {
   Connection db;
+  bool packed_evaluations = true;  // the schema has turns.evaluation_packed
 };
 
 DatabaseExport::DatabaseExport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -71,7 +80,11 @@ Result<std::unique_ptr<DatabaseExport>> DatabaseExport::open(const std::string& 
                             " is newer than this build knows (" + std::to_string(kSchemaVersion) +
                             ")");
   }
+  if (int rc = define_evaluation_function(db->handle()); rc != SQLITE_OK) {
+    return sqlite_error(db->handle(), rc, "define turn_evaluation()");
+  }
   auto impl = std::make_unique<Impl>();
+  impl->packed_evaluations = version->column_int64(0) >= kPackedEvaluationsVersion;
   impl->db = std::move(db).value();
   return std::unique_ptr<DatabaseExport>(new DatabaseExport(std::move(impl)));
 }
@@ -81,7 +94,7 @@ Status DatabaseExport::for_each_conversation(
   Connection& db = impl_->db;
   if (Status s = db.exec("BEGIN", "begin export"); !s.is_ok()) return s;
   auto conversations = db.prepare(kConversations);
-  auto turns = db.prepare(kTurns);
+  auto turns = db.prepare(impl_->packed_evaluations ? kTurns : kTurnsBeforePackedEvaluations);
   Status status = !conversations ? conversations.status() : turns.status();
   int rc = SQLITE_DONE;
   while (status.is_ok() && (rc = conversations->step()) == SQLITE_ROW) {

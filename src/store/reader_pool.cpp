@@ -5,12 +5,17 @@
 
 #include <utility>
 
+#include "evaluation_packing.hpp"
+
 namespace handover::store {
 namespace {
 
 Result<std::unique_ptr<Reader>> open_reader(const std::string& path, int busy_timeout_ms) {
   Result<Connection> db = Connection::open(path, Connection::Mode::kReadOnly, busy_timeout_ms);
   if (!db) return db.status();
+  if (int rc = define_evaluation_function(db->handle()); rc != SQLITE_OK) {
+    return sqlite_error(db->handle(), rc, "define turn_evaluation()");
+  }
   Result<ReaderStatements> statements = ReaderStatements::prepare(*db);
   if (!statements) return statements.status();
 

@@ -12,8 +12,8 @@ namespace {
 
 // The conversation's newest turn.created event must be that of its newest turn (retention may
 // have deleted it, and then nothing says whether an escalation followed). conversations_by_state
-// gives the candidates in pk order; CROSS JOIN keeps that order of the loops, so the cheap
-// instr() and then json_extract() drop most conversations before their events are read, and
+// gives the candidates in pk order; CROSS JOIN keeps that order of the loops, so the newest
+// turn's evaluation drops most conversations before their events are read, and
 // the newest turn.created is found walking back from the newest event. The newest turn is
 // taken from the turns: the row's last_seq may not count it yet (conversation_activity.hpp).
 constexpr const char* kUnfinished = R"sql(
@@ -28,9 +28,9 @@ CROSS JOIN events AS logged ON logged.id = (
   ORDER BY id DESC LIMIT 1)
 WHERE c.state = 'bot'
   AND c.pk > coalesce((SELECT pk FROM conversations WHERE public_id = ?1), 0)
-  AND instr(t.evaluation_json, '"escalate"') > 0
-  AND json_valid(t.evaluation_json)
-  AND json_extract(t.evaluation_json, '$.decision.action') = 'escalate'
+  AND json_valid(turn_evaluation(t.evaluation_json, t.evaluation_packed))
+  AND json_extract(turn_evaluation(t.evaluation_json, t.evaluation_packed), '$.decision.action')
+      = 'escalate'
   AND json_valid(logged.data_json)
   AND json_extract(logged.data_json, '$.seq') = t.seq
   AND NOT EXISTS (

@@ -84,6 +84,20 @@ void Statement::bind_text_or_null(int index, std::string_view text) {
   bind_null(index);
 }
 
+void Statement::bind_blob_or_null(int index, std::string_view bytes) {
+  if (bytes.empty()) {
+    bind_null(index);
+    return;
+  }
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    if (bind_rc_ == SQLITE_OK) bind_rc_ = SQLITE_TOOBIG;
+    return;
+  }
+  int rc = sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                             SQLITE_STATIC);
+  if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+}
+
 void Statement::bind_null(int index) {
   int rc = sqlite3_bind_null(stmt_, index);
   if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;

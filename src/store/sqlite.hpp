@@ -35,6 +35,7 @@ class Statement {
   void bind(int index, std::int64_t value);
   void bind(int index, std::string_view text);
   void bind_text_or_null(int index, std::string_view text);  // "" binds NULL
+  void bind_blob_or_null(int index, std::string_view bytes);  // "" binds NULL
   void bind_null(int index);
 
   // SQLITE_ROW, SQLITE_DONE or an error code.

@@ -17,6 +17,7 @@
 #include "handover/util/clock.hpp"
 #include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
+#include "evaluation_packing.hpp"
 #include "schema.hpp"
 #include "wal_append_vfs.hpp"
 
@@ -106,6 +107,9 @@ Result<Connection> open_writer(const StoreOptions& options, const Clock& clock) 
   Result<Connection> db =
       Connection::open(options.path, Connection::Mode::kReadWrite, options.busy_timeout_ms, vfs);
   if (!db) return db.status();
+  if (int rc = define_evaluation_function(db->handle()); rc != SQLITE_OK) {
+    return sqlite_error(db->handle(), rc, "define turn_evaluation()");
+  }
   if (Status status = configure_writer(*db, options); !status.is_ok()) return status;
   if (Status status = migrate(*db, clock.now_ms()); !status.is_ok()) return status;
   if (Status status = catch_up_conversation_rows(*db); !status.is_ok()) return status;
@@ -293,6 +297,7 @@ void SqliteStore::append_turn(AppendTurnRequest request, Callback<AppendTurnOutc
   WriteOp op(std::in_place_type<AppendOp>);  // built in place: a turn is moved once here
   AppendOp& append = std::get<AppendOp>(op);
   append.turn = std::move(request.turn);
+  append.packed_evaluation = pack_evaluation(append.turn.evaluation_json);
   append.done = std::move(done);
   append.expected_state = std::move(request.expected_state);
   append.new_state = std::move(request.new_state);
@@ -997,7 +1002,7 @@ Status SqliteStore::insert_turn(AppendOp& op, ConversationHead& head) {
 
   Statement& insert = writer_.insert_turn;
   ResetOnExit reset(insert);
-  bind_turn(insert, head.pk, turn);
+  bind_turn(insert, head.pk, turn, op.packed_evaluation);
   int rc = insert.step();
   bool duplicate = rc == SQLITE_CONSTRAINT_UNIQUE && !turn.client_turn_id.empty();
   if (duplicate && writer_db_.in_transaction()) {

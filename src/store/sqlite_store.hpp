@@ -91,6 +91,8 @@ class SqliteStore final : public Store {
   };
   struct AppendOp {
     TurnRecord turn;  // the request; replaced by the stored turn on a replay
+    // turn.evaluation_json packed by the caller's thread, so the writer only stores it.
+    std::string packed_evaluation;
     Callback<AppendTurnOutcome> done;
     Status status;
     AppendKind kind = AppendKind::kCreated;

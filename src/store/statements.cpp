@@ -26,12 +26,13 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "SELECT pk, last_seq, state FROM conversations WHERE public_id = ?1"},
     {&WriterStatements::find_client_turn,
      "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
-     "evaluation_json, content_hash, created_at_ms FROM turns "
+     "turn_evaluation(evaluation_json, evaluation_packed), content_hash, created_at_ms "
+     "FROM turns "
      "WHERE conversation = ?1 AND client_turn_id = ?2"},
     {&WriterStatements::insert_turn,
      "INSERT INTO turns (conversation, seq, client_turn_id, role, text, bot_json, "
-     "actions_json, metadata_json, evaluation_json, content_hash, created_at_ms) "
-     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+     "actions_json, metadata_json, evaluation_json, content_hash, created_at_ms, "
+     "evaluation_packed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?10, ?11, ?9)"},
     {&WriterStatements::advance_conversation,
      "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3, state = ?4, "
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
@@ -142,7 +143,8 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
     {&ReaderStatements::find_conversation_pk, "SELECT pk FROM conversations WHERE public_id = ?1"},
     {&ReaderStatements::list_turns,
      "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
-     "evaluation_json, content_hash, created_at_ms FROM turns "
+     "turn_evaluation(evaluation_json, evaluation_packed), content_hash, created_at_ms "
+     "FROM turns "
      "WHERE conversation = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
     {&ReaderStatements::begin_read, "BEGIN"},
     {&ReaderStatements::end_read, "ROLLBACK"},
@@ -228,7 +230,8 @@ void read_conversation(const Statement& row, ConversationRecord& record) {
   row.column_text(11, record.privacy_notice_version);
 }
 
-void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn) {
+void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn,
+               std::string_view packed_evaluation) {
   insert.bind(1, conversation_pk);
   insert.bind(2, turn.seq);
   insert.bind_text_or_null(3, turn.client_turn_id);
@@ -237,7 +240,7 @@ void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord
   insert.bind(6, turn.bot_json);
   insert.bind(7, turn.actions_json);
   insert.bind(8, turn.metadata_json);
-  insert.bind(9, turn.evaluation_json);
+  insert.bind_blob_or_null(9, packed_evaluation);
   insert.bind(10, turn.content_hash);
   insert.bind(11, turn.created_at_ms);
 }

@@ -85,9 +85,13 @@ void read_conversation(const Statement& row, ConversationRecord& record);
 // Where list_conversations_in_state puts the pk, after the conversation columns.
 inline constexpr int kConversationPkColumn = 12;
 
-// Binds every column of a new turn row. `turn` must outlive the step.
-void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn);
-// Reads the turn columns of the current row; leaves turn.conversation_id as it is.
+// Binds every column of a new turn row: the evaluation as `packed_evaluation`
+// (pack_evaluation() of turn.evaluation_json), which the row keeps in evaluation_packed.
+// `turn` and `packed_evaluation` must outlive the step.
+void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn,
+               std::string_view packed_evaluation);
+// Reads the turn columns of the current row, the evaluation as JSON text however the row
+// keeps it (turn_evaluation()); leaves turn.conversation_id as it is.
 void read_turn(const Statement& row, TurnRecord& turn);
 // Where read_turn finds content_hash, for a check that needs no full read.
 inline constexpr int kTurnContentHashColumn = 8;

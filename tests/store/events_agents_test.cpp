@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "handover/store/database_export.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "schema.hpp"
@@ -1266,8 +1267,97 @@ TEST_F(SchemaUpgradeTest, RebuildsTheNotesIndexOfAVersionFiveDatabaseWithItsEntr
             "1,3");
 }
 
-// A turn with a real evaluation is larger than a WITHOUT ROWID page keeps in place; it must
-// not cost an overflow page of its own (about 4 KiB of file per turn).
+// Rows of a version 7 database keep their evaluations as text; every read of them still sees
+// that text, and turns appended after the upgrade are packed.
+TEST_F(SchemaUpgradeTest, ReadsTheTextEvaluationsOfAVersionSevenDatabaseAndPacksNewOnes) {
+  const std::string suggest =
+      R"({"decision":{"action":"suggest","queue":"billing","rule":"mood-dropped"}})";
+  const std::string escalate =
+      R"({"decision":{"action":"escalate","queue":"general","rule":"asked-for-human"}})";
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v7.db", 7));
+  {
+    RawDb v7(options_.path);
+    insert_old_conversation(v7, "en", 2);
+    v7.exec("INSERT INTO turns (conversation, seq, role, text, evaluation_json, content_hash, "
+            "created_at_ms) VALUES (1, 1, 'user', 'meh', '" + suggest + "', 'h1', 2), "
+            "(1, 2, 'user', 'a person please', '" + escalate + "', 'h2', 3)");
+    v7.exec("INSERT INTO events (conversation, type, data_json, created_at_ms) VALUES "
+            "(1, 'turn.created', '{\"seq\":2}', 3)");
+  }
+
+  open_store();
+
+  Result<std::vector<TurnRecord>> turns = store_->list_turns("c_old", 0, 10);
+  ASSERT_TRUE(turns.is_ok()) << turns.status().to_string();
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_EQ((*turns)[0].evaluation_json, suggest);
+  EXPECT_EQ((*turns)[1].evaluation_json, escalate);
+  Result<std::vector<UnfinishedEscalation>> unfinished =
+      store_->list_unfinished_escalations("", 10);
+  ASSERT_TRUE(unfinished.is_ok()) << unfinished.status().to_string();
+  ASSERT_EQ(unfinished->size(), 1u);
+  EXPECT_EQ(unfinished->at(0).turn.evaluation_json, escalate);
+  Result<HandoverFacts> facts = store_->read_handover_facts({0, 1000000});
+  ASSERT_TRUE(facts.is_ok()) << facts.status().to_string();
+  ASSERT_EQ(facts->suggestions.size(), 1u);
+  EXPECT_EQ(facts->suggestions[0].rule, "mood-dropped");
+  EXPECT_EQ(facts->suggestions[0].queue, "billing");
+
+  AppendTurnRequest request = turn_request("c_old", "still there?");
+  request.turn.evaluation_json = suggest;
+  ASSERT_TRUE(append(std::move(request)).is_ok());
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT evaluation_json = '' AND length(evaluation_packed) > 0 "
+                      "FROM turns WHERE seq = 3"),
+            "1");
+  EXPECT_EQ(raw.query("SELECT evaluation_packed IS NULL FROM turns WHERE seq = 2"), "1");
+  Result<std::vector<TurnRecord>> after = store_->list_turns("c_old", 2, 10);
+  ASSERT_TRUE(after.is_ok()) << after.status().to_string();
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ(after->at(0).evaluation_json, suggest);
+  Result<HandoverFacts> both = store_->read_handover_facts({0, clock_.now_ms() + 1});
+  ASSERT_TRUE(both.is_ok()) << both.status().to_string();
+  EXPECT_EQ(both->suggestions.size(), 2u);
+}
+
+// The export reads a file as it finds it, without migrating: a version 7 file has no packed
+// column, and one written since has both kinds of rows.
+TEST_F(SchemaUpgradeTest, ExportsTextAndPackedEvaluationsWithoutMigrating) {
+  const std::string old_evaluation = R"({"decision":{"action":"none"}})";
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v7-export.db", 7));
+  {
+    RawDb v7(options_.path);
+    insert_old_conversation(v7, "en", 1);
+    v7.exec("INSERT INTO turns (conversation, seq, role, text, evaluation_json, content_hash, "
+            "created_at_ms) VALUES (1, 1, 'user', 'hi', '" + old_evaluation + "', 'h1', 2)");
+  }
+  auto evaluations = [this] {
+    std::vector<std::string> seen;
+    Result<std::unique_ptr<DatabaseExport>> exported = DatabaseExport::open(options_.path);
+    EXPECT_TRUE(exported.is_ok()) << exported.status().to_string();
+    if (!exported.is_ok()) return seen;
+    Status walked = (*exported)->for_each_conversation(
+        [&seen](const ConversationRecord&, const std::vector<TurnRecord>& turns) {
+          for (const TurnRecord& turn : turns) seen.push_back(turn.evaluation_json);
+          return Status::ok();
+        });
+    EXPECT_TRUE(walked.is_ok()) << walked.to_string();
+    return seen;
+  };
+  EXPECT_EQ(evaluations(), std::vector<std::string>{old_evaluation});
+
+  open_store();
+  AppendTurnRequest request = turn_request("c_old", "packed now");
+  request.turn.evaluation_json = R"({"decision":{"action":"suggest"}})";
+  ASSERT_TRUE(append(std::move(request)).is_ok());
+  store_.reset();
+
+  EXPECT_EQ(evaluations(), (std::vector<std::string>{old_evaluation,
+                                                     R"({"decision":{"action":"suggest"}})"}));
+}
+
+// A turn of about 1 KB is larger than a WITHOUT ROWID page keeps in place; it must not cost
+// an overflow page of its own (about 4 KiB of file per turn).
 TEST_F(SchemaUpgradeTest, TurnsOfAboutOneKilobyteStayOnTheirPages) {
   ASSERT_TRUE(create("c_1").is_ok());
   RawDb raw(options_.path);
@@ -1275,8 +1365,18 @@ TEST_F(SchemaUpgradeTest, TurnsOfAboutOneKilobyteStayOnTheirPages) {
   constexpr int kTurns = 300;
 
   for (int i = 0; i < kTurns; ++i) {
-    AppendTurnRequest request = turn_request("c_1", "turn " + std::to_string(i));
-    request.turn.evaluation_json = "{\"signals\":\"" + std::string(1100, 'x') + "\"}";
+    // Text that does not compress, so that the row stays about 1 KB: evaluations are
+    // stored packed (evaluation_packing.hpp).
+    std::string text = "turn " + std::to_string(i) + " ";
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(i + 1);
+    while (text.size() < 1100) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      text += static_cast<char>('a' + x % 26);
+    }
+    AppendTurnRequest request = turn_request("c_1", text);
+    request.turn.content_hash = "hash-" + std::to_string(i);
     ASSERT_TRUE(append(std::move(request)).is_ok());
   }
   store_.reset();  // folds the WAL into the file

@@ -1,0 +1,35 @@
+// Trigger evaluations as the turns table keeps them: compressed against a dictionary of
+// typical evaluations, about a sixth of their JSON text.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace handover::store {
+
+// The longest evaluation text a packed value may expand to; a longer one is refused as
+// damaged rather than allocated.
+inline constexpr std::size_t kMaxEvaluationBytes = 4 * 1024 * 1024;
+
+// An evaluation's JSON text packed for the turns table's evaluation_packed column: a format
+// byte, then a zstd frame compressed against that format's dictionary. "" for "".
+// Safe to call from any thread; each thread keeps its own compression context.
+std::string pack_evaluation(std::string_view json);
+
+// The JSON text of a packed evaluation into `json`. False, with `json` cleared, when `packed`
+// is not one: an unknown format byte, a damaged frame, or more than kMaxEvaluationBytes.
+bool unpack_evaluation(std::string_view packed, std::string& json);
+
+// Defines the SQL function turn_evaluation(text, packed) on `db`: `packed` unpacked when it
+// is not NULL, else `text`, so that every read of a turn's evaluation sees JSON text however
+// the row keeps it. A packed value that does not unpack reads as '' (no evaluation) and is
+// logged. Returns SQLite's result code.
+int define_evaluation_function(sqlite3* db);
+
+// The bytes format 1 compresses against (evaluation_dictionary.cpp).
+std::string_view evaluation_dictionary_v1();
+
+}  // namespace handover::store

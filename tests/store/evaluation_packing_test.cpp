@@ -1,0 +1,163 @@
+// Packed trigger evaluations: they come back byte for byte, take a fraction of their text,
+// stay readable across releases, and damaged ones are refused instead of misread.
+#include "evaluation_packing.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+#include "sqlite.hpp"
+
+namespace handover::store {
+namespace {
+
+// An evaluation as the trigger engine writes it for an ordinary user turn.
+constexpr const char* kEvaluation =
+    R"({"decision":{"action":"none"},"evidence":[{"cue":"cancel","family":"value","text":"cance)"
+    R"(l"}],"fired":[],"rule_set":{"hash":"f79c8dd03420b96e","loaded_at":"2026-12-05T17:54:28.5)"
+    R"(03Z"},"signals":{"ambiguity":{"score":0.0,"short":false,"unknown_share":0.15384615384615)"
+    R"(385,"vague":false},"anger":{"count":0,"cue":false,"insult":false,"score":0.075,"shouting)"
+    R"(":false},"complexity":{"no_progress":0,"questions":0,"repeated":false,"repeats":0,"score)"
+    R"(":0.0325,"topics":1,"words":13},"language":"en","language_supported":true,"request":{"c)"
+    R"(ount":0,"declined":false,"human":false,"offer_pending":false},"risk":{"churn":false,"co)"
+    R"(unt":0,"legal":false,"public_complaint":false},"role":"user","sentiment":{"drop":0.0,"me)"
+    R"(an":-0.25,"min":-0.25,"score":-0.25,"scored":true,"start":-0.25},"turns":{"bot":0,"tota)"
+    R"(l":1,"user":1},"uncertainty":{"bot_handover":false,"bot_unreachable":false,"confidence")"
+    R"(:1.0,"fallback":false,"fallbacks":0,"hedge":false,"low_streak":0,"score":0.0},"value":{)"
+    R"("cancel":true,"lifetime":0.0,"order":0.0,"purchase":false,"score":0.2,"upgrade":false}}})";
+
+// FNV-1a over the dictionary's bytes.
+std::uint64_t fingerprint(std::string_view bytes) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const char c : bytes) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h;
+}
+
+TEST(EvaluationPackingTest, UnpacksToTheSameBytesInAFractionOfTheSpace) {
+  const std::string packed = pack_evaluation(kEvaluation);
+  std::string json = "left over";
+  ASSERT_TRUE(unpack_evaluation(packed, json));
+  EXPECT_EQ(json, kEvaluation);
+  EXPECT_LT(packed.size() * 4, std::string(kEvaluation).size())
+      << "packed " << packed.size() << " bytes";
+}
+
+TEST(EvaluationPackingTest, PacksNothingAsNothing) {
+  EXPECT_EQ(pack_evaluation(""), "");
+  std::string json = "left over";
+  EXPECT_FALSE(unpack_evaluation("", json));
+  EXPECT_EQ(json, "");
+}
+
+TEST(EvaluationPackingTest, PacksTextUnlikeTheDictionaryToo) {
+  std::string text = "{\"note\":\"";
+  for (int i = 0; i < 5000; ++i) text += static_cast<char>('!' + (i * 7919) % 90);
+  text += "\"}";
+  std::string json;
+  ASSERT_TRUE(unpack_evaluation(pack_evaluation(text), json));
+  EXPECT_EQ(json, text);
+}
+
+// Rows written by earlier releases hold exactly these bytes: format 1 must read them forever.
+// A changed dictionary or a changed meaning of the format byte fails here.
+TEST(EvaluationPackingTest, ReadsWhatFormatOneWroteBefore) {
+  const std::string stored(
+      "\x01\x28\xb5\x2f\xfd\x20\xc4\x35\x02\x00\xb0\x61\x73\x6b\x65\x64\x2d\x66\x6f\x72\x2d\x72"
+      "\x75\x64\x65\x2d\x30\x2e\x34\x32\x7d\x7d\x7d\x0e\x00\x9b\x45\x06\x24\xfe\x20\x2c\x27\x4c"
+      "\x64\xc2\x31\x90\x0e\x0c\x60\xaa\x01\x37\x65\x86\x86\x76\xe0\x68\x28\xb5\x83\xa4\xc1\x01"
+      "\x0d\x4a\xbd\x90\x33\x08\xc1\x7d\x30\x86\xf7\xb5\x00\x02",
+      80);
+  std::string json;
+  ASSERT_TRUE(unpack_evaluation(stored, json));
+  EXPECT_EQ(json,
+            R"({"decision":{"action":"escalate","priority":70,"queue":"general","rule":"asked-)"
+            R"(for-human","skills":[]},"fired":[{"rule":"asked-for-human"}],"signals":{"langua)"
+            R"(ge":"de","sentiment":{"score":-0.42}}})");
+  EXPECT_EQ(evaluation_dictionary_v1().size(), 9475u);
+  EXPECT_EQ(fingerprint(evaluation_dictionary_v1()), 5825253418093096972ULL);
+}
+
+TEST(EvaluationPackingTest, RefusesUnknownFormatsAndDamagedFrames) {
+  const std::string packed = pack_evaluation(kEvaluation);
+  std::string json;
+
+  std::string unknown = packed;
+  unknown[0] = '\x02';
+  EXPECT_FALSE(unpack_evaluation(unknown, json));
+  EXPECT_EQ(json, "");
+  EXPECT_FALSE(unpack_evaluation(packed.substr(0, packed.size() / 2), json));
+  EXPECT_FALSE(unpack_evaluation(std::string("\x01", 1), json));
+  EXPECT_FALSE(unpack_evaluation(std::string("\x01garbage that is no frame"), json));
+
+  std::string damaged = packed;
+  damaged[damaged.size() - 3] = static_cast<char>(damaged[damaged.size() - 3] ^ 0x5a);
+  if (unpack_evaluation(damaged, json)) {
+    // Without a checksum a flipped bit may still decode; it must then not pass as the original.
+    EXPECT_NE(json, kEvaluation);
+  }
+}
+
+TEST(EvaluationPackingTest, RefusesAFrameThatClaimsMoreThanTheLimit) {
+  // A frame that expands to one byte over the limit: all zeros compress to almost nothing.
+  const std::string huge(kMaxEvaluationBytes + 1, '0');
+  const std::string packed = pack_evaluation(huge);
+  ASSERT_LT(packed.size(), 1024u);
+  std::string json;
+  EXPECT_FALSE(unpack_evaluation(packed, json));
+  EXPECT_TRUE(json.empty());
+  std::string at_limit;
+  EXPECT_TRUE(unpack_evaluation(pack_evaluation(huge.substr(1)), at_limit));
+  EXPECT_EQ(at_limit.size(), kMaxEvaluationBytes);
+}
+
+class EvaluationFunctionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(sqlite3_open(":memory:", &db_), SQLITE_OK);
+    ASSERT_EQ(define_evaluation_function(db_), SQLITE_OK);
+  }
+  void TearDown() override { sqlite3_close(db_); }
+
+  // turn_evaluation(text, packed) with `packed` bound as a blob, or NULL when absent.
+  std::string call(const std::string& text, const std::string* packed) {
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, "SELECT turn_evaluation(?1, ?2)", -1, &statement, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(statement, 1, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    if (packed != nullptr) {
+      sqlite3_bind_blob(statement, 2, packed->data(), static_cast<int>(packed->size()),
+                        SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(statement, 2);
+    }
+    std::string out = "(no row)";
+    if (sqlite3_step(statement) == SQLITE_ROW) {
+      const unsigned char* value = sqlite3_column_text(statement, 0);
+      out = value == nullptr ? "(null)" : reinterpret_cast<const char*>(value);
+    }
+    sqlite3_finalize(statement);
+    return out;
+  }
+
+  sqlite3* db_ = nullptr;
+};
+
+TEST_F(EvaluationFunctionTest, ReadsTextRowsAsTheyAre) {
+  EXPECT_EQ(call(R"({"decision":{"action":"none"}})", nullptr), R"({"decision":{"action":"none"}})");
+  EXPECT_EQ(call("", nullptr), "");
+}
+
+TEST_F(EvaluationFunctionTest, UnpacksPackedRows) {
+  const std::string packed = pack_evaluation(kEvaluation);
+  EXPECT_EQ(call("", &packed), kEvaluation);
+}
+
+TEST_F(EvaluationFunctionTest, ReadsADamagedValueAsNoEvaluation) {
+  const std::string damaged("\x07not packed at all");
+  EXPECT_EQ(call("", &damaged), "");
+}
+
+}  // namespace
+}  // namespace handover::store
