@@ -377,8 +377,11 @@ ConnectorService::ConnectorService(std::map<std::string, std::shared_ptr<Bot>> b
 ConnectorService::~ConnectorService() { stop(); }
 
 void ConnectorService::on_event(const feed::Event& event) {
-  if (impl_->bots.empty() || !asks_the_bot(event)) return;
+  if (impl_->bots.empty() || event.type != feed::kTurnCreated) return;
+  // Before asks_the_bot(), which reads the turn's evaluation: most turns under load belong
+  // to conversations no bot serves.
   if (impl_->known_without_bot(event.conversation_id)) return;
+  if (!asks_the_bot(event)) return;
   impl_->accept(question_of(event));
 }
 
