@@ -3,6 +3,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "handover/util/utf8.hpp"
@@ -45,6 +47,20 @@ constexpr std::array<bool, 256> kPlain = [] {
   return plain;
 }();
 
+// Whether any of the 8 bytes in `word` needs a closer look: 0x80 and above, below 0x20, the
+// quote or the backslash. Exact as a yes or no (the usual bit tricks for a zero byte and a
+// byte below n), so a "no" lets all eight be copied as they are.
+bool any_special(std::uint64_t word) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
+  const std::uint64_t quote = word ^ (kOnes * '"');
+  const std::uint64_t backslash = word ^ (kOnes * '\\');
+  const std::uint64_t quote_found = (quote - kOnes) & ~quote & kHigh;
+  const std::uint64_t backslash_found = (backslash - kOnes) & ~backslash & kHigh;
+  return ((word & kHigh) | below_space | quote_found | backslash_found) != 0;
+}
+
 }  // namespace
 
 void append_quoted(std::string& out, std::string_view value) {
@@ -53,7 +69,12 @@ void append_quoted(std::string& out, std::string_view value) {
   std::array<char, 6> buffer{};
   std::size_t run = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < value.size();) {
-    // Most text is plain ASCII: skip over it before looking at a byte more closely.
+    // Most text is plain ASCII: skip over it, eight bytes at a time while it lasts, before
+    // looking at a byte more closely.
+    for (std::uint64_t word = 0; i + 8 <= value.size(); i += 8) {
+      std::memcpy(&word, value.data() + i, 8);
+      if (any_special(word)) break;
+    }
     while (i < value.size() && kPlain[static_cast<unsigned char>(value[i])]) ++i;
     if (i == value.size()) break;
     const auto c = static_cast<unsigned char>(value[i]);

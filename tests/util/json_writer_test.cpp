@@ -66,6 +66,27 @@ TEST(JsonWriter, EveryAsciiByteInsideAndAtTheEndsOfARunIsWrittenAsDumpWritesIt) 
   }
 }
 
+// Plain runs are skipped eight bytes at a time: a byte that needs care must be found at any
+// offset of a word, in the last partial word, and right after a run of whole words.
+TEST(JsonWriter, ASpecialByteIsFoundAtEveryOffsetOfALongPlainRun) {
+  const std::string specials[] = {"\"", "\\", std::string(1, '\0'), "\x1f", "\x7f", "\xc3\xbc"};
+  for (const std::string& special : specials) {
+    for (std::size_t at = 0; at <= 40; ++at) {
+      std::string s(41, 'a');
+      s.replace(at, 1, special);
+      EXPECT_EQ(quote(s), nlohmann::json(s).dump())
+          << "byte " << static_cast<int>(static_cast<unsigned char>(special[0])) << " at " << at;
+    }
+  }
+  for (std::size_t at = 0; at <= 40; ++at) {
+    std::string s(41, 'a');
+    s[at] = '\x80';  // not UTF-8: replaced
+    const std::string expected =
+        "\"" + std::string(at, 'a') + "\xEF\xBF\xBD" + std::string(40 - at, 'a') + "\"";
+    EXPECT_EQ(quote(s), expected) << "at " << at;
+  }
+}
+
 TEST(JsonWriter, MalformedUtf8BecomesReplacementCharacters) {
   // A lone continuation byte, a truncated sequence at the end, an overlong form, a surrogate.
   EXPECT_EQ(quote("a\x80"
