@@ -47,8 +47,21 @@ const ZSTD_DDict* decompression_dictionary() {
   return dictionary;
 }
 
+// Each frame carries zstd's checksum of its content: without it, a damaged value could still
+// decode, into text that is no longer the evaluation or no longer JSON.
+std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> new_compression_context() {
+  std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context(ZSTD_createCCtx());
+  if (context == nullptr ||
+      ZSTD_isError(ZSTD_CCtx_refCDict(context.get(), compression_dictionary())) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(context.get(), ZSTD_c_checksumFlag, 1))) {
+    throw std::bad_alloc();
+  }
+  return context;
+}
+
 ZSTD_CCtx* compression_context() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context(ZSTD_createCCtx());
+  thread_local std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context =
+      new_compression_context();
   return context.get();
 }
 
@@ -77,15 +90,14 @@ void turn_evaluation(sqlite3_context* call, int, sqlite3_value** args) {
 }  // namespace
 
 std::string pack_evaluation(std::string_view json) {
-  if (json.empty()) return std::string();
+  if (json.empty() || json.size() > kMaxEvaluationBytes) return std::string();
   // Packed into a buffer of the thread's and then copied at its size: a queued append holds
   // its packed evaluation until the commit, and a backlog holds thousands of them.
   thread_local std::string room;
   room.resize(1 + ZSTD_compressBound(json.size()));
   room[0] = static_cast<char>(kFormatZstdDictionaryV1);
-  const std::size_t size =
-      ZSTD_compress_usingCDict(compression_context(), room.data() + 1, room.size() - 1,
-                               json.data(), json.size(), compression_dictionary());
+  const std::size_t size = ZSTD_compress2(compression_context(), room.data() + 1,
+                                          room.size() - 1, json.data(), json.size());
   // Only an allocation failure inside zstd can fail here (the room is its own bound).
   if (ZSTD_isError(size)) throw std::bad_alloc();
   std::string packed = room.substr(0, 1 + size);

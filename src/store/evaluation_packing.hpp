@@ -10,17 +10,20 @@
 
 namespace handover::store {
 
-// The longest evaluation text a packed value may expand to; a longer one is refused as
-// damaged rather than allocated.
+// The longest evaluation text that is packed. Longer ones (an evaluation lists every cue it
+// matched, so a long text under a raised text limit can give megabytes) stay text, and a
+// packed value that claims more is refused as damaged rather than allocated.
 inline constexpr std::size_t kMaxEvaluationBytes = 4 * 1024 * 1024;
 
 // An evaluation's JSON text packed for the turns table's evaluation_packed column: a format
-// byte, then a zstd frame compressed against that format's dictionary. "" for "".
+// byte, then a zstd frame with its checksum, compressed against that format's dictionary.
+// "" for "" and for text over kMaxEvaluationBytes, which the row then keeps as text.
 // Safe to call from any thread; each thread keeps its own compression context.
 std::string pack_evaluation(std::string_view json);
 
 // The JSON text of a packed evaluation into `json`. False, with `json` cleared, when `packed`
-// is not one: an unknown format byte, a damaged frame, or more than kMaxEvaluationBytes.
+// is not one: an unknown format byte, a damaged frame (its checksum does not match), or more
+// than kMaxEvaluationBytes.
 bool unpack_evaluation(std::string_view packed, std::string& json);
 
 // Defines the SQL function turn_evaluation(text, packed) on `db`: `packed` unpacked when it

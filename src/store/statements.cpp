@@ -32,7 +32,7 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::insert_turn,
      "INSERT INTO turns (conversation, seq, client_turn_id, role, text, bot_json, "
      "actions_json, metadata_json, evaluation_json, content_hash, created_at_ms, "
-     "evaluation_packed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', ?10, ?11, ?9)"},
+     "evaluation_packed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?10, ?11, ?9)"},
     {&WriterStatements::advance_conversation,
      "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3, state = ?4, "
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
@@ -241,6 +241,9 @@ void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord
   insert.bind(7, turn.actions_json);
   insert.bind(8, turn.metadata_json);
   insert.bind_blob_or_null(9, packed_evaluation);
+  // An evaluation too large to pack stays text.
+  insert.bind(12, packed_evaluation.empty() ? std::string_view(turn.evaluation_json)
+                                            : std::string_view());
   insert.bind(10, turn.content_hash);
   insert.bind(11, turn.created_at_ms);
 }

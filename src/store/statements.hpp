@@ -86,7 +86,8 @@ void read_conversation(const Statement& row, ConversationRecord& record);
 inline constexpr int kConversationPkColumn = 12;
 
 // Binds every column of a new turn row: the evaluation as `packed_evaluation`
-// (pack_evaluation() of turn.evaluation_json), which the row keeps in evaluation_packed.
+// (pack_evaluation() of turn.evaluation_json), which the row keeps in evaluation_packed, or
+// as text in evaluation_json when that is "" (an evaluation too large to pack).
 // `turn` and `packed_evaluation` must outlive the step.
 void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn,
                std::string_view packed_evaluation);

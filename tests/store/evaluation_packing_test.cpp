@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <zstd.h>
 
 #include <cstdint>
 #include <string>
@@ -66,11 +67,11 @@ TEST(EvaluationPackingTest, PacksTextUnlikeTheDictionaryToo) {
 // A changed dictionary or a changed meaning of the format byte fails here.
 TEST(EvaluationPackingTest, ReadsWhatFormatOneWroteBefore) {
   const std::string stored(
-      "\x01\x28\xb5\x2f\xfd\x20\xc4\x35\x02\x00\xb0\x61\x73\x6b\x65\x64\x2d\x66\x6f\x72\x2d\x72"
-      "\x75\x64\x65\x2d\x30\x2e\x34\x32\x7d\x7d\x7d\x0e\x00\x9b\x45\x06\x24\xfe\x20\x2c\x27\x4c"
-      "\x64\xc2\x31\x90\x0e\x0c\x60\xaa\x01\x37\x65\x86\x86\x76\xe0\x68\x28\xb5\x83\xa4\xc1\x01"
-      "\x0d\x4a\xbd\x90\x33\x08\xc1\x7d\x30\x86\xf7\xb5\x00\x02",
-      80);
+      "\x01\x28\xb5\x2f\xfd\x24\xc4\x25\x02\x00\xb0\x61\x73\x6b\x65\x64\x2d\x66\x6f\x72\x2d\x7d"
+      "\x5d\x64\x65\x2d\x30\x2e\x34\x32\x7d\x7d\x7d\x0d\x00\x9b\x45\x06\x24\xfe\x20\x2c\x27\x8c"
+      "\x90\x09\xe7\xc0\xa9\x50\xb0\xdc\xc9\x60\x68\x67\x83\x86\x52\x3b\x48\x1a\x1c\xd0\xa0\xd4"
+      "\x0b\x39\x83\x10\xdc\x07\x63\x50\xe7\xfa\x00\x01\xc3\x88\xa0\xd1",
+      82);
   std::string json;
   ASSERT_TRUE(unpack_evaluation(stored, json));
   EXPECT_EQ(json,
@@ -95,23 +96,48 @@ TEST(EvaluationPackingTest, RefusesUnknownFormatsAndDamagedFrames) {
 
   std::string damaged = packed;
   damaged[damaged.size() - 3] = static_cast<char>(damaged[damaged.size() - 3] ^ 0x5a);
-  if (unpack_evaluation(damaged, json)) {
-    // Without a checksum a flipped bit may still decode; it must then not pass as the original.
-    EXPECT_NE(json, kEvaluation);
+  EXPECT_FALSE(unpack_evaluation(damaged, json));
+}
+
+// A damaged value must never pass for an evaluation: every frame carries its checksum, so a
+// flipped bit anywhere is refused (or, in the few bits zstd ignores, changes nothing).
+TEST(EvaluationPackingTest, NoFlippedBitReadsAsSomethingElse) {
+  const std::string packed = pack_evaluation(kEvaluation);
+  int refused = 0;
+  for (std::size_t i = 0; i < packed.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string damaged = packed;
+      damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
+      std::string json;
+      if (!unpack_evaluation(damaged, json)) {
+        ++refused;
+        continue;
+      }
+      EXPECT_EQ(json, kEvaluation) << "byte " << i << " bit " << bit;
+    }
   }
+  EXPECT_GT(refused, static_cast<int>(packed.size() * 8 * 9 / 10));
+}
+
+TEST(EvaluationPackingTest, LeavesEvaluationsOverTheLimitToBeStoredAsText) {
+  EXPECT_EQ(pack_evaluation(std::string(kMaxEvaluationBytes + 1, '0')), "");
+  std::string at_limit;
+  EXPECT_TRUE(
+      unpack_evaluation(pack_evaluation(std::string(kMaxEvaluationBytes, '0')), at_limit));
+  EXPECT_EQ(at_limit.size(), kMaxEvaluationBytes);
 }
 
 TEST(EvaluationPackingTest, RefusesAFrameThatClaimsMoreThanTheLimit) {
-  // A frame that expands to one byte over the limit: all zeros compress to almost nothing.
+  // Written by zstd itself, as no packed value of ours can be: all zeros compress to almost
+  // nothing, and the frame names its size.
   const std::string huge(kMaxEvaluationBytes + 1, '0');
-  const std::string packed = pack_evaluation(huge);
-  ASSERT_LT(packed.size(), 1024u);
+  std::string frame(ZSTD_compressBound(huge.size()), '\0');
+  const std::size_t size = ZSTD_compress(frame.data(), frame.size(), huge.data(), huge.size(), 1);
+  ASSERT_FALSE(ZSTD_isError(size));
+  const std::string packed = "\x01" + frame.substr(0, size);
   std::string json;
   EXPECT_FALSE(unpack_evaluation(packed, json));
   EXPECT_TRUE(json.empty());
-  std::string at_limit;
-  EXPECT_TRUE(unpack_evaluation(pack_evaluation(huge.substr(1)), at_limit));
-  EXPECT_EQ(at_limit.size(), kMaxEvaluationBytes);
 }
 
 class EvaluationFunctionTest : public ::testing::Test {

@@ -15,6 +15,7 @@
 #include "handover/store/database_export.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
+#include "evaluation_packing.hpp"
 #include "schema.hpp"
 #include "sqlite.hpp"
 #include "store_test_support.hpp"
@@ -1318,6 +1319,25 @@ TEST_F(SchemaUpgradeTest, ReadsTheTextEvaluationsOfAVersionSevenDatabaseAndPacks
   Result<HandoverFacts> both = store_->read_handover_facts({0, clock_.now_ms() + 1});
   ASSERT_TRUE(both.is_ok()) << both.status().to_string();
   EXPECT_EQ(both->suggestions.size(), 2u);
+}
+
+// An evaluation can outgrow what is packed (it lists every cue a long text matched); the row
+// then keeps it as text, and it reads back whole.
+TEST_F(SchemaUpgradeTest, KeepsAnEvaluationTooLargeToPackAsText) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  const std::string large = "{\"evidence\":\"" + std::string(kMaxEvaluationBytes, 'x') + "\"}";
+  AppendTurnRequest request = turn_request("c_1", "a long one");
+  request.turn.evaluation_json = large;
+  ASSERT_TRUE(append(std::move(request)).is_ok());
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT evaluation_packed IS NULL AND length(evaluation_json) = " +
+                      std::to_string(large.size()) + " FROM turns"),
+            "1");
+  Result<std::vector<TurnRecord>> turns = store_->list_turns("c_1", 0, 10);
+  ASSERT_TRUE(turns.is_ok()) << turns.status().to_string();
+  ASSERT_EQ(turns->size(), 1u);
+  EXPECT_TRUE(turns->at(0).evaluation_json == large);
 }
 
 // The export reads a file as it finds it, without migrating: a version 7 file has no packed
