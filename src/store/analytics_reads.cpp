@@ -47,7 +47,7 @@ SELECT c.public_id, c.created_at_ms, t.created_at_ms,
   coalesce(json_extract(t.evaluation, '$.decision.queue'), '')
 FROM conversations c
 JOIN (SELECT conversation, seq, created_at_ms,
-        turn_evaluation(evaluation_json, evaluation_packed) AS evaluation FROM turns) t
+        turn_evaluation(evaluation_json, evaluation_packed, id) AS evaluation FROM turns) t
   ON t.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
   AND t.evaluation <> '' AND json_valid(t.evaluation)

@@ -22,7 +22,7 @@ constexpr const char* kConversations =
 
 constexpr const char* kTurns =
     "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
-    "turn_evaluation(evaluation_json, evaluation_packed), content_hash, created_at_ms "
+    "turn_evaluation(evaluation_json, evaluation_packed, id), content_hash, created_at_ms "
     "FROM turns WHERE conversation = ?1 ORDER BY seq";
 
 // A database that no server has opened since before kPackedEvaluationsVersion has no

@@ -71,7 +71,7 @@ ZSTD_DCtx* decompression_context() {
   return context.get();
 }
 
-void turn_evaluation(sqlite3_context* call, int, sqlite3_value** args) {
+void turn_evaluation(sqlite3_context* call, int argc, sqlite3_value** args) {
   if (sqlite3_value_type(args[1]) == SQLITE_NULL) {
     sqlite3_result_value(call, args[0]);
     return;
@@ -80,9 +80,15 @@ void turn_evaluation(sqlite3_context* call, int, sqlite3_value** args) {
   const auto size = static_cast<std::size_t>(sqlite3_value_bytes(args[1]));
   thread_local std::string json;
   if (!unpack_evaluation(std::string_view(data == nullptr ? "" : data, size), json)) {
-    spdlog::error("store: a stored trigger evaluation ({} bytes) does not unpack; it reads as "
-                  "none",
-                  size);
+    if (argc == 3) {
+      spdlog::error("store: the packed trigger evaluation of turn row {} ({} bytes) is damaged; "
+                    "the turn reads without it",
+                    sqlite3_value_int64(args[2]), size);
+    } else {
+      spdlog::error("store: a packed trigger evaluation ({} bytes) is damaged; the turn reads "
+                    "without it",
+                    size);
+    }
   }
   sqlite3_result_text(call, json.data(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
 }
@@ -129,9 +135,14 @@ bool unpack_evaluation(std::string_view packed, std::string& json) {
 }
 
 int define_evaluation_function(sqlite3* db) {
-  return sqlite3_create_function_v2(db, "turn_evaluation", 2,
-                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                    nullptr, &turn_evaluation, nullptr, nullptr, nullptr);
+  constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  int rc = SQLITE_OK;
+  for (int arguments : {2, 3}) {
+    rc = sqlite3_create_function_v2(db, "turn_evaluation", arguments, kFlags, nullptr,
+                                    &turn_evaluation, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) break;
+  }
+  return rc;
 }
 
 }  // namespace handover::store

@@ -26,10 +26,10 @@ std::string pack_evaluation(std::string_view json);
 // than kMaxEvaluationBytes.
 bool unpack_evaluation(std::string_view packed, std::string& json);
 
-// Defines the SQL function turn_evaluation(text, packed) on `db`: `packed` unpacked when it
-// is not NULL, else `text`, so that every read of a turn's evaluation sees JSON text however
-// the row keeps it. A packed value that does not unpack reads as '' (no evaluation) and is
-// logged. Returns SQLite's result code.
+// Defines the SQL function turn_evaluation(text, packed [, turn id]) on `db`: `packed`
+// unpacked when it is not NULL, else `text`, so that every read of a turn's evaluation sees
+// JSON text however the row keeps it. A packed value that does not unpack reads as '' (no
+// evaluation) and is logged, with the turn's row id when given. Returns SQLite's result code.
 int define_evaluation_function(sqlite3* db);
 
 // The bytes format 1 compresses against (evaluation_dictionary.cpp).

@@ -28,9 +28,9 @@ CROSS JOIN events AS logged ON logged.id = (
   ORDER BY id DESC LIMIT 1)
 WHERE c.state = 'bot'
   AND c.pk > coalesce((SELECT pk FROM conversations WHERE public_id = ?1), 0)
-  AND json_valid(turn_evaluation(t.evaluation_json, t.evaluation_packed))
-  AND json_extract(turn_evaluation(t.evaluation_json, t.evaluation_packed), '$.decision.action')
-      = 'escalate'
+  AND json_valid(turn_evaluation(t.evaluation_json, t.evaluation_packed, t.id))
+  AND json_extract(turn_evaluation(t.evaluation_json, t.evaluation_packed, t.id),
+                   '$.decision.action') = 'escalate'
   AND json_valid(logged.data_json)
   AND json_extract(logged.data_json, '$.seq') = t.seq
   AND NOT EXISTS (

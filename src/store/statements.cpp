@@ -26,7 +26,7 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "SELECT pk, last_seq, state FROM conversations WHERE public_id = ?1"},
     {&WriterStatements::find_client_turn,
      "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
-     "turn_evaluation(evaluation_json, evaluation_packed), content_hash, created_at_ms "
+     "turn_evaluation(evaluation_json, evaluation_packed, id), content_hash, created_at_ms "
      "FROM turns "
      "WHERE conversation = ?1 AND client_turn_id = ?2"},
     {&WriterStatements::insert_turn,
@@ -143,7 +143,7 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
     {&ReaderStatements::find_conversation_pk, "SELECT pk FROM conversations WHERE public_id = ?1"},
     {&ReaderStatements::list_turns,
      "SELECT seq, client_turn_id, role, text, bot_json, actions_json, metadata_json, "
-     "turn_evaluation(evaluation_json, evaluation_packed), content_hash, created_at_ms "
+     "turn_evaluation(evaluation_json, evaluation_packed, id), content_hash, created_at_ms "
      "FROM turns "
      "WHERE conversation = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
     {&ReaderStatements::begin_read, "BEGIN"},

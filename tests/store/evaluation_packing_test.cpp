@@ -173,7 +173,8 @@ class EvaluationFunctionTest : public ::testing::Test {
 };
 
 TEST_F(EvaluationFunctionTest, ReadsTextRowsAsTheyAre) {
-  EXPECT_EQ(call(R"({"decision":{"action":"none"}})", nullptr), R"({"decision":{"action":"none"}})");
+  const std::string text = R"({"decision":{"action":"none"}})";
+  EXPECT_EQ(call(text, nullptr), text);
   EXPECT_EQ(call("", nullptr), "");
 }
 
@@ -185,6 +186,20 @@ TEST_F(EvaluationFunctionTest, UnpacksPackedRows) {
 TEST_F(EvaluationFunctionTest, ReadsADamagedValueAsNoEvaluation) {
   const std::string damaged("\x07not packed at all");
   EXPECT_EQ(call("", &damaged), "");
+}
+
+// The form the store's reads use names the turn's row, for the log of a damaged value.
+TEST_F(EvaluationFunctionTest, TakesTheTurnsRowIdAsAThirdArgument) {
+  sqlite3_stmt* statement = nullptr;
+  const char* sql = "SELECT turn_evaluation('', ?1, 42), turn_evaluation('t', NULL, 7)";
+  ASSERT_EQ(sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr), SQLITE_OK);
+  const std::string packed = pack_evaluation(kEvaluation);
+  sqlite3_bind_blob(statement, 1, packed.data(), static_cast<int>(packed.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+  EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)),
+            std::string(kEvaluation));
+  EXPECT_EQ(reinterpret_cast<const char*>(sqlite3_column_text(statement, 1)), std::string("t"));
+  sqlite3_finalize(statement);
 }
 
 }  // namespace
