@@ -51,7 +51,7 @@ const ZSTD_DDict* decompression_dictionary() {
 // decode, into text that is no longer the evaluation or no longer JSON.
 std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> new_compression_context() {
   std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context(ZSTD_createCCtx());
-  if (context == nullptr ||
+  if (context == nullptr || compression_dictionary() == nullptr ||
       ZSTD_isError(ZSTD_CCtx_refCDict(context.get(), compression_dictionary())) ||
       ZSTD_isError(ZSTD_CCtx_setParameter(context.get(), ZSTD_c_checksumFlag, 1))) {
     throw std::bad_alloc();
