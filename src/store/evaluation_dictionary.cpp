@@ -1,9 +1,9 @@
-// The dictionary that packed trigger evaluations of format 1 were compressed against: six
+// The dictionary that packed trigger evaluations of formats 1 and 2 are compressed against: six
 // evaluations the shipped rules gave for the sample texts in bench/texts, one per line (a bot
 // turn that escalates, a system turn, a user turn that suggests a handover, a bot turn, a
-// user turn of a waiting conversation and an ordinary user turn last, where zstd looks first).
+// user turn of a waiting conversation and an ordinary user turn last, nearest the text packed).
 // Stored turns depend on these exact bytes: never edit them. A better dictionary is a new
-// format beside this one (see evaluation_packing.cpp).
+// format beside these (see evaluation_packing.cpp).
 #include "evaluation_packing.hpp"
 
 namespace handover::store {

@@ -1,14 +1,25 @@
-// Packing trigger evaluations with zstd and a built-in dictionary.
+// Packing trigger evaluations against a built-in dictionary.
 //
 // An evaluation is some 1 to 2 KB of JSON whose keys and layout are the same in every turn;
-// against a dictionary of six typical evaluations zstd keeps about 220 bytes of it.
-// The first byte names the format, so that a later dictionary can be added beside this one:
-// format 1 must stay readable for as long as rows written with it may exist.
+// against a dictionary of six typical evaluations about 240 bytes of it remain.
+// The first byte names the format. Every format ever written must stay readable for as long
+// as rows written with it may exist:
+//
+//   1  a zstd frame with its checksum, against dictionary v1 (written until format 2).
+//   2  the text's length and checksum, each 4 bytes little-endian, then an LZ4 block against
+//      dictionary v1. What is written now.
+//
+// LZ4 for the same dictionary and texts: 240 bytes on average against 231 for zstd at level
+// -1, in 1.2 instead of 2.7 µs a text in a loop (2.2 instead of 4.4 µs with cold caches), and
+// it unpacks in 0.3 µs. zstd spends most of its time setting up each frame, however small.
 #include "evaluation_packing.hpp"
 
+#include <lz4.h>
 #include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -16,53 +27,96 @@ namespace handover::store {
 namespace {
 
 constexpr unsigned char kFormatZstdDictionaryV1 = 1;
-// With a dictionary and inputs this small, zstd's levels 1 to 3 take the same time (about
-// 3.6 µs for 1.2 KB in a loop, 5.5 to 7 µs with cold caches, as on a busy network thread),
-// most of it setting up the frame. Level -1 skips some of that work: 2.2 and 4.5 µs, for
-// 218 bytes where level 3 keeps 169. The level is not part of the format.
-constexpr int kLevel = -1;
+constexpr unsigned char kFormatLz4DictionaryV1 = 2;
+constexpr std::size_t kLz4HeaderBytes = 1 + 4 + 4;  // format, length, checksum
 
-struct CompressionContextDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
+void put_u32(char* out, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xFFU);
+}
+
+std::uint32_t get_u32(const char* in) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= std::uint32_t{static_cast<unsigned char>(in[i])} << (8 * i);
+  return value;
+}
+
+// A checksum of the text, so that a damaged block that still decodes is refused. Eight bytes
+// a step, each mixed by a multiplication and a rotation, and the sum folded to 32 bits at the
+// end: fast, and any change of the text changes it but by a chance of one in 2^32. Part of
+// format 2: never change it.
+std::uint32_t text_checksum(std::string_view text) {
+  constexpr std::uint64_t kPrime1 = 0x9E3779B185EBCA87ULL;
+  constexpr std::uint64_t kPrime2 = 0xC2B2AE3D27D4EB4FULL;
+  std::uint64_t sum = kPrime2 ^ text.size();
+  std::size_t at = 0;
+  const auto mix = [&sum](std::uint64_t word) {
+    word *= kPrime2;
+    word = (word << 31) | (word >> 33);
+    sum ^= word * kPrime1;
+    sum = ((sum << 27) | (sum >> 37)) * kPrime1 + kPrime2;
+  };
+  for (; at + 8 <= text.size(); at += 8) {
+    std::uint64_t word = 0;
+    for (int i = 0; i < 8; ++i) {
+      word |= std::uint64_t{static_cast<unsigned char>(text[at + i])} << (8 * i);
+    }
+    mix(word);
+  }
+  std::uint64_t tail = 0;
+  for (std::size_t i = 0; at + i < text.size(); ++i) {
+    tail |= std::uint64_t{static_cast<unsigned char>(text[at + i])} << (8 * i);
+  }
+  mix(tail);
+  sum ^= sum >> 33;
+  sum *= kPrime2;
+  sum ^= sum >> 29;
+  return static_cast<std::uint32_t>(sum ^ (sum >> 32));
+}
+
+// LZ4's state with dictionary v1 loaded, made once; each packing starts from a copy of it
+// (LZ4 allows copying a stream that holds a loaded dictionary), so no call hashes the
+// dictionary again.
+const LZ4_stream_t& loaded_lz4_stream() {
+  static const LZ4_stream_t* const loaded = [] {
+    auto* stream = new LZ4_stream_t;
+    LZ4_initStream(stream, sizeof(*stream));
+    std::string_view bytes = evaluation_dictionary_v1();
+    LZ4_loadDict(stream, bytes.data(), static_cast<int>(bytes.size()));
+    return stream;
+  }();
+  return *loaded;
+}
+
+bool unpack_lz4(std::string_view packed, std::string& json) {
+  if (packed.size() <= kLz4HeaderBytes) return false;
+  const std::uint32_t length = get_u32(packed.data() + 1);
+  const std::uint32_t checksum = get_u32(packed.data() + 5);
+  if (length == 0 || length > kMaxEvaluationBytes) return false;
+  json.resize(length);
+  std::string_view dictionary = evaluation_dictionary_v1();
+  const int size = LZ4_decompress_safe_usingDict(
+      packed.data() + kLz4HeaderBytes, json.data(),
+      static_cast<int>(packed.size() - kLz4HeaderBytes), static_cast<int>(length),
+      dictionary.data(), static_cast<int>(dictionary.size()));
+  if (size != static_cast<int>(length) || text_checksum(json) != checksum) {
+    json.clear();
+    return false;
+  }
+  return true;
+}
+
 struct DecompressionContextDeleter {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
 // The digested dictionaries live as long as the process; zstd allows one to be shared by any
 // number of threads, each with its own context.
-const ZSTD_CDict* compression_dictionary() {
-  static const ZSTD_CDict* const dictionary = [] {
-    std::string_view bytes = evaluation_dictionary_v1();
-    return ZSTD_createCDict(bytes.data(), bytes.size(), kLevel);
-  }();
-  return dictionary;
-}
-
 const ZSTD_DDict* decompression_dictionary() {
   static const ZSTD_DDict* const dictionary = [] {
     std::string_view bytes = evaluation_dictionary_v1();
     return ZSTD_createDDict(bytes.data(), bytes.size());
   }();
   return dictionary;
-}
-
-// Each frame carries zstd's checksum of its content: without it, a damaged value could still
-// decode, into text that is no longer the evaluation or no longer JSON.
-std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> new_compression_context() {
-  std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context(ZSTD_createCCtx());
-  if (context == nullptr || compression_dictionary() == nullptr ||
-      ZSTD_isError(ZSTD_CCtx_refCDict(context.get(), compression_dictionary())) ||
-      ZSTD_isError(ZSTD_CCtx_setParameter(context.get(), ZSTD_c_checksumFlag, 1))) {
-    throw std::bad_alloc();
-  }
-  return context;
-}
-
-ZSTD_CCtx* compression_context() {
-  thread_local std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context =
-      new_compression_context();
-  return context.get();
 }
 
 ZSTD_DCtx* decompression_context() {
@@ -100,19 +154,28 @@ std::string pack_evaluation(std::string_view json) {
   // Packed into a buffer of the thread's and then copied at its size: a queued append holds
   // its packed evaluation until the commit, and a backlog holds thousands of them.
   thread_local std::string room;
-  room.resize(1 + ZSTD_compressBound(json.size()));
-  room[0] = static_cast<char>(kFormatZstdDictionaryV1);
-  const std::size_t size = ZSTD_compress2(compression_context(), room.data() + 1,
-                                          room.size() - 1, json.data(), json.size());
-  // Only an allocation failure inside zstd can fail here (the room is its own bound).
-  if (ZSTD_isError(size)) throw std::bad_alloc();
-  std::string packed = room.substr(0, 1 + size);
+  thread_local LZ4_stream_t stream;
+  const int bound = LZ4_compressBound(static_cast<int>(json.size()));
+  room.resize(kLz4HeaderBytes + static_cast<std::size_t>(bound));
+  room[0] = static_cast<char>(kFormatLz4DictionaryV1);
+  put_u32(room.data() + 1, static_cast<std::uint32_t>(json.size()));
+  put_u32(room.data() + 5, text_checksum(json));
+  std::memcpy(&stream, &loaded_lz4_stream(), sizeof(stream));
+  const int size = LZ4_compress_fast_continue(&stream, json.data(), room.data() + kLz4HeaderBytes,
+                                              static_cast<int>(json.size()), bound, 1);
+  // LZ4 fails only for want of room, and the room is its own bound.
+  if (size <= 0) throw std::bad_alloc();
+  std::string packed = room.substr(0, kLz4HeaderBytes + static_cast<std::size_t>(size));
   if (room.capacity() > 64 * 1024) std::string().swap(room);  // an outsized one is not kept
   return packed;
 }
 
 bool unpack_evaluation(std::string_view packed, std::string& json) {
   json.clear();
+  if (packed.empty()) return false;
+  if (static_cast<unsigned char>(packed[0]) == kFormatLz4DictionaryV1) {
+    return unpack_lz4(packed, json);
+  }
   if (packed.size() < 2 || static_cast<unsigned char>(packed[0]) != kFormatZstdDictionaryV1) {
     return false;
   }

@@ -16,14 +16,14 @@ namespace handover::store {
 inline constexpr std::size_t kMaxEvaluationBytes = 4 * 1024 * 1024;
 
 // An evaluation's JSON text packed for the turns table's evaluation_packed column: a format
-// byte, then a zstd frame with its checksum, compressed against that format's dictionary.
-// "" for "" and for text over kMaxEvaluationBytes, which the row then keeps as text.
-// Safe to call from any thread; each thread keeps its own compression context.
+// byte, then the text compressed against that format's dictionary with a checksum (the formats
+// are listed in evaluation_packing.cpp). "" for "" and for text over kMaxEvaluationBytes,
+// which the row then keeps as text. Safe to call from any thread.
 std::string pack_evaluation(std::string_view json);
 
-// The JSON text of a packed evaluation into `json`. False, with `json` cleared, when `packed`
-// is not one: an unknown format byte, a damaged frame (its checksum does not match), or more
-// than kMaxEvaluationBytes.
+// The JSON text of a packed evaluation, of any format ever written, into `json`. False, with
+// `json` cleared, when `packed` is not one: an unknown format byte, a damaged value (its
+// checksum does not match), or more than kMaxEvaluationBytes.
 bool unpack_evaluation(std::string_view packed, std::string& json);
 
 // Defines the SQL function turn_evaluation(text, packed [, turn id]) on `db`: `packed`
@@ -32,7 +32,7 @@ bool unpack_evaluation(std::string_view packed, std::string& json);
 // evaluation) and is logged, with the turn's row id when given. Returns SQLite's result code.
 int define_evaluation_function(sqlite3* db);
 
-// The bytes format 1 compresses against (evaluation_dictionary.cpp).
+// The bytes formats 1 and 2 compress against (evaluation_dictionary.cpp).
 std::string_view evaluation_dictionary_v1();
 
 }  // namespace handover::store

@@ -43,7 +43,7 @@ TEST(EvaluationPackingTest, UnpacksToTheSameBytesInAFractionOfTheSpace) {
   EXPECT_EQ(json, kEvaluation);
   EXPECT_LT(packed.size() * 4, std::string(kEvaluation).size())
       << "packed " << packed.size() << " bytes";
-  // A queued append holds this until its commit: it must not keep zstd's worst-case room.
+  // A queued append holds this until its commit: it must not keep the worst-case room.
   EXPECT_LT(packed.capacity(), 2 * packed.size());
 }
 
@@ -63,6 +63,11 @@ TEST(EvaluationPackingTest, PacksTextUnlikeTheDictionaryToo) {
   EXPECT_EQ(json, text);
 }
 
+constexpr const char* kSmallEvaluation =
+    R"({"decision":{"action":"escalate","priority":70,"queue":"general","rule":"asked-)"
+    R"(for-human","skills":[]},"fired":[{"rule":"asked-for-human"}],"signals":{"langua)"
+    R"(ge":"de","sentiment":{"score":-0.42}}})";
+
 // Rows written by earlier releases hold exactly these bytes: format 1 must read them forever.
 // A changed dictionary or a changed meaning of the format byte fails here.
 TEST(EvaluationPackingTest, ReadsWhatFormatOneWroteBefore) {
@@ -74,33 +79,67 @@ TEST(EvaluationPackingTest, ReadsWhatFormatOneWroteBefore) {
       82);
   std::string json;
   ASSERT_TRUE(unpack_evaluation(stored, json));
-  EXPECT_EQ(json,
-            R"({"decision":{"action":"escalate","priority":70,"queue":"general","rule":"asked-)"
-            R"(for-human","skills":[]},"fired":[{"rule":"asked-for-human"}],"signals":{"langua)"
-            R"(ge":"de","sentiment":{"score":-0.42}}})");
+  EXPECT_EQ(json, kSmallEvaluation);
   EXPECT_EQ(evaluation_dictionary_v1().size(), 9475u);
   EXPECT_EQ(fingerprint(evaluation_dictionary_v1()), 5825253418093096972ULL);
+}
+
+// The same for format 2, which is what pack_evaluation() writes now.
+TEST(EvaluationPackingTest, ReadsWhatFormatTwoWroteBefore) {
+  const std::string stored(
+      "\x02\xc4\x00\x00\x00\x8b\x03\x74\xae\x0f\xec\x03\x04\x07\xeb\x0b\x06\x31\x15\x12"
+      "\x37\x7a\x0f\x01\x91\x15\x0d\x03\x25\xa2\x61\x73\x6b\x65\x64\x2d\x66\x6f\x72\x2d"
+      "\x46\x0b\x07\x03\x17\x26\x5d\x7d\x27\x04\x11\x7b\x26\x04\x0f\x30\x00\x00\x29\x7d"
+      "\x5d\x03\x08\x07\xe2\x02\x2c\x64\x65\x45\x06\x03\x98\x03\x80\x2d\x30\x2e\x34\x32"
+      "\x7d\x7d\x7d",
+      83);
+  std::string json;
+  ASSERT_TRUE(unpack_evaluation(stored, json));
+  EXPECT_EQ(json, kSmallEvaluation);
+  EXPECT_EQ(pack_evaluation(kSmallEvaluation)[0], '\x02');
 }
 
 TEST(EvaluationPackingTest, RefusesUnknownFormatsAndDamagedFrames) {
   const std::string packed = pack_evaluation(kEvaluation);
   std::string json;
 
-  std::string unknown = packed;
-  unknown[0] = '\x02';
-  EXPECT_FALSE(unpack_evaluation(unknown, json));
-  EXPECT_EQ(json, "");
+  for (const char format : {'\x00', '\x03', '\x7b'}) {
+    std::string unknown = packed;
+    unknown[0] = format;
+    EXPECT_FALSE(unpack_evaluation(unknown, json)) << int{format};
+    EXPECT_EQ(json, "");
+  }
   EXPECT_FALSE(unpack_evaluation(packed.substr(0, packed.size() / 2), json));
+  EXPECT_FALSE(unpack_evaluation(packed.substr(0, 9), json));
   EXPECT_FALSE(unpack_evaluation(std::string("\x01", 1), json));
+  EXPECT_FALSE(unpack_evaluation(std::string("\x02", 1), json));
   EXPECT_FALSE(unpack_evaluation(std::string("\x01garbage that is no frame"), json));
+  EXPECT_FALSE(unpack_evaluation(std::string("\x02garbage that is no block"), json));
 
   std::string damaged = packed;
   damaged[damaged.size() - 3] = static_cast<char>(damaged[damaged.size() - 3] ^ 0x5a);
   EXPECT_FALSE(unpack_evaluation(damaged, json));
 }
 
-// A damaged value must never pass for an evaluation: every frame carries its checksum, so a
-// flipped bit anywhere is refused (or, in the few bits zstd ignores, changes nothing).
+// A block that decodes, but to other text than the one its checksum was taken of, is refused:
+// the checksum is what keeps a damaged value from passing for an evaluation.
+TEST(EvaluationPackingTest, RefusesABlockWhoseTextDoesNotMatchItsChecksum) {
+  const std::string packed = pack_evaluation(kEvaluation);
+  std::string other_text = kEvaluation;
+  other_text[other_text.find("0.075")] = '9';
+  const std::string other = pack_evaluation(other_text);
+  ASSERT_EQ(packed.substr(0, 5), other.substr(0, 5));  // same format and length
+  std::string json;
+  ASSERT_TRUE(unpack_evaluation(other, json));
+  EXPECT_EQ(json, other_text);
+  const std::string swapped = packed.substr(0, 9) + other.substr(9);
+  EXPECT_FALSE(unpack_evaluation(swapped, json));
+  EXPECT_EQ(json, "");
+}
+
+// A damaged value must never pass for an evaluation: every value carries a checksum of its
+// text, so a flipped bit anywhere is refused (or, in the few bits a decoder ignores, changes
+// nothing).
 TEST(EvaluationPackingTest, NoFlippedBitReadsAsSomethingElse) {
   const std::string packed = pack_evaluation(kEvaluation);
   int refused = 0;
@@ -125,6 +164,15 @@ TEST(EvaluationPackingTest, LeavesEvaluationsOverTheLimitToBeStoredAsText) {
   EXPECT_TRUE(
       unpack_evaluation(pack_evaluation(std::string(kMaxEvaluationBytes, '0')), at_limit));
   EXPECT_EQ(at_limit.size(), kMaxEvaluationBytes);
+}
+
+TEST(EvaluationPackingTest, RefusesAFormatTwoValueThatClaimsMoreThanTheLimit) {
+  std::string packed = pack_evaluation(kEvaluation);
+  const std::uint32_t claimed = kMaxEvaluationBytes + 1;
+  for (int i = 0; i < 4; ++i) packed[1 + i] = static_cast<char>((claimed >> (8 * i)) & 0xFF);
+  std::string json;
+  EXPECT_FALSE(unpack_evaluation(packed, json));
+  EXPECT_TRUE(json.empty());
 }
 
 TEST(EvaluationPackingTest, RefusesAFrameThatClaimsMoreThanTheLimit) {
