@@ -153,7 +153,7 @@ void TurnIntake::end_cooldowns_before_return(const store::ConversationRecord& co
 void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurnRequest request,
                         IntakeCallback done, const FollowUpFor& follow_up_for) {
   std::lock_guard lock(stripe(conv.id));
-  if (conv.last_seq > 0 && !triggers_.state(conv.id)) {
+  if (conv.last_seq > 0 && !triggers_.has_state(conv.id)) {
     if (Status s = rebuild(conv); !s.is_ok()) return done(s, Verdict{});
   }
   end_cooldowns_before_return(conv);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "handover/util/clock.hpp"
+#include "handover/util/json_writer.hpp"
 #include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 #include "evaluation_packing.hpp"
@@ -797,9 +798,15 @@ void SqliteStore::log_turn_created(AppendOp& op, const ConversationHead& head) {
   created.conversation_id = op.turn.conversation_id;
   created.type = kTurnCreatedEvent;
   const std::string& state = op.new_state ? *op.new_state : head.state;
-  created.data_json = "{\"seq\":" + std::to_string(op.turn.seq) + ",\"role\":" +
-                      nlohmann::json(op.turn.role).dump() + ",\"state\":" +
-                      nlohmann::json(state).dump() + "}";
+  std::string& data = created.data_json;
+  data.reserve(48 + op.turn.role.size() + state.size());
+  data = "{\"seq\":";
+  data += std::to_string(op.turn.seq);
+  data += ",\"role\":";
+  json_util::append_quoted(data, op.turn.role);
+  data += ",\"state\":";
+  json_util::append_quoted(data, state);
+  data += '}';
   op.events.insert(op.events.begin(), std::move(created));
   event_pks_.insert(event_pks_.begin(), head.pk);
 }

@@ -35,18 +35,25 @@ Evaluation TriggerService::evaluate(std::string_view conversation_id, const Conv
   const Engine engine = holder_->engine();
   Shard& s = shard(conversation_id);
   const std::lock_guard lock(s.mutex);
-  auto it = s.states.find(std::string(conversation_id));
-  if (it == s.states.end())
+  auto it = s.states.find(conversation_id);
+  if (it == s.states.end()) {
     it = s.states.emplace(std::string(conversation_id), ConversationState{}).first;
+  }
   return engine.evaluate(info, it->second, turn, clock_.now_ms());
 }
 
 std::optional<ConversationState> TriggerService::state(std::string_view conversation_id) const {
   Shard& s = shard(conversation_id);
   const std::lock_guard lock(s.mutex);
-  const auto it = s.states.find(std::string(conversation_id));
+  const auto it = s.states.find(conversation_id);
   if (it == s.states.end()) return std::nullopt;
   return it->second;
+}
+
+bool TriggerService::has_state(std::string_view conversation_id) const {
+  Shard& s = shard(conversation_id);
+  const std::lock_guard lock(s.mutex);
+  return s.states.find(conversation_id) != s.states.end();
 }
 
 void TriggerService::restore(std::string_view conversation_id, const ConversationState& state) {
@@ -58,7 +65,8 @@ void TriggerService::restore(std::string_view conversation_id, const Conversatio
 void TriggerService::forget(std::string_view conversation_id) {
   Shard& s = shard(conversation_id);
   const std::lock_guard lock(s.mutex);
-  s.states.erase(std::string(conversation_id));
+  const auto it = s.states.find(conversation_id);
+  if (it != s.states.end()) s.states.erase(it);
 }
 
 std::optional<std::int64_t> TriggerService::request_cooling_since(
@@ -66,7 +74,7 @@ std::optional<std::int64_t> TriggerService::request_cooling_since(
   const Engine engine = holder_->engine();
   Shard& s = shard(conversation_id);
   const std::lock_guard lock(s.mutex);
-  const auto it = s.states.find(std::string(conversation_id));
+  const auto it = s.states.find(conversation_id);
   if (it == s.states.end()) return std::nullopt;
   return engine.request_cooling_since(it->second, clock_.now_ms());
 }
@@ -76,7 +84,7 @@ void TriggerService::end_request_cooldowns(std::string_view conversation_id,
   const Engine engine = holder_->engine();
   Shard& s = shard(conversation_id);
   const std::lock_guard lock(s.mutex);
-  const auto it = s.states.find(std::string(conversation_id));
+  const auto it = s.states.find(conversation_id);
   if (it != s.states.end()) engine.end_request_cooldowns(it->second, at_ms);
 }
 

@@ -53,9 +53,14 @@ TEST(TriggerService, RestoresAndForgetsStates) {
   service->evaluate("c1", info, user_turn("hello"));
   const ConversationState saved = *service->state("c1");
 
+  EXPECT_TRUE(service->has_state("c1"));
+  EXPECT_FALSE(service->has_state("c2"));
   service->forget("c1");
   const bool gone = !service->state("c1").has_value();
+  EXPECT_FALSE(service->has_state("c1"));
+  service->forget("c1");  // forgetting what is not kept is harmless
   service->restore("c1", saved);
+  EXPECT_TRUE(service->has_state("c1"));
   const Evaluation next = service->evaluate("c1", info, user_turn("still there?"));
 
   EXPECT_TRUE(gone);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,8 @@ class TriggerService {
 
   // The kept state of a conversation, if any.
   std::optional<ConversationState> state(std::string_view conversation_id) const;
+  // Whether a state is kept for the conversation, without copying it.
+  bool has_state(std::string_view conversation_id) const;
   // Replaces a conversation's state, e.g. one rebuilt from its stored turns.
   void restore(std::string_view conversation_id, const ConversationState& state);
   // Drops a conversation's state (closed, erased, or a write that did not commit).
@@ -69,9 +72,17 @@ class TriggerService {
 
  private:
   static constexpr std::size_t kShards = 64;
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
   struct Shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, ConversationState> states;  // guarded by mutex
+    // Looked up by string_view without building a key (the hash and equality are transparent).
+    std::unordered_map<std::string, ConversationState, KeyHash, std::equal_to<>>
+        states;  // guarded by mutex
   };
 
   TriggerService(std::unique_ptr<RuleSetHolder> holder, const Clock& clock);
