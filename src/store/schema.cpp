@@ -206,6 +206,13 @@ INSERT INTO store_marks (name, value)
     {8, "packed trigger evaluations", R"sql(
 ALTER TABLE turns ADD COLUMN evaluation_packed BLOB;
 )sql"},
+    // New packed evaluations are written in format 2 (LZ4), which builds that know version 8
+    // cannot read: they would serve those turns without their evaluations. The step changes
+    // no table; its number makes such a build refuse the file, and the mark says what it
+    // holds.
+    {9, "packed evaluations in format 2", R"sql(
+INSERT INTO store_marks (name, value) VALUES ('evaluations_packed_as_format', 2);
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

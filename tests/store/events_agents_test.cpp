@@ -1321,6 +1321,47 @@ TEST_F(SchemaUpgradeTest, ReadsTheTextEvaluationsOfAVersionSevenDatabaseAndPacks
   EXPECT_EQ(both->suggestions.size(), 2u);
 }
 
+// A version 8 file holds evaluations packed in format 1 (zstd). Step 9 marks the file, so a
+// build that knows only version 8 refuses it instead of misreading the format 2 values that
+// new turns get; the format 1 rows still read.
+TEST_F(SchemaUpgradeTest, ReadsFormatOneRowsOfAVersionEightDatabaseAndPacksNewOnesInFormatTwo) {
+  // Format 1 as version 8 wrote it (the value evaluation_packing_test pins).
+  const std::string format_one_hex =
+      "0128B52FFD24C4250200B061736B65642D666F722D7D5D64652D302E34327D7D7D0D009B450624FE202C278C90"
+      "09E7C0A950B0DCC96068678386523B481A1CD0A0D40B398310DC076350E7FA0001C388A0D1";
+  const std::string escalate =
+      R"({"decision":{"action":"escalate","priority":70,"queue":"general","rule":"asked-)"
+      R"(for-human","skills":[]},"fired":[{"rule":"asked-for-human"}],"signals":{"langua)"
+      R"(ge":"de","sentiment":{"score":-0.42}}})";
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v8.db", 8));
+  {
+    RawDb v8(options_.path);
+    insert_old_conversation(v8, "de", 1);
+    v8.exec("INSERT INTO turns (conversation, seq, role, text, evaluation_json, "
+            "evaluation_packed, content_hash, created_at_ms) VALUES (1, 1, 'user', "
+            "'ein Mensch bitte', '', X'" + format_one_hex + "', 'h1', 2)");
+  }
+
+  open_store();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "9");
+  EXPECT_EQ(raw.query("SELECT value FROM store_marks WHERE name = 'evaluations_packed_as_format'"),
+            "2");
+  AppendTurnRequest request = turn_request("c_old", "noch da?");
+  request.turn.evaluation_json = escalate;
+  ASSERT_TRUE(append(std::move(request)).is_ok());
+  EXPECT_EQ(raw.query("SELECT hex(substr(evaluation_packed, 1, 1)) FROM turns WHERE seq = 1"),
+            "01");
+  EXPECT_EQ(raw.query("SELECT hex(substr(evaluation_packed, 1, 1)) FROM turns WHERE seq = 2"),
+            "02");
+  Result<std::vector<TurnRecord>> turns = store_->list_turns("c_old", 0, 10);
+  ASSERT_TRUE(turns.is_ok()) << turns.status().to_string();
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_EQ((*turns)[0].evaluation_json, escalate);
+  EXPECT_EQ((*turns)[1].evaluation_json, escalate);
+}
+
 // An evaluation can outgrow what is packed (it lists every cue a long text matched); the row
 // then keeps it as text, and it reads back whole.
 TEST_F(SchemaUpgradeTest, KeepsAnEvaluationTooLargeToPackAsText) {
