@@ -111,12 +111,17 @@ void Engine::fire_rules(const ConversationInfo& info, ConversationState& state,
     if (!compiled.when.evaluate(values)) continue;
     FiredRule fired{&rules[i], Suppression::kNone, make_checks(rules[i], compiled.when, values),
                     compiled.families};
-    if (rules[i].mode == RuleMode::kShadow)
+    if (rules[i].mode == RuleMode::kShadow) {
       fired.suppressed = Suppression::kShadow;
-    else if (with_human)
+    } else if (with_human) {
       fired.suppressed = Suppression::kWithHuman;
-    else if (cooling_down(state, rules[i], compiled.id_hash, now_ms))
+      // A person has the conversation and answers for what the rule saw: its cooldown runs
+      // from here, so that it does not act the moment the conversation is back with the bot
+      // (on the resolution notice, say) for what the person already dealt with.
+      if (rules[i].cooldown_ms > 0) remember_action(state, compiled.id_hash, now_ms);
+    } else if (cooling_down(state, rules[i], compiled.id_hash, now_ms)) {
       fired.suppressed = Suppression::kCooldown;
+    }
     evaluation.fired.push_back(std::move(fired));
   }
 }

@@ -318,6 +318,25 @@ TEST_F(CooldownTest, AFreshRequestAfterGoingBackToTheBotEscalatesAgain) {
       << again.dump();
 }
 
+// Insults while the user waits for a person are the person's to answer; back with the bot,
+// the next turn does not send the conversation to the complaints queue for them.
+TEST_F(CooldownTest, InsultsWhileWaitingDoNotHandTheConversationOverAgainOnItsReturn) {
+  auto created = call("POST", "/v1/conversations", {{"language", "en"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id = created.json().value("id", "");
+  ASSERT_EQ(user(id, "I want to talk to a human").value("state", ""), "queued");
+  user(id, "You idiots, this is useless!");
+  const json waiting = user(id, "You idiots, this is useless!");
+  EXPECT_EQ(waiting.value("state", ""), "queued") << waiting.dump();
+  auto back = call("POST", "/v1/conversations/" + id + "/choice", {{"choice", "back_to_bot"}});
+  ASSERT_EQ(back.status, 200) << back.body;
+
+  const json next = user(id, "ok, where is my parcel?");
+
+  EXPECT_EQ(next.value("state", ""), "bot") << next.dump();
+  EXPECT_FALSE(next.contains("decision")) << next.dump();
+}
+
 TEST_F(CooldownTest, ARestartDoesNotBringBackACooldownTheReturnEnded) {
   const std::string id = returned_to_bot();
   ASSERT_EQ(server_.stop(), 0) << server_.log();

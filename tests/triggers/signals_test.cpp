@@ -325,6 +325,37 @@ TEST(Decision, NotEscalatedAgainWhenAPersonHasTheConversation) {
   EXPECT_EQ(e.fired[0].suppressed, Suppression::kWithHuman);
 }
 
+// What a rule sees while a person has the conversation is theirs to answer: the rule's
+// cooldown runs from then, so it does not act on the first turn back with the bot (the
+// resolution notice) for insults the person already dealt with, and acts again once it ends.
+TEST(Decision, ARuleThatFiredWhileAPersonHadTheConversationCoolsDownAfterTheReturn) {
+  Conversation conversation;
+  conversation.info.state = "queued";
+  conversation.user("You idiots, this is useless!");
+  const Evaluation waiting = conversation.user("You idiots, this is useless!");
+  conversation.info.state = "bot";
+  conversation.now_ms += 60'000;
+  const Evaluation back = conversation.user("ok thanks");
+  conversation.now_ms += 10 * 60'000;
+  const Evaluation later = conversation.user("ok thanks");
+
+  const auto insult = [](const Evaluation& e) -> const FiredRule* {
+    for (const FiredRule& fired : e.fired) {
+      if (fired.rule->id == "insult") return &fired;
+    }
+    return nullptr;
+  };
+  EXPECT_EQ(waiting.decision.kind, DecisionKind::kNone);
+  ASSERT_NE(insult(waiting), nullptr);
+  EXPECT_EQ(insult(waiting)->suppressed, Suppression::kWithHuman);
+  EXPECT_EQ(back.decision.kind, DecisionKind::kNone);
+  ASSERT_NE(insult(back), nullptr);
+  EXPECT_EQ(insult(back)->suppressed, Suppression::kCooldown);
+  EXPECT_EQ(later.decision.kind, DecisionKind::kEscalate);
+  ASSERT_NE(later.decision.rule, nullptr);
+  EXPECT_EQ(later.decision.rule->id, "insult");
+}
+
 TEST(Decision, CooldownSuppressesTheSameRuleUntilItExpires) {
   Conversation conversation;
 
