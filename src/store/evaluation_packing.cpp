@@ -21,7 +21,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <unordered_set>
 
 namespace handover::store {
 namespace {
@@ -125,6 +127,18 @@ ZSTD_DCtx* decompression_context() {
   return context.get();
 }
 
+// A damaged value is read again by every request that lists its turn; the log names each row
+// once. The rows already named are forgotten when there are many, so a file with thousands of
+// damaged values logs in bursts, not on every read.
+bool first_report_of(std::int64_t row) {
+  constexpr std::size_t kRememberedRows = 10000;
+  static std::mutex mutex;
+  static std::unordered_set<std::int64_t> reported;
+  std::lock_guard lock(mutex);
+  if (reported.size() >= kRememberedRows) reported.clear();
+  return reported.insert(row).second;
+}
+
 void turn_evaluation(sqlite3_context* call, int argc, sqlite3_value** args) {
   if (sqlite3_value_type(args[1]) == SQLITE_NULL) {
     sqlite3_result_value(call, args[0]);
@@ -135,9 +149,12 @@ void turn_evaluation(sqlite3_context* call, int argc, sqlite3_value** args) {
   thread_local std::string json;
   if (!unpack_evaluation(std::string_view(data == nullptr ? "" : data, size), json)) {
     if (argc == 3) {
-      spdlog::error("store: the packed trigger evaluation of turn row {} ({} bytes) is damaged; "
-                    "the turn reads without it",
-                    sqlite3_value_int64(args[2]), size);
+      const std::int64_t row = sqlite3_value_int64(args[2]);
+      if (first_report_of(row)) {
+        spdlog::error("store: the packed trigger evaluation of turn row {} ({} bytes) is "
+                      "damaged; the turn reads without it (logged once a row)",
+                      row, size);
+      }
     } else {
       spdlog::error("store: a packed trigger evaluation ({} bytes) is damaged; the turn reads "
                     "without it",

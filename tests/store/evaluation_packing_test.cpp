@@ -3,11 +3,16 @@
 #include "evaluation_packing.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <zstd.h>
 
 #include <cstdint>
+#include <memory>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "sqlite.hpp"
 
@@ -234,6 +239,37 @@ TEST_F(EvaluationFunctionTest, UnpacksPackedRows) {
 TEST_F(EvaluationFunctionTest, ReadsADamagedValueAsNoEvaluation) {
   const std::string damaged("\x07not packed at all");
   EXPECT_EQ(call("", &damaged), "");
+}
+
+// Every read of a damaged value reads it as no evaluation, but the log names its row once.
+TEST_F(EvaluationFunctionTest, LogsADamagedRowOnce) {
+  std::ostringstream log;
+  const std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  const std::string damaged("\x02not packed at all");
+  std::vector<std::string> read;
+  for (const int row : {9001, 9001, 9002, 9001}) {
+    sqlite3_stmt* statement = nullptr;
+    const std::string sql = "SELECT turn_evaluation('', ?1, " + std::to_string(row) + ")";
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr), SQLITE_OK);
+    sqlite3_bind_blob(statement, 1, damaged.data(), static_cast<int>(damaged.size()),
+                      SQLITE_STATIC);
+    EXPECT_EQ(sqlite3_step(statement), SQLITE_ROW);
+    read.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0)));
+    sqlite3_finalize(statement);
+  }
+  spdlog::set_default_logger(previous);
+
+  EXPECT_EQ(read, std::vector<std::string>(4, ""));
+  const std::string text = log.str();
+  auto count = [&text](const std::string& needle) {
+    int n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("turn row 9001 "), 1) << text;
+  EXPECT_EQ(count("turn row 9002 "), 1) << text;
 }
 
 // The form the store's reads use names the turn's row, for the log of a damaged value.
