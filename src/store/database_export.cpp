@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "evaluation_packing.hpp"
 #include "schema.hpp"
@@ -33,7 +34,8 @@ constexpr const char* kTurnsBeforePackedEvaluations =
     "ORDER BY seq";
 
 // Each resolution with the latest escalation before it in its conversation, and the last
-// turn stored before that escalation.
+// turn stored before that escalation: by the ids of the events' sequence, which number turns
+// from ?1 on (schema step 10), else by the turn.created rows of older turns, else by time.
 constexpr const char* kFeedback = R"sql(
 SELECT c.public_id,
   coalesce(json_extract(r.data_json, '$.agent_id'), ''),
@@ -42,7 +44,9 @@ SELECT c.public_id,
   r.created_at_ms,
   coalesce(json_extract(h.data_json, '$.reasons.rule'), json_extract(h.data_json, '$.rule'), ''),
   coalesce(h.created_at_ms, 0),
-  coalesce((SELECT max(json_extract(t.data_json, '$.seq')) FROM events t
+  coalesce((SELECT max(t.seq) FROM turns t
+            WHERE t.conversation = r.conversation AND t.id >= ?1 AND t.id < h.id),
+           (SELECT max(json_extract(t.data_json, '$.seq')) FROM events t
             WHERE t.conversation = r.conversation AND t.type = 'turn.created' AND t.id < h.id),
            (SELECT max(t.seq) FROM turns t
             WHERE t.conversation = r.conversation AND t.created_at_ms <= h.created_at_ms), 0)
@@ -61,6 +65,8 @@ ORDER BY r.id)sql";
 struct DatabaseExport::Impl {
   Connection db;
   bool packed_evaluations = true;  // the schema has turns.evaluation_packed
+  // The first turn that is its own turn.created event; none in older schemas.
+  std::int64_t turns_logged_from = std::numeric_limits<std::int64_t>::max();
 };
 
 DatabaseExport::DatabaseExport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -85,6 +91,11 @@ Result<std::unique_ptr<DatabaseExport>> DatabaseExport::open(const std::string& 
   }
   auto impl = std::make_unique<Impl>();
   impl->packed_evaluations = version->column_int64(0) >= kPackedEvaluationsVersion;
+  if (version->column_int64(0) >= kTurnsLoggedVersion) {
+    auto mark = db->query_row("SELECT value FROM store_marks WHERE name = 'turns_logged_from'");
+    if (!mark) return Status::internal(path + ": the mark 'turns_logged_from' is missing");
+    impl->turns_logged_from = mark->column_int64(0);
+  }
   impl->db = std::move(db).value();
   return std::unique_ptr<DatabaseExport>(new DatabaseExport(std::move(impl)));
 }
@@ -126,6 +137,7 @@ Result<std::vector<FeedbackRecord>> DatabaseExport::feedback() {
   Connection& db = impl_->db;
   auto query = db.prepare(kFeedback);
   if (!query) return query.status();
+  query->bind(1, impl_->turns_logged_from);
   std::vector<FeedbackRecord> out;
   int rc;
   while ((rc = query->step()) == SQLITE_ROW) {

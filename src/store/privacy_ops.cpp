@@ -73,6 +73,8 @@ Status SqliteStore::apply(EraseOp& op) {
 
   Result<std::int64_t> turns = count_for_customer(writer_.count_customer_turns, customer);
   if (!turns) return request_failed(turns.status(), op.status);
+  // turn.created events of newer turns are the turns themselves (schema step 10).
+  writer_.count_customer_events.bind(2, turns_logged_from_);
   Result<std::int64_t> events = count_for_customer(writer_.count_customer_events, customer);
   if (!events) return request_failed(events.status(), op.status);
   op.reply.turns = *turns;
@@ -265,6 +267,7 @@ Status SqliteStore::export_conversation(Reader& reader, std::int64_t pk,
     events.bind(2, std::string_view());
     events.bind(3, after);
     events.bind(4, sql_limit(kExportPage));
+    events.bind(5, turns_logged_from_);
     std::size_t read = 0;
     int rc;
     while ((rc = events.step()) == SQLITE_ROW) {

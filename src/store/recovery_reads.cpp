@@ -10,12 +10,14 @@
 namespace handover::store {
 namespace {
 
-// The conversation's newest turn.created event must be that of its newest turn (retention may
-// have deleted it, and then nothing says whether an escalation followed). conversations_by_state
-// gives the candidates in pk order; CROSS JOIN keeps that order of the loops, so the newest
-// turn's evaluation drops most conversations before their events are read, and
-// the newest turn.created is found walking back from the newest event. The newest turn is
-// taken from the turns: the row's last_seq may not count it yet (conversation_activity.hpp).
+// The conversation's newest turn must be the last thing logged before any escalation. A turn
+// since schema step 10 is its own turn.created event (?3 is the first such id); an older one
+// has an event row, which must be the conversation's newest turn.created (retention may have
+// deleted it, and then nothing says whether an escalation followed). conversations_by_state
+// gives the candidates in pk order; CROSS JOIN and LEFT JOIN keep that order of the loops, so
+// the newest turn's evaluation drops most conversations before their events are read, and an
+// older turn's event is found walking back from the newest event. The newest turn is taken
+// from the turns: the row's last_seq may not count it yet (conversation_activity.hpp).
 constexpr const char* kUnfinished = R"sql(
 SELECT c.public_id, c.channel, c.language, c.state, c.customer_id, c.customer_json,
   c.metadata_json, c.token_hash, c.created_at_ms, c.updated_at_ms, t.seq,
@@ -23,7 +25,7 @@ SELECT c.public_id, c.channel, c.language, c.state, c.customer_id, c.customer_js
 FROM conversations AS c
 CROSS JOIN turns AS t ON t.conversation = c.pk
   AND t.seq = (SELECT max(seq) FROM turns WHERE conversation = c.pk)
-CROSS JOIN events AS logged ON logged.id = (
+LEFT JOIN events AS logged ON t.id < ?3 AND logged.id = (
   SELECT id FROM events WHERE conversation = c.pk AND type = 'turn.created'
   ORDER BY id DESC LIMIT 1)
 WHERE c.state = 'bot'
@@ -31,11 +33,11 @@ WHERE c.state = 'bot'
   AND json_valid(turn_evaluation(t.evaluation_json, t.evaluation_packed, t.id))
   AND json_extract(turn_evaluation(t.evaluation_json, t.evaluation_packed, t.id),
                    '$.decision.action') = 'escalate'
-  AND json_valid(logged.data_json)
-  AND json_extract(logged.data_json, '$.seq') = t.seq
+  AND (t.id >= ?3 OR (json_valid(logged.data_json)
+                      AND json_extract(logged.data_json, '$.seq') = t.seq))
   AND NOT EXISTS (
     SELECT 1 FROM events AS e
-    WHERE e.conversation = c.pk AND e.id > logged.id
+    WHERE e.conversation = c.pk AND e.id > coalesce(logged.id, t.id)
       AND e.type IN ('handover.escalated', 'handover.requested'))
 ORDER BY c.pk
 LIMIT ?2)sql";
@@ -68,6 +70,7 @@ Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unfinished_escalatio
   constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
   unfinished->bind(1, after_id);
   unfinished->bind(2, static_cast<std::int64_t>(std::min(limit, kMaxLimit)));
+  unfinished->bind(3, turns_logged_from_);
 
   int rc;
   while ((rc = unfinished->step()) == SQLITE_ROW) {

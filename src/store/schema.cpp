@@ -213,6 +213,24 @@ ALTER TABLE turns ADD COLUMN evaluation_packed BLOB;
     {9, "packed evaluations in format 2", R"sql(
 INSERT INTO store_marks (name, value) VALUES ('evaluations_packed_as_format', 2);
 )sql"},
+    // A new turn no longer gets a turn.created row in events: it is that event itself. Its id
+    // comes from the events' sequence (AUTOINCREMENT's row in sqlite_sequence, which the
+    // writer keeps at the highest id it gave out), the event's data is read from the row, and
+    // state_after holds the conversation's state once the turn was in. The event row and its
+    // two index entries were a third of a turn's writes. Turns from before keep their event
+    // rows; 'turns_logged_from' is the first id of a turn that is its own event.
+    {10, "turns that are their own turn.created events", R"sql(
+ALTER TABLE turns ADD COLUMN state_after TEXT CHECK (state_after <> '');
+
+INSERT INTO sqlite_sequence (name, seq)
+  SELECT 'events', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');
+UPDATE sqlite_sequence
+  SET seq = max(seq, (SELECT coalesce(max(id), 0) FROM turns),
+                (SELECT coalesce(max(id), 0) FROM events))
+  WHERE name = 'events';
+INSERT INTO store_marks (name, value)
+  VALUES ('turns_logged_from', (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'));
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

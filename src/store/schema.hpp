@@ -10,11 +10,15 @@ namespace handover::store {
 class Connection;
 
 // The newest schema version this build knows (the number of the last migration step).
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 // From this version on, turns keep their evaluation packed (evaluation_packing.hpp) in the
 // evaluation_packed column; rows written before keep evaluation_json text.
 inline constexpr int kPackedEvaluationsVersion = 8;
+
+// From this version on, new turns are their own turn.created events (store_marks
+// 'turns_logged_from' names the first) and carry state_after.
+inline constexpr int kTurnsLoggedVersion = 10;
 
 // Brings the database on `db` up to kSchemaVersion: in one IMMEDIATE transaction it reads
 // the applied version from schema_migrations and runs each newer step in order, recording

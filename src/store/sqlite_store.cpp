@@ -209,6 +209,22 @@ std::vector<ConversationRecord> oldest_first(ConversationsByPk found, std::size_
   return records;
 }
 
+// Where the events' sequence stands in a migrated file (see WriterStatements::read_log_ids).
+struct LogIds {
+  std::int64_t turns_logged_from = 1;
+  std::int64_t highest = 0;
+};
+
+Result<LogIds> read_log_ids(Connection& db, Statement& read) {
+  ResetOnExit reset(read);
+  const int rc = read.step();
+  if (rc != SQLITE_ROW) return sqlite_error(db.handle(), rc, "read the events' sequence");
+  if (read.column_int64(0) < 1) {
+    return Status::internal("store: the mark 'turns_logged_from' is missing from store_marks");
+  }
+  return LogIds{read.column_int64(0), read.column_int64(1)};
+}
+
 Statement& event_list_for(ReaderStatements& statements, bool by_conversation, bool by_agent) {
   if (by_conversation && by_agent) return statements.list_conversation_agent_events;
   if (by_conversation) return statements.list_conversation_events;
@@ -252,6 +268,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
   if (!writer) return with_path(writer.status(), options.path);
   Result<bool> incremental = has_incremental_vacuum(*writer_db);
   if (!incremental) return with_path(incremental.status(), options.path);
+  Result<LogIds> log_ids = read_log_ids(*writer_db, writer->read_log_ids);
+  if (!log_ids) return with_path(log_ids.status(), options.path);
   Result<std::unique_ptr<ReaderPool>> readers =
       ReaderPool::open(options.path, options.read_connections, options.busy_timeout_ms);
   if (!readers) return with_path(readers.status(), options.path);
@@ -265,6 +283,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& optio
                       std::move(writer).value(), std::move(readers).value(),
                       std::move(checkpointer).value()));
   store->incremental_vacuum_ = *incremental;
+  store->turns_logged_from_ = log_ids->turns_logged_from;
+  store->stored_log_id_ = log_ids->highest;
+  store->next_log_id_ = log_ids->highest + 1;
   store->writer_thread_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
@@ -581,6 +602,7 @@ Status SqliteStore::apply_batch() {
     Status fatal = std::visit([this](auto& request) { return apply(request); }, op);
     if (!fatal.is_ok()) return fatal;
   }
+  if (Status fatal = store_log_ids(); !fatal.is_ok()) return fatal;
   return write_heads(flush || batch_deletes_);
 }
 
@@ -766,9 +788,10 @@ Status SqliteStore::write_append(AppendOp& op, ConversationHead& head) {
   if (op.kind == AppendKind::kReplayed) {
     op.events.clear();
   } else {
-    run_follow_up(op, head);
-    log_turn_created(op, head);
+    const bool state_moved = run_follow_up(op, head);
     fatal = insert_events(op.events, op.turn.created_at_ms, /*wrote_before=*/true, op.status);
+    if (fatal.is_ok() && state_moved) fatal = set_turn_state(op);
+    if (fatal.is_ok()) log_turn_created(op, head);
     if (fatal.is_ok() && op.new_state) head.state = *op.new_state;
   }
   op.conversation_state = head.state;
@@ -776,27 +799,49 @@ Status SqliteStore::write_append(AppendOp& op, ConversationHead& head) {
 }
 
 // The follow-up's events belong to the turn's conversation, so they need no lookup. An empty
-// state or event type in them is a broken caller, not bad input: the batch fails.
-void SqliteStore::run_follow_up(AppendOp& op, const ConversationHead& head) {
-  if (!op.follow_up) return;
+// state or event type in them is a broken caller, not bad input: the batch fails. True when
+// it gave the conversation a state other than the one the turn's row was written with.
+bool SqliteStore::run_follow_up(AppendOp& op, const ConversationHead& head) {
+  if (!op.follow_up) return false;
   AppendFollowUp more;
   op.follow_up(op.turn, head.state, more);
   assert(!more.new_state || !more.new_state->empty());
-  if (more.new_state) op.new_state = std::move(more.new_state);
+  bool moved = false;
+  if (more.new_state) {
+    moved = *more.new_state != (op.new_state ? *op.new_state : head.state);
+    op.new_state = std::move(more.new_state);
+  }
   for (EventRecord& event : more.events) {
     assert(!event.type.empty());
     event.conversation_id = op.turn.conversation_id;
     op.events.push_back(std::move(event));
     event_pks_.push_back(head.pk);
   }
+  return moved;
+}
+
+// The turn's row was written with the state the request asked for; its follow-up chose
+// another (an escalation), which the turn's turn.created event must tell.
+Status SqliteStore::set_turn_state(AppendOp& op) {
+  Statement& update = writer_.set_turn_state;
+  ResetOnExit reset(update);
+  update.bind(1, op.turn_id);
+  update.bind(2, *op.new_state);
+  const int rc = update.step();
+  if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "set the turn's state");
+  return Status::ok();
 }
 
 // Every new turn is logged as a "turn.created" event, first among the append's events, so
-// the event log alone orders everything a conversation's watchers see.
+// the event log alone orders everything a conversation's watchers see. The turn's row is that
+// event (its id comes from the events' sequence before the append's events'); this is the
+// record the feed and the answer carry, as the event lists read it from the row.
 void SqliteStore::log_turn_created(AppendOp& op, const ConversationHead& head) {
   EventRecord created;
+  created.id = op.turn_id;
   created.conversation_id = op.turn.conversation_id;
   created.type = kTurnCreatedEvent;
+  created.created_at_ms = op.turn.created_at_ms;
   const std::string& state = op.new_state ? *op.new_state : head.state;
   std::string& data = created.data_json;
   data.reserve(48 + op.turn.role.size() + state.size());
@@ -808,7 +853,6 @@ void SqliteStore::log_turn_created(AppendOp& op, const ConversationHead& head) {
   json_util::append_quoted(data, state);
   data += '}';
   op.events.insert(op.events.begin(), std::move(created));
-  event_pks_.insert(event_pks_.begin(), head.pk);
 }
 
 // The conversation is not in the state the append expects. A retry of a stored turn is still
@@ -1007,9 +1051,12 @@ Status SqliteStore::insert_turn(AppendOp& op, ConversationHead& head) {
   turn.seq = head.last_seq + 1;
   turn.created_at_ms = clock_.now_ms();
 
+  op.turn_id = next_log_id();
+
   Statement& insert = writer_.insert_turn;
   ResetOnExit reset(insert);
-  bind_turn(insert, head.pk, turn, op.packed_evaluation);
+  bind_turn(insert, head.pk, op.turn_id, turn, op.packed_evaluation,
+            op.new_state ? *op.new_state : head.state);
   int rc = insert.step();
   bool duplicate = rc == SQLITE_CONSTRAINT_UNIQUE && !turn.client_turn_id.empty();
   if (duplicate && writer_db_.in_transaction()) {
@@ -1089,7 +1136,8 @@ Result<std::int64_t> SqliteStore::event_conversation_pk(const EventRecord& event
   return (*head)->pk;
 }
 
-// Inserts the events resolve_events checked, stamped `now_ms`, and reads back their ids.
+// Inserts the events resolve_events checked, stamped `now_ms`, with the next ids of the
+// events' sequence.
 // With `wrote_before` the request has already written a row, so no failure can stay its own;
 // nor can one after the first event.
 Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t now_ms,
@@ -1098,6 +1146,7 @@ Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t
   for (std::size_t i = 0; i < events.size(); ++i) {
     EventRecord& event = events[i];
     event.created_at_ms = now_ms;
+    event.id = next_log_id();
     ResetOnExit reset(insert);
     bind_event(insert, event_pks_[i], event);
     int rc = insert.step();
@@ -1106,7 +1155,6 @@ Status SqliteStore::insert_events(std::vector<EventRecord>& events, std::int64_t
       if (wrote_before || i > 0) return error;
       return request_failed(std::move(error), request_status);
     }
-    event.id = writer_db_.last_insert_rowid();
   }
   return Status::ok();
 }
@@ -1231,6 +1279,21 @@ Status SqliteStore::set_turns_mark(std::int64_t turn_id) {
   return Status::ok();
 }
 
+// Keeps sqlite_sequence at the highest id this transaction gave out, so that no id is given
+// out twice after a restart even when the newest turns are deleted before it. Once a
+// transaction at most, and only when it gave out ids.
+Status SqliteStore::store_log_ids() {
+  const std::int64_t highest = next_log_id_ - 1;
+  if (highest <= stored_log_id_) return Status::ok();
+  Statement& store = writer_.store_log_ids;
+  ResetOnExit reset(store);
+  store.bind(1, highest);
+  int rc = store.step();
+  if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "store the events' sequence");
+  stored_log_id_ = highest;
+  return Status::ok();
+}
+
 // After a commit: what the round wrote counts, and the round moves on or ends.
 void SqliteStore::account_rows_written() {
   if (batch_flushes_ || !round_.open) return;
@@ -1311,6 +1374,8 @@ Result<std::vector<EventRecord>> SqliteStore::list_events(const EventQuery& quer
   list.bind(2, query.agent_id);
   list.bind(3, query.after_id);
   list.bind(4, limit_for_sql(query.limit));
+  // turn.created events are no agent's; only the lists without one read the turns.
+  if (query.agent_id.empty()) list.bind(5, turns_logged_from_);
 
   std::vector<EventRecord> events;
   int rc;

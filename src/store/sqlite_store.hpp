@@ -96,6 +96,7 @@ class SqliteStore final : public Store {
     Callback<AppendTurnOutcome> done;
     Status status;
     AppendKind kind = AppendKind::kCreated;
+    std::int64_t turn_id = 0;  // of the new row, which is also its turn.created event's
     std::string conversation_state;
     std::optional<std::string> expected_state;
     std::optional<std::string> new_state;
@@ -224,7 +225,8 @@ class SqliteStore final : public Store {
   Result<ConversationHead*> find_head(const std::string& conversation_id);
   void forget_head(const std::string& conversation_id);
   Status refuse_in_state(AppendOp& op, const ConversationHead& head);
-  void run_follow_up(AppendOp& op, const ConversationHead& head);
+  bool run_follow_up(AppendOp& op, const ConversationHead& head);
+  Status set_turn_state(AppendOp& op);
   void log_turn_created(AppendOp& op, const ConversationHead& head);
   Status insert_turn(AppendOp& op, ConversationHead& head);
   Result<bool> answer_from_stored_turn(AppendOp& op, std::int64_t pk);
@@ -245,6 +247,8 @@ class SqliteStore final : public Store {
   Status continue_round();
   Status write_activity(const std::string& id, const ConversationActivity::Entry& entry);
   Status set_turns_mark(std::int64_t turn_id);
+  std::int64_t next_log_id() { return next_log_id_++; }
+  Status store_log_ids();
   void account_rows_written();
   Status request_failed(Status error, Status& request_status) const;
   Status finish_transaction(bool probes_only);
@@ -277,6 +281,11 @@ class SqliteStore final : public Store {
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
   bool batch_deletes_ = false;           // the batch holds an erasure or retention
+  // The events' sequence, which numbers new turns too (schema step 10): the next id to give
+  // out, and the highest one sqlite_sequence holds. Ids a rolled-back batch gave out are
+  // skipped, never given out again.
+  std::int64_t next_log_id_ = 1;
+  std::int64_t stored_log_id_ = 0;
 
   // Conversation rows written behind their turns, a round at a time (ConversationActivity).
   struct RowRound {
@@ -312,6 +321,8 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> queue_depth_{0};
   std::atomic<std::uint64_t> last_batch_size_{0};
   bool incremental_vacuum_ = false;  // set by open(), read-only afterwards
+  // The first turn that is its own turn.created event; set by open(), read-only afterwards.
+  std::int64_t turns_logged_from_ = 1;
 
   std::mutex join_mutex_;  // serialises close()
   std::thread writer_thread_;

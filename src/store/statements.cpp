@@ -6,6 +6,14 @@
 namespace handover::store {
 namespace {
 
+// A turn stored since schema step 10 is its own turn.created event (store.hpp,
+// kTurnCreatedEvent): its id is the event's, and these columns, in read_event's order, are
+// the event's row. SqliteStore::log_turn_created writes the same data for the feed.
+#define HANDOVER_TURN_CREATED_COLUMNS                                                     \
+  "t.id, c.public_id, NULL, 'turn.created', "                                          \
+  "'{\"seq\":' || t.seq || ',\"role\":' || json_quote(t.role) || ',\"state\":' || " \
+  "json_quote(t.state_after) || '}', t.created_at_ms"
+
 template <class Statements>
 using StatementSql = std::pair<Statement Statements::*, const char*>;
 
@@ -32,7 +40,9 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::insert_turn,
      "INSERT INTO turns (conversation, seq, client_turn_id, role, text, bot_json, "
      "actions_json, metadata_json, evaluation_json, content_hash, created_at_ms, "
-     "evaluation_packed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?10, ?11, ?9)"},
+     "evaluation_packed, id, state_after) "
+     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?10, ?11, ?9, ?13, ?14)"},
+    {&WriterStatements::set_turn_state, "UPDATE turns SET state_after = ?2 WHERE id = ?1"},
     {&WriterStatements::advance_conversation,
      "UPDATE conversations SET last_seq = ?2, updated_at_ms = ?3, state = ?4, "
      "metadata_json = coalesce(?5, metadata_json) WHERE pk = ?1"},
@@ -47,8 +57,17 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version FROM "
      "conversations WHERE pk = ?1"},
     {&WriterStatements::insert_event,
-     "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) "
-     "VALUES (?1, ?2, ?3, ?4, ?5)"},
+     "INSERT INTO events (id, conversation, agent_id, type, data_json, created_at_ms) "
+     "VALUES (?6, ?1, ?2, ?3, ?4, ?5)"},
+    // AUTOINCREMENT keeps the highest event id ever given out here; the writer gives out the
+    // ids of turns (see kTurnCreatedColumns) from the same sequence and stores its end with
+    // each transaction, so an id is never given out twice, whatever is deleted later.
+    {&WriterStatements::store_log_ids,
+     "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'events' AND seq < ?1"},
+    {&WriterStatements::read_log_ids,
+     "SELECT coalesce((SELECT value FROM store_marks WHERE name = 'turns_logged_from'), 0), "
+     "max((SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'events'), "
+     "(SELECT coalesce(max(id), 0) FROM turns), (SELECT coalesce(max(id), 0) FROM events))"},
     // Turns and events go with their conversation (ON DELETE CASCADE).
     {&WriterStatements::delete_customer,
      "DELETE FROM conversations WHERE customer_id = ?1 RETURNING public_id"},
@@ -62,8 +81,10 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "SELECT count(*) FROM turns WHERE conversation IN "
      "(SELECT pk FROM conversations WHERE customer_id = ?1)"},
     {&WriterStatements::count_customer_events,
-     "SELECT count(*) FROM events WHERE conversation IN "
-     "(SELECT pk FROM conversations WHERE customer_id = ?1)"},
+     "SELECT (SELECT count(*) FROM events WHERE conversation IN "
+     "(SELECT pk FROM conversations WHERE customer_id = ?1)) + "
+     "(SELECT count(*) FROM turns WHERE id >= ?2 AND conversation IN "
+     "(SELECT pk FROM conversations WHERE customer_id = ?1))"},
     {&WriterStatements::delete_customer_audit,
      "DELETE FROM audit_log WHERE customer_id = ?1 OR conversation_id IN "
      "(SELECT public_id FROM conversations WHERE customer_id = ?1)"},
@@ -152,14 +173,22 @@ constexpr StatementSql<ReaderStatements> kReaderSql[] = {
      "SELECT public_id, channel, language, state, customer_id, customer_json, metadata_json, "
      "token_hash, created_at_ms, updated_at_ms, last_seq, privacy_notice_version, pk "
      "FROM conversations WHERE state = ?1 ORDER BY pk LIMIT ?2"},
+    // The two lists that can hold turn.created events merge the event rows with the turns
+    // that are their own events (?5, see kTurnCreatedEvent); agents' lists hold none.
     {&ReaderStatements::list_events,
      "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
      "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
-     "WHERE e.id > ?3 ORDER BY e.id LIMIT ?4"},
+     "WHERE e.id > ?3 "
+     "UNION ALL SELECT " HANDOVER_TURN_CREATED_COLUMNS " "
+     "FROM turns AS t JOIN conversations AS c ON c.pk = t.conversation "
+     "WHERE t.id > max(?3, ?5 - 1) ORDER BY 1 LIMIT ?4"},
     {&ReaderStatements::list_conversation_events,
      "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
      "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
-     "WHERE e.conversation = ?1 AND e.id > ?3 ORDER BY e.id LIMIT ?4"},
+     "WHERE e.conversation = ?1 AND e.id > ?3 "
+     "UNION ALL SELECT " HANDOVER_TURN_CREATED_COLUMNS " "
+     "FROM turns AS t JOIN conversations AS c ON c.pk = t.conversation "
+     "WHERE t.conversation = ?1 AND t.id > max(?3, ?5 - 1) ORDER BY 1 LIMIT ?4"},
     {&ReaderStatements::list_agent_events,
      "SELECT e.id, c.public_id, e.agent_id, e.type, e.data_json, e.created_at_ms "
      "FROM events AS e LEFT JOIN conversations AS c ON c.pk = e.conversation "
@@ -230,8 +259,9 @@ void read_conversation(const Statement& row, ConversationRecord& record) {
   row.column_text(11, record.privacy_notice_version);
 }
 
-void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn,
-               std::string_view packed_evaluation) {
+void bind_turn(Statement& insert, std::int64_t conversation_pk, std::int64_t id,
+               const TurnRecord& turn, std::string_view packed_evaluation,
+               std::string_view state_after) {
   insert.bind(1, conversation_pk);
   insert.bind(2, turn.seq);
   insert.bind_text_or_null(3, turn.client_turn_id);
@@ -246,6 +276,8 @@ void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord
                                             : std::string_view());
   insert.bind(10, turn.content_hash);
   insert.bind(11, turn.created_at_ms);
+  insert.bind(13, id);
+  insert.bind(14, state_after);
 }
 
 void read_turn(const Statement& row, TurnRecord& turn) {
@@ -271,6 +303,7 @@ void bind_event(Statement& insert, std::int64_t conversation_pk, const EventReco
   insert.bind(3, event.type);
   insert.bind(4, event.data_json);
   insert.bind(5, event.created_at_ms);
+  insert.bind(6, event.id);
 }
 
 void read_event(const Statement& row, EventRecord& event) {

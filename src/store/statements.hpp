@@ -18,6 +18,7 @@ struct WriterStatements {
   Statement find_conversation;     // ?1 public id -> pk, last_seq, state
   Statement find_client_turn;      // ?1 pk, ?2 client_turn_id -> turn columns
   Statement insert_turn;           // binds as bind_turn
+  Statement set_turn_state;        // ?1 turn id, ?2 the conversation's state after it
   // ?1 pk, ?2 last_seq, ?3 updated_at_ms, ?4 state, ?5 metadata_json (NULL keeps it)
   Statement advance_conversation;
   // ?1 pk, ?2 last_seq, ?3 updated_at_ms, ?4 public id: raises the two columns to these
@@ -28,6 +29,11 @@ struct WriterStatements {
   Statement max_turn_id;  // -> id of the newest turn, 0 when none
   Statement get_conversation;  // ?1 pk -> conversation columns
   Statement insert_event;      // binds as bind_event
+  // The events' sequence, which also numbers turns: ?1 the highest id given out.
+  Statement store_log_ids;
+  // -> the first turn that is its own turn.created event (0 before schema step 10), the
+  // highest id given out so far
+  Statement read_log_ids;
   Statement delete_customer;   // ?1 customer_id -> public id of each deleted conversation
   Statement insert_agent;      // binds as bind_agent
   Statement update_agent;      // binds as bind_agent -> created_at_ms
@@ -35,7 +41,7 @@ struct WriterStatements {
   // Erasure, each ?1 customer_id.
   Statement find_busy_conversation;  // -> public id, state of one not in state 'bot'
   Statement count_customer_turns;    // -> count
-  Statement count_customer_events;   // -> count
+  Statement count_customer_events;   // ?2 first turn that is its own event -> count
   Statement delete_customer_audit;
   // Retention, each ?1 cutoff_ms, ?2 limit.
   Statement retire_turns;
@@ -60,7 +66,8 @@ struct ReaderStatements {
   // ?1 state, ?2 limit -> conversation columns, pk
   Statement list_conversations_in_state;
   // Each binds ?1 conversation pk, ?2 agent_id, ?3 after id, ?4 limit (ignoring the filters
-  // it lacks) -> event columns.
+  // it lacks) -> event columns. The two without an agent also bind ?5, the first turn that
+  // is its own turn.created event.
   Statement list_events;
   Statement list_conversation_events;
   Statement list_agent_events;
@@ -88,17 +95,19 @@ inline constexpr int kConversationPkColumn = 12;
 // Binds every column of a new turn row: the evaluation as `packed_evaluation`
 // (pack_evaluation() of turn.evaluation_json), which the row keeps in evaluation_packed, or
 // as text in evaluation_json when that is "" (an evaluation too large to pack).
-// `turn` and `packed_evaluation` must outlive the step.
-void bind_turn(Statement& insert, std::int64_t conversation_pk, const TurnRecord& turn,
-               std::string_view packed_evaluation);
+// The row's id is `id`, which is also its turn.created event's, and `state_after` the
+// conversation's state once the turn is in. The views must outlive the step.
+void bind_turn(Statement& insert, std::int64_t conversation_pk, std::int64_t id,
+               const TurnRecord& turn, std::string_view packed_evaluation,
+               std::string_view state_after);
 // Reads the turn columns of the current row, the evaluation as JSON text however the row
 // keeps it (turn_evaluation()); leaves turn.conversation_id as it is.
 void read_turn(const Statement& row, TurnRecord& turn);
 // Where read_turn finds content_hash, for a check that needs no full read.
 inline constexpr int kTurnContentHashColumn = 8;
 
-// Binds every column of a new event row; a conversation_pk of 0 binds NULL (no pk is 0).
-// `event` must outlive the step.
+// Binds every column of a new event row, event.id included; a conversation_pk of 0 binds
+// NULL (no pk is 0). `event` must outlive the step.
 void bind_event(Statement& insert, std::int64_t conversation_pk, const EventRecord& event);
 // Reads the event columns of the current row.
 void read_event(const Statement& row, EventRecord& event);

@@ -450,6 +450,15 @@ TEST_F(AtomicTurnTest, FollowUpSeesTheStoredTurnAndCommitsWithIt) {
   ASSERT_TRUE(got.is_ok());
   EXPECT_EQ(got->state, "queued");
   EXPECT_EQ(ids_of(events_of("c_1")).back(), appended->events[1].id);
+  // The stored log reads as the answer told it, the state after the follow-up included.
+  std::vector<EventRecord> stored = events_of("c_1");
+  ASSERT_GE(stored.size(), 2u);
+  const EventRecord& logged = stored[stored.size() - 2];
+  EXPECT_EQ(logged.id, appended->events[0].id);
+  EXPECT_EQ(logged.type, "turn.created");
+  EXPECT_EQ(logged.conversation_id, "c_1");
+  EXPECT_EQ(logged.data_json, appended->events[0].data_json);
+  EXPECT_EQ(logged.created_at_ms, appended->events[0].created_at_ms);
 }
 
 TEST_F(AtomicTurnTest, FollowUpIsNotAskedForAReplayOrARefusedAppend) {
@@ -1070,7 +1079,8 @@ TEST_F(CustomerErasureTest, DeletesConversationsTurnsAndEventsOfThatCustomerOnly
   RawDb raw(options_.path);
   EXPECT_EQ(raw.query("SELECT count(*) FROM conversations"), "1");
   EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "1");
-  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "3");
+  // c_3's turn.created is its turn's row (schema step 10).
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "2");
 }
 
 TEST_F(CustomerErasureTest, ReturnsZeroForUnknownCustomerAndRejectsEmptyId) {
@@ -1345,7 +1355,7 @@ TEST_F(SchemaUpgradeTest, ReadsFormatOneRowsOfAVersionEightDatabaseAndPacksNewOn
   open_store();
 
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "9");
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "10");
   EXPECT_EQ(raw.query("SELECT value FROM store_marks WHERE name = 'evaluations_packed_as_format'"),
             "2");
   AppendTurnRequest request = turn_request("c_old", "noch da?");
@@ -1360,6 +1370,66 @@ TEST_F(SchemaUpgradeTest, ReadsFormatOneRowsOfAVersionEightDatabaseAndPacksNewOn
   ASSERT_EQ(turns->size(), 2u);
   EXPECT_EQ((*turns)[0].evaluation_json, escalate);
   EXPECT_EQ((*turns)[1].evaluation_json, escalate);
+}
+
+// A version 9 file logs each turn with a turn.created row. Step 10 keeps those rows and gives
+// new turns ids from the events' sequence, after every id the file gave out (a deleted event's
+// too), so the log reads old and new turns in one order and never hands out an id twice.
+TEST_F(SchemaUpgradeTest, KeepsTheTurnCreatedRowsOfAVersionNineFileAndLogsNewTurnsInTheirRows) {
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v9.db", 9));
+  {
+    RawDb v9(options_.path);
+    insert_old_conversation(v9, "en", 1);
+    v9.exec("INSERT INTO turns (conversation, seq, role, text, content_hash, created_at_ms) "
+            "VALUES (1, 1, 'user', 'hi', 'h1', 2)");
+    v9.exec("INSERT INTO events (conversation, type, data_json, created_at_ms) VALUES "
+            "(1, 'turn.created', '{\"seq\":1,\"role\":\"user\",\"state\":\"bot\"}', 2), "
+            "(1, 'routing.returned', '{}', 3), (1, 'note.added', '{}', 3)");
+    v9.exec("DELETE FROM events WHERE id = 3");
+  }
+
+  open_store();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "10");
+  EXPECT_EQ(raw.query("SELECT value FROM store_marks WHERE name = 'turns_logged_from'"), "4");
+  Result<AppendTurnOutcome> appended = append(turn_request("c_old", "and now?"));
+  ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();
+  ASSERT_EQ(appended->events.size(), 1u);
+  EXPECT_EQ(appended->events[0].id, 4);
+  EXPECT_EQ(raw.query("SELECT id || ' ' || state_after FROM turns WHERE seq = 2"), "4 bot");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "2");
+  EXPECT_EQ(raw.query("SELECT seq FROM sqlite_sequence WHERE name = 'events'"), "4");
+
+  auto read_log = [this] {
+    std::vector<std::string> seen;
+    Result<std::vector<EventRecord>> log = store_->list_events(EventQuery{});
+    EXPECT_TRUE(log.is_ok()) << log.status().to_string();
+    if (!log.is_ok()) return seen;
+    for (const EventRecord& e : *log) {
+      seen.push_back(std::to_string(e.id) + " " + e.type + " " + e.data_json);
+    }
+    return seen;
+  };
+  const std::vector<std::string> expected = {
+      R"(1 turn.created {"seq":1,"role":"user","state":"bot"})", "2 routing.returned {}",
+      R"(4 turn.created {"seq":2,"role":"bot","state":"bot"})"};
+  EXPECT_EQ(read_log(), expected);
+  EventQuery of_conversation;
+  of_conversation.conversation_id = "c_old";
+  of_conversation.after_id = 1;
+  Result<std::vector<EventRecord>> later = store_->list_events(of_conversation);
+  ASSERT_TRUE(later.is_ok()) << later.status().to_string();
+  EXPECT_EQ(ids_of(*later), (std::vector<std::int64_t>{2, 4}));
+
+  // The newest turn deleted while the server was down: its id is still not given out again.
+  store_.reset();
+  raw.exec("DELETE FROM turns WHERE id = 4");
+  open_store();
+  Result<AppendTurnOutcome> next = append(turn_request("c_old", "hello again"));
+  ASSERT_TRUE(next.is_ok()) << next.status().to_string();
+  ASSERT_EQ(next->events.size(), 1u);
+  EXPECT_EQ(next->events[0].id, 5);
 }
 
 // An evaluation can outgrow what is packed (it lists every cue a long text matched); the row

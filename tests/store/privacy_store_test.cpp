@@ -160,7 +160,8 @@ TEST_F(PrivacyStoreTest, ErasureRemovesEveryRowOfTheCustomerAndKeepsAnAnonymised
   RawDb raw(options_.path);
   EXPECT_EQ(raw.query("SELECT count(*) FROM conversations WHERE customer_id = 'cust-1'"), "0");
   EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "1");
-  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "1");  // c_other's turn.created
+  // c_other's turn.created is its turn's row (schema step 10); nothing else is left.
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "0");
   EXPECT_EQ(raw.query("SELECT count(*) FROM events AS e JOIN conversations AS c "
                       "ON c.pk = e.conversation WHERE c.customer_id = 'cust-1'"),
             "0");
@@ -323,11 +324,17 @@ TEST_F(PrivacyStoreTest, RetiresEventsOfIdleConversationsAndOldAgentEventsOnly) 
   EXPECT_EQ(retire(RetentionClass::kEvents, cutoff), 2);
 
   RawDb raw(options_.path);
-  // c_active's handover.requested, and the turn.created of its new turn.
-  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "2");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "1");
   EXPECT_EQ(raw.query("SELECT c.public_id FROM events AS e JOIN conversations AS c "
                       "ON c.pk = e.conversation"),
             "c_active");
+  // c_active's handover.requested, and the turn.created of its new turn.
+  Result<std::vector<EventRecord>> left = store_->list_events(EventQuery{});
+  ASSERT_TRUE(left.is_ok()) << left.status().to_string();
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ(left->at(0).type, "handover.requested");
+  EXPECT_EQ(left->at(1).type, "turn.created");
+  EXPECT_EQ(left->at(1).conversation_id, "c_active");
 }
 
 TEST_F(PrivacyStoreTest, RetiresAuditRecordsByAge) {

@@ -676,7 +676,13 @@ TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {
 
   Pending<ConversationRecord> created;
   store_->create_conversation(conversation("c_2"), created.callback());
-  Pending<AppendTurnOutcome> appended = append_async(turn("c_1", "half"));
+  // The turn's row goes in first; the event that comes with it is refused.
+  AppendTurnRequest request{turn("c_1", "half")};
+  EventRecord noted;
+  noted.type = "test.noted";
+  request.events.push_back(noted);
+  Pending<AppendTurnOutcome> appended;
+  store_->append_turn(std::move(request), appended.callback());
   gate_.release();
 
   ASSERT_TRUE(held.get().is_ok());

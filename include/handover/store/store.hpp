@@ -304,7 +304,9 @@ struct StoreStats {
 using CommitObserver = std::function<void(std::size_t batch_size, double seconds)>;
 
 // Every new turn is logged with an event of this type, first among the append's events;
-// its data: {"seq", "role", "state"} (the conversation's state after the append).
+// its data: {"seq", "role", "state"} (the conversation's state after the append). A store
+// may keep the event in the turn's own record; list_events returns it like any other, and it
+// goes when its turn goes.
 inline constexpr const char* kTurnCreatedEvent = "turn.created";
 
 // What one committed transaction wrote: its events in id order and the turns it created.
