@@ -6,8 +6,10 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handover/triggers/engine.hpp"
+#include "handover/triggers/evaluation.hpp"
 #include "handover/triggers/rule_set.hpp"
 
 namespace {
@@ -81,6 +83,28 @@ void BM_TypicalTurns(benchmark::State& bench) {
   bench.SetItemsProcessed(static_cast<std::int64_t>(bench.iterations()));
 }
 BENCHMARK(BM_TypicalTurns);
+
+// The JSON text of an evaluation, which every POST /turns writes for its answer and its row.
+void BM_EvaluationText(benchmark::State& bench) {
+  const Engine engine(rules());
+  ConversationInfo info;
+  info.customer_tier = "gold";
+  ConversationState state;
+  std::vector<handover::triggers::Evaluation> evaluations;
+  std::int64_t now = 0;
+  for (const SampleTurn& sample : kTurns) {
+    evaluations.push_back(engine.evaluate(info, state, make_turn(sample), now += 1000));
+  }
+  std::size_t i = 0;
+  std::string fired;
+  for (auto _ : bench) {
+    std::string text = handover::triggers::evaluation_text(evaluations[i++ % evaluations.size()],
+                                                           &fired);
+    benchmark::DoNotOptimize(text.data());
+  }
+  bench.SetItemsProcessed(static_cast<std::int64_t>(bench.iterations()));
+}
+BENCHMARK(BM_EvaluationText);
 
 void run_one_text(benchmark::State& bench, const std::string& text) {
   const Engine engine(rules());

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "handover/triggers/evaluation.hpp"
-#include "handover/util/clock.hpp"
 #include "handover/util/json_writer.hpp"
 
 namespace handover::triggers {
@@ -219,11 +218,7 @@ std::string evaluation_text(const Evaluation& evaluation, std::string* fired) {
   write_fired_rules(w, evaluation);
   if (fired != nullptr) fired->assign(out, fired_begin, out.size() - fired_begin);
   if (evaluation.rule_set != nullptr) {
-    const RuleSetVersion& version = evaluation.rule_set->version();
-    w.key("rule_set").begin_object();
-    w.key("hash").string(version.hash);
-    w.key("loaded_at").string(format_rfc3339_ms(version.loaded_at_ms));
-    w.end_object();
+    w.key("rule_set").raw(evaluation.rule_set->version_json());
   }
   w.key("signals");
   write_signals(w, evaluation.signals);

@@ -9,7 +9,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "handover/util/clock.hpp"
 #include "handover/util/crypto.hpp"
+#include "handover/util/json_writer.hpp"
 #include "rule_set_impl.hpp"
 
 namespace handover::triggers {
@@ -410,7 +412,13 @@ const char* rule_mode_name(RuleMode mode) {
 
 RuleSet::RuleSet(std::vector<Rule> rules, RuleSetVersion version,
                  std::unique_ptr<const RuleSetImpl> impl)
-    : rules_(std::move(rules)), version_(std::move(version)), impl_(std::move(impl)) {}
+    : rules_(std::move(rules)), version_(std::move(version)), impl_(std::move(impl)) {
+  json_util::JsonWriter w(version_json_);
+  w.begin_object();
+  w.key("hash").string(version_.hash);
+  w.key("loaded_at").string(format_rfc3339_ms(version_.loaded_at_ms));
+  w.end_object();
+}
 
 RuleSet::~RuleSet() = default;
 

@@ -1,7 +1,9 @@
 // JSON text written without building a tree; see json_writer.hpp.
 #include "handover/util/json_writer.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -140,6 +142,17 @@ JsonWriter& JsonWriter::key(std::string_view name) {
   return *this;
 }
 
+JsonWriter& JsonWriter::plain_key(std::string_view name) {
+  assert(std::all_of(name.begin(), name.end(),
+                     [](char c) { return kPlain[static_cast<unsigned char>(c)]; }));
+  before_value();
+  out_ += '"';
+  out_.append(name);
+  out_ += "\":";
+  need_comma_ = false;
+  return *this;
+}
+
 JsonWriter& JsonWriter::string(std::string_view value) {
   before_value();
   append_quoted(out_, value);
@@ -152,7 +165,19 @@ JsonWriter& JsonWriter::number(double value) {
     out_ += "null";
     return *this;
   }
-  // The same shortest round-trip form as dump() (Grisu2, "1.0" for whole numbers).
+  // Whole numbers, which most scores and counts are, need no Grisu2: dump() writes them in
+  // full with ".0" up to 15 digits (and 0.0 with its sign).
+  constexpr double kWholeLimit = 1e15;
+  if (value == std::trunc(value) && std::fabs(value) < kWholeLimit) {
+    if (value == 0) {
+      out_ += std::signbit(value) ? "-0.0" : "0.0";
+    } else {
+      out_ += std::to_string(static_cast<std::int64_t>(value));
+      out_ += ".0";
+    }
+    return *this;
+  }
+  // The same shortest round-trip form as dump() (Grisu2).
   std::array<char, 64> buffer{};
   char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
   out_.append(buffer.data(), end);

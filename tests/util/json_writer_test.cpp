@@ -41,6 +41,28 @@ TEST(JsonWriter, WritesWhatDumpWritesForTheSameTree) {
   EXPECT_EQ(text, tree.dump());
 }
 
+TEST(JsonWriter, WholeNumbersAreWrittenAsDumpWritesThem) {
+  const double values[] = {0.0,    -0.0,   1.0,     -1.0,   7.0,    100.0,  -2500.0,
+                           1e14,   -1e14,  999999999999999.0, 1e15, -1e15,  1e16,
+                           1e300,  0.5,    -0.25,   4503599627370496.0, 123456789012.0};
+  for (double value : values) {
+    std::string text;
+    JsonWriter(text).number(value);
+    EXPECT_EQ(text, nlohmann::json(value).dump()) << value;
+  }
+}
+
+TEST(JsonWriter, KeysWrittenInTheSourceAndKeysFromDataReadTheSame) {
+  std::string literal;
+  std::string data;
+  const std::string name = "signals";
+  JsonWriter(literal).begin_object().key("signals").number(1).key("x").null().end_object();
+  JsonWriter(data).begin_object().key(name).number(1).key(std::string_view("x")).null()
+      .end_object();
+  EXPECT_EQ(literal, R"({"signals":1,"x":null})");
+  EXPECT_EQ(data, literal);
+}
+
 TEST(JsonWriter, NonFiniteNumbersAreNull) {
   std::string text;
   JsonWriter(text)

@@ -50,11 +50,14 @@ class RuleSet {
 
   const std::vector<Rule>& rules() const { return rules_; }
   const RuleSetVersion& version() const { return version_; }
+  // The version as every evaluation writes it: {"hash":...,"loaded_at":RFC 3339}.
+  const std::string& version_json() const { return version_json_; }
   const RuleSetImpl& impl() const { return *impl_; }
 
  private:
   std::vector<Rule> rules_;
   RuleSetVersion version_;
+  std::string version_json_;
   std::unique_ptr<const RuleSetImpl> impl_;
 };
 

@@ -4,6 +4,7 @@
 // its shortest round-trip form, and the same string escapes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +23,12 @@ class JsonWriter {
   JsonWriter& begin_array();
   JsonWriter& end_array();
   JsonWriter& key(std::string_view name);
+  // A key written in the source, which must need no escape (a plain ASCII name): copied as it
+  // is, without the scan for bytes to escape. Answers write dozens of them per request.
+  template <std::size_t N>
+  JsonWriter& key(const char (&name)[N]) {
+    return plain_key(std::string_view(name, N - 1));
+  }
 
   JsonWriter& string(std::string_view value);
   JsonWriter& number(double value);  // NaN and infinities are written as null, as dump() does
@@ -34,6 +41,7 @@ class JsonWriter {
 
  private:
   void before_value();
+  JsonWriter& plain_key(std::string_view name);
 
   std::string& out_;
   bool need_comma_ = false;
