@@ -175,6 +175,12 @@ Status SqliteStore::apply(RetentionOp& op) {
       statement = &writer_.retire_audit;
       break;
   }
+  if (op.batch.data_class == RetentionClass::kTurns) {
+    Statement& keep = writer_.keep_retired_turn_events;
+    keep.bind(3, turns_logged_from_);  // kept: a reset leaves the bindings
+    Result<std::int64_t> kept = step_retention(keep, op);
+    if (!kept) return kept.status();
+  }
   Result<std::int64_t> rows = step_retention(*statement, op);
   if (!rows) return rows.status();
   op.reply.rows = *rows;

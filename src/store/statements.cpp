@@ -9,10 +9,16 @@ namespace {
 // A turn stored since schema step 10 is its own turn.created event (store.hpp,
 // kTurnCreatedEvent): its id is the event's, and these columns, in read_event's order, are
 // the event's row. SqliteStore::log_turn_created writes the same data for the feed.
-#define HANDOVER_TURN_CREATED_COLUMNS                                                     \
-  "t.id, c.public_id, NULL, 'turn.created', "                                          \
+#define HANDOVER_TURN_CREATED_DATA                                                        \
   "'{\"seq\":' || t.seq || ',\"role\":' || json_quote(t.role) || ',\"state\":' || " \
-  "json_quote(t.state_after) || '}', t.created_at_ms"
+  "json_quote(t.state_after) || '}'"
+#define HANDOVER_TURN_CREATED_COLUMNS \
+  "t.id, c.public_id, NULL, 'turn.created', " HANDOVER_TURN_CREATED_DATA ", t.created_at_ms"
+
+// The turns a retention batch deletes (?1 cutoff_ms, ?2 limit), oldest first.
+#define HANDOVER_TURNS_TO_RETIRE                                           \
+  "SELECT t.id FROM turns AS t JOIN conversations AS c ON c.pk = t.conversation " \
+  "WHERE t.created_at_ms < ?1 AND +c.state = 'bot' ORDER BY t.created_at_ms LIMIT ?2"
 
 template <class Statements>
 using StatementSql = std::pair<Statement Statements::*, const char*>;
@@ -91,10 +97,15 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     // Retention: each takes ?1 cutoff_ms, ?2 limit. Only conversations in state 'bot' are
     // touched; the rows go oldest first through the *_by_age, *_by_idle and partial indexes
     // (the unary '+' keeps the planner off the state index, which nearly every row matches).
+    // A turn that is its own turn.created event (?3 the first such id) leaves the event
+    // behind as a row, which then follows the events' retention as before schema step 10.
+    {&WriterStatements::keep_retired_turn_events,
+     "INSERT INTO events (id, conversation, agent_id, type, data_json, created_at_ms) "
+     "SELECT t.id, t.conversation, NULL, 'turn.created', " HANDOVER_TURN_CREATED_DATA ", "
+     "t.created_at_ms FROM turns AS t WHERE t.id >= ?3 AND t.id IN (" HANDOVER_TURNS_TO_RETIRE
+     ")"},
     {&WriterStatements::retire_turns,
-     "DELETE FROM turns WHERE id IN (SELECT t.id "
-     "FROM turns AS t JOIN conversations AS c ON c.pk = t.conversation "
-     "WHERE t.created_at_ms < ?1 AND +c.state = 'bot' ORDER BY t.created_at_ms LIMIT ?2)"},
+     "DELETE FROM turns WHERE id IN (" HANDOVER_TURNS_TO_RETIRE ")"},
     {&WriterStatements::retire_conversations,
      "DELETE FROM conversations WHERE pk IN (SELECT pk FROM conversations "
      "WHERE updated_at_ms < ?1 AND +state = 'bot' ORDER BY updated_at_ms LIMIT ?2) "

@@ -44,6 +44,7 @@ struct WriterStatements {
   Statement count_customer_events;   // ?2 first turn that is its own event -> count
   Statement delete_customer_audit;
   // Retention, each ?1 cutoff_ms, ?2 limit.
+  Statement keep_retired_turn_events;  // ?3 first turn that is its own event
   Statement retire_turns;
   Statement retire_conversations;  // -> public id of each deleted conversation
   Statement strip_snapshots;

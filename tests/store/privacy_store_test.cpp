@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "handover/store/database_export.hpp"
 #include "handover/store/store.hpp"
 #include "store_test_support.hpp"
 
@@ -256,6 +257,49 @@ TEST_F(PrivacyStoreTest, RetiresExactlyTheTurnsOlderThanTheCutoffInBatches) {
   EXPECT_EQ((*left)[0].text, "d");
   EXPECT_EQ((*left)[1].text, "e");
   EXPECT_EQ(store_->list_turns("c_busy", 0, 10)->size(), 1u);
+
+  // The retired turns' turn.created events stay in the log, in their place, as rows of their
+  // own that follow the events' retention; no event is lost or told twice.
+  Result<std::vector<EventRecord>> log = store_->list_events(EventQuery{});
+  ASSERT_TRUE(log.is_ok()) << log.status().to_string();
+  std::vector<std::string> seen;
+  for (const EventRecord& e : *log) {
+    seen.push_back(e.conversation_id + " " + e.type + " " + e.data_json);
+  }
+  const std::vector<std::string> expected = {
+      R"(c_1 turn.created {"seq":1,"role":"user","state":"bot"})",
+      R"(c_1 turn.created {"seq":2,"role":"user","state":"bot"})",
+      R"(c_1 turn.created {"seq":3,"role":"user","state":"bot"})",
+      R"(c_busy turn.created {"seq":1,"role":"user","state":"bot"})",
+      R"(c_1 turn.created {"seq":4,"role":"user","state":"bot"})",
+      R"(c_1 turn.created {"seq":5,"role":"user","state":"bot"})"};
+  EXPECT_EQ(seen, expected);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT group_concat(json_extract(data_json, '$.seq')) FROM events "
+                      "WHERE type = 'turn.created'"),
+            "1,2,3");
+}
+
+// Agents' feedback names the last turn before the escalation it judges; the turns may be
+// retired long before the feedback is exported, and the turn's number must outlive them.
+TEST_F(PrivacyStoreTest, FeedbackStillNamesTheEscalatedTurnAfterItsTurnsAreRetired) {
+  create("c_1");
+  turn("c_1", "hello");
+  turn("c_1", "a person please");
+  event("c_1", "handover.escalated", R"({"queue":"general","reasons":{"rule":"asked"}})");
+  turn("c_1", "thanks");
+  event("c_1", "routing.resolved", R"({"agent_id":"a_1","data":{"justified":"yes"}})");
+  clock_.advance_ms(10 * kSecond);
+  ASSERT_EQ(retire(RetentionClass::kTurns, clock_.now_ms()), 3);
+
+  Result<std::unique_ptr<DatabaseExport>> exported = DatabaseExport::open(options_.path);
+  ASSERT_TRUE(exported.is_ok()) << exported.status().to_string();
+  Result<std::vector<FeedbackRecord>> feedback = (*exported)->feedback();
+  ASSERT_TRUE(feedback.is_ok()) << feedback.status().to_string();
+  ASSERT_EQ(feedback->size(), 1u);
+  EXPECT_EQ(feedback->at(0).justified, "yes");
+  EXPECT_EQ(feedback->at(0).rule, "asked");
+  EXPECT_EQ(feedback->at(0).escalated_turn, 2);
 }
 
 TEST_F(PrivacyStoreTest, RetiresIdleConversationsWithEverythingButLeavesBusyOnes) {
