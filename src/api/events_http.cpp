@@ -1,8 +1,10 @@
 // The customer event stream: GET /v1/conversations/{id}/events as Server-Sent Events.
 // A stream first replays the stored public events after the client's cursor (Last-Event-ID
 // or ?after=), then follows the feed live; events that arrive while it catches up are held
-// and sent after, so none is lost or sent twice. The queue position is not stored: it is
-// sent on every (re)connect and whenever it changes.
+// and sent after, so none is lost or sent twice. The replay goes out a part at a time, each
+// once the client has read the one before, so a long conversation never fills the
+// connection's queue. The queue position is not stored: it is sent on every (re)connect and
+// whenever it changes.
 #include <nlohmann/json.hpp>
 
 #include <deque>
@@ -18,6 +20,9 @@ namespace handover::api {
 namespace {
 
 constexpr std::size_t kReplayPage = 500;
+// What the replay writes before it waits for the client to read it: well under the
+// connection's queue limit (http::ServerOptions::stream_max_queued_bytes).
+constexpr std::size_t kReplayBurstBytes = 256 * 1024;
 
 std::string sse_frame(const feed::Event& event, feed::Audience audience) {
   const nlohmann::json payload = {{"type", event.type},
@@ -60,26 +65,57 @@ class EventStream final : public http::StreamSource,
         [weak] {
           if (auto self = weak.lock()) self->writer_->close();
         });
-    if (!catch_up()) return writer_->close();
+    replay();
+  }
+
+  void on_close() override { subscription_.reset(); }
+
+  void on_drained() override {
+    if (!replay_waits_) return;
+    replay_waits_ = false;
+    replay();
+  }
+
+ private:
+  // Sends the stored events after the cursor, page by page, until kReplayBurstBytes are on
+  // their way; then on_drained() goes on. Runs on the connection's strand only.
+  void replay() {
+    std::size_t burst = 0;
+    for (;;) {
+      if (replay_.empty()) {
+        if (replay_read_all_) return finish_replay();
+        std::int64_t after;
+        {
+          std::lock_guard lock(mu_);
+          after = cursor_;
+        }
+        auto page = hub_.history(conversation_id_, after, kReplayPage);
+        if (!page) return writer_->close();
+        replay_read_all_ = page->size() < kReplayPage;
+        replay_.assign(std::make_move_iterator(page->begin()),
+                       std::make_move_iterator(page->end()));
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        while (!replay_.empty() && burst < kReplayBurstBytes) {
+          burst += send_locked(replay_.front());
+          replay_.pop_front();
+        }
+      }
+      if (burst >= kReplayBurstBytes) {
+        replay_waits_ = true;
+        return;
+      }
+    }
+  }
+
+  void finish_replay() {
     std::lock_guard lock(mu_);
     catching_up_ = false;
     for (const auto& event : held_) send_locked(event);
     held_.clear();
     send_position_locked();
-  }
-
-  void on_close() override { subscription_.reset(); }
-
- private:
-  // Sends the stored events after the cursor, page by page. False when the store failed.
-  bool catch_up() {
-    for (;;) {
-      auto page = hub_.history(conversation_id_, cursor_, kReplayPage);
-      if (!page) return false;
-      std::lock_guard lock(mu_);
-      for (const auto& event : *page) send_locked(event);
-      if (page->size() < kReplayPage) return true;
-    }
   }
 
   void on_live(const feed::Event& event) {
@@ -91,12 +127,16 @@ class EventStream final : public http::StreamSource,
     send_locked(event);
   }
 
-  void send_locked(const feed::Event& event) {
+  // The bytes written, 0 for an event sent before.
+  std::size_t send_locked(const feed::Event& event) {
     if (!event.transient()) {
-      if (event.id <= cursor_) return;  // already sent by the replay
+      if (event.id <= cursor_) return 0;  // already sent by the replay
       cursor_ = event.id;
     }
-    writer_->write(std::make_shared<const std::string>(sse_frame(event, audience_)));
+    auto frame = std::make_shared<const std::string>(sse_frame(event, audience_));
+    const std::size_t size = frame->size();
+    writer_->write(std::move(frame));
+    return size;
   }
 
   void send_position_locked() {
@@ -124,6 +164,10 @@ class EventStream final : public http::StreamSource,
   std::mutex mu_;
   bool catching_up_ = true;
   std::vector<feed::Event> held_;
+  // The replay's state, on the connection's strand only.
+  std::deque<feed::Event> replay_;  // read from the store, not sent yet
+  bool replay_read_all_ = false;
+  bool replay_waits_ = false;  // for on_drained()
 };
 
 // The resume cursor: Last-Event-ID (what EventSource sends on reconnect) or ?after=.

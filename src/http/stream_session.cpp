@@ -61,8 +61,7 @@ class StreamSession final : public TrackedSession,
 
   void start(std::string head) {
     state_.track(shared_from_this());
-    queue_.push_back(std::make_shared<const std::string>(std::move(head)));
-    queued_bytes_ = queue_.back()->size();
+    queue_.push_back({std::make_shared<const std::string>(std::move(head)), 0});
     do_write();
     do_watch();
     source_->on_open(std::make_shared<Writer>(weak_from_this()));
@@ -76,12 +75,12 @@ class StreamSession final : public TrackedSession,
     {
       std::lock_guard lock(mu_);
       if (ending_) return false;
-      if (pending_bytes_ + bytes->size() > state_.options.stream_max_queued_bytes) {
+      if (unsent_bytes_ + bytes->size() > state_.options.stream_max_queued_bytes) {
         ending_ = true;  // a client that lags this far is dropped, never buffered without bound
         net::post(socket_.get_executor(), [self = shared_from_this()] { self->do_close(); });
         return false;
       }
-      pending_bytes_ += bytes->size();
+      unsent_bytes_ += bytes->size();
     }
     net::post(socket_.get_executor(),
               [self = shared_from_this(), b = std::move(bytes)]() mutable {
@@ -106,36 +105,47 @@ class StreamSession final : public TrackedSession,
 
  private:
   void push(std::shared_ptr<const std::string> bytes, std::size_t payload) {
-    {
-      std::lock_guard lock(mu_);
-      pending_bytes_ -= payload;
-    }
-    if (closed_ || finishing_) return;
-    queued_bytes_ += bytes->size();
-    queue_.push_back(std::move(bytes));
+    if (closed_ || finishing_) return sent(payload);
+    queue_.push_back({std::move(bytes), payload});
     if (queue_.size() == 1) do_write();
+  }
+
+  // `payload` bytes that enqueue() counted have left the queue (sent, or dropped).
+  void sent(std::size_t payload) {
+    std::lock_guard lock(mu_);
+    unsent_bytes_ -= payload;
   }
 
   void do_finish() {
     if (closed_ || finishing_) return;
     finishing_ = true;
-    queue_.push_back(std::make_shared<const std::string>("0\r\n\r\n"));
+    queue_.push_back({std::make_shared<const std::string>("0\r\n\r\n"), 0});
     if (queue_.size() == 1) do_write();
   }
 
   void do_write() {
-    net::async_write(socket_, net::buffer(*queue_.front()),
+    net::async_write(socket_, net::buffer(*queue_.front().bytes),
                      [self = shared_from_this()](error_code ec, std::size_t) {
                        self->on_write(ec);
                      });
   }
 
   void on_write(error_code ec) {
+    // A close while the write was under way emptied the queue: nothing is left to pop.
+    if (closed_) return;
     if (ec) return do_close();
-    queued_bytes_ -= queue_.front()->size();
+    sent(queue_.front().payload);
     queue_.pop_front();
     if (!queue_.empty()) return do_write();
     if (finishing_) return do_close();
+    if (opened_ && source_ && nothing_unsent()) source_->on_drained();
+  }
+
+  // Writes posted to the strand and not queued yet count: the source is told of a drain only
+  // once all it wrote has gone out.
+  bool nothing_unsent() {
+    std::lock_guard lock(mu_);
+    return unsent_bytes_ == 0;
   }
 
   // Nothing is expected from the client; any read completing ends the stream.
@@ -169,6 +179,7 @@ class StreamSession final : public TrackedSession,
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
+    for (const Queued& queued : queue_) sent(queued.payload);
     queue_.clear();
     slot_.release();
     if (opened_) notify_closed();
@@ -186,15 +197,18 @@ class StreamSession final : public TrackedSession,
   std::shared_ptr<StreamSource> source_;
   ServerState& state_;
   ConnectionSlot slot_;
-  std::deque<std::shared_ptr<const std::string>> queue_;  // strand only
-  std::size_t queued_bytes_ = 0;                          // strand only
+  struct Queued {
+    std::shared_ptr<const std::string> bytes;  // a chunk as it goes on the wire
+    std::size_t payload;                       // what enqueue() counted of it
+  };
+  std::deque<Queued> queue_;  // strand only
   std::array<char, 256> discard_{};
   bool opened_ = false;
   bool closed_ = false;
   bool finishing_ = false;
   bool notified_ = false;
-  std::mutex mu_;                 // guards the two below, written from any thread
-  std::size_t pending_bytes_ = 0;  // posted to the strand, not yet queued
+  std::mutex mu_;                // guards the two below, written from any thread
+  std::size_t unsent_bytes_ = 0;  // written by the source and not sent yet
   bool ending_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket.hpp>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -160,6 +161,30 @@ class RawHttpClient {
     head = buffered().substr(0, end + 4);
     buffer_.consume(end + 4);
     return {};
+  }
+
+  // Reads until the server closes the connection or `limit` passes; returns what came after
+  // the bytes already taken. The error is eof when the server closed.
+  beast::error_code read_until_closed(std::string& out, std::chrono::milliseconds limit = 5s) {
+    out = buffered();
+    buffer_.consume(buffer_.size());
+    std::array<char, 65536> chunk{};
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds::zero()) return net::error::timed_out;
+      std::size_t n = 0;
+      const auto ec = run_bounded(ioc_, [this] { socket_.cancel(); }, left, [&](auto handler) {
+        socket_.async_read_some(net::buffer(chunk),
+                                [&n, handler](beast::error_code error, std::size_t read) mutable {
+                                  n = read;
+                                  handler(error);
+                                });
+      });
+      out.append(chunk.data(), n);
+      if (ec) return ec;
+    }
   }
 
   // True when the server closes the connection within `limit` (no further bytes).

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -171,6 +172,123 @@ struct FixedServer {
   RunningServer server;
   RawHttpClient client;
 };
+
+// ---- Streams and their queue ---------------------------------------------------------------
+
+constexpr std::size_t kStreamLimit = 64 * 1024;
+
+// Writes `total` bytes in parts of `part`: all at once from a thread of its own (a source fed
+// by another thread, such as the feed), or the next part each time the queue drained.
+class BulkStream final : public StreamSource {
+ public:
+  BulkStream(std::size_t total, std::size_t part, bool paced)
+      : total_(total), part_(std::make_shared<const std::string>(part, 'x')), paced_(paced) {}
+  ~BulkStream() override {
+    if (pusher_.joinable()) pusher_.join();
+  }
+
+  void on_open(std::shared_ptr<StreamWriter> writer) override {
+    writer_ = std::move(writer);
+    if (paced_) return next_part();
+    // A little slower than the network thread takes the parts in, as the feed would be: the
+    // backlog builds up behind the socket, not in front of the network thread.
+    pusher_ = std::thread([this] {
+      while (written_ < total_) {
+        if (!writer_->write(part_)) {
+          refused_ = true;
+          return;
+        }
+        written_ += part_->size();
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+      writer_->close();
+    });
+  }
+  void on_close() override {}
+  void on_drained() override {
+    if (paced_) next_part();
+  }
+
+  bool refused() const { return refused_.load(); }
+  std::size_t written() const { return written_.load(); }
+
+ private:
+  void next_part() {
+    if (written_ >= total_) return writer_->close();
+    if (!writer_->write(part_)) {
+      refused_ = true;
+      return;
+    }
+    written_ += part_->size();
+  }
+
+  const std::size_t total_;
+  const std::shared_ptr<const std::string> part_;
+  const bool paced_;
+  std::shared_ptr<StreamWriter> writer_;
+  std::thread pusher_;
+  std::atomic<std::size_t> written_{0};
+  std::atomic<bool> refused_{false};
+};
+
+class BulkHandler final : public Handler {
+ public:
+  explicit BulkHandler(std::shared_ptr<BulkStream> stream) : stream_(std::move(stream)) {}
+  void handle(Request, Responder respond) override {
+    Response response;
+    response.content_type = "text/event-stream";
+    response.stream = stream_;
+    respond(std::move(response));
+  }
+
+ private:
+  std::shared_ptr<BulkStream> stream_;
+};
+
+ServerOptions small_stream_queue() {
+  ServerOptions options;
+  options.stream_max_queued_bytes = kStreamLimit;
+  return options;
+}
+
+// The limit holds what the client has not read yet, wherever it waits: a client that stops
+// reading is dropped once that passes the limit, not buffered without bound.
+TEST(StreamQueueTest, DropsAClientThatStopsReadingOnceItsBacklogPassesTheLimit) {
+  auto stream = std::make_shared<BulkStream>(std::size_t{32} << 20, 16 * 1024, false);
+  BulkHandler handler(stream);
+  RunningServer server(small_stream_queue(), handler);
+  RawHttpClient client(server.port());
+  std::string head;
+  ASSERT_FALSE(client.write("GET /bulk HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(head));
+
+  EXPECT_TRUE(eventually([&] { return stream->refused(); }, 5s));
+  // What went out before is what the socket buffers took, not the 32 MiB offered.
+  EXPECT_LT(stream->written(), std::size_t{24} << 20);
+  EXPECT_TRUE(server.stop());
+}
+
+// A source that writes its next part once the queue drained sends any amount through a queue
+// of 64 KiB, all of it, in order.
+TEST(StreamQueueTest, ASourcePacedByDrainSendsFarMoreThanTheLimit) {
+  constexpr std::size_t kPart = 48 * 1024;
+  constexpr std::size_t kTotal = 88 * kPart;  // 4.1 MiB
+  auto stream = std::make_shared<BulkStream>(kTotal, kPart, true);
+  BulkHandler handler(stream);
+  RunningServer server(small_stream_queue(), handler);
+  RawHttpClient client(server.port());
+  std::string head;
+  std::string body;
+  ASSERT_FALSE(client.write("GET /bulk HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(head));
+
+  EXPECT_EQ(client.read_until_closed(body, 10s), net::error::eof);
+  EXPECT_FALSE(stream->refused());
+  EXPECT_EQ(stream->written(), kTotal);
+  EXPECT_EQ(std::count(body.begin(), body.end(), 'x'), static_cast<std::ptrdiff_t>(kTotal));
+  EXPECT_TRUE(body.ends_with("0\r\n\r\n"));
+  EXPECT_TRUE(server.stop());
+}
 
 // Occurrences of "\r\n<name>:" in a response head; names as the server wrote them.
 int count_fields(const std::string& head, const std::string& name) {

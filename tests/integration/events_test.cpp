@@ -104,6 +104,39 @@ TEST_F(EventStreamTest, CustomersDoNotSeeTheEvaluationIntegrationsDo) {
   EXPECT_TRUE(reasons->data["data"].contains("reasons"));
 }
 
+// A replay of more than the connection's queue holds (1 MiB) goes out a part at a time as the
+// client reads: every stored event arrives once, in order, and the server stays up. It used
+// to write the whole replay at once, overflow the queue, drop the client and then crash.
+TEST_F(EventStreamTest, ReplaysAConversationLargerThanTheConnectionQueue) {
+  const auto conv = create_conversation();
+  const std::string filler(2900, 'x');
+  constexpr int kTurns = 420;
+  for (int i = 0; i < kTurns; ++i) {
+    ASSERT_NO_FATAL_FAILURE(post_user(conv, "turn " + std::to_string(i) + " " + filler));
+  }
+
+  SseClient stream(port());
+  ASSERT_EQ(stream.open(events_path(conv["id"]), token_header(conv)), 200);
+  std::size_t bytes = 0;
+  int seen = 0;
+  long long last_id = 0;
+  while (seen < kTurns) {
+    auto event = stream.next(5000);
+    ASSERT_TRUE(event) << "the stream ended after " << seen << " turns";
+    if (event->event != "turn.created") continue;
+    const std::string text = event->data["data"]["turn"]["text"];
+    if (text.find(filler) == std::string::npos) continue;  // a system turn of the narrator
+    EXPECT_EQ(text, "turn " + std::to_string(seen) + " " + filler);
+    EXPECT_GT(std::stoll(event->id), last_id);
+    last_id = std::stoll(event->id);
+    bytes += text.size();
+    ++seen;
+  }
+  EXPECT_GT(bytes, std::size_t{1} << 20);
+  HttpClient client(port());
+  EXPECT_EQ(client.request("GET", "/livez").status, 200);
+}
+
 TEST_F(EventStreamTest, RefusesBadCredentialsAndCursors) {
   const auto conv = create_conversation();
   const auto other = create_conversation();

@@ -49,6 +49,9 @@ class StreamSource {
   // The peer went away, the stream was closed, or the server is stopping. Called once,
   // after on_open.
   virtual void on_close() = 0;
+  // Everything written so far has reached the socket. A source with much to send (a replay)
+  // writes a part, then the next part from here, so the client's queue stays short.
+  virtual void on_drained() {}
 };
 
 struct Response {
