@@ -810,7 +810,7 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   std::string body;
   json_util::JsonWriter w(body);
   w.begin_object();
-  w.key("last_seq").number(std::max(conv->last_seq, next));
+  w.key("last_seq").number(std::max(conv->last_seq, turns->empty() ? 0 : turns->back().seq));
   w.key("next_after").number(next);
   w.key("state").string(conv->state);
   w.key("turns").begin_array();

@@ -70,6 +70,12 @@ TEST_F(ApiTest, GetConversationAndPageThroughTurns) {
   EXPECT_EQ(page.json()["turns"][1]["text"], "msg 4");
   ASSERT_EQ(rest.json()["turns"].size(), 1u);
   EXPECT_EQ(rest.json()["turns"][0]["seq"], 5);
+  // A cursor past the end finds no turns and does not move the conversation's last seq.
+  auto beyond = call("GET", turns_path(id) + "?after=9223372036854775807");
+  ASSERT_EQ(beyond.status, 200) << beyond.body;
+  EXPECT_TRUE(beyond.json()["turns"].empty());
+  EXPECT_EQ(beyond.json()["last_seq"], 5);
+  EXPECT_EQ(beyond.json()["next_after"], 9223372036854775807LL);
 }
 
 TEST_F(ApiTest, RetryWithSameTurnIdReturnsStoredTurnAndStoresNothing) {
