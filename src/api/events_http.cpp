@@ -19,7 +19,11 @@
 namespace handover::api {
 namespace {
 
-constexpr std::size_t kReplayPage = 500;
+constexpr std::size_t kReplayPage = 128;
+// Live events held while the replay runs, at most; past that they are dropped and the replay
+// reads them from the store instead (they are stored before they are published), so a client
+// that stops reading mid-replay costs a bounded amount of memory.
+constexpr std::size_t kMaxHeldEvents = 64;
 // What the replay writes before it waits for the client to read it: well under the
 // connection's queue limit (http::ServerOptions::stream_max_queued_bytes).
 constexpr std::size_t kReplayBurstBytes = 256 * 1024;
@@ -63,7 +67,8 @@ class EventStream final : public http::StreamSource,
           if (auto self = weak.lock()) self->on_live(event);
         },
         [weak] {
-          if (auto self = weak.lock()) self->writer_->close();
+          // Nothing more of the conversation may go out, not even what is queued.
+          if (auto self = weak.lock()) self->writer_->abort();
         });
     replay();
   }
@@ -83,7 +88,8 @@ class EventStream final : public http::StreamSource,
     std::size_t burst = 0;
     for (;;) {
       if (replay_.empty()) {
-        if (replay_read_all_) return finish_replay();
+        if (replay_read_all_ && finish_replay()) return;
+        replay_read_all_ = false;
         std::int64_t after;
         {
           std::lock_guard lock(mu_);
@@ -110,18 +116,32 @@ class EventStream final : public http::StreamSource,
     }
   }
 
-  void finish_replay() {
+  // False when live events were dropped while the replay ran: it goes on reading them.
+  bool finish_replay() {
     std::lock_guard lock(mu_);
+    if (held_dropped_) {
+      held_dropped_ = false;
+      held_.clear();
+      return false;
+    }
     catching_up_ = false;
     for (const auto& event : held_) send_locked(event);
     held_.clear();
     send_position_locked();
+    return true;
   }
 
   void on_live(const feed::Event& event) {
     std::lock_guard lock(mu_);
     if (catching_up_) {
-      held_.push_back(event);
+      // The position is sent fresh once the replay is done; stored events wait, or are read
+      // again from the store when too many arrive.
+      if (event.transient()) return;
+      if (held_.size() >= kMaxHeldEvents) {
+        held_dropped_ = true;
+        held_.clear();
+      }
+      if (!held_dropped_) held_.push_back(event);
       return;
     }
     send_locked(event);
@@ -164,6 +184,7 @@ class EventStream final : public http::StreamSource,
   std::mutex mu_;
   bool catching_up_ = true;
   std::vector<feed::Event> held_;
+  bool held_dropped_ = false;  // held_ overflowed: the replay reads on from the store
   // The replay's state, on the connection's strand only.
   std::deque<feed::Event> replay_;  // read from the store, not sent yet
   bool replay_read_all_ = false;

@@ -41,6 +41,7 @@ class Writer final : public StreamWriter {
   explicit Writer(std::weak_ptr<StreamSession> session) : session_(std::move(session)) {}
   bool write(std::shared_ptr<const std::string> bytes) override;
   void close() override;
+  void abort() override;
 
  private:
   std::weak_ptr<StreamSession> session_;
@@ -89,6 +90,20 @@ class StreamSession final : public TrackedSession,
     return true;
   }
 
+  // From any thread: closes at once and discards what is queued (a linger of 0 makes the
+  // kernel drop its unsent bytes and reset the connection).
+  void abort() {
+    {
+      std::lock_guard lock(mu_);
+      ending_ = true;
+    }
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      error_code ignored;
+      self->socket_.set_option(net::socket_base::linger(true, 0), ignored);
+      self->do_close();
+    });
+  }
+
   // From any thread: the last chunk once the queue is sent, then close.
   void finish() {
     {
@@ -107,7 +122,7 @@ class StreamSession final : public TrackedSession,
   void push(std::shared_ptr<const std::string> bytes, std::size_t payload) {
     if (closed_ || finishing_) return sent(payload);
     queue_.push_back({std::move(bytes), payload});
-    if (queue_.size() == 1) do_write();
+    if (queue_.size() == 1) start_writing();
   }
 
   // `payload` bytes that enqueue() counted have left the queue (sent, or dropped).
@@ -120,7 +135,13 @@ class StreamSession final : public TrackedSession,
     if (closed_ || finishing_) return;
     finishing_ = true;
     queue_.push_back({std::make_shared<const std::string>("0\r\n\r\n"), 0});
-    if (queue_.size() == 1) do_write();
+    if (queue_.size() == 1) start_writing();
+  }
+
+  // The queue was empty: the client's time to read starts now.
+  void start_writing() {
+    last_progress_ = std::chrono::steady_clock::now();
+    do_write();
   }
 
   void do_write() {
@@ -134,6 +155,7 @@ class StreamSession final : public TrackedSession,
     // A close while the write was under way emptied the queue: nothing is left to pop.
     if (closed_) return;
     if (ec) return do_close();
+    last_progress_ = std::chrono::steady_clock::now();
     sent(queue_.front().payload);
     queue_.pop_front();
     if (!queue_.empty()) return do_write();
@@ -161,6 +183,10 @@ class StreamSession final : public TrackedSession,
     heartbeat_.expires_after(std::chrono::milliseconds(state_.options.stream_heartbeat_ms));
     heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closed_) return;
+      // A client that has read nothing of what waits for it for this long has stopped.
+      const auto stall = std::chrono::milliseconds(self->state_.options.stream_stall_ms);
+      const auto waited = std::chrono::steady_clock::now() - self->last_progress_;
+      if (!self->queue_.empty() && waited > stall) return self->do_close();
       if (self->queue_.empty() && !self->finishing_) {
         self->push(std::make_shared<const std::string>(chunk(*kHeartbeat)), 0);
       }
@@ -202,6 +228,7 @@ class StreamSession final : public TrackedSession,
     std::size_t payload;                       // what enqueue() counted of it
   };
   std::deque<Queued> queue_;  // strand only
+  std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
   std::array<char, 256> discard_{};
   bool opened_ = false;
   bool closed_ = false;
@@ -219,6 +246,10 @@ bool Writer::write(std::shared_ptr<const std::string> bytes) {
 
 void Writer::close() {
   if (auto session = session_.lock()) session->finish();
+}
+
+void Writer::abort() {
+  if (auto session = session_.lock()) session->abort();
 }
 
 }  // namespace

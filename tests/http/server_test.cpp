@@ -189,6 +189,7 @@ class BulkStream final : public StreamSource {
 
   void on_open(std::shared_ptr<StreamWriter> writer) override {
     writer_ = std::move(writer);
+    opened_ = true;
     if (paced_) return next_part();
     // A little slower than the network thread takes the parts in, as the feed would be: the
     // backlog builds up behind the socket, not in front of the network thread.
@@ -211,6 +212,8 @@ class BulkStream final : public StreamSource {
 
   bool refused() const { return refused_.load(); }
   std::size_t written() const { return written_.load(); }
+  void abort() { writer_->abort(); }  // from the test's thread, once opened
+  bool opened() const { return opened_.load(); }
 
  private:
   void next_part() {
@@ -229,6 +232,7 @@ class BulkStream final : public StreamSource {
   std::thread pusher_;
   std::atomic<std::size_t> written_{0};
   std::atomic<bool> refused_{false};
+  std::atomic<bool> opened_{false};
 };
 
 class BulkHandler final : public Handler {
@@ -287,6 +291,49 @@ TEST(StreamQueueTest, ASourcePacedByDrainSendsFarMoreThanTheLimit) {
   EXPECT_EQ(stream->written(), kTotal);
   EXPECT_EQ(std::count(body.begin(), body.end(), 'x'), static_cast<std::ptrdiff_t>(kTotal));
   EXPECT_TRUE(body.ends_with("0\r\n\r\n"));
+  EXPECT_TRUE(server.stop());
+}
+
+// An abort throws away what is queued, in the kernel too: the client gets a reset, not the
+// rest of the body and its end.
+TEST(StreamQueueTest, AnAbortDropsWhatIsQueuedAndResetsTheConnection) {
+  auto stream = std::make_shared<BulkStream>(std::size_t{64} << 20, 48 * 1024, true);
+  BulkHandler handler(stream);
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  std::string head;
+  std::string body;
+  ASSERT_FALSE(client.write("GET /bulk HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(head));
+  ASSERT_TRUE(eventually([&] { return stream->opened(); }, 2s));
+  std::this_thread::sleep_for(200ms);  // the socket buffers fill while the client waits
+
+  stream->abort();
+  EXPECT_TRUE(eventually([&] { return server.observer.closed.load() == 1; }, 2s));
+  const auto ec = client.read_until_closed(body, 5s);
+
+  EXPECT_EQ(ec, net::error::connection_reset) << ec.message();
+  EXPECT_LT(body.size(), stream->written());
+  EXPECT_FALSE(body.ends_with("0\r\n\r\n"));
+  EXPECT_TRUE(server.stop());
+}
+
+// A client that reads nothing of what waits for it is cut off after stream_stall_ms, even
+// when what waits is under the queue limit (a source paced by on_drained stops at that).
+TEST(StreamQueueTest, ClosesAStreamWhoseClientStoppedReading) {
+  auto stream = std::make_shared<BulkStream>(std::size_t{64} << 20, 48 * 1024, true);
+  BulkHandler handler(stream);
+  ServerOptions options;
+  options.stream_heartbeat_ms = 50;
+  options.stream_stall_ms = 300;
+  RunningServer server(options, handler);
+  RawHttpClient client(server.port());
+  std::string head;
+  ASSERT_FALSE(client.write("GET /bulk HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_FALSE(client.read_head(head));
+
+  EXPECT_TRUE(eventually([&] { return server.observer.closed.load() == 1; }, 5s));
+  EXPECT_FALSE(stream->refused());  // the queue limit was never reached
   EXPECT_TRUE(server.stop());
 }
 

@@ -137,6 +137,39 @@ TEST_F(EventStreamTest, ReplaysAConversationLargerThanTheConnectionQueue) {
   EXPECT_EQ(client.request("GET", "/livez").status, 200);
 }
 
+// Live events that arrive while a long replay waits for a client that stopped reading are
+// not piled up in memory past a few dozen: the replay reads them from the store once the
+// client reads again. Every event still arrives once, in order.
+TEST_F(EventStreamTest, LiveEventsDuringAPausedReplayArriveOnceAndInOrder) {
+  const auto conv = create_conversation();
+  const std::string filler(3900, 'y');
+  constexpr int kStored = 1500;  // about 6 MB: more than the socket buffers hold
+  constexpr int kLive = 150;     // more than the stream holds during a replay
+  for (int i = 0; i < kStored; ++i) {
+    ASSERT_NO_FATAL_FAILURE(post_user(conv, "turn " + std::to_string(i) + " " + filler));
+  }
+
+  SseClient stream(port());
+  ASSERT_EQ(stream.open(events_path(conv["id"]), token_header(conv)), 200);
+  ASSERT_TRUE(stream.next_of("turn.created"));
+  for (int i = kStored; i < kStored + kLive; ++i) {
+    ASSERT_NO_FATAL_FAILURE(post_user(conv, "turn " + std::to_string(i) + " " + filler));
+  }
+  int seen = 1;
+  long long last_id = 0;
+  while (seen < kStored + kLive) {
+    auto event = stream.next(5000);
+    ASSERT_TRUE(event) << "the stream ended after " << seen << " turns";
+    if (event->event != "turn.created") continue;
+    const std::string text = event->data["data"]["turn"]["text"];
+    if (text.find(filler) == std::string::npos) continue;
+    ASSERT_EQ(text, "turn " + std::to_string(seen) + " " + filler);
+    EXPECT_GT(std::stoll(event->id), last_id);
+    last_id = std::stoll(event->id);
+    ++seen;
+  }
+}
+
 TEST_F(EventStreamTest, RefusesBadCredentialsAndCursors) {
   const auto conv = create_conversation();
   const auto other = create_conversation();

@@ -37,6 +37,9 @@ class StreamWriter {
   virtual bool write(std::shared_ptr<const std::string> bytes) = 0;
   // Ends the body and closes the connection once what is queued is sent.
   virtual void close() = 0;
+  // Closes the connection now, throwing away what is queued, in the kernel's buffers too: for
+  // a stream whose content may no longer be sent (its conversation was erased).
+  virtual void abort() { close(); }
 };
 
 // A handler's side of a streamed response (Server-Sent Events). The network layer calls it

@@ -22,6 +22,7 @@ struct ServerOptions {
   int idle_timeout_ms = 60000;
   int stream_heartbeat_ms = 15000;          // a comment line on idle streams keeps proxies open
   std::size_t stream_max_queued_bytes = 1 << 20;  // a stream whose client lags more closes
+  int stream_stall_ms = 60000;  // a stream whose client read nothing for this long closes
 };
 
 class Server {
