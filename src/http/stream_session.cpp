@@ -186,7 +186,12 @@ class StreamSession final : public TrackedSession,
       // A client that has read nothing of what waits for it for this long has stopped.
       const auto stall = std::chrono::milliseconds(self->state_.options.stream_stall_ms);
       const auto waited = std::chrono::steady_clock::now() - self->last_progress_;
-      if (!self->queue_.empty() && waited > stall) return self->do_close();
+      if (!self->queue_.empty() && waited > stall) {
+        // Reset: the kernel would otherwise keep the unsent bytes for a peer that is gone.
+        error_code ignored;
+        self->socket_.set_option(net::socket_base::linger(true, 0), ignored);
+        return self->do_close();
+      }
       if (self->queue_.empty() && !self->finishing_) {
         self->push(std::make_shared<const std::string>(chunk(*kHeartbeat)), 0);
       }

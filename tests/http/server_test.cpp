@@ -334,6 +334,9 @@ TEST(StreamQueueTest, ClosesAStreamWhoseClientStoppedReading) {
 
   EXPECT_TRUE(eventually([&] { return server.observer.closed.load() == 1; }, 5s));
   EXPECT_FALSE(stream->refused());  // the queue limit was never reached
+  // Reset, so the kernel keeps nothing for a peer that is gone.
+  std::string body;
+  EXPECT_EQ(client.read_until_closed(body, 5s), net::error::connection_reset);
   EXPECT_TRUE(server.stop());
 }
 
