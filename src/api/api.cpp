@@ -111,6 +111,10 @@ class ApiImpl final : public Api, public TurnPoster {
         "WAL checkpoints the writer ran itself because the WAL outgrew the thread (they delay "
         "commits)",
         [&store] { return static_cast<double>(store.stats().writer_checkpoints); });
+    registry.callback_counter(
+        "handover_store_writer_cache_misses_total",
+        "Pages the store writer read back because its page cache did not hold them",
+        [&store] { return static_cast<double>(store.stats().writer_cache_misses); });
     store.set_commit_observer([&batches, &latency](std::size_t n, double seconds) {
       batches.observe(static_cast<double>(n));
       latency.observe(seconds);

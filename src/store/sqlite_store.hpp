@@ -320,6 +320,7 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> failed_commits_{0};
   std::atomic<std::uint64_t> queue_depth_{0};
   std::atomic<std::uint64_t> last_batch_size_{0};
+  std::atomic<std::uint64_t> writer_cache_misses_{0};
   bool incremental_vacuum_ = false;  // set by open(), read-only afterwards
   // The first turn that is its own turn.created event; set by open(), read-only afterwards.
   std::int64_t turns_logged_from_ = 1;

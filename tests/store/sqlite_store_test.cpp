@@ -768,6 +768,7 @@ TEST_F(SqliteStoreTest, OpenRejectsBadOptions) {
       {"no readers", [](StoreOptions& o) { o.read_connections = 0; }},
       {"no batch", [](StoreOptions& o) { o.max_batch = 0; }},
       {"no queue", [](StoreOptions& o) { o.max_queue = 0; }},
+      {"tiny writer cache", [](StoreOptions& o) { o.writer_cache_kib = 63; }},
   };
 
   for (const Case& c : kCases) {
@@ -777,6 +778,39 @@ TEST_F(SqliteStoreTest, OpenRejectsBadOptions) {
     Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(options, clock_);
     EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument);
   }
+}
+
+// Turns spread over many conversations each rewrite their conversation's newest pages. The
+// writer's cache holds them all by default, so a second round of turns reads (almost) nothing
+// back; a cache of 64 KiB has to read most of them again.
+TEST_F(SqliteStoreTest, WriterCacheKeepsTheActiveConversationsPages) {
+  constexpr int kConversations = 300;
+  const auto misses_of_second_round = [this] {
+    for (int c = 0; c < kConversations; ++c) {
+      EXPECT_TRUE(create("c_" + std::to_string(c)).is_ok());
+    }
+    const std::string text(1500, 't');
+    std::uint64_t before = 0;
+    for (int round = 0; round < 2; ++round) {
+      before = store_->stats().writer_cache_misses;
+      std::vector<Pending<AppendTurnOutcome>> pending;
+      for (int c = 0; c < kConversations; ++c) {
+        pending.push_back(append_async(turn("c_" + std::to_string(c), text)));
+      }
+      for (Pending<AppendTurnOutcome>& one : pending) EXPECT_TRUE(one.get().is_ok());
+    }
+    return store_->stats().writer_cache_misses - before;
+  };
+
+  const std::uint64_t with_default = misses_of_second_round();
+  TempDir other;
+  options_.path = other.file("small-cache.db");
+  options_.writer_cache_kib = 64;
+  reopen_store();
+  const std::uint64_t with_small = misses_of_second_round();
+
+  EXPECT_GT(with_small, static_cast<std::uint64_t>(kConversations) / 2);
+  EXPECT_LT(with_default * 10, with_small) << "default " << with_default << " small " << with_small;
 }
 
 TEST_F(SqliteStoreTest, AcceptsNormalSynchronous) {

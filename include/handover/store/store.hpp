@@ -42,6 +42,10 @@ struct StoreOptions {
   // to its row at most this often; reads see the newer values from memory meanwhile, and a
   // start after a crash takes them from the turns. 0: with every commit.
   int conversation_rows_every_ms = 1000;
+  // Page cache of the writer's connection. Each new turn rewrites the newest index page of
+  // its conversation, so the cache should hold one page (4 KiB) per conversation that is
+  // active at a time; a miss reads the page back from the WAL or the file.
+  int writer_cache_kib = 32 * 1024;
 };
 
 // A conversation as stored. JSON-valued fields hold serialised JSON text.
@@ -295,6 +299,8 @@ struct StoreStats {
   std::uint64_t writer_checkpoints = 0;  // run by the writer itself, holding up commits
   // Conversations whose rows do not count their newest turns yet (written behind in rounds)
   std::uint64_t conversation_rows_behind = 0;
+  // Pages the writer had to read because its cache did not hold them (new pages included)
+  std::uint64_t writer_cache_misses = 0;
   bool incremental_vacuum = false;       // the file can give free pages back (auto_vacuum)
 };
 
