@@ -11,6 +11,7 @@
 #include "handover/triggers/engine.hpp"
 #include "handover/triggers/evaluation.hpp"
 #include "handover/triggers/rule_set.hpp"
+#include "evaluation_packing.hpp"  // the store's, private to it
 
 namespace {
 
@@ -105,6 +106,35 @@ void BM_EvaluationText(benchmark::State& bench) {
   bench.SetItemsProcessed(static_cast<std::int64_t>(bench.iterations()));
 }
 BENCHMARK(BM_EvaluationText);
+
+// Packing an evaluation's text for its row, which every POST /turns does once.
+void BM_PackEvaluation(benchmark::State& bench) {
+  const Engine engine(rules());
+  ConversationInfo info;
+  info.customer_tier = "gold";
+  ConversationState state;
+  std::vector<std::string> texts;
+  std::int64_t now = 0;
+  for (const SampleTurn& sample : kTurns) {
+    texts.push_back(handover::triggers::evaluation_text(
+        engine.evaluate(info, state, make_turn(sample), now += 1000), nullptr));
+  }
+  std::size_t i = 0;
+  for (auto _ : bench) {
+    std::string packed = handover::store::pack_evaluation(texts[i++ % texts.size()]);
+    benchmark::DoNotOptimize(packed.data());
+  }
+  bench.SetItemsProcessed(static_cast<std::int64_t>(bench.iterations()));
+  double text_bytes = 0;
+  double packed_bytes = 0;
+  for (const std::string& text : texts) {
+    text_bytes += static_cast<double>(text.size());
+    packed_bytes += static_cast<double>(handover::store::pack_evaluation(text).size());
+  }
+  bench.counters["text_bytes"] = text_bytes / static_cast<double>(texts.size());
+  bench.counters["packed_bytes"] = packed_bytes / static_cast<double>(texts.size());
+}
+BENCHMARK(BM_PackEvaluation);
 
 void run_one_text(benchmark::State& bench, const std::string& text) {
   const Engine engine(rules());

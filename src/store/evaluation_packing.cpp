@@ -14,10 +14,12 @@
 // it unpacks in 0.3 µs. zstd spends most of its time setting up each frame, however small.
 #include "evaluation_packing.hpp"
 
+#define LZ4_STATIC_LINKING_ONLY  // LZ4_attach_dictionary()
 #include <lz4.h>
 #include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -58,10 +60,9 @@ std::uint32_t text_checksum(std::string_view text) {
     sum = ((sum << 27) | (sum >> 37)) * kPrime1 + kPrime2;
   };
   for (; at + 8 <= text.size(); at += 8) {
-    std::uint64_t word = 0;
-    for (int i = 0; i < 8; ++i) {
-      word |= std::uint64_t{static_cast<unsigned char>(text[at + i])} << (8 * i);
-    }
+    std::uint64_t word = 0;  // the eight bytes read as a little-endian number
+    std::memcpy(&word, text.data() + at, sizeof(word));
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
     mix(word);
   }
   std::uint64_t tail = 0;
@@ -75,9 +76,8 @@ std::uint32_t text_checksum(std::string_view text) {
   return static_cast<std::uint32_t>(sum ^ (sum >> 32));
 }
 
-// LZ4's state with dictionary v1 loaded, made once; each packing starts from a copy of it
-// (LZ4 allows copying a stream that holds a loaded dictionary), so no call hashes the
-// dictionary again.
+// LZ4's state with dictionary v1 loaded, made once and only read after: each packing attaches
+// it to a stream of its thread's, so no call hashes the dictionary again or copies its table.
 const LZ4_stream_t& loaded_lz4_stream() {
   static const LZ4_stream_t* const loaded = [] {
     auto* stream = new LZ4_stream_t;
@@ -171,14 +171,18 @@ std::string pack_evaluation(std::string_view json) {
   // Packed into a buffer of the thread's and then copied at its size: a queued append holds
   // its packed evaluation until the commit, and a backlog holds thousands of them.
   thread_local std::string room;
-  thread_local LZ4_stream_t stream;
+  thread_local LZ4_stream_t* const stream = [] {
+    thread_local LZ4_stream_t state;
+    return LZ4_initStream(&state, sizeof(state));
+  }();
   const int bound = LZ4_compressBound(static_cast<int>(json.size()));
   room.resize(kLz4HeaderBytes + static_cast<std::size_t>(bound));
   room[0] = static_cast<char>(kFormatLz4DictionaryV1);
   put_u32(room.data() + 1, static_cast<std::uint32_t>(json.size()));
   put_u32(room.data() + 5, text_checksum(json));
-  std::memcpy(&stream, &loaded_lz4_stream(), sizeof(stream));
-  const int size = LZ4_compress_fast_continue(&stream, json.data(), room.data() + kLz4HeaderBytes,
+  LZ4_resetStream_fast(stream);
+  LZ4_attach_dictionary(stream, &loaded_lz4_stream());
+  const int size = LZ4_compress_fast_continue(stream, json.data(), room.data() + kLz4HeaderBytes,
                                               static_cast<int>(json.size()), bound, 1);
   // LZ4 fails only for want of room, and the room is its own bound.
   if (size <= 0) throw std::bad_alloc();
