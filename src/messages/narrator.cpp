@@ -68,12 +68,11 @@ struct Narrator::Impl {
 
   void enqueue(const feed::Event& event) {
     const bool turn = event.type == feed::kTurnCreated;
-    feed::Event kept = turn ? slim(event) : event;
     {
       std::lock_guard lock(mu);
       if (stopping) return;
-      if (turn && !ends_a_wait(kept)) return;
-      queue.push_back(std::move(kept));
+      if (turn && !ends_a_wait(event)) return;  // nearly every turn: nothing copied
+      queue.push_back(turn ? slim(event) : event);
     }
     ready.notify_one();
   }
