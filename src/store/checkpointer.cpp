@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "handover/util/scheduling.hpp"
+#include "page_cache.hpp"
 #include "handover/util/thread_name.hpp"
 
 namespace handover::store {
@@ -52,6 +53,7 @@ ssize_t paced_pwrite(int fd, const void* data, size_t size, off_t offset) {
 void install_paced_writes() {
   static std::once_flag once;
   std::call_once(once, [] {
+    install_page_cache();  // before SQLite initialises itself
     sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
     for (const char* name : {"pwrite64", "pwrite"}) {
       if (vfs == nullptr || vfs->xGetSystemCall == nullptr) break;

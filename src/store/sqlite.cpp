@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include "page_cache.hpp"
+
 namespace handover::store {
 namespace {
 
@@ -142,6 +144,7 @@ Connection::~Connection() { sqlite3_close_v2(db_); }
 
 Result<Connection> Connection::open(const std::string& path, Mode mode, int busy_timeout_ms,
                                    const char* vfs) {
+  install_page_cache();  // before SQLite initialises itself
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, open_flags(mode), vfs);
   Connection connection(raw);  // closes the handle on every path, even a failed open

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "page_cache.hpp"
+
 namespace handover::store {
 namespace {
 
@@ -170,6 +172,7 @@ int vfs_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) {
 }
 
 void register_vfs() {
+  install_page_cache();  // before SQLite initialises itself
   sqlite3_vfs* base = sqlite3_vfs_find(nullptr);
   // The time and system-call methods came with version 2 and 3 of the interface.
   if (base == nullptr || base->iVersion < 2) return;
