@@ -43,19 +43,6 @@ bool parse_float(std::string_view s, float& value) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-// Emoticons are ASCII and contain punctuation other than ' and -.
-bool looks_like_emoticon(std::string_view entry) {
-  bool punct = false;
-  for (char c : entry) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80) return false;
-    if (c == ' ') continue;
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && c != '\'' && c != '-') punct = true;
-  }
-  return punct;
-}
-
 // Letters (any script), digits, apostrophes and hyphens only: what a prefix/suffix entry holds.
 bool is_plain_word(std::string_view s) {
   if (s.empty()) return false;

@@ -267,8 +267,21 @@ void NormalizedText::clear() {
   words = caps_words = exclamations = questions = question_marks = 0;
 }
 
+bool looks_like_emoticon(std::string_view text) {
+  bool punct = false;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) return false;
+    if (c == ' ') continue;
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '\'' && c != '-') punct = true;
+  }
+  return punct;
+}
+
 EmoticonMatch TextNormalizer::match_emoticon(std::string_view chunk) const {
-  if (emoticons_ == nullptr || chunk.size() > kMaxEmoticonBytes || !is_ascii(chunk))
+  // Most chunks are plain words, which no emoticon is: they cost no hash lookup.
+  if (emoticons_ == nullptr || chunk.size() > kMaxEmoticonBytes || !looks_like_emoticon(chunk))
     return EmoticonMatch::kNone;
   char lowered[kMaxEmoticonBytes];
   bool capitals = false;

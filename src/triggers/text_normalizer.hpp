@@ -42,8 +42,12 @@ struct NormalizedText {
   void clear();
 };
 
-// Emoticon entries in lower case, plus those the lexicon spells with capitals ("D:").
+// Emoticon entries in lower case, plus those the lexicon spells with capitals ("D:"). Every
+// entry looks_like_emoticon(): the normalizer looks up only chunks that do.
 using EmoticonSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
+// ASCII with punctuation other than ' and - (spaces aside): ":)", "<3", "D:", not "xd".
+bool looks_like_emoticon(std::string_view text);
 
 // How a chunk matches the emoticon set: not at all, in lower case, or with its own capitals.
 enum class EmoticonMatch { kNone, kFolded, kExact };

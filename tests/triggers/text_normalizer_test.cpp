@@ -46,7 +46,7 @@ TEST(TextNormalizer, FoldsGermanSpellingsToOneForm) {
 }
 
 TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
-  const EmoticonSet emoticons = {":)", ":-(", "<3", "d:", "D:", "xd"};
+  const EmoticonSet emoticons = {":)", ":-(", "<3", "d:", "D:", "x("};
   struct Case {
     std::string_view input;
     std::vector<std::string> tokens;
@@ -58,7 +58,7 @@ TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
       {"I <3 it", {"i", "<3", "it"}},
       {"oh no D:", {"oh", "no", "D:"}},  // listed with its capital: kept apart from "d:"
       {"yum d:", {"yum", "d:"}},
-      {"XD", {"xd"}},  // listed only in lower case: folded
+      {"X(", {"x("}},  // listed only in lower case: folded
       {"👍🏽 ok", {"👍", "ok"}},  // skin tone dropped
       {"😡😡😡", {"😡", "😡", "😡"}},
       {"E-Mail-Adresse", {"e-mail-adresse"}},  // hyphenated words stay whole
@@ -74,6 +74,27 @@ TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
 
     EXPECT_EQ(tokens, c.tokens);
   }
+}
+
+// The lexicon keeps as emoticons only entries of this shape, and the normalizer looks up only
+// chunks of it: a plain word never costs a lookup in the emoticon set.
+TEST(TextNormalizer, KnowsTheShapeOfAnEmoticon) {
+  for (std::string_view yes : {":)", "<3", "D:", ":'(", "x(", ":-/", "^_^"}) {
+    EXPECT_TRUE(looks_like_emoticon(yes)) << yes;
+  }
+  for (std::string_view no : {"xd", "XD", "don't", "e-mail", "42", "", "\xC3\xBC:)"}) {
+    EXPECT_FALSE(looks_like_emoticon(no)) << no;
+  }
+  const EmoticonSet emoticons = {":)", "<3"};
+  TextNormalizer normalizer(&emoticons);
+  NormalizedText out;
+  normalizer.normalize("nice:) <3 thanks", out);
+  ASSERT_EQ(out.tokens.size(), 4u);
+  EXPECT_EQ(out.tokens[0].kind, TokenKind::kWord);
+  EXPECT_EQ(out.tokens[1].kind, TokenKind::kEmoticon);
+  EXPECT_EQ(out.text(out.tokens[1]), ":)");
+  EXPECT_EQ(out.tokens[2].kind, TokenKind::kEmoticon);
+  EXPECT_EQ(out.tokens[3].kind, TokenKind::kWord);
 }
 
 TEST(TextNormalizer, MarksCapsCountsQuestionsAndSentences) {
