@@ -84,7 +84,7 @@ build_programs() {
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DHANDOVER_BUILD_TESTS=OFF \
     >/dev/null
   cmake --build "$build_dir" -j "${JOBS:-2}" --target handover-server http_load engine_rate \
-    ws_fanout_server store_rate plain_sqlite bench_report bench_texts
+    ws_fanout_server store_rate plain_sqlite bench_report bench_texts sync_latency
 }
 
 # npm packages go into the build directory, pinned by the committed package-lock.json.
@@ -262,6 +262,10 @@ section_intake() {
     alternate_once "$i" intake_c50 wrk_50
     alternate_once "$i" intake_c200 wrk_200
   done
+  # The disk's own sync latency at the paced rate, on the database's file system: no durable
+  # answer comes sooner, so the report prints it beside the paced goals.
+  log "turn intake: the disk's fdatasync latency at $paced_rate/s"
+  "$tools/sync_latency" "$work" "$secs" "$paced_rate" 8192 > "$raw/disk_sync.json" || true
   log "turn intake: paced at $paced_rate/s"
   alternate paced paced_run
   stop_process "$srv_pid"

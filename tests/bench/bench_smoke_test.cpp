@@ -86,6 +86,10 @@ void expect_intake_figures(const json& intake) {
       EXPECT_GT(median.value("requests", 0.0), 0);
     }
   }
+  // The disk's own sync latency, measured beside the paced runs.
+  ASSERT_TRUE(intake.contains("disk_sync")) << intake.dump();
+  EXPECT_GT(intake["disk_sync"].value("syncs", 0.0), 0);
+  EXPECT_GT(intake["disk_sync"].value("max_ms", 0.0), 0);
 }
 
 void expect_goals(const json& goals) {
