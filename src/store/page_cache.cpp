@@ -66,6 +66,7 @@ sqlite3_pcache_page* fetch(sqlite3_pcache* p, unsigned page, int create_flag) {
   if (found != nullptr && create_flag != 0) {
     if (page == cache->lock_page) {
       ++cache->parked;
+      g_parked.fetch_add(1, std::memory_order_relaxed);
     } else {
       cache->max_page = std::max(cache->max_page, page);
     }
