@@ -13,6 +13,9 @@
 // are accepted.
 //
 // Prints one JSON object on stdout: requests, ok, errors, seconds, rps, p50/p99/p99.9 ms.
+// --slow-out FILE also writes one line per answer slower than --slow-ms (default 2): its due
+// time in seconds of CLOCK_MONOTONIC (what `perf record -k CLOCK_MONOTONIC` stamps events
+// with) and its latency in ms, to line slow answers up with what the server did meanwhile.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -61,6 +64,8 @@ struct Options {
   std::string channel = "web";  // conversations: the channel they are opened on
   std::string path;        // fixed target instead of the turns path (e.g. for a reference server)
   bool each_once = false;  // turns: one turn per id, in order
+  std::string slow_out_path;  // answers slower than slow_ms, with their due times
+  double slow_ms = 2;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -123,6 +128,10 @@ Options parse_args(int argc, char** argv) {
       o.path = value;
     else if (arg == "--channel")
       o.channel = value;
+    else if (arg == "--slow-out")
+      o.slow_out_path = value;
+    else if (arg == "--slow-ms")
+      o.slow_ms = std::atof(value.c_str());
     else
       die("unknown option " + arg);
   }
@@ -224,6 +233,7 @@ struct Totals {
   std::size_t unsent = 0;  // paced: due at the end but never sent (no connection was free)
   std::vector<double> latencies_us;
   std::vector<std::string> ids;  // conversations mode
+  std::vector<std::pair<Clock::time_point, double>> slow;  // due time, latency in µs
 };
 
 class Loader {
@@ -451,6 +461,7 @@ class Loader {
     if (status == expected || (!o_.path.empty() && status >= 200 && status < 300)) {
       ++totals_.ok;
       totals_.latencies_us.push_back(latency.count());
+      if (latency.count() >= o_.slow_ms * 1000) totals_.slow.emplace_back(c.due, latency.count());
       if (o_.mode == "conversations") keep_id(body);
     } else {
       ++totals_.errors;
@@ -516,6 +527,15 @@ int main(int argc, char** argv) {
   if (!o.out_ids_path.empty()) {
     std::ofstream out(o.out_ids_path);
     for (const auto& id : t.ids) out << id << "\n";
+  }
+  if (!o.slow_out_path.empty()) {
+    std::ofstream out(o.slow_out_path);
+    char line[64];
+    for (const auto& [due, us] : t.slow) {
+      const double at = std::chrono::duration<double>(due.time_since_epoch()).count();
+      std::snprintf(line, sizeof line, "%.6f %.3f\n", at, us / 1000.0);
+      out << line;
+    }
   }
   std::sort(t.latencies_us.begin(), t.latencies_us.end());
   std::printf(
