@@ -102,6 +102,8 @@ prepare_node() {
 # ---- Processes ---------------------------------------------------------------------------
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time the host gave to others while this machine's virtual CPUs wanted it, all CPUs.
+steal_ticks() { awk '$1 == "cpu" {print $9 + 0}' /proc/stat; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 wait_for_file() {
@@ -187,25 +189,27 @@ free_port() {
 # wrk against BASE with CONNECTIONS, while counting the CPU of PIDS; writes FILE.
 wrk_run() {
   local base="$1" connections="$2" file="$3"; shift 3
-  local before=0 after=0 p load
+  local before=0 after=0 p load steal
+  steal="$(steal_ticks)"
   for p in "$@"; do before=$((before + $(cpu_ticks "$p"))); done
   load="$(IDS_FILE="$work/ids" TEXTS_FILE="$work/texts" \
     wrk -t2 -c"$connections" -d"${secs}s" --timeout 10s -s bench/wrk/post_turns.lua "$base" |
     grep '^{')"
   for p in "$@"; do after=$((after + $(cpu_ticks "$p"))); done
-  printf '{"load":%s,"cpu_ticks":%d,"clk_tck":%d}\n' "$load" $((after - before)) \
-    "$(getconf CLK_TCK)" > "$file"
+  printf '{"load":%s,"cpu_ticks":%d,"steal_ticks":%d,"clk_tck":%d}\n' "$load" \
+    $((after - before)) $(($(steal_ticks) - steal)) "$(getconf CLK_TCK)" > "$file"
 }
 
 paced_run() {
   local base="$1" file="$2"; shift 2
-  local before=0 after=0 p load
+  local before=0 after=0 p load steal
+  steal="$(steal_ticks)"
   for p in "$@"; do before=$((before + $(cpu_ticks "$p"))); done
   load="$("$tools/http_load" --url "$base" --mode turns --ids "$work/ids" --texts "$work/texts" \
     --connections 50 --rate "$paced_rate" --duration "$secs" || true)"
   for p in "$@"; do after=$((after + $(cpu_ticks "$p"))); done
-  printf '{"load":%s,"cpu_ticks":%d,"clk_tck":%d}\n' "$load" $((after - before)) \
-    "$(getconf CLK_TCK)" > "$file"
+  printf '{"load":%s,"cpu_ticks":%d,"steal_ticks":%d,"clk_tck":%d}\n' "$load" \
+    $((after - before)) $(($(steal_ticks) - steal)) "$(getconf CLK_TCK)" > "$file"
 }
 
 # Runs server and nginx alternately, swapping who goes first every run.

@@ -72,6 +72,9 @@ json load_figures(const json& run) {
   const double hz = number(run, "clk_tck");
   const double done = number(load, "requests") - number(load, "errors");
   if (!std::isnan(ticks) && hz > 0 && done > 0) out["cpu_us_per_request"] = ticks / hz * 1e6 / done;
+  // CPU time the host withheld from this machine during the run, summed over its CPUs.
+  const double steal = number(run, "steal_ticks");
+  if (!std::isnan(steal) && hz > 0) out["steal_ms"] = steal / hz * 1e3;
   return out;
 }
 
@@ -204,6 +207,7 @@ class Report {
     const json& c50 = out["c50"];
     const json& c200 = out["c200"];
     const json& paced = out["paced"];
+    note_steal(paced);
     out["rps_ratio_c50"] = ratio(at(c50, "server", "rps"), at(c50, "nginx", "rps"));
     out["cpu_ratio_c50"] =
         ratio(at(c50, "server", "cpu_us_per_request"), at(c50, "nginx", "cpu_us_per_request"));
@@ -243,6 +247,29 @@ class Report {
                   number(disk, "p99_ms"), number(disk, "p999_ms"), number(disk, "max_ms"),
                   number(disk, "over_5ms"));
     notes_.push_back(line);
+    if (std::isnan(number(disk, "wake_max_ms"))) return;
+    std::snprintf(line, sizeof line,
+                  "the same probe woke late by p99.9 %.2f ms, max %.1f (%.0f of %.0f wake-ups over "
+                  "2 ms late): time the host did not run this machine",
+                  number(disk, "wake_p999_ms"), number(disk, "wake_max_ms"),
+                  number(disk, "wake_over_2ms"), number(disk, "wakes"));
+    notes_.push_back(line);
+  }
+
+  // The CPU time the host took from this machine during each paced run of the server, printed
+  // under the table beside the disk: a virtual CPU that is not run delays answers like a slow
+  // sync.
+  void note_steal(const json& paced) {
+    if (!paced.contains("server")) return;
+    std::string runs;
+    for (const json& run : paced["server"]["runs"]) {
+      const double steal = number(run, "steal_ms");
+      if (std::isnan(steal)) return;
+      runs += (runs.empty() ? "" : ", ") + std::to_string(static_cast<long>(std::lround(steal)));
+    }
+    if (runs.empty()) return;
+    notes_.push_back("CPU time the host took from this machine during the server's paced runs: " +
+                     runs + " ms");
   }
 
   void skip_intake_goals() {

@@ -2,6 +2,10 @@
 // file and fdatasyncs it, `rate` times a second for `seconds`, as the store's writer does once
 // per commit under a paced load. Prints one JSON line with the latency percentiles.
 //
+// It also reports how late the loop woke for each sync that was due after the previous one
+// had ended ("wake_*"): on an otherwise quiet machine that is the time the host did not run
+// this virtual CPU, which delays a server's answers just as a slow sync does.
+//
 // A durable server can answer no faster than its disk syncs, so the bench prints this beside
 // its latency goals: a disk that stalls a sync for tens of milliseconds now and then shows up
 // here as it does in the server's p99.9.
@@ -51,6 +55,7 @@ int main(int argc, char** argv) {
   }
   const std::vector<char> block(static_cast<std::size_t>(bytes), 'x');
   std::vector<double> ms;
+  std::vector<double> late_ms;  // woke after `due`, the previous sync having ended before it
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(1.0 / rate));
   const auto start = Clock::now();
@@ -58,12 +63,17 @@ int main(int argc, char** argv) {
                                std::chrono::duration<double>(seconds));
   off_t offset = 0;
   int failures = 0;
+  auto previous_end = start;
   for (auto due = start; due < end; due += interval) {
     std::this_thread::sleep_until(due);
     const auto before = Clock::now();
+    if (previous_end < due) {
+      late_ms.push_back(std::chrono::duration<double, std::milli>(before - due).count());
+    }
     const bool ok = ::pwrite(fd, block.data(), block.size(), offset) == bytes &&
                     ::fdatasync(fd) == 0;
     const auto after = Clock::now();
+    previous_end = after;
     if (!ok) {
       ++failures;
       continue;
@@ -75,13 +85,17 @@ int main(int argc, char** argv) {
   ::unlink(path.c_str());
 
   std::sort(ms.begin(), ms.end());
-  const auto over = [&ms](double limit) {
-    return static_cast<long>(ms.end() - std::upper_bound(ms.begin(), ms.end(), limit));
+  std::sort(late_ms.begin(), late_ms.end());
+  const auto over = [](const std::vector<double>& sorted, double limit) {
+    return static_cast<long>(sorted.end() - std::upper_bound(sorted.begin(), sorted.end(), limit));
   };
   std::printf(
       "{\"syncs\":%zu,\"failures\":%d,\"bytes\":%ld,\"rate\":%.0f,\"p50_ms\":%.3f,"
-      "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"over_5ms\":%ld,\"over_20ms\":%ld}\n",
+      "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"over_5ms\":%ld,\"over_20ms\":%ld,"
+      "\"wakes\":%zu,\"wake_p999_ms\":%.3f,\"wake_max_ms\":%.3f,\"wake_over_2ms\":%ld}\n",
       ms.size(), failures, bytes, rate, percentile(ms, 50), percentile(ms, 99),
-      percentile(ms, 99.9), ms.empty() ? 0.0 : ms.back(), over(5), over(20));
+      percentile(ms, 99.9), ms.empty() ? 0.0 : ms.back(), over(ms, 5), over(ms, 20),
+      late_ms.size(), percentile(late_ms, 99.9), late_ms.empty() ? 0.0 : late_ms.back(),
+      over(late_ms, 2));
   return failures == 0 ? 0 : 1;
 }

@@ -80,9 +80,11 @@ void expect_intake_figures(const json& intake) {
       SCOPED_TRACE(std::string(load) + "/" + who);
       const json& median = intake[load][who]["median"];
       ASSERT_TRUE(median.is_object()) << intake.dump();
-      for (const char* figure : {"rps", "p50_ms", "p99_ms", "p999_ms", "cpu_us_per_request"}) {
+      for (const char* figure :
+           {"rps", "p50_ms", "p99_ms", "p999_ms", "cpu_us_per_request", "steal_ms"}) {
         EXPECT_TRUE(median.contains(figure)) << figure;
       }
+      EXPECT_GE(median.value("steal_ms", -1.0), 0);
       EXPECT_GT(median.value("requests", 0.0), 0);
     }
   }
@@ -90,6 +92,9 @@ void expect_intake_figures(const json& intake) {
   ASSERT_TRUE(intake.contains("disk_sync")) << intake.dump();
   EXPECT_GT(intake["disk_sync"].value("syncs", 0.0), 0);
   EXPECT_GT(intake["disk_sync"].value("max_ms", 0.0), 0);
+  // ... and how late its loop woke, which is the host's doing on a quiet machine.
+  EXPECT_GT(intake["disk_sync"].value("wakes", 0.0), 0);
+  EXPECT_GE(intake["disk_sync"].value("wake_max_ms", -1.0), 0);
 }
 
 void expect_goals(const json& goals) {
