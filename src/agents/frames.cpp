@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "handover/agents/agent_service.hpp"
+#include "handover/store/store.hpp"
 #include "handover/store/views.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/json.hpp"
@@ -145,6 +146,9 @@ void read_message(Fields& f, ClientFrame& out) {
   out.client_turn_id = f.string("id", false, kMaxClientIdBytes).value_or("");
   if (!valid_client_id(out.client_turn_id)) {
     f.fail("/id", "use letters, digits, '-', '_', '.', ':'");
+  } else if (store::is_server_turn_id(out.client_turn_id)) {
+    f.fail("/id", "ids starting with 'narrator:', 'bot-reply:' or 'bot-unavailable:' are the "
+                  "server's own");
   }
 }
 

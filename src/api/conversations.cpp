@@ -340,6 +340,9 @@ void read_turn(Validator& v, const json& body, const LimitsConfig& limits,
   turn.client_turn_id = v.string(body, "", "id", false, kShortText).value_or("");
   if (!valid_token_chars(turn.client_turn_id)) {
     v.fail("/id", "use letters, digits, '-', '_', '.', ':'");
+  } else if (store::is_server_turn_id(turn.client_turn_id)) {
+    v.fail("/id", "ids starting with 'narrator:', 'bot-reply:' or 'bot-unavailable:' are the "
+                  "server's own");
   }
   if (auto role = v.string(body, "", "role", true, 16)) {
     if (*role != "user" && *role != "bot") {
@@ -654,6 +657,12 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
   if (!v.ok()) return respond(validation_problem(v.errors()));
   if (req.turn.role == "bot" && !call.principal.has(kScopeBot)) {
     return respond(forbidden("a conversation token may post only user turns"));
+  }
+  // Order and cart values in metadata feed the triggers' value signals, which raise priority
+  // and pick queues; a customer's browser must not set them.
+  if (!req.turn.metadata_json.empty() && !call.principal.has(kScopeBot)) {
+    return respond(forbidden("a conversation token may not post metadata: order and cart values "
+                             "come from the bot's key"));
   }
   if (req.turn.role == "bot" && conv->state == agents::kStateAgent) {
     return respond(http::problem(409, "conversation-with-agent", "A person has the conversation",

@@ -122,7 +122,7 @@ json bot_object(const BotReply& reply) {
 }
 
 std::string reply_turn_id(std::int64_t seq, std::size_t index) {
-  std::string id = "bot-reply:" + std::to_string(seq);
+  std::string id = std::string(store::kBotReplyTurnIdPrefix) + std::to_string(seq);
   if (index > 0) id += ":" + std::to_string(index + 1);
   return id;
 }
@@ -298,7 +298,8 @@ struct ConnectorService::Impl : std::enable_shared_from_this<Impl> {
                                       : default_unavailable_text(question.language);
     turn.bot = {{"unreachable", true}};
     turn.metadata = {{"message", "bot_unavailable"}};
-    turn.client_turn_id = "bot-unavailable:" + std::to_string(question.seq);
+    turn.client_turn_id =
+        std::string(store::kBotUnavailableTurnIdPrefix) + std::to_string(question.seq);
     auto self = shared_from_this();
     deps.poster.post(std::move(turn), [self, question](Result<api::ServerTurnResult> posted) {
       if (!posted && posted.status().code() != StatusCode::kNotFound) {

@@ -236,7 +236,9 @@ struct Narrator::Impl {
     metadata["message"] = t.key;
     turn.metadata = std::move(metadata);
     // Stored events give an idempotent turn id; the live queue position has none.
-    if (!event.transient()) turn.client_turn_id = "narrator:" + std::to_string(event.id);
+    if (!event.transient()) {
+      turn.client_turn_id = std::string(store::kNarratorTurnIdPrefix) + std::to_string(event.id);
+    }
     std::promise<Status> posted;
     deps.poster.post(std::move(turn), [&posted](Result<api::ServerTurnResult> r) {
       posted.set_value(r ? Status::ok() : r.status());

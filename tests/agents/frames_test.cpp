@@ -43,6 +43,13 @@ TEST(ClientFrames, RejectsMalformedFramesWithACodeAndTheRef) {
       {"empty message", R"({"type":"message","conversation_id":"c1","text":""})", "invalid_field"},
       {"bad client id", R"({"type":"message","conversation_id":"c1","text":"a","id":"a b"})",
        "invalid_field"},
+      // The narrator's messages and the built-in bot's replies are stored under such ids.
+      {"the narrator's id",
+       R"({"type":"message","conversation_id":"c1","text":"a","id":"narrator:4"})",
+       "invalid_field"},
+      {"a bot reply's id",
+       R"({"type":"message","conversation_id":"c1","text":"a","id":"BOT-REPLY:2"})",
+       "invalid_field"},
       {"transfer to both", R"({"type":"transfer","conversation_id":"c1","queue":"q","agent":"a"})",
        "invalid_field"},
       {"transfer to none", R"({"type":"transfer","conversation_id":"c1"})", "invalid_field"},

@@ -155,6 +155,46 @@ TEST_F(ApiTest, WidgetKeyOnlyCreatesAndTokenIsBoundToItsConversation) {
   EXPECT_EQ(forged.status, 401);
 }
 
+// Order and cart values in metadata raise a conversation's value, its priority and its
+// queue: the customer's browser, holding only the token, may not send them.
+TEST_F(ApiTest, AConversationTokenMayNotPostMetadata) {
+  auto created = call("POST", "/v1/conversations", R"({"language":"en"})", kWidgetKey);
+  ASSERT_EQ(created.status, 201);
+  const std::string id = created.json()["id"];
+  const std::string token = created.json()["token"];
+  const std::string priced = R"({"role":"user","text":"this is bad","metadata":{"order_value":1e8}})";
+
+  auto from_token = call("POST", turns_path(id), priced, token);
+  auto from_bot = call("POST", turns_path(id), priced);
+
+  EXPECT_EQ(from_token.status, 403) << from_token.body;
+  EXPECT_EQ(from_token.json().value("type", ""), "/problems/forbidden");
+  EXPECT_NE(from_token.json().value("detail", "").find("metadata"), std::string::npos);
+  EXPECT_EQ(from_bot.status, 201) << from_bot.body;
+  // Nothing of the refused turn was stored: the bot's turn is the first.
+  EXPECT_EQ(from_bot.json()["turn"]["seq"], 1);
+}
+
+// The narrator's messages and the built-in bot's replies are stored under ids of their own;
+// a client that took one first would make the server's turn a replay, never stored.
+TEST_F(ApiTest, TheServersOwnTurnIdsAreRefused) {
+  const std::string id = create_conversation()["id"];
+  for (const char* taken : {"narrator:3", "bot-reply:1", "bot-unavailable:2", "NARRATOR:3",
+                            "Bot-Reply:1:2"}) {
+    SCOPED_TRACE(taken);
+    const json body = {{"id", taken}, {"role", "user"}, {"text", "hello"}};
+    auto refused = call("POST", turns_path(id), body.dump());
+    EXPECT_EQ(refused.status, 422) << refused.body;
+    EXPECT_NE(refused.body.find("/id"), std::string::npos) << refused.body;
+  }
+  // Ids that only look alike stay the client's.
+  for (const char* own : {"narrator", "my-narrator:3", "bot-reply"}) {
+    SCOPED_TRACE(own);
+    const json body = {{"id", own}, {"role", "user"}, {"text", "hello"}};
+    EXPECT_EQ(call("POST", turns_path(id), body.dump()).status, 201);
+  }
+}
+
 TEST_F(ApiTest, CredentialsAndScopesAreEnforced) {
   const std::string id = create_conversation()["id"];
 

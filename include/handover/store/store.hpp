@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -78,6 +79,18 @@ struct TurnRecord {
                                     // when client_turn_id is empty (nothing can retry it)
   std::int64_t created_at_ms = 0;
 };
+
+// The client turn ids the server's own turns are stored under, each prefix followed by a
+// number: the narrator's message for stored event 12 is "narrator:12", the built-in bot's
+// reply to turn 7 "bot-reply:7". Clients and agents may not post turns with such ids: a turn
+// that took one first would make the server's turn a replay with other content, and the
+// server's turn would never be stored.
+inline constexpr std::string_view kNarratorTurnIdPrefix = "narrator:";
+inline constexpr std::string_view kBotReplyTurnIdPrefix = "bot-reply:";
+inline constexpr std::string_view kBotUnavailableTurnIdPrefix = "bot-unavailable:";
+
+// True when `id` starts with one of the prefixes above, in any letter case.
+bool is_server_turn_id(std::string_view id);
 
 // One entry of the event log: a routing transition or a change the customer sees. The log
 // feeds wait-time metrics, the audit trail and resumable event streams.
