@@ -129,7 +129,10 @@ struct Narrator::Impl {
   // True when at least one agent who could take the queue's conversations is online.
   bool anyone_online(const std::string& queue_name) {
     if (!deps.agents) return true;
-    for (const auto& view : deps.agents->queues_view()["queues"]) {
+    // Held in a local: a range-for over a member of the returned temporary would read it
+    // after its end.
+    const json views = deps.agents->queues_view();
+    for (const auto& view : views.value("queues", json::array())) {
       if (view.value("name", std::string()) == queue_name)
         return view.value("agents_online", 0) > 0;
     }

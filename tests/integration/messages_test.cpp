@@ -75,6 +75,14 @@ TEST_F(MessagesTest, AGermanUserIsToldEveryStepAndMayRateTheHelp) {
   EXPECT_EQ(retried.json()["id"], rated.json()["id"]);
 }
 
+// With nobody online a wait would be invented: the announcement says it is not known.
+TEST_F(MessagesTest, WithNobodyOnlineTheWaitIsNotKnown) {
+  const std::string conv = escalate("general", 0, "en");
+  const std::string text = wait_for_message(conv, "handover.announce").value("text", "");
+  EXPECT_NE(text.find("estimated wait: not known yet"), std::string::npos) << text;
+  EXPECT_EQ(text.find("less than a minute"), std::string::npos) << text;
+}
+
 TEST_F(MessagesTest, RacingRatingsStoreExactlyOne) {
   auto ana = agent({"ana"});
   const std::string conv = escalate("general", 0, "en");
