@@ -76,7 +76,9 @@ class Fields {
       return std::nullopt;
     }
     const auto& value = it->get_ref<const std::string&>();
-    if (value.empty() && !allow_empty) fail(pointer, "must not be empty");
+    // Blank counts as empty, as over REST: a message of spaces says nothing to the user.
+    const bool blank = value.find_first_not_of(" \t\r\n") == std::string::npos;
+    if (blank && !allow_empty) fail(pointer, "must not be empty");
     if (value.size() > max_bytes) {
       fail(pointer, "longer than " + std::to_string(max_bytes) + " bytes");
     }

@@ -41,6 +41,8 @@ TEST(ClientFrames, RejectsMalformedFramesWithACodeAndTheRef) {
       {"unknown member", R"({"type":"ping","extra":true})", "invalid_field"},
       {"presence offline", R"({"type":"presence","status":"offline"})", "invalid_field"},
       {"empty message", R"({"type":"message","conversation_id":"c1","text":""})", "invalid_field"},
+      {"blank message", R"({"type":"message","conversation_id":"c1","text":" \n\t "})",
+       "invalid_field"},
       {"bad client id", R"({"type":"message","conversation_id":"c1","text":"a","id":"a b"})",
        "invalid_field"},
       // The narrator's messages and the built-in bot's replies are stored under such ids.

@@ -442,6 +442,41 @@ TEST_F(RouterTest, TransferRefusals) {
   }
 }
 
+// A conversation transferred to one agent waits for that agent alone: one who lacks its
+// skills or language would leave it with nobody.
+TEST_F(RouterTest, ATransferToAnAgentWhoCannotTakeItIsRefused) {
+  online("a1");
+  SendOffer offer = only_offer(escalate(make_escalation("c1")));  // queue "de": German
+  ok(router_->accept("a1", "c1", offer.offer_id));
+  online("en_only", 1, {"support"}, {"en"});
+  online("no_skill", 1, {}, {"de"});
+
+  for (const char* target : {"en_only", "no_skill"}) {
+    SCOPED_TRACE(target);
+    Result<Effects> result = router_->transfer("a1", "c1", TransferTarget{"", target}, "");
+    ASSERT_FALSE(result.is_ok());
+    EXPECT_EQ(error_code(result.status()), kNotEligible);
+  }
+  online("a2");
+  Effects handed = ok(router_->transfer("a1", "c1", TransferTarget{"", "a2"}, ""));
+  EXPECT_EQ(only_offer(handed).agent_id, "a2");
+}
+
+TEST_F(RouterTest, ATransferBackToAnAgentWhoJustDeclinedIsRefused) {
+  online("a1");
+  clock_.advance_ms(kSecond);
+  online("a2");
+  SendOffer first = only_offer(escalate(make_escalation("c1")));
+  ASSERT_EQ(first.agent_id, "a1");
+  SendOffer second = only_offer(ok(router_->decline("a1", "c1", first.offer_id, "busy")));
+  ok(router_->accept("a2", "c1", second.offer_id));
+
+  Result<Effects> result = router_->transfer("a2", "c1", TransferTarget{"", "a1"}, "");
+
+  ASSERT_FALSE(result.is_ok());
+  EXPECT_EQ(error_code(result.status()), kNotEligible);
+}
+
 TEST_F(RouterTest, ReturnToBotForgetsTheConversation) {
   online("a1");
   SendOffer offer = only_offer(escalate(make_escalation("c1")));
