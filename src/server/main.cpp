@@ -167,11 +167,9 @@ sigset_t block_shutdown_signals() {
 }
 
 // Every queue the rules escalate to should exist in the routing config.
-Status check_rule_queues(const std::string& rules_path, const routing::RoutingConfig& routing) {
-  auto rules = triggers::load_rule_set(rules_path, SystemClock::instance().now_ms());
-  if (!rules) return rules.status();
+Status check_rule_queues(const triggers::RuleSet& rules, const routing::RoutingConfig& routing) {
   std::string errors;
-  for (const auto& rule : (*rules)->rules()) {
+  for (const auto& rule : rules.rules()) {
     if (rule.queue.empty() || routing.find_queue(rule.queue)) continue;
     errors += rule.location + ": rule '" + rule.id + "': queue '" + rule.queue +
               "' is not defined in the routing configuration\n";
@@ -179,6 +177,12 @@ Status check_rule_queues(const std::string& rules_path, const routing::RoutingCo
   if (errors.empty()) return Status::ok();
   errors.pop_back();
   return Status::invalid_argument(errors);
+}
+
+Status check_rule_queues(const std::string& rules_path, const routing::RoutingConfig& routing) {
+  auto rules = triggers::load_rule_set(rules_path, SystemClock::instance().now_ms());
+  if (!rules) return rules.status();
+  return check_rule_queues(**rules, routing);
 }
 
 // Every builtin connector's FAQ file must load.
@@ -345,6 +349,8 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   registry.gauge("handover_build_info", "Build metadata", {"version", "allocator"})
       .with({HANDOVER_VERSION, allocator_name()})
       .set(1);
+  // Reloaded rules are checked against the queues as start-up checks the first ones.
+  auto queues_for_rules = std::make_shared<const routing::RoutingConfig>(routing_cfg);
   agents::AgentService agents(*store, std::move(routing_cfg), SystemClock::instance(), registry);
   if (Status s = agents.start(); !s.is_ok()) {
     spdlog::error("cannot restore routing state: {}", s.message());
@@ -376,6 +382,11 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     return kExitFailure;
   }
   auto trigger_service = std::move(opened_triggers).value();
+  // A reloaded rule naming a queue the routing configuration lacks is refused (the old rules
+  // stay): its escalations would go to the default queue while the answers named the other.
+  trigger_service->rules().set_reload_check([queues_for_rules](const triggers::RuleSet& rules) {
+    return check_rule_queues(rules, *queues_for_rules);
+  });
   spdlog::info("trigger rules loaded path={} version={}", opts.rules_path,
                trigger_service->rules().current()->version().hash);
   triggers::TriggerService* trigger_ptr = trigger_service.get();

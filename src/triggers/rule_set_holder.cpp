@@ -39,9 +39,17 @@ Status RuleSetHolder::reload() { return reload_file(/*only_if_changed=*/false); 
 
 Status RuleSetHolder::reload_if_changed() { return reload_file(/*only_if_changed=*/true); }
 
+void RuleSetHolder::set_reload_check(ReloadCheck check) {
+  const std::lock_guard lock(mutex_);
+  check_ = std::move(check);
+}
+
 Status RuleSetHolder::reload_file(bool only_if_changed) {
   auto loaded = load_rule_set(path_, clock_.now_ms());
   const std::lock_guard lock(mutex_);
+  if (loaded.is_ok() && check_) {
+    if (Status checked = check_(*loaded.value()); !checked.is_ok()) loaded = checked;
+  }
   if (!loaded.is_ok()) {
     status_.last_error = loaded.status().message();
     status_.last_error_at_ms = clock_.now_ms();

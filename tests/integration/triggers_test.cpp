@@ -237,6 +237,22 @@ TEST_F(TriggersTest, InvalidReloadKeepsTheActiveRulesAndReportsTheError) {
   EXPECT_EQ(user(id, "I want a human")["decision"]["rule"], "request");
 }
 
+// Start-up warns about such a rule and --check-config fails on it; a reload refuses it, as
+// its escalations would go to the default queue while the answers named the other one.
+TEST_F(TriggersTest, AReloadedRuleWithAnUndefinedQueueIsRefused) {
+  const std::string before = rules_hash();
+  std::ofstream(rules_path_) << family_rules(
+      "  - {id: lost, when: value.purchase, action: escalate, queue: nosuchqueue}\n");
+
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+
+  EXPECT_EQ(reload.status, 422) << reload.body;
+  EXPECT_NE(reload.json().value("detail", "").find("queue 'nosuchqueue' is not defined"),
+            std::string::npos)
+      << reload.body;
+  EXPECT_EQ(rules_hash(), before);
+}
+
 TEST_F(TriggersTest, ReloadThenRollbackSwitchesVersions) {
   const std::string first = rules_hash();
   std::ofstream(rules_path_) << family_rules(

@@ -93,6 +93,31 @@ TEST_F(RuleReload, InvalidFileKeepsThePreviousRulesAndRecordsTheError) {
   EXPECT_EQ(json["reloads_failed"], 1);
 }
 
+// What the file cannot know by itself (the server checks each rule's queue against the
+// routing configuration) fails a reload like a parse error would.
+TEST_F(RuleReload, AFailedReloadCheckKeepsThePreviousRules) {
+  bool accept = false;
+  holder_->set_reload_check([&accept](const RuleSet& rules) {
+    return accept ? Status::ok()
+                  : Status::invalid_argument("rule '" + rules.rules().front().id +
+                                             "': queue 'nosuch' is not defined");
+  });
+  dir_.write("triggers.yaml", kRulesV2);
+
+  const Status refused = holder_->reload();
+  const ReloadStatus after_refusal = holder_->status();
+  accept = true;
+  const Status taken = holder_->reload();
+
+  EXPECT_FALSE(refused.is_ok());
+  EXPECT_EQ(after_refusal.active.hash, v1_);
+  ASSERT_TRUE(after_refusal.last_error.has_value());
+  EXPECT_NE(after_refusal.last_error->find("queue 'nosuch'"), std::string::npos);
+  EXPECT_EQ(after_refusal.reloads_failed, 1U);
+  EXPECT_TRUE(taken.is_ok()) << taken.to_string();
+  EXPECT_NE(holder_->current()->version().hash, v1_);
+}
+
 TEST_F(RuleReload, HalfWrittenFileIsRejectedUntilComplete) {
   dir_.write("triggers.yaml", kRulesV2.substr(0, kRulesV2.find("request.human") + 9));
 

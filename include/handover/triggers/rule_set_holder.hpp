@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +58,12 @@ class RuleSetHolder {
   // rolled back since) is not applied a second time.
   Status reload_if_changed();
 
+  // A check every reloaded set must also pass before it becomes active, for what the rules
+  // file cannot know by itself (e.g. that each rule's queue is defined in the routing
+  // configuration); its error counts as the reload's. The first load in open() is not checked.
+  using ReloadCheck = std::function<Status(const RuleSet&)>;
+  void set_reload_check(ReloadCheck check);
+
   // Makes the kept version with this hash active again; "" means the one before the active.
   // kNotFound when no such version is kept.
   Status rollback(std::string_view hash);
@@ -78,6 +85,7 @@ class RuleSetHolder {
   mutable std::mutex mutex_;
   std::deque<std::shared_ptr<const RuleSet>> history_;  // guarded by mutex_
   ReloadStatus status_;                                 // guarded by mutex_
+  ReloadCheck check_;                                   // guarded by mutex_
   std::string file_hash_;  // hash of what the file held at the last load; guarded by mutex_
 };
 
