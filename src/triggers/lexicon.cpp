@@ -327,6 +327,14 @@ bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,
     if (text.empty() || text[0] == '#') continue;
     if (text.front() == '[' && text.back() == ']') {
       const std::string name(trim(text.substr(1, text.size() - 2)));
+      const bool topic =
+          name.starts_with(kTopicCategoryPrefix) && name.size() > kTopicCategoryPrefix.size();
+      if (!topic &&
+          std::find(kCueCategories.begin(), kCueCategories.end(), name) == kCueCategories.end()) {
+        errors.push_back(where(file, number) + "unknown category [" + name + "]");
+        category_id = -2;  // its entries are skipped; the error fails the load
+        continue;
+      }
       category_id = category(name);
       fuzzy = false;
       if (category_id < 0) {
@@ -339,6 +347,7 @@ bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,
       }
       continue;
     }
+    if (category_id == -2) continue;
     if (category_id < 0) {
       errors.push_back(where(file, number) + "entry before the first [category] line");
       continue;

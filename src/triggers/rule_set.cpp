@@ -7,6 +7,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
+#include <type_traits>
 #include <unordered_map>
 
 #include "handover/util/clock.hpp"
@@ -120,7 +121,8 @@ bool RuleFileLoader::get_number(const YAML::Node& node, const RuleContext& rule,
     }
   } catch (const YAML::Exception&) {
   }
-  error(node, rule, std::string(what) + " must be a number");
+  error(node, rule, std::string(what) + (std::is_integral_v<T> ? " must be a whole number"
+                                                                  : " must be a number"));
   return false;
 }
 

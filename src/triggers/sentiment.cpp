@@ -47,6 +47,7 @@ void keep_strongest(const SentimentWord& word, std::vector<SentimentWord>& stron
 }  // namespace
 
 CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
+  // Each name here must be in kCueCategories, or no cue list can fill it.
   const auto bit = [&lexicon](const char* name) {
     const int id = lexicon.category(name);
     return id < 0 ? std::uint64_t{0} : std::uint64_t{1} << id;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "trigger_test_support.hpp"
@@ -11,6 +13,7 @@ namespace handover::triggers {
 namespace {
 
 using testing::kOneRule;
+using testing::lexicon_dir;
 using testing::rules_file;
 using testing::TempDir;
 
@@ -83,6 +86,9 @@ TEST(RuleSet, ReportsErrorsWithRuleIdAndLocation) {
       {"bad cooldown", rules_file(rule_prefix + "    when: request.human\n    cooldown: soon\n"),
        "rule 'r1': cooldown must be"},
       {"missing when", rules_file(rule_prefix), "rule 'r1': when is required"},
+      {"fractional priority",
+       rules_file(rule_prefix + "    when: request.human\n    priority: 1.5\n"),
+       ":10:15: rule 'r1': priority must be a whole number"},
       {"missing id", rules_file("  - action: suggest\n    when: request.human\n"),
        "id is required"},
       {"invalid yaml", "version: 1\nrules: [\n", "invalid YAML"},
@@ -105,6 +111,27 @@ TEST(RuleSet, ReportsErrorsWithRuleIdAndLocation) {
         << loaded.status().message();
     EXPECT_EQ(checked.message(), loaded.status().message());
   }
+}
+
+// A misspelt [category] would load as a category no signal reads and quietly switch its
+// cues off.
+TEST(RuleSet, AnUnknownCueCategoryFailsTheLoad) {
+  TempDir dir;
+  std::filesystem::copy(lexicon_dir(), dir.path() / "lexicons",
+                        std::filesystem::copy_options::recursive);
+  std::ofstream(dir.path() / "lexicons" / "en" / "cues.txt", std::ios::app)
+      << "\n[request_phrases]\nget me a person\n[topic.returns]\nrefund label\n";
+  dir.write("triggers.yaml", "version: 1\nlexicons:\n  directory: " +
+                                 (dir.path() / "lexicons").string() +
+                                 "\n  languages: [en, de]\nrules: []\n");
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+
+  ASSERT_FALSE(loaded.is_ok());
+  const std::string& message = loaded.status().message();
+  EXPECT_NE(message.find("cues.txt:"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown category [request_phrases]"), std::string::npos) << message;
+  EXPECT_EQ(message.find("topic.returns"), std::string::npos) << message;  // topics are free
 }
 
 TEST(RuleSet, MissingFileIsNotFound) {
