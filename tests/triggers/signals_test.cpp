@@ -28,6 +28,8 @@ TEST(RequestSignal, DetectsRequestsForAPersonInEnglishAndGerman) {
       {"connect me with a representative", true},
       {"speak to an agnet", true},          // typo
       {"i need to talk to a humna", true},  // typo
+      {"buy stuff", false},                 // an ordinary word one letter from "staff"
+      {"the zip is stiff", false},
       {"I don't need an agent", false},
       {"I do not want to talk to a human", false},
       {"I don't want a bot, I want a human", true},
