@@ -203,6 +203,16 @@ PhoneWalk walk_phone(std::string_view text, const PhoneStart& start, std::size_t
   return walk;
 }
 
+// A German mobile number written without any separator: 015x, 016x or 017x and 10 to 12
+// digits in all ("01711234567"). Compact landline numbers stay readable: without the
+// separator after the area code they cannot be told from order numbers.
+bool compact_mobile(std::string_view text, const PhoneStart& start, const PhoneWalk& walk) {
+  if (start.international || walk.first_group != walk.digits) return false;
+  if (walk.digits < 10 || walk.digits > 12) return false;
+  const std::string_view number = text.substr(start.digits_from, 3);
+  return number == "015" || number == "016" || number == "017";
+}
+
 bool phone_counts_ok(const PhoneStart& start, const PhoneWalk& walk) {
   if (start.international) return walk.digits >= kIntlMin && walk.digits <= kIntlMax;
   // A German area code is 2 to 5 digits after the 0: that tells "030 1234567" from dates
@@ -327,7 +337,8 @@ std::vector<Span> phones(std::string_view text) {
     PhoneStart start;
     if (!phone_may_start(text, i) || !phone_start(text, i, start)) continue;
     const PhoneWalk walk = walk_phone(text, start, i);
-    if (walk.end == 0 || !phone_counts_ok(start, walk) || is_alnum(at(text, walk.end))) continue;
+    if (walk.end == 0 || is_alnum(at(text, walk.end))) continue;
+    if (!phone_counts_ok(start, walk) && !compact_mobile(text, start, walk)) continue;
     out.push_back({i, walk.end});
     i = walk.end - 1;
   }

@@ -53,6 +53,10 @@ TEST(MaskerTest, MasksGermanAndInternationalPhoneNumbers) {
           {"aus Österreich 0043 664 1234567", "aus Österreich [phone]"},
           {"call me at +1 (415) 555-2671 tomorrow", "call me at [phone] tomorrow"},
           {"UK office +44 20 7946 0958", "UK office [phone]"},
+          // Mobile numbers as people type them in a chat, without separators.
+          {"Meine Nummer ist 01711234567", "Meine Nummer ist [phone]"},
+          {"015112345678, danke", "[phone], danke"},
+          {"ruf 0160 an? nein: 0160123456", "ruf 0160 an? nein: [phone]"},
       },
       Destination::kStore);
 }
@@ -92,6 +96,8 @@ TEST(MaskerTest, LeavesLookAlikesAlone) {
       {"Termin 01-02-2024", ""},
       {"PLZ 01067 Dresden", ""},
       {"Ticket #0301234567 offen", ""},
+      {"Auftrag 0171234567890 offen", ""},  // 13 digits: no mobile number
+      {"Lieferschein 0180123456", ""},       // 018x is no mobile prefix
       {"Version 1.2.3, Preis 19,99 EUR", ""},
       {"Kundennummer 12345678", ""},
       {"Sendung 00340434161094042557", ""},
