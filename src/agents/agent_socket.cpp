@@ -17,6 +17,9 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kPage = 1000;
+// Events of a replay queued at once: well under websocket.max_queued_messages (1024 by
+// default), so a resume never overflows the connection's send queue.
+constexpr std::size_t kReplayPart = 100;
 constexpr std::size_t kMaxPending = 4096;  // events held for a session before it goes live
 
 std::int64_t steady_ns() {
@@ -147,62 +150,87 @@ std::int64_t AgentService::Impl::last_seq_of(const std::string& agent) {
 }
 
 // Replays what the session missed after `resume_after` (if given), then sends what was held
-// back meanwhile, each event once and in seq order.
+// back meanwhile, each event once and in seq order. The replay goes out in parts of
+// kReplayPart events, each after the connection wrote the one before: all at once, a long one
+// would overflow the connection's send queue and close it.
 bool AgentService::Impl::go_live(std::uint64_t connection_id,
                                  std::optional<std::int64_t> resume_after) {
-  std::string agent;
   {
     std::lock_guard lock(conn_mu);
     auto it = sessions.find(connection_id);
-    if (it == sessions.end() || it->second.live) return false;
-    agent = it->second.agent_id;
-    if (resume_after) it->second.last_sent = std::min(it->second.last_sent, *resume_after);
-  }
-  if (resume_after) {
-    // Missing: the replay is not paced to the connection. It queues every missed event at
-    // once, and more than websocket.max_queued_messages of them overflow the send queue,
-    // which closes the connection (1008) before the client has read them.
-    store::EventQuery query;
-    query.agent_id = agent;
-    query.after_id = *resume_after;
-    query.limit = kPage;
-    for (;;) {
-      auto page = store.list_events(query);
-      if (!page) break;
-      for (const auto& event : *page) {
-        if (!is_agent_event(event.type)) continue;
-        auto frame = event_frame(
-            event, event.type == kEventOffer ? snapshot_of(event.conversation_id) : nullptr);
-        std::lock_guard lock(conn_mu);
-        auto it = sessions.find(connection_id);
-        if (it == sessions.end()) return false;
-        if (event.id <= it->second.last_sent) continue;
-        it->second.last_sent = event.id;
-        send(it->second.connection, std::move(frame));
-      }
-      if (page->size() < kPage) break;
-      query.after_id = page->back().id;
+    if (it == sessions.end() || it->second.live || it->second.replaying) return false;
+    if (resume_after) {
+      it->second.last_sent = std::min(it->second.last_sent, *resume_after);
+      it->second.replaying = true;
     }
   }
+  if (resume_after) {
+    replay_part(connection_id, *resume_after);
+  } else {
+    finish_live(connection_id);
+  }
+  return true;
+}
+
+void AgentService::Impl::replay_part(std::uint64_t connection_id, std::int64_t after_id) {
+  std::string agent;
+  std::shared_ptr<http::WebSocketConnection> connection;
+  {
+    std::lock_guard lock(conn_mu);
+    auto it = sessions.find(connection_id);
+    if (it == sessions.end()) return;
+    agent = it->second.agent_id;
+    connection = it->second.connection;
+  }
+  store::EventQuery query;
+  query.agent_id = agent;
+  query.after_id = after_id;
+  query.limit = kReplayPart;
+  auto page = store.list_events(query);
+  if (page) {
+    for (const auto& event : *page) {
+      if (!is_agent_event(event.type)) continue;
+      auto frame = event_frame(
+          event, event.type == kEventOffer ? snapshot_of(event.conversation_id) : nullptr);
+      std::lock_guard lock(conn_mu);
+      auto it = sessions.find(connection_id);
+      if (it == sessions.end()) return;
+      if (event.id <= it->second.last_sent) continue;
+      it->second.last_sent = event.id;
+      send(it->second.connection, std::move(frame));
+    }
+  }
+  // A failed read ends the replay where it is, as before: what follows is sent live.
+  if (!page || page->size() < kReplayPart) return finish_live(connection_id);
+  const std::int64_t next = page->back().id;
+  connection->when_drained([this, connection_id, next] { replay_part(connection_id, next); });
+}
+
+void AgentService::Impl::finish_live(std::uint64_t connection_id) {
   std::lock_guard lock(conn_mu);
   auto it = sessions.find(connection_id);
-  if (it == sessions.end()) return false;
+  if (it == sessions.end()) return;
   Session& session = it->second;
   session.live = true;
+  session.replaying = false;
   for (auto& [seq, frame] : session.pending) {
     if (seq <= session.last_sent) continue;
     session.last_sent = seq;
     send(session.connection, std::move(frame));
   }
   session.pending.clear();
-  return true;
+  if (session.hello_ref) {
+    send(session.connection, ack_frame(*session.hello_ref, FrameType::kHello,
+                                       {{"last_seq", session.last_sent}}));
+    session.hello_ref.reset();
+  }
 }
 
 std::optional<std::int64_t> AgentService::Impl::next_hold_deadline() const {
   std::lock_guard lock(conn_mu);
   std::optional<std::int64_t> next;
   for (const auto& [id, session] : sessions) {
-    if (session.live) continue;
+    if (session.live || session.replaying) continue;
     next = next ? std::min(*next, session.hold_until_ms) : session.hold_until_ms;
   }
   return next;
@@ -213,7 +241,9 @@ void AgentService::Impl::release_expired_holds(std::int64_t now_ms) {
   {
     std::lock_guard lock(conn_mu);
     for (auto& [id, session] : sessions) {
-      if (!session.live && session.hold_until_ms <= now_ms) due.push_back(id);
+      if (!session.live && !session.replaying && session.hold_until_ms <= now_ms) {
+        due.push_back(id);
+      }
     }
   }
   for (std::uint64_t id : due) go_live(id, std::nullopt);
@@ -382,7 +412,14 @@ void AgentService::Impl::handle_frame(const std::shared_ptr<http::WebSocketConne
       {
         std::lock_guard lock(conn_mu);
         auto it = sessions.find(connection->id());
-        if (it != sessions.end()) last = it->second.last_sent;
+        if (it != sessions.end()) {
+          // Acknowledged after the replay it asked for (finish_live()).
+          if (it->second.replaying && !it->second.hello_ref) {
+            it->second.hello_ref = frame.ref;
+            return;
+          }
+          last = it->second.last_sent;
+        }
       }
       return send(connection, ack_frame(frame.ref, frame.type, {{"last_seq", last}}));
     }

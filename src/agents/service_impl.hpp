@@ -69,6 +69,9 @@ struct Session {
   std::string agent_id;
   bool live = false;  // false until the first frame (or kHelloWaitMs) and any replay
   bool first_frame_seen = false;
+  bool replaying = false;  // a resume's replay is being sent, part by part
+  // The hello that asked for the replay is acknowledged once it is over.
+  std::optional<nlohmann::json> hello_ref;
   std::int64_t last_sent = 0;  // seq of the newest event sent on this connection
   std::int64_t hold_until_ms = 0;
   std::vector<std::pair<std::int64_t, std::shared_ptr<const std::string>>> pending;
@@ -116,6 +119,10 @@ struct AgentService::Impl {
   std::int64_t last_seq_of(const std::string& agent);
   // False when the session was already live (or is gone).
   bool go_live(std::uint64_t connection_id, std::optional<std::int64_t> resume_after);
+  // Sends one part of a resume's replay, the events after `after_id`; the next part follows
+  // once the connection has written this one, and the last ends in finish_live().
+  void replay_part(std::uint64_t connection_id, std::int64_t after_id);
+  void finish_live(std::uint64_t connection_id);
   void release_expired_holds(std::int64_t now_ms);
   std::optional<std::int64_t> next_hold_deadline() const;
   void send(const std::shared_ptr<http::WebSocketConnection>& connection,

@@ -20,7 +20,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <optional>
+#include <vector>
 
 #include "corked_stream.hpp"
 
@@ -93,6 +95,7 @@ class ConnectionHandle final : public WebSocketConnection {
   std::uint64_t id() const override { return id_; }
   const std::string& remote() const override { return remote_; }
   bool is_open() const override { return open_.load(std::memory_order_acquire); }
+  void when_drained(std::function<void()> ready) override;
 
  private:
   const std::uint64_t id_;
@@ -144,6 +147,15 @@ class WebSocketSession final : public TrackedSession,
     }
     net::post(executor_, [self = shared_from_this(), t = std::move(text)]() mutable {
       self->on_enqueue(std::move(t));
+    });
+  }
+
+  // Any thread. Posted after the sends before it, so it sees their frames queued.
+  void when_drained(std::function<void()> ready) {
+    net::post(executor_, [self = shared_from_this(), ready = std::move(ready)]() mutable {
+      if (self->phase_ != Phase::kOpen) return;
+      if (!self->queue_) return ready();
+      self->drained_.push_back(std::move(ready));
     });
   }
 
@@ -284,6 +296,11 @@ class WebSocketSession final : public TrackedSession,
     if (queue_->empty()) queue_.reset();  // an empty std::deque still holds ~600 bytes
     if (ec) return do_abort();            // the read fails next and finishes the session
     if (queue_) return do_write();
+    if (!drained_.empty() && phase_ == Phase::kOpen) {
+      auto ready = std::move(drained_);
+      drained_.clear();
+      for (auto& callback : ready) callback();
+    }
     if (phase_ == Phase::kClosing && !close_sent_) do_send_close();
   }
 
@@ -428,6 +445,7 @@ class WebSocketSession final : public TrackedSession,
   beast::flat_buffer buffer_;
   net::steady_timer timer_;
   std::optional<std::deque<std::shared_ptr<const std::string>>> queue_;  // while frames wait
+  std::vector<std::function<void()>> drained_;  // when_drained() callers waiting for queue_
   const std::shared_ptr<ConnectionHandle> handle_;
   const WebSocketRoute& route_;
   const WebSocketOptions& options_;
@@ -454,6 +472,10 @@ void ConnectionHandle::send(std::shared_ptr<const std::string> text) {
 
 void ConnectionHandle::close(std::uint16_t code, std::string reason) {
   if (auto session = session_.lock()) session->close(code, std::move(reason));
+}
+
+void ConnectionHandle::when_drained(std::function<void()> ready) {
+  if (auto session = session_.lock()) session->when_drained(std::move(ready));
 }
 
 }  // namespace

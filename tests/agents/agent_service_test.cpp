@@ -51,6 +51,7 @@ class FakeConnection final : public http::WebSocketConnection {
   std::uint64_t id() const override { return id_; }
   const std::string& remote() const override { return remote_; }
   bool is_open() const override { return close_code_ == 0; }
+  void when_drained(std::function<void()> ready) override { ready(); }  // sent frames are kept
 
   // The next frame of `type` after those already taken, within two seconds.
   std::optional<json> next(const std::string& type) {

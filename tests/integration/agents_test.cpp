@@ -466,6 +466,58 @@ TEST_F(AgentsTest, ReconnectWithResumeGetsEverythingMissedOnce) {
             0);
 }
 
+// A send queue of 150 frames, and a resume that missed more than twice that: sent at once,
+// the replay overflowed the queue and the connection was closed before the client read it.
+class AgentReplayTest : public AgentsFixture {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(
+        ServerSettings::with({"HANDOVER_WEBSOCKET_MAX_QUEUED_MESSAGES=150"}, {}));
+    ASSERT_TRUE(server_->start()) << server_->log();
+  }
+};
+
+TEST_F(AgentReplayTest, AResumeLongerThanTheSendQueueArrivesWholeAndInOrder) {
+  constexpr int kMissed = 420;
+  const std::string token = create_agent({"ana"});
+  auto ana = connect(token);
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  const std::int64_t last = accept(*ana, *offer)["seq"];
+  ana->drop();
+  for (int i = 1; i <= kMissed; ++i) {
+    ASSERT_EQ(post_turn(conv, "user", "m" + std::to_string(i)).status, 201);
+  }
+
+  auto back = connect(token, last);  // hello {resume_after: last, ref: "h"}
+  std::vector<std::string> texts;
+  std::int64_t newest = last;
+  std::optional<json> hello_ack;
+  for (auto frame = back->read(); frame; frame = back->read()) {
+    if (frame->value("type", "") == "ack" && frame->value("ref", "") == "h") {
+      hello_ack = frame;
+      break;
+    }
+    if (frame->value("type", "") != "turn") continue;
+    EXPECT_GT((*frame)["seq"].get<std::int64_t>(), newest);
+    newest = (*frame)["seq"];
+    if ((*frame)["turn"].value("role", "") == "user") texts.push_back((*frame)["turn"]["text"]);
+  }
+
+  EXPECT_FALSE(back->closed());
+  ASSERT_EQ(texts.size(), static_cast<std::size_t>(kMissed));
+  for (int i = 0; i < kMissed; ++i) EXPECT_EQ(texts[i], "m" + std::to_string(i + 1));
+  // The hello is answered after the replay, with the newest seq it sent.
+  ASSERT_TRUE(hello_ack.has_value());
+  EXPECT_EQ((*hello_ack)["last_seq"], newest);
+  // And the connection is live afterwards.
+  ASSERT_EQ(post_turn(conv, "user", "live").status, 201);
+  auto live = read_customer_turn(*back);
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ((*live)["turn"]["text"], "live");
+}
+
 TEST_F(AgentsTest, RestartRestoresQueuesOffersAndAssignments) {
   const std::string token = create_agent({"ana", {}, {}, 2});
   auto ana = connect(token);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,11 @@ class WebSocketConnection {
   virtual const std::string& remote() const = 0;  // "ip:port" of the peer
   // True from on_open until a close begins.
   virtual bool is_open() const = 0;
+  // Calls `ready` on the connection's network thread once every frame sent before this call
+  // has been written to the socket (at once, from a posted handler, when none is waiting);
+  // never when the connection closes first. A sender with more frames than the queue limits
+  // allow (a long replay) sends them in parts, each after the last one drained.
+  virtual void when_drained(std::function<void()> ready) = 0;
 };
 
 // Application side of one WebSocket route. Callbacks for one connection never overlap
