@@ -65,10 +65,25 @@ bool is_code(const std::string& s) {
          s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") == std::string::npos;
 }
 
+// A BCP 47 tag as routing matches it: a primary language of 2 or 3 letters ("de"), then any
+// subtags of 1 to 8 letters or digits ("de-CH"). "english" would never match a conversation.
 bool is_language(const std::string& s) {
-  return !s.empty() && s.size() <= kLanguageBytes &&
-         s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") ==
-             std::string::npos;
+  if (s.empty() || s.size() > kLanguageBytes) return false;
+  const auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  const auto is_alnum = [&](char c) { return is_letter(c) || (c >= '0' && c <= '9'); };
+  std::size_t begin = 0;
+  for (bool primary = true;; primary = false) {
+    const std::size_t end = std::min(s.find('-', begin), s.size());
+    const std::size_t length = end - begin;
+    const auto part = std::string_view(s).substr(begin, length);
+    const bool ok = primary ? (length == 2 || length == 3) &&
+                                  std::all_of(part.begin(), part.end(), is_letter)
+                            : length >= 1 && length <= 8 &&
+                                  std::all_of(part.begin(), part.end(), is_alnum);
+    if (!ok) return false;
+    if (end == s.size()) return true;
+    begin = end + 1;
+  }
 }
 
 // An array of names checked by `valid`; nullopt when absent or bad (errors recorded).

@@ -625,6 +625,23 @@ TEST_F(AgentsTest, AdminValidatesNumbersAndShowsTheTokenOnce) {
   EXPECT_EQ(call("GET", "/v1/admin/agents/nobody", {}, kAdminKey).status, 404);
 }
 
+// A language no conversation can have ("english") would leave the agent without offers.
+TEST_F(AgentsTest, AdminTakesOnlyLanguageTags) {
+  const auto with = [&](const std::string& id, const std::string& languages) {
+    return call("POST", "/v1/admin/agents",
+                R"({"id":")" + id + R"(","name":"x","languages":)" + languages + "}", kAdminKey);
+  };
+
+  for (const char* bad : {R"(["english"])", R"(["d"])", R"(["de-"])", R"(["-de"])",
+                          R"(["de--CH"])", R"(["d3"])", R"(["de-toolongsubtag"])"}) {
+    SCOPED_TRACE(bad);
+    auto refused = with("bad", bad);
+    EXPECT_EQ(refused.status, 422) << refused.body;
+    EXPECT_NE(refused.body.find("/languages/0"), std::string::npos) << refused.body;
+  }
+  EXPECT_EQ(with("a1", R"(["de","en-GB","DE-CH","gsw"])").status, 201);
+}
+
 TEST_F(AgentsTest, RotatingTheTokenRefusesTheOldOneAndClosesItsConnections) {
   const std::string old_token = create_agent({"ana"});
   auto ana = connect(old_token);
