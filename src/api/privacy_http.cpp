@@ -147,6 +147,13 @@ void read_audit_query(const Call& call, Validator& v, store::AuditQuery& query) 
       if (call.query[j].first == key) v.fail("/query/" + pointer_token(key), "given twice");
     }
   }
+  // An empty filter would read as no filter and list every record.
+  for (const char* name : {"customer_id", "conversation_id"}) {
+    const std::string* value = call.query_param(name);
+    if (value != nullptr && value->empty()) {
+      v.fail(std::string("/query/") + name, "must not be empty");
+    }
+  }
   if (const std::string* c = call.query_param("customer_id")) query.customer_id = *c;
   if (const std::string* c = call.query_param("conversation_id")) query.conversation_id = *c;
   for (const char* name : {"from", "to"}) {

@@ -243,6 +243,11 @@ TEST_F(PrivacyTest, ExportHoldsConversationsTurnsEventsAndAuditRecords) {
   const json records = audit("customer_id=k-9");
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1]["action"], "customer.export");
+  // An empty filter is no filter in disguise: refused, not answered with every record.
+  for (const char* empty : {"customer_id=", "conversation_id="}) {
+    auto refused = call("GET", std::string("/v1/audit?") + empty, {}, kAdminKey);
+    EXPECT_EQ(refused.status, 422) << empty << " " << refused.body;
+  }
 }
 
 TEST_F(PrivacyTest, AgentsReadOnlyWhatIsOfferedOrAssignedAndEveryReadIsAudited) {
