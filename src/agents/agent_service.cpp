@@ -195,6 +195,11 @@ void AgentService::Impl::plan_locked(routing::Effects effects, std::vector<Plann
                    {"expires_at", format_rfc3339_ms(offer->expires_at_ms)},
                    {"expires_at_ms", offer->expires_at_ms},
                    {"queue", offer->queue}};
+      // The next agent reads why the last one handed the conversation on.
+      if (!offer->handed_over_by.empty()) {
+        data["transfer"] = {{"from_agent", offer->handed_over_by},
+                            {"note", offer->handover_note}};
+      }
       write_for(writes, offer->conversation_id)
           .events.push_back(
               agent_event(kEventOffer, offer->conversation_id, offer->agent_id, std::move(data)));

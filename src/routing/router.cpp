@@ -118,6 +118,10 @@ struct Conversation {
   std::vector<Offer> offers;
   std::unordered_map<std::string, Ms> cooldown_until;
   std::string pinned_agent;  // a transfer to a named agent offers only to that agent
+  // Who transferred the conversation and the note they left, for the offers that follow,
+  // until someone accepts it.
+  std::string handed_over_by;
+  std::string handover_note;
   std::string assigned_agent;
   bool in_queue = false;
   WaitKey key;
@@ -589,6 +593,8 @@ struct Router::State {
   void apply_accepted(const Event& e) {
     Conversation& c = conversation_of(e);
     Agent& agent = agent_of(e);
+    c.handed_over_by.clear();
+    c.handover_note.clear();
     QueueState& queue = queue_named(c.queue);
     if (e.data.contains("offer_id")) {
       Offer offer = close_offer(c, e.data.at("offer_id").get<std::uint64_t>(), "accepted",
@@ -656,6 +662,11 @@ struct Router::State {
     c.language = e.data.value("language", c.language);
     if (e.type == "transferred") {
       c.cooldown_until[e.agent_id] = e.data.at("cooldown_until_ms").get<Ms>();
+      c.handed_over_by = e.agent_id;
+      c.handover_note = e.data.value("note", std::string());
+    } else {
+      c.handed_over_by.clear();
+      c.handover_note.clear();
     }
     c.queued_since_ms = e.at_ms;
     enqueue(c);
@@ -762,6 +773,8 @@ struct Router::State {
     offer.expires_at_ms = expires_at;
     offer.queue = c.queue;
     offer.snapshot = c.snapshot;
+    offer.handed_over_by = c.handed_over_by;
+    offer.handover_note = c.handover_note;
     out.emplace_back(std::move(offer));
   }
 

@@ -338,6 +338,10 @@ TEST_F(AgentsTest, TransferToAQueueReachesAnAgentOfThatQueue) {
   ASSERT_TRUE(to_bill.has_value());
   EXPECT_EQ((*to_bill)["conversation_id"], conv);
   EXPECT_EQ((*to_bill)["queue"], "billing_en");
+  // The next agent reads why the conversation was handed on.
+  EXPECT_EQ((*to_bill)["transfer"]["from_agent"], "ana");
+  EXPECT_EQ((*to_bill)["transfer"]["note"], "invoice question");
+  EXPECT_FALSE(offer->contains("transfer"));
 }
 
 TEST_F(AgentsTest, TransferToANamedAgent) {
@@ -356,6 +360,7 @@ TEST_F(AgentsTest, TransferToANamedAgent) {
 
   ASSERT_TRUE(to_ben.has_value());
   EXPECT_EQ((*to_ben)["conversation_id"], conv);
+  EXPECT_EQ((*to_ben)["transfer"]["note"], "you know this customer");
 }
 
 TEST_F(AgentsTest, ReturnToBotUnmutesTheBot) {

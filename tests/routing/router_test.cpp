@@ -414,6 +414,40 @@ TEST_F(RouterTest, TransferToQueueAndToAgent) {
   EXPECT_EQ(only_offer(handed).agent_id, "a3");
   EXPECT_EQ(event_types(handed).front(), "transferred");
   EXPECT_EQ(all_of<Event>(handed).front().data.at("to_agent"), "a3");
+  // Each offer after a transfer says who handed it on and why; the first one had nobody.
+  EXPECT_EQ(offer.handed_over_by, "");
+  EXPECT_EQ(to_a2.handed_over_by, "a1");
+  EXPECT_EQ(to_a2.handover_note, "speaks English");
+  EXPECT_EQ(only_offer(handed).handed_over_by, "a2");
+  EXPECT_EQ(only_offer(handed).handover_note, "billing case");
+}
+
+TEST_F(RouterTest, AHandoverNoteLastsUntilSomeoneAccepts) {
+  online("a1");
+  SendOffer first = only_offer(escalate(make_escalation("c1")));
+  ok(router_->accept("a1", "c1", first.offer_id));
+  online("a2");
+  clock_.advance_ms(kSecond);
+  online("a3");
+  SendOffer to_a2 = only_offer(ok(router_->transfer("a1", "c1", TransferTarget{"de", ""}, "vip")));
+  ASSERT_EQ(to_a2.agent_id, "a2");
+
+  // a2 declines: the next offer still carries the note.
+  SendOffer to_a3 = only_offer(ok(router_->decline("a2", "c1", to_a2.offer_id, "busy")));
+  EXPECT_EQ(to_a3.handed_over_by, "a1");
+  EXPECT_EQ(to_a3.handover_note, "vip");
+  // a3 accepts and drops out past the grace period: the offer that follows has no note.
+  ok(router_->accept("a3", "c1", to_a3.offer_id));
+  ok(router_->agent_disconnected("a3"));
+  online("a4");
+  Effects expired = advance(30 * kSecond);
+  ASSERT_EQ(event_types(expired).front(), "requeued");
+  const std::vector<SendOffer> offers = all_of<SendOffer>(expired);
+  ASSERT_FALSE(offers.empty());
+  for (const SendOffer& offer : offers) {
+    EXPECT_EQ(offer.handed_over_by, "");
+    EXPECT_EQ(offer.handover_note, "");
+  }
 }
 
 TEST_F(RouterTest, TransferRefusals) {

@@ -272,7 +272,13 @@ class Console {
     card.dataset.conversation = frame.conversation_id;
     const head = el('header', 'offer-head');
     head.append(el('h3', '', t.offerTitle(frame.queue)), el('span', 'countdown'));
-    card.append(head, ...this.contextBlocks(frame.snapshot));
+    card.append(head);
+    // After a transfer: who handed the conversation on, and what they left for the next agent.
+    if (frame.transfer) {
+      card.append(this.block(t.handedOverBy(frame.transfer.from_agent),
+                             el('p', 'handover-note', frame.transfer.note || '–')));
+    }
+    card.append(...this.contextBlocks(frame.snapshot));
 
     const actions = el('div', 'offer-actions');
     const reason = el('select', 'decline-reason');

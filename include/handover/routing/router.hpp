@@ -104,6 +104,9 @@ struct SendOffer {
   std::int64_t expires_at_ms = 0;
   std::string queue;
   std::shared_ptr<const std::string> snapshot;
+  // After a transfer: the agent who handed it over ("" otherwise) and the note they left.
+  std::string handed_over_by;
+  std::string handover_note;
 };
 
 struct RevokeOffer {
