@@ -589,6 +589,7 @@ nlohmann::json AgentService::queues_view() const {
                       {"waiting", view.waiting},
                       {"oldest_wait_s", view.oldest_wait_s},
                       {"agents_online", view.agents_online},
+                      {"agents_available", view.agents_available},
                       {"average_wait_s", view.average_wait_s},
                       {"open", view.open}});
   }

@@ -126,15 +126,16 @@ struct Narrator::Impl {
     return conversation->language;
   }
 
-  // True when at least one agent who could take the queue's conversations is online.
-  bool anyone_online(const std::string& queue_name) {
+  // True when at least one agent who could take the queue's conversations is online and not
+  // away: with everyone away an estimate would be invented as well.
+  bool anyone_available(const std::string& queue_name) {
     if (!deps.agents) return true;
     // Held in a local: a range-for over a member of the returned temporary would read it
     // after its end.
     const json views = deps.agents->queues_view();
     for (const auto& view : views.value("queues", json::array())) {
       if (view.value("name", std::string()) == queue_name)
-        return view.value("agents_online", 0) > 0;
+        return view.value("agents_available", 0) > 0;
     }
     return true;
   }
@@ -147,7 +148,7 @@ struct Narrator::Impl {
       if (auto at = deps.agents->position(conversation_id); at && at->position > 0) {
         position = at->position;
         // With nobody online an estimate would be invented: the wait is not known.
-        wait_s = anyone_online(at->queue) ? at->estimated_wait_s : -1;
+        wait_s = anyone_available(at->queue) ? at->estimated_wait_s : -1;
       }
     }
     params.emplace_back("position", std::to_string(position));

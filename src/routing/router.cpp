@@ -142,6 +142,7 @@ struct Agent {
   bool indexed = false;  // in available_
   Ms indexed_key = 0;
   std::vector<std::size_t> counted_in;  // queues whose agents_online counts this agent
+  bool counted_available = false;       // ... and whose agents_available counts it too
 };
 
 struct QueueState {
@@ -151,6 +152,7 @@ struct QueueState {
   bool widens_skills = false;
   WaitList waiting;
   std::int64_t agents_online = 0;
+  std::int64_t agents_available = 0;  // of those, the ones not away
   double average_wait_s = -1;
   double average_offer_accept_s = -1;
   double average_accept_interval_s = -1;
@@ -379,12 +381,18 @@ struct Router::State {
   // Keeps the per-queue online counts in step with the agent's profile, presence and
   // connection; O(queues), so it runs only when one of those changes.
   void recount(Agent& agent) {
-    for (std::size_t index : agent.counted_in) --queue_at(index).agents_online;
+    for (std::size_t index : agent.counted_in) {
+      --queue_at(index).agents_online;
+      if (agent.counted_available) --queue_at(index).agents_available;
+    }
     agent.counted_in.clear();
+    agent.counted_available = false;
     if (agent.presence == Presence::kOffline || !agent.connected) return;
+    agent.counted_available = agent.presence == Presence::kOnline;
     for (auto& [name, queue] : queues) {
       if (!serves(agent, queue)) continue;
       ++queue.agents_online;
+      if (agent.counted_available) ++queue.agents_available;
       agent.counted_in.push_back(queue.index);
     }
   }
@@ -1559,6 +1567,7 @@ std::vector<QueueView> Router::queues_view() const {
       view.oldest_wait_s = std::max(view.oldest_wait_s, waited_s);
     }
     view.agents_online = queue.agents_online;
+    view.agents_available = queue.agents_available;
     view.average_wait_s = queue.average_wait_s < 0
                               ? 0
                               : static_cast<std::int64_t>(std::lround(queue.average_wait_s));

@@ -83,6 +83,16 @@ TEST_F(MessagesTest, WithNobodyOnlineTheWaitIsNotKnown) {
   EXPECT_EQ(text.find("less than a minute"), std::string::npos) << text;
 }
 
+// Agents who are away get no offers: with only them the wait is not known either.
+TEST_F(MessagesTest, WithEveryoneAwayTheWaitIsNotKnown) {
+  auto ana = agent({"ana"});
+  ana->send_json({{"type", "presence"}, {"status", "away"}, {"ref", "p"}});
+  ASSERT_TRUE(ana->read_type("ack").has_value());
+  const std::string conv = escalate("general", 0, "en");
+  const std::string text = wait_for_message(conv, "handover.announce").value("text", "");
+  EXPECT_NE(text.find("estimated wait: not known yet"), std::string::npos) << text;
+}
+
 TEST_F(MessagesTest, RacingRatingsStoreExactlyOne) {
   auto ana = agent({"ana"});
   const std::string conv = escalate("general", 0, "en");

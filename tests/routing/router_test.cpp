@@ -559,6 +559,30 @@ TEST_F(RouterTest, DisconnectReturnsOffersAtOnce) {
   EXPECT_EQ(only_offer(dropped).agent_id, "a3");
 }
 
+// "Online" counts an agent who is away; "available" does not: the wait a user is told rests on
+// the agents who can get offers.
+TEST_F(RouterTest, QueueViewsCountAgentsOnlineAndAvailable) {
+  online("a1");
+  online("a2");
+  ok(router_->set_presence("a2", Presence::kAway));
+  const auto de_view = [&] {
+    for (const QueueView& view : router_->queues_view()) {
+      if (view.name == "de") return view;
+    }
+    ADD_FAILURE() << "no queue de";
+    return QueueView{};
+  };
+
+  EXPECT_EQ(de_view().agents_online, 2);
+  EXPECT_EQ(de_view().agents_available, 1);
+  ok(router_->set_presence("a1", Presence::kAway));
+  EXPECT_EQ(de_view().agents_available, 0);
+  ok(router_->set_presence("a2", Presence::kOnline));
+  ok(router_->agent_disconnected("a1"));
+  EXPECT_EQ(de_view().agents_online, 1);
+  EXPECT_EQ(de_view().agents_available, 1);
+}
+
 TEST_F(RouterTest, DisconnectKeepsAssignmentsForTheGraceThenRequeuesWithBoost) {
   online("a1");
   SendOffer offer = only_offer(escalate(make_escalation("c1")));
