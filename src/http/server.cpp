@@ -188,9 +188,12 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
                                                        shared_from_this()));
   }
 
-  void on_header(beast::error_code ec, std::size_t) {
+  void on_header(beast::error_code ec, std::size_t header_bytes) {
     in_flight_ = true;
     request_complete_ = false;
+    // Beast checks its limit per parse call and drops the fields it parsed before the next
+    // one, so a header read in several pieces could pass at nearly twice the limit.
+    if (!ec && header_bytes > shared_.options.header_limit) ec = bhttp::error::header_limit;
     if (ec) return fail_read(ec, /*header_phase=*/true);
 
     const auto& req = parser_->get();
