@@ -225,8 +225,27 @@ bool Masker::mask_json(nlohmann::json& value, Destination destination) const {
     if (masked.changed) value = std::move(masked.text);
     return masked.changed;
   }
-  if (value.is_object() || value.is_array()) {
+  if (value.is_array()) {
     for (auto& item : value) changed = mask_json(item, destination) || changed;
+  }
+  if (value.is_object()) {
+    bool names_change = false;
+    for (auto& [key, item] : value.items()) {
+      changed = mask_json(item, destination) || changed;
+      names_change = names_change || mask(key, destination).changed;
+    }
+    if (!names_change) return changed;
+    // Member names carry personal data too ({"a@b.de": ...}). A masked name that meets
+    // another member's name keeps both values, the later under a numbered name.
+    nlohmann::json out = nlohmann::json::object();
+    for (auto& [key, item] : value.items()) {
+      const std::string name = mask(key, destination).text;
+      std::string unique = name;
+      for (int n = 2; out.contains(unique); ++n) unique = name + " (" + std::to_string(n) + ")";
+      out[unique] = std::move(item);
+    }
+    value = std::move(out);
+    return true;
   }
   return changed;
 }

@@ -183,7 +183,16 @@ TEST(MaskerTest, MasksEveryStringInsideJson) {
   EXPECT_EQ(value["note"], "Tel [phone]");
   EXPECT_EQ(value["items"][0]["mail"], "[email]");
   EXPECT_EQ(value["items"][1], 42);
-  EXPECT_TRUE(value.contains("mail@key.de"));
+  // Member names are masked too; two that mask alike both keep their values.
+  EXPECT_FALSE(value.contains("mail@key.de"));
+  EXPECT_EQ(value["[email]"], true);
+  auto twins = nlohmann::json::parse(R"({"a@b.de":1,"c@d.de":{"+49 30 7654321":"x"}})");
+  EXPECT_TRUE(default_masker()->mask_json(twins, Destination::kStore));
+  EXPECT_EQ(twins, nlohmann::json::parse(R"j({"[email]":1,"[email] (2)":{"[phone]":"x"}})j"));
+  // Without anything to mask, nothing changes.
+  auto plain = nlohmann::json::parse(R"({"order_value":12.5,"page":{"path":"/help"}})");
+  EXPECT_FALSE(default_masker()->mask_json(plain, Destination::kStore));
+  EXPECT_EQ(plain["page"]["path"], "/help");
 }
 
 TEST(MaskerTest, LogSafeMasksEverythingAndEscapesControlCharacters) {
