@@ -1435,8 +1435,8 @@ Result<std::string> Router::State::check_transfer_target(const Conversation& c,
   // The conversation would wait for that agent alone (pinned_agent), and nobody else could
   // take it: refuse what the agent could never be offered.
   if (!State::matches(c, *to)) {
-    return conflict(kNotEligible, "agent " + target.agent + " lacks the skills or the language of " +
-                                      c.id);
+    return conflict(kNotEligible,
+                    "agent " + target.agent + " lacks the skills or the language of " + c.id);
   }
   if (auto cooling = c.cooldown_until.find(to->profile.id);
       cooling != c.cooldown_until.end() && s.clock.now_ms() < cooling->second) {

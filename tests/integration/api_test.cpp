@@ -162,7 +162,8 @@ TEST_F(ApiTest, AConversationTokenMayNotPostMetadata) {
   ASSERT_EQ(created.status, 201);
   const std::string id = created.json()["id"];
   const std::string token = created.json()["token"];
-  const std::string priced = R"({"role":"user","text":"this is bad","metadata":{"order_value":1e8}})";
+  const std::string priced =
+      R"({"role":"user","text":"this is bad","metadata":{"order_value":1e8}})";
 
   auto from_token = call("POST", turns_path(id), priced, token);
   auto from_bot = call("POST", turns_path(id), priced);
