@@ -175,6 +175,7 @@ void AgentService::Impl::transition_locked(std::vector<PlannedWrite>& writes,
   if (state == kStateBot) {
     states.erase(conversation);
     assigned.erase(conversation);
+    held_turns.erase(conversation);
     std::lock_guard lock(conn_mu);
     snapshots.erase(conversation);
     escalated_at_ns.erase(conversation);
@@ -215,9 +216,15 @@ void AgentService::Impl::plan_locked(routing::Effects effects, std::vector<Plann
       assigned[assign->conversation_id] = assign->agent_id;
       assignments.inc();
       json data = {{"conversation_id", assign->conversation_id}, {"queue", assign->queue}};
-      write_for(writes, assign->conversation_id)
-          .events.push_back(agent_event(kEventAssigned, assign->conversation_id, assign->agent_id,
-                                        std::move(data)));
+      auto& events = write_for(writes, assign->conversation_id).events;
+      events.push_back(agent_event(kEventAssigned, assign->conversation_id, assign->agent_id,
+                                   std::move(data)));
+      // What the user wrote since the snapshot, which the offer did not carry.
+      if (auto held = held_turns.find(assign->conversation_id); held != held_turns.end()) {
+        for (const auto& turn : held->second.turns) {
+          events.push_back(turn_event(assign->agent_id, turn, /*catch_up=*/true));
+        }
+      }
     } else if (auto* unassign = std::get_if<routing::Unassigned>(&effect)) {
       const bool to_bot = unassign->reason == "resolved" || unassign->reason == "returned";
       transition_locked(writes, unassign->conversation_id, to_bot ? kStateBot : kStateQueued);
@@ -409,6 +416,8 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
     return s.call_outside([done, status = effects.status()] { done(status); });
   }
   s.escalations.inc();
+  s.held_turns[e.conversation_id].after_seq =
+      e.history_through > 0 ? e.history_through : conversation->last_seq;
   {
     std::lock_guard conn_lock(s.conn_mu);
     s.snapshots[e.conversation_id] = snapshot;
@@ -426,6 +435,7 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
         (void)impl_->router.cancel(id, "not_persisted");
         impl_->states.erase(id);
         impl_->assigned.erase(id);
+        impl_->held_turns.erase(id);
       });
     }
     impl_->call_outside([done, record = std::move(record)] { done(record); });
@@ -464,6 +474,8 @@ Status AgentService::plan_escalation(const Escalation& request,
     return effects.status();
   }
   s.escalations.inc();
+  s.held_turns[e.conversation_id].after_seq =
+      e.history_through > 0 ? e.history_through : conversation.last_seq;
   {
     std::lock_guard conn_lock(s.conn_mu);
     s.snapshots[e.conversation_id] = snapshot;
@@ -489,23 +501,55 @@ void AgentService::escalation_committed(const std::string& id,
     (void)s.router.cancel(id, "not_persisted");
     s.states.erase(id);
     s.assigned.erase(id);
+    s.held_turns.erase(id);
   });
 }
 
+void AgentService::set_agent_view(AgentView view) {
+  std::lock_guard lock(impl_->mu);
+  impl_->agent_view = std::move(view);
+}
+
+store::EventRecord AgentService::Impl::turn_event(const std::string& agent,
+                                                  const store::TurnRecord& turn,
+                                                  bool catch_up) const {
+  json data = {{"conversation_id", turn.conversation_id},
+               {"turn", turn_json(agent_view ? agent_view(turn) : turn)}};
+  if (catch_up) data["catch_up"] = true;
+  return agent_event(kEventTurn, turn.conversation_id, agent, std::move(data));
+}
+
+void AgentService::Impl::hold_turn_locked(const store::TurnRecord& turn) {
+  auto it = held_turns.find(turn.conversation_id);
+  if (it == held_turns.end() || turn.seq <= it->second.after_seq) return;
+  auto& turns = it->second.turns;
+  if (!turns.empty() && turn.seq <= turns.back().seq) return;  // seen already
+  store::TurnRecord kept;
+  kept.conversation_id = turn.conversation_id;
+  kept.seq = turn.seq;
+  kept.client_turn_id = turn.client_turn_id;
+  kept.role = turn.role;
+  kept.text = turn.text;
+  kept.actions_json = turn.actions_json;
+  kept.metadata_json = turn.metadata_json;
+  kept.created_at_ms = turn.created_at_ms;
+  turns.push_back(std::move(kept));
+  if (turns.size() > kMaxHeldTurns) turns.pop_front();
+}
+
 void AgentService::on_turn_committed(const store::ConversationRecord& conv,
-                                     const store::TurnRecord& turn, const AgentView& agent_view) {
+                                     const store::TurnRecord& turn) {
   if (turn.role != "user" && turn.role != "system") return;
   Impl& s = *impl_;
   std::string agent;
   {
     Impl::RouterLock lock(s);
+    s.hold_turn_locked(turn);
     auto it = s.assigned.find(conv.id);
     if (it == s.assigned.end()) return;
     agent = it->second;
-    json data = {{"conversation_id", conv.id},
-                 {"turn", turn_json(agent_view ? agent_view(turn) : turn)}};
     // Submitted under the lock so it is ordered after the assignment's own events.
-    s.store.append_events({agent_event(kEventTurn, conv.id, agent, std::move(data))},
+    s.store.append_events({s.turn_event(agent, turn, /*catch_up=*/false)},
                           [&s, token = s.track()](Result<std::vector<store::EventRecord>> stored) {
                             if (!stored) {
                               s.store_failures.inc();
@@ -516,6 +560,11 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
                           });
   }
   spdlog::debug("turn relayed conv={} agent={} seq={}", conv.id, agent, turn.seq);
+}
+
+void AgentService::forget_turns(const std::vector<std::string>& conversation_ids) {
+  std::lock_guard lock(impl_->mu);
+  for (const auto& id : conversation_ids) impl_->held_turns.erase(id);
 }
 
 Result<std::string> AgentService::escalation_snapshot(const std::string& conversation_id) const {
@@ -695,6 +744,7 @@ Status AgentService::Impl::restore() {
   });
   if (!status.is_ok()) return status;
   rebuild_mirrors_locked(*active);
+  if (Status held = restore_held_turns_locked(); !held.is_ok()) return held;
   spdlog::info("routing restored conversations={} events={} agents={}", active->size(),
                replay.size(), agents.size());
   return Status::ok();
@@ -712,6 +762,29 @@ void AgentService::Impl::rebuild_mirrors_locked(
     states[conversation.id] = conversation.state;
     if (!position->assigned_agent.empty()) assigned[conversation.id] = position->assigned_agent;
   }
+}
+
+Status AgentService::Impl::restore_held_turns_locked() {
+  for (const auto& [id, state] : states) {
+    HeldTurns& held = held_turns[id];
+    if (auto it = snapshots.find(id); it != snapshots.end() && it->second) {
+      const json snapshot = json::parse(*it->second, nullptr, false);
+      const json conversation = snapshot.is_object() ? snapshot.value("conversation", json())
+                                                     : json();
+      const json seq = conversation.is_object() ? conversation.value("last_seq", json()) : json();
+      if (seq.is_number_integer()) held.after_seq = seq.get<std::int64_t>();
+    }
+    for (std::int64_t after = held.after_seq;;) {
+      auto page = store.list_turns(id, after, kPage);
+      if (!page) return page.status();
+      for (const auto& turn : *page) {
+        if (turn.role == "user" || turn.role == "system") hold_turn_locked(turn);
+      }
+      if (page->size() < kPage) break;
+      after = page->back().seq;
+    }
+  }
+  return Status::ok();
 }
 
 // ---- Timer ------------------------------------------------------------------------------------

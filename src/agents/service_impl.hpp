@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -108,6 +109,13 @@ struct AgentService::Impl {
   class RouterLock;
   Status restore();
   void rebuild_mirrors_locked(const std::vector<store::ConversationRecord>& active);
+  // Reads back the turns restored conversations received since their snapshots.
+  Status restore_held_turns_locked();
+  // Keeps `turn` for the conversation's next assignment, when routing holds it.
+  void hold_turn_locked(const store::TurnRecord& turn);
+  // The `agent.turn` event that shows `turn` to `agent`.
+  store::EventRecord turn_event(const std::string& agent, const store::TurnRecord& turn,
+                                bool catch_up) const;
   void run_timer();
 
   // ---- Delivery (agent_socket.cpp); takes conn_mu only -------------------------------------
@@ -168,6 +176,13 @@ struct AgentService::Impl {
   std::int64_t armed_deadline = 0;  // what the timer thread sleeps towards (max: nothing)
   std::unordered_map<std::string, std::string> states;    // conversation -> queued | agent
   std::unordered_map<std::string, std::string> assigned;  // conversation -> agent
+  // Turns of routed conversations, for the next agent to take them (on_turn_committed()).
+  struct HeldTurns {
+    std::int64_t after_seq = 0;  // the snapshot's history ends here
+    std::deque<store::TurnRecord> turns;  // as stored, without evaluation
+  };
+  std::unordered_map<std::string, HeldTurns> held_turns;
+  AgentView agent_view;                // set before traffic
   PositionListener position_listener;  // set before traffic
   std::unordered_map<std::string, int> open_connections;  // agent -> count
   std::unordered_set<std::string> profile_dirty;          // changed while disconnected

@@ -324,6 +324,7 @@ void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
   if (!conv) return respond(store_error(conv.status()));
   e.reasons = {{"source", "api"}, {"reason", reason}, {"key", call.principal.key_name}};
   e.snapshot_json = serialised_snapshot(ctx, *conv, e.reasons);
+  e.history_through = conv->last_seq;
   const std::string queue = e.queue.empty() ? ctx.agents->default_queue(conv->language) : e.queue;
   ctx.agents->escalate(std::move(e), [respond, queue](Result<store::ConversationRecord> result) {
     if (!result) {

@@ -13,6 +13,7 @@
 #include "static_files.hpp"
 #include "turn_intake.hpp"
 #include "work_queue.hpp"
+#include "handover/agents/agent_service.hpp"
 #include "handover/metrics/registry.hpp"
 #include "handover/privacy/masker.hpp"
 #include "handover/store/store.hpp"
@@ -66,6 +67,11 @@ class ApiImpl final : public Api, public TurnPoster {
         pages_(deps.config.web) {
     ctx_.feed = deps.feed;
     ctx_.slow_work = &slow_work_;
+    if (deps.agents) {
+      deps.agents->set_agent_view([masker = masker_](const store::TurnRecord& turn) {
+        return masked_for_agent(*masker, turn);
+      });
+    }
     if (deps.triggers) {
       intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
       ctx_.intake = intake_.get();

@@ -141,6 +141,10 @@ std::optional<std::string> serialised_snapshot_with(ApiContext& ctx,
                                                     store::ConversationRecord conversation,
                                                     const nlohmann::json& reasons,
                                                     const store::TurnRecord& turn);
+// How a stored turn is shown to agents: personal data masked for the agent destination
+// (conversations.cpp).
+store::TurnRecord masked_for_agent(const privacy::Masker& masker, store::TurnRecord turn);
+
 // GET /v1/conversations/{id}/snapshot: the snapshot stored with the latest escalation.
 void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond);
 

@@ -215,14 +215,8 @@ void mask_for_store(const privacy::Masker& masker, store::TurnRecord& turn) {
   mask_json_text(masker, turn.metadata_json, kStore);
 }
 
-// A stored turn as an agent may see it.
 store::TurnRecord for_agent(const privacy::Masker& masker, store::TurnRecord turn) {
-  constexpr auto kAgent = privacy::Destination::kAgent;
-  privacy::Masked text = masker.mask(turn.text, kAgent);
-  if (text.changed) turn.text = std::move(text.text);
-  mask_json_text(masker, turn.metadata_json, kAgent);
-  mask_json_text(masker, turn.actions_json, kAgent);
-  return turn;
+  return masked_for_agent(masker, std::move(turn));
 }
 
 struct CustomerInput {
@@ -489,6 +483,7 @@ void escalate(ApiContext& ctx, const store::ConversationRecord& conv, const Verd
   if (!ctx.agents) return record_escalation(ctx, conv.id, verdict, std::move(done));
   agents::Escalation e = escalation_of(conv.id, verdict);
   e.snapshot_json = serialised_snapshot(ctx, conv, e.reasons);
+  e.history_through = conv.last_seq;
   // A rule may name a queue the routing does not know: hand over to the default queue for
   // the conversation's language rather than leave the user with the bot.
   auto retry = [&ctx, e, done](Result<store::ConversationRecord> r) mutable {
@@ -537,6 +532,7 @@ store::AppendFollowUpFn escalation_follow_up(ApiContext& ctx, store::Conversatio
     }
     if (!snapshot) return;
     e.snapshot_json = std::move(*snapshot);
+    e.history_through = turn.seq;
     Status planned = ctx.agents->plan_escalation(e, at_turn, state, out);
     // As escalate() does: a queue routing does not know falls back to the default queue.
     if (!planned.is_ok() && routing::error_code(planned) == "unknown_queue" && !e.queue.empty()) {
@@ -571,10 +567,8 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
   if (ctx.agents && (result->turn.role == "user" || result->turn.role == "system")) {
-    // Masked only when an agent holds the conversation: most turns go to nobody.
-    ctx.agents->on_turn_committed(conv, result->turn, [&ctx](const store::TurnRecord& turn) {
-      return for_agent(ctx.masker, turn);
-    });
+    // Masked only when sent to an agent: most turns go to nobody.
+    ctx.agents->on_turn_committed(conv, result->turn);
   }
   const bool hand_over = verdict.kind == triggers::DecisionKind::kEscalate &&
                          conv.state == agents::kStateBot &&
@@ -833,6 +827,15 @@ void list_turns(ApiContext& ctx, Call& call, http::Responder respond) {
   w.end_array();
   w.end_object();
   respond_audited(ctx, access, "turns.read", *conv, json_response(200, body), std::move(respond));
+}
+
+store::TurnRecord masked_for_agent(const privacy::Masker& masker, store::TurnRecord turn) {
+  constexpr auto kAgent = privacy::Destination::kAgent;
+  privacy::Masked text = masker.mask(turn.text, kAgent);
+  if (text.changed) turn.text = std::move(text.text);
+  mask_json_text(masker, turn.metadata_json, kAgent);
+  mask_json_text(masker, turn.actions_json, kAgent);
+  return turn;
 }
 
 }  // namespace handover::api

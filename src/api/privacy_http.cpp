@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "context.hpp"
+#include "handover/agents/agent_service.hpp"
 #include "handover/feed/feed.hpp"
 #include "handover/privacy/retention.hpp"
 #include "handover/triggers/trigger_service.hpp"
@@ -214,12 +215,14 @@ void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
       record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.erase");
   auto* triggers = ctx.triggers;
   auto* feed = ctx.feed;
-  ctx.store.erase_customer(std::move(request), [respond, triggers, feed, id = *customer](
+  auto* agents = ctx.agents;
+  ctx.store.erase_customer(std::move(request), [respond, triggers, feed, agents, id = *customer](
                                                    Result<store::ErasureOutcome> erased) {
     if (!erased) return respond(store_problem(erased.status()));
     if (triggers) {
       for (const auto& conversation : erased->conversation_ids) triggers->forget(conversation);
     }
+    if (agents) agents->forget_turns(erased->conversation_ids);
     // Open event streams of the erased conversations close.
     if (feed) feed->end_conversations(erased->conversation_ids);
     // The customer id stays out of the log: the audit record is the trace.

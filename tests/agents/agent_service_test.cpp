@@ -187,6 +187,48 @@ class AgentServiceTest : public ::testing::Test {
   }
   std::string state_of(const std::string& id) { return store_->get_conversation(id)->state; }
 
+  // Stores a turn of `role` and tells the service, as the API does after the commit.
+  store::TurnRecord post(const std::string& conv, const std::string& text,
+                         const std::string& role = "user") {
+    store::AppendTurnRequest request;
+    request.turn.conversation_id = conv;
+    request.turn.role = role;
+    request.turn.text = text;
+    auto stored = wait<store::AppendTurnOutcome>(
+        [&](auto done) { store_->append_turn(std::move(request), std::move(done)); });
+    EXPECT_TRUE(stored) << stored.status().to_string();
+    if (!stored) return {};
+    service_->on_turn_committed(*store_->get_conversation(conv), stored->turn);
+    return stored->turn;
+  }
+  // Accepts the next offer on `agent`; the frames from `assigned` on, once acknowledged.
+  std::vector<json> accept_next(const std::shared_ptr<FakeConnection>& agent) {
+    auto offer = agent->next("offer");
+    if (!offer) return {};
+    say(agent, {{"type", "accept"},
+                {"conversation_id", (*offer)["conversation_id"]},
+                {"offer_id", (*offer)["offer_id"]}});
+    if (!agent->next("ack")) return {};
+    std::vector<json> from_assigned;
+    for (const auto& frame : agent->frames()) {
+      if (frame["type"] == "assigned" && frame["conversation_id"] == (*offer)["conversation_id"]) {
+        from_assigned.clear();
+      }
+      from_assigned.push_back(frame);
+    }
+    return from_assigned;
+  }
+  // The texts of the catch-up turn frames among `frames`.
+  static std::vector<std::string> caught_up(const std::vector<json>& frames) {
+    std::vector<std::string> texts;
+    for (const auto& frame : frames) {
+      if (frame["type"] == "turn" && frame.value("catch_up", false)) {
+        texts.push_back(frame["turn"]["text"]);
+      }
+    }
+    return texts;
+  }
+
   // Escalates `conv` and has `agent` accept the offer; true once the agent got both the
   // assignment and the acknowledgement of its accept (both are taken from its frames).
   [[nodiscard]] bool hand_to(const std::shared_ptr<FakeConnection>& agent,
@@ -312,27 +354,124 @@ TEST_F(AgentServiceTest, RelaysTheAgentsViewOfATurnAndBuildsItOnlyForAHeldConver
   ASSERT_TRUE(hand_to(ana, held));
 
   int views = 0;
-  const AgentService::AgentView masked = [&views](const store::TurnRecord& turn) {
+  service_->set_agent_view([&views](const store::TurnRecord& turn) {
     ++views;
     store::TurnRecord shown = turn;
     shown.text = "IBAN [masked]";
     return shown;
-  };
+  });
   store::TurnRecord turn;
   turn.seq = 1;
   turn.role = "user";
   turn.text = "IBAN DE89370400440532013000";
   turn.conversation_id = with_bot;
-  service_->on_turn_committed(*store_->get_conversation(with_bot), turn, masked);
+  service_->on_turn_committed(*store_->get_conversation(with_bot), turn);
   EXPECT_EQ(views, 0) << "nobody holds that conversation";
   turn.conversation_id = held;
-  service_->on_turn_committed(*store_->get_conversation(held), turn, masked);
+  service_->on_turn_committed(*store_->get_conversation(held), turn);
   auto relayed = ana->next("turn");
 
   ASSERT_TRUE(relayed.has_value());
   EXPECT_EQ(views, 1);
   EXPECT_EQ((*relayed)["conversation_id"], held);
   EXPECT_EQ((*relayed)["turn"]["text"], "IBAN [masked]");
+}
+
+TEST_F(AgentServiceTest, TurnsPostedWhileWaitingFollowTheAssignmentMaskedAndInOrder) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  post(conv, "in the snapshot");
+  ASSERT_TRUE(escalate(conv));
+  int views = 0;
+  service_->set_agent_view([&views](const store::TurnRecord& turn) {
+    ++views;
+    store::TurnRecord shown = turn;
+    if (shown.text.find("DE89") != std::string::npos) shown.text = "IBAN [masked]";
+    return shown;
+  });
+  post(conv, "hello? anyone there?");
+  post(conv, "bot answer while waiting", "bot");
+  post(conv, "IBAN DE89370400440532013000");
+  EXPECT_EQ(views, 0) << "nothing is shown before someone takes the conversation";
+
+  const std::vector<json> frames = accept_next(ana);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames.front()["type"], "assigned");
+  EXPECT_EQ(caught_up(frames), (std::vector<std::string>{"hello? anyone there?", "IBAN [masked]"}));
+  std::int64_t previous = 0;
+  for (const auto& frame : frames) {
+    if (frame["type"] != "turn") continue;
+    EXPECT_GT(frame["seq"].get<std::int64_t>(), frames.front()["seq"].get<std::int64_t>());
+    EXPECT_GT(frame["turn"]["seq"].get<std::int64_t>(), previous);
+    previous = frame["turn"]["seq"].get<std::int64_t>();
+  }
+  // Stored like every agent event: a resume replays them.
+  auto resumed = connect("hat_ana", {{"resume_after", 0}});
+  ASSERT_TRUE(resumed->next("ack").has_value());
+  EXPECT_EQ(caught_up(resumed->frames()).size(), 2u);
+}
+
+TEST_F(AgentServiceTest, TheNextAgentAfterATransferGetsEverythingTheUserWroteSinceTheSnapshot) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  post(conv, "waiting");
+  ASSERT_EQ(caught_up(accept_next(ana)), std::vector<std::string>{"waiting"});
+  post(conv, "told to ana");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  auto ben = connect(add_agent("ben"));
+  say(ana, {{"type", "transfer"}, {"conversation_id", conv}, {"queue", "general"}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  post(conv, "waiting again");
+
+  EXPECT_EQ(caught_up(accept_next(ben)),
+            (std::vector<std::string>{"waiting", "told to ana", "waiting again"}));
+}
+
+TEST_F(AgentServiceTest, HeldTurnsAreTheNewestFiftyAndEndWhenTheConversationIsBackWithTheBot) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  for (int i = 1; i <= 60; ++i) post(conv, "m" + std::to_string(i));
+  const std::vector<std::string> texts = caught_up(accept_next(ana));
+  ASSERT_EQ(texts.size(), AgentService::kMaxHeldTurns);
+  EXPECT_EQ(texts.front(), "m11");
+  EXPECT_EQ(texts.back(), "m60");
+
+  say(ana, {{"type", "return_to_bot"}, {"conversation_id", conv}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  post(conv, "with the bot again");
+  ASSERT_TRUE(escalate(conv));
+  post(conv, "second wait");
+  EXPECT_EQ(caught_up(accept_next(ana)), std::vector<std::string>{"second wait"});
+}
+
+TEST_F(AgentServiceTest, TurnsPostedWhileWaitingSurviveARestart) {
+  const std::string token = add_agent("ana");
+  const std::string conv = create_conversation();
+  post(conv, "before");
+  Escalation e;
+  e.conversation_id = conv;
+  e.queue = "general";
+  e.snapshot_json = R"({"snapshot_version":2,"conversation":{"id":"x","last_seq":1}})";
+  ASSERT_TRUE(wait<store::ConversationRecord>(
+      [&](auto done) { service_->escalate(e, std::move(done)); }));
+  post(conv, "while waiting");
+  post(conv, "still waiting");
+
+  restart_service();
+  auto ana = connect(token);
+  EXPECT_EQ(caught_up(accept_next(ana)),
+            (std::vector<std::string>{"while waiting", "still waiting"}));
+}
+
+TEST_F(AgentServiceTest, ErasedConversationsLeaveNoHeldTurns) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  post(conv, "my card is 4111 1111 1111 1111");
+  service_->forget_turns({conv});
+  EXPECT_TRUE(caught_up(accept_next(ana)).empty());
 }
 
 TEST_F(AgentServiceTest, OfferTimesOutWhenTheClockPassesItsDeadline) {

@@ -230,6 +230,42 @@ TEST_F(AgentsTest, WithoutAnAgentTheConversationWaitsUntilOneArrives) {
   EXPECT_EQ((*offer)["conversation_id"], conv);
 }
 
+TEST_F(AgentsTest, TheAgentGetsWhatTheUserWroteWhileWaitingRightAfterTheAssignment) {
+  const std::string conv = create_conversation();
+  ASSERT_EQ(post_turn(conv, "user", "Mein Paket fehlt").status, 201);
+  ASSERT_EQ(handover(conv, "general").status, 202);
+  ASSERT_EQ(post_turn(conv, "user", "Hallo? Schreiben Sie an max@example.com").status, 201);
+  ASSERT_EQ(post_turn(conv, "user", "Bestellung 4711").status, 201);
+
+  auto ana = agent({"ana"});
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  ana->send_json({{"type", "accept"},
+                  {"conversation_id", conv},
+                  {"offer_id", (*offer)["offer_id"]}});
+  // They come between `assigned` and the ack of the accept.
+  bool assigned = false;
+  std::vector<json> caught_up;
+  for (auto frame = ana->read(); frame; frame = ana->read()) {
+    const std::string type = frame->value("type", "");
+    if (type == "ack" && frame->value("for", "") == "accept") break;
+    if (type == "assigned") assigned = true;
+    if (type == "turn" && (*frame)["turn"]["role"] == "user") {
+      EXPECT_TRUE(assigned) << "a turn before the assignment";
+      caught_up.push_back(*frame);
+    }
+  }
+  ASSERT_EQ(caught_up.size(), 2u);
+
+  const json& history = (*offer)["snapshot"]["history"];
+  ASSERT_EQ(history.size(), 1u) << "the snapshot ends at the escalation";
+  EXPECT_EQ(history[0]["text"], "Mein Paket fehlt");
+  EXPECT_EQ(caught_up[0]["turn"]["text"], "Hallo? Schreiben Sie an [email]");
+  EXPECT_EQ(caught_up[1]["turn"]["text"], "Bestellung 4711");
+  for (const auto& frame : caught_up) EXPECT_EQ(frame["catch_up"], true);
+  EXPECT_LT(caught_up[0]["turn"]["seq"], caught_up[1]["turn"]["seq"]);
+}
+
 TEST_F(AgentsTest, CapacityIsNeverExceededWhenTwentyEscalateAtOnce) {
   auto ana = agent({"ana", {}, {}, 1});
   std::vector<std::string> conversations(20);

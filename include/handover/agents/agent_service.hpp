@@ -3,6 +3,7 @@
 // (docs/agent-protocol.md) and relays turns between customers and agents.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,6 +44,9 @@ struct Escalation {
   int priority = 0;                 // 0..100, added to the queue's priority
   nlohmann::json reasons = nlohmann::json::object();  // trigger trace, kept in the audit event
   std::string snapshot_json;  // serialised once; shared by every offer ("" becomes "{}")
+  // The newest turn seq the snapshot's history covers; later turns reach the agent as `turn`
+  // events. 0: the conversation's last_seq when the escalation is planned.
+  std::int64_t history_through = 0;
 };
 
 // Where a waiting conversation stands. Position 1 is next; 0 once an agent has it.
@@ -106,13 +110,23 @@ class AgentService final : public http::WebSocketHandler {
 
   // The turn as an agent may see it (personal data masked).
   using AgentView = std::function<store::TurnRecord(const store::TurnRecord&)>;
+  // Sets how turns are shown to agents; without one they are shown as stored. Call before
+  // traffic (it may follow start()).
+  void set_agent_view(AgentView view);
 
-  // A user or system turn committed on `conv`. When a person holds the conversation the
-  // turn, as `agent_view` shows it (as it is without one), is persisted as an agent-directed
-  // event and relayed to that agent. Other turns and conversations are ignored, and
-  // `agent_view` is not called for them. Never blocks on the store.
-  void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn,
-                         const AgentView& agent_view = {});
+  // A user or system turn committed on `conv`. While routing holds the conversation (from
+  // its escalation until it is back with the bot) the turn is kept, the newest
+  // kMaxHeldTurns of those after the snapshot: each assignment sends them to the agent who
+  // takes the conversation, after `assigned`, so nothing the user wrote while waiting or to
+  // an earlier agent is missing. When a person holds the conversation the turn is also
+  // persisted as an agent-directed event and relayed at once. Other turns and conversations
+  // are ignored. The agent view is applied only to turns that are sent. Never blocks on the
+  // store.
+  void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
+  static constexpr std::size_t kMaxHeldTurns = 50;
+
+  // Drops what the service keeps in memory about erased conversations' turns.
+  void forget_turns(const std::vector<std::string>& conversation_ids);
 
   // The snapshot stored with the conversation's latest escalation, the text its offers
   // carried. NotFound when this service never escalated the conversation; the store's error
