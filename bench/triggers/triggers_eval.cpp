@@ -292,8 +292,12 @@ void anger_set(const Scorer& scorer, const std::string& name, const std::string&
   Binary result;
   for (std::size_t i = 1; i < rows.size(); ++i) {
     if (static_cast<int>(rows[i].size()) <= text_column) continue;
-    result.add(gold(rows[i]), predicted(scorer.user_turn(
-                                  rows[i][static_cast<std::size_t>(text_column)], language)));
+    const std::string& text = rows[i][static_cast<std::size_t>(text_column)];
+    const bool flagged = predicted(scorer.user_turn(text, language));
+    result.add(gold(rows[i]), flagged);
+    // Every flagged row, for comparing two builds row by row.
+    if (flagged) std::fprintf(stderr, "  %s flagged: %d %s\n", name.c_str(), gold(rows[i]) ? 1 : 0,
+                              text.c_str());
   }
   result.print(name);
 }

@@ -21,6 +21,7 @@ struct CategoryMasks {
   std::uint64_t laughter = 0;  // "lol", "haha": read like emoticons, never negated
   std::uint64_t insult = 0;
   std::uint64_t anger = 0;    // words of anger that insult nobody
+  std::uint64_t expletive = 0;  // insult or anger cues a negation leaves standing ("don't f...")
   std::uint64_t address = 0;  // "you are", "du bist": a negative word after it insults
   std::uint64_t legal = 0;
   std::uint64_t public_complaint = 0;

@@ -64,6 +64,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.laughter = bit("laughter");
   m.insult = bit("insult");
   m.anger = bit("anger");
+  m.expletive = bit("expletive");
   m.address = bit("address");
   m.legal = bit("legal");
   m.public_complaint = bit("public_complaint");

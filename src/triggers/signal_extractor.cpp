@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -199,6 +200,41 @@ bool SignalExtractor::negated(const Scratch& scratch, std::size_t index, std::ui
   return false;
 }
 
+// An insult or anger cue after a negation in its clause ("I'm not angry", "Sie sind kein
+// Idiot") insults nobody and, for an anger cue, shows no anger. It stands when it is an
+// expletive or booster ("I don't give a f..."), when a booster or a sentiment word comes
+// between ("never been so angry", "nicht guter Arsch": the negation is theirs) and in a
+// question ("isn't that stupid?", which asserts it).
+bool SignalExtractor::rudeness_negated(const Scratch& scratch, std::size_t index) const {
+  const PhraseMatch& match = scratch.matches[index];
+  if ((match.categories & (masks_.expletive | masks_.booster)) != 0) return false;
+  const auto& tokens = scratch.text.tokens;
+  const std::uint16_t clause = tokens[match.begin].clause;
+  std::optional<std::uint32_t> negator_end;
+  for (std::size_t j = index; j-- > 0;) {
+    const PhraseMatch& before = scratch.matches[j];
+    if (tokens[before.begin].clause != clause) break;
+    if (before.end > match.begin) continue;
+    if ((before.categories & masks_.booster) != 0) return false;
+    if ((before.categories & masks_.negation) != 0) {
+      if (match.begin - before.end < kNegationWindow) negator_end = before.end;
+      break;
+    }
+  }
+  if (!negator_end) return false;
+  for (std::uint32_t t = *negator_end; t < match.begin; ++t) {
+    if (tokens[t].kind == TokenKind::kWord &&
+        lexicon_.resolve(tokens[t].word, match.language).has_valence) {
+      return false;
+    }
+  }
+  const std::uint16_t sentence = tokens[match.begin].sentence;
+  for (std::size_t t = match.end; t < tokens.size() && tokens[t].sentence == sentence; ++t) {
+    if (tokens[t].kind == TokenKind::kPunct && tokens[t].punct == '?') return false;
+  }
+  return true;
+}
+
 void SignalExtractor::add_evidence(const Scratch& scratch, const PhraseMatch& match,
                                    SignalFamily family, std::uint64_t category,
                                    Signals& out) const {
@@ -240,9 +276,8 @@ void SignalExtractor::note_match(const Scratch& scratch, std::size_t index, std:
                                  TurnCues& cues, Signals& out) const {
   const std::uint64_t risk = masks_.legal | masks_.public_complaint | masks_.churn;
   const std::uint64_t intent = masks_.purchase | masks_.upgrade | masks_.cancel;
-  const std::uint64_t plain = masks_.insult | masks_.anger | masks_.topics | masks_.vague |
-                              masks_.progress | masks_.no_progress | masks_.hedge |
-                              masks_.handover_offer;
+  const std::uint64_t plain = masks_.topics | masks_.vague | masks_.progress |
+                              masks_.no_progress | masks_.hedge | masks_.handover_offer;
   const PhraseMatch& m = scratch.matches[index];
   const unsigned sentence = scratch.text.tokens[m.begin].sentence;
   const std::uint64_t sentence_bit = std::uint64_t{1} << (sentence & 63U);
@@ -251,9 +286,15 @@ void SignalExtractor::note_match(const Scratch& scratch, std::size_t index, std:
   cues.sentence = sentence;
   const std::uint64_t segment_bit = std::uint64_t{1} << (cues.segment & 63U);
   cues.hit |= m.categories & plain;
-  if ((m.categories & masks_.insult) != 0)
+  std::uint64_t rude = m.categories & (masks_.insult | masks_.anger);
+  // A negated insult insults nobody, but is rarely said calmly ("I'm not an idiot!", "sei
+  // kein Idiot"): it counts as a word of anger. A negated word of anger counts as nothing.
+  if (rude != 0 && rudeness_negated(scratch, index))
+    rude = (rude & masks_.insult) != 0 ? masks_.anger : 0;
+  cues.hit |= rude;
+  if ((rude & masks_.insult) != 0)
     add_evidence(scratch, m, SignalFamily::kAnger, masks_.insult, out);
-  if ((m.categories & masks_.anger) != 0)
+  if ((rude & masks_.anger) != 0)
     add_evidence(scratch, m, SignalFamily::kAnger, masks_.anger, out);
   if ((m.categories & (risk | intent)) != 0 && !negated(scratch, index, masks_.negation, false)) {
     cues.hit |= m.categories & (risk | intent);

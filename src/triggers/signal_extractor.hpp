@@ -51,6 +51,7 @@ class SignalExtractor {
   bool negated(const Scratch& scratch, std::size_t index, std::uint64_t negators,
                bool whole_clause) const;
   bool request_negated(const Scratch& scratch, std::size_t index) const;
+  bool rudeness_negated(const Scratch& scratch, std::size_t index) const;
   void add_evidence(const Scratch& scratch, const PhraseMatch& match, SignalFamily family,
                     std::uint64_t category, Signals& out) const;
   void user_sentiment(ConversationState& state, Scratch& scratch, std::size_t language, bool mixed,

@@ -180,6 +180,43 @@ TEST(AngerSignal, AngerWordsRaiseTheScoreWithoutBeingInsults) {
   }
 }
 
+struct NegationCase {
+  std::string_view text;
+  bool insult;
+  bool cue;
+};
+
+TEST(AngerSignal, ANegationTakesTheInsultOrAngerOutOfAWord) {
+  const NegationCase cases[] = {
+      {"I'm not angry, just asking about my order", false, false},
+      {"Ich bin nicht sauer, ich frage nur", false, false},
+      {"Don't be angry", false, false},
+      // Negated insults insult nobody but are rarely calm: they count as words of anger.
+      {"You are not an idiot", false, true},
+      {"du bist kein idiot", false, true},
+      {"I'm not stupid, I did restart the router", false, true},
+      // Expletives, boosters, sentiment words between, and questions keep their force.
+      {"I don't give a fuck about your policy", true, false},
+      {"Nobody gives a shit here", true, false},
+      {"I have never been so angry", false, true},
+      {"Ich war noch nie so wütend", false, true},
+      {"du nicht guter arsch", true, false},
+      {"Isn't that stupid?", true, false},
+      {"Ich will keine Scheiße mehr hören", true, false},
+      // The negation belongs to another clause.
+      {"It does not work, you idiots", true, false},
+  };
+  for (const NegationCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.anger.insult, c.insult);
+    EXPECT_EQ(e.signals.anger.cue, c.cue);
+  }
+}
+
 TEST(AngerSignal, KeepsMatchedWordsAsEvidence) {
   Conversation conversation;
 
