@@ -219,6 +219,9 @@ void AgentService::Impl::plan_locked(routing::Effects effects, std::vector<Plann
       auto& events = write_for(writes, assign->conversation_id).events;
       events.push_back(agent_event(kEventAssigned, assign->conversation_id, assign->agent_id,
                                    std::move(data)));
+      if (join_notices_on) {
+        join_notices[assign->conversation_id].until_ms = clock.now_ms() + kJoinNoticeWaitMs;
+      }
       // What the user wrote since the snapshot, which the offer did not carry.
       if (auto held = held_turns.find(assign->conversation_id); held != held_turns.end()) {
         for (const auto& turn : held->second.turns) {
@@ -562,6 +565,31 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
   spdlog::debug("turn relayed conv={} agent={} seq={}", conv.id, agent, turn.seq);
 }
 
+void AgentService::set_join_notices(bool on) {
+  std::lock_guard lock(impl_->mu);
+  impl_->join_notices_on = on;
+}
+
+void AgentService::join_announced(const std::string& conversation_id) {
+  impl_->with_router([&] { impl_->release_join_locked(conversation_id); });
+}
+
+void AgentService::Impl::release_join_locked(const std::string& conversation) {
+  auto it = join_notices.find(conversation);
+  if (it == join_notices.end()) return;
+  std::vector<HeldMessage> held = std::move(it->second.messages);
+  join_notices.erase(it);
+  for (auto& message : held) handle_message(message.connection, message.agent, message.frame);
+}
+
+std::optional<std::int64_t> AgentService::Impl::next_join_deadline_locked() const {
+  std::optional<std::int64_t> next;
+  for (const auto& [id, notice] : join_notices) {
+    if (!notice.messages.empty() && (!next || notice.until_ms < *next)) next = notice.until_ms;
+  }
+  return next;
+}
+
 void AgentService::forget_turns(const std::vector<std::string>& conversation_ids) {
   std::lock_guard lock(impl_->mu);
   for (const auto& id : conversation_ids) impl_->held_turns.erase(id);
@@ -814,11 +842,18 @@ void AgentService::Impl::with_router(const std::function<void()>& fn) {
 void AgentService::Impl::notify_timer_locked() {
   std::int64_t next = router.next_deadline_ms().value_or(kNoDeadline);
   if (auto hold = next_hold_deadline()) next = std::min(next, *hold);
+  if (auto join = next_join_deadline_locked()) next = std::min(next, *join);
   if (next < armed_deadline) timer_cv.notify_one();
 }
 
 void AgentService::Impl::tick_locked(std::int64_t now_ms) {
   release_expired_holds(now_ms);
+  std::vector<std::string> overdue;
+  for (const auto& [id, notice] : join_notices) {
+    if (notice.until_ms <= now_ms) overdue.push_back(id);
+  }
+  // Past the wait the notice is late or lost; the agent's words go out regardless.
+  for (const auto& id : overdue) release_join_locked(id);
   auto effects = router.tick(now_ms);
   if (!effects.empty()) commit_locked(std::move(effects), nullptr);
 }
@@ -830,6 +865,7 @@ void AgentService::Impl::run_timer() {
   while (!stopping) {
     std::int64_t next = router.next_deadline_ms().value_or(kNoDeadline);
     if (auto hold = next_hold_deadline()) next = std::min(next, *hold);
+    if (auto join = next_join_deadline_locked()) next = std::min(next, *join);
     const std::int64_t now = clock.now_ms();
     if (next <= now) {
       tick_locked(now);

@@ -530,6 +530,13 @@ void AgentService::Impl::handle_message(
                                           "conversation " + frame.conversation_id +
                                               " is not assigned to this agent"));
     }
+    // The user first reads who joined (set_join_notices()); the timer ends a long wait.
+    if (auto notice = join_notices.find(frame.conversation_id);
+        notice != join_notices.end() && notice->second.until_ms > clock.now_ms()) {
+      notice->second.messages.push_back({connection, agent, frame});
+      notify_timer_locked();
+      return;
+    }
     // Submitted under the lock, so it lands before any later transition of the conversation.
     store.append_turn(std::move(request), [this, connection, ref, token = track()](
                                               Result<store::AppendTurnOutcome> outcome) {

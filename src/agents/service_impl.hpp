@@ -109,6 +109,9 @@ struct AgentService::Impl {
   class RouterLock;
   Status restore();
   void rebuild_mirrors_locked(const std::vector<store::ConversationRecord>& active);
+  // Sends the agent messages held for the conversation's join notice, in order.
+  void release_join_locked(const std::string& conversation);
+  std::optional<std::int64_t> next_join_deadline_locked() const;
   // Reads back the turns restored conversations received since their snapshots.
   Status restore_held_turns_locked();
   // Keeps `turn` for the conversation's next assignment, when routing holds it.
@@ -183,6 +186,18 @@ struct AgentService::Impl {
   };
   std::unordered_map<std::string, HeldTurns> held_turns;
   AgentView agent_view;                // set before traffic
+  // Agent messages held until the user was told who joined (set_join_notices()).
+  struct HeldMessage {
+    std::shared_ptr<http::WebSocketConnection> connection;
+    std::string agent;
+    ClientFrame frame;
+  };
+  struct JoinNotice {
+    std::int64_t until_ms = 0;
+    std::vector<HeldMessage> messages;
+  };
+  bool join_notices_on = false;
+  std::unordered_map<std::string, JoinNotice> join_notices;  // by conversation
   PositionListener position_listener;  // set before traffic
   std::unordered_map<std::string, int> open_connections;  // agent -> count
   std::unordered_set<std::string> profile_dirty;          // changed while disconnected

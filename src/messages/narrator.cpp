@@ -271,7 +271,12 @@ struct Narrator::Impl {
     if (event.type == feed::kHandoverRequested) {
       waiting[event.conversation_id] = Waiting{0, deps.clock.now_ms()};
     }
-    if (!t.key.empty() && !tell(event, t, language)) return;  // retold from the cursor later
+    const bool told = t.key.empty() || tell(event, t, language);
+    // The agent's first words waited for this notice (AgentService::set_join_notices()).
+    if (event.type == feed::kHandoverAccepted && deps.agents) {
+      deps.agents->join_announced(event.conversation_id);
+    }
+    if (!told) return;  // retold from the cursor later
     if (t.key.empty()) return;
     std::promise<void> stored;
     deps.store.put_cursor(kCursor, event.id, [&stored](Result<bool> r) {
@@ -342,6 +347,7 @@ Narrator::~Narrator() { stop(); }
 Status Narrator::start(feed::Hub& hub) {
   Impl* impl = impl_.get();
   impl->hub = &hub;
+  if (impl->deps.agents) impl->deps.agents->set_join_notices(true);
   impl->subscription = hub.subscribe("", [impl](const feed::Event& e) { impl->enqueue(e); });
   impl->worker = std::thread([impl] { impl->run(); });
   return Status::ok();

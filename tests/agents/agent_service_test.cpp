@@ -474,6 +474,55 @@ TEST_F(AgentServiceTest, ErasedConversationsLeaveNoHeldTurns) {
   EXPECT_TRUE(caught_up(accept_next(ana)).empty());
 }
 
+TEST_F(AgentServiceTest, AnAgentsFirstWordsWaitUntilTheUserWasToldWhoJoined) {
+  service_->set_join_notices(true);
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(hand_to(ana, conv));
+
+  say(ana, {{"type", "message"}, {"ref", 1}, {"conversation_id", conv}, {"text", "Hallo!"}});
+  say(ana, {{"type", "message"}, {"ref", 2}, {"conversation_id", conv}, {"text", "Ich bin da."}});
+  say(ana, {{"type", "ping"}, {"ref", 3}});
+  auto pong = ana->next("ack");
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ((*pong)["ref"], 3) << "the messages are held, other frames are not";
+  EXPECT_TRUE(store_->list_turns(conv, 0, 10)->empty());
+
+  service_->join_announced(conv);
+  auto first = ana->next("ack");
+  auto second = ana->next("ack");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ((*first)["ref"], 1);
+  EXPECT_EQ((*second)["ref"], 2);
+  const auto turns = store_->list_turns(conv, 0, 10);
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_EQ((*turns)[0].text, "Hallo!");
+  EXPECT_EQ((*turns)[1].text, "Ich bin da.");
+
+  say(ana, {{"type", "message"}, {"ref", 4}, {"conversation_id", conv}, {"text", "Also?"}});
+  auto later = ana->next("ack");
+  ASSERT_TRUE(later.has_value());
+  EXPECT_EQ((*later)["ref"], 4) << "after the notice nothing waits";
+}
+
+TEST_F(AgentServiceTest, AnAgentsWordsGoOutWhenTheJoinNoticeIsLate) {
+  service_->set_join_notices(true);
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(hand_to(ana, conv));
+  say(ana, {{"type", "message"}, {"ref", 1}, {"conversation_id", conv}, {"text", "Hallo!"}});
+  service_->tick_for_test();
+  EXPECT_TRUE(store_->list_turns(conv, 0, 10)->empty());
+
+  clock_.advance_ms(AgentService::kJoinNoticeWaitMs);
+  service_->tick_for_test();
+  auto ack = ana->next("ack");
+
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ((*ack)["ref"], 1);
+  EXPECT_EQ(store_->list_turns(conv, 0, 10)->size(), 1u);
+}
+
 TEST_F(AgentServiceTest, OfferTimesOutWhenTheClockPassesItsDeadline) {
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();

@@ -530,6 +530,9 @@ TEST_F(AgentReplayTest, AResumeLongerThanTheSendQueueArrivesWholeAndInOrder) {
   for (int i = 1; i <= kMissed; ++i) {
     ASSERT_EQ(post_turn(conv, "user", "m" + std::to_string(i)).status, 201);
   }
+  // A turn's relay to the agent is written after the turn is answered; the store writes in
+  // order, so once a later write is answered every relay is stored and the replay has it.
+  (void)create_conversation();
 
   auto back = connect(token, last);  // hello {resume_after: last, ref: "h"}
   std::vector<std::string> texts;

@@ -39,6 +39,40 @@ class MessagesTest : public AgentsFixture {
   }
 };
 
+TEST_F(MessagesTest, TheUserReadsWhoJoinedBeforeTheAgentsFirstWords) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "de");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  // An agent client that greets the moment it is assigned.
+  ana->send_json({{"type", "accept"},
+                  {"conversation_id", conv},
+                  {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->read_type("assigned").has_value());
+  ana->send_json({{"type", "message"},
+                  {"ref", "hi"},
+                  {"conversation_id", conv},
+                  {"text", "Hallo, ich bin Ana."}});
+  auto ack = ana->read_type("ack");
+  while (ack && (*ack).value("for", "") != "message") ack = ana->read_type("ack");
+  ASSERT_TRUE(ack.has_value());
+
+  const json turns = call("GET", "/v1/conversations/" + conv + "/turns?limit=100").json()["turns"];
+  std::ptrdiff_t joined = -1;
+  std::ptrdiff_t greeting = -1;
+  for (std::size_t i = 0; i < turns.size(); ++i) {
+    const json& turn = turns[i];
+    if (turn["role"] == "agent") greeting = static_cast<std::ptrdiff_t>(i);
+    if (turn["role"] == "system" && turn.contains("metadata") &&
+        turn["metadata"].value("message", "") == "agent.joined") {
+      joined = static_cast<std::ptrdiff_t>(i);
+    }
+  }
+  ASSERT_GE(joined, 0) << turns;
+  ASSERT_GE(greeting, 0) << turns;
+  EXPECT_LT(joined, greeting) << turns;
+}
+
 TEST_F(MessagesTest, AGermanUserIsToldEveryStepAndMayRateTheHelp) {
   auto ana = agent({"ana"});
   const std::string conv = escalate("general", 0, "de");

@@ -125,6 +125,15 @@ class AgentService final : public http::WebSocketHandler {
   void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
   static constexpr std::size_t kMaxHeldTurns = 50;
 
+  // Someone tells the user when an agent joins (the narrator's "Ana is here for you now").
+  // With `on`, an agent's messages to a conversation it was just given wait, in order,
+  // until join_announced() for that conversation or kJoinNoticeWaitMs after the
+  // assignment, so the user reads who joined before what they say. Call before traffic.
+  void set_join_notices(bool on);
+  static constexpr std::int64_t kJoinNoticeWaitMs = 3000;
+  // The user was told (or could not be told) that an agent joined the conversation.
+  void join_announced(const std::string& conversation_id);
+
   // Drops what the service keeps in memory about erased conversations' turns.
   void forget_turns(const std::vector<std::string>& conversation_ids);
 
