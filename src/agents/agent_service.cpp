@@ -565,6 +565,11 @@ void AgentService::on_turn_committed(const store::ConversationRecord& conv,
   spdlog::debug("turn relayed conv={} agent={} seq={}", conv.id, agent, turn.seq);
 }
 
+void AgentService::set_store_mask(TextMask mask) {
+  std::lock_guard lock(impl_->mu);
+  impl_->store_mask = std::move(mask);
+}
+
 void AgentService::set_join_notices(bool on) {
   std::lock_guard lock(impl_->mu);
   impl_->join_notices_on = on;

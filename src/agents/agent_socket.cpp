@@ -401,6 +401,14 @@ void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& 
     return connection->send(
         error_frame(parsed.frame.ref, parsed.error->code, parsed.error->message));
   }
+  // What the agent wrote is stored masked, like every turn; the retry of a message masks to
+  // the same text and is still recognised.
+  if (s.store_mask) {
+    ClientFrame& frame = parsed.frame;
+    if (!frame.text.empty()) frame.text = s.store_mask(frame.text);
+    if (!frame.note.empty()) frame.note = s.store_mask(frame.note);
+    if (!frame.feedback.note.empty()) frame.feedback.note = s.store_mask(frame.feedback.note);
+  }
   s.handle_frame(connection, agent, parsed.frame);
 }
 

@@ -186,6 +186,7 @@ struct AgentService::Impl {
   };
   std::unordered_map<std::string, HeldTurns> held_turns;
   AgentView agent_view;                // set before traffic
+  TextMask store_mask;                 // set before traffic
   // Agent messages held until the user was told who joined (set_join_notices()).
   struct HeldMessage {
     std::shared_ptr<http::WebSocketConnection> connection;

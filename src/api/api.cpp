@@ -71,6 +71,10 @@ class ApiImpl final : public Api, public TurnPoster {
       deps.agents->set_agent_view([masker = masker_](const store::TurnRecord& turn) {
         return masked_for_agent(*masker, turn);
       });
+      deps.agents->set_store_mask([masker = masker_](const std::string& text) {
+        privacy::Masked masked = masker->mask(text, privacy::Destination::kStore);
+        return masked.changed ? std::move(masked.text) : text;
+      });
     }
     if (deps.triggers) {
       intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);

@@ -294,6 +294,43 @@ TEST_F(PrivacyTest, AgentsReadOnlyWhatIsOfferedOrAssignedAndEveryReadIsAudited) 
   EXPECT_EQ(records[1]["customer_id"], "k-5");
 }
 
+TEST_F(PrivacyTest, WhatAgentsWriteIsStoredMaskedAndLeavesNoRawValueOnDisk) {
+  start();
+  auto console = connect(create_agent("ana"));
+  const std::string id = create({{"customer", {{"id", "k-9"}}}})["id"];
+  post(id, "user", "Ich brauche Hilfe");
+  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", R"({"reason":"x"})").status, 202);
+  auto offer = console->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  console->send_json({{"type", "accept"}, {"conversation_id", id}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(console->read_type("assigned").has_value());
+  const json message = {{"type", "message"},
+                        {"ref", "m"},
+                        {"conversation_id", id},
+                        {"id", "m-1"},
+                        {"text", "Erstattet an DE89370400440532013000, Rückfragen an "
+                                 "erika.mustermann@example.de"}};
+  console->send_json(message);
+  std::optional<json> ack = console->read_type("ack");
+  while (ack && (*ack).value("ref", "") != "m") ack = console->read_type("ack");
+  console->send_json(message);  // a retry of the same message
+  std::optional<json> retry = console->read_type("ack");
+  while (retry && (*retry).value("ref", "") != "m") retry = console->read_type("ack");
+  console->send_json({{"type", "resolve"},
+                      {"ref", "r"},
+                      {"conversation_id", id},
+                      {"feedback", {{"justified", "yes"}, {"note", "Karte 4111 1111 1111 1111"}}}});
+  ASSERT_TRUE(console->read_type("unassigned").has_value());
+
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ((*ack)["turn"]["text"], "Erstattet an [iban:…3000], Rückfragen an [email]");
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ((*retry)["replayed"], true) << "a retry masks to the same text";
+  console.reset();  // else the stop waits for its close handshake
+  const std::string disk = disk_after_stop();
+  for (const char* raw : kRawValues) EXPECT_EQ(disk.find(raw), std::string::npos) << raw;
+}
+
 TEST_F(PrivacyTest, RetentionRunDeletesWhatIsDueAndCountsIt) {
   start("retention:\n  turns: 1s\n  interval: 1d\n");
   const std::string id = create({{"language", "de"}})["id"];

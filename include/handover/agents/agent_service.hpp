@@ -125,6 +125,11 @@ class AgentService final : public http::WebSocketHandler {
   void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
   static constexpr std::size_t kMaxHeldTurns = 50;
 
+  // Masks what agents write (messages, transfer, return and resolve notes) before it is
+  // stored, by the store policy; without one it is stored as written. Set before traffic.
+  using TextMask = std::function<std::string(const std::string&)>;
+  void set_store_mask(TextMask mask);
+
   // Someone tells the user when an agent joins (the narrator's "Ana is here for you now").
   // With `on`, an agent's messages to a conversation it was just given wait, in order,
   // until join_announced() for that conversation or kJoinNoticeWaitMs after the
