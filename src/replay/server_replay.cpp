@@ -69,6 +69,15 @@ class Tally {
     std::lock_guard lock(mutex_);
     ++errors_[what];
   }
+  // True for the conversations this run created.
+  bool ours(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return posted_at_.contains(id);
+  }
+  void foreign() {
+    std::lock_guard lock(mutex_);
+    ++foreign_;
+  }
   // True when every escalated conversation was assigned and resolved.
   bool settled() {
     std::lock_guard lock(mutex_);
@@ -79,6 +88,7 @@ class Tally {
   std::map<std::string, Clock::time_point> posted_at_;
   std::set<std::string> escalated_;
   std::size_t lost_races_ = 0;
+  std::size_t foreign_ = 0;  // offers of conversations this run did not create
   std::map<std::string, double> offer_ms_;
   std::map<std::string, double> assign_ms_;
   std::set<std::string> resolved_;
@@ -174,10 +184,25 @@ std::vector<std::string> agent_skills(const triggers::RuleSet& rules, const std:
   return {skills.begin(), skills.end()};
 }
 
-// The frames an agent answers with: accept every offer, resolve every assignment.
+// The frames an agent answers with: accept every offer, resolve every assignment, of the
+// conversations this run created. The agents sit in the server's real queues: anything else
+// is a real customer's, declined at once (or handed back to its queue) and never resolved.
 std::vector<json> answer_frame(const json& frame, const std::string& feedback, Tally& tally) {
   const std::string type = frame.value("type", "");
   const std::string id = frame.value("conversation_id", "");
+  if ((type == "offer" || type == "assigned") && !tally.ours(id)) {
+    tally.foreign();
+    if (type == "offer") {
+      return {{{"type", "decline"},
+               {"conversation_id", id},
+               {"offer_id", frame["offer_id"]},
+               {"reason", "replay_agent"}}};
+    }
+    return {{{"type", "transfer"},
+             {"conversation_id", id},
+             {"queue", frame.value("queue", "")},
+             {"note", "a replay agent does not serve customers"}}};
+  }
   if (type == "offer") {
     tally.offered(id);
     return {{{"type", "accept"}, {"conversation_id", id}, {"offer_id", frame["offer_id"]}}};
@@ -188,7 +213,9 @@ std::vector<json> answer_frame(const json& frame, const std::string& feedback, T
              {"conversation_id", id},
              {"feedback", {{"justified", feedback}, {"reason", "replay"}}}}};
   }
-  if (type == "unassigned" && frame.value("reason", "") == "resolved") tally.resolved(id);
+  if (type == "unassigned" && frame.value("reason", "") == "resolved" && tally.ours(id)) {
+    tally.resolved(id);
+  }
   // In a broadcast queue every offered agent accepts and only the first wins.
   if (type == "error" && frame.value("code", "") == "offer_revoked") tally.lost_race();
   if (type == "error" && frame.value("code", "") != "offer_revoked") {
@@ -251,6 +278,9 @@ void print_report(std::ostream& out, const std::vector<Replayed>& results, Tally
   out << "Handovers offered " << tally.offer_ms_.size() << ", assigned " << tally.assign_ms_.size()
       << ", resolved " << tally.resolved_.size() << " (" << tally.lost_races_
       << " accepts lost a broadcast race)\n";
+  if (tally.foreign_ > 0) {
+    out << "Offers of conversations this run did not create, declined: " << tally.foreign_ << "\n";
+  }
   out << "From the escalating turn's POST to the first offer: p50 " << percentile(offers, 0.5)
       << ", p90 " << percentile(offers, 0.9) << ", p99 " << percentile(offers, 0.99) << "\n";
   out << "From the escalating turn's POST to assigned:      p50 " << percentile(assigns, 0.5)

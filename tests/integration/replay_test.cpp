@@ -194,6 +194,25 @@ TEST_F(ReplayServerTest, ExportsTheDatabaseAndItsFeedbackForReplay) {
   EXPECT_NE(replayed.out.find("1 on the turn"), std::string::npos) << replayed.out;
 }
 
+TEST_F(ReplayServerTest, ServerModeLeavesRealCustomersWaitingConversationsAlone) {
+  const std::string waiting = conversation_asking_for_a_person();
+  const std::string dir = server_->dir();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+
+  auto r = run_replay(dir, std::string(HANDOVER_SOURCE_DIR) + "/examples/conversations.jsonl" +
+                               " --rules " + HANDOVER_SOURCE_DIR + "/config/triggers.yaml" +
+                               " --server " + url + " --api-key " + kBotKey + " --admin-key " +
+                               kAdminKey + " --agents 2 --concurrency 2 --resolve-feedback no" +
+                               " --agent-skills billing,support,vip");
+  auto after = call("GET", "/v1/conversations/" + waiting);
+
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Offers of conversations this run did not create, declined: "),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(after.json().value("state", ""), "queued") << after.body;
+}
+
 TEST_F(ReplayServerTest, ServerModeReplaysThroughRestWithSimulatedAgents) {
   const std::string dir = server_->dir();
   const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
