@@ -30,9 +30,10 @@ struct Handover {
   std::int64_t escalated_at_ms = 0;
   std::int64_t accepted_at_ms = -1;
   std::int64_t waited_ms = -1;
-  std::string outcome = "open";  // resolved, returned, abandoned, open
+  std::string outcome = "open";  // resolved, returned, abandoned, no_agent, open
   std::int64_t resolved_at_ms = -1;
   std::string justified;
+  int rating = 0;  // the user's rating of its resolution, 1 to 5; 0 when none
 };
 
 // The signal families the deciding rule's checks read, from its entry in the fired list.
@@ -73,6 +74,13 @@ std::vector<Handover> handovers_of(const std::vector<store::HandoverEventFact>& 
     const auto it = open.find(e.conversation_id);
     if (it == open.end()) continue;
     Handover& h = out[it->second];
+    // The user rates the latest resolved handover, once.
+    if (e.type == "handover.rated") {
+      if (h.outcome == "resolved" && h.rating == 0 && e.rating >= 1 && e.rating <= 5) {
+        h.rating = e.rating;
+      }
+      continue;
+    }
     if (h.outcome != "open") continue;
     if ((e.type == "routing.accepted" || e.type == "routing.claimed") && h.accepted_at_ms < 0) {
       h.accepted_at_ms = e.at_ms;
@@ -84,8 +92,12 @@ std::vector<Handover> handovers_of(const std::vector<store::HandoverEventFact>& 
     } else if (e.type == "routing.returned") {
       h.outcome = "returned";
       h.resolved_at_ms = e.at_ms;
-    } else if (e.type == "routing.cancelled" && h.accepted_at_ms < 0) {
+    } else if (e.type == "routing.cancelled") {
+      // The user left the queue: before anyone accepted, or after a transfer or requeue.
       h.outcome = "abandoned";
+    } else if (e.type == "routing.no_agent" && !e.queued && h.accepted_at_ms < 0) {
+      // Outside business hours or with the queue closed: it stayed with the bot.
+      h.outcome = "no_agent";
     }
   }
   return out;
@@ -229,13 +241,23 @@ json handover_report(const store::HandoverFacts& facts, const ReportQuery& query
     conversations += static_cast<std::size_t>(n);
   std::set<std::string> escalated;
   std::vector<std::int64_t> waits, resolve_times;
-  json outcomes = {{"resolved", 0}, {"returned_to_bot", 0}, {"abandoned", 0}, {"open", 0}};
+  json outcomes = {
+      {"resolved", 0}, {"returned_to_bot", 0}, {"abandoned", 0}, {"no_agent", 0}, {"open", 0}};
+  std::size_t rated = 0;
+  std::int64_t rating_sum = 0;
+  json by_score = {{"1", 0}, {"2", 0}, {"3", 0}, {"4", 0}, {"5", 0}};
   json per_rule = json::object();
   for (const auto& h : handovers) {
     escalated.insert(h.conversation_id);
     if (h.waited_ms >= 0) waits.push_back(h.waited_ms);
     if (h.outcome == "resolved" && h.accepted_at_ms >= 0) {
       resolve_times.push_back(h.resolved_at_ms - h.accepted_at_ms);
+    }
+    if (h.rating > 0) {
+      ++rated;
+      rating_sum += h.rating;
+      const std::string score = std::to_string(h.rating);
+      by_score[score] = by_score[score].get<std::size_t>() + 1;
     }
     const char* key = h.outcome == "returned" ? "returned_to_bot" : h.outcome.c_str();
     outcomes[key] = outcomes[key].get<std::size_t>() + 1;
@@ -262,6 +284,12 @@ json handover_report(const store::HandoverFacts& facts, const ReportQuery& query
           {"time_to_resolve_s", distribution(resolve_times)},
           {"outcomes", std::move(outcomes)},
           {"rules", rules_json(handovers)},
+          {"ratings",
+           {{"count", rated},
+            {"mean", rated == 0 ? json(nullptr)
+                                : json(static_cast<double>(rating_sum) /
+                                       static_cast<double>(rated))},
+            {"by_score", std::move(by_score)}}},
           {"daily", daily_json(facts, handovers, suggestions, query)}};
 }
 

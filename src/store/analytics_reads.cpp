@@ -33,11 +33,18 @@ SELECT c.public_id, c.created_at_ms, e.type, e.created_at_ms,
        THEN coalesce(json_extract(e.data_json, '$.data.waited_ms'), -1) ELSE -1 END,
   CASE e.type
     WHEN 'routing.resolved' THEN coalesce(json_extract(e.data_json, '$.data.justified'), '')
-    ELSE '' END
+    ELSE '' END,
+  CASE e.type
+    WHEN 'routing.no_agent' THEN coalesce(json_extract(e.data_json, '$.data.queued'), 1)
+    ELSE 1 END,
+  CASE e.type
+    WHEN 'handover.rated' THEN coalesce(json_extract(e.data_json, '$.rating'), 0)
+    ELSE 0 END
 FROM conversations c JOIN events e ON e.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
-  AND e.type IN ('handover.escalated', 'handover.requested', 'routing.accepted', 'routing.claimed',
-                 'routing.resolved', 'routing.returned', 'routing.cancelled')
+  AND e.type IN ('handover.escalated', 'handover.requested', 'handover.rated', 'routing.accepted',
+                 'routing.claimed', 'routing.resolved', 'routing.returned', 'routing.cancelled',
+                 'routing.no_agent')
   AND json_valid(e.data_json)
 ORDER BY c.pk, e.id)sql";
 
@@ -148,6 +155,8 @@ Result<HandoverFacts> SqliteStore::read_handover_facts(const HandoverFactsQuery&
     row.column_text(6, fact.fired_json);
     fact.waited_ms = row.column_int64(7);
     row.column_text(8, fact.justified);
+    fact.queued = row.column_int64(9) != 0;
+    fact.rating = static_cast<int>(row.column_int64(10));
   });
   if (!status.is_ok()) return status;
 

@@ -170,12 +170,52 @@ TEST_F(HandoverReportTest, CountsConversationsHandoversAndOutcomes) {
   EXPECT_EQ(r["handovers"], 6);
   EXPECT_DOUBLE_EQ(r["handover_rate"].get<double>(), 0.75);
   EXPECT_EQ(r["outcomes"],
-            (json{{"resolved", 3}, {"returned_to_bot", 1}, {"abandoned", 1}, {"open", 1}}));
+            (json{{"resolved", 3},
+                  {"returned_to_bot", 1},
+                  {"abandoned", 1},
+                  {"no_agent", 0},
+                  {"open", 1}}));
   EXPECT_EQ(r["escalations_by_rule"], (json{{"explicit-request", 1},
                                             {"angry-conversation", 2},
                                             {"legal-threat", 1},
                                             {"insult", 1},
                                             {"(manual)", 1}}));
+}
+
+TEST_F(HandoverReportTest, OutcomesFollowTheLastStepAndRatingsAreCounted) {
+  const std::int64_t s = 1000;
+  const std::int64_t day2 = kMorning + kDay;
+  // Accepted, transferred, and then the user left the queue.
+  conversation("c11", day2 + 200 * s);
+  escalated("c11", day2 + 201 * s, "insult", "complaints", {"anger.insult"});
+  routing("c11", day2 + 210 * s, "accepted", {{"waited_ms", 9'000}});
+  routing("c11", day2 + 220 * s, "transferred", {{"queue", "sales"}});
+  routing("c11", day2 + 230 * s, "cancelled", {{"reason", "back_to_bot"}});
+  // Outside business hours: it stayed with the bot.
+  conversation("c12", day2 + 300 * s);
+  escalated("c12", day2 + 301 * s, "explicit-request", "general", {"request.human"});
+  routing("c12", day2 + 301 * s, "no_agent", {{"queued", false}, {"path", "offline_message"}});
+  // Inside hours with nobody online it waits: still open.
+  conversation("c13", day2 + 400 * s);
+  escalated("c13", day2 + 401 * s, "explicit-request", "general", {"request.human"});
+  routing("c13", day2 + 401 * s, "no_agent", {{"queued", true}});
+  // Ratings of resolved handovers; a second rating and one of an open handover do not count.
+  event("c1", kMorning + 80 * s, "handover.rated", {{"rating", 5}});
+  event("c9", kMorning + kDay + 130 * s, "handover.rated", {{"rating", 2}});
+  event("c9", kMorning + kDay + 131 * s, "handover.rated", {{"rating", 1}});
+  event("c5", kMorning + 300 * s, "handover.rated", {{"rating", 3}});
+
+  const json r = report();
+
+  EXPECT_EQ(r["outcomes"], (json{{"resolved", 3},
+                                 {"returned_to_bot", 1},
+                                 {"abandoned", 2},
+                                 {"no_agent", 1},
+                                 {"open", 2}}));
+  EXPECT_EQ(r["ratings"]["count"], 2);
+  EXPECT_DOUBLE_EQ(r["ratings"]["mean"].get<double>(), 3.5);
+  EXPECT_EQ(r["ratings"]["by_score"],
+            (json{{"1", 0}, {"2", 1}, {"3", 0}, {"4", 0}, {"5", 1}}));
 }
 
 TEST_F(HandoverReportTest, MeasuresWaitsAndTimesToResolve) {

@@ -199,14 +199,16 @@ struct HandoverFactsQuery {
 struct HandoverEventFact {
   std::string conversation_id;
   std::int64_t conversation_created_at_ms = 0;
-  std::string type;  // handover.escalated / .requested, routing.accepted, .claimed, .resolved,
-                     // .returned, .cancelled
+  std::string type;  // handover.escalated / .requested / .rated, routing.accepted, .claimed,
+                     // .resolved, .returned, .cancelled, .no_agent
   std::int64_t at_ms = 0;       // when the event was stored
   std::string rule;             // escalations: the deciding rule ("" for a manual handover)
   std::string queue;            // escalations: the queue asked for
   std::string fired_json;       // escalations: the fired rules as a JSON array ("[]" when none)
   std::int64_t waited_ms = -1;  // accepted and claimed: the wait the router measured
   std::string justified;        // resolved: the agent's feedback (yes, no, too_late) or ""
+  bool queued = true;           // no_agent: false when the conversation stayed with the bot
+  int rating = 0;               // rated: the user's rating, 1 to 5
 };
 
 struct SuggestionFact {
