@@ -421,6 +421,12 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
   s.escalations.inc();
   s.held_turns[e.conversation_id].after_seq =
       e.history_through > 0 ? e.history_through : conversation->last_seq;
+  // Turns committed after the snapshot was cut and before this entry existed were not held
+  // as they came; the stored ones are read now, and later ones arrive in seq order.
+  if (Status read = s.read_held_turns_locked(e.conversation_id); !read.is_ok()) {
+    spdlog::warn("turns since the snapshot not read conv={}: {}", e.conversation_id,
+                 read.message());
+  }
   {
     std::lock_guard conn_lock(s.conn_mu);
     s.snapshots[e.conversation_id] = snapshot;
@@ -807,15 +813,22 @@ Status AgentService::Impl::restore_held_turns_locked() {
       const json seq = conversation.is_object() ? conversation.value("last_seq", json()) : json();
       if (seq.is_number_integer()) held.after_seq = seq.get<std::int64_t>();
     }
-    for (std::int64_t after = held.after_seq;;) {
-      auto page = store.list_turns(id, after, kPage);
-      if (!page) return page.status();
-      for (const auto& turn : *page) {
-        if (turn.role == "user" || turn.role == "system") hold_turn_locked(turn);
-      }
-      if (page->size() < kPage) break;
-      after = page->back().seq;
+    if (Status read = read_held_turns_locked(id); !read.is_ok()) return read;
+  }
+  return Status::ok();
+}
+
+Status AgentService::Impl::read_held_turns_locked(const std::string& conversation) {
+  auto held = held_turns.find(conversation);
+  if (held == held_turns.end()) return Status::ok();
+  for (std::int64_t after = held->second.after_seq;;) {
+    auto page = store.list_turns(conversation, after, kPage);
+    if (!page) return page.status();
+    for (const auto& turn : *page) {
+      if (turn.role == "user" || turn.role == "system") hold_turn_locked(turn);
     }
+    if (page->size() < kPage) break;
+    after = page->back().seq;
   }
   return Status::ok();
 }

@@ -114,6 +114,8 @@ struct AgentService::Impl {
   std::optional<std::int64_t> next_join_deadline_locked() const;
   // Reads back the turns restored conversations received since their snapshots.
   Status restore_held_turns_locked();
+  // Reads the stored turns of `conversation` after its held turns' after_seq into them.
+  Status read_held_turns_locked(const std::string& conversation);
   // Keeps `turn` for the conversation's next assignment, when routing holds it.
   void hold_turn_locked(const store::TurnRecord& turn);
   // The `agent.turn` event that shows `turn` to `agent`.

@@ -411,6 +411,35 @@ TEST_F(AgentServiceTest, TurnsPostedWhileWaitingFollowTheAssignmentMaskedAndInOr
   EXPECT_EQ(caught_up(resumed->frames()).size(), 2u);
 }
 
+TEST_F(AgentServiceTest, TurnsCommittedWhileTheEscalationWasOnItsWayAreCaughtUpToo) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  post(conv, "the snapshot ends here");
+  // Stored after the snapshot was cut but told to the service before it escalated: the
+  // service did not hold the conversation yet.
+  for (const char* text : {"one more thing", "and another"}) {
+    store::AppendTurnRequest request;
+    request.turn.conversation_id = conv;
+    request.turn.role = "user";
+    request.turn.text = text;
+    auto stored = wait<store::AppendTurnOutcome>(
+        [&](auto done) { store_->append_turn(std::move(request), std::move(done)); });
+    ASSERT_TRUE(stored);
+    service_->on_turn_committed(*store_->get_conversation(conv), stored->turn);
+  }
+  Escalation e;
+  e.conversation_id = conv;
+  e.queue = "general";
+  e.snapshot_json = "{}";
+  e.history_through = 1;
+  ASSERT_TRUE(wait<store::ConversationRecord>(
+      [&](auto done) { service_->escalate(e, std::move(done)); }));
+  post(conv, "still here?");
+
+  EXPECT_EQ(caught_up(accept_next(ana)),
+            (std::vector<std::string>{"one more thing", "and another", "still here?"}));
+}
+
 TEST_F(AgentServiceTest, TheNextAgentAfterATransferGetsEverythingTheUserWroteSinceTheSnapshot) {
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();
