@@ -22,6 +22,7 @@ struct CategoryMasks {
   std::uint64_t insult = 0;
   std::uint64_t anger = 0;    // words of anger that insult nobody
   std::uint64_t expletive = 0;  // insult or anger cues a negation leaves standing ("don't f...")
+  std::uint64_t article = 0;    // "a", "ein": may stand between a negation and what it negates
   std::uint64_t address = 0;  // "you are", "du bist": a negative word after it insults
   std::uint64_t legal = 0;
   std::uint64_t public_complaint = 0;

@@ -65,6 +65,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.insult = bit("insult");
   m.anger = bit("anger");
   m.expletive = bit("expletive");
+  m.article = bit("article");
   m.address = bit("address");
   m.legal = bit("legal");
   m.public_complaint = bit("public_complaint");

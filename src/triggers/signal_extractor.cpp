@@ -200,34 +200,34 @@ bool SignalExtractor::negated(const Scratch& scratch, std::size_t index, std::ui
   return false;
 }
 
-// An insult or anger cue after a negation in its clause ("I'm not angry", "Sie sind kein
-// Idiot") insults nobody and, for an anger cue, shows no anger. It stands when it is an
-// expletive or booster ("I don't give a f..."), when a booster or a sentiment word comes
-// between ("never been so angry", "nicht guter Arsch": the negation is theirs) and in a
-// question ("isn't that stupid?", which asserts it).
+// An insult or anger cue right after a negation, or after a negation and articles only
+// ("I'm not angry", "not an idiot", "Sie sind kein Idiot"), insults nobody and, for an anger
+// cue, shows no anger. Any other word between leaves it standing: the negation is that
+// word's ("it does not work you idiots", "not only an idiot", "nicht guter Arsch", "never
+// been so angry"). So do expletives and boosters ("I don't give a f...") and questions
+// ("isn't that stupid?", which asserts it).
 bool SignalExtractor::rudeness_negated(const Scratch& scratch, std::size_t index) const {
   const PhraseMatch& match = scratch.matches[index];
   if ((match.categories & (masks_.expletive | masks_.booster)) != 0) return false;
   const auto& tokens = scratch.text.tokens;
   const std::uint16_t clause = tokens[match.begin].clause;
-  std::optional<std::uint32_t> negator_end;
+  // An article in any language: "an" is English, and German too, but not as an article.
+  const auto article = [&](const Token& token) {
+    for (std::size_t l = 0; l < lexicon_.language_count(); ++l) {
+      if ((lexicon_.info(token.word, l).categories & masks_.article) != 0) return true;
+    }
+    return false;
+  };
+  // The first word before the cue that is no article must end a negation of its clause.
+  std::uint32_t end = match.begin;
+  while (end > 0 && tokens[end - 1].clause == clause && article(tokens[end - 1])) --end;
+  bool negated = false;
   for (std::size_t j = index; j-- > 0;) {
     const PhraseMatch& before = scratch.matches[j];
     if (tokens[before.begin].clause != clause) break;
-    if (before.end > match.begin) continue;
-    if ((before.categories & masks_.booster) != 0) return false;
-    if ((before.categories & masks_.negation) != 0) {
-      if (match.begin - before.end < kNegationWindow) negator_end = before.end;
-      break;
-    }
+    if (before.end == end && (before.categories & masks_.negation) != 0) negated = true;
   }
-  if (!negator_end) return false;
-  for (std::uint32_t t = *negator_end; t < match.begin; ++t) {
-    if (tokens[t].kind == TokenKind::kWord &&
-        lexicon_.resolve(tokens[t].word, match.language).has_valence) {
-      return false;
-    }
-  }
+  if (!negated) return false;
   const std::uint16_t sentence = tokens[match.begin].sentence;
   for (std::size_t t = match.end; t < tokens.size() && tokens[t].sentence == sentence; ++t) {
     if (tokens[t].kind == TokenKind::kPunct && tokens[t].punct == '?') return false;
