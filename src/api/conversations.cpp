@@ -318,7 +318,9 @@ void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
     if (auto at = ctx.agents->position(conv->id); at && at->position > 0) {
       view["queue"] = {{"name", at->queue},
                        {"position", at->position},
-                       {"estimated_wait_s", at->estimated_wait_s}};
+                       {"estimated_wait_s", at->estimated_wait_s < 0
+                                                ? json(nullptr)
+                                                : json(at->estimated_wait_s)}};
     }
   }
   respond_audited(ctx, access, "conversation.read", *conv, json_response(200, view.dump()),

@@ -169,7 +169,9 @@ class EventStream final : public http::StreamSource,
     event.created_at_ms = clock_.now_ms();
     event.data = {{"queue", position->queue},
                   {"position", position->position},
-                  {"estimated_wait_s", position->estimated_wait_s}};
+                  {"estimated_wait_s", position->estimated_wait_s < 0
+                                           ? json(nullptr)
+                                           : json(position->estimated_wait_s)}};
     send_locked(event);
   }
 

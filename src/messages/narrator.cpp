@@ -162,6 +162,9 @@ struct Narrator::Impl {
     const json& data = event.data;
     const std::string type = event.type;
     if (type == feed::kHandoverRequested) {
+      // Outside business hours (or with the queue closed) routing keeps nothing and the
+      // conversation stays with the bot: the no_agent message that follows says so.
+      if (deps.agents && !deps.agents->position(event.conversation_id)) return t;
       t.key = "handover.announce";
       wait_params(event.conversation_id, language, t.params);
       t.params.emplace_back("notice", deps.notice ? deps.notice(language) : std::string());
@@ -224,9 +227,12 @@ struct Narrator::Impl {
     Telling t;
     t.key = "handover.waiting";
     t.params.emplace_back("position", std::to_string(position));
-    t.params.emplace_back(
-        "wait",
-        deps.catalog.wait_text(event.data.value("estimated_wait_s", std::int64_t{-1}), language));
+    // null while nobody who could take it is available: the wait is not known.
+    const auto estimate = event.data.find("estimated_wait_s");
+    const std::int64_t wait_s = estimate != event.data.end() && estimate->is_number_integer()
+                                    ? estimate->get<std::int64_t>()
+                                    : -1;
+    t.params.emplace_back("wait", deps.catalog.wait_text(wait_s, language));
     return t;
   }
 

@@ -829,7 +829,10 @@ struct Router::State {
 
   // ---- Positions and estimates --------------------------------------------------------------
 
+  // -1 when nobody who could take the queue's conversations is online and not away: an
+  // estimate would be invented.
   std::int64_t estimate_s(const QueueState& queue, std::int64_t position) const {
+    if (queue.agents_available == 0) return -1;
     const QueueConfig& config_of_queue = *queue.config;
     double first = queue.average_offer_accept_s >= 0
                        ? queue.average_offer_accept_s

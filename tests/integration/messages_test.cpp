@@ -39,6 +39,32 @@ class MessagesTest : public AgentsFixture {
   }
 };
 
+// The only queue is outside its business hours (it has none): routing keeps nothing.
+class ClosedQueueTest : public MessagesTest {
+ protected:
+  void SetUp() override {
+    ServerSettings settings;
+    settings.routing_yaml = "queues:\n  - name: general\n    business_hours:\n      time_zone: UTC\n";
+    server_ = std::make_unique<ServerProcess>(settings);
+    ASSERT_TRUE(server_->start()) << server_->log();
+  }
+};
+
+TEST_F(ClosedQueueTest, OutsideBusinessHoursTheUserIsNotToldOfAQueue) {
+  const std::string conv = create_conversation("en");
+  ASSERT_EQ(handover(conv, "general").status, 202);
+
+  const json offline = wait_for_message(conv, "no_agent.offline");
+  const json turns = call("GET", "/v1/conversations/" + conv + "/turns?limit=100").json()["turns"];
+
+  EXPECT_FALSE(offline.empty());
+  for (const auto& turn : turns) {
+    if (!turn.contains("metadata") || !turn["metadata"].is_object()) continue;
+    EXPECT_NE(turn["metadata"].value("message", ""), "handover.announce") << turn;
+  }
+  EXPECT_EQ(state_of(conv), "bot");
+}
+
 TEST_F(MessagesTest, TheUserReadsWhoJoinedBeforeTheAgentsFirstWords) {
   auto ana = agent({"ana"});
   const std::string conv = escalate("general", 0, "de");
@@ -115,6 +141,10 @@ TEST_F(MessagesTest, WithNobodyOnlineTheWaitIsNotKnown) {
   const std::string text = wait_for_message(conv, "handover.announce").value("text", "");
   EXPECT_NE(text.find("estimated wait: not known yet"), std::string::npos) << text;
   EXPECT_EQ(text.find("less than a minute"), std::string::npos) << text;
+  // Clients that show the place themselves are not given an invented estimate either.
+  const json queue = call("GET", "/v1/conversations/" + conv).json()["queue"];
+  EXPECT_EQ(queue["position"], 1) << queue;
+  EXPECT_TRUE(queue["estimated_wait_s"].is_null()) << queue;
 }
 
 // Agents who are away get no offers: with only them the wait is not known either.

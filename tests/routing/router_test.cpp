@@ -636,9 +636,9 @@ TEST_F(RouterTest, ReportsPositionAndEstimatedWaitAsTheQueueMoves) {
 
   ASSERT_EQ(all_of<QueueUpdate>(first).size(), 1u);
   EXPECT_EQ(all_of<QueueUpdate>(first).front().position, 1);
-  EXPECT_EQ(all_of<QueueUpdate>(first).front().estimated_wait_s, 15);  // half the offer timeout
+  EXPECT_EQ(all_of<QueueUpdate>(first).front().estimated_wait_s, -1);  // nobody online
   EXPECT_EQ(all_of<QueueUpdate>(second).front().position, 2);
-  EXPECT_EQ(all_of<QueueUpdate>(second).front().estimated_wait_s, 15 + 60);  // + SLA target
+  EXPECT_EQ(all_of<QueueUpdate>(second).front().estimated_wait_s, -1);
 
   Effects arrived = online("a1");
   clock_.advance_ms(4 * kSecond);
@@ -653,6 +653,25 @@ TEST_F(RouterTest, ReportsPositionAndEstimatedWaitAsTheQueueMoves) {
   EXPECT_EQ(updates[1].conversation_id, "c3");
   EXPECT_EQ(updates[1].position, 2);
   EXPECT_EQ(updates[1].estimated_wait_s, 4 + 60);
+}
+
+TEST_F(RouterTest, EstimatesStartFromTheQueueSettingsWhileSomeoneIsAvailable) {
+  online("a1", 1);
+  escalate(make_escalation("c0"));  // offered to a1, who has no room left
+  Effects first = escalate(make_escalation("c1"));
+  Effects second = escalate(make_escalation("c2"));
+  ok(router_->set_presence("a1", Presence::kAway));
+  Effects away = escalate(make_escalation("c3"));
+
+  // c0 waits too while its offer is open: c1 is second. Half the offer timeout for the first
+  // place, the SLA target for each place after it.
+  ASSERT_EQ(all_of<QueueUpdate>(first).size(), 1u);
+  EXPECT_EQ(all_of<QueueUpdate>(first).front().position, 2);
+  EXPECT_EQ(all_of<QueueUpdate>(first).front().estimated_wait_s, 15 + 60);
+  EXPECT_EQ(all_of<QueueUpdate>(second).front().position, 3);
+  EXPECT_EQ(all_of<QueueUpdate>(second).front().estimated_wait_s, 15 + 2 * 60);
+  ASSERT_FALSE(all_of<QueueUpdate>(away).empty());
+  EXPECT_EQ(all_of<QueueUpdate>(away).back().estimated_wait_s, -1);  // everyone away
 }
 
 TEST_F(RouterTest, RestoreFromEventsReproducesState) {
