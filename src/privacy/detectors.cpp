@@ -19,8 +19,35 @@ char at(std::string_view text, std::size_t i) { return i < text.size() ? text[i]
 
 // ---- E-mail ---------------------------------------------------------------------------------
 
-bool is_local_char(char c) { return is_alnum(c) || std::strchr("._%+-_", c) != nullptr; }
-bool is_domain_char(char c) { return is_alnum(c) || c == '-' || c == '.'; }
+// Bytes of UTF-8 sequences count as letters: "jürgen@bäckerei.de" is an address (RFC 6531),
+// and a partial match would leave "jü" in front of the mask.
+bool is_utf8_byte(char c) { return static_cast<unsigned char>(c) >= 0x80; }
+bool is_local_char(char c) {
+  return is_alnum(c) || is_utf8_byte(c) || std::strchr("._%+-_", c) != nullptr;
+}
+bool is_domain_char(char c) { return is_alnum(c) || is_utf8_byte(c) || c == '-' || c == '.'; }
+
+// The length of the UTF-8 punctuation character at the start of `text` (general punctuation
+// such as quotes, dashes and "…", or Latin-1 signs such as "«" and the no-break space), or 0:
+// it borders an address rather than belonging to it.
+std::size_t punctuation_at(std::string_view text) {
+  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xE2 &&
+      static_cast<unsigned char>(text[1]) == 0x80) {
+    return 3;
+  }
+  if (text.size() >= 2 && static_cast<unsigned char>(text[0]) == 0xC2 &&
+      static_cast<unsigned char>(text[1]) >= 0xA0 && static_cast<unsigned char>(text[1]) <= 0xBF) {
+    return 2;
+  }
+  return 0;
+}
+
+// The length of such a punctuation character ending at `end`, or 0.
+std::size_t punctuation_before(std::string_view text, std::size_t end) {
+  if (end >= 3 && punctuation_at(text.substr(end - 3, 3)) == 3) return 3;
+  if (end >= 2 && punctuation_at(text.substr(end - 2, 2)) == 2) return 2;
+  return 0;
+}
 
 bool valid_domain(std::string_view domain) {
   if (domain.find('.') == std::string_view::npos) return false;
@@ -257,10 +284,18 @@ std::vector<Span> emails(std::string_view text) {
   for (std::size_t at_sign; (at_sign = text.find('@', from)) != std::string_view::npos;) {
     from = at_sign + 1;
     std::size_t begin = at_sign;
-    while (begin > 0 && is_local_char(text[begin - 1])) --begin;
+    while (begin > 0 && is_local_char(text[begin - 1])) {
+      if (const std::size_t p = punctuation_before(text, begin); p > 0) break;
+      --begin;
+    }
+    // A UTF-8 sequence is only taken whole: skip continuation bytes the walk stopped inside.
+    while (begin < at_sign && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80) ++begin;
     while (begin < at_sign && text[begin] == '.') ++begin;
     std::size_t end = at_sign + 1;
-    while (end < text.size() && is_domain_char(text[end])) ++end;
+    while (end < text.size() && is_domain_char(text[end]) &&
+           punctuation_at(text.substr(end)) == 0) {
+      ++end;
+    }
     while (end > at_sign + 1 && (text[end - 1] == '.' || text[end - 1] == '-')) --end;
     if (begin == at_sign || !valid_domain(text.substr(at_sign + 1, end - at_sign - 1))) continue;
     if (!out.empty() && begin < out.back().end) continue;

@@ -38,6 +38,14 @@ TEST(MaskerTest, MasksEmailAddresses) {
           {"Write to john.doe+support@mail.example.co.uk.", "Write to [email]."},
           {"<max_99@firma-gmbh.de>", "<[email]>"},
           {"Zwei: a@b.de und c.d@e-f.com", "Zwei: [email] und [email]"},
+          // Addresses with letters beyond ASCII (RFC 6531) are masked whole.
+          {"Mail an jürgen.schmidt@gmx.de bitte", "Mail an [email] bitte"},
+          {"björn@web.de", "[email]"},
+          {"zoë.lefèvre@orange.fr!", "[email]!"},
+          {"info@bäckerei-müller.de, danke", "[email], danke"},
+          // Punctuation beyond ASCII borders an address.
+          {"„max@example.de“ oder «anna@example.ch»", "„[email]“ oder «[email]»"},
+          {"Adresse: ärger…max@example.de", "Adresse: ärger…[email]"},
       },
       Destination::kStore);
 }
