@@ -312,7 +312,12 @@ void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
   agents::Escalation e;
   e.conversation_id = call.params.at(0);
   e.queue = v.string(body, "", "queue", false, routing::kMaxIdLength).value_or("");
-  const std::string reason = v.string(body, "", "reason", false, kNameBytes).value_or("requested");
+  std::string reason = v.string(body, "", "reason", false, kNameBytes).value_or("requested");
+  // Free text like a turn's: stored masked (it lands in the event log and the snapshot).
+  if (privacy::Masked masked = ctx.masker.mask(reason, privacy::Destination::kStore);
+      masked.changed) {
+    reason = std::move(masked.text);
+  }
   if (auto skills = names(v, body, "skills", routing::kMaxSkills, is_code,
                           "expected a skill name: a-z, 0-9, '_', '-', '.'")) {
     e.skills = skills->get<std::vector<std::string>>();

@@ -122,6 +122,10 @@ void export_customer(ApiContext& ctx, Call& call, http::Responder respond);
 void list_audit(ApiContext& ctx, Call& call, http::Responder respond);
 void run_retention(ApiContext& ctx, Call& call, http::Responder respond);
 
+// How a read with an API key is audited: admin keys always, read keys when the privacy
+// config says so, bot keys never (they run the conversation).
+Access key_access(const ApiContext& ctx, const Principal& p);
+
 // Sends `response` once the audit record of the read is committed, or at once when `access`
 // asks for none. Should the record not be written, the read fails with the store's problem:
 // nothing is read unrecorded.

@@ -139,15 +139,6 @@ std::optional<store::ConversationRecord> load_for_agent(ApiContext& ctx, const C
   return std::move(conv).value();
 }
 
-// Admin keys are always audited, read keys when the privacy config says so, bot keys never
-// (they run the conversation).
-Access key_access(const ApiContext& ctx, const Principal& p) {
-  if (p.has(kScopeAdmin)) return Access{"api_key", p.key_name, "admin", false};
-  if (!p.has(kScopeBot) && ctx.privacy.access.audit_read_keys) {
-    return Access{"api_key", p.key_name, "read", false};
-  }
-  return Access{};
-}
 
 }  // namespace
 
@@ -838,6 +829,14 @@ store::TurnRecord masked_for_agent(const privacy::Masker& masker, store::TurnRec
   mask_json_text(masker, turn.metadata_json, kAgent);
   mask_json_text(masker, turn.actions_json, kAgent);
   return turn;
+}
+
+Access key_access(const ApiContext& ctx, const Principal& p) {
+  if (p.has(kScopeAdmin)) return Access{"api_key", p.key_name, "admin", false};
+  if (!p.has(kScopeBot) && ctx.privacy.access.audit_read_keys) {
+    return Access{"api_key", p.key_name, "read", false};
+  }
+  return Access{};
 }
 
 }  // namespace handover::api

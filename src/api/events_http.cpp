@@ -236,7 +236,8 @@ void stream_events(ApiContext& ctx, Call& call, http::Responder respond) {
   }
   auto cursor = read_cursor(call, v);
   if (!v.ok()) return respond(validation_problem(v.errors()));
-  auto conv = load_authorized(ctx, call, kScopeRead, respond);
+  Access access;
+  auto conv = load_authorized(ctx, call, kScopeRead, respond, &access);
   if (!conv) return;
   if (ctx.feed == nullptr) {
     return respond(http::problem(404, "not-found", "Not found", "this server has no event stream"));
@@ -250,7 +251,8 @@ void stream_events(ApiContext& ctx, Call& call, http::Responder respond) {
   r.set_header("X-Accel-Buffering", "no");
   r.stream = std::make_shared<EventStream>(*ctx.feed, ctx.agents, conv->id, *cursor, audience,
                                            ctx.clock);
-  respond(std::move(r));
+  // The stream shows turns and choices as they are: opening it is a read like any other.
+  respond_audited(ctx, access, "events.read", *conv, std::move(r), std::move(respond));
 }
 
 }  // namespace handover::api

@@ -95,45 +95,7 @@ nlohmann::json export_view(const std::string& customer_id, const store::Customer
           {"audit", std::move(audit)}};
 }
 
-// ---- RFC 3339 query times ------------------------------------------------------------------
-
-// Days since 1970-01-01 of a proleptic Gregorian date.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-bool read_number(std::string_view text, std::size_t at, std::size_t digits, unsigned& out) {
-  if (at + digits > text.size()) return false;
-  const char* first = text.data() + at;
-  auto [end, error] = std::from_chars(first, first + digits, out);
-  return error == std::errc() && end == first + digits;
-}
-
-// "2026-01-05T10:00:00Z" or with milliseconds ("...:00.123Z") as epoch milliseconds.
-std::optional<std::int64_t> parse_time(std::string_view text) {
-  unsigned year, month, day, hour, minute, second, millis = 0;
-  const bool shaped = text.size() >= 20 && text[4] == '-' && text[7] == '-' && text[10] == 'T' &&
-                      text[13] == ':' && text[16] == ':' && text.back() == 'Z';
-  if (!shaped || !read_number(text, 0, 4, year) || !read_number(text, 5, 2, month) ||
-      !read_number(text, 8, 2, day) || !read_number(text, 11, 2, hour) ||
-      !read_number(text, 14, 2, minute) || !read_number(text, 17, 2, second)) {
-    return std::nullopt;
-  }
-  if (text.size() == 24 && (text[19] != '.' || !read_number(text, 20, 3, millis))) {
-    return std::nullopt;
-  }
-  if (text.size() != 20 && text.size() != 24) return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
-    return std::nullopt;
-  }
-  const std::int64_t days = days_from_civil(year, month, day);
-  return ((days * 24 + hour) * 60 + minute) * 60'000 + second * 1000 + millis;
-}
+// ---- Audit queries ----------------------------------------------------------------------------
 
 // Reads the audit query parameters into `query`; errors go to `v`.
 void read_audit_query(const Call& call, Validator& v, store::AuditQuery& query) {
@@ -160,8 +122,11 @@ void read_audit_query(const Call& call, Validator& v, store::AuditQuery& query) 
   for (const char* name : {"from", "to"}) {
     const std::string* text = call.query_param(name);
     if (!text) continue;
-    const auto ms = parse_time(*text);
-    if (!ms) v.fail(std::string("/query/") + name, "expected a time such as 2026-01-05T10:00:00Z");
+    const auto ms = parse_rfc3339_ms(*text);
+    if (!ms) {
+      v.fail(std::string("/query/") + name,
+             "expected an RFC 3339 time such as 2026-01-05T10:00:00Z or ...T11:00:00+01:00");
+    }
     (std::string_view(name) == "from" ? query.from_ms : query.to_ms) =
         ms.value_or(std::string_view(name) == "from" ? 0 : INT64_MAX);
   }

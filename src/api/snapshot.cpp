@@ -154,7 +154,8 @@ void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond) {
     if (text.status().code() == StatusCode::kNotFound) return respond(not_escalated(id));
     return respond(snapshot_store_problem(text.status()));
   }
-  respond(json_response(200, *text));
+  respond_audited(ctx, key_access(ctx, p), "snapshot.read", *conversation,
+                  json_response(200, *text), std::move(respond));
 }
 
 }  // namespace handover::api

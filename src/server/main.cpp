@@ -365,8 +365,9 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     event.created_at_ms = SystemClock::instance().now_ms();
     event.data = {{"queue", at.queue},
                   {"position", at.position},
-                  {"estimated_wait_s", at.estimated_wait_s < 0 ? nlohmann::json(nullptr)
-                                                               : nlohmann::json(at.estimated_wait_s)}};
+                  {"estimated_wait_s", at.estimated_wait_s < 0
+                                           ? nlohmann::json(nullptr)
+                                           : nlohmann::json(at.estimated_wait_s)}};
     feed.publish_transient(std::move(event));
   });
   triggers::TriggerServiceOptions trigger_options;

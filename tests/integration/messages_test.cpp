@@ -44,7 +44,8 @@ class ClosedQueueTest : public MessagesTest {
  protected:
   void SetUp() override {
     ServerSettings settings;
-    settings.routing_yaml = "queues:\n  - name: general\n    business_hours:\n      time_zone: UTC\n";
+    settings.routing_yaml =
+        "queues:\n  - name: general\n    business_hours:\n      time_zone: UTC\n";
     server_ = std::make_unique<ServerProcess>(settings);
     ASSERT_TRUE(server_->start()) << server_->log();
   }

@@ -292,17 +292,24 @@ TEST_F(PrivacyTest, AgentsReadOnlyWhatIsOfferedOrAssignedAndEveryReadIsAudited) 
   EXPECT_EQ(records[1]["action"], "turns.read");
   EXPECT_EQ(records[1]["reason"], "assigned");
   EXPECT_EQ(records[1]["customer_id"], "k-5");
+  // Times with an offset are RFC 3339 too.
+  EXPECT_EQ(audit("conversation_id=" + id + "&from=2000-01-01T01:00:00%2B01:00").size(), 2u);
 }
 
-TEST_F(PrivacyTest, WhatAgentsWriteIsStoredMaskedAndLeavesNoRawValueOnDisk) {
+TEST_F(PrivacyTest, WhatAgentsAndHandoverReasonsSayIsStoredMaskedAndLeavesNoRawValue) {
   start();
   auto console = connect(create_agent("ana"));
   const std::string id = create({{"customer", {{"id", "k-9"}}}})["id"];
   post(id, "user", "Ich brauche Hilfe");
-  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", R"({"reason":"x"})").status, 202);
+  // The reason of a handover asked for over the API is free text too.
+  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover",
+                 R"({"reason":"Rueckruf an erika.mustermann@example.de"})")
+                .status,
+            202);
   auto offer = console->read_type("offer");
   ASSERT_TRUE(offer.has_value());
-  console->send_json({{"type", "accept"}, {"conversation_id", id}, {"offer_id", (*offer)["offer_id"]}});
+  console->send_json(
+      {{"type", "accept"}, {"conversation_id", id}, {"offer_id", (*offer)["offer_id"]}});
   ASSERT_TRUE(console->read_type("assigned").has_value());
   const json message = {{"type", "message"},
                         {"ref", "m"},
@@ -329,6 +336,25 @@ TEST_F(PrivacyTest, WhatAgentsWriteIsStoredMaskedAndLeavesNoRawValueOnDisk) {
   console.reset();  // else the stop waits for its close handshake
   const std::string disk = disk_after_stop();
   for (const char* raw : kRawValues) EXPECT_EQ(disk.find(raw), std::string::npos) << raw;
+}
+
+TEST_F(PrivacyTest, AdminReadsOfTheSnapshotAndTheEventStreamAreAudited) {
+  start();
+  const std::string id = create({{"customer", {{"id", "k-7"}}}})["id"];
+  post(id, "user", "Wo ist mein Paket?");
+  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", R"({"reason":"x"})").status, 202);
+
+  auto snapshot = call("GET", "/v1/conversations/" + id + "/snapshot", {}, kAdminKey);
+  SseClient stream(server_->port());
+  const int opened =
+      stream.open("/v1/conversations/" + id + "/events", ServerProcess::bearer(kAdminKey));
+  const json records = audit("customer_id=k-7");
+
+  EXPECT_EQ(snapshot.status, 200) << snapshot.body;
+  EXPECT_EQ(opened, 200);
+  std::vector<std::string> actions;
+  for (const auto& record : records) actions.push_back(record["action"]);
+  EXPECT_EQ(actions, (std::vector<std::string>{"snapshot.read", "events.read"}));
 }
 
 TEST_F(PrivacyTest, RetentionRunDeletesWhatIsDueAndCountsIt) {
