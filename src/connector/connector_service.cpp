@@ -86,13 +86,16 @@ class DecisionReader : public nlohmann::json_sax<json> {
   std::string key_;
 };
 
-// Whether the triggers decided to hand the turn to a person.
-bool escalated(const store::TurnRecord& turn) {
-  if (turn.evaluation_json.empty()) return false;
+// The triggers' decision on the turn: "escalate", "suggest", ... or "" without one.
+std::string decision_of(const store::TurnRecord& turn) {
+  if (turn.evaluation_json.empty()) return {};
   DecisionReader reader;
   json::sax_parse(turn.evaluation_json, &reader);
-  return reader.action == "escalate";
+  return reader.action;
 }
+
+// Whether the triggers decided to hand the turn to a person.
+bool escalated(const store::TurnRecord& turn) { return decision_of(turn) == "escalate"; }
 
 // Whether a turn.created event is a user turn for the bot to answer.
 bool asks_the_bot(const feed::Event& event) {
@@ -109,8 +112,10 @@ BotQuestion question_of(const feed::Event& event) {
   question.conversation_id = event.conversation_id;
   question.seq = event.turn->seq;
   question.text = event.turn->text;
-  // Without the evaluation: trigger internals are not the bot's business.
+  // Without the evaluation: trigger internals are not the bot's business, but what they
+  // ask of the bot is.
   question.turn = store::turn_json(*event.turn, store::TurnView::kNoEvaluation);
+  question.suggest_handover = decision_of(*event.turn) == "suggest";
   return question;
 }
 

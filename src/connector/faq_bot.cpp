@@ -369,7 +369,20 @@ BotReply FaqBot::answer(std::string_view text, std::string_view language) const 
 }
 
 void FaqBot::ask(BotQuestion question, BotCallback done) {
-  done(std::vector<BotReply>{answer(question.text, question.language)});
+  std::vector<BotReply> replies{answer(question.text, question.language)};
+  if (question.suggest_handover) replies.push_back(handover_offer(question.language));
+  done(std::move(replies));
+}
+
+BotReply FaqBot::handover_offer(std::string_view language) {
+  // Worded with the [handover_offer] cues, so that a "yes" to it escalates.
+  BotReply offer;
+  offer.intent = "offer_handover";
+  offer.confidence = 1.0;
+  offer.text = language.substr(0, language.find('-')) == "de"
+                   ? "Soll ich Sie mit einem Mitarbeiter verbinden? Antworten Sie einfach mit Ja."
+                   : "Would you like me to connect you with one of our agents? Just say yes.";
+  return offer;
 }
 
 std::size_t FaqBot::entry_count() const { return data_->entries.size(); }

@@ -84,7 +84,10 @@ std::string bot_request_body(BotFormat format, const BotQuestion& question) {
   if (format == BotFormat::kRasa) {
     return json{{"sender", question.conversation_id},
                 {"message", question.text},
-                {"metadata", {{"language", question.language}, {"channel", question.channel}}}}
+                {"metadata",
+                 {{"language", question.language},
+                  {"channel", question.channel},
+                  {"suggest_handover", question.suggest_handover}}}}
         .dump();
   }
   return json{{"conversation_id", question.conversation_id},
@@ -92,7 +95,8 @@ std::string bot_request_body(BotFormat format, const BotQuestion& question) {
               {"message", question.text},
               {"language", question.language},
               {"channel", question.channel},
-              {"turn", question.turn}}
+              {"turn", question.turn},
+              {"suggest_handover", question.suggest_handover}}
       .dump();
 }
 

@@ -39,6 +39,15 @@ TEST(BotRequestBody, RasaFormatIsSenderAndMessage) {
   EXPECT_FALSE(body.contains("turn"));
 }
 
+TEST(BotRequestBody, BothFormatsSayWhenThePersonShouldBeOffered) {
+  BotQuestion q = question();
+  EXPECT_EQ(json::parse(bot_request_body(BotFormat::kHandover, q))["suggest_handover"], false);
+  q.suggest_handover = true;
+  EXPECT_EQ(json::parse(bot_request_body(BotFormat::kHandover, q))["suggest_handover"], true);
+  EXPECT_EQ(json::parse(bot_request_body(BotFormat::kRasa, q))["metadata"]["suggest_handover"],
+            true);
+}
+
 TEST(ParseBotReply, ReadsHandoverReplies) {
   auto replies = parse_bot_reply(BotFormat::kHandover,
                                  R"({"replies": [{"text": "Hier", "confidence": 0.8,

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <thread>
+#include <tuple>
 
 #include "handover/util/crypto.hpp"
 #include "support/http_client.hpp"
@@ -125,6 +126,27 @@ TEST_F(ConnectorsTest, BuiltinBotAnswersAndFallsBack) {
   EXPECT_TRUE(fallback["bot"]["fallback"].get<bool>());
   EXPECT_LT(fallback["bot"]["confidence"].get<double>(), 0.4);
   EXPECT_FALSE(fallback["bot"].contains("intent"));
+}
+
+TEST_F(ConnectorsTest, WhenTheTriggersSuggestAPersonTheBuiltinBotOffersOneAndAYesEscalates) {
+  start(builtin_connector());
+  for (const auto& [language, text, agree] :
+       {std::tuple<std::string, std::string, std::string>{"en", "I want to cancel my contract",
+                                                          "yes please"},
+        {"de", "Ich will kündigen", "ja bitte"}}) {
+    SCOPED_TRACE(language);
+    const std::string id = create(language);
+
+    const json asked = user(id, text);
+    const json offered = wait_for_turns(id, 3);
+    const json yes = user(id, agree);
+
+    EXPECT_EQ(asked["decision"]["action"], "suggest") << asked.dump();
+    ASSERT_EQ(offered["turns"].size(), 3u) << offered.dump();
+    EXPECT_EQ(offered["turns"][2]["role"], "bot");
+    EXPECT_EQ(offered["turns"][2]["bot"]["intent"], "offer_handover");
+    EXPECT_EQ(yes.value("state", ""), "queued") << yes.dump();
+  }
 }
 
 TEST_F(ConnectorsTest, OtherChannelsGetNoAnswerFromTheServer) {

@@ -21,6 +21,9 @@ struct BotQuestion {
   std::int64_t seq = 0;  // the user turn's seq
   std::string text;
   nlohmann::json turn = nullptr;  // the turn as the public API shows it
+  // The triggers suggest offering the user a person (decision "suggest"): the bot should ask
+  // whether they want one. A "yes" to an offer worded as the cue lists know it escalates.
+  bool suggest_handover = false;
 };
 
 // One message of a bot's answer; it becomes one bot turn.

@@ -26,8 +26,11 @@ class FaqBot final : public Bot {
   // answer is the fallback text with fallback set and no intent. Pure; thread-safe.
   BotReply answer(std::string_view text, std::string_view language) const;
 
-  // Answers at once, on the calling thread, with exactly one reply.
+  // Answers at once, on the calling thread, with one reply, and a second that offers a
+  // person when the question says the triggers suggest one.
   void ask(BotQuestion question, BotCallback done) override;
+  // That offer in `language` ("de..." German, else English).
+  static BotReply handover_offer(std::string_view language);
 
   std::size_t entry_count() const;
   double threshold() const;
