@@ -1043,6 +1043,17 @@ struct Router::State {
       push_unassigned(out, agent.profile.id, id, reason, "");
     }
     for (const std::string& id : ids) dispatch_id(id, now, out);
+    for (const std::string& id : ids) tell_if_nobody_online(id, now, out);
+  }
+
+  // A conversation back in a queue that nobody online can serve: the user is told, and
+  // offered the choices, as when it was first escalated.
+  void tell_if_nobody_online(const std::string& id, Ms now, Effects& out) {
+    Conversation* c = find_conversation(id);
+    if (c == nullptr || !c->offers.empty() || !c->assigned_agent.empty()) return;
+    QueueState* queue = find_queue(c->queue);
+    if (queue == nullptr || queue->agents_online != 0) return;
+    push_no_agent(out, id, *queue->config, "no_agent_online", true, now);
   }
 
   Result<Agent*> assigned_to(std::string_view agent_id, std::string_view conversation_id) {
@@ -1406,6 +1417,7 @@ Result<Effects> Router::transfer(std::string_view agent_id, std::string_view con
   s.push_unassigned(out, std::string(agent_id), c.id, "transferred", note);
   s.dispatch(c, now, out);
   s.offer_to_agent(std::string(agent_id), now, out);
+  s.tell_if_nobody_online(c.id, now, out);
   s.finish(now, out);
   return out;
 }

@@ -603,6 +603,34 @@ TEST_F(RouterTest, DisconnectKeepsAssignmentsForTheGraceThenRequeuesWithBoost) {
   EXPECT_EQ(router_->position("c2")->position, 2);
 }
 
+TEST_F(RouterTest, AConversationRequeuedOrTransferredToNobodyTellsTheUserSo) {
+  online("a1");
+  SendOffer offer = only_offer(escalate(make_escalation("c1")));
+  ok(router_->accept("a1", "c1", offer.offer_id));
+  ok(router_->agent_disconnected("a1"));
+  Effects expired = advance(30 * kSecond);
+
+  ASSERT_EQ(all_of<NoAgent>(expired).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(expired).front().conversation_id, "c1");
+  EXPECT_TRUE(all_of<NoAgent>(expired).front().queued);
+  EXPECT_EQ(all_of<NoAgent>(expired).front().reason, "no_agent_online");
+
+  SendOffer again = only_offer(online("a2"));
+  ok(router_->accept("a2", "c1", again.offer_id));
+  TransferTarget to_queue;
+  to_queue.queue = "vip";  // needs a skill nobody online has
+  Effects moved = ok(router_->transfer("a2", "c1", to_queue, "for retention"));
+  ASSERT_EQ(all_of<NoAgent>(moved).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(moved).front().queue, "vip");
+
+  SendOffer taken = only_offer(online("a3", 1, {"support", "retention"}));
+  TransferTarget back;
+  back.queue = "de";
+  ok(router_->accept("a3", "c1", taken.offer_id));
+  // The transferring agent a3 can serve "de" itself: nobody is missing.
+  EXPECT_TRUE(all_of<NoAgent>(ok(router_->transfer("a3", "c1", back, ""))).empty());
+}
+
 TEST_F(RouterTest, ReconnectWithinGraceKeepsAssignments) {
   online("a1");
   SendOffer offer = only_offer(escalate(make_escalation("c1")));
