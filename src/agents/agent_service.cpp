@@ -620,11 +620,10 @@ Result<std::string> AgentService::escalation_snapshot(const std::string& convers
     if (page->size() < kPage) break;
     query.after_id = page->back().id;
   }
-  std::optional<std::string> snapshot = latest ? stored_snapshot(*latest) : std::nullopt;
-  if (!snapshot) {
-    return Status::not_found("conversation " + conversation_id + " was never escalated");
-  }
-  return std::move(*snapshot);
+  if (!latest) return Status::not_found("conversation " + conversation_id + " was never escalated");
+  // Retention removes the snapshots of conversations that are over; the escalation stays.
+  std::optional<std::string> snapshot = stored_snapshot(*latest);
+  return snapshot ? std::move(*snapshot) : std::string();
 }
 
 bool AgentService::assigned_to_agent(const std::string& conversation_id) const {

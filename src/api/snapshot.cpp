@@ -154,6 +154,11 @@ void get_snapshot(ApiContext& ctx, Call& call, http::Responder respond) {
     if (text.status().code() == StatusCode::kNotFound) return respond(not_escalated(id));
     return respond(snapshot_store_problem(text.status()));
   }
+  if (text->empty()) {
+    return respond(http::problem(410, "snapshot-removed", "Snapshot removed",
+                                 "the context snapshot of conversation " + id +
+                                     " was removed by retention (retention.snapshots)"));
+  }
   respond_audited(ctx, key_access(ctx, p), "snapshot.read", *conversation,
                   json_response(200, *text), std::move(respond));
 }

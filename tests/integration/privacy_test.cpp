@@ -378,6 +378,29 @@ TEST_F(PrivacyTest, RetentionRunDeletesWhatIsDueAndCountsIt) {
   EXPECT_NE(server_->log().find("retention run"), std::string::npos);
 }
 
+TEST_F(PrivacyTest, ASnapshotRemovedByRetentionIsGoneNotNeverMade) {
+  start("retention:\n  snapshots: 1s\n  interval: 1d\n");
+  const std::string id = create({{"language", "de"}})["id"];
+  post(id, "user", "Wo ist mein Paket?");
+  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", R"({"reason":"x"})").status, 202);
+  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/choice", R"({"choice":"back_to_bot"})")
+                .status,
+            200);
+  auto before = call("GET", "/v1/conversations/" + id + "/snapshot", {}, kAdminKey);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+
+  ASSERT_EQ(call("POST", "/v1/admin/retention/run", {}, kAdminKey).status, 200);
+  auto after = call("GET", "/v1/conversations/" + id + "/snapshot", {}, kAdminKey);
+  auto never = call("GET", "/v1/conversations/" + create(json::object())["id"].get<std::string>() +
+                               "/snapshot",
+                    {}, kAdminKey);
+
+  EXPECT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(after.status, 410) << after.body;
+  EXPECT_NE(after.body.find("removed by retention"), std::string::npos) << after.body;
+  EXPECT_EQ(never.status, 404) << never.body;
+}
+
 TEST_F(PrivacyTest, StoresThePrivacyNoticeVersionAndRefusesUnknownOnes) {
   start("notice:\n  versions: [\"2024-05\"]\n");
 

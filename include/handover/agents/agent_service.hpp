@@ -143,8 +143,9 @@ class AgentService final : public http::WebSocketHandler {
   void forget_turns(const std::vector<std::string>& conversation_ids);
 
   // The snapshot stored with the conversation's latest escalation, the text its offers
-  // carried. NotFound when this service never escalated the conversation; the store's error
-  // when it cannot be read. Reads the store; callable from any thread.
+  // carried; "" when retention has removed it. NotFound when this service never escalated
+  // the conversation; the store's error when it cannot be read. Reads the store; callable
+  // from any thread.
   Result<std::string> escalation_snapshot(const std::string& conversation_id) const;
 
   // True while an agent holds the conversation (as far as the router knows).
