@@ -17,6 +17,7 @@ constexpr std::int64_t kDayMs = 86'400'000;
 constexpr std::int64_t kDefaultDays = 7;
 constexpr std::int64_t kMaxDays = 366;
 constexpr std::size_t kMaxFilter = 128;
+constexpr std::int64_t kLatestMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
 constexpr const char* kParams[] = {"from", "to", "queue", "rule"};
 
 // A bare date in `to` ends with that day: the window runs to the next midnight.
@@ -54,6 +55,11 @@ analytics::ReportQuery read_query(Validator& v, const Call& call, std::int64_t n
     if (!parsed) v.fail("/query/from", "expected an RFC 3339 timestamp or a date (YYYY-MM-DD)");
     q.from_ms = parsed.value_or(q.from_ms);
   }
+  // The daily series counts UTC days from 1970, and a window must end where RFC 3339 can
+  // still write it (the year 9999).
+  if (v.ok() && q.from_ms < 0) v.fail("/query/from", "must be 1970-01-01 or later");
+  if (q.to_ms == kLatestMs + 1) q.to_ms = kLatestMs;  // "to=9999-12-31" ends with that day
+  if (v.ok() && q.to_ms > kLatestMs) v.fail("/query/to", "must be 9999-12-31 or earlier");
   if (v.ok() && q.from_ms >= q.to_ms) v.fail("/query/to", "must be later than 'from'");
   if (v.ok() && q.to_ms - q.from_ms > kMaxDays * kDayMs) {
     v.fail("/query/from", "the window may span at most " + std::to_string(kMaxDays) + " days");

@@ -129,6 +129,8 @@ TEST_F(ReplayServerTest, AnalyticsRefuseBadQueriesWithPointers) {
       {"?from=2024-01-01&to=2026-01-01", "/query/from"},
       {"?rule=", "/query/rule"},
       {"?queue=a&queue=b", "/query/queue"},
+      {"?from=1969-12-31T12:00:00Z&to=1970-01-02", "/query/from"},
+      {"?from=9999-12-01&to=9999-12-31T23:59:59.999-00:01", "/query/to"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.query);
