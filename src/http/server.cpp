@@ -194,7 +194,12 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     // Beast checks its limit per parse call and drops the fields it parsed before the next
     // one, so a header read in several pieces could pass at nearly twice the limit.
     if (!ec && header_bytes > shared_.options.header_limit) ec = bhttp::error::header_limit;
-    if (ec) return fail_read(ec, /*header_phase=*/true);
+    // A refused header (too large, a body over the limit) is still counted with its method
+    // when the request line was read.
+    if (ec) {
+      method_ = std::string(parser_->get().method_string());
+      return fail_read(ec, /*header_phase=*/true);
+    }
 
     const auto& req = parser_->get();
     method_ = std::string(req.method_string());

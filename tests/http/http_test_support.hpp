@@ -18,8 +18,10 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "handover/http/server.hpp"
 
@@ -35,13 +37,27 @@ using namespace std::chrono_literals;
 // Counts connection opens and closes, so tests can check they balance.
 class CountingObserver final : public Observer {
  public:
-  void on_exchange(const ExchangeRecord&) override { exchanges.fetch_add(1); }
+  void on_exchange(const ExchangeRecord& record) override {
+    {
+      std::lock_guard lock(mu);
+      methods.push_back(record.method);
+    }
+    exchanges.fetch_add(1);
+  }
+  std::vector<std::string> seen_methods() {
+    std::lock_guard lock(mu);
+    return methods;
+  }
   void on_connection_open() override { opened.fetch_add(1); }
   void on_connection_close() override { closed.fetch_add(1); }
 
   std::atomic<int> exchanges{0};
   std::atomic<int> opened{0};
   std::atomic<int> closed{0};
+
+ private:
+  std::mutex mu;
+  std::vector<std::string> methods;
 };
 
 // An http::Server on 127.0.0.1 and an OS-chosen port, running on its own thread.

@@ -87,6 +87,8 @@ TEST_F(ServerTest, OversizedHeaderGets431AndClose) {
   EXPECT_EQ(response[bhttp::field::content_type], "application/problem+json");
   EXPECT_TRUE(client.closed_by_server());
   EXPECT_EQ(handler_.requests(), 0);
+  EXPECT_TRUE(eventually([&] { return server_->observer.exchanges.load() == 1; }));
+  EXPECT_EQ(server_->observer.seen_methods(), std::vector<std::string>{"GET"});
 }
 
 // Beast applies its limit to what one parse call sees, and the fields it has parsed are
@@ -120,6 +122,9 @@ TEST_F(ServerTest, OversizedBodyGets413BeforeTheBodyIsSent) {
   EXPECT_FALSE(response.keep_alive());
   EXPECT_TRUE(client.closed_by_server());
   EXPECT_EQ(handler_.requests(), 0);
+  // Counted with its method, which the request line gave.
+  EXPECT_TRUE(eventually([&] { return server_->observer.exchanges.load() == 1; }));
+  EXPECT_EQ(server_->observer.seen_methods(), std::vector<std::string>{"POST"});
 }
 
 // Some of these Beast's parser refuses itself, the rest the server's own framing check.
