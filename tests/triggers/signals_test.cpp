@@ -47,6 +47,9 @@ TEST(RequestSignal, DetectsRequestsForAPersonInEnglishAndGerman) {
       {"Wann kommt mein Paket?", false},
       {"Verbinde mich bitte mit einem Mitarbeiter", true},     // du imperative
       {"Stellen Sie mich zu einer Kollegin durch", true},      // separable verb
+      {"Bitte verbinden Sie mich weiter", true},               // "transfer me"
+      {"Können Sie mich bitte weiterverbinden?", true},
+      {"Sie müssen mich nicht weiterverbinden", false},
       {"Ich will Ihren Chef sprechen", true},                  // superior
       {"Kann ein Mensch das übernehmen?", true},               // taking over
       {"Leiten Sie mich an den Kundenservice weiter", true},   // forwarding phrase
