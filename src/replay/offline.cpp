@@ -79,6 +79,9 @@ void print_header(std::ostream& out, const Options& o, const CorpusFeed& feed,
     out << "Labels from " << o.labels << " applied to " << feed.labels_applied()
         << " conversations\n";
   }
+  if (feed.bad_label_lines() > 0) {
+    out << "Labels: " << feed.bad_label_lines() << " bad lines skipped\n";
+  }
 }
 
 void print_rule_table(std::ostream& out, const char* title,
@@ -218,6 +221,7 @@ int replay_plain(const Options& o, CorpusFeed& feed, const triggers::RuleSet& ru
   print_escalated(out, escalated, summary.escalated(), o.list);
   json document = {{"rules", {{"path", o.rules}, {"version", rules_set.version().hash}}},
                    {"bad_lines", feed.bad_lines()},
+                   {"bad_label_lines", feed.bad_label_lines()},
                    {"summary", summary.to_json()},
                    {"outcomes", std::move(outcomes)}};
   return write_json(o, document, err);
@@ -387,14 +391,17 @@ Status CorpusFeed::load_labels() {
   if (options_.labels.empty()) return Status::ok();
   std::ifstream in(options_.labels, std::ios::binary);
   if (!in) return Status::not_found(options_.labels + ": cannot open the labels file");
-  labels_ = read_labels(in, [&](const LineError& e) { report(options_.labels, e); });
+  labels_ = read_labels(in, [&](const LineError& e) {
+    report(options_.labels, e, bad_label_lines_);
+  });
   return Status::ok();
 }
 
-void CorpusFeed::report(const std::string& file, const LineError& error) {
-  if (++bad_lines_ <= kErrorsShown) {
+void CorpusFeed::report(const std::string& file, const LineError& error, std::size_t& count) {
+  ++count;
+  if (++shown_ <= kErrorsShown) {
     err_ << file << ":" << error.line << ": " << error.message << "\n";
-  } else if (bad_lines_ == kErrorsShown + 1) {
+  } else if (shown_ == kErrorsShown + 1) {
     err_ << "(further bad lines are counted, not shown)\n";
   }
 }
@@ -416,7 +423,7 @@ Status CorpusFeed::read_all(const std::function<void(ReplayConversation&&)>& eac
           }
           each(std::move(conversation));
         },
-        [&](const LineError& e) { report(file, e); },
+        [&](const LineError& e) { report(file, e, bad_lines_); },
         [&, base = bytes_read_](std::uint64_t bytes) { bytes_read_ = base + bytes; });
   }
   return Status::ok();

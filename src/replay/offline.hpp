@@ -24,17 +24,21 @@ class CorpusFeed {
   // Calls `each` for every good conversation. kNotFound when a corpus cannot be opened.
   Status read_all(const std::function<void(ReplayConversation&&)>& each);
 
-  std::size_t bad_lines() const { return bad_lines_; }
+  std::size_t bad_lines() const { return bad_lines_; }  // of the corpora
+  std::size_t bad_label_lines() const { return bad_label_lines_; }
   std::size_t labels_applied() const { return labels_applied_; }
   std::uint64_t bytes_read() const { return bytes_read_; }  // over every file so far
 
  private:
-  void report(const std::string& file, const LineError& error);
+  // Shows the first bad lines of all files; `count` is the counter the line adds to.
+  void report(const std::string& file, const LineError& error, std::size_t& count);
 
   const Options& options_;
   std::ostream& err_;
   std::unordered_map<std::string, Label> labels_;
   std::size_t bad_lines_ = 0;
+  std::size_t bad_label_lines_ = 0;
+  std::size_t shown_ = 0;
   std::size_t labels_applied_ = 0;
   std::uint64_t bytes_read_ = 0;
 };

@@ -260,10 +260,15 @@ TEST(ReplayTool, ReportsBadLinesWithTheirNumberAndReplaysTheRest) {
            << "\n"
            << R"({"id":"e","turns":[{"role":"user","text":"What time is it?"}]})"
            << "\n";
+    std::ofstream labels(dir + "/labels.jsonl");
+    labels << R"({"id":"a","needs_human":true})" << "\n"
+           << "not json\n"
+           << R"({"needs_human":false})" << "\n";
   }
 
-  auto r = run_replay(dir, dir + "/corpus.jsonl --max-line-bytes 4096 --rules " +
-                               std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml");
+  auto r = run_replay(dir, dir + "/corpus.jsonl --max-line-bytes 4096 --labels " + dir +
+                               "/labels.jsonl --rules " + std::string(HANDOVER_SOURCE_DIR) +
+                               "/config/triggers.yaml");
   auto missing = run_replay(dir, dir + "/none.jsonl");
   auto usage = run_replay(dir, "--sweep nonsense " + dir + "/corpus.jsonl");
 
@@ -272,7 +277,9 @@ TEST(ReplayTool, ReportsBadLinesWithTheirNumberAndReplaysTheRest) {
   EXPECT_NE(r.err.find("corpus.jsonl:3: /turns/0/role: unknown role 'robot'"), std::string::npos);
   EXPECT_NE(r.err.find("corpus.jsonl:4: line longer than 4096 bytes"), std::string::npos);
   EXPECT_NE(r.out.find("Replayed 2 conversations"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("3 bad lines skipped"), std::string::npos);
+  EXPECT_NE(r.out.find("3 bad lines skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Labels: 2 bad lines skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("labels.jsonl:2:"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("Handover rate 50.0% (1 of 2 escalated"), std::string::npos) << r.out;
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(usage.exit_code, 2);
