@@ -60,7 +60,10 @@ bool valid_domain(std::string_view domain) {
     last = label;
     start = dot + 1;
   }
-  return last.size() >= 2 && std::all_of(last.begin(), last.end(), is_alpha);
+  // The top-level domain is letters: ASCII ("de") or of another script ("δοκιμή", "广告").
+  const bool ascii = std::all_of(last.begin(), last.end(), is_alpha);
+  const bool international = std::all_of(last.begin(), last.end(), is_utf8_byte);
+  return last.size() >= 2 && (ascii || international);
 }
 
 // ---- IBAN -----------------------------------------------------------------------------------

@@ -225,7 +225,9 @@ bool SignalExtractor::rudeness_negated(const Scratch& scratch, std::size_t index
   for (std::size_t j = index; j-- > 0;) {
     const PhraseMatch& before = scratch.matches[j];
     if (tokens[before.begin].clause != clause) break;
-    if (before.end == end && (before.categories & masks_.negation) != 0) negated = true;
+    // "not", "kein", and "no" before a noun ("you are no idiot").
+    if (before.end == end && (before.categories & (masks_.negation | masks_.negation_next)) != 0)
+      negated = true;
   }
   if (!negated) return false;
   const std::uint16_t sentence = tokens[match.begin].sentence;
@@ -349,7 +351,8 @@ bool SignalExtractor::addressed_insult(const Scratch& scratch, std::size_t langu
       if (tokens[j].kind == TokenKind::kPunct) continue;
       ++seen;
       const WordInfo& word = lexicon_.resolve(tokens[j].word, language);
-      if ((word.categories & (masks_.negation | masks_.negation_after)) != 0) break;
+      const std::uint64_t negators = masks_.negation | masks_.negation_after | masks_.negation_next;
+      if ((word.categories & negators) != 0) break;
       if (!word.has_valence || word.valence > kInsultValence) continue;
       const PhraseMatch span{m.begin, static_cast<std::uint32_t>(j + 1), 0, m.language,
                              masks_.address};

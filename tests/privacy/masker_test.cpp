@@ -43,6 +43,8 @@ TEST(MaskerTest, MasksEmailAddresses) {
           {"björn@web.de", "[email]"},
           {"zoë.lefèvre@orange.fr!", "[email]!"},
           {"info@bäckerei-müller.de, danke", "[email], danke"},
+          {"x δοκιμή@παράδειγμα.δοκιμή", "x [email]"},
+          {"u 用户@例子.广告", "u [email]"},
           // Punctuation beyond ASCII borders an address.
           {"„max@example.de“ oder «anna@example.ch»", "„[email]“ oder «[email]»"},
           {"Adresse: ärger…max@example.de", "Adresse: ärger…[email]"},

@@ -196,6 +196,7 @@ TEST(AngerSignal, ANegationTakesTheInsultOrAngerOutOfAWord) {
       // Negated insults insult nobody but are rarely calm: they count as words of anger.
       {"You are not an idiot", false, true},
       {"du bist kein idiot", false, true},
+      {"you are no idiot", false, true},
       {"I'm not stupid, I did restart the router", false, true},
       // Expletives, boosters, sentiment words between, and questions keep their force.
       {"I don't give a fuck about your policy", true, false},
