@@ -1046,14 +1046,27 @@ struct Router::State {
     for (const std::string& id : ids) tell_if_nobody_online(id, now, out);
   }
 
-  // A conversation back in a queue that nobody online can serve: the user is told, and
+  // A conversation back in a queue that nobody online can take: the user is told, and
   // offered the choices, as when it was first escalated.
   void tell_if_nobody_online(const std::string& id, Ms now, Effects& out) {
     Conversation* c = find_conversation(id);
     if (c == nullptr || !c->offers.empty() || !c->assigned_agent.empty()) return;
     QueueState* queue = find_queue(c->queue);
-    if (queue == nullptr || queue->agents_online != 0) return;
+    if (queue == nullptr || anyone_could_take(*c, now)) return;
     push_no_agent(out, id, *queue->config, "no_agent_online", true, now);
+  }
+
+  // Someone online and not away who could take `c` once they have room: the skills and the
+  // language, and no cooldown after declining or transferring it.
+  bool anyone_could_take(const Conversation& c, Ms now) const {
+    for (const auto& [id, agent] : agents) {
+      if (!is_active(agent) || !matches(c, agent)) continue;
+      if (!c.pinned_agent.empty() && c.pinned_agent != id) continue;
+      auto cooling = c.cooldown_until.find(id);
+      if (cooling != c.cooldown_until.end() && now < cooling->second) continue;
+      return true;
+    }
+    return false;
   }
 
   Result<Agent*> assigned_to(std::string_view agent_id, std::string_view conversation_id) {

@@ -627,8 +627,16 @@ TEST_F(RouterTest, AConversationRequeuedOrTransferredToNobodyTellsTheUserSo) {
   TransferTarget back;
   back.queue = "de";
   ok(router_->accept("a3", "c1", taken.offer_id));
-  // The transferring agent a3 can serve "de" itself: nobody is missing.
-  EXPECT_TRUE(all_of<NoAgent>(ok(router_->transfer("a3", "c1", back, ""))).empty());
+  // a2 and a3 serve "de" but cool down after handing it on: nobody can take it.
+  EXPECT_EQ(all_of<NoAgent>(ok(router_->transfer("a3", "c1", back, ""))).size(), 1u);
+
+  // With someone free for it, nobody is missing.
+  SendOffer fourth = only_offer(online("a4"));
+  ok(router_->accept("a4", "c1", fourth.offer_id));
+  online("a5");
+  Effects to_a5 = ok(router_->transfer("a4", "c1", back, ""));
+  EXPECT_EQ(only_offer(to_a5).agent_id, "a5");
+  EXPECT_TRUE(all_of<NoAgent>(to_a5).empty());
 }
 
 TEST_F(RouterTest, ReconnectWithinGraceKeepsAssignments) {
