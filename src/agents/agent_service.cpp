@@ -548,12 +548,15 @@ void AgentService::Impl::hold_turn_locked(const store::TurnRecord& turn) {
 
 void AgentService::on_turn_committed(const store::ConversationRecord& conv,
                                      const store::TurnRecord& turn) {
-  if (turn.role != "user" && turn.role != "system") return;
+  if (turn.role != "user" && turn.role != "system" && turn.role != "bot") return;
   Impl& s = *impl_;
   std::string agent;
   {
     Impl::RouterLock lock(s);
     s.hold_turn_locked(turn);
+    // A bot answer stored after the escalation (its question came just before) is caught up;
+    // once a person holds the conversation the bot is refused.
+    if (turn.role == "bot") return;
     auto it = s.assigned.find(conv.id);
     if (it == s.assigned.end()) return;
     agent = it->second;
@@ -824,7 +827,7 @@ Status AgentService::Impl::read_held_turns_locked(const std::string& conversatio
     auto page = store.list_turns(conversation, after, kPage);
     if (!page) return page.status();
     for (const auto& turn : *page) {
-      if (turn.role == "user" || turn.role == "system") hold_turn_locked(turn);
+      if (turn.role != "agent") hold_turn_locked(turn);
     }
     if (page->size() < kPage) break;
     after = page->back().seq;

@@ -559,7 +559,7 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   }
   conv.state = result->conversation_state;
   conv.last_seq = std::max(conv.last_seq, result->turn.seq);
-  if (ctx.agents && (result->turn.role == "user" || result->turn.role == "system")) {
+  if (ctx.agents && result->turn.role != "agent") {
     // Masked only when sent to an agent: most turns go to nobody.
     ctx.agents->on_turn_committed(conv, result->turn);
   }

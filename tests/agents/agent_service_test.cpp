@@ -397,7 +397,9 @@ TEST_F(AgentServiceTest, TurnsPostedWhileWaitingFollowTheAssignmentMaskedAndInOr
   const std::vector<json> frames = accept_next(ana);
   ASSERT_FALSE(frames.empty());
   EXPECT_EQ(frames.front()["type"], "assigned");
-  EXPECT_EQ(caught_up(frames), (std::vector<std::string>{"hello? anyone there?", "IBAN [masked]"}));
+  EXPECT_EQ(caught_up(frames), (std::vector<std::string>{"hello? anyone there?",
+                                                          "bot answer while waiting",
+                                                          "IBAN [masked]"}));
   std::int64_t previous = 0;
   for (const auto& frame : frames) {
     if (frame["type"] != "turn") continue;
@@ -408,7 +410,7 @@ TEST_F(AgentServiceTest, TurnsPostedWhileWaitingFollowTheAssignmentMaskedAndInOr
   // Stored like every agent event: a resume replays them.
   auto resumed = connect("hat_ana", {{"resume_after", 0}});
   ASSERT_TRUE(resumed->next("ack").has_value());
-  EXPECT_EQ(caught_up(resumed->frames()).size(), 2u);
+  EXPECT_EQ(caught_up(resumed->frames()).size(), 3u);
 }
 
 TEST_F(AgentServiceTest, TurnsCommittedWhileTheEscalationWasOnItsWayAreCaughtUpToo) {

@@ -114,14 +114,14 @@ class AgentService final : public http::WebSocketHandler {
   // traffic (it may follow start()).
   void set_agent_view(AgentView view);
 
-  // A user or system turn committed on `conv`. While routing holds the conversation (from
-  // its escalation until it is back with the bot) the turn is kept, the newest
+  // A user, system or bot turn committed on `conv`. While routing holds the conversation
+  // (from its escalation until it is back with the bot) the turn is kept, the newest
   // kMaxHeldTurns of those after the snapshot: each assignment sends them to the agent who
-  // takes the conversation, after `assigned`, so nothing the user wrote while waiting or to
-  // an earlier agent is missing. When a person holds the conversation the turn is also
-  // persisted as an agent-directed event and relayed at once. Other turns and conversations
-  // are ignored. The agent view is applied only to turns that are sent. Never blocks on the
-  // store.
+  // takes the conversation, after `assigned`, so nothing the user wrote or read while
+  // waiting or with an earlier agent is missing. When a person holds the conversation a user
+  // or system turn is also persisted as an agent-directed event and relayed at once. Agent
+  // turns and other conversations are ignored. The agent view is applied only to turns that
+  // are sent. Never blocks on the store.
   void on_turn_committed(const store::ConversationRecord& conv, const store::TurnRecord& turn);
   static constexpr std::size_t kMaxHeldTurns = 50;
 
