@@ -52,7 +52,8 @@ void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond) {
     if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
     Validator v;
     v.allow_only(body, "", {"hash"});
-    hash = v.string(body, "", "hash", false, 64).value_or("");
+    // "" (or no hash) goes back to the previous version, as the rule holder does.
+    hash = v.string(body, "", "hash", false, 64, /*allow_empty=*/true).value_or("");
     if (!v.ok()) return respond(validation_problem(v.errors()));
   }
   const Status s = ctx.triggers->rules().rollback(hash);

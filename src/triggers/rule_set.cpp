@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "handover/util/clock.hpp"
 #include "handover/util/crypto.hpp"
 #include "handover/util/json_writer.hpp"
+#include "handover/util/utf8.hpp"
 #include "rule_set_impl.hpp"
 
 namespace handover::triggers {
@@ -42,6 +44,10 @@ class RuleFileLoader {
                   std::string& out);
   template <class T>
   bool get_number(const YAML::Node& node, const RuleContext& rule, std::string_view what, T& out);
+  // get_number() for a setting that must lie in [low, high] (and be finite).
+  template <typename T>
+  void get_bounded(const YAML::Node& node, std::string_view what, T& out, double low,
+                   double high);
   bool get_strings(const YAML::Node& node, const RuleContext& rule, std::string_view what,
                    std::vector<std::string>& out);
   bool get_duration(const YAML::Node& node, const RuleContext& rule, std::int64_t& out_ms);
@@ -107,6 +113,10 @@ bool RuleFileLoader::get_string(const YAML::Node& node, const RuleContext& rule,
     error(node, rule, std::string(what) + " must be a string");
     return false;
   }
+  if (!utf8::is_valid(node.Scalar())) {
+    error(node, rule, std::string(what) + " is not valid UTF-8");
+    return false;
+  }
   out = node.Scalar();
   return true;
 }
@@ -124,6 +134,21 @@ bool RuleFileLoader::get_number(const YAML::Node& node, const RuleContext& rule,
   error(node, rule, std::string(what) + (std::is_integral_v<T> ? " must be a whole number"
                                                                   : " must be a number"));
   return false;
+}
+
+template <typename T>
+void RuleFileLoader::get_bounded(const YAML::Node& node, std::string_view what, T& out,
+                                 double low, double high) {
+  T value = out;
+  if (!get_number(node, RuleContext(), what, value)) return;
+  const auto v = static_cast<double>(value);
+  if (!std::isfinite(v) || v < low || v > high) {
+    std::ostringstream message;
+    message << what << " must be from " << low << " to " << high;
+    error(node, RuleContext(), message.str());
+    return;
+  }
+  out = value;
 }
 
 bool RuleFileLoader::get_strings(const YAML::Node& node, const RuleContext& rule,
@@ -145,6 +170,13 @@ bool RuleFileLoader::get_duration(const YAML::Node& node, const RuleContext& rul
                                   std::int64_t& out_ms) {
   static constexpr std::pair<std::string_view, std::int64_t> kUnits[] = {
       {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  // A year is longer than any conversation; beyond it a cooldown would not fit its type.
+  constexpr double kMaxMs = 366.0 * 86'400'000.0;
+  const auto too_long = [&](double ms) {
+    if (ms <= kMaxMs) return false;
+    error(node, rule, "cooldown must be at most 366 days");
+    return true;
+  };
   const std::string text = node.IsScalar() ? node.Scalar() : std::string();
   for (const auto& [unit, scale] : kUnits) {
     if (text.size() <= unit.size() ||
@@ -154,7 +186,9 @@ bool RuleFileLoader::get_duration(const YAML::Node& node, const RuleContext& rul
     try {
       const double value = YAML::Node(text.substr(0, text.size() - unit.size())).as<double>();
       if (value >= 0) {
-        out_ms = static_cast<std::int64_t>(value * static_cast<double>(scale));
+        const double ms = value * static_cast<double>(scale);
+        if (too_long(ms)) return false;
+        out_ms = static_cast<std::int64_t>(ms);
         return true;
       }
     } catch (const YAML::Exception&) {
@@ -164,6 +198,7 @@ bool RuleFileLoader::get_duration(const YAML::Node& node, const RuleContext& rul
   try {
     if (node.IsScalar()) seconds = node.as<double>();
     if (node.IsScalar() && seconds >= 0) {
+      if (too_long(seconds * 1000.0)) return false;
       out_ms = static_cast<std::int64_t>(seconds * 1000.0);
       return true;
     }
@@ -205,20 +240,21 @@ void RuleFileLoader::parse_settings(const YAML::Node& node, SignalSettings& out)
               "lifetime_value_scale", "order_value_scale", "order_value_paths"},
              none);
   if (node["low_confidence"])
-    get_number(node["low_confidence"], none, "settings.low_confidence", out.low_confidence);
+    get_bounded(node["low_confidence"], "settings.low_confidence", out.low_confidence, 0, 1);
   if (node["near_duplicate"])
-    get_number(node["near_duplicate"], none, "settings.near_duplicate", out.near_duplicate);
+    get_bounded(node["near_duplicate"], "settings.near_duplicate", out.near_duplicate, 0, 1);
   if (node["short_words"])
-    get_number(node["short_words"], none, "settings.short_words", out.short_words);
+    get_bounded(node["short_words"], "settings.short_words", out.short_words, 0, 1000);
   if (node["answer_words"])
-    get_number(node["answer_words"], none, "settings.answer_words", out.answer_words);
+    get_bounded(node["answer_words"], "settings.answer_words", out.answer_words, 0, 1000);
   if (node["lifetime_value_scale"])
     get_number(node["lifetime_value_scale"], none, "settings.lifetime_value_scale",
                out.lifetime_value_scale);
   if (node["order_value_scale"])
     get_number(node["order_value_scale"], none, "settings.order_value_scale",
                out.order_value_scale);
-  if (out.lifetime_value_scale <= 0 || out.order_value_scale <= 0) {
+  if (!(out.lifetime_value_scale > 0) || !(out.order_value_scale > 0) ||
+      !std::isfinite(out.lifetime_value_scale) || !std::isfinite(out.order_value_scale)) {
     error(node, none, "settings: value scales must be positive");
   }
   std::vector<std::string> paths;
@@ -303,6 +339,11 @@ bool RuleFileLoader::parse_rule(const YAML::Node& node, Rule& rule, CompiledRule
   }
   if (node["id"] && node["id"].IsScalar()) context.id = node["id"].Scalar();
   if (context.id.empty()) error(node, context, "id is required");
+  // Decisions and analytics carry the id: it must read the same there as in the file.
+  if (!utf8::is_valid(context.id)) {
+    error(node["id"], RuleContext(), "a rule id must be valid UTF-8");
+    context.id.clear();
+  }
   rule.id = context.id;
   rule.location = location(node.Mark());
   const std::size_t before = errors_.size();

@@ -260,12 +260,18 @@ TEST_F(TriggersTest, ReloadThenRollbackSwitchesVersions) {
 
   auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
   const std::string second = rules_hash();
+  // An empty hash goes back to the previous version, as no body does.
+  auto previous = call("POST", "/v1/admin/rules/rollback", R"({"hash":""})", kAdminKey);
+  const std::string after_previous = rules_hash();
+  ASSERT_EQ(call("POST", "/v1/admin/reload", {}, kAdminKey).status, 200);
   auto rollback = call("POST", "/v1/admin/rules/rollback", json{{"hash", first}}.dump(), kAdminKey);
   auto unknown = call("POST", "/v1/admin/rules/rollback", R"({"hash":"0000"})", kAdminKey);
   auto not_admin = call("POST", "/v1/admin/reload", {}, kBotKey);
 
   EXPECT_EQ(reload.status, 200) << reload.body;
   EXPECT_NE(second, first);
+  EXPECT_EQ(previous.status, 200) << previous.body;
+  EXPECT_EQ(after_previous, first);
   EXPECT_EQ(rollback.status, 200) << rollback.body;
   EXPECT_EQ(rules_hash(), first);
   EXPECT_EQ(unknown.status, 404);

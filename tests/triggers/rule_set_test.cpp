@@ -85,6 +85,30 @@ TEST(RuleSet, ReportsErrorsWithRuleIdAndLocation) {
        "rule 'r1': mode must be active or shadow"},
       {"bad cooldown", rules_file(rule_prefix + "    when: request.human\n    cooldown: soon\n"),
        "rule 'r1': cooldown must be"},
+      {"endless cooldown",
+       rules_file(rule_prefix + "    when: request.human\n    cooldown: 9999999999999h\n"),
+       ":10:15: rule 'r1': cooldown must be at most 366 days"},
+      {"threshold above one",
+       "version: 1\nlexicons:\n  directory: " + lexicon_dir().string() +
+           "\n  languages: [en, de]\n  emoji: emoji_utf8_lexicon.txt\n"
+           "settings:\n  low_confidence: 5\nrules: []\n",
+       ":7:19: settings.low_confidence must be from 0 to 1"},
+      {"threshold not a number",
+       "version: 1\nlexicons:\n  directory: " + lexicon_dir().string() +
+           "\n  languages: [en, de]\n  emoji: emoji_utf8_lexicon.txt\n"
+           "settings:\n  near_duplicate: .nan\nrules: []\n",
+       "settings.near_duplicate must be from 0 to 1"},
+      {"id not UTF-8",
+       rules_file("  - id: \"ins\xc3ult\"\n    action: suggest\n    when: request.human\n"),
+       ":7:9: a rule id must be valid UTF-8"},
+      {"description not UTF-8",
+       rules_file(rule_prefix + "    when: request.human\n    description: \"\xff\xfe\"\n"),
+       "rule 'r1': description is not valid UTF-8"},
+      {"negative word count",
+       "version: 1\nlexicons:\n  directory: " + lexicon_dir().string() +
+           "\n  languages: [en, de]\n  emoji: emoji_utf8_lexicon.txt\n"
+           "settings:\n  answer_words: -3\nrules: []\n",
+       "settings.answer_words must be from 0 to 1000"},
       {"missing when", rules_file(rule_prefix), "rule 'r1': when is required"},
       {"fractional priority",
        rules_file(rule_prefix + "    when: request.human\n    priority: 1.5\n"),
