@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "handover/util/utf8.hpp"
+
 namespace handover::triggers {
 namespace {
 
@@ -325,6 +327,11 @@ bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,
   for (std::size_t number = 1; std::getline(in, line); ++number) {
     const std::string_view text = trim(line);
     if (text.empty() || text[0] == '#') continue;
+    // A binary or mis-encoded file would otherwise load as cues nobody can type.
+    if (!utf8::is_valid(text) || text.find('\0') != std::string_view::npos) {
+      errors.push_back(where(file, number) + "not UTF-8 text");
+      continue;
+    }
     if (text.front() == '[' && text.back() == ']') {
       const std::string name(trim(text.substr(1, text.size() - 2)));
       const bool topic =

@@ -158,6 +158,23 @@ TEST(RuleSet, AnUnknownCueCategoryFailsTheLoad) {
   EXPECT_EQ(message.find("topic.returns"), std::string::npos) << message;  // topics are free
 }
 
+TEST(RuleSet, ACueLineThatIsNotUtf8FailsTheLoad) {
+  TempDir dir;
+  std::filesystem::copy(lexicon_dir(), dir.path() / "lexicons",
+                        std::filesystem::copy_options::recursive);
+  std::ofstream(dir.path() / "lexicons" / "en" / "cues.txt", std::ios::app | std::ios::binary)
+      << "\n[insult]\n" << std::string("\xff\xfe\0bad", 6) << "\n";
+  dir.write("triggers.yaml", "version: 1\nlexicons:\n  directory: " +
+                                 (dir.path() / "lexicons").string() +
+                                 "\n  languages: [en, de]\nrules: []\n");
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+
+  ASSERT_FALSE(loaded.is_ok());
+  EXPECT_NE(loaded.status().message().find("not UTF-8 text"), std::string::npos)
+      << loaded.status().message();
+}
+
 TEST(RuleSet, MissingFileIsNotFound) {
   auto loaded = load_rule_set("/nonexistent/triggers.yaml", 0);
 
