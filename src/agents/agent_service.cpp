@@ -542,8 +542,8 @@ void AgentService::Impl::hold_turn_locked(const store::TurnRecord& turn) {
   kept.actions_json = turn.actions_json;
   kept.metadata_json = turn.metadata_json;
   kept.created_at_ms = turn.created_at_ms;
+  if (turns.size() == kMaxHeldTurns) turns.erase(turns.begin());
   turns.push_back(std::move(kept));
-  if (turns.size() > kMaxHeldTurns) turns.pop_front();
 }
 
 void AgentService::on_turn_committed(const store::ConversationRecord& conv,
