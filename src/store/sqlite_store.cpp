@@ -613,10 +613,10 @@ Status SqliteStore::apply_batch() {
   return write_heads(flush || batch_deletes_);
 }
 
-// A probe only needs the write lock, which BEGIN IMMEDIATE took; a batch of nothing but
-// probes is rolled back so health checks cost no commit.
-Status SqliteStore::finish_transaction(bool probes_only) {
-  Statement& end = probes_only ? writer_.rollback : writer_.commit;
+// Every batch commits, one of nothing but readiness probes too: their row has to reach the
+// disk for the probe to mean that writes do (`probes_only` is kept for the statistics).
+Status SqliteStore::finish_transaction(bool /*probes_only*/) {
+  Statement& end = writer_.commit;
   int rc = end.step();
   end.reset();
   if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, end.sql());
@@ -886,7 +886,18 @@ Status SqliteStore::refuse_in_state(AppendOp& op, const ConversationHead& head) 
   return Status::ok();
 }
 
-Status SqliteStore::apply(ProbeOp&) { return Status::ok(); }
+// Taking the write lock proves nothing about writing (a read-only file, a full disk): the
+// probe writes a row, and its batch commits like any other.
+Status SqliteStore::apply(ProbeOp&) {
+  Statement& put = writer_.put_cursor;
+  ResetOnExit reset(put);
+  put.bind(1, std::string_view(kReadinessProbeCursor));
+  put.bind(2, clock_.now_ms());
+  put.bind(3, clock_.now_ms());
+  const int rc = put.step();
+  if (rc == SQLITE_DONE) return Status::ok();
+  return sqlite_error(writer_db_.handle(), rc, "readiness probe");
+}
 
 Status SqliteStore::apply(EventsOp& op) {
   Status fatal = resolve_events(op.reply, std::string(), op.status);

@@ -708,6 +708,29 @@ TEST_F(SqliteStoreTest, ProbeReportsWritableWithoutCountingACommit) {
   EXPECT_EQ(store_->stats().commits, before.commits);
 }
 
+// A read-only file or a full disk lets the probe take the lock but not write: the probe
+// writes a row and commits it, so it fails as writes do (a trigger stands in for the disk).
+TEST_F(SqliteStoreTest, ProbeFailsWhenWritesFailAndCommitsItsRowOtherwise) {
+  RawDb other(options_.path);
+  other.exec(
+      "CREATE TRIGGER refuse_probe BEFORE INSERT ON delivery_cursors "
+      "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  Pending<bool> refused;
+  store_->probe_writable(refused.callback());
+  Result<bool> refused_result = refused.get();
+  other.exec("DROP TRIGGER refuse_probe");
+  clock_.advance_ms(5);
+  Pending<bool> accepted;
+  store_->probe_writable(accepted.callback());
+  Result<bool> accepted_result = accepted.get();
+
+  EXPECT_FALSE(refused_result.is_ok());
+  ASSERT_TRUE(accepted_result.is_ok()) << accepted_result.status().to_string();
+  auto written = store_->get_cursor(std::string(kReadinessProbeCursor));
+  ASSERT_TRUE(written.is_ok()) << written.status().to_string();
+  EXPECT_EQ(*written, clock_.now_ms());
+}
+
 TEST_F(SqliteStoreTest, ProbeFailsWithUnavailableWhileAnotherWriterHoldsTheLock) {
   options_.busy_timeout_ms = 0;
   reopen_store();

@@ -174,6 +174,9 @@ struct ConversationUpdateOutcome {
   std::vector<EventRecord> events = {};  // the stored events, with ids
 };
 
+// The cursor that probe_writable() writes: a row whose commit shows that writes reach the disk.
+inline constexpr std::string_view kReadinessProbeCursor = "(readiness probe)";
+
 // A human agent, managed through the admin endpoints. Only the hash of its token is kept.
 struct AgentRecord {
   std::string id;  // public id, e.g. "a_..." or a slug chosen by an admin; unique
@@ -302,8 +305,7 @@ struct CustomerExport {
 };
 
 // Figures for /metrics, read without locks (monotonic counters and the last batch).
-// Batches made only of probe_writable requests are rolled back, not committed, and are not
-// counted as commits.
+// Batches made only of probe_writable requests are not counted as commits.
 struct StoreStats {
   std::uint64_t commits = 0;             // write transactions committed
   std::uint64_t committed_requests = 0;  // requests in those transactions
@@ -421,9 +423,10 @@ class Store {
   // as a webhook endpoint has got), replacing its old value. InvalidArgument for an empty
   // name or a negative id.
   virtual void put_cursor(std::string name, std::int64_t event_id, Callback<bool> done) = 0;
-  // Runs a write transaction that changes nothing: OK (true) when the database is writable,
-  // otherwise the error that stopped it (e.g. Unavailable while another process holds the
-  // write lock beyond busy_timeout_ms).
+  // Runs a write transaction that writes one row, the cursor kReadinessProbeCursor (set to
+  // the time of the probe), and commits it: OK (true) when the database takes writes,
+  // otherwise the error that stopped it (Unavailable while another process holds the write
+  // lock beyond busy_timeout_ms, the I/O error of a read-only file or a full disk).
   virtual void probe_writable(Callback<bool> done) = 0;
 
   // Reads, synchronous, callable from any thread, also after close(). They use their own
