@@ -25,7 +25,8 @@ constexpr std::size_t kMaxPhraseTokens = 8;
 // load as a category nobody reads and quietly switch its cues off.
 inline constexpr std::array<std::string_view, 33> kCueCategories = {
     "negation", "negation_after", "negation_next", "booster", "dampener", "contrast", "stopword",
-    "common", "laughter", "insult", "anger", "expletive", "article", "address", "legal", "public_complaint", "churn",
+    "common", "laughter", "insult", "anger", "expletive", "article", "address", "legal",
+    "public_complaint", "churn",
     "human", "request_verb", "request_phrase", "request_negation", "request_blocker", "conjunction",
     "affirm", "decline", "handover_offer", "hedge", "purchase", "upgrade", "cancel", "vague",
     "progress", "no_progress"};
