@@ -93,8 +93,8 @@ Verdict verdict_of(const triggers::Evaluation& e, std::string fired_json) {
   v.kind = e.decision.kind;
   if (e.decision.rule) {
     v.rule_id = e.decision.rule->id;
-    v.queue = e.decision.rule->queue;
-    v.skills = e.decision.rule->skills;
+    v.queue = e.decision.routing()->queue;
+    v.skills = e.decision.routing()->skills;
     v.priority = e.decision.rule->priority;
   }
   if (!e.fired.empty()) v.fired_json = std::move(fired_json);

@@ -45,6 +45,7 @@ json to_json(const ConversationState& s) {
           {"last_fallback", s.last_fallback},
           {"last_hedge", s.last_hedge},
           {"offer_pending", s.offer_pending},
+          {"suggested_by", s.suggested_by},
           {"no_progress", s.no_progress},
           {"insults", s.insults},
           {"risk_cues", s.risk_cues},
@@ -71,6 +72,8 @@ Result<ConversationState> conversation_state_from_json(const json& in) {
     read(in, "last_fallback", s.last_fallback);
     read(in, "last_hedge", s.last_hedge);
     read(in, "offer_pending", s.offer_pending);
+    // States written before suggestions were remembered have no such key.
+    s.suggested_by = in.value("suggested_by", std::uint32_t{0});
     read(in, "no_progress", s.no_progress);
     read(in, "insults", s.insults);
     read(in, "risk_cues", s.risk_cues);

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cassert>
+#include <utility>
 
 #include "rule_set_impl.hpp"
 
@@ -148,8 +149,13 @@ void Engine::end_request_cooldowns(ConversationState& state, std::int64_t at_ms)
   }
 }
 
-// The strongest unsuppressed rule decides, and its cooldown starts now.
+// The strongest unsuppressed rule decides, and its cooldown starts now. A user turn that says
+// yes to an offer made after a suggestion is routed by the suggesting rule.
 void Engine::decide(ConversationState& state, std::int64_t now_ms, Evaluation& evaluation) const {
+  // The user's next turn answers a suggestion; later turns no longer do.
+  const std::uint32_t suggested = evaluation.signals.role == "user"
+                                      ? std::exchange(state.suggested_by, 0U)
+                                      : state.suggested_by;
   const FiredRule* best = nullptr;
   for (const FiredRule& fired : evaluation.fired) {
     if (fired.suppressed == Suppression::kNone &&
@@ -157,12 +163,22 @@ void Engine::decide(ConversationState& state, std::int64_t now_ms, Evaluation& e
       best = &fired;
   }
   if (best == nullptr) return;
-  evaluation.decision.kind =
+  Decision& decision = evaluation.decision;
+  decision.kind =
       best->rule->action == Action::kEscalate ? DecisionKind::kEscalate : DecisionKind::kSuggest;
-  evaluation.decision.rule = best->rule;
-  const auto index = static_cast<std::size_t>(best->rule - rule_set_->rules().data());
-  if (best->rule->cooldown_ms > 0)
-    remember_action(state, rule_set_->impl().rules[index].id_hash, now_ms);
+  decision.rule = best->rule;
+  const auto& rules = rule_set_->rules();
+  const auto& compiled = rule_set_->impl().rules;
+  const auto index = static_cast<std::size_t>(best->rule - rules.data());
+  if (best->rule->cooldown_ms > 0) remember_action(state, compiled[index].id_hash, now_ms);
+  if (decision.kind == DecisionKind::kSuggest) {
+    state.suggested_by = compiled[index].id_hash;
+  } else if (evaluation.signals.request.accepted && suggested != 0) {
+    // The suggesting rule may be gone after a reload: then the deciding rule routes.
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      if (compiled[i].id_hash == suggested && i != index) decision.suggested_by = &rules[i];
+    }
+  }
 }
 
 }  // namespace handover::triggers

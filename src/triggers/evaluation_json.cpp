@@ -142,10 +142,11 @@ void write_decision(JsonWriter& w, const Decision& decision) {
   w.key("action").string(decision_kind_name(decision.kind));
   if (decision.rule != nullptr) {
     w.key("priority").number(decision.rule->priority);
-    w.key("queue").string(decision.rule->queue);
+    w.key("queue").string(decision.routing()->queue);
     w.key("rule").string(decision.rule->id);
     w.key("skills");
-    write_skills(w, decision.rule->skills);
+    write_skills(w, decision.routing()->skills);
+    if (decision.suggested_by != nullptr) w.key("suggested_by").string(decision.suggested_by->id);
   }
   w.end_object();
 }

@@ -394,6 +394,7 @@ void SignalExtractor::user_request(ConversationState& state, const Scratch& scra
       request = false;
     } else if (cues.answer_affirm) {
       request = true;
+      out.request.accepted = true;
       out.evidence.push_back({SignalFamily::kRequest, "affirm", std::string(scratch.text.folded)});
     }
   }

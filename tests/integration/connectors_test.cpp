@@ -128,7 +128,7 @@ TEST_F(ConnectorsTest, BuiltinBotAnswersAndFallsBack) {
   EXPECT_FALSE(fallback["bot"].contains("intent"));
 }
 
-TEST_F(ConnectorsTest, WhenTheTriggersSuggestAPersonTheBuiltinBotOffersOneAndAYesEscalates) {
+TEST_F(ConnectorsTest, WhenTheTriggersSuggestAPersonTheBuiltinBotOffersOneAndAYesEscalatesThere) {
   start(builtin_connector());
   for (const auto& [language, text, agree] :
        {std::tuple<std::string, std::string, std::string>{"en", "I want to cancel my contract",
@@ -146,6 +146,9 @@ TEST_F(ConnectorsTest, WhenTheTriggersSuggestAPersonTheBuiltinBotOffersOneAndAYe
     EXPECT_EQ(offered["turns"][2]["role"], "bot");
     EXPECT_EQ(offered["turns"][2]["bot"]["intent"], "offer_handover");
     EXPECT_EQ(yes.value("state", ""), "queued") << yes.dump();
+    // The "yes" goes where the suggesting rule would have sent the conversation.
+    EXPECT_EQ(yes["decision"]["queue"], asked["decision"]["queue"]) << yes.dump();
+    EXPECT_EQ(yes["decision"]["queue"], "retention") << yes.dump();
   }
 }
 

@@ -491,6 +491,72 @@ TEST(Decision, ShadowRulesAreRecordedButNeverAct) {
   EXPECT_TRUE(e.decision.rule == nullptr || e.decision.rule->id != "anger-score-watch");
 }
 
+TEST(Decision, AYesToASuggestedPersonGoesToTheSuggestingRulesQueue) {
+  Conversation conversation;
+
+  const Evaluation suggested = conversation.user("I want to cancel my contract");
+  conversation.bot("Would you like me to connect you with a colleague?");
+  const Evaluation yes = conversation.user("yes please");
+
+  ASSERT_EQ(suggested.decision.kind, DecisionKind::kSuggest);
+  ASSERT_EQ(suggested.decision.rule->id, "churn");
+  ASSERT_EQ(yes.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(yes.decision.rule->id, "explicit-request");
+  ASSERT_NE(yes.decision.suggested_by, nullptr);
+  EXPECT_EQ(yes.decision.suggested_by->id, "churn");
+  EXPECT_EQ(yes.decision.routing()->queue, "retention");
+  const nlohmann::json json = to_json(yes);
+  EXPECT_EQ(json["decision"]["queue"], "retention");
+  EXPECT_EQ(json["decision"]["skills"], nlohmann::json::array({"retention"}));
+  EXPECT_EQ(json["decision"]["rule"], "explicit-request");
+  EXPECT_EQ(json["decision"]["suggested_by"], "churn");
+  EXPECT_EQ(json["decision"]["priority"], 100);
+}
+
+TEST(Decision, OnlyTheAnswerRightAfterASuggestionFollowsIt) {
+  Conversation answered_late;
+  answered_late.user("I want to cancel my contract");
+  answered_late.user("what does it cost to stay?");
+  answered_late.bot("Would you like me to connect you with a colleague?");
+  const Evaluation late = answered_late.user("yes");
+
+  Conversation asked_outright;
+  asked_outright.user("I want to cancel my contract");
+  const Evaluation outright = asked_outright.user("I want to talk to a human");
+
+  Conversation unprompted;
+  unprompted.user("where is my parcel");
+  unprompted.bot("Would you like me to connect you with a colleague?");
+  const Evaluation offered = unprompted.user("yes");
+
+  for (const Evaluation* e : {&late, &outright, &offered}) {
+    ASSERT_EQ(e->decision.kind, DecisionKind::kEscalate);
+    EXPECT_EQ(e->decision.suggested_by, nullptr);
+    EXPECT_EQ(e->decision.routing()->queue, "general");
+    EXPECT_FALSE(to_json(*e)["decision"].contains("suggested_by"));
+  }
+}
+
+TEST(Decision, ASuggestionTheReloadedRulesNoLongerHaveRoutesByTheDecidingRule) {
+  const auto reloaded = load_rule_set_text(
+      testing::source_dir() / "config" / "triggers.yaml",
+      testing::rules_file("  - {id: explicit-request, when: request.human, action: escalate,\n"
+                          "     priority: 100, queue: general}\n"),
+      1'700'000'000'000);
+  ASSERT_TRUE(reloaded.is_ok()) << reloaded.status().to_string();
+  Conversation before;
+  before.user("I want to cancel my contract");
+  before.bot("Would you like me to connect you with a colleague?");
+  Conversation after(reloaded.value());
+  after.state = before.state;
+
+  const Evaluation yes = after.user("yes");
+
+  ASSERT_EQ(yes.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(yes.decision.suggested_by, nullptr);
+  EXPECT_EQ(yes.decision.routing()->queue, "general");
+}
+
 TEST(Evaluation, JsonCarriesSignalsChecksVersionAndDecision) {
   Conversation conversation;
 

@@ -47,6 +47,9 @@ struct ConversationState {
   bool last_fallback = false;
   bool last_hedge = false;
   bool offer_pending = false;  // the bot offered a person; the next user turn answers
+  // Hash of the rule id whose suggestion is the newest decision (0: none). A "yes" to the
+  // bot's offer that follows it is routed by that rule's queue and skills.
+  std::uint32_t suggested_by = 0;
   std::uint16_t no_progress = 0;
   std::uint16_t insults = 0;
   std::uint16_t risk_cues = 0;

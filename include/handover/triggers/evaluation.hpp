@@ -46,7 +46,13 @@ struct FiredRule {
 
 struct Decision {
   DecisionKind kind = DecisionKind::kNone;
-  const Rule* rule = nullptr;  // the rule that decided; gives queue, skills and priority
+  const Rule* rule = nullptr;  // the rule that decided; gives the priority
+  // Set when the user said yes to the bot's offer of a person that this rule's suggestion
+  // led to: the handover goes to its queue with its skills, not the deciding rule's.
+  const Rule* suggested_by = nullptr;
+
+  // The rule whose queue and skills route the handover (null when nothing was decided).
+  const Rule* routing() const { return suggested_by != nullptr ? suggested_by : rule; }
 };
 
 // Views inside point into rule_set, or into the TurnInput and ConversationInfo passed to

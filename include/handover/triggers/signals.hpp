@@ -68,6 +68,8 @@ struct UncertaintySignals {
 struct RequestSignals {
   bool human = false;          // this user turn asks for a person (or says yes to an offer)
   bool declined = false;       // this user turn declines a pending handover offer
+  bool accepted = false;       // this user turn says yes to a pending offer (not serialised:
+                               // the evidence "affirm" shows it)
   bool offer_pending = false;  // the bot offered a person and the user has not answered
   int count = 0;               // requests over the whole conversation
 };
