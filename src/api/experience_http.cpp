@@ -186,6 +186,12 @@ void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
     ratings_in_flight().end(id);
     respond(std::move(r));
   };
+  // The user sees who helped by the display name in the events; the agent's id is internal.
+  const bool end_user = call.principal.kind == Principal::Kind::kBearer;
+  auto answer = [end_user](json rating) {
+    if (end_user) rating.erase("agent_id");
+    return rating.dump();
+  };
   auto last = last_resolution(ctx.store, conv->id);
   if (!last) return done(store_problem(last.status()));
   if (last->event_id == 0) {
@@ -196,7 +202,7 @@ void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
     const bool same = last->rating.is_object() &&
                       last->rating.value("rating", 0) == static_cast<int>(rating) &&
                       last->rating.value("comment", std::string()) == comment;
-    if (same) return done(json_response(200, last->rating.dump()));
+    if (same) return done(json_response(200, answer(last->rating)));
     return done(state_conflict("the latest handover of conversation " + conv->id +
                                " is rated already"));
   }
@@ -209,11 +215,11 @@ void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
                      {"agent_id", last->agent_id},
                      {"resolved_event_id", last->event_id}};
   event.data_json = data.dump();
-  ctx.store.append_events({std::move(event)}, [done, data](auto stored) {
+  ctx.store.append_events({std::move(event)}, [done, answer, data](auto stored) {
     if (!stored) return done(store_problem(stored.status()));
     json out = data;
     out["id"] = stored->front().id;
-    done(json_response(201, out.dump()));
+    done(json_response(201, answer(std::move(out))));
   });
 }
 

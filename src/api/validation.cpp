@@ -119,7 +119,7 @@ std::optional<double> Validator::number(const json& object, const std::string& p
     fail(where, range);
     return std::nullopt;
   }
-  return v;
+  return v + 0.0;  // -0 becomes 0, so it is stored and echoed as 0
 }
 
 std::optional<bool> Validator::boolean(const json& object, const std::string& pointer,

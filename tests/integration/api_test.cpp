@@ -49,6 +49,17 @@ TEST_F(ApiTest, PostTurnsAssignsGapFreeSeqAndReturnsState) {
   EXPECT_EQ(second.json()["turn"]["actions"][0]["data"]["order"], "A-1");
 }
 
+TEST_F(ApiTest, ANegativeZeroConfidenceIsStoredAsZero) {
+  const std::string id = create_conversation()["id"];
+
+  auto r = call("POST", turns_path(id), R"({"role":"bot","text":"x","bot":{"confidence":-0.0}})");
+
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_NE(r.body.find(R"("confidence":0.0)"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(":-0"), std::string::npos) << r.body;
+  EXPECT_EQ(call("GET", turns_path(id)).body.find(":-0"), std::string::npos);
+}
+
 TEST_F(ApiTest, GetConversationAndPageThroughTurns) {
   const std::string id = create_conversation()["id"];
   for (int i = 1; i <= 5; ++i) {

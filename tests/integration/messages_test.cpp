@@ -136,6 +136,32 @@ TEST_F(MessagesTest, AGermanUserIsToldEveryStepAndMayRateTheHelp) {
   EXPECT_EQ(retried.json()["id"], rated.json()["id"]);
 }
 
+// The user rates with the conversation token; the answer names nobody by internal id.
+TEST_F(MessagesTest, TheUsersRatingAnswerLeavesOutTheAgentsId) {
+  auto ana = agent({"ana"});
+  auto created = call("POST", "/v1/conversations", json{{"language", "en"}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string conv = created.json().value("id", "");
+  const std::string token = created.json().value("token", "");
+  ASSERT_EQ(handover(conv, "general").status, 202);
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  accept(*ana, *offer);
+  ana->send_json(
+      {{"type", "resolve"}, {"conversation_id", conv}, {"feedback", {{"justified", "yes"}}}});
+  wait_for_message(conv, "handover.resolved");
+  const std::string body = json{{"rating", 5}, {"comment", "quick"}}.dump();
+
+  auto rated = call("POST", "/v1/conversations/" + conv + "/rating", body, token);
+  auto retried = call("POST", "/v1/conversations/" + conv + "/rating", body, token);
+
+  ASSERT_EQ(rated.status, 201) << rated.body;
+  EXPECT_EQ(rated.json()["rating"], 5);
+  EXPECT_FALSE(rated.json().contains("agent_id")) << rated.body;
+  ASSERT_EQ(retried.status, 200) << retried.body;
+  EXPECT_FALSE(retried.json().contains("agent_id")) << retried.body;
+}
+
 // With nobody online a wait would be invented: the announcement says it is not known.
 TEST_F(MessagesTest, WithNobodyOnlineTheWaitIsNotKnown) {
   const std::string conv = escalate("general", 0, "en");
