@@ -46,7 +46,7 @@ http::Response created_with_token(nlohmann::json view, const std::string& token,
 
 namespace {
 
-constexpr const char* kAllowHeaders = "Authorization, Content-Type";
+constexpr const char* kAllowHeaders = "Authorization, Content-Type, Last-Event-ID";
 
 std::shared_ptr<const privacy::Masker> masker_for(const ApiDeps& deps,
                                                   const privacy::PrivacyConfig& config) {
@@ -269,6 +269,8 @@ class ApiImpl final : public Api, public TurnPoster {
     if (!segments.empty() && segments.back().empty()) segments.pop_back();
     if (segments.empty()) segments.emplace_back();
     for (auto param : parsed->params()) {
+      // "?" alone and the empty pieces of "?a=1&&b=2" name no parameter.
+      if (param.key.empty() && !param.has_value) continue;
       query.emplace_back(std::string(param.key), std::string(param.value));
     }
     return true;

@@ -3,6 +3,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <string_view>
 
 #include "handover/util/json.hpp"
 #include "handover/util/utf8.hpp"
@@ -31,6 +33,13 @@ const char* type_name(const json& v) {
 
 http::Response bad_body(std::string_view slug, std::string_view title, std::string detail) {
   return http::problem(400, slug, title, detail);
+}
+
+// The code point of the control character utf8::find_control found at s[at]: an ASCII
+// byte, or U+0080..U+009F, written as 0xC2 and the code point's own byte.
+unsigned control_code(std::string_view s, std::size_t at) {
+  const auto first = static_cast<unsigned char>(s[at]);
+  return first < 0x80 ? first : static_cast<unsigned char>(s[at + 1]);
 }
 
 }  // namespace
@@ -87,9 +96,16 @@ std::optional<std::string> Validator::string(const json& object, const std::stri
     return std::nullopt;
   }
   const auto& s = it->get_ref<const std::string&>();
-  const bool blank = s.find_first_not_of(" \t\r\n") == std::string::npos;
-  if (!allow_empty && blank) {
-    fail(where, "must not be empty");
+  // The parser has checked the UTF-8; escapes such as \u0000 still reach here.
+  if (const std::size_t at = utf8::find_control(s); at != std::string::npos) {
+    char code[8];
+    std::snprintf(code, sizeof code, "%04X", control_code(s, at));
+    fail(where, std::string("contains the control character U+") + code + " at byte " +
+                    std::to_string(at) + "; only tab, line feed and carriage return are allowed");
+    return std::nullopt;
+  }
+  if (!allow_empty && utf8::is_blank(s)) {
+    fail(where, s.empty() ? "must not be empty" : "must not be empty (only blank characters)");
     return std::nullopt;
   }
   if (s.size() > max_bytes) {

@@ -60,6 +60,33 @@ TEST_F(ApiTest, ANegativeZeroConfidenceIsStoredAsZero) {
   EXPECT_EQ(call("GET", turns_path(id)).body.find(":-0"), std::string::npos);
 }
 
+TEST_F(ApiTest, AnEmptyQueryStringNamesNoParameter) {
+  const std::string id = create_conversation()["id"];
+  ASSERT_EQ(call("POST", turns_path(id), R"({"role":"user","text":"one"})").status, 201);
+  ASSERT_EQ(call("POST", turns_path(id), R"({"role":"user","text":"two"})").status, 201);
+
+  auto bare = call("GET", turns_path(id) + "?");
+  auto gaps = call("GET", turns_path(id) + "?&&limit=1&");
+
+  ASSERT_EQ(bare.status, 200) << bare.body;
+  EXPECT_EQ(bare.json()["turns"].size(), 2u);
+  ASSERT_EQ(gaps.status, 200) << gaps.body;
+  EXPECT_EQ(gaps.json()["turns"].size(), 1u);
+}
+
+TEST_F(ApiTest, TextsKeepTabsAndLineBreaksButNotOtherControlCharacters) {
+  const std::string id = create_conversation()["id"];
+
+  auto kept = call("POST", turns_path(id), R"({"role":"user","text":"line one\n\tline two\r\n"})");
+  auto refused = call("POST", turns_path(id), R"({"role":"user","text":"bell\u0007"})");
+
+  ASSERT_EQ(kept.status, 201) << kept.body;
+  EXPECT_EQ(kept.json()["turn"]["text"], "line one\n\tline two\r\n");
+  ASSERT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("control character U+0007 at byte 4"), std::string::npos)
+      << refused.body;
+}
+
 TEST_F(ApiTest, GetConversationAndPageThroughTurns) {
   const std::string id = create_conversation()["id"];
   for (int i = 1; i <= 5; ++i) {
@@ -237,7 +264,8 @@ TEST_F(ApiTest, CorsPreflightAndHeaders) {
   EXPECT_EQ(ok.status, 204);
   EXPECT_EQ(ok.header("access-control-allow-origin"), "http://widget.example");
   EXPECT_NE(ok.header("access-control-allow-methods").find("POST"), std::string::npos);
-  EXPECT_NE(ok.header("access-control-allow-headers").find("Authorization"), std::string::npos);
+  EXPECT_EQ(ok.header("access-control-allow-headers"),
+            "Authorization, Content-Type, Last-Event-ID");  // fetch-based SSE resumes
   EXPECT_EQ(refused.status, 403);
   EXPECT_TRUE(refused.header("access-control-allow-origin").empty());
   EXPECT_EQ(simple.status, 201);

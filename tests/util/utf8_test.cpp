@@ -45,5 +45,24 @@ TEST(Utf8, SafePrefixNeverSplitsACodePoint) {
   EXPECT_EQ(count_code_points(s), 3u);
 }
 
+TEST(Utf8, BlankTextShowsNothing) {
+  EXPECT_TRUE(is_blank(""));
+  EXPECT_TRUE(is_blank(" \t\r\n"));
+  EXPECT_TRUE(is_blank("\xC2\xA0\xE2\x80\x8B"));  // no-break space, zero-width space
+  EXPECT_TRUE(is_blank("\xE3\x80\x80\xEF\xBB\xBF "));  // ideographic space, BOM
+  EXPECT_FALSE(is_blank("\xC2\xA0x"));
+  EXPECT_FALSE(is_blank("\xC3\xA4"));          // ä
+  EXPECT_FALSE(is_blank("\xF0\x9F\x91\x8D"));  // thumbs up
+}
+
+TEST(Utf8, FindsControlCharactersButNotTabsOrLineBreaks) {
+  EXPECT_EQ(find_control("plain\ttext\r\nnext line"), std::string_view::npos);
+  EXPECT_EQ(find_control(std::string("a\0b", 3)), 1u);
+  EXPECT_EQ(find_control("a\x1B[31mred"), 1u);
+  EXPECT_EQ(find_control("\xC3\xA4\x7F"), 2u);  // DEL after ä
+  EXPECT_EQ(find_control("x\xC2\x85"), 1u);      // U+0085, a C1 control
+  EXPECT_EQ(find_control("\xC2\xA0\xC3\xBF"), std::string_view::npos);  // U+00A0, ÿ
+}
+
 }  // namespace
 }  // namespace handover::utf8
