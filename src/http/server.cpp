@@ -23,6 +23,7 @@
 #include <cctype>
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -124,6 +125,16 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   bool close_after_write_ = false;
   std::size_t bytes_in_ = 0;
   std::int64_t started_ns_ = 0;
+  // Chunk extensions count against the header limit: Beast bounds neither them nor the
+  // chunk-size lines that carry them. The parser keeps a reference to the callback.
+  std::size_t chunk_extension_bytes_ = 0;
+  std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> on_chunk_header_ =
+      [this](std::uint64_t, beast::string_view extensions, beast::error_code& ec) {
+        chunk_extension_bytes_ += extensions.size();
+        if (chunk_extension_bytes_ > shared_.options.header_limit) {
+          ec = bhttp::error::bad_chunk_extension;
+        }
+      };
 
  public:
   Session(tcp::socket socket, ServerState& shared)
@@ -181,6 +192,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
     parser_->body_limit(shared_.options.body_limit);
+    chunk_extension_bytes_ = 0;
+    parser_->on_chunk_header(on_chunk_header_);
     stream_.expires_never();
     arm_read_timer();
     bhttp::async_read_header(stream_, buffer_, *parser_,
@@ -292,6 +305,10 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     } else if (ec == beast::error::timeout) {
       r = problem(408, "request-timeout", "Request timeout",
                   "the request was not received in time");
+    } else if (chunk_extension_bytes_ > shared_.options.header_limit) {
+      r = problem(400, "bad-request", "Malformed HTTP request",
+                  "chunk extensions exceed " + std::to_string(shared_.options.header_limit) +
+                      " bytes");
     } else {
       r = problem(400, "bad-request", "Malformed HTTP request", ec.message());
     }

@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -85,6 +86,21 @@ TEST_F(ApiTest, TextsKeepTabsAndLineBreaksButNotOtherControlCharacters) {
   ASSERT_EQ(refused.status, 422) << refused.body;
   EXPECT_NE(refused.body.find("control character U+0007 at byte 4"), std::string::npos)
       << refused.body;
+}
+
+TEST_F(ApiTest, ChunkedBodiesWithShortExtensionsAreRead) {
+  const std::string id = create_conversation()["id"];
+  const std::string body = R"({"role":"user","text":"hi"})";
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  HttpClient client(port());
+
+  const HttpResponse r = client.raw(
+      "POST " + turns_path(id) + " HTTP/1.1\r\nHost: t\r\n" + ServerProcess::bearer(kBotKey) +
+      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + size +
+      ";part=1\r\n" + body + "\r\n0\r\n\r\n");
+
+  EXPECT_EQ(r.status, 201) << r.body;
 }
 
 TEST_F(ApiTest, GetConversationAndPageThroughTurns) {

@@ -111,6 +111,10 @@ std::vector<BadCase> cases() {
            "Transfer-Encoding: chunked\r\n\r\n11170\r\n" + std::string(70000, 'a') +
            "\r\n0\r\n\r\n",
        413, "/problems/body-too-large", "", true},
+      {"chunk extensions over the header limit",
+       "POST " + turns + " HTTP/1.1\r\nHost: t\r\n" + auth + json_ct +
+           "Transfer-Encoding: chunked\r\n\r\n1;x=" + std::string(9000, 'e') + "\r\n{\r\n0\r\n\r\n",
+       400, "/problems/bad-request", "", true},
       {"header over limit", "GET /livez HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9000, 'b') +
                                 "\r\n\r\n",
        431, "/problems/header-too-large", "", true},
