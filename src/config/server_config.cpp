@@ -2,11 +2,15 @@
 // variables, then command-line flags. Every value is validated where it enters.
 #include "handover/config/server_config.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -90,6 +94,13 @@ std::string_view host_problem(std::string_view host) {
   if (host.size() > kMaxHostLength ||
       host.find_first_not_of(kNameChars) != std::string_view::npos) {
     return "not a valid host name or IP address";
+  }
+  // Digits and dots only can be nothing but an IPv4 address (no host name is all numeric).
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+    in_addr parsed{};
+    if (inet_pton(AF_INET, std::string(host).c_str(), &parsed) != 1) {
+      return "not a valid IPv4 address";
+    }
   }
   return {};
 }

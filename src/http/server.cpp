@@ -681,13 +681,29 @@ void Server::add_websocket(std::string path, WebSocketHandler& handler, WebSocke
   routes.push_back(WebSocketRoute{std::move(path), &handler, options});
 }
 
-Status Server::listen() {
+namespace {
+
+// An IP address as it is; for a host name its first IPv4 address, or its first address when
+// it has none ("localhost" is 127.0.0.1, where clients look first).
+Result<net::ip::address> listen_address(net::io_context& ioc, const std::string& text) {
   beast::error_code ec;
-  const auto address = net::ip::make_address(impl_->shared.options.address, ec);
-  if (ec) return Status::invalid_argument("bad listen address '" +
-                                          impl_->shared.options.address + "': " + ec.message());
-  const tcp::endpoint endpoint(address, impl_->shared.options.port);
-  auto& acceptor = impl_->acceptor;
+  auto address = net::ip::make_address(text, ec);
+  if (!ec) return address;
+  tcp::resolver resolver(ioc);
+  const auto found = resolver.resolve(text, "", tcp::resolver::passive, ec);
+  if (ec || found.empty()) {
+    return Status::invalid_argument("bad listen address '" + text + "': " +
+                                    (ec ? ec.message() : std::string("no address found")));
+  }
+  for (const auto& entry : found) {
+    if (entry.endpoint().address().is_v4()) return entry.endpoint().address();
+  }
+  return found.begin()->endpoint().address();
+}
+
+// Opens, binds and listens on `endpoint` with `acceptor`.
+Status bind_and_listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+  beast::error_code ec;
   const auto step = [&](const char* what) {
     return Status::unavailable(std::string(what) + " " + endpoint.address().to_string() + ":" +
                                std::to_string(endpoint.port()) + ": " + ec.message());
@@ -698,6 +714,25 @@ Status Server::listen() {
   if (acceptor.bind(endpoint, ec); ec) return step("cannot bind");
   if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec)
     return step("cannot listen on");
+  return Status::ok();
+}
+
+}  // namespace
+
+Status Server::check_can_listen(const std::string& address, std::uint16_t port) {
+  net::io_context ioc;
+  auto resolved = listen_address(ioc, address);
+  if (!resolved) return resolved.status();
+  tcp::acceptor probe(ioc);
+  return bind_and_listen(probe, tcp::endpoint(*resolved, port));
+}
+
+Status Server::listen() {
+  auto address = listen_address(impl_->ioc, impl_->shared.options.address);
+  if (!address) return address.status();
+  const tcp::endpoint endpoint(*address, impl_->shared.options.port);
+  auto& acceptor = impl_->acceptor;
+  if (Status s = bind_and_listen(acceptor, endpoint); !s.is_ok()) return s;
   impl_->bound_port = acceptor.local_endpoint().port();
   impl_->do_accept();
   return Status::ok();

@@ -331,6 +331,12 @@ Result<std::unique_ptr<Integrations>> start_integrations(
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
           const PrivacyParts& privacy_parts, const messages::Catalog& catalog, const Options& opts,
           const sigset_t& signals) {
+  // A listen address that cannot be bound fails the start before the database is created.
+  if (Status s = http::Server::check_can_listen(cfg.listen.address, cfg.listen.port);
+      !s.is_ok()) {
+    spdlog::error("{}", s.message());
+    return kExitFailure;
+  }
   store::StoreOptions so;
   so.path = cfg.store.path;
   so.synchronous = cfg.store.synchronous;

@@ -605,6 +605,8 @@ TEST(ParseListen, RejectsMalformedText) {
       {"[::1]8080", "only ':port' may follow ']'"},
       {"[localhost]:80", "brackets are only for IPv6 addresses"},
       {"bad host:80", "not a valid host name or IP address"},
+      {"999.1.1.1:80", "not a valid IPv4 address"},
+      {"10.0.0:80", "not a valid IPv4 address"},
       {"", "the host is empty"},
   };
 

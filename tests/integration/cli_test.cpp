@@ -91,6 +91,26 @@ TEST(Cli, FirstStartCreatesTheDatabaseDirectory) {
   EXPECT_TRUE(std::filesystem::exists(db));
 }
 
+TEST(Cli, ListensOnAHostName) {
+  ServerProcess server(ServerSettings::with({}, {"--listen", "localhost:0"}));
+
+  ASSERT_TRUE(server.start()) << server.log();
+  EXPECT_EQ(HttpClient(server.port()).request("GET", "/livez").status, 200);
+}
+
+TEST(Cli, AnAddressInUseStopsTheStartBeforeTheDatabaseIsCreated) {
+  ServerProcess running;
+  ASSERT_TRUE(running.start()) << running.log();
+  const std::string db = running.dir() + "/second/handover.db";
+
+  auto r = run_server_binary({"--config", shipped_config(), "--db", db, "--listen",
+                              "127.0.0.1:" + std::to_string(running.port())});
+
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot bind"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(db));
+}
+
 TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
   ServerProcess server(ServerSettings::with({}, {"--log-format", "json"}));
   ASSERT_TRUE(server.start()) << server.log();

@@ -40,7 +40,12 @@ class Server {
   // shutdown() closes it with 1001 (going away).
   void add_websocket(std::string path, WebSocketHandler& handler, WebSocketOptions options);
   // Binds and listens. Fails with a clear message when the address is taken or invalid.
+  // A host name is resolved: its first IPv4 address is used, else its first address.
   Status listen();
+  // Whether listen() could bind `address` (an IP address or a host name) and `port` now,
+  // found by binding a socket and closing it again: for start-up, before anything is
+  // created. The port may still be taken in between.
+  static Status check_can_listen(const std::string& address, std::uint16_t port);
   // The bound port (after listen()).
   std::uint16_t port() const;
   // Runs the network threads; returns after shutdown() completes. Call once.
