@@ -107,15 +107,15 @@ bool asks_the_bot(const feed::Event& event) {
   return !escalated(*event.turn);
 }
 
-BotQuestion question_of(const feed::Event& event) {
+BotQuestion question_of(const std::string& conversation_id, const store::TurnRecord& turn) {
   BotQuestion question;
-  question.conversation_id = event.conversation_id;
-  question.seq = event.turn->seq;
-  question.text = event.turn->text;
+  question.conversation_id = conversation_id;
+  question.seq = turn.seq;
+  question.text = turn.text;
   // Without the evaluation: trigger internals are not the bot's business, but what they
   // ask of the bot is.
-  question.turn = store::turn_json(*event.turn, store::TurnView::kNoEvaluation);
-  question.suggest_handover = decision_of(*event.turn) == "suggest";
+  question.turn = store::turn_json(turn, store::TurnView::kNoEvaluation);
+  question.suggest_handover = decision_of(turn) == "suggest";
   return question;
 }
 
@@ -388,7 +388,19 @@ void ConnectorService::on_event(const feed::Event& event) {
   // to conversations no bot serves.
   if (impl_->known_without_bot(event.conversation_id)) return;
   if (!asks_the_bot(event)) return;
-  impl_->accept(question_of(event));
+  impl_->accept(question_of(event.conversation_id, *event.turn));
+}
+
+std::size_t ConnectorService::ask_again(
+    const std::vector<store::UnfinishedEscalation>& unanswered) {
+  std::size_t asked = 0;
+  for (const auto& [conversation, turn] : unanswered) {
+    if (conversation.state != kStateBot || turn.role != "user" || escalated(turn)) continue;
+    if (!impl_->bots.contains(conversation.channel)) continue;
+    impl_->accept(question_of(conversation.id, turn));
+    ++asked;
+  }
+  return asked;
 }
 
 void ConnectorService::stop() {

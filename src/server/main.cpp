@@ -328,6 +328,24 @@ Result<std::unique_ptr<Integrations>> start_integrations(
   return out;
 }
 
+// A bot question in flight when the process stopped has no answer; the user would wait for
+// ever. Questions of the last ten minutes are asked again; older ones are left (the user has
+// most likely gone).
+void ask_unanswered_again(store::Store& store, connector::ConnectorService& connectors) {
+  constexpr std::int64_t kAskAgainWithinMs = 10 * 60 * 1000;
+  constexpr std::size_t kMaxQuestions = 10'000;
+  const std::int64_t since = SystemClock::instance().now_ms() - kAskAgainWithinMs;
+  auto unanswered = store.list_unanswered_user_turns(since, kMaxQuestions);
+  if (!unanswered) {
+    spdlog::error("cannot look for unanswered bot questions: {}",
+                  unanswered.status().message());
+    return;
+  }
+  if (const std::size_t asked = connectors.ask_again(*unanswered); asked > 0) {
+    spdlog::info("unanswered bot questions asked again count={}", asked);
+  }
+}
+
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
           const PrivacyParts& privacy_parts, const messages::Catalog& catalog, const Options& opts,
           const sigset_t& signals) {
@@ -441,6 +459,9 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     spdlog::error("cannot look for unfinished escalations: {}", resumed.status().message());
   } else if (*resumed > 0) {
     spdlog::info("unfinished escalations resumed count={}", *resumed);
+  }
+  if (const auto& connectors = (*integrations)->connectors) {
+    ask_unanswered_again(*store, *connectors);
   }
   auto telemetry = api::make_request_telemetry(registry, cfg.log.access_log);
   http::Server server(server_options(cfg), *api, telemetry.get());

@@ -1,5 +1,6 @@
-// The read behind resuming escalations at start-up: conversations with the bot whose newest
-// turn decided to escalate and that were never handed over after it.
+// The reads behind resuming work at start-up: conversations with the bot whose newest turn
+// decided to escalate and that were never handed over after it, and those whose newest turn
+// is a user's question no bot has answered.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -42,6 +43,19 @@ WHERE c.state = 'bot'
 ORDER BY c.pk
 LIMIT ?2)sql";
 
+// Conversations with the bot whose newest turn is a recent user turn. turns_by_age gives the
+// recent turns; each is kept only when it is its conversation's newest.
+constexpr const char* kUnanswered = R"sql(
+SELECT c.public_id, c.channel, c.language, c.state, c.customer_id, c.customer_json,
+  c.metadata_json, c.token_hash, c.created_at_ms, c.updated_at_ms, t.seq,
+  c.privacy_notice_version, c.pk
+FROM turns AS t
+CROSS JOIN conversations AS c ON c.pk = t.conversation
+WHERE t.created_at_ms >= ?1 AND t.role = 'user' AND c.state = 'bot'
+  AND t.seq = (SELECT max(seq) FROM turns WHERE conversation = t.conversation)
+ORDER BY t.created_at_ms, t.id
+LIMIT ?2)sql";
+
 // The conversation's newest turn, read by its pk.
 Status read_last_turn(Reader& reader, std::int64_t pk, UnfinishedEscalation& found) {
   Statement& list = reader.statements.list_turns;
@@ -82,6 +96,34 @@ Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unfinished_escalatio
   }
   if (rc != SQLITE_DONE) {
     return sqlite_error(reader->db.handle(), rc, "list unfinished escalations");
+  }
+  return out;
+}
+
+Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unanswered_user_turns(
+    std::int64_t since_ms, std::size_t limit) {
+  std::vector<UnfinishedEscalation> out;
+  if (limit == 0) return out;
+  ReaderPool::Lease reader = readers_->acquire();
+  ReadSnapshot snapshot(*reader);
+  if (Status status = snapshot.begin(); !status.is_ok()) return status;
+  Result<Statement> unanswered = reader->db.prepare(kUnanswered);
+  if (!unanswered) return unanswered.status();
+  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  unanswered->bind(1, since_ms);
+  unanswered->bind(2, static_cast<std::int64_t>(std::min(limit, kMaxLimit)));
+  int rc;
+  while ((rc = unanswered->step()) == SQLITE_ROW) {
+    UnfinishedEscalation& found = out.emplace_back();
+    read_conversation(*unanswered, found.conversation);
+    activity_.overlay(found.conversation);
+    const std::int64_t pk = unanswered->column_int64(kConversationPkColumn);
+    // The row's last_seq is the turn's seq (column 10), which read_last_turn reads back.
+    found.conversation.last_seq = unanswered->column_int64(10);
+    if (Status status = read_last_turn(*reader, pk, found); !status.is_ok()) return status;
+  }
+  if (rc != SQLITE_DONE) {
+    return sqlite_error(reader->db.handle(), rc, "list unanswered user turns");
   }
   return out;
 }

@@ -71,6 +71,8 @@ class SqliteStore final : public Store {
   Result<std::int64_t> get_cursor(const std::string& name) override;
   Result<std::vector<UnfinishedEscalation>> list_unfinished_escalations(
       const std::string& after_id, std::size_t limit) override;
+  Result<std::vector<UnfinishedEscalation>> list_unanswered_user_turns(
+      std::int64_t since_ms, std::size_t limit) override;
 
   void set_commit_observer(CommitObserver observer) override;
   void set_change_observer(ChangeObserver observer) override;

@@ -152,6 +152,28 @@ TEST_F(ConnectorsTest, WhenTheTriggersSuggestAPersonTheBuiltinBotOffersOneAndAYe
   }
 }
 
+TEST_F(ConnectorsTest, AQuestionAStoppedServerLeftUnansweredIsAskedAgainOnRestart) {
+  LoopbackServer bot([](const http::Request& request) {
+    const json asked = json::parse(request.body);
+    const std::string echo = "Echo: " + asked["message"].get<std::string>();
+    return LoopbackServer::Reply{200, json{{"replies", {{{"text", echo}}}}}.dump(), false};
+  });
+  bot.script({LoopbackServer::Reply{200, "{}", true}});  // the first question is never answered
+  start(webhook_connector(bot.url("/bot"), "handover", 10000, 0));
+  const std::string id = create("en");
+  user(id, "Where is my parcel?");
+  ASSERT_EQ(bot.wait_for_requests(1), 1u);
+
+  server_->kill9();
+  ASSERT_TRUE(server_->start()) << server_->log();
+  const json page = wait_for_turns(id, 2);
+
+  ASSERT_EQ(page["turns"].size(), 2u) << page.dump();
+  EXPECT_EQ(page["turns"][1]["id"], "bot-reply:1");
+  EXPECT_EQ(page["turns"][1]["text"], "Echo: Where is my parcel?");
+  EXPECT_EQ(bot.requests().size(), 2u);
+}
+
 TEST_F(ConnectorsTest, OtherChannelsGetNoAnswerFromTheServer) {
   start(builtin_connector());
   const std::string other = create("en", "app");

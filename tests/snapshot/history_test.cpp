@@ -299,6 +299,10 @@ class CountingStore final : public store::Store {
       const std::string& after_id, std::size_t limit) override {
     return inner_.list_unfinished_escalations(after_id, limit);
   }
+  Result<std::vector<store::UnfinishedEscalation>> list_unanswered_user_turns(
+      std::int64_t since_ms, std::size_t limit) override {
+    return inner_.list_unanswered_user_turns(since_ms, limit);
+  }
   void set_commit_observer(store::CommitObserver o) override {
     inner_.set_commit_observer(std::move(o));
   }

@@ -1048,6 +1048,56 @@ TEST_F(UnfinishedEscalationTest, PagesAfterTheLastConversationListed) {
   EXPECT_TRUE(none.empty());
 }
 
+// ---- Unanswered user turns -----------------------------------------------------------------
+
+class UnansweredTurnTest : public StoreFixture {
+ protected:
+  void turn(const std::string& id, const std::string& role) {
+    AppendTurnRequest request = turn_request(id, role + " turn " + std::to_string(++turns_));
+    request.turn.role = role;
+    request.turn.evaluation_json = R"({"decision":{"action":"none"}})";
+    ASSERT_TRUE(append(std::move(request)).is_ok());
+  }
+  int turns_ = 0;
+};
+
+TEST_F(UnansweredTurnTest, ListsRecentUserTurnsThatAreTheirConversationsNewest) {
+  ASSERT_TRUE(create("c_old").is_ok());
+  turn("c_old", "user");  // asked before the window
+  clock_.advance_ms(60'000);
+  const std::int64_t since = clock_.now_ms();
+  ASSERT_TRUE(create("c_open").is_ok());
+  turn("c_open", "bot");
+  turn("c_open", "user");
+  ASSERT_TRUE(create("c_answered").is_ok());
+  turn("c_answered", "user");
+  turn("c_answered", "bot");
+  ASSERT_TRUE(create("c_told").is_ok());
+  turn("c_told", "user");
+  turn("c_told", "system");
+  ASSERT_TRUE(create("c_queued").is_ok());
+  turn("c_queued", "user");
+  ASSERT_TRUE(move_to("c_queued", "queued").is_ok());
+  clock_.advance_ms(1'000);
+  ASSERT_TRUE(create("c_later").is_ok());
+  turn("c_later", "user");
+
+  auto found = store_->list_unanswered_user_turns(since, 10);
+  auto first = store_->list_unanswered_user_turns(since, 1);
+
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ(found->at(0).conversation.id, "c_open");
+  EXPECT_EQ(found->at(0).conversation.state, "bot");
+  EXPECT_EQ(found->at(0).turn.seq, 2);
+  EXPECT_EQ(found->at(0).turn.role, "user");
+  EXPECT_EQ(found->at(0).turn.text, "user turn 3");
+  EXPECT_EQ(found->at(1).conversation.id, "c_later");
+  ASSERT_TRUE(first.is_ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->at(0).conversation.id, "c_open");
+}
+
 // ---- Erasing a customer --------------------------------------------------------------------
 
 using CustomerErasureTest = StoreFixture;

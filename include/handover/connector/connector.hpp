@@ -68,6 +68,12 @@ class ConnectorService {
   // the work goes to the worker thread. Thread-safe; meant for a Hub listener.
   void on_event(const feed::Event& event);
 
+  // Asks the bots again the questions a stopped process left unanswered (from
+  // Store::list_unanswered_user_turns): user turns of conversations with the bot on a channel
+  // that has one, unless the triggers escalated them. Replies keep their client_turn_id, so a
+  // question answered meanwhile is not answered twice. Returns how many were asked.
+  std::size_t ask_again(const std::vector<store::UnfinishedEscalation>& unanswered);
+
   // Stops the worker; questions not yet answered are dropped. Idempotent. Call before the
   // poster and the client go away; callbacks arriving later do nothing.
   void stop();

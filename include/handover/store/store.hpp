@@ -108,7 +108,7 @@ struct EventRecord {
 // turn's commit never committed (the process stopped in between, or its write failed).
 struct UnfinishedEscalation {
   ConversationRecord conversation;
-  TurnRecord turn;  // the deciding turn, evaluation_json included
+  TurnRecord turn;  // the deciding turn (or the unanswered one), evaluation_json included
 };
 
 // Which events list_events returns: those with id > after_id matching every set filter.
@@ -474,6 +474,12 @@ class Store {
   // is meant for start-up.
   virtual Result<std::vector<UnfinishedEscalation>> list_unfinished_escalations(
       const std::string& after_id, std::size_t limit) = 0;
+  // Conversations in state "bot" whose newest turn is a user turn created at or after
+  // `since_ms`: questions nobody has answered yet, as a bot connector would have when the
+  // process stopped while asking. Each with that turn (evaluation_json included), oldest turn
+  // first, at most `limit`, read from one snapshot. Meant for start-up.
+  virtual Result<std::vector<UnfinishedEscalation>> list_unanswered_user_turns(
+      std::int64_t since_ms, std::size_t limit) = 0;
 
   // Replaces the observer (an empty one removes it); applies from the next transaction.
   virtual void set_commit_observer(CommitObserver observer) = 0;
