@@ -216,6 +216,8 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kHandoverAnalytics:
         return handover_analytics(ctx_, call, std::move(reply));
       case RouteId::kEraseCustomer: return erase_customer(ctx_, call, std::move(reply));
+      case RouteId::kEraseConversation:
+        return erase_conversation(ctx_, call, std::move(reply));
       case RouteId::kExportCustomer: return export_customer(ctx_, call, std::move(reply));
       case RouteId::kListAudit: return list_audit(ctx_, call, std::move(reply));
       case RouteId::kRunRetention: return run_retention(ctx_, call, std::move(reply));

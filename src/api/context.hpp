@@ -118,6 +118,7 @@ void handover_analytics(ApiContext& ctx, Call& call, http::Responder respond);
 
 // Customer erasure and export, the audit trail and the retention trigger (privacy_http.cpp).
 void erase_customer(ApiContext& ctx, Call& call, http::Responder respond);
+void erase_conversation(ApiContext& ctx, Call& call, http::Responder respond);
 void export_customer(ApiContext& ctx, Call& call, http::Responder respond);
 void list_audit(ApiContext& ctx, Call& call, http::Responder respond);
 void run_retention(ApiContext& ctx, Call& call, http::Responder respond);

@@ -169,19 +169,17 @@ void respond_audited(ApiContext& ctx, const Access& access, const char* action,
   });
 }
 
-void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
-  if (!require_admin(call, respond)) return;
-  const std::string* customer = customer_param(call, respond);
-  if (!customer) return;
+namespace {
 
-  store::ErasureRequest request;
-  request.customer_id = *customer;
-  request.audit =
-      record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.erase");
+// Runs an erasure and answers with what went; `subject` names what was erased in the answer
+// ({"customer_id": ...} or {"conversation_id": ...}).
+void erase(ApiContext& ctx, store::ErasureRequest request, nlohmann::json subject,
+           http::Responder respond) {
   auto* triggers = ctx.triggers;
   auto* feed = ctx.feed;
   auto* agents = ctx.agents;
-  ctx.store.erase_customer(std::move(request), [respond, triggers, feed, agents, id = *customer](
+  ctx.store.erase_customer(std::move(request), [respond, triggers, feed, agents,
+                                                subject = std::move(subject)](
                                                    Result<store::ErasureOutcome> erased) {
     if (!erased) return respond(store_problem(erased.status()));
     if (triggers) {
@@ -190,18 +188,40 @@ void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
     if (agents) agents->forget_turns(erased->conversation_ids);
     // Open event streams of the erased conversations close.
     if (feed) feed->end_conversations(erased->conversation_ids);
-    // The customer id stays out of the log: the audit record is the trace.
-    spdlog::info("customer erased audit_id={} conversations={} turns={} events={}",
-                 erased->audit_id, erased->conversations, erased->turns, erased->events);
-    const nlohmann::json out = {{"customer_id", id},
-                                {"erased",
-                                 {{"conversations", erased->conversations},
-                                  {"turns", erased->turns},
-                                  {"events", erased->events},
-                                  {"audit_records", erased->audit_records}}},
-                                {"audit_id", erased->audit_id}};
+    // The erased ids stay out of the log: the audit record is the trace.
+    spdlog::info("erased audit_id={} conversations={} turns={} events={}", erased->audit_id,
+                 erased->conversations, erased->turns, erased->events);
+    nlohmann::json out = subject;
+    out["erased"] = {{"conversations", erased->conversations},
+                     {"turns", erased->turns},
+                     {"events", erased->events},
+                     {"audit_records", erased->audit_records}};
+    out["audit_id"] = erased->audit_id;
     respond(json_response(200, out.dump()));
   });
+}
+
+}  // namespace
+
+void erase_customer(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_admin(call, respond)) return;
+  const std::string* customer = customer_param(call, respond);
+  if (!customer) return;
+  store::ErasureRequest request;
+  request.customer_id = *customer;
+  request.audit =
+      record_of(Access{"api_key", call.principal.key_name, "admin", false}, "customer.erase");
+  erase(ctx, std::move(request), {{"customer_id", *customer}}, std::move(respond));
+}
+
+void erase_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_admin(call, respond)) return;
+  const std::string& id = call.params.at(0);
+  store::ErasureRequest request;
+  request.conversation_id = id;
+  request.audit = record_of(Access{"api_key", call.principal.key_name, "admin", false},
+                            "conversation.erase");
+  erase(ctx, std::move(request), {{"conversation_id", id}}, std::move(respond));
 }
 
 void export_customer(ApiContext& ctx, Call& call, http::Responder respond) {

@@ -58,6 +58,7 @@ Router::Router() {
   };
   add("POST", "/v1/conversations", RouteId::kCreateConversation);
   add("GET", "/v1/conversations/{id}", RouteId::kGetConversation);
+  add("DELETE", "/v1/conversations/{id}", RouteId::kEraseConversation);
   add("POST", "/v1/conversations/{id}/turns", RouteId::kPostTurn);
   add("GET", "/v1/conversations/{id}/turns", RouteId::kListTurns);
   add("GET", "/v1/conversations/{id}/events", RouteId::kStreamEvents);

@@ -31,6 +31,7 @@ enum class RouteId {
   kRollbackRules,
   kHandoverAnalytics,
   kEraseCustomer,
+  kEraseConversation,
   kExportCustomer,
   kListAudit,
   kRunRetention,

@@ -62,31 +62,52 @@ Status SqliteStore::apply(AuditOp& op) { return insert_audit(op.reply, op.status
 
 // ---- Erasure -------------------------------------------------------------------------------
 
+// The statements of an erasure: by customer id, or of one conversation by its id.
+struct SqliteStore::EraseStatements {
+  Statement& find_busy;
+  Statement& count_turns;
+  Statement& count_events;
+  Statement& delete_audit;
+  Statement& erase;
+};
+
+SqliteStore::EraseStatements SqliteStore::erase_statements(const ErasureRequest& request) {
+  WriterStatements& w = writer_;
+  if (!request.conversation_id.empty()) {
+    return {w.find_busy_one, w.count_one_turns, w.count_one_events, w.delete_one_audit,
+            w.delete_one_conversation};
+  }
+  return {w.find_busy_conversation, w.count_customer_turns, w.count_customer_events,
+          w.delete_customer_audit, w.delete_customer};
+}
+
 Status SqliteStore::apply(EraseOp& op) {
-  const std::string& customer = op.request.customer_id;
-  if (customer.empty()) {
-    op.status = Status::invalid_argument("store: customer id is empty");
+  const ErasureRequest& request = op.request;
+  if (request.customer_id.empty() == request.conversation_id.empty()) {
+    op.status = Status::invalid_argument("store: erase needs a customer id or a conversation id");
     return Status::ok();
   }
-  Status fatal = refuse_busy_customer(op);
+  const std::string& key =
+      request.customer_id.empty() ? request.conversation_id : request.customer_id;
+  EraseStatements statements = erase_statements(request);
+  Status fatal = refuse_busy(op, statements.find_busy, key);
   if (!fatal.is_ok() || !op.status.is_ok()) return fatal;
 
-  Result<std::int64_t> turns = count_for_customer(writer_.count_customer_turns, customer);
+  Result<std::int64_t> turns = count_rows(statements.count_turns, key);
   if (!turns) return request_failed(turns.status(), op.status);
   // turn.created events of newer turns are the turns themselves (schema step 10).
-  writer_.count_customer_events.bind(2, turns_logged_from_);
-  Result<std::int64_t> events = count_for_customer(writer_.count_customer_events, customer);
+  statements.count_events.bind(2, turns_logged_from_);
+  Result<std::int64_t> events = count_rows(statements.count_events, key);
   if (!events) return request_failed(events.status(), op.status);
   op.reply.turns = *turns;
   op.reply.events = *events;
-  return delete_customer_rows(op);
+  return delete_erased_rows(op, statements, key);
 }
 
 // A conversation a person has (or is about to get) cannot vanish under the routing engine.
-Status SqliteStore::refuse_busy_customer(EraseOp& op) {
-  Statement& find = writer_.find_busy_conversation;
+Status SqliteStore::refuse_busy(EraseOp& op, Statement& find, const std::string& key) {
   ResetOnExit reset(find);
-  find.bind(1, op.request.customer_id);
+  find.bind(1, key);
   int rc = find.step();
   if (rc == SQLITE_DONE) return Status::ok();
   if (rc != SQLITE_ROW) {
@@ -97,43 +118,44 @@ Status SqliteStore::refuse_busy_customer(EraseOp& op) {
   std::string state;
   find.column_text(0, id);
   find.column_text(1, state);
-  op.status = Status::conflict("store: conversation " + id + " of the customer is in state '" +
-                               state + "'; erase it once it is back with the bot");
+  const char* whose = op.request.customer_id.empty() ? "" : " of the customer";
+  op.status = Status::conflict("store: conversation " + id + whose + " is in state '" + state +
+                               "'; erase it once it is back with the bot");
   return Status::ok();
 }
 
-Result<std::int64_t> SqliteStore::count_for_customer(Statement& count,
-                                                     const std::string& customer_id) {
+Result<std::int64_t> SqliteStore::count_rows(Statement& count, const std::string& key) {
   ResetOnExit reset(count);
-  count.bind(1, customer_id);
+  count.bind(1, key);
   int rc = count.step();
-  if (rc != SQLITE_ROW) return sqlite_error(writer_db_.handle(), rc, "count customer rows");
+  if (rc != SQLITE_ROW) return sqlite_error(writer_db_.handle(), rc, "count erased rows");
   return count.column_int64(0);
 }
 
 // Audit records first (they find the conversations by their ids), then the conversations with
 // their turns and events, then the anonymised record of the erasure.
-Status SqliteStore::delete_customer_rows(EraseOp& op) {
-  Statement& audit = writer_.delete_customer_audit;
+Status SqliteStore::delete_erased_rows(EraseOp& op, EraseStatements& statements,
+                                       const std::string& key) {
+  Statement& audit = statements.delete_audit;
   ResetOnExit reset_audit(audit);
-  audit.bind(1, op.request.customer_id);
+  audit.bind(1, key);
   int rc = audit.step();
   if (rc != SQLITE_DONE) {
-    return request_failed(sqlite_error(writer_db_.handle(), rc, "delete customer audit"),
+    return request_failed(sqlite_error(writer_db_.handle(), rc, "delete erased audit"),
                           op.status);
   }
   op.reply.audit_records = sqlite3_changes64(writer_db_.handle());
 
   // From here on rows are gone, so no failure can stay this request's own.
-  Statement& erase = writer_.delete_customer;
+  Statement& erase = statements.erase;
   ResetOnExit reset(erase);
-  erase.bind(1, op.request.customer_id);
+  erase.bind(1, key);
   while ((rc = erase.step()) == SQLITE_ROW) {
     std::string& id = op.reply.conversation_ids.emplace_back();
     erase.column_text(0, id);
     forget_head(id);
   }
-  if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "delete customer");
+  if (rc != SQLITE_DONE) return sqlite_error(writer_db_.handle(), rc, "delete erased rows");
   op.reply.conversations = static_cast<std::int64_t>(op.reply.conversation_ids.size());
   if (op.reply.conversations > 0 || op.reply.audit_records > 0) checkpoint_after_batch_ = true;
 

@@ -217,9 +217,11 @@ class SqliteStore final : public Store {
   Status apply(AuditOp& op);
   Status apply(RetentionOp& op);
   Status apply(ReclaimOp& op);
-  Status refuse_busy_customer(EraseOp& op);
-  Result<std::int64_t> count_for_customer(Statement& count, const std::string& customer_id);
-  Status delete_customer_rows(EraseOp& op);
+  struct EraseStatements;
+  EraseStatements erase_statements(const ErasureRequest& request);
+  Status refuse_busy(EraseOp& op, Statement& find, const std::string& key);
+  Result<std::int64_t> count_rows(Statement& count, const std::string& key);
+  Status delete_erased_rows(EraseOp& op, EraseStatements& statements, const std::string& key);
   Status insert_audit(AuditRecord& record, Status& request_status);
   Result<std::int64_t> step_retention(Statement& statement, RetentionOp& op);
   Result<std::int64_t> free_pages();

@@ -94,6 +94,19 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
     {&WriterStatements::delete_customer_audit,
      "DELETE FROM audit_log WHERE customer_id = ?1 OR conversation_id IN "
      "(SELECT public_id FROM conversations WHERE customer_id = ?1)"},
+    {&WriterStatements::delete_one_conversation,
+     "DELETE FROM conversations WHERE public_id = ?1 RETURNING public_id"},
+    {&WriterStatements::find_busy_one,
+     "SELECT public_id, state FROM conversations WHERE public_id = ?1 AND state <> 'bot'"},
+    {&WriterStatements::count_one_turns,
+     "SELECT count(*) FROM turns WHERE conversation = "
+     "(SELECT pk FROM conversations WHERE public_id = ?1)"},
+    {&WriterStatements::count_one_events,
+     "SELECT (SELECT count(*) FROM events WHERE conversation = "
+     "(SELECT pk FROM conversations WHERE public_id = ?1)) + "
+     "(SELECT count(*) FROM turns WHERE id >= ?2 AND conversation = "
+     "(SELECT pk FROM conversations WHERE public_id = ?1))"},
+    {&WriterStatements::delete_one_audit, "DELETE FROM audit_log WHERE conversation_id = ?1"},
     // Retention: each takes ?1 cutoff_ms, ?2 limit. Only conversations in state 'bot' are
     // touched; the rows go oldest first through the *_by_age, *_by_idle and partial indexes
     // (the unary '+' keeps the planner off the state index, which nearly every row matches).

@@ -43,6 +43,12 @@ struct WriterStatements {
   Statement count_customer_turns;    // -> count
   Statement count_customer_events;   // ?2 first turn that is its own event -> count
   Statement delete_customer_audit;
+  // The same for one conversation, each ?1 its public id.
+  Statement delete_one_conversation;  // -> its public id when it was deleted
+  Statement find_busy_one;            // -> public id, state when not in state 'bot'
+  Statement count_one_turns;          // -> count
+  Statement count_one_events;         // ?2 first turn that is its own event -> count
+  Statement delete_one_audit;
   // Retention, each ?1 cutoff_ms, ?2 limit.
   Statement keep_retired_turn_events;  // ?3 first turn that is its own event
   Statement retire_turns;

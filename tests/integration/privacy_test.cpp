@@ -189,6 +189,50 @@ TEST_F(PrivacyTest, ErasureOfAnIdleCustomerLeavesNoTraceInTheDatabase) {
   EXPECT_NE(disk.find("bleibt"), std::string::npos);
 }
 
+// A user who chatted without a customer id can still have their data erased: by the
+// conversation's id, which the team finds by the contact details left in it.
+TEST_F(PrivacyTest, ErasureOfAnAnonymousConversationTakesItsContactDetailsAndLeavesOthers) {
+  start();
+  const json created = create(json::object());
+  const std::string mine = created["id"];
+  const std::string token = created["token"];
+  const std::string other = create(json::object())["id"];
+  post(mine, "user", "Geheimwort Zitronenfalter");
+  post(other, "user", "bleibt");
+  auto left = call("POST", "/v1/conversations/" + mine + "/choice",
+                   R"({"choice":"leave_contact","contact":{"name":"Erika Kontakt",)"
+                   R"("phone":"+49 30 5550123"}})",
+                   token);
+  ASSERT_EQ(left.status, 200) << left.body;
+
+  auto refused = call("DELETE", "/v1/conversations/" + mine, {}, kBotKey);
+  auto first = call("DELETE", "/v1/conversations/" + mine, {}, kAdminKey);
+  auto gone = call("GET", "/v1/conversations/" + mine, {}, kAdminKey);
+  auto with_token = call("GET", "/v1/conversations/" + mine + "/turns", {}, token);
+  auto second = call("DELETE", "/v1/conversations/" + mine, {}, kAdminKey);
+
+  EXPECT_EQ(refused.status, 403);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.json()["conversation_id"], mine);
+  EXPECT_EQ(first.json()["erased"]["conversations"], 1);
+  EXPECT_EQ(first.json()["erased"]["turns"], 1);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_NE(with_token.status, 200);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_EQ(second.json()["erased"]["conversations"], 0);
+  auto erasures = audit("after=" + std::to_string(first.json()["audit_id"].get<int>() - 1));
+  ASSERT_FALSE(erasures.empty());
+  EXPECT_EQ(erasures[0]["action"], "conversation.erase");
+  EXPECT_TRUE(erasures[0]["conversation_id"].is_null());
+  EXPECT_EQ(call("GET", "/v1/conversations/" + other, {}, kAdminKey).status, 200);
+  const std::string disk = disk_after_stop();
+  for (const char* trace : {"Zitronenfalter", "Erika Kontakt", "5550123"}) {
+    SCOPED_TRACE(trace);
+    EXPECT_EQ(disk.find(trace), std::string::npos);
+  }
+  EXPECT_NE(disk.find("bleibt"), std::string::npos);
+}
+
 TEST_F(PrivacyTest, ErasureClosesTheCustomersOpenEventStreams) {
   start();
   const json mine = create({{"customer", {{"id", "kunde-42"}}}});

@@ -1167,6 +1167,75 @@ TEST_F(CustomerErasureTest, LaterWritesOfTheSameBatchFindNoDeletedConversation) 
   EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "0");
 }
 
+class ConversationErasureTest : public StoreFixture {
+ protected:
+  Result<ErasureOutcome> erase_conversation(const std::string& conversation_id,
+                                            const std::string& customer_id = "") {
+    Pending<ErasureOutcome> pending;
+    ErasureRequest request;
+    request.conversation_id = conversation_id;
+    request.customer_id = customer_id;
+    request.audit.actor_kind = "api_key";
+    request.audit.actor_id = "test";
+    request.audit.action = "conversation.erase";
+    store_->erase_customer(std::move(request), pending.callback());
+    return pending.get();
+  }
+};
+
+TEST_F(ConversationErasureTest, DeletesOneConversationWithItsTurnsEventsAndAuditRecords) {
+  ASSERT_TRUE(create("c_anon").is_ok());  // no customer id
+  ASSERT_TRUE(create("c_other").is_ok());
+  for (const char* id : {"c_anon", "c_other"}) {
+    AppendTurnRequest request = turn_request(id, "my mail is x@example.org");
+    request.events = {event("handover.choice")};
+    ASSERT_TRUE(append(std::move(request)).is_ok());
+  }
+  AuditRecord read;
+  read.actor_kind = "api_key";
+  read.actor_id = "admin";
+  read.action = "snapshot.read";
+  read.conversation_id = "c_anon";
+  Pending<AuditRecord> audited;
+  store_->append_audit(read, audited.callback());
+  ASSERT_TRUE(audited.get().is_ok());
+
+  Result<ErasureOutcome> erased = erase_conversation("c_anon");
+  Result<ErasureOutcome> again = erase_conversation("c_anon");
+
+  ASSERT_TRUE(erased.is_ok()) << erased.status().to_string();
+  EXPECT_EQ(erased->conversations, 1);
+  EXPECT_EQ(erased->conversation_ids, std::vector<std::string>{"c_anon"});
+  EXPECT_EQ(erased->turns, 1);
+  EXPECT_EQ(erased->events, 2);  // the turn's turn.created and handover.choice
+  EXPECT_EQ(erased->audit_records, 1);
+  EXPECT_GT(erased->audit_id, 0);
+  ASSERT_TRUE(again.is_ok());
+  EXPECT_EQ(again->conversations, 0);
+  EXPECT_EQ(store_->get_conversation("c_anon").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->get_conversation("c_other").is_ok());
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM turns"), "1");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM turns WHERE text LIKE '%example%' AND conversation = "
+                      "(SELECT pk FROM conversations WHERE public_id = 'c_other')"),
+            "1");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM audit_log WHERE conversation_id = 'c_anon'"), "0");
+}
+
+TEST_F(ConversationErasureTest, RefusesAConversationWithAPersonAndAnAmbiguousRequest) {
+  ASSERT_TRUE(create("c_busy", "cust-1").is_ok());
+  ASSERT_TRUE(move_to("c_busy", "agent").is_ok());
+
+  Result<ErasureOutcome> busy = erase_conversation("c_busy");
+  Result<ErasureOutcome> both = erase_conversation("c_busy", "cust-1");
+  Result<ErasureOutcome> neither = erase_conversation("");
+
+  EXPECT_EQ(busy.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(both.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(neither.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->get_conversation("c_busy").is_ok());
+}
+
 // ---- Schema and persistence ----------------------------------------------------------------
 
 class SchemaUpgradeTest : public StoreFixture {

@@ -253,9 +253,11 @@ struct AuditQuery {
   std::size_t limit = 100;
 };
 
-// Erasure of everything stored about one customer (GDPR Art. 17).
+// Erasure of everything stored about one customer, or about one conversation (GDPR Art. 17):
+// exactly one of the two ids is set.
 struct ErasureRequest {
   std::string customer_id;
+  std::string conversation_id;  // a conversation of its own, with or without a customer id
   // The record of the erasure itself. Stored anonymised: its conversation and customer ids
   // are cleared, and the store adds the counts to data_json.
   AuditRecord audit;
@@ -400,11 +402,11 @@ class Store {
   // and updated_at_ms (now), and returns it as stored. NotFound for an unknown id; Conflict
   // when another agent has the token hash; InvalidArgument as for create_agent.
   virtual void update_agent(AgentRecord agent, Callback<AgentRecord> done) = 0;
-  // erase_customer: in one transaction, deletes every conversation of the customer with its
-  // turns and events, and every audit record naming the customer or one of those
-  // conversations, then writes request.audit anonymised. Returns what went (all counts 0
-  // when nothing was stored: erasing twice is harmless). InvalidArgument for an empty
-  // customer id; Conflict, writing nothing, while one of the conversations is not in state
+  // erase_customer: in one transaction, deletes every conversation of the customer (or the
+  // one conversation request.conversation_id names) with its turns and events, and every
+  // audit record naming the customer or one of those conversations, then writes
+  // request.audit anonymised. Returns what went (all counts 0 when nothing was stored:
+  // erasing twice is harmless). InvalidArgument unless exactly one id is given; Conflict, writing nothing, while one of the conversations is not in state
   // "bot" (a person has it or it waits for one). Later writes naming those conversations get
   // NotFound.
   virtual void erase_customer(ErasureRequest request, Callback<ErasureOutcome> done) = 0;
