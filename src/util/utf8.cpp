@@ -53,4 +53,23 @@ std::size_t safe_prefix_length(std::string_view s, std::size_t max_bytes) {
   return n;
 }
 
+std::string repair(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = sequence_length(s, i);
+    if (n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    constexpr std::string_view kHex = "0123456789abcdef";
+    const auto byte = static_cast<unsigned char>(s[i++]);
+    out += "\\x";
+    out += kHex[byte >> 4];
+    out += kHex[byte & 0x0F];
+  }
+  return out;
+}
+
 }  // namespace handover::utf8

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace handover::utf8 {
@@ -19,5 +20,9 @@ std::size_t count_code_points(std::string_view s);
 
 // The largest n <= max_bytes such that s.substr(0, n) ends on a code-point boundary.
 std::size_t safe_prefix_length(std::string_view s, std::size_t max_bytes);
+
+// `s` with every byte that is not part of a well-formed sequence written as "\xNN", so text
+// of unknown encoding (a Latin-1 file quoted in an error) can go into JSON and logs.
+std::string repair(std::string_view s);
 
 }  // namespace handover::utf8
