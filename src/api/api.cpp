@@ -67,6 +67,7 @@ class ApiImpl final : public Api, public TurnPoster {
         pages_(deps.config.web) {
     ctx_.feed = deps.feed;
     ctx_.slow_work = &slow_work_;
+    ctx_.rule_reloads = &rule_reloads_;
     if (deps.agents) {
       deps.agents->set_agent_view([masker = masker_](const store::TurnRecord& turn) {
         return masked_for_agent(*masker, turn);
@@ -319,7 +320,8 @@ class ApiImpl final : public Api, public TurnPoster {
   StaticFiles pages_;
   std::unique_ptr<TurnIntake> intake_;
   Router router_;
-  WorkQueue slow_work_;  // last: it stops first, and its jobs use everything above
+  WorkQueue slow_work_;  // it stops late: its jobs use everything above
+  WorkQueue rule_reloads_{"rule-reloads"};  // last: it stops first
 };
 
 }  // namespace

@@ -44,6 +44,9 @@ struct ApiContext {
   // snapshot.max_turns stored turns), so neither the store's writer nor a network thread
   // waits for them. Null: they run where the commit is answered.
   WorkQueue* slow_work = nullptr;
+  // Runs POST /v1/admin/reload, one at a time, apart from the escalations on slow_work. Null:
+  // on the network thread.
+  WorkQueue* rule_reloads = nullptr;
   metrics::Counter* snapshots_serialised = nullptr;  // one per escalation, however many offers
   metrics::Histogram* snapshot_bytes = nullptr;
 };

@@ -460,6 +460,19 @@ void record_escalation(ApiContext& ctx, const std::string& id, const Verdict& ve
       });
 }
 
+// A decided escalation that routing refused leaves the conversation with the bot while the
+// turn's answer names the decision: say why. Losing a race (someone else escalated first)
+// is expected.
+void log_refused_escalation(const std::string& id, const Verdict& verdict, const Status& status) {
+  if (status.code() == StatusCode::kConflict) {
+    spdlog::debug("escalation not needed conv={} rule={}: {}", id, verdict.rule_id,
+                  status.message());
+    return;
+  }
+  spdlog::warn("escalation refused conv={} rule={} queue={}: {}", id, verdict.rule_id,
+               verdict.queue, status.message());
+}
+
 // The escalation a trigger verdict asks for, without its snapshot.
 agents::Escalation escalation_of(const std::string& id, const Verdict& verdict) {
   agents::Escalation e;
@@ -534,6 +547,7 @@ store::AppendFollowUpFn escalation_follow_up(ApiContext& ctx, store::Conversatio
     }
     fused->outcome = planned.is_ok() ? FusedEscalation::Outcome::kPlanned
                                      : FusedEscalation::Outcome::kRefused;
+    if (!planned.is_ok()) log_refused_escalation(conv.id, verdict, planned);
   };
 }
 
@@ -572,9 +586,10 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   auto hand_over_now = [&ctx, conv = std::move(conv), verdict, outcome = std::move(result).value(),
                         done = std::move(done)]() mutable {
     escalate(ctx, conv, verdict,
-             [outcome = std::move(outcome),
+             [id = conv.id, verdict, outcome = std::move(outcome),
               done = std::move(done)](Result<store::ConversationRecord> escalated) mutable {
                // A lost race (someone else escalated first) still completes with the turn.
+               if (!escalated) log_refused_escalation(id, verdict, escalated.status());
                const std::string state =
                    escalated ? escalated->state : outcome.conversation_state;
                done(std::move(outcome), state);

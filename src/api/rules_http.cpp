@@ -5,6 +5,7 @@
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "validation.hpp"
+#include "work_queue.hpp"
 
 namespace handover::api {
 namespace {
@@ -36,12 +37,18 @@ void get_rules(ApiContext& ctx, Call& call, http::Responder respond) {
 
 void reload_rules(ApiContext& ctx, Call& call, http::Responder respond) {
   if (auto denied = refuse(ctx, call)) return respond(std::move(*denied));
-  const Status s = ctx.triggers->rules().reload();
-  if (!s.is_ok()) {
-    // The previous rules stay active; the errors are in the problem and in GET /v1/admin/rules.
-    return respond(http::problem(422, "invalid-rules", "Rules not loaded", s.message()));
-  }
-  respond(status_response(ctx, 200));
+  // Reading and compiling a large file takes a while; a network thread must not wait for it.
+  auto reload = [&ctx, respond = std::move(respond)] {
+    const Status s = ctx.triggers->rules().reload().status();
+    if (!s.is_ok()) {
+      // The previous rules stay active; the errors are in the problem and in GET
+      // /v1/admin/rules.
+      return respond(http::problem(422, "invalid-rules", "Rules not loaded", s.message()));
+    }
+    respond(status_response(ctx, 200));
+  };
+  if (ctx.rule_reloads == nullptr) return reload();
+  ctx.rule_reloads->post(std::move(reload));
 }
 
 void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond) {

@@ -10,7 +10,8 @@
 
 namespace handover::api {
 
-WorkQueue::WorkQueue() : thread_([this] { run(); }) {}
+WorkQueue::WorkQueue(const char* thread_name)
+    : thread_([this, thread_name] { run(thread_name); }) {}
 
 WorkQueue::~WorkQueue() { stop(); }
 
@@ -35,8 +36,8 @@ void WorkQueue::stop() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-void WorkQueue::run() {
-  set_thread_name("slow-work");
+void WorkQueue::run(const char* thread_name) {
+  set_thread_name(thread_name);
   schedule_as_batch_work();
   std::unique_lock lock(mutex_);
   for (;;) {

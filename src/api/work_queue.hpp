@@ -15,7 +15,8 @@ namespace handover::api {
 // thread, so no caller waits for an answer that never comes.
 class WorkQueue {
  public:
-  WorkQueue();
+  // `thread_name` (at most 15 bytes) names the worker thread in tools like top.
+  explicit WorkQueue(const char* thread_name = "slow-work");
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
@@ -24,7 +25,7 @@ class WorkQueue {
   void stop();
 
  private:
-  void run();
+  void run(const char* thread_name);
 
   std::mutex mutex_;
   std::condition_variable ready_;

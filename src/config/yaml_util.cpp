@@ -122,6 +122,10 @@ std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& d
 }
 
 std::optional<YAML::Node> parse_yaml_text(std::string_view text, Diagnostics& diag) {
+  // Some editors start UTF-8 files with a byte order mark; yaml-cpp would read it as part of
+  // the first key.
+  constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+  if (text.starts_with(kByteOrderMark)) text.remove_prefix(kByteOrderMark.size());
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
     if (documents.empty()) return YAML::Node();

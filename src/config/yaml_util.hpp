@@ -53,7 +53,8 @@ class Diagnostics {
 // or more than one document, adds the problem to `diag` and returns nullopt.
 std::optional<YAML::Node> load_yaml_file(const std::string& path, Diagnostics& diag);
 
-// The same for YAML text already in memory (tests, built-in defaults).
+// The same for YAML text already in memory (tests, built-in defaults). Both ignore a leading
+// UTF-8 byte order mark.
 std::optional<YAML::Node> parse_yaml_text(std::string_view text, Diagnostics& diag);
 
 // What a scalar must look like. Integers and booleans must be plain (unquoted, untagged) YAML

@@ -166,12 +166,28 @@ sigset_t block_shutdown_signals() {
   return set;
 }
 
+// One log line per reload attempt, whether the watcher, SIGHUP or the admin API asked.
+void log_rules_reload(const Result<triggers::ReloadOutcome>& reloaded) {
+  if (!reloaded) {
+    spdlog::error("trigger rules not reloaded, previous rules stay active: {}",
+                  reloaded.status().message());
+    return;
+  }
+  if (!reloaded->changed) {
+    spdlog::debug("trigger rules reloaded, unchanged version={}", reloaded->hash);
+    return;
+  }
+  spdlog::info("trigger rules reloaded version={} previous={}", reloaded->hash,
+               reloaded->previous_hash);
+  for (const std::string& warning : reloaded->warnings) spdlog::warn("trigger rules: {}", warning);
+}
+
 // Every queue the rules escalate to should exist in the routing config.
 Status check_rule_queues(const triggers::RuleSet& rules, const routing::RoutingConfig& routing) {
   std::string errors;
   for (const auto& rule : rules.rules()) {
     if (rule.queue.empty() || routing.find_queue(rule.queue)) continue;
-    errors += rule.location + ": rule '" + rule.id + "': queue '" + rule.queue +
+    errors += rule.queue_location + ": rule '" + rule.id + "': queue '" + rule.queue +
               "' is not defined in the routing configuration\n";
   }
   if (errors.empty()) return Status::ok();
@@ -396,10 +412,6 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   });
   triggers::TriggerServiceOptions trigger_options;
   trigger_options.rules_path = opts.rules_path;
-  trigger_options.on_reload = [](const Status& s) {
-    if (s.is_ok()) spdlog::info("trigger rules reloaded");
-    else spdlog::error("trigger rules not reloaded, previous rules stay active: {}", s.message());
-  };
   auto opened_triggers = triggers::TriggerService::open(trigger_options, SystemClock::instance());
   if (!opened_triggers) {
     spdlog::error("{}", opened_triggers.status().message());
@@ -413,8 +425,11 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
   trigger_service->rules().set_reload_check([queues_for_rules](const triggers::RuleSet& rules) {
     return check_rule_queues(rules, *queues_for_rules);
   });
+  trigger_service->rules().set_reload_listener(log_rules_reload);
   spdlog::info("trigger rules loaded path={} version={}", opts.rules_path,
                trigger_service->rules().current()->version().hash);
+  for (const std::string& warning : trigger_service->rules().current()->warnings())
+    spdlog::warn("trigger rules: {}", warning);
   triggers::TriggerService* trigger_ptr = trigger_service.get();
   privacy::RetentionJob retention(
       *store, privacy_parts.config.retention, SystemClock::instance(), registry,
@@ -487,11 +502,9 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     int sig = 0;
     // SIGHUP reloads the trigger rules; SIGINT and SIGTERM drain and stop.
     while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-      if (Status s = trigger_service->rules().reload(); !s.is_ok()) {
-        spdlog::error("trigger rules not reloaded, previous rules stay active: {}", s.message());
-      } else {
-        spdlog::info("trigger rules reloaded on SIGHUP");
-      }
+      spdlog::info("SIGHUP: reloading the trigger rules");
+      // The holder's listener logs the outcome.
+      (void)trigger_service->rules().reload();
     }
     spdlog::info("signal {} received: draining (grace {} ms)", sig, cfg.http.shutdown_grace_ms);
     server.shutdown(cfg.http.shutdown_grace_ms);

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cassert>
+#include <limits>
 #include <utility>
 
 #include "rule_set_impl.hpp"
@@ -36,20 +37,39 @@ bool cooling_down(ConversationState& state, const Rule& rule, std::uint32_t hash
                   std::int64_t now_ms) {
   if (rule.cooldown_ms <= 0) return false;
   const auto* slot = find_cooldown(state, hash);
-  return slot != nullptr && now_ms - slot->last_ms < rule.cooldown_ms;
+  return slot != nullptr && now_ms - state.acted_ms(*slot) < rule.cooldown_ms;
 }
 
-// Reuses the rule's slot, else a free one, else the one that acted longest ago.
-void remember_action(ConversationState& state, std::uint32_t hash, std::int64_t now_ms) {
+// When the cooldown kept in `slot` ends under `rule_set`. A rule no longer in the set (a
+// reload removed it) has no cooldown left.
+std::int64_t cooldown_end(const ConversationState& state, const ConversationState::Cooldown& slot,
+                          const RuleSet& rule_set) {
+  const auto& compiled = rule_set.impl().rules;
+  for (std::size_t i = 0; i < compiled.size(); ++i) {
+    if (compiled[i].id_hash == slot.rule_hash)
+      return state.acted_ms(slot) + rule_set.rules()[i].cooldown_ms;
+  }
+  return std::numeric_limits<std::int64_t>::min();
+}
+
+// Reuses the rule's slot, else a free one, else the one whose cooldown ends first: one that
+// has ended already if there is one, so only more live cooldowns than slots lose one.
+void remember_action(ConversationState& state, const RuleSet& rule_set, std::uint32_t hash,
+                     std::int64_t now_ms) {
   ConversationState::Cooldown* slot = find_cooldown(state, hash);
   if (slot == nullptr) slot = find_cooldown(state, 0);
   if (slot == nullptr) {
     slot = &state.cooldowns[0];
+    std::int64_t slot_end = cooldown_end(state, *slot, rule_set);
     for (auto& candidate : state.cooldowns) {
-      if (candidate.last_ms < slot->last_ms) slot = &candidate;
+      const std::int64_t end = cooldown_end(state, candidate, rule_set);
+      if (end < slot_end) {
+        slot = &candidate;
+        slot_end = end;
+      }
     }
   }
-  *slot = {hash, now_ms};
+  state.set_cooldown(*slot, hash, now_ms);
 }
 
 bool stronger(const Rule& a, const Rule& b) {
@@ -119,7 +139,7 @@ void Engine::fire_rules(const ConversationInfo& info, ConversationState& state,
       // A person has the conversation and answers for what the rule saw: its cooldown runs
       // from here, so that it does not act the moment the conversation is back with the bot
       // (on the resolution notice, say) for what the person already dealt with.
-      if (rules[i].cooldown_ms > 0) remember_action(state, compiled.id_hash, now_ms);
+      if (rules[i].cooldown_ms > 0) remember_action(state, *rule_set_, compiled.id_hash, now_ms);
     } else if (cooling_down(state, rules[i], compiled.id_hash, now_ms)) {
       fired.suppressed = Suppression::kCooldown;
     }
@@ -135,8 +155,8 @@ std::optional<std::int64_t> Engine::request_cooling_since(const ConversationStat
   for (std::size_t i = 0; i < rules.size(); ++i) {
     if (!reads_requests(compiled[i]) || rules[i].cooldown_ms <= 0) continue;
     const auto* slot = find_cooldown(state, compiled[i].id_hash);
-    if (slot == nullptr || now_ms - slot->last_ms >= rules[i].cooldown_ms) continue;
-    if (!oldest || slot->last_ms < *oldest) oldest = slot->last_ms;
+    if (slot == nullptr || now_ms - state.acted_ms(*slot) >= rules[i].cooldown_ms) continue;
+    if (!oldest || state.acted_ms(*slot) < *oldest) oldest = state.acted_ms(*slot);
   }
   return oldest;
 }
@@ -145,7 +165,7 @@ void Engine::end_request_cooldowns(ConversationState& state, std::int64_t at_ms)
   for (const CompiledRule& compiled : rule_set_->impl().rules) {
     if (!reads_requests(compiled)) continue;
     ConversationState::Cooldown* slot = find_cooldown(state, compiled.id_hash);
-    if (slot != nullptr && slot->last_ms <= at_ms) *slot = ConversationState::Cooldown{};
+    if (slot != nullptr && state.acted_ms(*slot) <= at_ms) *slot = ConversationState::Cooldown{};
   }
 }
 
@@ -170,7 +190,8 @@ void Engine::decide(ConversationState& state, std::int64_t now_ms, Evaluation& e
   const auto& rules = rule_set_->rules();
   const auto& compiled = rule_set_->impl().rules;
   const auto index = static_cast<std::size_t>(best->rule - rules.data());
-  if (best->rule->cooldown_ms > 0) remember_action(state, compiled[index].id_hash, now_ms);
+  if (best->rule->cooldown_ms > 0)
+    remember_action(state, *rule_set_, compiled[index].id_hash, now_ms);
   if (decision.kind == DecisionKind::kSuggest) {
     state.suggested_by = compiled[index].id_hash;
   } else if (evaluation.signals.request.accepted && suggested != 0) {

@@ -113,6 +113,9 @@ class Lexer {
 
 // Bounds the recursion of the parser, so a hostile file cannot exhaust the stack.
 constexpr int kMaxDepth = 64;
+// Bounds the tree, whose depth is at most its size: evaluation recurses along it, and a long
+// chain of 'and' or 'or' nests as deeply as it has terms.
+constexpr std::size_t kMaxNodes = 1000;
 
 struct DepthGuard {
   explicit DepthGuard(int& depth) : depth_(depth) { ++depth_; }
@@ -135,8 +138,7 @@ class ExpressionParser {
   bool parse() {
     const int root = parse_or();
     if (root < 0) return false;
-    if (current_.kind != Kind::kEnd)
-      return fail(current_.begin, "unexpected '" + current_.text + "'");
+    if (current_.kind != Kind::kEnd) return fail(current_.begin, unexpected());
     if (out_.nodes_[static_cast<std::size_t>(root)].type != ValueType::kBool) {
       return fail(
           0, "the expression must be a bool, not a " +
@@ -163,6 +165,13 @@ class ExpressionParser {
     return current_.kind == Kind::kSymbol && current_.text == s;
   }
 
+  // What is wrong with the current lexeme where it cannot continue the expression.
+  std::string unexpected() const {
+    if (current_.kind == Kind::kError) return current_.text;  // the lexer's own message
+    if (current_.kind == Kind::kEnd) return "unexpected end of expression";
+    return "unexpected '" + current_.text + "'";
+  }
+
   bool fail(std::size_t offset, std::string message) {
     if (!failed_) error_ = {offset, std::move(message)};
     failed_ = true;
@@ -173,7 +182,12 @@ class ExpressionParser {
     return -1;
   }
 
+  // The new node's index, or -1 (and a failure) when the tree would grow too large.
   int add(Node node, Span span) {
+    if (out_.nodes_.size() >= kMaxNodes) {
+      return fail_node(span.begin, "expression too long: more than " + std::to_string(kMaxNodes) +
+                                       " values, fields and operators; split the rule");
+    }
     out_.nodes_.push_back(std::move(node));
     spans_.push_back(span);
     return static_cast<int>(out_.nodes_.size() - 1);
@@ -286,7 +300,7 @@ class ExpressionParser {
     n.a = left;
     n.b = right;
     const int index = add(std::move(n), {span(left).begin, span(right).end});
-    record_check(index, left, right);
+    if (index >= 0) record_check(index, left, right);
     return index;
   }
 
@@ -325,7 +339,7 @@ class ExpressionParser {
     n.a = left;
     n.b = list;
     const int index = add(std::move(n), {span(left).begin, span(list).end});
-    record_check(index, left, list);
+    if (index >= 0) record_check(index, left, list);
     return index;
   }
 
@@ -333,8 +347,8 @@ class ExpressionParser {
     const DepthGuard guard(depth_);
     if (depth_ > kMaxDepth) return fail_node(current_.begin, "expression nested too deeply");
     const Lexeme lexeme = current_;
-    if (lexeme.kind == Kind::kError) return fail_node(lexeme.begin, lexeme.text);
-    if (lexeme.kind == Kind::kEnd) return fail_node(lexeme.begin, "unexpected end of expression");
+    if (lexeme.kind == Kind::kError || lexeme.kind == Kind::kEnd)
+      return fail_node(lexeme.begin, unexpected());
     if (lexeme.kind == Kind::kSymbol && lexeme.text == "-") return parse_negative();
     if (lexeme.kind == Kind::kSymbol && lexeme.text == "(") return parse_group();
     if (lexeme.kind == Kind::kSymbol && lexeme.text == "[") return parse_list();
@@ -404,9 +418,14 @@ class ExpressionParser {
     advance();
     const int inner = parse_or();
     if (inner < 0) return -1;
-    if (!is_symbol(")"))
-      return fail_node(current_.begin,
-                       "expected ')' to close the '(' at offset " + std::to_string(begin));
+    // At the end of the text the open '(' is the place to look; elsewhere what stands
+    // instead of the ')'.
+    if (current_.kind == Kind::kEnd) return fail_node(begin, "expected ')' to close this '('");
+    if (!is_symbol(")")) {
+      return fail_node(current_.begin, current_.kind == Kind::kError
+                                           ? current_.text
+                                           : "expected ')' instead of '" + current_.text + "'");
+    }
     spans_[static_cast<std::size_t>(inner)] = {begin, current_.end};
     advance();
     return inner;

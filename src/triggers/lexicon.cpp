@@ -5,9 +5,9 @@
 #include <array>
 #include <cctype>
 #include <charconv>
-#include <fstream>
 #include <sstream>
 
+#include "handover/util/file.hpp"
 #include "handover/util/utf8.hpp"
 
 namespace handover::triggers {
@@ -16,12 +16,19 @@ namespace {
 constexpr std::size_t kMinFuzzyLength = 5;
 constexpr std::size_t kLongFuzzyLength = 9;
 
-bool read_file(const std::filesystem::path& file, std::string& content) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  content = buffer.str();
+// The largest lexicon file read; the shipped ones are well under 1 MiB.
+constexpr std::size_t kMaxLexiconFileBytes = 16 * 1024 * 1024;
+
+// Reads a lexicon file, or adds "file: <what>: <why>" to `errors`.
+bool read_file(const std::filesystem::path& file, std::string_view what, std::string& content,
+               std::vector<std::string>& errors) {
+  auto read = files::read_regular_file(file, kMaxLexiconFileBytes);
+  if (!read) {
+    errors.push_back(file.string() + ": cannot read " + std::string(what) + ": " +
+                     read.status().message());
+    return false;
+  }
+  content = std::move(read).value();
   return true;
 }
 
@@ -262,10 +269,7 @@ std::uint32_t Lexicon::add_entry(std::string_view raw, std::string& error) {
 bool Lexicon::load_sentiment(const std::filesystem::path& file, std::size_t language,
                              std::string& digest, std::vector<std::string>& errors) {
   std::string content;
-  if (!read_file(file, content)) {
-    errors.push_back(file.string() + ": cannot read the sentiment lexicon");
-    return false;
-  }
+  if (!read_file(file, "the sentiment lexicon", content, errors)) return false;
   digest += content;
   std::istringstream in(content);
   std::string line;
@@ -315,10 +319,7 @@ std::uint32_t Lexicon::add_capital_emoticon(std::string_view raw) {
 bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,
                         std::string& digest, std::vector<std::string>& errors) {
   std::string content;
-  if (!read_file(file, content)) {
-    errors.push_back(file.string() + ": cannot read the cue list");
-    return false;
-  }
+  if (!read_file(file, "the cue list", content, errors)) return false;
   digest += content;
   std::istringstream in(content);
   std::string line;
@@ -332,7 +333,15 @@ bool Lexicon::load_cues(const std::filesystem::path& file, std::size_t language,
       errors.push_back(where(file, number) + "not UTF-8 text");
       continue;
     }
-    if (text.front() == '[' && text.back() == ']') {
+    // Entries never start with '[': a header missing its ']' would otherwise add its cues to
+    // the section before it.
+    if (text.front() == '[' && (text.back() != ']' || text.size() < 3)) {
+      errors.push_back(where(file, number) + "expected a section header '[category]', got '" +
+                       std::string(text) + "'");
+      category_id = -2;
+      continue;
+    }
+    if (text.front() == '[') {
       const std::string name(trim(text.substr(1, text.size() - 2)));
       const bool topic =
           name.starts_with(kTopicCategoryPrefix) && name.size() > kTopicCategoryPrefix.size();
@@ -393,13 +402,13 @@ bool Lexicon::load_emoji(const LexiconOptions& options, std::string& digest,
   if (options.emoji_file.empty()) return true;
   const std::filesystem::path file = options.directory / options.emoji_file;
   const int scoring = language_index(options.emoji_language);
-  std::string content;
-  if (scoring < 0 || !read_file(file, content)) {
-    errors.push_back(file.string() +
-                     ": cannot read the emoji lexicon, or emoji_language is not "
-                     "one of the languages");
+  if (scoring < 0) {
+    errors.push_back("lexicons: emoji_language '" + options.emoji_language +
+                     "' is not one of the languages");
     return false;
   }
+  std::string content;
+  if (!read_file(file, "the emoji lexicon", content, errors)) return false;
   digest += content;
   std::istringstream in(content);
   std::string line;

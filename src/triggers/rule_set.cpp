@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <type_traits>
@@ -13,6 +12,7 @@
 
 #include "handover/util/clock.hpp"
 #include "handover/util/crypto.hpp"
+#include "handover/util/file.hpp"
 #include "handover/util/json_writer.hpp"
 #include "handover/util/utf8.hpp"
 #include "rule_set_impl.hpp"
@@ -21,6 +21,15 @@ namespace handover::triggers {
 namespace {
 
 constexpr std::size_t kHashDigits = 16;
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+// As routing and POST /v1/conversations/{id}/handover accept them.
+constexpr std::size_t kMaxSkills = 64;
+constexpr std::size_t kMaxSkillBytes = 64;
+
+bool is_skill_name(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxSkillBytes &&
+         s.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-.") == std::string_view::npos;
+}
 
 struct RuleContext {
   std::string id;  // "" outside a rule, or before the id is known
@@ -28,8 +37,11 @@ struct RuleContext {
 
 class RuleFileLoader {
  public:
+  // A byte order mark some editors write is dropped, so line 1 reads as it looks.
   RuleFileLoader(std::filesystem::path path, std::string content)
-      : path_(std::move(path)), content_(std::move(content)) {}
+      : path_(std::move(path)), content_(std::move(content)) {
+    if (content_.starts_with(kByteOrderMark)) content_.erase(0, kByteOrderMark.size());
+  }
 
   Result<std::shared_ptr<const RuleSet>> load(std::int64_t now_ms);
 
@@ -51,19 +63,29 @@ class RuleFileLoader {
   bool get_strings(const YAML::Node& node, const RuleContext& rule, std::string_view what,
                    std::vector<std::string>& out);
   bool get_duration(const YAML::Node& node, const RuleContext& rule, std::int64_t& out_ms);
+  bool get_skills(const YAML::Node& node, const RuleContext& rule, std::vector<std::string>& out);
+  bool get_queue(const YAML::Node& rule_node, const RuleContext& rule, Rule& out);
 
   bool parse_root(const YAML::Node& root, LexiconOptions& lexicons, SignalSettings& settings,
                   YAML::Node& rules);
   void parse_lexicons(const YAML::Node& node, LexiconOptions& out);
+  void check_languages(const YAML::Node& node, const LexiconOptions& options);
   void parse_settings(const YAML::Node& node, SignalSettings& out);
   void parse_rules(const YAML::Node& node, std::vector<Rule>& rules,
                    std::vector<CompiledRule>& compiled);
   bool parse_rule(const YAML::Node& node, Rule& rule, CompiledRule& compiled);
   bool parse_rule_fields(const YAML::Node& node, RuleContext& context, Rule& rule);
-  void compile_when(const YAML::Node& node, const RuleContext& context, Rule& rule,
+  void compile_when(const YAML::Node& rule_node, const RuleContext& context, Rule& rule,
                     CompiledRule& compiled);
+  bool expression_mark(const YAML::Node& node, std::string_view text, std::size_t offset,
+                       YAML::Mark& out) const;
+  YAML::Mark advance(YAML::Mark mark, std::size_t from, std::size_t bytes) const;
+  bool literal_block_mark(const YAML::Mark& mark, std::string_view text, std::size_t offset,
+                          YAML::Mark& out) const;
   std::string location(const YAML::Mark& mark) const;
   std::size_t value_column(const YAML::Mark& mark) const;
+  std::vector<std::string> warnings(const YAML::Node& rules_node,
+                                    const std::vector<Rule>& rules) const;
   Status failure() const;
 
   std::filesystem::path path_;
@@ -208,6 +230,38 @@ bool RuleFileLoader::get_duration(const YAML::Node& node, const RuleContext& rul
   return false;
 }
 
+// A handover with a skill routing cannot hold fails only when it happens: refuse it here.
+bool RuleFileLoader::get_skills(const YAML::Node& node, const RuleContext& rule,
+                                std::vector<std::string>& out) {
+  if (!get_strings(node, rule, "skills", out)) return false;
+  bool ok = true;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (is_skill_name(out[i])) continue;
+    error(node[i], rule,
+          "expected a skill name: a-z, 0-9, '_', '-', '.' (at most 64), not '" + out[i] + "'");
+    ok = false;
+  }
+  if (out.size() > kMaxSkills) {
+    error(node, rule, "at most " + std::to_string(kMaxSkills) + " skills");
+    ok = false;
+  }
+  return ok;
+}
+
+// Both actions hand over (a suggestion once the user accepts), so each needs a queue.
+bool RuleFileLoader::get_queue(const YAML::Node& rule_node, const RuleContext& rule, Rule& out) {
+  const YAML::Node node = rule_node["queue"];
+  if (!node) {
+    error(rule_node, rule, "queue is required (the routing queue of its handovers)");
+    return false;
+  }
+  if (!get_string(node, rule, "queue", out.queue)) return false;
+  out.queue_location = location(node.Mark());
+  if (!out.queue.empty()) return true;
+  error(node, rule, "queue must not be empty");
+  return false;
+}
+
 void RuleFileLoader::parse_lexicons(const YAML::Node& node, LexiconOptions& out) {
   const RuleContext none;
   if (!node.IsMap()) {
@@ -220,13 +274,34 @@ void RuleFileLoader::parse_lexicons(const YAML::Node& node, LexiconOptions& out)
   out.directory = path_.parent_path() / directory;
   if (!node["languages"])
     error(node, none, "lexicons.languages is required");
-  else
-    get_strings(node["languages"], none, "lexicons.languages", out.languages);
+  else if (get_strings(node["languages"], none, "lexicons.languages", out.languages))
+    check_languages(node, out);
   if (node["emoji"]) get_string(node["emoji"], none, "lexicons.emoji", out.emoji_file);
   if (node["emoji_language"])
     get_string(node["emoji_language"], none, "lexicons.emoji_language", out.emoji_language);
   else if (!out.languages.empty())
     out.emoji_language = out.languages.front();
+}
+
+// A language is a directory of lexicons: one that is missing is reported at its name here,
+// rather than later at the path of a file inside it.
+void RuleFileLoader::check_languages(const YAML::Node& node, const LexiconOptions& options) {
+  const RuleContext none;
+  std::error_code ignored;
+  if (!std::filesystem::is_directory(options.directory, ignored)) {
+    error(node["directory"] ? node["directory"] : node, none,
+          "lexicons.directory: " + options.directory.string() + " is not a directory");
+    return;
+  }
+  for (std::size_t i = 0; i < options.languages.size(); ++i) {
+    const std::filesystem::path dir = options.directory / options.languages[i];
+    if (options.languages[i].empty() || options.languages[i].find('/') != std::string::npos ||
+        !std::filesystem::is_directory(dir, ignored)) {
+      error(node["languages"][i], none,
+            "unknown language '" + options.languages[i] + "': no lexicon directory " +
+                dir.string());
+    }
+  }
 }
 
 void RuleFileLoader::parse_settings(const YAML::Node& node, SignalSettings& out) {
@@ -278,8 +353,8 @@ bool RuleFileLoader::parse_rule_fields(const YAML::Node& node, RuleContext& cont
   if (node["description"])
     ok &= get_string(node["description"], context, "description", rule.description);
   if (node["priority"]) ok &= get_number(node["priority"], context, "priority", rule.priority);
-  if (node["queue"]) ok &= get_string(node["queue"], context, "queue", rule.queue);
-  if (node["skills"]) ok &= get_strings(node["skills"], context, "skills", rule.skills);
+  ok &= get_queue(node, context, rule);
+  if (node["skills"]) ok &= get_skills(node["skills"], context, rule.skills);
   if (node["cooldown"]) ok &= get_duration(node["cooldown"], context, rule.cooldown_ms);
   std::string action;
   if (!node["action"]) {
@@ -312,23 +387,84 @@ std::size_t RuleFileLoader::value_column(const YAML::Mark& mark) const {
   return c == '"' || c == '\'' ? 1 : 0;
 }
 
-void RuleFileLoader::compile_when(const YAML::Node& node, const RuleContext& context, Rule& rule,
-                                  CompiledRule& compiled) {
+// `mark` moved on by the `bytes` of content_ that start at `from`.
+YAML::Mark RuleFileLoader::advance(YAML::Mark mark, std::size_t from, std::size_t bytes) const {
+  for (std::size_t i = from; i < from + bytes && i < content_.size(); ++i) {
+    ++mark.pos;
+    if (content_[i] == '\n') {
+      ++mark.line;
+      mark.column = 0;
+    } else {
+      ++mark.column;
+    }
+  }
+  return mark;
+}
+
+// In a literal block ('|') each line of the text is the end of one line of the file.
+bool RuleFileLoader::literal_block_mark(const YAML::Mark& mark, std::string_view text,
+                                        std::size_t offset, YAML::Mark& out) const {
+  // The end of a text that ends its last line is shown at that line's end.
+  if (offset > 0 && offset == text.size() && text.back() == '\n') --offset;
+  const std::size_t line_begin = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  const std::size_t text_begin = offset == 0 || line_begin == std::string_view::npos
+                                     ? 0
+                                     : line_begin + 1;
+  const std::size_t text_end = std::min(text.find('\n', text_begin), text.size());
+  const std::string_view text_line = text.substr(text_begin, text_end - text_begin);
+  const auto lines_before = static_cast<std::size_t>(
+      std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(text_begin), '\n'));
+  std::size_t at = static_cast<std::size_t>(mark.pos);
+  for (std::size_t n = 0; n <= lines_before; ++n) {
+    at = content_.find('\n', at);
+    if (at == std::string::npos) return false;
+    ++at;
+  }
+  const std::size_t file_end = std::min(content_.find('\n', at), content_.size());
+  const std::string_view file_line = std::string_view(content_).substr(at, file_end - at);
+  if (!file_line.ends_with(text_line)) return false;
+  out = mark;
+  out.line = mark.line + 1 + static_cast<int>(lines_before);
+  out.column = static_cast<int>(file_line.size() - text_line.size() + (offset - text_begin));
+  return true;
+}
+
+// Where byte `offset` of the expression `text`, the value of `node`, is in the file: found
+// when the value is written as it reads (plain, or quoted without escapes) or as a literal
+// block.
+bool RuleFileLoader::expression_mark(const YAML::Node& node, std::string_view text,
+                                     std::size_t offset, YAML::Mark& out) const {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= content_.size())
+    return false;
+  const std::size_t start = static_cast<std::size_t>(mark.pos) + value_column(mark);
+  if (std::string_view(content_).substr(start, text.size()) == text) {
+    YAML::Mark value = mark;
+    value.column += static_cast<int>(value_column(mark));
+    out = advance(value, start, offset);
+    return true;
+  }
+  return content_[static_cast<std::size_t>(mark.pos)] == '|' &&
+         literal_block_mark(mark, text, offset, out);
+}
+
+void RuleFileLoader::compile_when(const YAML::Node& rule_node, const RuleContext& context,
+                                  Rule& rule, CompiledRule& compiled) {
+  const YAML::Node node = rule_node["when"];
   if (!node) {
-    error(YAML::Mark::null_mark(), context, "when is required");
+    error(rule_node, context, "when is required (an expression over the signal fields)");
     return;
   }
   if (!get_string(node, context, "when", rule.when)) return;
   ExpressionError failure;
   if (Expression::compile(rule.when, compiled.when, failure)) return;
-  YAML::Mark mark = node.Mark();
-  const bool single_line = rule.when.find('\n') == std::string::npos;
-  if (single_line && !mark.is_null())
-    mark.column += static_cast<int>(value_column(mark) + failure.offset);
-  error(mark, context,
-        failure.message + (single_line ? ""
-                                       : " (at offset " + std::to_string(failure.offset) +
-                                             " of the expression)"));
+  YAML::Mark mark;
+  if (expression_mark(node, rule.when, failure.offset, mark)) {
+    error(mark, context, failure.message);
+    return;
+  }
+  error(node, context,
+        failure.message + " (at byte " + std::to_string(failure.offset) + " of the expression)");
 }
 
 bool RuleFileLoader::parse_rule(const YAML::Node& node, Rule& rule, CompiledRule& compiled) {
@@ -348,7 +484,7 @@ bool RuleFileLoader::parse_rule(const YAML::Node& node, Rule& rule, CompiledRule
   rule.location = location(node.Mark());
   const std::size_t before = errors_.size();
   parse_rule_fields(node, context, rule);
-  compile_when(node["when"], context, rule, compiled);
+  compile_when(node, context, rule, compiled);
   compiled.id_hash = static_cast<std::uint32_t>(fnv1a(rule.id)) | 1U;
   for (int field : compiled.when.fields()) {
     const auto family = field_defs()[static_cast<std::size_t>(field)].family;
@@ -378,10 +514,23 @@ void RuleFileLoader::parse_rules(const YAML::Node& node, std::vector<Rule>& rule
   }
 }
 
+// Errors quote the file, which may not be UTF-8 (a Latin-1 key): they are repaired so that
+// JSON answers and logs can carry them.
 Status RuleFileLoader::failure() const {
   std::string message;
   for (const std::string& line : errors_) message += (message.empty() ? "" : "\n") + line;
-  return Status::invalid_argument(message);
+  return Status::invalid_argument(utf8::repair(message));
+}
+
+// A file without a rule that can act loads, but turns every handover off.
+std::vector<std::string> RuleFileLoader::warnings(const YAML::Node& rules_node,
+                                                  const std::vector<Rule>& rules) const {
+  const bool any_active = std::any_of(rules.begin(), rules.end(), [](const Rule& rule) {
+    return rule.mode == RuleMode::kActive;
+  });
+  if (any_active) return {};
+  return {location(rules_node.Mark()) +
+          ": no active rules: no conversation will be handed over by the triggers"};
 }
 
 // Returns whether `rules` was found.
@@ -440,8 +589,9 @@ Result<std::shared_ptr<const RuleSet>> RuleFileLoader::load(std::int64_t now_ms)
   impl->fields.erase(std::unique(impl->fields.begin(), impl->fields.end()), impl->fields.end());
   RuleSetVersion version{crypto::sha256_hex(content_ + digest).substr(0, kHashDigits), now_ms,
                          path_.string()};
-  return std::shared_ptr<const RuleSet>(
-      std::make_shared<RuleSet>(std::move(rules), std::move(version), std::move(impl)));
+  std::vector<std::string> found = warnings(rules_node, rules);
+  return std::shared_ptr<const RuleSet>(std::make_shared<RuleSet>(
+      std::move(rules), std::move(version), std::move(impl), std::move(found)));
 }
 
 }  // namespace
@@ -454,8 +604,11 @@ const char* rule_mode_name(RuleMode mode) {
 }
 
 RuleSet::RuleSet(std::vector<Rule> rules, RuleSetVersion version,
-                 std::unique_ptr<const RuleSetImpl> impl)
-    : rules_(std::move(rules)), version_(std::move(version)), impl_(std::move(impl)) {
+                 std::unique_ptr<const RuleSetImpl> impl, std::vector<std::string> warnings)
+    : rules_(std::move(rules)),
+      version_(std::move(version)),
+      impl_(std::move(impl)),
+      warnings_(std::move(warnings)) {
   json_util::JsonWriter w(version_json_);
   w.begin_object();
   w.key("hash").string(version_.hash);
@@ -467,11 +620,13 @@ RuleSet::~RuleSet() = default;
 
 Result<std::shared_ptr<const RuleSet>> load_rule_set(const std::filesystem::path& path,
                                                      std::int64_t now_ms) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found(path.string() + ": cannot open the rules file");
-  std::ostringstream content;
-  content << in.rdbuf();
-  return RuleFileLoader(path, content.str()).load(now_ms);
+  auto content = files::read_regular_file(path, kMaxRulesFileBytes);
+  if (!content) {
+    const Status& failed = content.status();
+    return Status(failed.code(), path.string() + ": cannot read the rules file: " +
+                                     utf8::repair(failed.message()));
+  }
+  return RuleFileLoader(path, std::move(content).value()).load(now_ms);
 }
 
 Result<std::shared_ptr<const RuleSet>> load_rule_set_text(const std::filesystem::path& path,

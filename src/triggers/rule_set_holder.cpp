@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "handover/util/clock.hpp"
+#include "handover/util/utf8.hpp"
 
 namespace handover::triggers {
 
@@ -35,34 +36,61 @@ void RuleSetHolder::activate_locked(std::shared_ptr<const RuleSet> rule_set) {
   active_.store(std::move(rule_set));
 }
 
-Status RuleSetHolder::reload() { return reload_file(/*only_if_changed=*/false); }
+Result<ReloadOutcome> RuleSetHolder::reload() { return reload_file(/*only_if_changed=*/false); }
 
-Status RuleSetHolder::reload_if_changed() { return reload_file(/*only_if_changed=*/true); }
+Result<ReloadOutcome> RuleSetHolder::reload_if_changed() {
+  return reload_file(/*only_if_changed=*/true);
+}
+
+void RuleSetHolder::set_reload_listener(ReloadListener listener) {
+  const std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
 
 void RuleSetHolder::set_reload_check(ReloadCheck check) {
   const std::lock_guard lock(mutex_);
   check_ = std::move(check);
 }
 
-Status RuleSetHolder::reload_file(bool only_if_changed) {
+Result<ReloadOutcome> RuleSetHolder::reload_file(bool only_if_changed) {
   auto loaded = load_rule_set(path_, clock_.now_ms());
-  const std::lock_guard lock(mutex_);
+  ReloadListener listener;
+  Result<ReloadOutcome> outcome = [&] {
+    const std::lock_guard lock(mutex_);
+    listener = listener_;
+    return reload_locked(std::move(loaded), only_if_changed);
+  }();
+  if (listener) listener(outcome);
+  return outcome;
+}
+
+Result<ReloadOutcome> RuleSetHolder::reload_locked(Result<std::shared_ptr<const RuleSet>> loaded,
+                                                   bool only_if_changed) {
   if (loaded.is_ok() && check_) {
     if (Status checked = check_(*loaded.value()); !checked.is_ok()) loaded = checked;
   }
   if (!loaded.is_ok()) {
-    status_.last_error = loaded.status().message();
+    // GET /v1/admin/rules answers it as JSON, whatever the bytes of the file it quotes.
+    Status failed(loaded.status().code(), utf8::repair(loaded.status().message()));
+    status_.last_error = failed.message();
     status_.last_error_at_ms = clock_.now_ms();
     ++status_.reloads_failed;
-    return loaded.status();
+    return failed;
   }
   status_.last_error.reset();
+  ReloadOutcome outcome;
+  outcome.previous_hash = status_.active.hash;
+  outcome.hash = status_.active.hash;
+  outcome.warnings = loaded.value()->warnings();
   const std::string hash = loaded.value()->version().hash;
-  if (only_if_changed && hash == file_hash_) return Status::ok();
+  if (only_if_changed && hash == file_hash_) return outcome;
   file_hash_ = hash;
   ++status_.reloads_ok;
-  if (hash != status_.active.hash) activate_locked(std::move(loaded).value());
-  return Status::ok();
+  if (hash == status_.active.hash) return outcome;
+  activate_locked(std::move(loaded).value());
+  outcome.hash = hash;
+  outcome.changed = true;
+  return outcome;
 }
 
 Status RuleSetHolder::rollback(std::string_view hash) {
@@ -84,6 +112,7 @@ Status RuleSetHolder::rollback(std::string_view hash) {
 ReloadStatus RuleSetHolder::status() const {
   const std::lock_guard lock(mutex_);
   ReloadStatus copy = status_;
+  copy.warnings = active_.load()->warnings();
   copy.history.clear();
   for (const auto& kept : history_) copy.history.push_back(kept->version());
   return copy;
@@ -106,7 +135,8 @@ nlohmann::json to_json(const ReloadStatus& status) {
                         {"last_error", nullptr},
                         {"reloads_ok", status.reloads_ok},
                         {"reloads_failed", status.reloads_failed},
-                        {"history", std::move(history)}};
+                        {"history", std::move(history)},
+                        {"warnings", status.warnings}};
   if (status.last_error) {
     out["last_error"] = *status.last_error;
     out["last_error_at"] = format_rfc3339_ms(status.last_error_at_ms);

@@ -103,7 +103,7 @@ void RuleWatcher::run() {
     if (!drain(inotify_fd_, file_name_)) continue;
     if (!wait_quiet()) return;
     // A failed reload keeps the old rules; the holder records the error for the admin API.
-    const Status status = holder_.reload_if_changed();
+    const Status status = holder_.reload_if_changed().status();
     if (on_reload_) on_reload_(status);
     ++attempts_;
   }

@@ -168,6 +168,17 @@ TEST_F(ServerConfigTest, ReadsEveryKindOfValue) {
   EXPECT_EQ(config->log, (LogConfig{"off", "json", false}));
 }
 
+TEST_F(ServerConfigTest, IgnoresAByteOrderMarkAndCountsColumnsWithoutIt) {
+  const std::string bom = "\xEF\xBB\xBF";
+
+  Result<ServerConfig> config = load(bom + "http: {threads: 3}\n");
+  const std::string problems = errors(bom + "http: {threads: many}\n");
+
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config->http.threads, 3);
+  EXPECT_THAT(problems, HasSubstr("server.yaml:1:17:"));
+}
+
 TEST_F(ServerConfigTest, ReadsTheSnapshotSectionAndItsEnvironmentVariables) {
   const Env env = {{"HANDOVER_SNAPSHOT_MAX_TURNS", "1000"}};
 

@@ -1,6 +1,7 @@
 // Trigger evaluation through POST /turns: one escalation per signal family, the stored
 // evaluation, shadow rules, and rule administration (reload, rollback, hot reload).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cctype>
 
@@ -250,7 +251,56 @@ TEST_F(TriggersTest, AReloadedRuleWithAnUndefinedQueueIsRefused) {
   EXPECT_NE(reload.json().value("detail", "").find("queue 'nosuchqueue' is not defined"),
             std::string::npos)
       << reload.body;
+  // At the queue, not at the rule's first key.
+  EXPECT_NE(reload.json().value("detail", "").find("triggers.yaml:18:63: rule 'lost'"),
+            std::string::npos)
+      << reload.body;
   EXPECT_EQ(rules_hash(), before);
+}
+
+// Such a skill used to load and then fail every escalation of its rule at routing.
+TEST_F(TriggersTest, AReloadedRuleWithAnInvalidSkillIsRefused) {
+  const std::string before = rules_hash();
+  std::ofstream(rules_path_) << family_rules(
+      "  - {id: tiered, when: value.purchase, action: escalate, queue: general, "
+      "skills: [Tier2]}\n");
+
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+
+  EXPECT_EQ(reload.status, 422) << reload.body;
+  EXPECT_NE(reload.json().value("detail", "").find("expected a skill name"), std::string::npos)
+      << reload.body;
+  EXPECT_EQ(rules_hash(), before);
+}
+
+TEST_F(TriggersTest, AFifoAtTheRulesPathFailsTheReloadInsteadOfHangingTheServer) {
+  const std::string before = rules_hash();
+  std::filesystem::remove(rules_path_);
+  ASSERT_EQ(mkfifo(rules_path_.c_str(), 0600), 0);
+
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+  auto status = call("GET", "/v1/admin/rules", {}, kAdminKey);
+
+  EXPECT_EQ(reload.status, 422) << reload.body;
+  EXPECT_NE(reload.json().value("detail", "").find("is a FIFO, not a file"), std::string::npos)
+      << reload.body;
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(status.json()["active"]["hash"], before);
+}
+
+// A file saved as Latin-1 is quoted in the error; the status must still be JSON.
+TEST_F(TriggersTest, TheStatusAnswersAfterAReloadErrorQuotingLatin1Bytes) {
+  std::ofstream(rules_path_) << "versi\xf6n: 1\n" << family_rules().substr(11);
+
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+  auto status = call("GET", "/v1/admin/rules", {}, kAdminKey);
+
+  EXPECT_EQ(reload.status, 422) << reload.body;
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_NE(status.json().value("last_error", "").find("unknown key 'versi\\xf6n'"),
+            std::string::npos)
+      << status.body;
+  EXPECT_TRUE(status.json()["warnings"].empty());
 }
 
 TEST_F(TriggersTest, ReloadThenRollbackSwitchesVersions) {

@@ -3,6 +3,8 @@
 
 #include <array>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -72,7 +74,8 @@ TEST(Expression, RejectsSyntaxNameAndTypeErrorsWithTheirOffset) {
       {"customer.tier in [\"a\", 1]", 23, "cannot mix"},
       {"turns.user in []", 14, "empty list"},
       {"turns.user = 2", 11, "use '=='"},
-      {"(turns.user > 2", 15, "expected ')'"},
+      {"(turns.user > 2", 0, "expected ')' to close this '('"},
+      {"(turns.user > 2 turns.bot)", 16, "expected ')' instead of 'turns.bot'"},
       {"turns.user > ", 13, "unexpected end"},
       {"customer.tier == \"gold", 17, "unterminated string"},
       {"turns.user > 2 turns.bot", 15, "unexpected"},
@@ -109,6 +112,42 @@ TEST(Expression, RejectsDeepNestingInsteadOfOverflowingTheStack) {
   EXPECT_NE(parens_message.find("nested too deeply"), std::string::npos);
   EXPECT_FALSE(nots);
   EXPECT_TRUE(Expression::compile("not not (true)", expression, error));
+}
+
+TEST(Expression, GivesTheLexersMessageWithoutWrappingIt) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"request.human & turns.user > 1", "unexpected character '&'"},
+      {"turns.user = 2", "'=' is not an operator; use '=='"},
+      {"(turns.user > 2 & request.human)", "unexpected character '&'"},
+  };
+  for (const auto& [source, message] : cases) {
+    SCOPED_TRACE(source);
+    Expression expression;
+    ExpressionError error;
+
+    const bool compiled = Expression::compile(source, expression, error);
+
+    EXPECT_FALSE(compiled);
+    EXPECT_EQ(error.message, message);
+  }
+}
+
+TEST(Expression, RejectsALongFlatChainInsteadOfOverflowingTheStack) {
+  std::string chain = "request.human";
+  for (int i = 1; i < 300'000; ++i) chain += " and request.human";
+  std::string fits = "request.human";
+  for (int i = 1; i < 200; ++i) fits += " or turns.user > 5";
+  Expression expression;
+  ExpressionError error;
+
+  const bool long_chain = Expression::compile(chain, expression, error);
+  const std::string message = error.message;
+  const bool short_chain = Expression::compile(fits, expression, error);
+
+  EXPECT_FALSE(long_chain);
+  EXPECT_NE(message.find("expression too long"), std::string::npos) << message;
+  ASSERT_TRUE(short_chain) << error.message;
+  EXPECT_TRUE(expression.evaluate(sample_fields().data()));
 }
 
 TEST(Expression, ReportsTheComparisonsItMadeForEvidence) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -53,7 +54,7 @@ TEST_F(RuleReload, ValidChangeBecomesActive) {
   dir_.write("triggers.yaml", kRulesV2);
   clock_.advance_ms(5000);
 
-  const Status status = holder_->reload();
+  const Status status = holder_->reload().status();
 
   ASSERT_TRUE(status.is_ok()) << status.to_string();
   EXPECT_NE(holder_->current()->version().hash, v1_);
@@ -63,7 +64,7 @@ TEST_F(RuleReload, ValidChangeBecomesActive) {
 }
 
 TEST_F(RuleReload, UnchangedFileIsNotANewVersion) {
-  const Status status = holder_->reload();
+  const Status status = holder_->reload().status();
 
   EXPECT_TRUE(status.is_ok());
   EXPECT_EQ(holder_->current()->version().hash, v1_);
@@ -74,10 +75,10 @@ TEST_F(RuleReload, InvalidFileKeepsThePreviousRulesAndRecordsTheError) {
   dir_.write("triggers.yaml", kInvalid);
   clock_.advance_ms(1000);
 
-  const Status failed = holder_->reload();
+  const Status failed = holder_->reload().status();
   const ReloadStatus after_failure = holder_->status();
   dir_.write("triggers.yaml", kRulesV2);
-  const Status fixed = holder_->reload();
+  const Status fixed = holder_->reload().status();
 
   EXPECT_FALSE(failed.is_ok());
   EXPECT_EQ(after_failure.active.hash, v1_);
@@ -104,10 +105,10 @@ TEST_F(RuleReload, AFailedReloadCheckKeepsThePreviousRules) {
   });
   dir_.write("triggers.yaml", kRulesV2);
 
-  const Status refused = holder_->reload();
+  const Status refused = holder_->reload().status();
   const ReloadStatus after_refusal = holder_->status();
   accept = true;
-  const Status taken = holder_->reload();
+  const Status taken = holder_->reload().status();
 
   EXPECT_FALSE(refused.is_ok());
   EXPECT_EQ(after_refusal.active.hash, v1_);
@@ -118,13 +119,70 @@ TEST_F(RuleReload, AFailedReloadCheckKeepsThePreviousRules) {
   EXPECT_NE(holder_->current()->version().hash, v1_);
 }
 
+TEST_F(RuleReload, SaysWhichVersionWasReplacedAndWhenNothingChanged) {
+  dir_.write("triggers.yaml", kRulesV2);
+
+  const Result<ReloadOutcome> changed = holder_->reload();
+  const Result<ReloadOutcome> unchanged = holder_->reload();
+
+  ASSERT_TRUE(changed.is_ok() && unchanged.is_ok());
+  EXPECT_TRUE(changed->changed);
+  EXPECT_EQ(changed->previous_hash, v1_);
+  EXPECT_EQ(changed->hash, holder_->current()->version().hash);
+  EXPECT_NE(changed->hash, v1_);
+  EXPECT_FALSE(unchanged->changed);
+  EXPECT_EQ(unchanged->previous_hash, changed->hash);
+  EXPECT_EQ(unchanged->hash, changed->hash);
+}
+
+TEST_F(RuleReload, TellsTheListenerAboutEveryAttempt) {
+  std::vector<bool> heard;
+  holder_->set_reload_listener(
+      [&heard](const Result<ReloadOutcome>& outcome) { heard.push_back(outcome.is_ok()); });
+  dir_.write("triggers.yaml", kInvalid);
+  (void)holder_->reload();
+  dir_.write("triggers.yaml", kRulesV2);
+
+  (void)holder_->reload_if_changed();
+
+  EXPECT_EQ(heard, (std::vector<bool>{false, true}));
+}
+
+// A Latin-1 file quoted in an error must not make GET /v1/admin/rules fail to serialise.
+TEST_F(RuleReload, ALastErrorQuotingLatin1BytesSerialisesAsJson) {
+  dir_.write("triggers.yaml", "versi\xf6n: 1\n" + kRulesV1.substr(11));
+
+  const Status failed = holder_->reload().status();
+  const nlohmann::json json = to_json(holder_->status());
+
+  EXPECT_FALSE(failed.is_ok());
+  std::string text;
+  EXPECT_NO_THROW(text = json.dump());
+  EXPECT_NE(text.find("unknown key 'versi\\\\xf6n'"), std::string::npos) << text;
+}
+
+TEST_F(RuleReload, StatusCarriesTheActiveSetsWarnings) {
+  dir_.write("triggers.yaml", rules_file("  []\n"));
+
+  const Result<ReloadOutcome> reloaded = holder_->reload();
+  const ReloadStatus status = holder_->status();
+
+  ASSERT_TRUE(reloaded.is_ok()) << reloaded.status().to_string();
+  ASSERT_EQ(reloaded->warnings.size(), 1U);
+  EXPECT_NE(reloaded->warnings[0].find("no active rules"), std::string::npos);
+  EXPECT_EQ(status.warnings, reloaded->warnings);
+  EXPECT_EQ(to_json(status)["warnings"].size(), 1U);
+  ASSERT_TRUE(holder_->rollback("").is_ok());
+  EXPECT_TRUE(holder_->status().warnings.empty());
+}
+
 TEST_F(RuleReload, HalfWrittenFileIsRejectedUntilComplete) {
   dir_.write("triggers.yaml", kRulesV2.substr(0, kRulesV2.find("request.human") + 9));
 
-  const Status half = holder_->reload();
+  const Status half = holder_->reload().status();
   const std::string active_after_half = holder_->current()->version().hash;
   dir_.write("triggers.yaml", kRulesV2);
-  const Status complete = holder_->reload();
+  const Status complete = holder_->reload().status();
 
   EXPECT_FALSE(half.is_ok());
   EXPECT_EQ(active_after_half, v1_);
@@ -135,9 +193,9 @@ TEST_F(RuleReload, HalfWrittenFileIsRejectedUntilComplete) {
 TEST_F(RuleReload, DeletedFileKeepsRulesAndRecreatedFileLoads) {
   std::filesystem::remove(path());
 
-  const Status deleted = holder_->reload();
+  const Status deleted = holder_->reload().status();
   dir_.write("triggers.yaml", kRulesV2);
-  const Status recreated = holder_->reload();
+  const Status recreated = holder_->reload().status();
 
   EXPECT_EQ(deleted.code(), StatusCode::kNotFound);
   EXPECT_TRUE(recreated.is_ok());
@@ -147,7 +205,7 @@ TEST_F(RuleReload, DeletedFileKeepsRulesAndRecreatedFileLoads) {
 TEST_F(RuleReload, FileRenamedOverTheOldOneLoads) {
   replace_by_rename(kRulesV2);
 
-  const Status status = holder_->reload();
+  const Status status = holder_->reload().status();
 
   EXPECT_TRUE(status.is_ok());
   EXPECT_EQ(holder_->current()->rules()[0].cooldown_ms, 60'000);

@@ -1,6 +1,8 @@
 // Loading the rules file: the product file, and every kind of error with its location.
 #include "handover/triggers/rule_set.hpp"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -118,9 +120,39 @@ TEST(RuleSet, ReportsErrorsWithRuleIdAndLocation) {
       {"invalid yaml", "version: 1\nrules: [\n", "invalid YAML"},
       {"wrong version", "version: 2\n", ":1:10: unsupported version 2"},
       {"unknown top key", rules_file(kOneRule) + "extra: 1\n", "unknown key 'extra'"},
+      {"skill not a skill name",
+       rules_file(std::string(kOneRule) + "    skills: [senior, Tier2]\n"),
+       ":13:22: rule 'request': expected a skill name: a-z, 0-9, '_', '-', '.' (at most 64), "
+       "not 'Tier2'"},
+      {"missing queue", rules_file(rule_prefix + "    when: request.human\n"),
+       ":7:5: rule 'r1': queue is required"},
+      {"empty queue", rules_file(rule_prefix + "    when: request.human\n    queue: \"\"\n"),
+       ":10:12: rule 'r1': queue must not be empty"},
+      {"missing when with its rule's position",
+       rules_file(rule_prefix + "    queue: general\n"), ":7:5: rule 'r1': when is required"},
+      {"lexer error said once",
+       rules_file(rule_prefix + "    when: request.human & anger.insult\n"),
+       ":9:25: rule 'r1': unexpected character '&'"},
+      {"unclosed parenthesis at its own column",
+       rules_file(rule_prefix + "    when: request.human or (turns.user > 2\n"),
+       ":9:28: rule 'r1': expected ')' to close this '('"},
+      {"error in a literal block",
+       rules_file(rule_prefix + "    when: |\n      request.human or\n      turns.usr > 2\n"),
+       ":11:7: rule 'r1': unknown field 'turns.usr'"},
+      {"unknown language at its name",
+       "version: 1\nlexicons:\n  directory: " + lexicon_dir().string() +
+           "\n  languages: [en, xx]\n  emoji: emoji_utf8_lexicon.txt\nrules: []\n",
+       ":4:19: unknown language 'xx': no lexicon directory"},
+      {"expression too long",
+       rules_file(rule_prefix + "    when: request.human" + [] {
+         std::string chain;
+         for (int i = 0; i < 1'000; ++i) chain += " and request.human";
+         return chain;
+       }() + "\n"),
+       "rule 'r1': expression too long"},
       {"missing lexicons",
        "version: 1\nlexicons:\n  directory: /nonexistent\n  languages: [en]\nrules: []\n",
-       "cannot read the sentiment lexicon"},
+       "lexicons.directory: /nonexistent is not a directory"},
   };
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -173,6 +205,102 @@ TEST(RuleSet, ACueLineThatIsNotUtf8FailsTheLoad) {
   ASSERT_FALSE(loaded.is_ok());
   EXPECT_NE(loaded.status().message().find("not UTF-8 text"), std::string::npos)
       << loaded.status().message();
+}
+
+TEST(RuleSet, ACueSectionHeaderWithoutItsBracketFailsTheLoad) {
+  TempDir dir;
+  std::filesystem::copy(lexicon_dir(), dir.path() / "lexicons",
+                        std::filesystem::copy_options::recursive);
+  std::ofstream(dir.path() / "lexicons" / "de" / "cues.txt", std::ios::app)
+      << "\n[insult\ntrottel\n";
+  dir.write("triggers.yaml", "version: 1\nlexicons:\n  directory: " +
+                                 (dir.path() / "lexicons").string() +
+                                 "\n  languages: [en, de]\nrules: []\n");
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+
+  ASSERT_FALSE(loaded.is_ok());
+  const std::string& message = loaded.status().message();
+  EXPECT_NE(message.find("de/cues.txt:"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected a section header '[category]', got '[insult'"),
+            std::string::npos)
+      << message;
+}
+
+TEST(RuleSet, ErrorsQuotingLatin1BytesAreValidUtf8) {
+  TempDir dir;
+  dir.write("triggers.yaml", "versi\xf6n: 1\n" + rules_file(kOneRule).substr(11));
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+
+  ASSERT_FALSE(loaded.is_ok());
+  EXPECT_NE(loaded.status().message().find("unknown key 'versi\\xf6n'"), std::string::npos)
+      << loaded.status().message();
+}
+
+TEST(RuleSet, IgnoresAByteOrderMark) {
+  TempDir dir;
+  dir.write("triggers.yaml", "\xEF\xBB\xBF" + rules_file(kOneRule));
+  dir.write("bad.yaml", "\xEF\xBB\xBF" + rules_file("  - id: r1\n    when: nope\n"));
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+  auto bad = load_rule_set(dir.path() / "bad.yaml", 0);
+
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  EXPECT_EQ(loaded.value()->rules().size(), 1U);
+  ASSERT_FALSE(bad.is_ok());
+  // Positions on the first lines count from after the mark, as an editor shows them.
+  EXPECT_NE(bad.status().message().find(":8:11: rule 'r1': unknown field 'nope'"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+TEST(RuleSet, RefusesAFifoAndAFileAboveTheSizeLimit) {
+  TempDir dir;
+  ASSERT_EQ(mkfifo((dir.path() / "fifo.yaml").c_str(), 0600), 0);
+  dir.write("big.yaml", rules_file(kOneRule) + "# " + std::string(kMaxRulesFileBytes, 'x'));
+
+  auto fifo = load_rule_set(dir.path() / "fifo.yaml", 0);
+  auto big = load_rule_set(dir.path() / "big.yaml", 0);
+
+  ASSERT_FALSE(fifo.is_ok());
+  EXPECT_NE(fifo.status().message().find("fifo.yaml: cannot read the rules file: is a FIFO"),
+            std::string::npos)
+      << fifo.status().message();
+  ASSERT_FALSE(big.is_ok());
+  EXPECT_NE(big.status().message().find("larger than the limit of 4194304 bytes"),
+            std::string::npos)
+      << big.status().message();
+}
+
+TEST(RuleSet, WarnsWhenNoRuleCanAct) {
+  TempDir dir;
+  dir.write("empty.yaml", rules_file("  []\n"));
+  dir.write("shadow.yaml", rules_file(std::string(kOneRule) + "    mode: shadow\n"));
+  dir.write("active.yaml", rules_file(kOneRule));
+
+  auto empty = load_rule_set(dir.path() / "empty.yaml", 0);
+  auto shadow = load_rule_set(dir.path() / "shadow.yaml", 0);
+  auto active = load_rule_set(dir.path() / "active.yaml", 0);
+
+  ASSERT_TRUE(empty.is_ok() && shadow.is_ok() && active.is_ok());
+  ASSERT_EQ(empty.value()->warnings().size(), 1U);
+  EXPECT_NE(empty.value()->warnings()[0].find("empty.yaml:7:3: no active rules"),
+            std::string::npos)
+      << empty.value()->warnings()[0];
+  EXPECT_EQ(shadow.value()->warnings().size(), 1U);
+  EXPECT_TRUE(active.value()->warnings().empty());
+}
+
+TEST(RuleSet, KeepsWhereEachRuleNamesItsQueue) {
+  TempDir dir;
+  dir.write("triggers.yaml", rules_file(kOneRule));
+
+  auto loaded = load_rule_set(dir.path() / "triggers.yaml", 0);
+
+  ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+  EXPECT_EQ(loaded.value()->rules()[0].queue_location,
+            (dir.path() / "triggers.yaml").string() + ":12:12");
 }
 
 TEST(RuleSet, MissingFileIsNotFound) {

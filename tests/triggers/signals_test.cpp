@@ -1,7 +1,10 @@
 // Signal families per turn and over a conversation, and the decisions they lead to.
 #include "handover/triggers/engine.hpp"
 
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -455,6 +458,74 @@ TEST(Decision, RequestCooldownsStartedAfterTheEndKeepRunning) {
   EXPECT_EQ(again.fired[0].suppressed, Suppression::kCooldown);
 }
 
+// Rules that decide on every plain user turn, highest priority first, each cooling down for
+// an hour, and one that decides on a request for a person with the given cooldown.
+std::shared_ptr<const RuleSet> cooling_rules(int hourly, std::string_view request_cooldown) {
+  std::string rules;
+  for (int i = 1; i <= hourly; ++i) {
+    rules += "  - {id: r" + std::to_string(i) +
+             ", when: 'turns.user >= 1 and not request.human', action: escalate, priority: " +
+             std::to_string(1000 - i) + ", queue: general, cooldown: 1h}\n";
+  }
+  rules += "  - {id: request, when: request.human, action: escalate, priority: 2000, "
+           "queue: general, cooldown: " + std::string(request_cooldown) + "}\n";
+  auto loaded = load_rule_set_text(testing::source_dir() / "config" / "triggers.yaml",
+                                   testing::rules_file(rules), 0);
+  EXPECT_TRUE(loaded.is_ok()) << loaded.status().to_string();
+  return loaded.is_ok() ? loaded.value() : nullptr;
+}
+
+// The shipped rules have 13 that decide; 8 remembered cooldowns let the oldest act again.
+TEST(Decision, ThirteenRulesInOneConversationEachKeepTheirCooldown) {
+  Conversation conversation(cooling_rules(13, "1h"));
+  std::vector<std::string> deciders;
+
+  for (int turn = 0; turn < 20; ++turn) {
+    const Evaluation e = conversation.user("hello");
+    if (e.decision.rule != nullptr) deciders.push_back(e.decision.rule->id);
+    conversation.now_ms += 60'000;
+  }
+
+  ASSERT_EQ(deciders.size(), 13U);
+  EXPECT_EQ(deciders.front(), "r1");
+  EXPECT_EQ(deciders.back(), "r13");
+}
+
+// With every slot taken, the one whose cooldown has ended goes, not the one used longest ago.
+TEST(Decision, AFullCooldownMemoryForgetsAnEndedCooldownFirst) {
+  Conversation conversation(cooling_rules(16, "1m"));
+  for (int turn = 0; turn < 15; ++turn) {
+    conversation.user("hello");
+    conversation.now_ms += 60'000;
+  }
+  const Evaluation request = conversation.user("agent please");
+  conversation.now_ms += 2 * 60'000;
+
+  const Evaluation sixteenth = conversation.user("hello");
+  conversation.now_ms += 60'000;
+  const Evaluation after = conversation.user("hello");
+
+  ASSERT_NE(request.decision.rule, nullptr);
+  EXPECT_EQ(request.decision.rule->id, "request");
+  ASSERT_NE(sixteenth.decision.rule, nullptr);
+  EXPECT_EQ(sixteenth.decision.rule->id, "r16");
+  EXPECT_EQ(after.decision.kind, DecisionKind::kNone);  // r1, from the first turn, still cools
+}
+
+TEST(Decision, ASubSecondCooldownEndsNeitherEarlyNorLate) {
+  Conversation conversation(cooling_rules(0, "250ms"));
+
+  const Evaluation first = conversation.user("agent please");
+  conversation.now_ms += 249;
+  const Evaluation inside = conversation.user("agent please");
+  conversation.now_ms += 1;
+  const Evaluation after = conversation.user("agent please");
+
+  EXPECT_EQ(first.decision.kind, DecisionKind::kEscalate);
+  EXPECT_EQ(inside.decision.kind, DecisionKind::kNone);
+  EXPECT_EQ(after.decision.kind, DecisionKind::kEscalate);
+}
+
 TEST(Decision, RulesOnBuiltUpSignalsKeepTheirCooldownsAtTheEnd) {
   Conversation conversation;
   conversation.user("This is bad");
@@ -635,6 +706,44 @@ TEST(ConversationState, RoundTripsThroughJsonAndStaysSmall) {
   EXPECT_EQ(to_json(restored.value()), json);
   EXPECT_FALSE(broken.is_ok());
   EXPECT_LE(sizeof(ConversationState), 2048U);
+}
+
+TEST(ConversationState, ReadsStatesWrittenWithEightCooldownSlots) {
+  Conversation conversation;
+  conversation.user("agent please");
+  nlohmann::json json = to_json(conversation.state);
+  const nlohmann::json slots = json["cooldowns"];
+  json["cooldowns"] = nlohmann::json::array();
+  for (std::size_t i = 0; i < 8; ++i) json["cooldowns"].push_back(slots[i]);
+  conversation.now_ms += 60'000;
+
+  auto restored = conversation_state_from_json(json);
+  ASSERT_TRUE(restored.is_ok()) << restored.status().to_string();
+  conversation.state = restored.value();
+  const Evaluation again = conversation.user("agent please");
+
+  EXPECT_EQ(to_json(restored.value())["cooldowns"].size(), 16U);
+  EXPECT_EQ(to_json(restored.value())["cooldowns"][0], slots[0]);
+  EXPECT_EQ(again.decision.kind, DecisionKind::kNone);
+  ASSERT_FALSE(again.fired.empty());
+  EXPECT_EQ(again.fired[0].suppressed, Suppression::kCooldown);
+}
+
+TEST(ConversationState, ACooldownSetLongAfterTheOthersNeverEndsEarly) {
+  ConversationState state;
+  const std::int64_t start = 1'700'000'000'000;
+  const std::int64_t sixty_days = 60LL * 86'400'000;
+
+  state.set_cooldown(state.cooldowns[0], 11, start);
+  state.set_cooldown(state.cooldowns[1], 22, start + 1'000);
+  state.set_cooldown(state.cooldowns[2], 33, start + sixty_days);
+  state.set_cooldown(state.cooldowns[3], 44, start - 5'000);
+
+  EXPECT_EQ(state.acted_ms(state.cooldowns[2]), start + sixty_days);
+  EXPECT_GE(state.acted_ms(state.cooldowns[0]), start);
+  EXPECT_GE(state.acted_ms(state.cooldowns[1]), start + 1'000);
+  EXPECT_GE(state.acted_ms(state.cooldowns[3]), start - 5'000);
+  EXPECT_LE(state.acted_ms(state.cooldowns[3]), start + sixty_days);
 }
 
 TEST(ConversationState, ReplayingTurnsRebuildsTheSameState) {

@@ -102,7 +102,7 @@ TEST(TriggerService, ReloadsThroughItsRuleHolder) {
 
   dir.write("triggers.yaml",
             testing::rules_file(std::string(testing::kOneRule) + "    cooldown: 5s\n"));
-  const Status reloaded = opened.value()->rules().reload();
+  const Status reloaded = opened.value()->rules().reload().status();
 
   EXPECT_TRUE(reloaded.is_ok());
   EXPECT_NE(opened.value()->rules().current()->version().hash, before);

@@ -64,5 +64,17 @@ TEST(Utf8, FindsControlCharactersButNotTabsOrLineBreaks) {
   EXPECT_EQ(find_control("\xC2\xA0\xC3\xBF"), std::string_view::npos);  // U+00A0, ÿ
 }
 
+TEST(Utf8, RepairWritesInvalidBytesAsHexEscapes) {
+  const std::string latin1 = "unknown key 'versi\xf6n'";
+  const std::string valid = "K\xc3\xbcndigung \xf0\x9f\x98\xa1";
+
+  const std::string repaired = repair(latin1);
+
+  EXPECT_EQ(repaired, "unknown key 'versi\\xf6n'");
+  EXPECT_TRUE(is_valid(repaired));
+  EXPECT_EQ(repair(valid), valid);
+  EXPECT_EQ(repair("\xe2\x82"), "\\xe2\\x82");
+}
+
 }  // namespace
 }  // namespace handover::utf8

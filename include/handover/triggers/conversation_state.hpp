@@ -18,11 +18,13 @@ struct ConversationState {
   static constexpr int kStartTurns = 2;       // user turns that define the starting mood
   static constexpr int kRecentMessages = 6;   // user messages kept for near-duplicate checks
   static constexpr int kRecentIntents = 8;    // distinct bot intents remembered
-  static constexpr int kCooldownSlots = 8;    // rules whose last action time is remembered
+  static constexpr int kCooldownSlots = 16;   // rules whose last action time is remembered
 
+  // When a rule last acted, in 8 bytes: milliseconds after cooldown_base_ms. Read and write
+  // it with acted_ms() and set_cooldown().
   struct Cooldown {
     std::uint32_t rule_hash = 0;  // hash of the rule id; 0 marks a free slot
-    std::int64_t last_ms = 0;
+    std::uint32_t since_base_ms = 0;
   };
 
   std::uint32_t turns_user = 0;
@@ -59,13 +61,25 @@ struct ConversationState {
   // Language votes of earlier user turns, indexed like RuleSet languages.
   std::array<std::uint16_t, 4> language_votes{};
 
+  std::int64_t cooldown_base_ms = 0;  // the time cooldown slots count from
   std::array<Cooldown, kCooldownSlots> cooldowns{};
+
+  // When the rule in `slot` (one of `cooldowns`) last acted.
+  std::int64_t acted_ms(const Cooldown& slot) const {
+    return cooldown_base_ms + static_cast<std::int64_t>(slot.since_base_ms);
+  }
+  // Fills `slot` (one of `cooldowns`). A time the slots cannot hold is moved later, never
+  // earlier, so a cooldown may end late but never early: a time before the base (a clock
+  // gone back) counts as the base, and once a conversation spans more than 49 days, actions
+  // more than 24 days old count as 24 days old.
+  void set_cooldown(Cooldown& slot, std::uint32_t rule_hash, std::int64_t acted_ms);
 };
 
 static_assert(sizeof(ConversationState) <= 2048, "per-conversation state must stay small");
 
-// Serialises every field; from_json accepts what to_json wrote and fails with
-// kInvalidArgument on anything else (missing keys, wrong types, wrong array sizes).
+// Serialises every field, cooldowns as [rule hash, acted at ms] pairs; from_json accepts what
+// to_json wrote (and states with 8 cooldown slots, as written before there were 16) and
+// fails with kInvalidArgument on anything else (missing keys, wrong types, wrong array sizes).
 nlohmann::json to_json(const ConversationState& state);
 Result<ConversationState> conversation_state_from_json(const nlohmann::json& json);
 

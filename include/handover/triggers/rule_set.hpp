@@ -27,8 +27,9 @@ struct Rule {
   Action action = Action::kSuggest;
   RuleMode mode = RuleMode::kActive;
   int priority = 0;  // higher wins
-  std::string queue;
-  std::vector<std::string> skills;
+  std::string queue;                // routing queue of its handovers; never empty
+  std::string queue_location;       // "file:line:column" of the queue value
+  std::vector<std::string> skills;  // skill names: a-z, 0-9, '_', '-', '.'
   std::int64_t cooldown_ms = 0;  // after acting, the rule does not act again for this long
   std::string location;          // "file:line:column" of the rule in the file
 };
@@ -40,10 +41,14 @@ struct RuleSetVersion {
   std::string path;
 };
 
+// The largest rules file read; a larger one fails to load.
+inline constexpr std::size_t kMaxRulesFileBytes = 4 * 1024 * 1024;
+
 // An immutable, compiled rule set. Shared by every thread that evaluates turns.
 class RuleSet {
  public:
-  RuleSet(std::vector<Rule> rules, RuleSetVersion version, std::unique_ptr<const RuleSetImpl> impl);
+  RuleSet(std::vector<Rule> rules, RuleSetVersion version, std::unique_ptr<const RuleSetImpl> impl,
+          std::vector<std::string> warnings = {});
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
@@ -53,17 +58,23 @@ class RuleSet {
   // The version as every evaluation writes it: {"hash":...,"loaded_at":RFC 3339}.
   const std::string& version_json() const { return version_json_; }
   const RuleSetImpl& impl() const { return *impl_; }
+  // What loads but is probably a mistake ("file:line:column: no active rules ..."), for the log.
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   std::vector<Rule> rules_;
   RuleSetVersion version_;
   std::string version_json_;
   std::unique_ptr<const RuleSetImpl> impl_;
+  std::vector<std::string> warnings_;
 };
 
 // Reads the rules file at `path` and the lexicons it names, checks every rule and compiles
 // the expressions. On failure returns kInvalidArgument (or kNotFound for a missing file)
-// whose message lists every error found, one per line, as "file:line:column: rule 'id': ...".
+// whose message lists every error found, one per line, as "file:line:column: rule 'id': ...",
+// in valid UTF-8 whatever the file's encoding. Anything but a regular file of at most
+// kMaxRulesFileBytes is refused without waiting on it. A leading UTF-8 byte order mark is
+// ignored.
 // `now_ms` becomes the version's load time. Thread-safe.
 Result<std::shared_ptr<const RuleSet>> load_rule_set(const std::filesystem::path& path,
                                                      std::int64_t now_ms);

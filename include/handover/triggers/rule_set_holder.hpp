@@ -34,11 +34,21 @@ struct ReloadStatus {
   std::uint64_t reloads_ok = 0;
   std::uint64_t reloads_failed = 0;
   std::vector<RuleSetVersion> history;  // oldest first, the active one included
+  std::vector<std::string> warnings;    // the active set's (RuleSet::warnings)
 };
 
 // {"active": {"hash", "loaded_at", "path"}, "last_error": string or null, "last_error_at",
-// "reloads_ok", "reloads_failed", "history": [...]}, times as RFC 3339, for GET /v1/admin/rules.
+// "reloads_ok", "reloads_failed", "history": [...], "warnings": [...]}, times as RFC 3339, for
+// GET /v1/admin/rules.
 nlohmann::json to_json(const ReloadStatus& status);
+
+// What a reload that succeeded did.
+struct ReloadOutcome {
+  std::string previous_hash;          // the active version before the reload
+  std::string hash;                   // the active version after it
+  bool changed = false;               // a new version became active
+  std::vector<std::string> warnings;  // the read set's (RuleSet::warnings)
+};
 
 // Thread-safe: current() and engine() are lock-free reads; reload() and rollback() serialise
 // among themselves. Turns evaluated during a swap finish on the set they started with.
@@ -50,13 +60,19 @@ class RuleSetHolder {
                                                      std::size_t keep = 5);
 
   // Re-reads the file. On success makes it active (an unchanged hash is not a new version)
-  // and returns OK; on failure keeps the active set, records the error and returns it.
-  Status reload();
+  // and says what changed; on failure keeps the active set, records the error and returns it.
+  // Blocks for as long as reading and compiling take: call it off network threads.
+  Result<ReloadOutcome> reload();
 
   // Like reload(), but a file whose content is what the last reload read leaves the active
   // set alone: the file watcher uses it, so a change already reloaded by hand (and perhaps
   // rolled back since) is not applied a second time.
-  Status reload_if_changed();
+  Result<ReloadOutcome> reload_if_changed();
+
+  // Told about every reload attempt, from the thread that made it (e.g. to log the outcome
+  // once for the watcher, SIGHUP and the admin API alike), after the reload took effect.
+  using ReloadListener = std::function<void(const Result<ReloadOutcome>&)>;
+  void set_reload_listener(ReloadListener listener);
 
   // A check every reloaded set must also pass before it becomes active, for what the rules
   // file cannot know by itself (e.g. that each rule's queue is defined in the routing
@@ -74,7 +90,9 @@ class RuleSetHolder {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  Status reload_file(bool only_if_changed);
+  Result<ReloadOutcome> reload_file(bool only_if_changed);
+  Result<ReloadOutcome> reload_locked(Result<std::shared_ptr<const RuleSet>> loaded,
+                                      bool only_if_changed);
   RuleSetHolder(std::filesystem::path path, const Clock& clock, std::size_t keep);
   void activate_locked(std::shared_ptr<const RuleSet> rule_set);
 
@@ -86,6 +104,7 @@ class RuleSetHolder {
   std::deque<std::shared_ptr<const RuleSet>> history_;  // guarded by mutex_
   ReloadStatus status_;                                 // guarded by mutex_
   ReloadCheck check_;                                   // guarded by mutex_
+  ReloadListener listener_;                             // guarded by mutex_
   std::string file_hash_;  // hash of what the file held at the last load; guarded by mutex_
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace handover::utf8 {
@@ -28,5 +29,9 @@ bool is_blank(std::string_view s);
 // Byte offset in valid UTF-8 `s` of the first control character other than tab, line feed
 // and carriage return (U+0000..U+001F, U+007F..U+009F), or std::string_view::npos.
 std::size_t find_control(std::string_view s);
+
+// `s` with every byte that is not part of a well-formed sequence written as "\xNN", so text
+// of unknown encoding (a Latin-1 file quoted in an error) can go into JSON and logs.
+std::string repair(std::string_view s);
 
 }  // namespace handover::utf8
