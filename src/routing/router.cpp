@@ -569,13 +569,15 @@ struct Router::State {
     schedule_max_wait(c);
   }
 
+  // The max_wait of the queue the conversation just entered, counted from that entry.
   void schedule_max_wait(const Conversation& c) {
     const QueueConfig& queue = *queue_named(c.queue).config;
     if (queue.max_wait_s <= 0) return;
     Timer timer;
-    timer.at = c.enqueued_ms + queue.max_wait_s * 1000;
+    timer.at = c.queued_since_ms + queue.max_wait_s * 1000;
     timer.kind = TimerKind::kMaxWait;
     timer.conversation = c.id;
+    timer.stamp = c.queued_since_ms;
     schedule(std::move(timer));
   }
 
@@ -677,8 +679,10 @@ struct Router::State {
       c.handover_note.clear();
     }
     c.queued_since_ms = e.at_ms;
+    c.wait_limit_signalled = false;
     enqueue(c);
     schedule_queue_timers(c);
+    schedule_max_wait(c);
   }
 
   void apply_overflowed(const Event& e) {
@@ -695,7 +699,9 @@ struct Router::State {
       c.queue = std::move(queue);
       c.next_step = 0;
       c.queued_since_ms = e.at_ms;
+      c.wait_limit_signalled = false;
       enqueue(c);
+      schedule_max_wait(c);
     }
     queue_named(c.queue).dirty = true;
     schedule_queue_timers(c);
@@ -947,6 +953,7 @@ struct Router::State {
           {"queue", target}, {"skills", skills}, {"language", language},
           {"language_required", language_required}});
     dispatch(*c, now, out);
+    if (step.action == OverflowStep::Action::kMoveToQueue) tell_if_nobody_online(c->id, now, out);
   }
 
   // The language a conversation needs in `queue`: its own if the queue serves it (or serves
@@ -967,8 +974,11 @@ struct Router::State {
 
   void wait_limit(const Timer& timer, Ms now, Effects& out) {
     Conversation* c = find_conversation(timer.conversation);
-    if (c == nullptr || !c->in_queue || c->wait_limit_signalled) return;
-    std::int64_t waited_s = (now - c->enqueued_ms) / 1000;
+    if (c == nullptr || !c->in_queue || c->wait_limit_signalled ||
+        c->queued_since_ms != timer.stamp) {
+      return;
+    }
+    std::int64_t waited_s = (now - c->queued_since_ms) / 1000;
     emit(out, "wait_limit_reached", c->id, "", now, {{"queue", c->queue}, {"waited_s", waited_s}});
     WaitLimitReached reached;
     reached.conversation_id = c->id;

@@ -813,18 +813,53 @@ TEST_F(TimedRouterTest, OverflowWidensSkillsThenMovesQueue) {
   EXPECT_EQ(router_->position("c1")->queue, "en");
 }
 
-TEST_F(TimedRouterTest, SignalsMaxWaitOnce) {
-  escalate(make_escalation("c1", "de"));
+// "de" moves its conversations to "vip" after 3 s; "vip" allows 8 s of waiting.
+RoutingConfig moving_config() {
+  RoutingConfig config = make_config();
+  OverflowStep move;
+  move.after_s = 3;
+  move.action = OverflowStep::Action::kMoveToQueue;
+  move.to_queue = "vip";
+  config.queues[0].overflow = {move};
+  config.queues[2].max_wait_s = 8;
+  return config;
+}
 
-  Effects before = advance(299 * kSecond);
-  // The conversation moved to "en" after 120 s; max_wait counts from the escalation.
+class MovingRouterTest : public RouterTest {
+ protected:
+  MovingRouterTest() : RouterTest(moving_config()) {}
+};
+
+TEST_F(MovingRouterTest, AMoveToAQueueNobodyServesTellsTheUserAndStartsItsMaxWait) {
+  online("a1");  // lacks "retention", which "vip" needs
+  only_offer(escalate(make_escalation("c1")));
+
+  Effects moved = advance(3 * kSecond);
+  Effects before = advance(7 * kSecond);
   Effects reached = advance(kSecond);
   Effects later = advance(300 * kSecond);
 
+  ASSERT_EQ(all_of<RevokeOffer>(moved).size(), 1u);
+  EXPECT_EQ(all_of<RevokeOffer>(moved).front().reason, "overflowed");
+  ASSERT_EQ(all_of<NoAgent>(moved).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(moved).front().queue, "vip");
+  EXPECT_EQ(all_of<NoAgent>(moved).front().reason, "no_agent_online");
+  EXPECT_TRUE(all_of<NoAgent>(moved).front().queued);
   EXPECT_TRUE(all_of<WaitLimitReached>(before).empty());
   ASSERT_EQ(all_of<WaitLimitReached>(reached).size(), 1u);
-  EXPECT_EQ(all_of<WaitLimitReached>(reached).front().waited_s, 300);
+  EXPECT_EQ(all_of<WaitLimitReached>(reached).front().queue, "vip");
+  EXPECT_EQ(all_of<WaitLimitReached>(reached).front().waited_s, 8);
   EXPECT_TRUE(all_of<WaitLimitReached>(later).empty());
+}
+
+TEST_F(TimedRouterTest, TheMaxWaitOfAQueueLeftBehindNoLongerApplies) {
+  escalate(make_escalation("c1", "de"));
+
+  // The conversation moved to "en", which has no max_wait, after 120 s.
+  Effects waited = advance(600 * kSecond);
+
+  EXPECT_EQ(router_->position("c1")->queue, "en");
+  EXPECT_TRUE(all_of<WaitLimitReached>(waited).empty());
 }
 
 TEST(RouterHours, OutsideBusinessHoursTheNoAgentPathApplies) {
