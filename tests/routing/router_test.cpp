@@ -639,6 +639,45 @@ TEST_F(RouterTest, AConversationRequeuedOrTransferredToNobodyTellsTheUserSo) {
   EXPECT_TRUE(all_of<NoAgent>(to_a5).empty());
 }
 
+TEST_F(RouterTest, WhenEveryoneOnlineCoolsDownTheUserIsToldSoAndNoWaitIsEstimated) {
+  online("a1");
+  online("a2");
+  SendOffer first = only_offer(escalate(make_escalation("c1")));
+  Effects one_left = ok(router_->decline(first.agent_id, "c1", first.offer_id, "busy"));
+  SendOffer second = only_offer(one_left);
+  const std::int64_t estimate_with_one_left = router_->position("c1")->estimated_wait_s;
+
+  Effects none_left = ok(router_->decline(second.agent_id, "c1", second.offer_id, "busy"));
+
+  EXPECT_TRUE(all_of<NoAgent>(one_left).empty());
+  EXPECT_GT(estimate_with_one_left, 0);
+  ASSERT_EQ(all_of<NoAgent>(none_left).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(none_left).front().reason, "no_agent_eligible");
+  EXPECT_TRUE(all_of<NoAgent>(none_left).front().queued);
+  EXPECT_EQ(router_->position("c1")->estimated_wait_s, -1);
+  std::vector<QueueUpdate> updates = all_of<QueueUpdate>(none_left);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates.front().estimated_wait_s, -1);
+  // Once a cooldown ends the conversation is offered again and has an estimate.
+  Effects cooled = advance(60 * kSecond);
+  EXPECT_EQ(all_of<SendOffer>(cooled).size(), 1u);
+  EXPECT_GE(router_->position("c1")->estimated_wait_s, 0);
+}
+
+TEST_F(RouterTest, ATransferThatLeavesOnlyCoolingAgentsSaysNoneCanTakeIt) {
+  online("a1");
+  SendOffer offer = only_offer(escalate(make_escalation("c1")));
+  ok(router_->accept("a1", "c1", offer.offer_id));
+  TransferTarget back;
+  back.queue = "de";
+
+  Effects transferred = ok(router_->transfer("a1", "c1", back, ""));
+
+  ASSERT_EQ(all_of<NoAgent>(transferred).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(transferred).front().reason, "no_agent_eligible");
+  EXPECT_EQ(router_->position("c1")->estimated_wait_s, -1);
+}
+
 TEST_F(RouterTest, ReconnectWithinGraceKeepsAssignments) {
   online("a1");
   SendOffer offer = only_offer(escalate(make_escalation("c1")));
