@@ -188,9 +188,9 @@ void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {
   };
   // The user sees who helped by the display name in the events; the agent's id is internal.
   const bool end_user = call.principal.kind == Principal::Kind::kBearer;
-  auto answer = [end_user](json rating) {
-    if (end_user) rating.erase("agent_id");
-    return rating.dump();
+  auto answer = [end_user](json stored) {
+    if (end_user) stored.erase("agent_id");
+    return stored.dump();
   };
   auto last = last_resolution(ctx.store, conv->id);
   if (!last) return done(store_problem(last.status()));
