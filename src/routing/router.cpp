@@ -1376,6 +1376,8 @@ Result<Effects> Router::decline(std::string_view agent_id, std::string_view conv
   s.emit(out, "declined", c->id, agent_id, now,
          {{"offer_id", offer_id}, {"reason", reason},
           {"cooldown_until_ms", now + s.config.decline_cooldown_s * 1000}});
+  // Every offer ends in the agent's event stream, so a replay shows none of them open.
+  s.push_revoke(out, std::string(agent_id), c->id, offer_id, "declined");
   s.dispatch(*c, now, out);
   s.offer_to_agent(std::string(agent_id), now, out);
   s.tell_if_nobody_online(c->id, now, out);
@@ -1395,9 +1397,14 @@ Result<Effects> Router::claim(std::string_view agent_id, std::string_view conver
   const Ms now = s.begin_step();
   Effects out;
 
-  // An agent claiming what it has been offered simply accepts that offer.
+  // An agent claiming what it has been offered accepts that offer. The claim names no offer,
+  // so the offer's end is told as for the other agents' offers.
   for (const Offer& offer : c->offers) {
-    if (offer.agent == agent_id) return accept(agent_id, conversation_id, offer.id);
+    if (offer.agent != agent_id) continue;
+    const std::uint64_t offer_id = offer.id;
+    Result<Effects> accepted = accept(agent_id, conversation_id, offer_id);
+    if (accepted) s.push_revoke(*accepted, std::string(agent_id), c->id, offer_id, "claimed");
+    return accepted;
   }
   s.emit(out, "claimed", c->id, agent_id, now,
          {{"queue", c->queue}, {"waited_ms", now - c->queued_since_ms}});

@@ -606,6 +606,29 @@ TEST_F(AgentServiceTest, ResumeReplaysMissedEventsInOrderWithoutDuplicates) {
   for (std::size_t i = 1; i < events.size(); ++i) EXPECT_GT(events[i]["seq"], events[i - 1]["seq"]);
 }
 
+TEST_F(AgentServiceTest, AReplayFollowsADeclinedOfferWithItsEnd) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "decline"},
+            {"ref", "d"},
+            {"conversation_id", conv},
+            {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+
+  auto reloaded = connect(token, {{"resume_after", 0}});
+  auto replayed = reloaded->next("offer");
+  auto ended = reloaded->next("offer_revoked");
+
+  ASSERT_TRUE(replayed && ended);
+  EXPECT_EQ((*ended)["offer_id"], (*replayed)["offer_id"]);
+  EXPECT_EQ((*ended)["reason"], "declined");
+  EXPECT_GT((*ended)["seq"], (*replayed)["seq"]);
+}
+
 TEST_F(AgentServiceTest, RestoreKeepsAssignmentsAndWaitingConversations) {
   const std::string token = add_agent("ana");
   auto ana = connect(token);

@@ -185,6 +185,12 @@ TEST_F(RouterTest, DeclineOffersTheNextAgent) {
   Event event = all_of<Event>(declined).front();
   EXPECT_EQ(event.type, "declined");
   EXPECT_EQ(event.data.at("reason"), "busy");
+  // The decliner's offer ends in its own event stream too.
+  std::vector<RevokeOffer> revoked = all_of<RevokeOffer>(declined);
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked.front().agent_id, "a1");
+  EXPECT_EQ(revoked.front().offer_id, first.offer_id);
+  EXPECT_EQ(revoked.front().reason, "declined");
 }
 
 TEST_F(RouterTest, TimeoutOffersTheNextAgentAndLateAcceptIsRefused) {
@@ -392,7 +398,22 @@ TEST_F(RouterTest, ClaimRevokesOpenOffersOfOthers) {
   ASSERT_FALSE(away.is_ok());
   EXPECT_EQ(error_code(away.status()), kNotEligible);
   EXPECT_EQ(all_of<Assigned>(claimed).front().agent_id, "a3");
-  EXPECT_EQ(all_of<RevokeOffer>(claimed).size(), 2u);
+  EXPECT_EQ(all_of<RevokeOffer>(claimed).size(), 3u);  // a3 held the third offer
+  EXPECT_EQ(agent_view("a1").open_offers, 0);
+}
+
+TEST_F(RouterTest, ClaimingWhatTheAgentWasOfferedEndsThatOfferToo) {
+  online("a1", 1, {"support", "retention"});
+  SendOffer offer = only_offer(escalate(make_escalation("c1", "vip")));
+
+  Effects claimed = ok(router_->claim("a1", "c1"));
+
+  ASSERT_EQ(all_of<Assigned>(claimed).size(), 1u);
+  std::vector<RevokeOffer> revoked = all_of<RevokeOffer>(claimed);
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked.front().agent_id, "a1");
+  EXPECT_EQ(revoked.front().offer_id, offer.offer_id);
+  EXPECT_EQ(revoked.front().reason, "claimed");
   EXPECT_EQ(agent_view("a1").open_offers, 0);
 }
 
