@@ -352,24 +352,65 @@ void AgentService::on_open(const std::shared_ptr<http::WebSocketConnection>& con
   s.agent_arrived(*agent);
 }
 
+std::optional<std::string> AgentService::Impl::detach(std::uint64_t connection_id) {
+  std::lock_guard lock(conn_mu);
+  auto it = sessions.find(connection_id);
+  if (it == sessions.end()) return std::nullopt;
+  std::string agent = it->second.agent_id;
+  sessions.erase(it);
+  auto ids = sessions_of.find(agent);
+  ids->second.erase(connection_id);
+  if (ids->second.empty()) sessions_of.erase(ids);
+  return agent;
+}
+
+void AgentService::Impl::close_session(
+    const std::shared_ptr<http::WebSocketConnection>& connection, std::uint16_t code,
+    const std::string& reason) {
+  connection->close(code, reason);
+  // A lost device never answers the close: the agent must not wait for it to leave.
+  auto agent = detach(connection->id());
+  if (!agent) return;
+  spdlog::debug("agent connection closing agent={} conn={} code={}", *agent, connection->id(),
+                code);
+  agent_left(*agent);
+}
+
 void AgentService::on_close(const std::shared_ptr<http::WebSocketConnection>& connection) {
   Impl& s = *impl_;
-  std::string agent;
-  {
-    std::lock_guard lock(s.conn_mu);
-    auto it = s.sessions.find(connection->id());
-    if (it == s.sessions.end()) return;
-    agent = it->second.agent_id;
-    s.sessions.erase(it);
-    auto ids = s.sessions_of.find(agent);
-    ids->second.erase(connection->id());
-    if (ids->second.empty()) s.sessions_of.erase(ids);
-  }
-  spdlog::debug("agent connection closed agent={} conn={}", agent, connection->id());
-  s.agent_left(agent);
+  auto agent = s.detach(connection->id());
+  if (!agent) return;  // closed by the server, which detached it then
+  spdlog::debug("agent connection closed agent={} conn={}", *agent, connection->id());
+  s.agent_left(*agent);
 }
 
 // ---- Frames ---------------------------------------------------------------------------------
+
+std::optional<bool> AgentService::Impl::note_frame(std::uint64_t connection_id,
+                                                   std::string& agent) {
+  std::lock_guard lock(conn_mu);
+  auto it = sessions.find(connection_id);
+  if (it == sessions.end()) return std::nullopt;
+  agent = it->second.agent_id;
+  const bool first = !it->second.first_frame_seen;
+  it->second.first_frame_seen = true;
+  return first;
+}
+
+void AgentService::on_binary_message(
+    const std::shared_ptr<http::WebSocketConnection>& connection) {
+  Impl& s = *impl_;
+  s.frames_in.inc();
+  std::string agent;
+  const std::optional<bool> first = s.note_frame(connection->id(), agent);
+  if (!first) return;
+  // Like any first frame but a hello with resume_after, it ends the wait for one.
+  if (*first) s.go_live(connection->id(), std::nullopt);
+  s.frame_errors.inc();
+  connection->send(error_frame(nullptr, kBadJson,
+                               "binary messages are not supported: send each frame as JSON in "
+                               "a text message"));
+}
 
 void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& connection,
                               std::string text) {
@@ -377,15 +418,9 @@ void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& 
   s.frames_in.inc();
   ParsedFrame parsed = parse_client_frame(text);
   std::string agent;
-  bool first = false;
-  {
-    std::lock_guard lock(s.conn_mu);
-    auto it = s.sessions.find(connection->id());
-    if (it == s.sessions.end()) return;
-    agent = it->second.agent_id;
-    first = !it->second.first_frame_seen;
-    it->second.first_frame_seen = true;
-  }
+  const std::optional<bool> noted = s.note_frame(connection->id(), agent);
+  if (!noted) return;
+  const bool first = *noted;
   const bool resume = first && !parsed.error && parsed.frame.type == FrameType::kHello;
   // False when the hello wait had already released the session: too late to replay in order.
   const bool in_time =
@@ -444,7 +479,8 @@ void AgentService::Impl::handle_frame(const std::shared_ptr<http::WebSocketConne
       if (!snapshot) {
         frame_errors.inc();
         return send(connection, error_frame(frame.ref, routing::kNotAssigned,
-                                            "conversation " + frame.conversation_id +
+                                            std::string(routing::kNotAssigned) +
+                                                ": conversation " + frame.conversation_id +
                                                 " is neither assigned nor offered to this agent"));
       }
       audit_snapshot_read(agent, frame.conversation_id, reason);
@@ -535,7 +571,8 @@ void AgentService::Impl::handle_message(
     if (it == assigned.end() || it->second != agent) {
       frame_errors.inc();
       return send(connection, error_frame(ref, routing::kNotAssigned,
-                                          "conversation " + frame.conversation_id +
+                                          std::string(routing::kNotAssigned) + ": conversation " +
+                                              frame.conversation_id +
                                               " is not assigned to this agent"));
     }
     // The user first reads who joined (set_join_notices()); the timer ends a long wait.
@@ -579,7 +616,7 @@ void AgentService::on_agent_updated(const store::AgentRecord& before,
       }
     }
     const char* reason = after.disabled ? "agent disabled" : "agent token rotated";
-    for (auto& connection : connections) connection->close(1008, reason);
+    for (auto& connection : connections) s.close_session(connection, 1008, reason);
   }
   s.with_router([&] {
     if (after.disabled) {
@@ -600,7 +637,16 @@ void AgentService::on_agent_updated(const store::AgentRecord& before,
       return;
     }
     s.commit_locked(std::move(*effects), nullptr);
+    s.send_profile(after);
   });
+}
+
+void AgentService::Impl::send_profile(const store::AgentRecord& agent) {
+  const auto frame = profile_frame(agent);
+  std::lock_guard lock(conn_mu);
+  auto ids = sessions_of.find(agent.id);
+  if (ids == sessions_of.end()) return;
+  for (std::uint64_t id : ids->second) send(sessions.at(id).connection, frame);
 }
 
 }  // namespace handover::agents

@@ -38,6 +38,15 @@ constexpr std::array<TypeName, 11> kTypes = {{
     {FrameType::kPing, "ping"},
 }};
 
+// True when `text` holds a C0 control character other than tab, CR and LF (say, an escaped
+// \u0000): the user would be shown it.
+bool has_control_character(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 && c != '\t' && c != '\r' && c != '\n';
+  });
+}
+
 // Collects the first field error of a frame; accessors return nullopt when absent or bad.
 class Fields {
  public:
@@ -83,6 +92,9 @@ class Fields {
       fail(pointer, "longer than " + std::to_string(max_bytes) + " bytes");
     }
     if (!utf8::is_valid(value)) fail(pointer, "not valid UTF-8");
+    if (has_control_character(value)) {
+      fail(pointer, "control characters other than tab, CR and LF are not allowed");
+    }
     if (!ok()) return std::nullopt;
     return value;
   }
@@ -337,19 +349,30 @@ std::shared_ptr<const std::string> event_frame(const store::EventRecord& event,
   return share(std::move(text));
 }
 
+namespace {
+
+json agent_json(const store::AgentRecord& agent) {
+  return {{"id", agent.id},
+          {"name", agent.name},
+          {"display_name", agent.display_name},
+          {"skills", json::parse(agent.skills_json, nullptr, false)},
+          {"languages", json::parse(agent.languages_json, nullptr, false)},
+          {"capacity", agent.capacity}};
+}
+
+}  // namespace
+
 std::shared_ptr<const std::string> welcome_frame(const store::AgentRecord& agent,
                                                  std::int64_t last_seq) {
   json frame = {{"type", "welcome"},
                 {"protocol", kProtocolVersion},
-                {"agent",
-                 {{"id", agent.id},
-                  {"name", agent.name},
-                  {"display_name", agent.display_name},
-                  {"skills", json::parse(agent.skills_json, nullptr, false)},
-                  {"languages", json::parse(agent.languages_json, nullptr, false)},
-                  {"capacity", agent.capacity}}},
+                {"agent", agent_json(agent)},
                 {"last_seq", last_seq}};
   return share(dump(frame));
+}
+
+std::shared_ptr<const std::string> profile_frame(const store::AgentRecord& agent) {
+  return share(dump(json{{"type", "profile"}, {"agent", agent_json(agent)}}));
 }
 
 std::shared_ptr<const std::string> error_frame(const nlohmann::json& ref, std::string_view code,

@@ -90,6 +90,9 @@ std::shared_ptr<const std::string> event_frame(const store::EventRecord& event,
 
 std::shared_ptr<const std::string> welcome_frame(const store::AgentRecord& agent,
                                                  std::int64_t last_seq);
+// {"type":"profile","agent":{...}}: the agent's profile as in the welcome, after an admin
+// changed it. Not an event: no seq, never replayed.
+std::shared_ptr<const std::string> profile_frame(const store::AgentRecord& agent);
 // {"type":"error","ref"?,"code","message"}.
 std::shared_ptr<const std::string> error_frame(const nlohmann::json& ref, std::string_view code,
                                                std::string_view message);

@@ -139,6 +139,8 @@ struct AgentService::Impl {
   std::optional<std::int64_t> next_hold_deadline() const;
   void send(const std::shared_ptr<http::WebSocketConnection>& connection,
             std::shared_ptr<const std::string> frame);
+  // Sends the agent's changed profile to each of its connections.
+  void send_profile(const store::AgentRecord& agent);
 
   // Frame handlers (agent_socket.cpp).
   void handle_frame(const std::shared_ptr<http::WebSocketConnection>& connection,
@@ -149,8 +151,17 @@ struct AgentService::Impl {
                       const std::string& agent, const ClientFrame& frame);
   void audit_snapshot_read(const std::string& agent, const std::string& conversation_id,
                            const char* reason);
+  // Notes a frame from the connection: whether it is its first, and its agent; nullopt when
+  // the connection has no session (any more).
+  std::optional<bool> note_frame(std::uint64_t connection_id, std::string& agent);
   void agent_arrived(const store::AgentRecord& record);
   void agent_left(const std::string& agent);
+  // Forgets the connection's session; its agent, or nullopt when it had none (any more).
+  std::optional<std::string> detach(std::uint64_t connection_id);
+  // Closes the connection and at once treats it as gone (agent_left()): nothing more is sent
+  // on it, whether or not the peer ever completes the close.
+  void close_session(const std::shared_ptr<http::WebSocketConnection>& connection,
+                     std::uint16_t code, const std::string& reason);
   Result<store::AgentRecord> authenticate(const http::Request& request) const;
 
   // A token held by each store callback of ours; the destructor waits until none is left,

@@ -245,15 +245,24 @@ class WebSocketSession final : public TrackedSession,
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return finish(ec);
     note_activity();
-    if (!ws_.got_text()) {
-      begin_close(websocket::close_code::unknown_data, "binary messages are not supported");
-    }
     if (phase_ != Phase::kOpen) {
       buffer_.clear();  // closing: whatever still arrives is discarded
+    } else if (!ws_.got_text()) {
+      buffer_.clear();  // a binary message is only counted, piece by piece
+      if (ws_.is_message_done()) deliver_binary();
     } else if (ws_.is_message_done()) {
       deliver();
     }
     do_read();
+  }
+
+  void deliver_binary() {
+    try {
+      route_.handler->on_binary_message(connection());
+    } catch (const std::exception& e) {
+      spdlog::error("websocket on_binary_message threw: {}", e.what());
+      begin_close(websocket::close_code::internal_error, "internal error");
+    }
   }
 
   void deliver() {
@@ -397,11 +406,14 @@ class WebSocketSession final : public TrackedSession,
     drop_queued();
   }
 
+  // The connection carries no more messages either way, so the handler hears of it now: a
+  // peer that never answers the close must not keep it open for the handler meanwhile.
   void enter_closing() {
     phase_ = Phase::kClosing;
     accepting_sends_.store(false, std::memory_order_release);
     handle_->set_open(false);
     arm_timer(ms(options_.handshake_timeout_ms));
+    if (opened_) notify_close();
   }
 
   void do_send_close() {

@@ -192,7 +192,9 @@ struct Narrator::Impl {
       if (data.value("choice", std::string()) == "leave_contact") t.key = "contact.thanks";
     } else if (type == feed::kHandoverNoAgent) {
       if (data.value("queued", false)) {
-        t.key = "no_agent.online_none";
+        // Agents online who all declined it (or handed it on) are not "nobody online".
+        const bool cooling = data.value("reason", std::string()) == "no_agent_eligible";
+        t.key = cooling ? "no_agent.none_eligible" : "no_agent.online_none";
         t.metadata["choices"] = choices();
       } else {
         const std::string path = data.value("path", std::string());

@@ -569,13 +569,15 @@ struct Router::State {
     schedule_max_wait(c);
   }
 
+  // The max_wait of the queue the conversation just entered, counted from that entry.
   void schedule_max_wait(const Conversation& c) {
     const QueueConfig& queue = *queue_named(c.queue).config;
     if (queue.max_wait_s <= 0) return;
     Timer timer;
-    timer.at = c.enqueued_ms + queue.max_wait_s * 1000;
+    timer.at = c.queued_since_ms + queue.max_wait_s * 1000;
     timer.kind = TimerKind::kMaxWait;
     timer.conversation = c.id;
+    timer.stamp = c.queued_since_ms;
     schedule(std::move(timer));
   }
 
@@ -643,6 +645,7 @@ struct Router::State {
     Ms until = e.data.at("cooldown_until_ms").get<Ms>();
     if (until <= e.at_ms) return;
     c.cooldown_until[e.agent_id] = until;
+    queue_named(c.queue).dirty = true;  // its estimate may be unknown now
     Timer timer;
     timer.at = until;
     timer.kind = TimerKind::kCooldown;
@@ -677,8 +680,10 @@ struct Router::State {
       c.handover_note.clear();
     }
     c.queued_since_ms = e.at_ms;
+    c.wait_limit_signalled = false;
     enqueue(c);
     schedule_queue_timers(c);
+    schedule_max_wait(c);
   }
 
   void apply_overflowed(const Event& e) {
@@ -695,7 +700,9 @@ struct Router::State {
       c.queue = std::move(queue);
       c.next_step = 0;
       c.queued_since_ms = e.at_ms;
+      c.wait_limit_signalled = false;
       enqueue(c);
+      schedule_max_wait(c);
     }
     queue_named(c.queue).dirty = true;
     schedule_queue_timers(c);
@@ -852,7 +859,8 @@ struct Router::State {
     std::int64_t position = 0;
     for (const WaitKey& key : queue.waiting) {
       Conversation& c = *key.conversation;
-      std::int64_t estimate = estimate_s(queue, ++position);
+      ++position;
+      std::int64_t estimate = could_be_taken(c, now) ? estimate_s(queue, position) : -1;
       if (position == c.published_position && estimate == c.published_estimate) continue;
       c.published_position = position;
       c.published_estimate = estimate;
@@ -890,7 +898,11 @@ struct Router::State {
   void run_timer(const Timer& timer, Ms now, Effects& out) {
     switch (timer.kind) {
       case TimerKind::kOfferExpiry: return expire_offer(timer, now, out);
-      case TimerKind::kCooldown: return dispatch_id(timer.conversation, now, out);
+      case TimerKind::kCooldown:
+        if (Conversation* c = find_conversation(timer.conversation); c && c->in_queue) {
+          queue_named(c->queue).dirty = true;  // its estimate may be known again
+        }
+        return dispatch_id(timer.conversation, now, out);
       case TimerKind::kOverflow: return overflow(timer, now, out);
       case TimerKind::kMaxWait: return wait_limit(timer, now, out);
       case TimerKind::kGrace: return grace_expired(timer, now, out);
@@ -913,6 +925,7 @@ struct Router::State {
     push_revoke(out, agent, c->id, offer_id, "expired");
     dispatch(*c, now, out);
     offer_to_agent(agent, now, out);
+    tell_if_nobody_online(c->id, now, out);
   }
 
   void overflow(const Timer& timer, Ms now, Effects& out) {
@@ -947,6 +960,7 @@ struct Router::State {
           {"queue", target}, {"skills", skills}, {"language", language},
           {"language_required", language_required}});
     dispatch(*c, now, out);
+    if (step.action == OverflowStep::Action::kMoveToQueue) tell_if_nobody_online(c->id, now, out);
   }
 
   // The language a conversation needs in `queue`: its own if the queue serves it (or serves
@@ -967,8 +981,11 @@ struct Router::State {
 
   void wait_limit(const Timer& timer, Ms now, Effects& out) {
     Conversation* c = find_conversation(timer.conversation);
-    if (c == nullptr || !c->in_queue || c->wait_limit_signalled) return;
-    std::int64_t waited_s = (now - c->enqueued_ms) / 1000;
+    if (c == nullptr || !c->in_queue || c->wait_limit_signalled ||
+        c->queued_since_ms != timer.stamp) {
+      return;
+    }
+    std::int64_t waited_s = (now - c->queued_since_ms) / 1000;
     emit(out, "wait_limit_reached", c->id, "", now, {{"queue", c->queue}, {"waited_s", waited_s}});
     WaitLimitReached reached;
     reached.conversation_id = c->id;
@@ -1046,27 +1063,37 @@ struct Router::State {
     for (const std::string& id : ids) tell_if_nobody_online(id, now, out);
   }
 
-  // A conversation back in a queue that nobody online can take: the user is told, and
-  // offered the choices, as when it was first escalated.
+  // A waiting conversation that nobody online can take: the user is told, and offered the
+  // choices, as when it was first escalated.
   void tell_if_nobody_online(const std::string& id, Ms now, Effects& out) {
     Conversation* c = find_conversation(id);
-    if (c == nullptr || !c->offers.empty() || !c->assigned_agent.empty()) return;
+    if (c == nullptr || !c->in_queue || !c->offers.empty()) return;
     QueueState* queue = find_queue(c->queue);
-    if (queue == nullptr || anyone_could_take(*c, now)) return;
-    push_no_agent(out, id, *queue->config, "no_agent_online", true, now);
+    const char* reason = queue == nullptr ? nullptr : why_nobody_could_take(*c, now);
+    if (reason != nullptr) push_no_agent(out, id, *queue->config, reason, true, now);
   }
 
-  // Someone online and not away who could take `c` once they have room: the skills and the
-  // language, and no cooldown after declining or transferring it.
-  bool anyone_could_take(const Conversation& c, Ms now) const {
+  // nullptr when someone online and not away could take `c` once they have room: the skills
+  // and the language, and no cooldown after declining or transferring it. Otherwise
+  // "no_agent_eligible" when such agents are online but all cool down, "no_agent_online"
+  // when there are none.
+  const char* why_nobody_could_take(const Conversation& c, Ms now) const {
+    bool cooling_only = false;
     for (const auto& [id, agent] : agents) {
       if (!is_active(agent) || !matches(c, agent)) continue;
       if (!c.pinned_agent.empty() && c.pinned_agent != id) continue;
       auto cooling = c.cooldown_until.find(id);
-      if (cooling != c.cooldown_until.end() && now < cooling->second) continue;
-      return true;
+      if (cooling == c.cooldown_until.end() || now >= cooling->second) return nullptr;
+      cooling_only = true;
     }
-    return false;
+    return cooling_only ? "no_agent_eligible" : "no_agent_online";
+  }
+
+  // Whether an estimate means anything for `c`: not while everyone who could take it cools
+  // down. Cheap for the many conversations nobody has declined.
+  bool could_be_taken(const Conversation& c, Ms now) const {
+    if (c.cooldown_until.empty() && c.pinned_agent.empty()) return true;
+    return why_nobody_could_take(c, now) == nullptr;
   }
 
   Result<Agent*> assigned_to(std::string_view agent_id, std::string_view conversation_id) {
@@ -1349,8 +1376,11 @@ Result<Effects> Router::decline(std::string_view agent_id, std::string_view conv
   s.emit(out, "declined", c->id, agent_id, now,
          {{"offer_id", offer_id}, {"reason", reason},
           {"cooldown_until_ms", now + s.config.decline_cooldown_s * 1000}});
+  // Every offer ends in the agent's event stream, so a replay shows none of them open.
+  s.push_revoke(out, std::string(agent_id), c->id, offer_id, "declined");
   s.dispatch(*c, now, out);
   s.offer_to_agent(std::string(agent_id), now, out);
+  s.tell_if_nobody_online(c->id, now, out);
   s.finish(now, out);
   return out;
 }
@@ -1367,9 +1397,14 @@ Result<Effects> Router::claim(std::string_view agent_id, std::string_view conver
   const Ms now = s.begin_step();
   Effects out;
 
-  // An agent claiming what it has been offered simply accepts that offer.
+  // An agent claiming what it has been offered accepts that offer. The claim names no offer,
+  // so the offer's end is told as for the other agents' offers.
   for (const Offer& offer : c->offers) {
-    if (offer.agent == agent_id) return accept(agent_id, conversation_id, offer.id);
+    if (offer.agent != agent_id) continue;
+    const std::uint64_t offer_id = offer.id;
+    Result<Effects> accepted = accept(agent_id, conversation_id, offer_id);
+    if (accepted) s.push_revoke(*accepted, std::string(agent_id), c->id, offer_id, "claimed");
+    return accepted;
   }
   s.emit(out, "claimed", c->id, agent_id, now,
          {{"queue", c->queue}, {"waited_ms", now - c->queued_since_ms}});
@@ -1634,7 +1669,8 @@ Result<PositionView> Router::position(std::string_view conversation_id) const {
   if (c.in_queue) {
     const QueueState& queue = s.queues.find(c.queue)->second;
     view.position = s.position_of(queue, c);
-    view.estimated_wait_s = s.estimate_s(queue, view.position);
+    view.estimated_wait_s =
+        s.could_be_taken(c, s.clock.now_ms()) ? s.estimate_s(queue, view.position) : -1;
   }
   return view;
 }

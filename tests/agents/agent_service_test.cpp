@@ -606,6 +606,29 @@ TEST_F(AgentServiceTest, ResumeReplaysMissedEventsInOrderWithoutDuplicates) {
   for (std::size_t i = 1; i < events.size(); ++i) EXPECT_GT(events[i]["seq"], events[i - 1]["seq"]);
 }
 
+TEST_F(AgentServiceTest, AReplayFollowsADeclinedOfferWithItsEnd) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  auto offer = ana->next("offer");
+  ASSERT_TRUE(offer.has_value());
+  say(ana, {{"type", "decline"},
+            {"ref", "d"},
+            {"conversation_id", conv},
+            {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+
+  auto reloaded = connect(token, {{"resume_after", 0}});
+  auto replayed = reloaded->next("offer");
+  auto ended = reloaded->next("offer_revoked");
+
+  ASSERT_TRUE(replayed && ended);
+  EXPECT_EQ((*ended)["offer_id"], (*replayed)["offer_id"]);
+  EXPECT_EQ((*ended)["reason"], "declined");
+  EXPECT_GT((*ended)["seq"], (*replayed)["seq"]);
+}
+
 TEST_F(AgentServiceTest, RestoreKeepsAssignmentsAndWaitingConversations) {
   const std::string token = add_agent("ana");
   auto ana = connect(token);
@@ -642,6 +665,8 @@ TEST_F(AgentServiceTest, AgentMessageBecomesAnAgentTurnOnlyForTheAssignedAgent) 
 
   ASSERT_TRUE(refused && ack && turns);
   EXPECT_EQ((*refused)["code"], "not_assigned");
+  // As every routing error's message, it starts with its code.
+  EXPECT_EQ((*refused)["message"].get<std::string>().rfind("not_assigned: ", 0), 0u);
   EXPECT_EQ((*ack)["turn"]["role"], "agent");
   ASSERT_EQ(turns->size(), 1u);
   EXPECT_EQ((*turns)[0].role, "agent");
@@ -714,12 +739,55 @@ TEST_F(AgentServiceTest, DisablingAnAgentClosesItsConnectionsAndRequeuesItsConve
   ASSERT_TRUE(hand_to(ana, conv));
 
   service_->on_agent_updated(*before, after);
-  auto unassigned = ana->next("unassigned");
+  const json agents = service_->agents_view()["agents"];
 
   EXPECT_EQ(ana->close_code(), 1008);
-  ASSERT_TRUE(unassigned.has_value());
-  EXPECT_EQ((*unassigned)["reason"], "agent_offline");
   EXPECT_FALSE(service_->assigned_to_agent(conv));
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_FALSE(agents[0]["connected"]);
+  // The connection is closing: the unassigned event is stored, not sent on it.
+  for (const auto& frame : ana->frames()) EXPECT_NE(frame["type"], "unassigned") << frame;
+}
+
+TEST_F(AgentServiceTest, ARotatedTokensConnectionIsOfflineAtOnceAndIsOfferedNothingMore) {
+  auto ana = connect(add_agent("ana"));
+  auto before = store_->get_agent("ana");
+  ASSERT_TRUE(before);
+  store::AgentRecord after = *before;
+  after.token_hash = crypto::sha256_hex("hat_ana_rotated");
+
+  service_->on_agent_updated(*before, after);  // the fake peer never answers the close
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(escalate(conv));
+  const json agents = service_->agents_view()["agents"];
+  const json queues = service_->queues_view()["queues"];
+
+  EXPECT_EQ(ana->close_code(), 1008);
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_FALSE(agents[0]["connected"]);
+  EXPECT_EQ(agents[0]["presence"], "offline");
+  EXPECT_EQ(queues[0]["agents_available"], 0);
+  for (const auto& frame : ana->frames()) EXPECT_NE(frame["type"], "offer") << frame;
+}
+
+TEST_F(AgentServiceTest, AConnectedAgentGetsItsChangedProfile) {
+  auto ana = connect(add_agent("ana"));
+  auto before = store_->get_agent("ana");
+  ASSERT_TRUE(before);
+  store::AgentRecord after = *before;
+  after.capacity = 5;
+  after.languages_json = R"(["de","en"])";
+
+  service_->on_agent_updated(*before, after);
+  auto profile = ana->next("profile");
+  const json agents = service_->agents_view()["agents"];
+
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ((*profile)["agent"]["id"], "ana");
+  EXPECT_EQ((*profile)["agent"]["capacity"], 5);
+  EXPECT_EQ((*profile)["agent"]["languages"], json::array({"de", "en"}));
+  EXPECT_FALSE(profile->contains("seq"));
+  EXPECT_EQ(agents[0]["capacity"], 5);
 }
 
 TEST_F(AgentServiceTest, OnlyTheOfferedOrAssignedAgentGetsTheSnapshotFrame) {
@@ -744,6 +812,7 @@ TEST_F(AgentServiceTest, OnlyTheOfferedOrAssignedAgentGetsTheSnapshotFrame) {
   EXPECT_EQ((*while_offered)["snapshot"]["note"], "x");
   EXPECT_EQ((*while_offered)["ref"], "s");
   EXPECT_EQ((*refused)["code"], "not_assigned");
+  EXPECT_EQ((*refused)["message"].get<std::string>().rfind("not_assigned: ", 0), 0u);
   EXPECT_EQ((*while_assigned)["snapshot"], (*while_offered)["snapshot"]);
 }
 

@@ -60,6 +60,11 @@ TEST(ClientFrames, RejectsMalformedFramesWithACodeAndTheRef) {
        R"({"type":"resolve","conversation_id":"c1","feedback":{"justified":"maybe"}})",
        "invalid_field"},
       {"negative resume", R"({"type":"hello","resume_after":-5})", "invalid_field"},
+      {"escaped NUL in a message",
+       R"({"type":"message","conversation_id":"c1","text":"a\u0000b"})", "invalid_field"},
+      {"escape character in a note",
+       R"({"type":"return_to_bot","conversation_id":"c1","note":"\u001b[31m"})",
+       "invalid_field"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -99,6 +104,14 @@ TEST(ClientFrames, ParsesEveryFrameType) {
     ASSERT_FALSE(parsed.error.has_value()) << parsed.error->message;
     EXPECT_EQ(parsed.frame.type, type);
   }
+}
+
+TEST(ClientFrames, AcceptsTabsAndLineBreaksInTexts) {
+  const ParsedFrame parsed = parse_client_frame(
+      R"({"type":"message","conversation_id":"c1","text":"Hallo,\r\n\tich sehe nach."})");
+
+  ASSERT_FALSE(parsed.error.has_value()) << parsed.error->message;
+  EXPECT_EQ(parsed.frame.text, "Hallo,\r\n\tich sehe nach.");
 }
 
 TEST(ClientFrames, KeepsTheFieldsOfTheFrame) {

@@ -1,5 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
-// real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect).
+// real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
+// reload).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -199,6 +200,59 @@ const scenarios = {
     noPageErrors(withoutRefusedConnections(agent));
   },
 };
+
+// The toasts on the page right now.
+async function toasts(page) {
+  return page.locator('.toast').allInnerTexts();
+}
+
+Object.assign(scenarios, {
+  // After a page reload the console replays everything from seq 0: it shows the conversation
+  // it still holds, with its own replies as "You", and nothing that is over (a resolved
+  // conversation, a declined offer) and no errors.
+  async reload(env) {
+    const anna = await env.server.createAgent('Anna');
+    const agent = await openConsole(env, anna.token);
+    const view = agent.locator('.conversation:not([hidden])');
+
+    const done = await openWidget(env);
+    await getAngry(done);
+    await agent.locator('.offer .accept').click();
+    await view.locator('.turn-user', { hasText: 'idiots' }).waitFor({ timeout: STEP_MS });
+    await reply(agent, 'Sorted, goodbye.');
+    await view.locator('details.resolve summary').click();
+    await view.locator('details.resolve input[value="yes"]').check();
+    await view.locator('details.resolve button[type=submit]').click();
+    await agent.locator('.conversation').waitFor({ state: 'detached', timeout: STEP_MS });
+
+    const declined = await openWidget(env);
+    await getAngry(declined);
+    await agent.locator('.offer .decline').click();
+    await agent.locator('.offer').waitFor({ state: 'detached', timeout: STEP_MS });
+
+    const held = await openWidget(env);
+    await getAngry(held);
+    await agent.locator('.offer .accept').click();
+    await view.locator('.turn-user', { hasText: 'idiots' }).waitFor({ timeout: STEP_MS });
+    await reply(agent, 'Still with you.');
+    // A reply over the server's 8192-byte limit is refused before it is sent.
+    await view.locator('.reply-text').fill('ä'.repeat(4097));
+    await view.locator('.reply-text').press('Enter');
+    await agent.locator('.toast', { hasText: '8194 bytes' }).waitFor({ timeout: STEP_MS });
+
+    await agent.reload();
+    await agent.locator('#connection[data-kind="ok"]').waitFor({ timeout: STEP_MS });
+    const mine = agent.locator('.conversation .turn-agent', { hasText: 'Still with you' });
+    await mine.waitFor({ timeout: STEP_MS });
+    await agent.locator('.conversation .turn-user', { hasText: 'idiots' }).waitFor();
+
+    assert.equal(await agent.locator('.conversation').count(), 1);
+    assert.equal(await agent.locator('.offer').count(), 0);
+    assert.match(await mine.locator('.who').innerText(), /^you/i);  // shown in capitals
+    assert.deepEqual(await toasts(agent), []);
+    noPageErrors(agent);
+  },
+});
 
 async function main() {
   const name = process.argv[2];

@@ -288,6 +288,22 @@ TEST_F(WebSocketTest, ServerCloseComesAfterQueuedMessages) {
   EXPECT_TRUE(echo_.wait_closed(connection->id()));
 }
 
+TEST_F(WebSocketTest, OnCloseComesAsTheServerClosesEvenIfThePeerNeverAnswers) {
+  WebSocketOptions options = test_options();
+  options.handshake_timeout_ms = 5000;  // how long the socket itself waits for the answer
+  start(options);
+  WsClient client;
+  ASSERT_FALSE(client.connect(port(), "/ws"));
+  const auto connection = echo_.wait_open(0);
+  ASSERT_TRUE(connection);
+
+  connection->close(1008, "token rotated");  // the client reads nothing, so never answers
+  const auto closed = echo_.wait_closed(connection->id(), 2s);
+
+  EXPECT_TRUE(closed.has_value());
+  EXPECT_FALSE(connection->is_open());
+}
+
 // The slow client shrinks its receive buffer and never reads; the fast client reads each
 // broadcast before the next is sent. Pings are slow here, so only the queue limit can cut
 // the slow client off.

@@ -703,6 +703,36 @@ TEST_F(AgentsTest, RotatingTheTokenRefusesTheOldOneAndClosesItsConnections) {
   EXPECT_TRUE(ana->closed());
 }
 
+TEST_F(AgentsTest, AConnectionCutOffByATokenRotationIsOfflineBeforeThePeerAnswers) {
+  auto ana = agent({"ana"});
+  ASSERT_TRUE(ana->read_type("ack").has_value());  // of the hello
+
+  // Ana's client reads nothing from here on, like a lost device: it never answers the close.
+  auto rotated = call("POST", "/v1/admin/agents/ana/token", {}, kAdminKey);
+  auto agents = call("GET", "/v1/agents", {}, kReadKey);
+  auto queues = call("GET", "/v1/queues", {}, kAdminKey);
+
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  ASSERT_EQ(agents.json()["agents"].size(), 1u);
+  EXPECT_EQ(agents.json()["agents"][0]["connected"], false);
+  EXPECT_EQ(agents.json()["agents"][0]["presence"], "offline");
+  for (const auto& q : queues.json()["queues"]) EXPECT_EQ(q["agents_available"], 0) << q;
+}
+
+TEST_F(AgentsTest, ABinaryFrameIsAnsweredWithAnErrorAndTheConnectionStays) {
+  auto ana = agent({"ana"});
+
+  ASSERT_TRUE(ana->send_binary(std::string("\x01\x02", 2)));
+  auto error = ana->read_type("error");
+  const std::string conv = escalate();
+  auto offer = ana->read_type("offer");
+
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ((*error)["code"], "bad_json");
+  ASSERT_TRUE(offer.has_value()) << "the connection did not stay";
+  EXPECT_EQ((*offer)["conversation_id"], conv);
+}
+
 TEST_F(AgentsTest, AgentsAndQueuesViewsShowPresenceLoadAndWaiting) {
   auto ana = agent({"ana", {"support"}, {"de"}, 3});
   auto ben = agent({"ben"});

@@ -284,6 +284,27 @@ TEST_F(MessagesTest, WithNobodyOnlineTheUserChoosesToWaitOrGoBackToTheBot) {
   EXPECT_EQ(post_json(conv, "choice", {{"choice", "back_to_bot"}}).status, 409);
 }
 
+TEST_F(MessagesTest, WhenTheOnlyAgentOnlineDeclinesTheUserIsToldNoneCanTakeItNow) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "en");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+
+  ana->send_json({{"type", "decline"},
+                  {"conversation_id", conv},
+                  {"offer_id", (*offer)["offer_id"]},
+                  {"reason", "busy"}});
+  const json none = wait_for_message(conv, "no_agent.none_eligible");
+  const json read = call("GET", "/v1/conversations/" + conv).json();
+
+  EXPECT_EQ(none.value("text", ""),
+            "The colleagues who are online cannot take your request at the moment. You can "
+            "wait, leave your contact details or carry on with the assistant.");
+  EXPECT_EQ(none["metadata"]["choices"],
+            json::array({"keep_waiting", "leave_contact", "back_to_bot"}));
+  EXPECT_TRUE(read["queue"]["estimated_wait_s"].is_null()) << read;
+}
+
 TEST_F(MessagesTest, PastTheQueuesWaitLimitTheUserIsOfferedTheChoices) {
   const std::string conv = escalate("limited", 0, "en");
   const json limit = wait_for_message(conv, "wait_limit");

@@ -185,6 +185,12 @@ TEST_F(RouterTest, DeclineOffersTheNextAgent) {
   Event event = all_of<Event>(declined).front();
   EXPECT_EQ(event.type, "declined");
   EXPECT_EQ(event.data.at("reason"), "busy");
+  // The decliner's offer ends in its own event stream too.
+  std::vector<RevokeOffer> revoked = all_of<RevokeOffer>(declined);
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked.front().agent_id, "a1");
+  EXPECT_EQ(revoked.front().offer_id, first.offer_id);
+  EXPECT_EQ(revoked.front().reason, "declined");
 }
 
 TEST_F(RouterTest, TimeoutOffersTheNextAgentAndLateAcceptIsRefused) {
@@ -392,7 +398,22 @@ TEST_F(RouterTest, ClaimRevokesOpenOffersOfOthers) {
   ASSERT_FALSE(away.is_ok());
   EXPECT_EQ(error_code(away.status()), kNotEligible);
   EXPECT_EQ(all_of<Assigned>(claimed).front().agent_id, "a3");
-  EXPECT_EQ(all_of<RevokeOffer>(claimed).size(), 2u);
+  EXPECT_EQ(all_of<RevokeOffer>(claimed).size(), 3u);  // a3 held the third offer
+  EXPECT_EQ(agent_view("a1").open_offers, 0);
+}
+
+TEST_F(RouterTest, ClaimingWhatTheAgentWasOfferedEndsThatOfferToo) {
+  online("a1", 1, {"support", "retention"});
+  SendOffer offer = only_offer(escalate(make_escalation("c1", "vip")));
+
+  Effects claimed = ok(router_->claim("a1", "c1"));
+
+  ASSERT_EQ(all_of<Assigned>(claimed).size(), 1u);
+  std::vector<RevokeOffer> revoked = all_of<RevokeOffer>(claimed);
+  ASSERT_EQ(revoked.size(), 1u);
+  EXPECT_EQ(revoked.front().agent_id, "a1");
+  EXPECT_EQ(revoked.front().offer_id, offer.offer_id);
+  EXPECT_EQ(revoked.front().reason, "claimed");
   EXPECT_EQ(agent_view("a1").open_offers, 0);
 }
 
@@ -639,6 +660,45 @@ TEST_F(RouterTest, AConversationRequeuedOrTransferredToNobodyTellsTheUserSo) {
   EXPECT_TRUE(all_of<NoAgent>(to_a5).empty());
 }
 
+TEST_F(RouterTest, WhenEveryoneOnlineCoolsDownTheUserIsToldSoAndNoWaitIsEstimated) {
+  online("a1");
+  online("a2");
+  SendOffer first = only_offer(escalate(make_escalation("c1")));
+  Effects one_left = ok(router_->decline(first.agent_id, "c1", first.offer_id, "busy"));
+  SendOffer second = only_offer(one_left);
+  const std::int64_t estimate_with_one_left = router_->position("c1")->estimated_wait_s;
+
+  Effects none_left = ok(router_->decline(second.agent_id, "c1", second.offer_id, "busy"));
+
+  EXPECT_TRUE(all_of<NoAgent>(one_left).empty());
+  EXPECT_GT(estimate_with_one_left, 0);
+  ASSERT_EQ(all_of<NoAgent>(none_left).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(none_left).front().reason, "no_agent_eligible");
+  EXPECT_TRUE(all_of<NoAgent>(none_left).front().queued);
+  EXPECT_EQ(router_->position("c1")->estimated_wait_s, -1);
+  std::vector<QueueUpdate> updates = all_of<QueueUpdate>(none_left);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates.front().estimated_wait_s, -1);
+  // Once a cooldown ends the conversation is offered again and has an estimate.
+  Effects cooled = advance(60 * kSecond);
+  EXPECT_EQ(all_of<SendOffer>(cooled).size(), 1u);
+  EXPECT_GE(router_->position("c1")->estimated_wait_s, 0);
+}
+
+TEST_F(RouterTest, ATransferThatLeavesOnlyCoolingAgentsSaysNoneCanTakeIt) {
+  online("a1");
+  SendOffer offer = only_offer(escalate(make_escalation("c1")));
+  ok(router_->accept("a1", "c1", offer.offer_id));
+  TransferTarget back;
+  back.queue = "de";
+
+  Effects transferred = ok(router_->transfer("a1", "c1", back, ""));
+
+  ASSERT_EQ(all_of<NoAgent>(transferred).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(transferred).front().reason, "no_agent_eligible");
+  EXPECT_EQ(router_->position("c1")->estimated_wait_s, -1);
+}
+
 TEST_F(RouterTest, ReconnectWithinGraceKeepsAssignments) {
   online("a1");
   SendOffer offer = only_offer(escalate(make_escalation("c1")));
@@ -813,18 +873,53 @@ TEST_F(TimedRouterTest, OverflowWidensSkillsThenMovesQueue) {
   EXPECT_EQ(router_->position("c1")->queue, "en");
 }
 
-TEST_F(TimedRouterTest, SignalsMaxWaitOnce) {
-  escalate(make_escalation("c1", "de"));
+// "de" moves its conversations to "vip" after 3 s; "vip" allows 8 s of waiting.
+RoutingConfig moving_config() {
+  RoutingConfig config = make_config();
+  OverflowStep move;
+  move.after_s = 3;
+  move.action = OverflowStep::Action::kMoveToQueue;
+  move.to_queue = "vip";
+  config.queues[0].overflow = {move};
+  config.queues[2].max_wait_s = 8;
+  return config;
+}
 
-  Effects before = advance(299 * kSecond);
-  // The conversation moved to "en" after 120 s; max_wait counts from the escalation.
+class MovingRouterTest : public RouterTest {
+ protected:
+  MovingRouterTest() : RouterTest(moving_config()) {}
+};
+
+TEST_F(MovingRouterTest, AMoveToAQueueNobodyServesTellsTheUserAndStartsItsMaxWait) {
+  online("a1");  // lacks "retention", which "vip" needs
+  only_offer(escalate(make_escalation("c1")));
+
+  Effects moved = advance(3 * kSecond);
+  Effects before = advance(7 * kSecond);
   Effects reached = advance(kSecond);
   Effects later = advance(300 * kSecond);
 
+  ASSERT_EQ(all_of<RevokeOffer>(moved).size(), 1u);
+  EXPECT_EQ(all_of<RevokeOffer>(moved).front().reason, "overflowed");
+  ASSERT_EQ(all_of<NoAgent>(moved).size(), 1u);
+  EXPECT_EQ(all_of<NoAgent>(moved).front().queue, "vip");
+  EXPECT_EQ(all_of<NoAgent>(moved).front().reason, "no_agent_online");
+  EXPECT_TRUE(all_of<NoAgent>(moved).front().queued);
   EXPECT_TRUE(all_of<WaitLimitReached>(before).empty());
   ASSERT_EQ(all_of<WaitLimitReached>(reached).size(), 1u);
-  EXPECT_EQ(all_of<WaitLimitReached>(reached).front().waited_s, 300);
+  EXPECT_EQ(all_of<WaitLimitReached>(reached).front().queue, "vip");
+  EXPECT_EQ(all_of<WaitLimitReached>(reached).front().waited_s, 8);
   EXPECT_TRUE(all_of<WaitLimitReached>(later).empty());
+}
+
+TEST_F(TimedRouterTest, TheMaxWaitOfAQueueLeftBehindNoLongerApplies) {
+  escalate(make_escalation("c1", "de"));
+
+  // The conversation moved to "en", which has no max_wait, after 120 s.
+  Effects waited = advance(600 * kSecond);
+
+  EXPECT_EQ(router_->position("c1")->queue, "en");
+  EXPECT_TRUE(all_of<WaitLimitReached>(waited).empty());
 }
 
 TEST(RouterHours, OutsideBusinessHoursTheNoAgentPathApplies) {

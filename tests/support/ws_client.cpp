@@ -78,11 +78,15 @@ bool WsClient::connect(std::uint16_t port, const std::string& target, const std:
   return true;
 }
 
-bool WsClient::send(const std::string& text) {
+bool WsClient::send(const std::string& text) { return write(text, /*binary=*/false); }
+
+bool WsClient::send_binary(const std::string& data) { return write(data, /*binary=*/true); }
+
+bool WsClient::write(const std::string& text, bool binary) {
   if (!impl_->open) return false;
   bool done = false;
   bool ok = false;
-  impl_->ws.text(true);
+  impl_->ws.text(!binary);
   impl_->ws.async_write(net::buffer(text), [&](beast::error_code ec, std::size_t) {
     done = true;
     ok = !ec;

@@ -28,6 +28,8 @@ class WsClient {
   // Sends a text frame; false when the connection is gone.
   bool send(const std::string& text);
   bool send_json(const nlohmann::json& frame) { return send(frame.dump()); }
+  // Sends a binary frame; false when the connection is gone.
+  bool send_binary(const std::string& data);
 
   // The next text frame, parsed (a non-JSON frame comes back as a JSON string). nullopt when
   // none arrived within `timeout_ms` or the connection closed.
@@ -47,6 +49,8 @@ class WsClient {
   bool closed() const;
 
  private:
+  bool write(const std::string& text, bool binary);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int refused_status_ = 0;

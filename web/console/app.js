@@ -8,6 +8,7 @@ import { currentLanguage, setLanguage, texts, translatePage } from './i18n.js';
 const TOKEN_KEY = 'handover.console.token';
 const QUEUE_POLL_MS = 3000;
 const TURN_PAGE = 500;
+const MAX_TEXT_BYTES = 8192;  // the server's limit on a message's UTF-8 text
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,6 +46,7 @@ class Console {
     this.active = null;
     this.lastSeq = 0;
     this.queueNames = [];
+    this.replay = null;  // events of a resume, held until its hello is acknowledged
   }
 
   start() {
@@ -130,6 +132,17 @@ class Console {
   async onSocketState(state, detail = {}) {
     const t = this.t;
     document.body.dataset.connection = state;
+    // A resume replays events from the last seq this page handled (all of them after a
+    // reload): they are held and settled as one once the hello is acknowledged.
+    if (state === 'connecting') {
+      if (this.replay) this.settle(this.replay);  // a replay cut short by a drop
+      this.replay = [];
+    }
+    if (state === 'connected' && this.replay) {
+      const replayed = this.replay;
+      this.replay = null;
+      this.settle(replayed);
+    }
     if (state === 'connecting' && !this.wasLost) this.setConnection(t.connecting, '');
     if (state === 'lost') {
       this.wasLost = true;
@@ -184,8 +197,50 @@ class Console {
   // ---- Frames ------------------------------------------------------------------------------
 
   onFrame(frame) {
+    if (this.replay && typeof frame.seq === 'number') {
+      this.replay.push(frame);
+      return undefined;
+    }
+    return this.handle(frame);
+  }
+
+  // Applies the events of a replay, leaving out what is over by its end: offers answered or
+  // withdrawn since (every offer is followed by assigned or offer_revoked), and conversations
+  // this page does not show that left the agent since, or before their last assigned.
+  settle(frames) {
+    const endedOffers = new Set();
+    const lastAssigned = new Map();  // conversation -> seq of its last assigned
+    const lastChange = new Map();    // conversation -> seq of its last assigned or unassigned
+    const ended = new Set();
+    for (const f of frames) {
+      if (f.type === 'offer_revoked') endedOffers.add(f.offer_id);
+      if (f.type === 'assigned') {
+        lastAssigned.set(f.conversation_id, f.seq);
+        lastChange.set(f.conversation_id, f.seq);
+        ended.delete(f.conversation_id);
+      }
+      if (f.type === 'unassigned') {
+        lastChange.set(f.conversation_id, f.seq);
+        ended.add(f.conversation_id);
+      }
+    }
+    for (const f of frames) {
+      const id = f.conversation_id;
+      if (f.type === 'offer') {
+        if (endedOffers.has(f.offer_id) || (lastChange.get(id) ?? 0) > f.seq) continue;
+      } else if (f.type !== 'offer_revoked' && !this.conversations.has(id)) {
+        if (ended.has(id) || f.seq < (lastAssigned.get(id) ?? 0)) continue;
+      }
+      this.handle(f);
+    }
+  }
+
+  handle(frame) {
     switch (frame.type) {
       case 'welcome': return this.onWelcome(frame.agent);
+      case 'profile':
+        this.toast(this.t.profileChanged);
+        return this.onWelcome(frame.agent);
       case 'offer': return this.onOffer(frame);
       case 'offer_revoked': return this.removeOffer(frame.offer_id, this.t.revoked(frame.reason));
       case 'assigned': return this.onAssigned(frame);
@@ -440,7 +495,9 @@ class Console {
     if (!conv || !turn || conv.turns.has(turn.seq)) return;
     conv.turns.set(turn.seq, turn);
     const t = this.t;
-    const mine = turn.role === 'agent' && turn.agent_id === this.agent?.id;
+    // Turns read over REST name their agent in metadata; live ones at the top level.
+    const author = turn.agent_id ?? turn.metadata?.agent_id;
+    const mine = turn.role === 'agent' && author !== undefined && author === this.agent?.id;
     const who = turn.role === 'agent' && mine ? t.roles.me : (t.roles[turn.role] || turn.role);
     const item = el('li', `turn turn-${turn.role}`);
     item.dataset.seq = turn.seq;
@@ -515,13 +572,18 @@ class Console {
     const text = el('textarea', 'reply-text');
     text.rows = 2;
     text.required = true;
-    text.maxLength = 8000;
+    text.maxLength = MAX_TEXT_BYTES;  // characters; the byte limit is checked on sending
     conv.reply = text;
     form.append(field(t.replyLabel, text), button(t.send, 'primary', null, 'submit'));
     let counter = 0;
     const send = async () => {
       const value = text.value.trim();
       if (!value) return;
+      const bytes = new TextEncoder().encode(value).length;
+      if (bytes > MAX_TEXT_BYTES) {
+        this.toast(this.t.tooLong(bytes, MAX_TEXT_BYTES));
+        return;
+      }
       const id = `a-${Date.now().toString(36)}-${++counter}`;
       try {
         const ack = await this.socket.send({ type: 'message', conversation_id: conv.id, text: value, id });

@@ -186,6 +186,8 @@ class AgentService final : public http::WebSocketHandler {
                const http::Request& request) override;
   void on_message(const std::shared_ptr<http::WebSocketConnection>& connection,
                   std::string text) override;
+  // Answered with an error frame (bad_json); the connection stays open.
+  void on_binary_message(const std::shared_ptr<http::WebSocketConnection>& connection) override;
   void on_close(const std::shared_ptr<http::WebSocketConnection>& connection) override;
 
   // Runs the router's deadlines at the clock's current time, on the calling thread (tests

@@ -36,8 +36,9 @@ class WebSocketConnection {
   // closed (1008); sends after a close has begun are dropped. The shared buffer lets one
   // serialised event go to many connections without copies.
   virtual void send(std::shared_ptr<const std::string> text) = 0;
-  // Sends a close frame with `code` and `reason` after the frames already queued; on_close
-  // follows once the peer answers or the handshake timeout passes. A code an endpoint may
+  // Sends a close frame with `code` and `reason` after the frames already queued. on_close
+  // follows as the close begins, without waiting for the peer's answer (the socket itself
+  // stays until the peer answers or the handshake timeout passes). A code an endpoint may
   // not send is replaced by 1000; the reason is cut to 123 bytes.
   virtual void close(std::uint16_t code, std::string reason) = 0;
   // Process-unique id, for logs and maps.
@@ -67,11 +68,17 @@ class WebSocketHandler {
   // 1001 without on_open.
   virtual void on_open(const std::shared_ptr<WebSocketConnection>& connection,
                        const Request& request) = 0;
-  // One complete text message. Binary messages are refused by the session (close 1003).
+  // One complete text message.
   virtual void on_message(const std::shared_ptr<WebSocketConnection>& connection,
                           std::string text) = 0;
+  // One complete binary message, whose bytes the session discarded as they came. By default
+  // the connection is closed with 1003; a handler may answer it and keep the connection.
+  virtual void on_binary_message(const std::shared_ptr<WebSocketConnection>& connection) {
+    connection->close(1003, "binary messages are not supported");
+  }
   // Exactly once per opened connection, whatever the cause (peer close, dead peer,
-  // slow reader cut off, server shutdown).
+  // slow reader cut off, server shutdown), as soon as either side begins the close or the
+  // socket fails: no message is delivered after it, and sends are dropped.
   virtual void on_close(const std::shared_ptr<WebSocketConnection>& connection) = 0;
 };
 

@@ -26,9 +26,9 @@ inline constexpr const char* kKeys[] = {
     "handover.transferred", "handover.requeued",      "handover.returned",
     "handover.resolved",    "handover.cancelled",     "no_agent.offline",
     "no_agent.ask_contact", "no_agent.stay_with_bot", "no_agent.online_none",
-    "wait_limit",           "contact.thanks",         "rating.thanks",
-    "bot_unavailable",      "wait.under_minute",      "wait.one_minute",
-    "wait.minutes",         "wait.unknown",
+    "no_agent.none_eligible", "wait_limit",           "contact.thanks",
+    "rating.thanks",        "bot_unavailable",        "wait.under_minute",
+    "wait.one_minute",      "wait.minutes",           "wait.unknown",
 };
 
 using Params = std::vector<std::pair<std::string, std::string>>;

@@ -139,12 +139,12 @@ struct QueueUpdate {
 
 // Nobody can take the conversation: the queue's no-agent path applies. When `queued` is false
 // (outside business hours) the router has dropped the conversation; when true (inside hours,
-// but no agent for the queue is online) it keeps waiting and the user may choose.
+// but nobody online can take it now) it keeps waiting and the user may choose.
 struct NoAgent {
   std::string conversation_id;
   std::string queue;
   NoAgentPath path = NoAgentPath::kOfflineMessage;
-  std::string reason;  // outside_business_hours | no_agent_online
+  std::string reason;  // outside_business_hours | no_agent_online | no_agent_eligible
   bool queued = false;
 };
 
