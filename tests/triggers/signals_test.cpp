@@ -92,7 +92,14 @@ TEST(RequestSignal, AnswersToAHandoverOfferAcceptOrDecline) {
       {"Soll ich Sie mit einem Mitarbeiter verbinden?", "Nein danke", false, true},
       {"Soll ich Sie mit einem Mitarbeiter verbinden?",
        "nein danke, ich brauche keinen Mitarbeiter", false, true},
+      {"Would you like to talk to a person?", "yes", true, false},
+      {"Do you want to talk to a human?", "yes please", true, false},
+      {"Would you like to speak with an agent?", "yes", true, false},
+      {"Shall I get a member of our team?", "ok", true, false},
+      {"Soll ich Sie mit einem Menschen verbinden?", "ja", true, false},
+      {"Möchten Sie mit einer Person aus unserem Team sprechen?", "ja bitte", true, false},
       {"Your parcel arrives tomorrow.", "yes", false, false},  // no offer: "yes" is no request
+      {"Would you like to track the parcel?", "yes", false, false},
   };
   for (const OfferCase& c : cases) {
     SCOPED_TRACE(std::string(c.offer) + " -> " + std::string(c.answer));
