@@ -446,12 +446,13 @@ void record_escalation(ApiContext& ctx, const std::string& id, const Verdict& ve
   update.new_state = "queued";
   store::EventRecord event;
   event.type = "handover.requested";
-  event.data_json = json{{"rule", verdict.rule_id},
-                         {"queue", verdict.queue},
-                         {"skills", verdict.skills},
-                         {"priority", verdict.priority},
-                         {"reasons", verdict.reasons()}}
-                        .dump();
+  json data = {{"rule", verdict.rule_id},
+               {"queue", verdict.queue},
+               {"skills", verdict.skills},
+               {"priority", verdict.priority},
+               {"reasons", verdict.reasons()}};
+  if (!verdict.suggested_by.empty()) data["suggested_by"] = verdict.suggested_by;
+  event.data_json = data.dump();
   update.events.push_back(std::move(event));
   ctx.store.update_conversation(
       std::move(update), [done = std::move(done)](Result<store::ConversationUpdateOutcome> r) {
@@ -481,6 +482,7 @@ agents::Escalation escalation_of(const std::string& id, const Verdict& verdict) 
   e.skills = verdict.skills;
   e.priority = std::clamp(verdict.priority, 0, 100);
   e.reasons = {{"rule", verdict.rule_id}, {"fired", verdict.reasons()}};
+  if (!verdict.suggested_by.empty()) e.reasons["suggested_by"] = verdict.suggested_by;
   return e;
 }
 
@@ -729,6 +731,7 @@ std::optional<Verdict> stored_verdict(const std::string& evaluation_json) {
     Verdict verdict;
     verdict.kind = triggers::DecisionKind::kEscalate;
     verdict.rule_id = decision.value("rule", "");
+    verdict.suggested_by = decision.value("suggested_by", "");
     verdict.queue = decision.value("queue", "");
     verdict.skills = decision.value("skills", std::vector<std::string>{});
     verdict.priority = decision.value("priority", 0);

@@ -93,6 +93,7 @@ Verdict verdict_of(const triggers::Evaluation& e, std::string fired_json) {
   v.kind = e.decision.kind;
   if (e.decision.rule) {
     v.rule_id = e.decision.rule->id;
+    if (e.decision.suggested_by != nullptr) v.suggested_by = e.decision.suggested_by->id;
     v.queue = e.decision.routing()->queue;
     v.skills = e.decision.routing()->skills;
     v.priority = e.decision.rule->priority;

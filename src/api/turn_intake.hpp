@@ -22,6 +22,8 @@ namespace handover::api {
 struct Verdict {
   triggers::DecisionKind kind = triggers::DecisionKind::kNone;
   std::string rule_id;
+  // The rule whose suggestion the user said yes to ("" when none); it gave queue and skills.
+  std::string suggested_by;
   std::string queue;
   std::vector<std::string> skills;
   int priority = 0;

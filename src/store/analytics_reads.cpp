@@ -20,8 +20,10 @@ constexpr const char* kPerDay =
 constexpr const char* kEvents = R"sql(
 SELECT c.public_id, c.created_at_ms, e.type, e.created_at_ms,
   CASE e.type
-    WHEN 'handover.escalated' THEN coalesce(json_extract(e.data_json, '$.reasons.rule'), '')
-    WHEN 'handover.requested' THEN coalesce(json_extract(e.data_json, '$.rule'), '')
+    WHEN 'handover.escalated' THEN coalesce(json_extract(e.data_json, '$.reasons.suggested_by'),
+                                            json_extract(e.data_json, '$.reasons.rule'), '')
+    WHEN 'handover.requested' THEN coalesce(json_extract(e.data_json, '$.suggested_by'),
+                                            json_extract(e.data_json, '$.rule'), '')
     ELSE '' END,
   CASE WHEN e.type LIKE 'handover.%' THEN coalesce(json_extract(e.data_json, '$.queue'), '')
        ELSE '' END,

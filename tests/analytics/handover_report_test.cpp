@@ -275,6 +275,28 @@ TEST_F(HandoverReportTest, FiltersHandoversByRuleAndQueue) {
   EXPECT_EQ(by_queue["outcomes"]["abandoned"], 1);
 }
 
+TEST_F(HandoverReportTest, AYesToASuggestionCountsForTheSuggestingRule) {
+  const std::int64_t s = 1000;
+  conversation("c11", kMorning + 400 * s);
+  suggestion("c11", kMorning + 401 * s, "churn");
+  const json reasons = {
+      {"rule", "explicit-request"}, {"suggested_by", "churn"}, {"fired", json::array()}};
+  event("c11", kMorning + 402 * s, "handover.escalated",
+        {{"queue", "retention"}, {"reasons", reasons}, {"snapshot", {{"turns", json::array()}}}});
+  routing("c11", kMorning + 410 * s, "accepted", {{"waited_ms", 8'000}});
+  routing("c11", kMorning + 470 * s, "resolved", {{"justified", "no"}});
+
+  const json churn = report("churn");
+  const json all = report();
+
+  EXPECT_EQ(churn["handovers"], 1);
+  EXPECT_EQ(churn["suggestions"]["offered"], 1);
+  EXPECT_EQ(churn["suggestions"]["accepted"], 1);
+  EXPECT_EQ(rule_row(churn, "churn")["unjustified"], 1);
+  EXPECT_EQ(all["escalations_by_rule"]["churn"], 1);
+  EXPECT_EQ(all["escalations_by_rule"]["explicit-request"], 1);  // c1's, asked outright
+}
+
 TEST_F(HandoverReportTest, AnEmptyWindowHasNoFigures) {
   ReportQuery query{kDayOne + 10 * kDay, kDayOne + 11 * kDay, "", ""};
 
