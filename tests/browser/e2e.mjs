@@ -1,5 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
-// real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect).
+// real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
+// widget-text).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -30,9 +31,9 @@ async function openConsole(env, token, lang = 'en-US') {
   return page;
 }
 
-async function openWidget(env) {
-  const page = await env.browser.page();
-  await page.goto(`${env.server.url}/widget/?lang=en&key=${KEYS.widget}`);
+async function openWidget(env, { lang = 'en' } = {}) {
+  const page = await env.browser.page(lang === 'de' ? 'de-DE' : 'en-US');
+  await page.goto(`${env.server.url}/widget/?lang=${lang}&key=${KEYS.widget}`);
   await page.locator('.hc-input').waitFor();
   return page;
 }
@@ -197,6 +198,25 @@ const scenarios = {
     await reply(agent, 'Yes, I am back.');
     await widget.locator('.hc-agent', { hasText: 'I am back' }).waitFor({ timeout: STEP_MS });
     noPageErrors(withoutRefusedConnections(agent));
+  },
+
+  // Texts over the server's byte limit are stopped before sending, and what goes wrong is
+  // told in the widget's language, not as the server's English detail.
+  async 'widget-text'(env) {
+    const widget = await openWidget(env, { lang: 'de' });
+
+    await widget.locator('.hc-input').fill('漢'.repeat(4000));  // 12000 bytes of UTF-8
+    await widget.keyboard.press('Enter');
+    const error = widget.locator('.hc-error');
+    await error.waitFor({ timeout: STEP_MS });
+    assert.equal(await error.locator('.hc-text').innerText(),
+                 'Ihre Nachricht ist zu lang. Bitte kürzen Sie sie oder senden Sie sie in Teilen.');
+    assert.equal(await widget.locator('.hc-user').count(), 0);
+    assert.equal((await widget.locator('.hc-input').inputValue()).length, 4000, 'text kept');
+
+    await say(widget, '漢'.repeat(2730));  // 8190 bytes: fits
+    assert.equal(await widget.locator('.hc-error').count(), 1);
+    noPageErrors(widget);
   },
 };
 

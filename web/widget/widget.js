@@ -8,7 +8,8 @@
 //
 // The module mounts every element with data-handover-chat once the page has loaded, except
 // those marked data-manual (mount them with mountAll() or mountChat()). Other attributes:
-// data-server (default: the server this file came from), data-channel (web), data-title.
+// data-server (default: the server this file came from), data-channel (web), data-title,
+// data-max-text-bytes (the server's limits.max_text_bytes, if not the default 8192).
 
 const TEXT = {
   en: {
@@ -31,6 +32,11 @@ const TEXT = {
     noAgent: 'No one is available right now.',
     offline: 'Connection lost, reconnecting…',
     failed: 'Sending failed. Please try again.',
+    errNetwork: 'The server cannot be reached. Please check your connection.',
+    errBusy: 'We are busy right now. Please try again in a moment.',
+    errState: 'This is no longer possible.',
+    errAccess: 'This chat is not available. Please reload the page.',
+    tooLong: 'Your message is too long. Please shorten it or send it in parts.',
     rateQuestion: 'How well were you helped?',
     rateComment: 'Comment (optional)',
     rateSend: 'Send rating',
@@ -58,6 +64,11 @@ const TEXT = {
     noAgent: 'Gerade ist niemand erreichbar.',
     offline: 'Verbindung unterbrochen, neuer Versuch…',
     failed: 'Senden fehlgeschlagen. Bitte noch einmal versuchen.',
+    errNetwork: 'Der Server ist nicht erreichbar. Bitte prüfen Sie Ihre Verbindung.',
+    errBusy: 'Gerade ist viel los. Bitte versuchen Sie es gleich noch einmal.',
+    errState: 'Das ist jetzt nicht mehr möglich.',
+    errAccess: 'Dieser Chat ist nicht verfügbar. Bitte laden Sie die Seite neu.',
+    tooLong: 'Ihre Nachricht ist zu lang. Bitte kürzen Sie sie oder senden Sie sie in Teilen.',
     rateQuestion: 'Wie gut wurde Ihnen geholfen?',
     rateComment: 'Kommentar (freiwillig)',
     rateSend: 'Bewertung senden',
@@ -66,6 +77,27 @@ const TEXT = {
     choices: { keep_waiting: 'Weiter warten', leave_contact: 'Kontakt hinterlassen', back_to_bot: 'Zurück zum Bot' },
   },
 };
+
+// The server's default limits.max_text_bytes: a turn's text in bytes of UTF-8.
+const MAX_TEXT_BYTES = 8192;
+
+// A failed API request: `status` 0 when the server could not be reached at all.
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.pointer = problem.pointer || '';
+  }
+
+  // Whether sending the same request again may succeed.
+  get retryable() {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+}
+
+function utf8Bytes(text) {
+  return new TextEncoder().encode(text).length;
+}
 
 function minutes(seconds) {
   return Math.max(1, Math.round(seconds / 60));
@@ -100,6 +132,7 @@ class Chat {
     this.lang = options.lang === 'de' ? 'de' : 'en';
     this.t = TEXT[this.lang];
     this.title = options.title || this.t.title;
+    this.maxTextBytes = Number(options.maxTextBytes) || MAX_TEXT_BYTES;
     this.storageKey = `handover.chat:${this.server}:${this.channel}`;
     this.seen = new Set();       // turn seqs shown
     this.serverNotices = false;  // the server sends its own system turns
@@ -132,7 +165,8 @@ class Chat {
     this.input.id = inputId;
     this.input.type = 'text';
     this.input.autocomplete = 'off';
-    this.input.maxLength = 4000;
+    // A character takes at least one byte: the byte check in send() has the last word.
+    this.input.maxLength = this.maxTextBytes;
     this.input.placeholder = t.placeholder;
     this.sendButton = el('button', 'hc-send', t.send);
     this.sendButton.type = 'submit';
@@ -156,15 +190,34 @@ class Chat {
     }
   }
 
+  // The answer's JSON; throws an ApiError on a network failure or an error status.
   async request(method, path, body, credential) {
-    const response = await fetch(this.server + path, {
-      method,
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${credential}` },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let response;
+    try {
+      response = await fetch(this.server + path, {
+        method,
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${credential}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new ApiError(0, { detail: error.message });
+    }
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.detail || `HTTP ${response.status}`);
+    if (!response.ok) throw new ApiError(response.status, data);
     return data;
+  }
+
+  // A short message in the user's language for a failed request. The server's detail is
+  // English and technical: it goes to the browser console only.
+  problemText(error) {
+    const t = this.t;
+    console.warn(`handover chat: ${error.status ? `HTTP ${error.status}: ` : ''}${error.message}`);
+    if (error.status === 0) return t.errNetwork;
+    if (error.status === 422 && error.pointer === '/text') return t.tooLong;
+    if (error.status === 401 || error.status === 403 || error.status === 404) return t.errAccess;
+    if (error.status === 409) return t.errState;
+    if (error.retryable) return t.errBusy;
+    return t.failed;
   }
 
   async ensureConversation() {
@@ -180,6 +233,10 @@ class Chat {
   async send() {
     const text = this.input.value.trim();
     if (!text) return;
+    if (utf8Bytes(text) > this.maxTextBytes) {
+      this.notice(this.t.tooLong, 'hc-error');
+      return;
+    }
     this.sendButton.disabled = true;
     try {
       const { id, token } = await this.ensureConversation();
@@ -189,7 +246,7 @@ class Chat {
       this.input.value = '';
       this.showTurn(answer.turn);
     } catch (error) {
-      this.notice(`${this.t.failed} (${error.message})`, 'hc-error');
+      this.notice(this.problemText(error), 'hc-error');
     } finally {
       this.sendButton.disabled = false;
       this.input.focus();
@@ -296,7 +353,7 @@ class Chat {
         try {
           await this.request('POST', `/v1/conversations/${id}/choice`, { choice }, token);
         } catch (error) {
-          this.notice(`${this.t.failed} (${error.message})`, 'hc-error');
+          this.notice(this.problemText(error), 'hc-error');
         }
       });
       box.append(button);
@@ -338,7 +395,7 @@ class Chat {
         await this.request('POST', `/v1/conversations/${id}/rating`, body, token);
         this.extra.replaceChildren(el('p', 'hc-thanks', t.rateThanks));
       } catch (error) {
-        this.notice(`${t.failed} (${error.message})`, 'hc-error');
+        this.notice(this.problemText(error), 'hc-error');
       }
     });
     this.extra.replaceChildren(form);
@@ -346,7 +403,7 @@ class Chat {
 }
 
 // Mounts a chat in `root`. Options: key (widget API key, required), server, channel, lang,
-// title. Returns the chat.
+// title, maxTextBytes (the server's limits.max_text_bytes, default 8192). Returns the chat.
 export function mountChat(root, options) {
   injectStyles();
   return new Chat(root, options);
@@ -359,7 +416,8 @@ export function mountAll(selector = '[data-handover-chat]') {
     root.dataset.mounted = 'true';
     const lang = root.dataset.lang || (navigator.language || 'en').slice(0, 2);
     mountChat(root, { key: root.dataset.key, server: root.dataset.server,
-                      channel: root.dataset.channel, lang, title: root.dataset.title });
+                      channel: root.dataset.channel, lang, title: root.dataset.title,
+                      maxTextBytes: root.dataset.maxTextBytes });
   }
 }
 
