@@ -1,6 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// widget-text).
+// widget-contact, widget-text).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -59,6 +59,18 @@ async function reply(consolePage, text) {
   await box.press('Enter');
   await consolePage.locator('.conversation:not([hidden]) .turn-agent', { hasText: text })
     .waitFor({ timeout: STEP_MS });
+}
+
+// The conversation {id, token} the widget keeps in its tab's sessionStorage.
+async function conversationOf(widget) {
+  return JSON.parse(await widget.evaluate(() =>
+    Object.entries(sessionStorage).find(([k]) => k.startsWith('handover.chat:'))[1]));
+}
+
+// With no agent online, the customer asks for a person and gets the waiting choices.
+async function askForPersonAlone(widget) {
+  await say(widget, 'I want to talk to a human, please');
+  await widget.locator('.hc-choice', { hasText: 'Leave my contact' }).waitFor({ timeout: STEP_MS });
 }
 
 function noPageErrors(...pages) {
@@ -177,8 +189,7 @@ const scenarios = {
     await agent.locator('.offer .accept').click();
     const view = agent.locator('.conversation:not([hidden])');
     await view.locator('.turn-user', { hasText: 'idiots' }).waitFor({ timeout: STEP_MS });
-    const conversation = JSON.parse(await widget.evaluate(() =>
-      Object.entries(sessionStorage).find(([k]) => k.startsWith('handover.chat:'))[1]));
+    const conversation = await conversationOf(widget);
 
     await env.server.stop();
     await agent.locator('#connection[data-kind="bad"]').waitFor({ timeout: STEP_MS });
@@ -198,6 +209,50 @@ const scenarios = {
     await reply(agent, 'Yes, I am back.');
     await widget.locator('.hc-agent', { hasText: 'I am back' }).waitFor({ timeout: STEP_MS });
     noPageErrors(withoutRefusedConnections(agent));
+  },
+
+  // Nobody is online: "Leave my contact" opens a form that checks what it gets, survives a
+  // failed request and sends the details with the choice.
+  async 'widget-contact'(env) {
+    const widget = await openWidget(env);
+    await askForPersonAlone(widget);
+
+    await widget.locator('.hc-choice', { hasText: 'Leave my contact' }).click();
+    const form = widget.locator('.hc-contact');
+    await form.waitFor({ timeout: STEP_MS });
+    const error = form.locator('.hc-contact-error');
+    await form.locator('button[type=submit]').click();
+    assert.equal(await error.innerText(), 'Please give an e-mail address or a phone number.');
+    assert.equal(await form.locator('input[name=email]').getAttribute('aria-invalid'), 'true');
+    await form.locator('input[name=email]').fill('anna.example.com');
+    await form.locator('button[type=submit]').click();
+    assert.equal(await error.innerText(), 'Please check the e-mail address.');
+    await form.locator('input[name=email]').fill('');
+    await form.locator('input[name=phone]').fill('call me');
+    await form.locator('button[type=submit]').click();
+    assert.equal(await error.innerText(), 'Please check the phone number.');
+    assert.equal(await widget.locator('.hc-error').count(), 0, 'nothing was sent');
+
+    await form.locator('.hc-link', { hasText: 'Other options' }).click();
+    await widget.locator('.hc-choice', { hasText: 'Leave my contact' }).click();
+    await form.locator('input[name=name]').fill('Anna Schmidt');
+    await form.locator('input[name=email]').fill('anna@example.com');
+    await form.locator('input[name=phone]').fill('+49 30 1234567');
+    await env.server.stop();
+    await form.locator('button[type=submit]').click();
+    await error.filter({ hasText: 'cannot be reached' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await form.locator('input[name=email]').inputValue(), 'anna@example.com');
+    await env.server.start();
+    await form.locator('button[type=submit]').click();
+    await widget.locator('.hc-system', { hasText: 'We will get back to you' })
+      .waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-contact, .hc-choice').count(), 0);
+
+    const { id } = await conversationOf(widget);
+    const choice = await env.server.firstEvent(id, 'handover.choice');
+    assert.deepEqual(choice.contact,
+                     { name: 'Anna Schmidt', email: 'anna@example.com', phone: '+49 30 1234567' });
+    noPageErrors(withoutRefusedConnections(widget));
   },
 
   // Texts over the server's byte limit are stopped before sending, and what goes wrong is

@@ -43,6 +43,17 @@ const TEXT = {
     rateThanks: 'Thank you for your rating.',
     star: (n) => `${n} of 5`,
     choices: { keep_waiting: 'Keep waiting', leave_contact: 'Leave my contact', back_to_bot: 'Back to the bot' },
+    contactTitle: 'How can we reach you?',
+    contactHint: 'An e-mail address or a phone number is enough.',
+    contactName: 'Name (optional)',
+    contactEmail: 'E-mail',
+    contactPhone: 'Phone',
+    contactSend: 'Send contact details',
+    contactBack: 'Other options',
+    contactNeeded: 'Please give an e-mail address or a phone number.',
+    contactBadEmail: 'Please check the e-mail address.',
+    contactBadPhone: 'Please check the phone number.',
+    contactTooLong: 'This is too long.',
   },
   de: {
     title: 'Chatten Sie mit uns',
@@ -75,11 +86,24 @@ const TEXT = {
     rateThanks: 'Danke für Ihre Bewertung.',
     star: (n) => `${n} von 5`,
     choices: { keep_waiting: 'Weiter warten', leave_contact: 'Kontakt hinterlassen', back_to_bot: 'Zurück zum Bot' },
+    contactTitle: 'Wie erreichen wir Sie?',
+    contactHint: 'Eine E-Mail-Adresse oder eine Telefonnummer genügt.',
+    contactName: 'Name (freiwillig)',
+    contactEmail: 'E-Mail',
+    contactPhone: 'Telefon',
+    contactSend: 'Kontaktdaten senden',
+    contactBack: 'Andere Möglichkeiten',
+    contactNeeded: 'Bitte geben Sie eine E-Mail-Adresse oder eine Telefonnummer an.',
+    contactBadEmail: 'Bitte prüfen Sie die E-Mail-Adresse.',
+    contactBadPhone: 'Bitte prüfen Sie die Telefonnummer.',
+    contactTooLong: 'Das ist zu lang.',
   },
 };
 
 // The server's default limits.max_text_bytes: a turn's text in bytes of UTF-8.
 const MAX_TEXT_BYTES = 8192;
+// The server's limit on each contact detail, in bytes of UTF-8.
+const MAX_CONTACT_BYTES = 256;
 
 // A failed API request: `status` 0 when the server could not be reached at all.
 class ApiError extends Error {
@@ -97,6 +121,27 @@ class ApiError extends Error {
 
 function utf8Bytes(text) {
   return new TextEncoder().encode(text).length;
+}
+
+// The contact details of a leave_contact choice from the form's values: {contact} or, when
+// something is missing or looks wrong, {field, error} naming the key of the message in TEXT.
+function readContact(values) {
+  const contact = {};
+  for (const key of ['name', 'email', 'phone']) {
+    const value = String(values.get(key) || '').trim();
+    if (!value) continue;
+    if (utf8Bytes(value) > MAX_CONTACT_BYTES) return { field: key, error: 'contactTooLong' };
+    contact[key] = value;
+  }
+  if (!contact.email && !contact.phone) return { field: 'email', error: 'contactNeeded' };
+  if (contact.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(contact.email)) {
+    return { field: 'email', error: 'contactBadEmail' };
+  }
+  const digits = (contact.phone || '').replace(/\D/g, '').length;
+  if (contact.phone && (!/^\+?[\d\s()./-]+$/.test(contact.phone) || digits < 5 || digits > 20)) {
+    return { field: 'phone', error: 'contactBadPhone' };
+  }
+  return { contact };
 }
 
 function minutes(seconds) {
@@ -342,23 +387,120 @@ class Chat {
     this.log.scrollTop = this.log.scrollHeight;
   }
 
+  // Shows `node` (the waiting choices or the contact form) in place of any earlier one.
+  showWaitControl(node) {
+    if (this.waitControl) this.waitControl.remove();
+    this.waitControl = node;
+    this.extra.replaceChildren(node);
+  }
+
+  clearWaitControl() {
+    if (this.waitControl) this.waitControl.remove();
+    this.waitControl = null;
+  }
+
+  async postChoice(body) {
+    const { id, token } = this.conversation;
+    await this.request('POST', `/v1/conversations/${id}/choice`, body, token);
+  }
+
   showChoices(choices) {
     const box = el('div', 'hc-choices');
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', this.t.system);
     for (const choice of choices) {
       const button = el('button', 'hc-choice', this.t.choices[choice] || choice);
       button.type = 'button';
-      button.addEventListener('click', async () => {
-        box.remove();
-        const { id, token } = this.conversation;
-        try {
-          await this.request('POST', `/v1/conversations/${id}/choice`, { choice }, token);
-        } catch (error) {
-          this.notice(this.problemText(error), 'hc-error');
-        }
-      });
+      button.dataset.choice = choice;
       box.append(button);
     }
-    this.extra.replaceChildren(box);
+    box.addEventListener('click', async (e) => {
+      const choice = e.target.closest('button')?.dataset.choice;
+      if (!choice) return;
+      if (choice === 'leave_contact') return this.showContactForm(choices);
+      const buttons = [...box.querySelectorAll('button')];
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        await this.postChoice({ choice });
+        if (this.waitControl === box) this.clearWaitControl();
+      } catch (error) {
+        // The buttons stay: the user may try again or choose something else.
+        this.notice(this.problemText(error), 'hc-error');
+        buttons.forEach((b) => { b.disabled = false; });
+      }
+    });
+    this.showWaitControl(box);
+  }
+
+  // The form behind "Leave my contact": an e-mail address or a phone number, and a name.
+  showContactForm(choices) {
+    const t = this.t;
+    const form = el('form', 'hc-contact');
+    form.noValidate = true;  // the checks below answer in the widget's language
+    const prefix = `hc-contact-${Math.random().toString(36).slice(2, 8)}`;
+    const title = el('p', 'hc-contact-title', t.contactTitle);
+    title.id = `${prefix}-title`;
+    form.setAttribute('aria-labelledby', title.id);
+    const hint = el('p', 'hc-contact-hint', t.contactHint);
+    hint.id = `${prefix}-hint`;
+    const error = el('p', 'hc-contact-error');
+    error.id = `${prefix}-error`;
+    error.setAttribute('role', 'alert');
+    const fields = {};
+    const rows = [['name', 'text', 'name', t.contactName], ['email', 'email', 'email', t.contactEmail],
+                  ['phone', 'tel', 'tel', t.contactPhone]].map(([name, type, autocomplete, text]) => {
+      const input = el('input', 'hc-input');
+      input.id = `${prefix}-${name}`;
+      Object.assign(input, { name, type, autocomplete, maxLength: MAX_CONTACT_BYTES });
+      input.dir = 'auto';
+      if (name !== 'name') input.setAttribute('aria-describedby', hint.id);
+      const label = el('label', 'hc-contact-label', text);
+      label.htmlFor = input.id;
+      fields[name] = input;
+      const row = el('div', 'hc-contact-field');
+      row.append(label, input);
+      return row;
+    });
+    const submit = el('button', 'hc-send', t.contactSend);
+    submit.type = 'submit';
+    const back = el('button', 'hc-link', t.contactBack);
+    back.type = 'button';
+    back.addEventListener('click', () => this.showChoices(choices));
+    const actions = el('div', 'hc-contact-actions');
+    actions.append(submit, back);
+    form.append(title, hint, ...rows, error, actions);
+
+    const showError = (text, field) => {
+      error.textContent = text;
+      for (const input of Object.values(fields)) {
+        if (input === field) {
+          input.setAttribute('aria-invalid', 'true');
+          input.setAttribute('aria-errormessage', error.id);
+        } else {
+          input.removeAttribute('aria-invalid');
+          input.removeAttribute('aria-errormessage');
+        }
+      }
+      field?.focus();
+    };
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const read = readContact(new FormData(form));
+      if (read.error) return showError(t[read.error], fields[read.field]);
+      showError('');
+      submit.disabled = true;
+      try {
+        await this.postChoice({ choice: 'leave_contact', contact: read.contact });
+        if (this.waitControl === form) this.clearWaitControl();
+      } catch (err) {
+        // The form stays as filled in: the user may send it again or go back to the choices.
+        showError(this.problemText(err));
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    this.showWaitControl(form);
+    fields.name.focus();
   }
 
   showRating() {
