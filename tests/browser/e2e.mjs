@@ -1,6 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// widget-contact, widget-text).
+// widget-contact, widget-wait-ends, widget-text).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -136,6 +136,14 @@ const scenarios = {
     await widget.locator('.hc-rating .hc-input').fill('Quick and friendly.');
     await widget.locator('.hc-rating button[type=submit]').click();
     await widget.locator('.hc-thanks').waitFor({ timeout: STEP_MS });
+    // After a reload the history replays: the rating given is known, no form comes back.
+    await widget.locator('.hc-system', { hasText: 'Thank you for your rating' })
+      .waitFor({ timeout: STEP_MS });
+    await widget.reload();
+    await widget.locator('.hc-system', { hasText: 'Thank you for your rating' })
+      .waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-rating').count(), 0, 'rating form after a reload');
+    assert.equal(await widget.locator('.hc-status').innerText(), 'You are chatting with our bot.');
 
     const dashboard = await env.browser.page();
     await dashboard.goto(`${env.server.url}/console/dashboard.html`);
@@ -253,6 +261,27 @@ const scenarios = {
     assert.deepEqual(choice.contact,
                      { name: 'Anna Schmidt', email: 'anna@example.com', phone: '+49 30 1234567' });
     noPageErrors(withoutRefusedConnections(widget));
+  },
+
+  // Nobody is online, so the customer gets the waiting choices; once an agent signs in and
+  // takes the chat they go away, and a reload does not bring them back.
+  async 'widget-wait-ends'(env) {
+    const widget = await openWidget(env);
+    await askForPersonAlone(widget);
+    assert.ok(await widget.locator('.hc-choice').count() > 1);
+
+    const anna = await env.server.createAgent('Anna');
+    const agent = await openConsole(env, anna.token);
+    await agent.locator('.offer .accept').click();
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-system', { hasText: 'here for you now' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after the agent joined');
+
+    await widget.reload();
+    await widget.locator('.hc-system', { hasText: 'here for you now' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after a reload');
+    noPageErrors(agent, widget);
   },
 
   // Texts over the server's byte limit are stopped before sending, and what goes wrong is

@@ -144,6 +144,14 @@ function readContact(values) {
   return { contact };
 }
 
+// Whether waiting choices told in a system turn still apply in the state after that turn: the
+// wait may have ended (an agent joined, the user went back) before the turn was written.
+// Leaving contact details is also open with the bot (the queue's ask_contact path).
+function choicesOpen(choices, state) {
+  if (state === undefined || state === 'queued') return true;
+  return state === 'bot' && choices.every((c) => c === 'leave_contact');
+}
+
 function minutes(seconds) {
   return Math.max(1, Math.round(seconds / 60));
 }
@@ -305,9 +313,12 @@ class Chat {
     const on = (type, handler) => this.events.addEventListener(type, (e) => {
       handler(JSON.parse(e.data).data || {});
     });
-    on('turn.created', (d) => this.showTurn(d.turn));
+    // After a reload the stream replays the whole conversation: controls that its history
+    // offered are taken away again by the events that follow them, as they were live.
+    on('turn.created', (d) => this.showTurn(d.turn, d.state));
     // queue.position is not stored and may overtake the stored handover.requested.
     on('handover.requested', () => {
+      this.clearWaitControl();
       if (this.root.dataset.state !== 'queued') this.setStatus(this.t.waiting, 'queued');
     });
     on('queue.position', (d) => this.setStatus(this.t.position(d.position, d.estimated_wait_s), 'queued'));
@@ -316,6 +327,8 @@ class Chat {
       else this.setStatus(this.t.noAgent, 'queued');
     });
     on('handover.accepted', (d) => this.agentJoined(d.agent?.display_name || this.t.agent));
+    on('handover.choice', () => this.clearWaitControl());
+    on('handover.rated', () => this.rated());
     on('handover.transferred', () => this.setStatus(this.t.waiting, 'queued'));
     on('handover.requeued', () => this.setStatus(this.t.waiting, 'queued'));
     on('handover.returned', () => this.backToBot(this.t.returned));
@@ -333,12 +346,14 @@ class Chat {
   }
 
   agentJoined(name) {
+    this.clearWaitControl();
     this.agentName = name;
     this.setStatus(this.t.withAgent(name), 'agent');
     if (!this.serverNotices) this.notice(this.t.joined(name));
   }
 
   backToBot(text) {
+    this.clearWaitControl();
     this.agentName = null;
     this.setStatus(this.t.withBot, 'bot');
     if (!this.serverNotices) this.notice(text);
@@ -349,14 +364,16 @@ class Chat {
     if (!this.serverNotices) this.showRating();
   }
 
-  showTurn(turn) {
+  // Shows a turn once. `state` is the conversation's state right after it, when known.
+  showTurn(turn, state) {
     if (!turn || this.seen.has(turn.seq)) return;
     this.seen.add(turn.seq);
     const message = turn.metadata?.message;
     if (turn.role === 'system') {
       if (message) this.serverNotices = true;
       this.notice(turn.text, 'hc-system', turn.seq);
-      if (Array.isArray(turn.metadata?.choices)) this.showChoices(turn.metadata.choices);
+      const choices = turn.metadata?.choices;
+      if (Array.isArray(choices) && choicesOpen(choices, state)) this.showChoices(choices);
       if (message === 'handover.resolved') this.showRating();
       if (message === 'handover.announce' && turn.metadata.position) {
         this.setStatus(this.t.position(turn.metadata.position, turn.metadata.estimated_wait_s), 'queued');
@@ -533,14 +550,28 @@ class Chat {
       const body = { rating: Number(data.get('rating')) };
       if (data.get('comment')) body.comment = String(data.get('comment'));
       const { id, token } = this.conversation;
+      submit.disabled = true;
       try {
         await this.request('POST', `/v1/conversations/${id}/rating`, body, token);
+        this.rated();  // the event may come first, or after: the thanks stay either way
         this.extra.replaceChildren(el('p', 'hc-thanks', t.rateThanks));
       } catch (error) {
         this.notice(this.problemText(error), 'hc-error');
+        // 409: rated already (in another tab) or nothing left to rate.
+        if (error.status === 409) this.rated();
+      } finally {
+        submit.disabled = false;
       }
     });
+    this.ratingForm = form;
     this.extra.replaceChildren(form);
+  }
+
+  // The help was rated: its form goes away, also when the rating came from another tab or
+  // from before a reload.
+  rated() {
+    if (this.ratingForm) this.ratingForm.remove();
+    this.ratingForm = null;
   }
 }
 
