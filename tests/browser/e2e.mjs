@@ -1,6 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// widget-contact, widget-wait-ends, widget-text).
+// widget-contact, widget-wait-ends, widget-rtl, widget-text).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -300,6 +300,27 @@ const scenarios = {
 
     await say(widget, '漢'.repeat(2730));  // 8190 bytes: fits
     assert.equal(await widget.locator('.hc-error').count(), 1);
+    noPageErrors(widget);
+  },
+
+  // Arabic and Hebrew are laid out right to left, in the input and in the bubbles, while
+  // German and English stay left to right.
+  async 'widget-rtl'(env) {
+    const widget = await openWidget(env, { lang: 'de' });
+    const direction = (locator) => locator.evaluate((e) => getComputedStyle(e).direction);
+
+    await widget.locator('.hc-input').fill('مرحبا، أين طردي؟');
+    assert.equal(await direction(widget.locator('.hc-input')), 'rtl');
+    await widget.keyboard.press('Enter');
+    await widget.locator('.hc-user').first().waitFor({ timeout: STEP_MS });
+    await say(widget, 'שלום, איפה החבילה שלי?');
+    await say(widget, 'Wo ist mein Paket?');
+
+    const texts = widget.locator('.hc-user .hc-text');
+    assert.equal(await direction(texts.nth(0)), 'rtl');
+    assert.equal(await direction(texts.nth(1)), 'rtl');
+    assert.equal(await direction(texts.nth(2)), 'ltr');
+    assert.equal(await direction(widget.locator('.hc-input')), 'ltr');
     noPageErrors(widget);
   },
 };

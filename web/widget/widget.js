@@ -163,6 +163,14 @@ function el(tag, className, text) {
   return node;
 }
 
+// A message's text. dir="auto" lays out Arabic or Hebrew right to left, whatever the page's
+// direction is.
+function messageText(text) {
+  const node = el('p', 'hc-text', text);
+  node.dir = 'auto';
+  return node;
+}
+
 function defaultServer() {
   return new URL('..', import.meta.url).origin;
 }
@@ -218,6 +226,7 @@ class Chat {
     this.input.id = inputId;
     this.input.type = 'text';
     this.input.autocomplete = 'off';
+    this.input.dir = 'auto';
     // A character takes at least one byte: the byte check in send() has the last word.
     this.input.maxLength = this.maxTextBytes;
     this.input.placeholder = t.placeholder;
@@ -384,14 +393,14 @@ class Chat {
       || turn.role;
     const item = el('li', `hc-msg hc-${turn.role}`);
     item.dataset.seq = turn.seq;
-    item.append(el('span', 'hc-who', who), el('p', 'hc-text', turn.text));
+    item.append(el('span', 'hc-who', who), messageText(turn.text));
     this.append(item);
   }
 
   notice(text, className = 'hc-system', seq) {
     const item = el('li', `hc-msg ${className}`);
     if (seq !== undefined) item.dataset.seq = seq;
-    item.append(el('span', 'hc-who', this.t.system), el('p', 'hc-text', text));
+    item.append(el('span', 'hc-who', this.t.system), messageText(text));
     this.append(item);
   }
 
@@ -539,6 +548,7 @@ class Chat {
     }
     const comment = el('input', 'hc-input');
     comment.name = 'comment';
+    comment.dir = 'auto';
     comment.placeholder = t.rateComment;
     comment.setAttribute('aria-label', t.rateComment);
     const submit = el('button', 'hc-send', t.rateSend);
