@@ -1,6 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// widget-contact, widget-wait-ends, widget-rtl, widget-text).
+// widget-contact, widget-wait-ends, widget-offline, widget-rtl, widget-text).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -282,6 +282,44 @@ const scenarios = {
     await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
     assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after a reload');
     noPageErrors(agent, widget);
+  },
+
+  // The server goes away under the widget: the status line says so, a message sent meanwhile
+  // goes out once it is back, and after the retries give up the user can send it by hand.
+  async 'widget-offline'(env) {
+    const widget = await openWidget(env, { lang: 'de' });
+    await say(widget, 'Wo ist mein Paket?');
+    const status = widget.locator('.hc-status');
+
+    await env.server.stop();
+    await status.filter({ hasText: 'Verbindung unterbrochen' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-input').fill('Sind Sie noch da?');
+    await widget.keyboard.press('Enter');
+    await env.server.start();
+    await widget.locator('.hc-user', { hasText: 'noch da' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc:not(.hc-offline)').waitFor({ timeout: STEP_MS });
+    assert.equal(await status.innerText(), 'Sie schreiben mit unserem Bot.');
+    assert.equal(await widget.locator('.hc-error').count(), 0);
+
+    await env.server.stop();
+    await widget.locator('.hc-input').fill('Hallo?');
+    await widget.keyboard.press('Enter');
+    const failure = widget.locator('.hc-error');
+    await failure.locator('.hc-retry').waitFor({ timeout: STEP_MS });
+    assert.equal(await failure.locator('.hc-text').innerText(),
+                 'Der Server ist nicht erreichbar. Bitte prüfen Sie Ihre Verbindung.');
+    assert.equal(await widget.locator('.hc-user', { hasText: 'Hallo?' }).count(), 0);
+    await env.server.start();
+    await failure.locator('.hc-retry', { hasText: 'Noch einmal versuchen' }).click();
+    await widget.locator('.hc-user', { hasText: 'Hallo?' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-error').count(), 0);
+    assert.equal(await widget.locator('.hc-input').inputValue(), '');
+
+    const { id } = await conversationOf(widget);
+    const { turns } = await env.server.adminGet(`/v1/conversations/${id}/turns`);
+    const users = turns.filter((t) => t.role === 'user').map((t) => t.text);
+    assert.deepEqual(users, ['Wo ist mein Paket?', 'Sind Sie noch da?', 'Hallo?']);
+    noPageErrors(withoutRefusedConnections(widget));
   },
 
   // Texts over the server's byte limit are stopped before sending, and what goes wrong is

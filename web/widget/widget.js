@@ -32,6 +32,7 @@ const TEXT = {
     noAgent: 'No one is available right now.',
     offline: 'Connection lost, reconnecting…',
     failed: 'Sending failed. Please try again.',
+    retry: 'Try again',
     errNetwork: 'The server cannot be reached. Please check your connection.',
     errBusy: 'We are busy right now. Please try again in a moment.',
     errState: 'This is no longer possible.',
@@ -75,6 +76,7 @@ const TEXT = {
     noAgent: 'Gerade ist niemand erreichbar.',
     offline: 'Verbindung unterbrochen, neuer Versuch…',
     failed: 'Senden fehlgeschlagen. Bitte noch einmal versuchen.',
+    retry: 'Noch einmal versuchen',
     errNetwork: 'Der Server ist nicht erreichbar. Bitte prüfen Sie Ihre Verbindung.',
     errBusy: 'Gerade ist viel los. Bitte versuchen Sie es gleich noch einmal.',
     errState: 'Das ist jetzt nicht mehr möglich.',
@@ -104,6 +106,13 @@ const TEXT = {
 const MAX_TEXT_BYTES = 8192;
 // The server's limit on each contact detail, in bytes of UTF-8.
 const MAX_CONTACT_BYTES = 256;
+// Waits before sending a turn again after a network failure or a busy server; after the last
+// one the user may send it again by hand. The turn keeps its id, so it is stored once.
+const RETRY_DELAYS_MS = [1000, 2000, 4000];
+// The longest wait before opening the event stream again once the browser gave up on it.
+const MAX_RECONNECT_DELAY_MS = 30000;
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 // A failed API request: `status` 0 when the server could not be reached at all.
 class ApiError extends Error {
@@ -199,6 +208,11 @@ class Chat {
     this.serverNotices = false;  // the server sends its own system turns
     this.conversation = null;    // {id, token}
     this.events = null;
+    this.lastEventId = '';       // where a new event stream resumes
+    this.reconnects = 0;         // stream reopenings since the last successful one
+    this.offline = false;        // the event stream is down
+    this.pending = null;         // {id, text}: the turn not yet stored, resent with its id
+    this.sending = false;
     this.turnCounter = 0;
     this.build();
     this.resume();
@@ -210,6 +224,7 @@ class Chat {
     this.root.replaceChildren();
     const head = el('div', 'hc-head');
     head.append(el('h2', 'hc-title', this.title));
+    this.statusText = t.withBot;
     this.status = el('p', 'hc-status', t.withBot);
     this.status.setAttribute('role', 'status');
     head.append(this.status);
@@ -299,27 +314,63 @@ class Chat {
       this.notice(this.t.tooLong, 'hc-error');
       return;
     }
+    // Sending the same text again after a failure sends the same turn, with the same id.
+    if (this.pending?.text !== text) {
+      this.pending = { id: `w-${Date.now().toString(36)}-${++this.turnCounter}`, text };
+    }
+    await this.deliver(this.pending);
+  }
+
+  // Posts a user turn, retrying while the server cannot be reached or is busy. When that
+  // fails too, the error notice offers to send it again by hand.
+  async deliver(turn) {
+    if (this.sending) return;
+    this.sending = true;
     this.sendButton.disabled = true;
+    turn.failure?.remove();
     try {
-      const { id, token } = await this.ensureConversation();
-      const turnId = `w-${Date.now().toString(36)}-${++this.turnCounter}`;
-      const answer = await this.request('POST', `/v1/conversations/${id}/turns`,
-                                        { id: turnId, role: 'user', text }, token);
-      this.input.value = '';
+      const answer = await this.withRetries(async () => {
+        const { id, token } = await this.ensureConversation();
+        return this.request('POST', `/v1/conversations/${id}/turns`,
+                            { id: turn.id, role: 'user', text: turn.text }, token);
+      });
+      if (this.pending === turn) this.pending = null;
+      if (this.input.value.trim() === turn.text) this.input.value = '';
       this.showTurn(answer.turn);
     } catch (error) {
-      this.notice(this.problemText(error), 'hc-error');
+      turn.failure = this.notice(this.problemText(error), 'hc-error');
+      if (error.retryable) {
+        const again = el('button', 'hc-link hc-retry', this.t.retry);
+        again.type = 'button';
+        again.addEventListener('click', () => this.deliver(turn));
+        turn.failure.append(again);
+      }
     } finally {
+      this.sending = false;
       this.sendButton.disabled = false;
       this.input.focus();
     }
   }
 
+  async withRetries(attempt) {
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!error.retryable || i >= RETRY_DELAYS_MS.length) throw error;
+        await sleep(RETRY_DELAYS_MS[i]);
+      }
+    }
+  }
+
   follow() {
     const { id, token } = this.conversation;
-    const url = `${this.server}/v1/conversations/${id}/events?access_token=${encodeURIComponent(token)}`;
-    this.events = new EventSource(url);
-    const on = (type, handler) => this.events.addEventListener(type, (e) => {
+    let url = `${this.server}/v1/conversations/${id}/events?access_token=${encodeURIComponent(token)}`;
+    if (this.lastEventId) url += `&after=${encodeURIComponent(this.lastEventId)}`;
+    const events = new EventSource(url);
+    this.events = events;
+    const on = (type, handler) => events.addEventListener(type, (e) => {
+      if (e.lastEventId) this.lastEventId = e.lastEventId;
       handler(JSON.parse(e.data).data || {});
     });
     // After a reload the stream replays the whole conversation: controls that its history
@@ -343,15 +394,38 @@ class Chat {
     on('handover.returned', () => this.backToBot(this.t.returned));
     on('handover.cancelled', () => this.backToBot(this.t.returned));
     on('handover.resolved', () => this.resolved());
-    this.events.addEventListener('error', () => {
-      if (this.events.readyState !== EventSource.CLOSED) this.root.classList.add('hc-offline');
+    events.addEventListener('error', () => {
+      this.setOffline(true);
+      // The browser reconnects by itself after a dropped connection, but gives up on an
+      // error answer (such as 503 while the server stops): then open a new stream later.
+      if (events.readyState === EventSource.CLOSED) this.reconnectLater();
     });
-    this.events.addEventListener('open', () => this.root.classList.remove('hc-offline'));
+    events.addEventListener('open', () => {
+      this.reconnects = 0;
+      this.setOffline(false);
+    });
+  }
+
+  reconnectLater() {
+    const delay = Math.min(MAX_RECONNECT_DELAY_MS, 1000 * 2 ** this.reconnects++);
+    setTimeout(() => this.follow(), delay);
+  }
+
+  // While the event stream is down the status line says so instead of who is helping.
+  setOffline(offline) {
+    this.offline = offline;
+    this.root.classList.toggle('hc-offline', offline);
+    this.renderStatus();
+  }
+
+  renderStatus() {
+    this.status.textContent = this.offline ? this.t.offline : this.statusText;
   }
 
   setStatus(text, state) {
-    this.status.textContent = text;
+    this.statusText = text;
     this.root.dataset.state = state;
+    this.renderStatus();
   }
 
   agentJoined(name) {
@@ -402,6 +476,7 @@ class Chat {
     if (seq !== undefined) item.dataset.seq = seq;
     item.append(el('span', 'hc-who', this.t.system), messageText(text));
     this.append(item);
+    return item;
   }
 
   append(item) {
