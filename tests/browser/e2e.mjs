@@ -1,6 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// widget-contact, widget-wait-ends, widget-offline, widget-rtl, widget-text).
+// widget-contact, widget-wait-ends, widget-offline, widget-rtl, widget-text, widget-phone).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -31,8 +31,8 @@ async function openConsole(env, token, lang = 'en-US') {
   return page;
 }
 
-async function openWidget(env, { lang = 'en' } = {}) {
-  const page = await env.browser.page(lang === 'de' ? 'de-DE' : 'en-US');
+async function openWidget(env, { lang = 'en', viewport } = {}) {
+  const page = await env.browser.page(lang === 'de' ? 'de-DE' : 'en-US', viewport);
   await page.goto(`${env.server.url}/widget/?lang=${lang}&key=${KEYS.widget}`);
   await page.locator('.hc-input').waitFor();
   return page;
@@ -320,6 +320,27 @@ const scenarios = {
     const users = turns.filter((t) => t.role === 'user').map((t) => t.text);
     assert.deepEqual(users, ['Wo ist mein Paket?', 'Sind Sie noch da?', 'Hallo?']);
     noPageErrors(withoutRefusedConnections(widget));
+  },
+
+  // On a phone-sized window the whole chat fits: after a longer conversation the input is
+  // still in view without scrolling the page, and the messages scroll inside the panel.
+  async 'widget-phone'(env) {
+    const height = 800;
+    const widget = await openWidget(env, { viewport: { width: 420, height } });
+    for (const text of ['Where is my parcel?', 'How do returns work?', 'What does shipping cost?',
+                        'Can I change my address?', 'Thank you!']) {
+      await say(widget, text);
+    }
+    await widget.locator('.hc-bot').nth(4).waitFor({ timeout: STEP_MS });
+
+    const input = await widget.locator('.hc-input').boundingBox();
+    const panel = await widget.locator('.hc').boundingBox();
+    assert.ok(input.y >= 0 && input.y + input.height <= height, `input at ${JSON.stringify(input)}`);
+    assert.ok(panel.y + panel.height <= height, `panel at ${JSON.stringify(panel)}`);
+    assert.equal(await widget.evaluate(() => window.scrollY), 0);
+    assert.ok(await widget.locator('.hc-log').evaluate((e) => e.scrollHeight > e.clientHeight),
+              'the messages scroll inside the panel');
+    noPageErrors(widget);
   },
 
   // Texts over the server's byte limit are stopped before sending, and what goes wrong is
