@@ -1,6 +1,7 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// reload).
+// reload, widget-contact, widget-wait-ends, widget-offline, widget-rtl, widget-text,
+// widget-phone).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
 import assert from 'node:assert/strict';
@@ -31,9 +32,9 @@ async function openConsole(env, token, lang = 'en-US') {
   return page;
 }
 
-async function openWidget(env) {
-  const page = await env.browser.page();
-  await page.goto(`${env.server.url}/widget/?lang=en&key=${KEYS.widget}`);
+async function openWidget(env, { lang = 'en', viewport } = {}) {
+  const page = await env.browser.page(lang === 'de' ? 'de-DE' : 'en-US', viewport);
+  await page.goto(`${env.server.url}/widget/?lang=${lang}&key=${KEYS.widget}`);
   await page.locator('.hc-input').waitFor();
   return page;
 }
@@ -59,6 +60,18 @@ async function reply(consolePage, text) {
   await box.press('Enter');
   await consolePage.locator('.conversation:not([hidden]) .turn-agent', { hasText: text })
     .waitFor({ timeout: STEP_MS });
+}
+
+// The conversation {id, token} the widget keeps in its tab's sessionStorage.
+async function conversationOf(widget) {
+  return JSON.parse(await widget.evaluate(() =>
+    Object.entries(sessionStorage).find(([k]) => k.startsWith('handover.chat:'))[1]));
+}
+
+// With no agent online, the customer asks for a person and gets the waiting choices.
+async function askForPersonAlone(widget) {
+  await say(widget, 'I want to talk to a human, please');
+  await widget.locator('.hc-choice', { hasText: 'Leave my contact' }).waitFor({ timeout: STEP_MS });
 }
 
 function noPageErrors(...pages) {
@@ -124,6 +137,14 @@ const scenarios = {
     await widget.locator('.hc-rating .hc-input').fill('Quick and friendly.');
     await widget.locator('.hc-rating button[type=submit]').click();
     await widget.locator('.hc-thanks').waitFor({ timeout: STEP_MS });
+    // After a reload the history replays: the rating given is known, no form comes back.
+    await widget.locator('.hc-system', { hasText: 'Thank you for your rating' })
+      .waitFor({ timeout: STEP_MS });
+    await widget.reload();
+    await widget.locator('.hc-system', { hasText: 'Thank you for your rating' })
+      .waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-rating').count(), 0, 'rating form after a reload');
+    assert.equal(await widget.locator('.hc-status').innerText(), 'You are chatting with our bot.');
 
     const dashboard = await env.browser.page();
     await dashboard.goto(`${env.server.url}/console/dashboard.html`);
@@ -177,8 +198,7 @@ const scenarios = {
     await agent.locator('.offer .accept').click();
     const view = agent.locator('.conversation:not([hidden])');
     await view.locator('.turn-user', { hasText: 'idiots' }).waitFor({ timeout: STEP_MS });
-    const conversation = JSON.parse(await widget.evaluate(() =>
-      Object.entries(sessionStorage).find(([k]) => k.startsWith('handover.chat:'))[1]));
+    const conversation = await conversationOf(widget);
 
     await env.server.stop();
     await agent.locator('#connection[data-kind="bad"]').waitFor({ timeout: STEP_MS });
@@ -198,6 +218,170 @@ const scenarios = {
     await reply(agent, 'Yes, I am back.');
     await widget.locator('.hc-agent', { hasText: 'I am back' }).waitFor({ timeout: STEP_MS });
     noPageErrors(withoutRefusedConnections(agent));
+  },
+
+  // Nobody is online: "Leave my contact" opens a form that checks what it gets, survives a
+  // failed request and sends the details with the choice.
+  async 'widget-contact'(env) {
+    const widget = await openWidget(env);
+    await askForPersonAlone(widget);
+
+    await widget.locator('.hc-choice', { hasText: 'Leave my contact' }).click();
+    const form = widget.locator('.hc-contact');
+    await form.waitFor({ timeout: STEP_MS });
+    const error = form.locator('.hc-contact-error');
+    await form.locator('button[type=submit]').click();
+    assert.equal(await error.innerText(), 'Please give an e-mail address or a phone number.');
+    assert.equal(await form.locator('input[name=email]').getAttribute('aria-invalid'), 'true');
+    await form.locator('input[name=email]').fill('anna.example.com');
+    await form.locator('button[type=submit]').click();
+    assert.equal(await error.innerText(), 'Please check the e-mail address.');
+    await form.locator('input[name=email]').fill('');
+    await form.locator('input[name=phone]').fill('call me');
+    await form.locator('button[type=submit]').click();
+    assert.equal(await error.innerText(), 'Please check the phone number.');
+    assert.equal(await widget.locator('.hc-error').count(), 0, 'nothing was sent');
+
+    await form.locator('.hc-link', { hasText: 'Other options' }).click();
+    await widget.locator('.hc-choice', { hasText: 'Leave my contact' }).click();
+    await form.locator('input[name=name]').fill('Anna Schmidt');
+    await form.locator('input[name=email]').fill('anna@example.com');
+    await form.locator('input[name=phone]').fill('+49 30 1234567');
+    await env.server.stop();
+    await form.locator('button[type=submit]').click();
+    await error.filter({ hasText: 'cannot be reached' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await form.locator('input[name=email]').inputValue(), 'anna@example.com');
+    await env.server.start();
+    await form.locator('button[type=submit]').click();
+    await widget.locator('.hc-system', { hasText: 'We will get back to you' })
+      .waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-contact, .hc-choice').count(), 0);
+
+    const { id } = await conversationOf(widget);
+    const choice = await env.server.firstEvent(id, 'handover.choice');
+    assert.deepEqual(choice.contact,
+                     { name: 'Anna Schmidt', email: 'anna@example.com', phone: '+49 30 1234567' });
+    noPageErrors(withoutRefusedConnections(widget));
+  },
+
+  // Nobody is online, so the customer gets the waiting choices; once an agent signs in and
+  // takes the chat they go away, and a reload does not bring them back.
+  async 'widget-wait-ends'(env) {
+    const widget = await openWidget(env);
+    await askForPersonAlone(widget);
+    assert.ok(await widget.locator('.hc-choice').count() > 1);
+
+    const anna = await env.server.createAgent('Anna');
+    const agent = await openConsole(env, anna.token);
+    await agent.locator('.offer .accept').click();
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-system', { hasText: 'here for you now' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after the agent joined');
+
+    await widget.reload();
+    await widget.locator('.hc-system', { hasText: 'here for you now' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after a reload');
+    noPageErrors(agent, widget);
+  },
+
+  // The server goes away under the widget: the status line says so, a message sent meanwhile
+  // goes out once it is back, and after the retries give up the user can send it by hand.
+  async 'widget-offline'(env) {
+    const widget = await openWidget(env, { lang: 'de' });
+    await say(widget, 'Wo ist mein Paket?');
+    const status = widget.locator('.hc-status');
+
+    await env.server.stop();
+    await status.filter({ hasText: 'Verbindung unterbrochen' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-input').fill('Sind Sie noch da?');
+    await widget.keyboard.press('Enter');
+    await env.server.start();
+    await widget.locator('.hc-user', { hasText: 'noch da' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc:not(.hc-offline)').waitFor({ timeout: STEP_MS });
+    assert.equal(await status.innerText(), 'Sie schreiben mit unserem Bot.');
+    assert.equal(await widget.locator('.hc-error').count(), 0);
+
+    await env.server.stop();
+    await widget.locator('.hc-input').fill('Hallo?');
+    await widget.keyboard.press('Enter');
+    const failure = widget.locator('.hc-error');
+    await failure.locator('.hc-retry').waitFor({ timeout: STEP_MS });
+    assert.equal(await failure.locator('.hc-text').innerText(),
+                 'Der Server ist nicht erreichbar. Bitte prüfen Sie Ihre Verbindung.');
+    assert.equal(await widget.locator('.hc-user', { hasText: 'Hallo?' }).count(), 0);
+    await env.server.start();
+    await failure.locator('.hc-retry', { hasText: 'Noch einmal versuchen' }).click();
+    await widget.locator('.hc-user', { hasText: 'Hallo?' }).waitFor({ timeout: STEP_MS });
+    assert.equal(await widget.locator('.hc-error').count(), 0);
+    assert.equal(await widget.locator('.hc-input').inputValue(), '');
+
+    const { id } = await conversationOf(widget);
+    const { turns } = await env.server.adminGet(`/v1/conversations/${id}/turns`);
+    const users = turns.filter((t) => t.role === 'user').map((t) => t.text);
+    assert.deepEqual(users, ['Wo ist mein Paket?', 'Sind Sie noch da?', 'Hallo?']);
+    noPageErrors(withoutRefusedConnections(widget));
+  },
+
+  // On a phone-sized window the whole chat fits: after a longer conversation the input is
+  // still in view without scrolling the page, and the messages scroll inside the panel.
+  async 'widget-phone'(env) {
+    const height = 800;
+    const widget = await openWidget(env, { viewport: { width: 420, height } });
+    for (const text of ['Where is my parcel?', 'How do returns work?', 'What does shipping cost?',
+                        'Can I change my address?', 'Thank you!']) {
+      await say(widget, text);
+    }
+    await widget.locator('.hc-bot').nth(4).waitFor({ timeout: STEP_MS });
+
+    const input = await widget.locator('.hc-input').boundingBox();
+    const panel = await widget.locator('.hc').boundingBox();
+    assert.ok(input.y >= 0 && input.y + input.height <= height, `input at ${JSON.stringify(input)}`);
+    assert.ok(panel.y + panel.height <= height, `panel at ${JSON.stringify(panel)}`);
+    assert.equal(await widget.evaluate(() => window.scrollY), 0);
+    assert.ok(await widget.locator('.hc-log').evaluate((e) => e.scrollHeight > e.clientHeight),
+              'the messages scroll inside the panel');
+    noPageErrors(widget);
+  },
+
+  // Texts over the server's byte limit are stopped before sending, and what goes wrong is
+  // told in the widget's language, not as the server's English detail.
+  async 'widget-text'(env) {
+    const widget = await openWidget(env, { lang: 'de' });
+
+    await widget.locator('.hc-input').fill('漢'.repeat(4000));  // 12000 bytes of UTF-8
+    await widget.keyboard.press('Enter');
+    const error = widget.locator('.hc-error');
+    await error.waitFor({ timeout: STEP_MS });
+    assert.equal(await error.locator('.hc-text').innerText(),
+                 'Ihre Nachricht ist zu lang. Bitte kürzen Sie sie oder senden Sie sie in Teilen.');
+    assert.equal(await widget.locator('.hc-user').count(), 0);
+    assert.equal((await widget.locator('.hc-input').inputValue()).length, 4000, 'text kept');
+
+    await say(widget, '漢'.repeat(2730));  // 8190 bytes: fits
+    assert.equal(await widget.locator('.hc-error').count(), 1);
+    noPageErrors(widget);
+  },
+
+  // Arabic and Hebrew are laid out right to left, in the input and in the bubbles, while
+  // German and English stay left to right.
+  async 'widget-rtl'(env) {
+    const widget = await openWidget(env, { lang: 'de' });
+    const direction = (locator) => locator.evaluate((e) => getComputedStyle(e).direction);
+
+    await widget.locator('.hc-input').fill('مرحبا، أين طردي؟');
+    assert.equal(await direction(widget.locator('.hc-input')), 'rtl');
+    await widget.keyboard.press('Enter');
+    await widget.locator('.hc-user').first().waitFor({ timeout: STEP_MS });
+    await say(widget, 'שלום, איפה החבילה שלי?');
+    await say(widget, 'Wo ist mein Paket?');
+
+    const texts = widget.locator('.hc-user .hc-text');
+    assert.equal(await direction(texts.nth(0)), 'rtl');
+    assert.equal(await direction(texts.nth(1)), 'rtl');
+    assert.equal(await direction(texts.nth(2)), 'ltr');
+    assert.equal(await direction(widget.locator('.hc-input')), 'ltr');
+    noPageErrors(widget);
   },
 };
 

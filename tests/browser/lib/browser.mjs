@@ -23,9 +23,9 @@ export async function launch() {
   return {
     browser,
     pages,
-    // A page in a new context; `lang` sets the browser language.
-    async page(lang = 'en-US') {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: lang });
+    // A page in a new context; `lang` sets the browser language, `viewport` the window size.
+    async page(lang = 'en-US', viewport = { width: 1280, height: 900 }) {
+      const context = await browser.newContext({ viewport, locale: lang });
       const page = await context.newPage();
       page.on('pageerror', (error) => { page.errors = [...(page.errors || []), error.message]; });
       page.on('console', (m) => {

@@ -117,6 +117,32 @@ export class Server {
     return body;
   }
 
+  // The data of the first event of `type` in a conversation's stream, as integrations see it
+  // (with the admin key, which has scope read); waits for it up to `timeoutMs`.
+  async firstEvent(conversationId, type, timeoutMs = 5000) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      const response = await fetch(`${this.url}/v1/conversations/${conversationId}/events`, {
+        headers: { Authorization: `Bearer ${KEYS.admin}` }, signal: abort.signal,
+      });
+      const decoder = new TextDecoder();
+      let text = '';
+      for await (const chunk of response.body) {
+        text += decoder.decode(chunk, { stream: true });
+        for (const block of text.split('\n\n')) {
+          const data = block.split('\n').find((line) => line.startsWith('data:'));
+          const event = data ? JSON.parse(data.slice(5)) : null;
+          if (event?.type === type) return event.data;
+        }
+      }
+      throw new Error(`the stream of ${conversationId} ended without ${type}`);
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+
   async adminGet(path) {
     const response = await fetch(`${this.url}${path}`, {
       headers: { Authorization: `Bearer ${KEYS.admin}` },
