@@ -276,8 +276,13 @@ struct Narrator::Impl {
       return;
     }
     const Telling t = telling_for(event, language);
-    if (event.type == feed::kHandoverRequested) {
+    // A wait starts with its own notice, which gives the first place: places published
+    // before it (a requeue publishes the new place first) belong to no wait the user knows.
+    if (event.type == feed::kHandoverRequested || event.type == feed::kHandoverRequeued ||
+        event.type == feed::kHandoverTransferred) {
       waiting[event.conversation_id] = Waiting{0, deps.clock.now_ms()};
+    } else if (event.type == feed::kHandoverAccepted) {
+      waiting.erase(event.conversation_id);
     }
     const bool told = t.key.empty() || tell(event, t, language);
     // The agent's first words waited for this notice (AgentService::set_join_notices()).

@@ -274,13 +274,17 @@ const scenarios = {
     const anna = await env.server.createAgent('Anna');
     const agent = await openConsole(env, anna.token);
     await agent.locator('.offer .accept').click();
-    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
-    await widget.locator('.hc-system', { hasText: 'here for you now' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' })
+      .waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-system', { hasText: 'here for you now' })
+      .waitFor({ timeout: STEP_MS });
     assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after the agent joined');
 
     await widget.reload();
-    await widget.locator('.hc-system', { hasText: 'here for you now' }).waitFor({ timeout: STEP_MS });
-    await widget.locator('.hc-status', { hasText: 'Anna is helping you' }).waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-system', { hasText: 'here for you now' })
+      .waitFor({ timeout: STEP_MS });
+    await widget.locator('.hc-status', { hasText: 'Anna is helping you' })
+      .waitFor({ timeout: STEP_MS });
     assert.equal(await widget.locator('.hc-choice').count(), 0, 'choices after a reload');
     noPageErrors(agent, widget);
   },
@@ -336,7 +340,8 @@ const scenarios = {
 
     const input = await widget.locator('.hc-input').boundingBox();
     const panel = await widget.locator('.hc').boundingBox();
-    assert.ok(input.y >= 0 && input.y + input.height <= height, `input at ${JSON.stringify(input)}`);
+    assert.ok(input.y >= 0 && input.y + input.height <= height,
+              `input at ${JSON.stringify(input)}`);
     assert.ok(panel.y + panel.height <= height, `panel at ${JSON.stringify(panel)}`);
     assert.equal(await widget.evaluate(() => window.scrollY), 0);
     assert.ok(await widget.locator('.hc-log').evaluate((e) => e.scrollHeight > e.clientHeight),

@@ -406,9 +406,9 @@ class Store {
   // one conversation request.conversation_id names) with its turns and events, and every
   // audit record naming the customer or one of those conversations, then writes
   // request.audit anonymised. Returns what went (all counts 0 when nothing was stored:
-  // erasing twice is harmless). InvalidArgument unless exactly one id is given; Conflict, writing nothing, while one of the conversations is not in state
-  // "bot" (a person has it or it waits for one). Later writes naming those conversations get
-  // NotFound.
+  // erasing twice is harmless). InvalidArgument unless exactly one id is given; Conflict,
+  // writing nothing, while one of the conversations is not in state "bot" (a person has it
+  // or it waits for one). Later writes naming those conversations get NotFound.
   virtual void erase_customer(ErasureRequest request, Callback<ErasureOutcome> done) = 0;
   // append_audit: stores the record with its id and at_ms = now and returns it.
   // InvalidArgument for an empty actor_kind or action.
