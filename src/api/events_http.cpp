@@ -233,6 +233,11 @@ void stream_events(ApiContext& ctx, Call& call, http::Responder respond) {
     http::Request bearer;
     bearer.headers.emplace_back("authorization", "Bearer " + *token);
     call.principal = ctx.auth.identify(bearer);
+    // Long-lived API keys stay out of URLs, which proxies and browsers write to their logs.
+    if (call.principal.kind == Principal::Kind::kApiKey) {
+      return respond(unauthenticated(
+          "an API key is not accepted in the URL; send it in the Authorization header"));
+    }
   }
   auto cursor = read_cursor(call, v);
   if (!v.ok()) return respond(validation_problem(v.errors()));

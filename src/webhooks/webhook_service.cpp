@@ -53,6 +53,7 @@ struct Endpoint {
   metrics::Counter* delivered = nullptr;
   metrics::Counter* retried = nullptr;
   metrics::Counter* dead = nullptr;
+  metrics::Counter* dropped = nullptr;  // events of conversations erased before they went out
 
   bool wants(const feed::Event& e) const { return events.contains(e.type); }
 };
@@ -196,7 +197,30 @@ struct WebhookService::Impl : std::enable_shared_from_this<Impl> {
     return request;
   }
 
+  // Whether the event's conversation is gone (erased, or removed by retention): what is still
+  // queued for it, retries included, is thrown away rather than sent.
+  bool conversation_gone(const Pending& pending) {
+    const std::string& id = pending.event.conversation_id;
+    if (id.empty()) return false;
+    auto found = deps.store.get_conversation(id);
+    return !found && found.status().code() == StatusCode::kNotFound;
+  }
+
+  void drop(Endpoint& ep, const Pending& pending) {
+    {
+      std::lock_guard lock(mu);
+      if (stopping) return;
+      ep.failures = 0;
+      ep.queue.pop_front();
+      ep.busy = false;
+      ep.dropped->inc();
+      save_cursor(ep, pending.event.id);
+    }
+    pump(ep);
+  }
+
   void send(Endpoint& ep, Pending pending) {
+    if (conversation_gone(pending)) return drop(ep, pending);
     auto self = shared_from_this();
     deps.client.send(request_for(ep, pending),
                      [self, &ep, pending](http::ClientOutcome outcome) mutable {
@@ -310,6 +334,7 @@ Result<std::unique_ptr<WebhookService>> WebhookService::create(
     ep->delivered = &deliveries.with({config.name, "delivered"});
     ep->retried = &deliveries.with({config.name, "retried"});
     ep->dead = &deliveries.with({config.name, "dead_letter"});
+    ep->dropped = &deliveries.with({config.name, "erased"});
     impl->endpoints.push_back(std::move(ep));
   }
   impl->deps.metrics.callback_gauge(

@@ -78,6 +78,16 @@ TEST_F(EventStreamTest, ResumesAfterADroppedConnectionWithoutLossOrDuplicates) {
   EXPECT_EQ(texts, (std::vector<std::string>{"zwei", "drei"}));
 }
 
+TEST_F(EventStreamTest, AnApiKeyInTheUrlIsRefused) {
+  const auto conv = create_conversation();
+
+  SseClient by_query(port());
+  SseClient by_header(port());
+
+  EXPECT_EQ(by_query.open(events_path(conv["id"]) + "?access_token=" + kAdminKey), 401);
+  EXPECT_EQ(by_header.open(events_path(conv["id"]), ServerProcess::bearer(kAdminKey)), 200);
+}
+
 TEST_F(EventStreamTest, CustomersDoNotSeeTheEvaluationIntegrationsDo) {
   const auto conv = create_conversation();
   post_user(conv, "Das ist eine Frechheit, ich will sofort einen Menschen sprechen!");

@@ -106,6 +106,15 @@ class WebhookServiceTest : public ::testing::Test {
     auto opened = store::Store::open(options, clock_);
     ASSERT_TRUE(opened.is_ok()) << opened.status().message();
     store_ = std::move(opened).value();
+    if (store_->get_conversation("c_1").is_ok()) return;
+    store::ConversationRecord record;
+    record.id = "c_1";
+    record.channel = "web";
+    record.language = "en";
+    record.token_hash = "h";
+    std::promise<bool> created;
+    store_->create_conversation(record, [&](auto r) { created.set_value(r.is_ok()); });
+    ASSERT_TRUE(created.get_future().get());
   }
 
   config::WebhookConfig endpoint(std::vector<std::string> events = {feed::kHandoverRequested,
@@ -233,6 +242,25 @@ TEST_F(WebhookServiceTest, RetriesAfterA500WithTheSameId) {
   for (const auto& r : requests) EXPECT_TRUE(verify(r));
   EXPECT_EQ(counter("retried"), 2);
   EXPECT_EQ(counter("delivered"), 2);
+}
+
+TEST_F(WebhookServiceTest, EventsOfAnErasedConversationAreNotSent) {
+  make(endpoint());
+  ASSERT_TRUE(service_->start().is_ok());
+  feed::Event gone = event(2);
+  gone.conversation_id = "c_gone";
+
+  service_->on_event(gone);
+  service_->on_event(event(3));
+  service_->drain_for_test();
+
+  const auto requests = receiver_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(*requests[0].header("webhook-id"), "evt_3");
+  EXPECT_EQ(counter("erased"), 1);
+  EXPECT_EQ(counter("delivered"), 1);
+  flush_store();
+  EXPECT_EQ(stored_cursor(), 3);
 }
 
 TEST_F(WebhookServiceTest, RetriesAfterA429) {
