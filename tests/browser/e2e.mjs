@@ -32,9 +32,10 @@ async function openConsole(env, token, lang = 'en-US') {
   return page;
 }
 
-async function openWidget(env, { lang = 'en', viewport } = {}) {
+async function openWidget(env, { lang = 'en', viewport, notice } = {}) {
   const page = await env.browser.page(lang === 'de' ? 'de-DE' : 'en-US', viewport);
-  await page.goto(`${env.server.url}/widget/?lang=${lang}&key=${KEYS.widget}`);
+  const query = `lang=${lang}&key=${KEYS.widget}` + (notice ? `&notice=${notice}` : '');
+  await page.goto(`${env.server.url}/widget/?${query}`);
   await page.locator('.hc-input').waitFor();
   return page;
 }
@@ -222,6 +223,16 @@ const scenarios = {
 
   // Nobody is online: "Leave my contact" opens a form that checks what it gets, survives a
   // failed request and sends the details with the choice.
+  // The page tells which privacy notice the user saw; the conversation records it.
+  async 'widget-notice'(env) {
+    const widget = await openWidget(env, { notice: '2026-09' });
+    await say(widget, 'Where is my parcel?');
+    const conversation = await conversationOf(widget);
+    const stored = await env.server.adminGet(`/v1/conversations/${conversation.id}`);
+    assert.equal(stored.privacy_notice_version, '2026-09');
+    noPageErrors(widget);
+  },
+
   async 'widget-contact'(env) {
     const widget = await openWidget(env);
     await askForPersonAlone(widget);

@@ -9,7 +9,9 @@
 // The module mounts every element with data-handover-chat once the page has loaded, except
 // those marked data-manual (mount them with mountAll() or mountChat()). Other attributes:
 // data-server (default: the server this file came from), data-channel (web), data-title,
-// data-max-text-bytes (the server's limits.max_text_bytes, if not the default 8192).
+// data-max-text-bytes (the server's limits.max_text_bytes, if not the default 8192),
+// data-privacy-notice-version (the version of the privacy notice the page shows the user;
+// sent as privacy_notice_version when the chat starts).
 
 const TEXT = {
   en: {
@@ -203,6 +205,7 @@ class Chat {
     this.t = TEXT[this.lang];
     this.title = options.title || this.t.title;
     this.maxTextBytes = Number(options.maxTextBytes) || MAX_TEXT_BYTES;
+    this.noticeVersion = options.privacyNoticeVersion || '';
     this.storageKey = `handover.chat:${this.server}:${this.channel}`;
     this.seen = new Set();       // turn seqs shown
     this.serverNotices = false;  // the server sends its own system turns
@@ -299,8 +302,9 @@ class Chat {
 
   async ensureConversation() {
     if (this.conversation) return this.conversation;
-    const created = await this.request('POST', '/v1/conversations',
-                                       { channel: this.channel, language: this.lang }, this.key);
+    const body = { channel: this.channel, language: this.lang };
+    if (this.noticeVersion) body.privacy_notice_version = this.noticeVersion;
+    const created = await this.request('POST', '/v1/conversations', body, this.key);
     this.conversation = { id: created.id, token: created.token };
     sessionStorage.setItem(this.storageKey, JSON.stringify(this.conversation));
     this.follow();
@@ -661,7 +665,8 @@ class Chat {
 }
 
 // Mounts a chat in `root`. Options: key (widget API key, required), server, channel, lang,
-// title, maxTextBytes (the server's limits.max_text_bytes, default 8192). Returns the chat.
+// title, maxTextBytes (the server's limits.max_text_bytes, default 8192), privacyNoticeVersion.
+// Returns the chat.
 export function mountChat(root, options) {
   injectStyles();
   return new Chat(root, options);
@@ -675,7 +680,8 @@ export function mountAll(selector = '[data-handover-chat]') {
     const lang = root.dataset.lang || (navigator.language || 'en').slice(0, 2);
     mountChat(root, { key: root.dataset.key, server: root.dataset.server,
                       channel: root.dataset.channel, lang, title: root.dataset.title,
-                      maxTextBytes: root.dataset.maxTextBytes });
+                      maxTextBytes: root.dataset.maxTextBytes,
+                      privacyNoticeVersion: root.dataset.privacyNoticeVersion });
   }
 }
 
