@@ -303,7 +303,13 @@ void get_conversation(ApiContext& ctx, Call& call, http::Responder respond) {
   auto conv = load_authorized(ctx, call, kScopeRead, respond, &access);
   if (!conv) return;
   json view = conversation_view(*conv);
-  if (access.agent) ctx.masker.mask_json(view["metadata"], privacy::Destination::kAgent);
+  if (access.agent) {
+    ctx.masker.mask_json(view["metadata"], privacy::Destination::kAgent);
+    // The profile's free-form attributes too; name, e-mail and phone are kept for contact.
+    if (view["customer"].is_object() && view["customer"].contains("attributes")) {
+      ctx.masker.mask_json(view["customer"]["attributes"], privacy::Destination::kAgent);
+    }
+  }
   // For clients that poll instead of following the event stream: the place in the queue.
   if (ctx.agents && conv->state == agents::kStateQueued) {
     if (auto at = ctx.agents->position(conv->id); at && at->position > 0) {

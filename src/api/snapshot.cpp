@@ -70,14 +70,32 @@ void mask_for_agent(const privacy::Masker& masker, store::TurnRecord& turn) {
   }
 }
 
+// A JSON text as the agent masking policy shows it; `member` names one member to mask
+// instead of the whole document.
+void mask_json_text_for_agent(const privacy::Masker& masker, std::string& text,
+                              const char* member = nullptr) {
+  if (text.empty()) return;
+  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return;
+  json* target = &value;
+  if (member != nullptr) {
+    if (!value.is_object() || !value.contains(member)) return;
+    target = &value[member];
+  }
+  if (masker.mask_json(*target, privacy::Destination::kAgent)) text = value.dump();
+}
+
 }  // namespace
 
 namespace {
 
 std::string serialise(ApiContext& ctx, snapshot::SnapshotInput& input,
                       const snapshot::SnapshotOptions& options) {
-  // Agents see the agent policy's masks (it can only hide more than the store did).
+  // Agents see the agent policy's masks (it can only hide more than the store did): in the
+  // history, the conversation's metadata and the profile's free-form attributes.
   for (auto& turn : input.window.turns) mask_for_agent(ctx.masker, turn);
+  mask_json_text_for_agent(ctx.masker, input.conversation.metadata_json);
+  mask_json_text_for_agent(ctx.masker, input.conversation.customer_json, "attributes");
   if (input.window.first_user_turn) mask_for_agent(ctx.masker, *input.window.first_user_turn);
   std::string text =
       snapshot::build_snapshot(input, options).dump(-1, ' ', false, json::error_handler_t::replace);

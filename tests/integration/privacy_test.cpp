@@ -341,6 +341,34 @@ TEST_F(PrivacyTest, AgentsReadOnlyWhatIsOfferedOrAssignedAndEveryReadIsAudited) 
   EXPECT_EQ(audit("conversation_id=" + id + "&from=2000-01-01T01:00:00%2B01:00").size(), 2u);
 }
 
+// The agent policy hides more than the store's: also in the profile's free-form attributes
+// and the conversation's metadata, over REST and in the offer's snapshot.
+TEST_F(PrivacyTest, AgentsSeeAttributesAndMetadataAsTheAgentPolicyMasksThem) {
+  start(
+      "detect:\n  patterns:\n    - {name: customer_no, regex: 'KD-[0-9]{6}'}\n"
+      "policies:\n  store: {default: partial}\n  agent: {default: mask}\n");
+  const std::string ana = create_agent("ana");
+  auto console = connect(ana);
+  const json customer = {{"id", "k-6"}, {"attributes", {{"kd", "KD-123456"}}}};
+  const std::string id =
+      create({{"customer", customer}, {"metadata", {{"k", "KD-654321"}}}})["id"];
+  ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", R"({"reason":"x"})").status, 202);
+
+  auto offer = console->read_type("offer");
+  auto read = call("GET", "/v1/conversations/" + id, {}, ana);
+  auto admin = call("GET", "/v1/conversations/" + id, {}, kAdminKey);
+
+  ASSERT_TRUE(offer.has_value());
+  const json& snapshot = (*offer)["snapshot"];
+  EXPECT_EQ(snapshot["customer"]["attributes"]["kd"], "[customer_no]") << snapshot["customer"];
+  EXPECT_EQ(snapshot["conversation"]["metadata"]["k"], "[customer_no]");
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.json()["customer"]["attributes"]["kd"], "[customer_no]");
+  EXPECT_EQ(read.json()["metadata"]["k"], "[customer_no]");
+  // Stored as the store policy masked it, which the admin sees.
+  EXPECT_EQ(admin.json()["customer"]["attributes"]["kd"], "[customer_no:…3456]");
+}
+
 TEST_F(PrivacyTest, WhatAgentsAndHandoverReasonsSayIsStoredMaskedAndLeavesNoRawValue) {
   start();
   auto console = connect(create_agent("ana"));
