@@ -206,6 +206,7 @@ Status SqliteStore::apply(RetentionOp& op) {
   Result<std::int64_t> rows = step_retention(*statement, op);
   if (!rows) return rows.status();
   op.reply.rows = *rows;
+  if (*rows > 0) retired_since_checkpoint_ = true;
   return Status::ok();
 }
 
@@ -234,6 +235,12 @@ Result<std::int64_t> SqliteStore::free_pages() {
 }
 
 Status SqliteStore::apply(ReclaimOp& op) {
+  // A retention run ends with this request: as after an erasure, the WAL that still holds
+  // the deleted rows is folded in and truncated once the batch commits.
+  if (retired_since_checkpoint_) {
+    checkpoint_after_batch_ = true;
+    retired_since_checkpoint_ = false;
+  }
   if (!incremental_vacuum_ || op.pages <= 0) return Status::ok();
   Result<std::int64_t> before = free_pages();
   if (!before) return request_failed(before.status(), op.status);

@@ -284,6 +284,7 @@ class SqliteStore final : public Store {
   std::string scratch_;                  // reused for stored content hashes and deleted ids
   std::vector<std::int64_t> event_pks_;  // from resolve_events to insert_events
   bool checkpoint_after_batch_ = false;  // an erasure in this batch deleted rows
+  bool retired_since_checkpoint_ = false;  // retention deleted rows since its last reclaim
   bool batch_deletes_ = false;           // the batch holds an erasure or retention
   // The events' sequence, which numbers new turns too (schema step 10): the next id to give
   // out, and the highest one sqlite_sequence holds. Ids a rolled-back batch gave out are

@@ -449,6 +449,10 @@ TEST_F(PrivacyTest, RetentionRunDeletesWhatIsDueAndCountsIt) {
   EXPECT_NE(metrics.body.find("handover_retention_deleted_total{class=\"turns\"} 2"),
             std::string::npos);
   EXPECT_NE(server_->log().find("retention run"), std::string::npos);
+  // As after an erasure, the deleted texts are neither in the database nor left in its WAL.
+  const std::string disk = read_file(server_->db_path()) + read_file(server_->db_path() + "-wal");
+  EXPECT_EQ(disk.find("alt eins"), std::string::npos);
+  EXPECT_NE(disk.find("neu"), std::string::npos);
 }
 
 TEST_F(PrivacyTest, ASnapshotRemovedByRetentionIsGoneNotNeverMade) {
