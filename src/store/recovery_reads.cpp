@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 
 #include "sqlite_store.hpp"
@@ -56,6 +57,11 @@ WHERE t.created_at_ms >= ?1 AND t.role = 'user' AND c.state = 'bot'
 ORDER BY t.created_at_ms, t.id
 LIMIT ?2)sql";
 
+std::int64_t sql_limit(std::size_t limit) {
+  constexpr auto kMax = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(limit, kMax));
+}
+
 // The conversation's newest turn, read by its pk.
 Status read_last_turn(Reader& reader, std::int64_t pk, UnfinishedEscalation& found) {
   Statement& list = reader.statements.list_turns;
@@ -72,60 +78,54 @@ Status read_last_turn(Reader& reader, std::int64_t pk, UnfinishedEscalation& fou
 
 }  // namespace
 
-Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unfinished_escalations(
-    const std::string& after_id, std::size_t limit) {
+// Runs `sql` (whose rows are conversation columns with the newest turn's seq as last_seq,
+// bound by `bind`) and reads each row's newest turn, all from one snapshot.
+Result<std::vector<UnfinishedEscalation>> SqliteStore::list_with_newest_turn(
+    const char* sql, const std::function<void(Statement&)>& bind, const char* what) {
   std::vector<UnfinishedEscalation> out;
-  if (limit == 0) return out;
   ReaderPool::Lease reader = readers_->acquire();
   ReadSnapshot snapshot(*reader);
   if (Status status = snapshot.begin(); !status.is_ok()) return status;
-  Result<Statement> unfinished = reader->db.prepare(kUnfinished);
-  if (!unfinished) return unfinished.status();
-  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  unfinished->bind(1, after_id);
-  unfinished->bind(2, static_cast<std::int64_t>(std::min(limit, kMaxLimit)));
-  unfinished->bind(3, turns_logged_from_);
-
+  Result<Statement> listed = reader->db.prepare(sql);
+  if (!listed) return listed.status();
+  bind(*listed);
   int rc;
-  while ((rc = unfinished->step()) == SQLITE_ROW) {
+  while ((rc = listed->step()) == SQLITE_ROW) {
     UnfinishedEscalation& found = out.emplace_back();
-    read_conversation(*unfinished, found.conversation);
+    read_conversation(*listed, found.conversation);
     activity_.overlay(found.conversation);
-    const std::int64_t pk = unfinished->column_int64(kConversationPkColumn);
+    const std::int64_t pk = listed->column_int64(kConversationPkColumn);
+    // The row's last_seq is the turn's seq (column 10), which read_last_turn reads back.
+    found.conversation.last_seq = listed->column_int64(10);
     if (Status status = read_last_turn(*reader, pk, found); !status.is_ok()) return status;
   }
-  if (rc != SQLITE_DONE) {
-    return sqlite_error(reader->db.handle(), rc, "list unfinished escalations");
-  }
+  if (rc != SQLITE_DONE) return sqlite_error(reader->db.handle(), rc, what);
   return out;
+}
+
+Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unfinished_escalations(
+    const std::string& after_id, std::size_t limit) {
+  if (limit == 0) return std::vector<UnfinishedEscalation>{};
+  return list_with_newest_turn(
+      kUnfinished,
+      [&](Statement& statement) {
+        statement.bind(1, after_id);
+        statement.bind(2, sql_limit(limit));
+        statement.bind(3, turns_logged_from_);
+      },
+      "list unfinished escalations");
 }
 
 Result<std::vector<UnfinishedEscalation>> SqliteStore::list_unanswered_user_turns(
     std::int64_t since_ms, std::size_t limit) {
-  std::vector<UnfinishedEscalation> out;
-  if (limit == 0) return out;
-  ReaderPool::Lease reader = readers_->acquire();
-  ReadSnapshot snapshot(*reader);
-  if (Status status = snapshot.begin(); !status.is_ok()) return status;
-  Result<Statement> unanswered = reader->db.prepare(kUnanswered);
-  if (!unanswered) return unanswered.status();
-  constexpr auto kMaxLimit = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-  unanswered->bind(1, since_ms);
-  unanswered->bind(2, static_cast<std::int64_t>(std::min(limit, kMaxLimit)));
-  int rc;
-  while ((rc = unanswered->step()) == SQLITE_ROW) {
-    UnfinishedEscalation& found = out.emplace_back();
-    read_conversation(*unanswered, found.conversation);
-    activity_.overlay(found.conversation);
-    const std::int64_t pk = unanswered->column_int64(kConversationPkColumn);
-    // The row's last_seq is the turn's seq (column 10), which read_last_turn reads back.
-    found.conversation.last_seq = unanswered->column_int64(10);
-    if (Status status = read_last_turn(*reader, pk, found); !status.is_ok()) return status;
-  }
-  if (rc != SQLITE_DONE) {
-    return sqlite_error(reader->db.handle(), rc, "list unanswered user turns");
-  }
-  return out;
+  if (limit == 0) return std::vector<UnfinishedEscalation>{};
+  return list_with_newest_turn(
+      kUnanswered,
+      [&](Statement& statement) {
+        statement.bind(1, since_ms);
+        statement.bind(2, sql_limit(limit));
+      },
+      "list unanswered user turns");
 }
 
 }  // namespace handover::store

@@ -220,6 +220,8 @@ class SqliteStore final : public Store {
   struct EraseStatements;
   EraseStatements erase_statements(const ErasureRequest& request);
   Status refuse_busy(EraseOp& op, Statement& find, const std::string& key);
+  Result<std::vector<UnfinishedEscalation>> list_with_newest_turn(
+      const char* sql, const std::function<void(Statement&)>& bind, const char* what);
   Result<std::int64_t> count_rows(Statement& count, const std::string& key);
   Status delete_erased_rows(EraseOp& op, EraseStatements& statements, const std::string& key);
   Status insert_audit(AuditRecord& record, Status& request_status);
