@@ -339,6 +339,10 @@ void AgentService::Impl::submit_locked(PlannedWrite write, std::shared_ptr<Commi
 
 // ---- Escalation -------------------------------------------------------------------------------
 
+bool AgentService::has_queue(std::string_view name) const {
+  return impl_->config.find_queue(name) != nullptr;
+}
+
 std::string AgentService::default_queue(const std::string& language) const {
   const std::string primary = language.substr(0, language.find('-'));
   for (const auto& queue : impl_->config.queues) {

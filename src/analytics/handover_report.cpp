@@ -267,6 +267,7 @@ json handover_report(const store::HandoverFacts& facts, const ReportQuery& query
   json filters = json::object();
   if (!query.queue.empty()) filters["queue"] = query.queue;
   if (!query.rule.empty()) filters["rule"] = query.rule;
+  if (!query.channels.empty()) filters["channel"] = query.channels;
   return {{"from", format_rfc3339_ms(query.from_ms)},
           {"to", format_rfc3339_ms(query.to_ms)},
           {"filters", std::move(filters)},

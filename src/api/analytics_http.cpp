@@ -4,8 +4,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "context.hpp"
+#include "handover/agents/agent_service.hpp"
 #include "handover/analytics/handover_report.hpp"
 #include "handover/util/clock.hpp"
 #include "validation.hpp"
@@ -18,7 +20,9 @@ constexpr std::int64_t kDefaultDays = 7;
 constexpr std::int64_t kMaxDays = 366;
 constexpr std::size_t kMaxFilter = 128;
 constexpr std::int64_t kLatestMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
-constexpr const char* kParams[] = {"from", "to", "queue", "rule"};
+constexpr std::size_t kMaxChannel = 64;
+constexpr std::size_t kMaxChannels = 16;
+constexpr const char* kParams[] = {"from", "to", "queue", "rule", "channel"};
 
 // A bare date in `to` ends with that day: the window runs to the next midnight.
 std::optional<std::int64_t> parse_bound(const std::string& text, bool is_end) {
@@ -37,6 +41,28 @@ void check_params(Validator& v, const Call& call) {
       if (call.query[j].first == key) v.fail("/query/" + pointer_token(key), "given twice");
     }
   }
+}
+
+// "web,api": channel names as conversations carry them, separated by commas.
+std::vector<std::string> read_channels(Validator& v, const std::string& text) {
+  std::vector<std::string> channels;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string name = text.substr(start, comma - start);
+    if (name.empty() || name.size() > kMaxChannel || !valid_token_chars(name)) {
+      v.fail("/query/channel", "expected channel names of 1 to " + std::to_string(kMaxChannel) +
+                                   " letters, digits, '-', '_', '.', ':', separated by ','");
+      return {};
+    }
+    channels.push_back(name);
+    if (comma == text.size()) break;
+    start = comma + 1;
+  }
+  if (channels.size() > kMaxChannels) {
+    v.fail("/query/channel", "at most " + std::to_string(kMaxChannels) + " channels");
+  }
+  return channels;
 }
 
 analytics::ReportQuery read_query(Validator& v, const Call& call, std::int64_t now_ms) {
@@ -73,7 +99,18 @@ analytics::ReportQuery read_query(Validator& v, const Call& call, std::int64_t n
     }
     (std::string_view(key) == "queue" ? q.queue : q.rule) = *value;
   }
+  if (const std::string* channel = call.query_param("channel")) {
+    q.channels = read_channels(v, *channel);
+  }
   return q;
+}
+
+// A queue filter must name a configured queue: a typo would otherwise read as "no handovers".
+// Rules are not checked: a reload may have removed a rule whose handovers are still in the
+// window.
+void check_queue(Validator& v, const ApiContext& ctx, const analytics::ReportQuery& q) {
+  if (q.queue.empty() || (ctx.agents && ctx.agents->has_queue(q.queue))) return;
+  v.fail("/query/queue", "unknown queue '" + q.queue + "'");
 }
 
 }  // namespace
@@ -92,9 +129,10 @@ void handover_analytics(ApiContext& ctx, Call& call, http::Responder respond) {
   Validator v;
   check_params(v, call);
   const analytics::ReportQuery query = read_query(v, call, ctx.clock.now_ms());
+  check_queue(v, ctx, query);
   if (!v.ok()) return respond(validation_problem(v.errors()));
 
-  auto facts = ctx.store.read_handover_facts({query.from_ms, query.to_ms});
+  auto facts = ctx.store.read_handover_facts({query.from_ms, query.to_ms, query.channels});
   if (!facts) {
     return respond(http::problem(500, "internal", "Internal error", "the store failed"));
   }

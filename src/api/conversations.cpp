@@ -59,15 +59,6 @@ constexpr double kMaxMoney = 1e15;
 constexpr std::string_view kAgentTokenPrefix = "hat_";
 constexpr std::size_t kEventPage = 1000;
 
-bool valid_token_chars(const std::string& s) {
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 constexpr const char* kAuthHint = "send 'Authorization: Bearer <api key or conversation token>'";
 
 // Conversation tokens are "<conversation id>.<secret>", so a token presented for another

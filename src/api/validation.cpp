@@ -210,6 +210,15 @@ std::string pointer_token(std::string_view key) {
   return out;
 }
 
+bool valid_token_chars(std::string_view s) {
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t min,
                                           std::int64_t max) {
   if (text.empty() || text.size() > 19) return std::nullopt;

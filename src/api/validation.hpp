@@ -60,6 +60,10 @@ http::Response validation_problem(const std::vector<FieldError>& errors);
 // RFC 6901 escaping of one reference token ("a/b" -> "a~1b").
 std::string pointer_token(std::string_view key);
 
+// True when `s` holds only letters, digits, '-', '_', '.' and ':' (channels, languages,
+// client turn ids); also for "", which callers check on their own.
+bool valid_token_chars(std::string_view s);
+
 // Strict decimal integer in [min, max]; nullopt for anything else (sign, spaces, overflow).
 std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t min,
                                           std::int64_t max);

@@ -1,6 +1,10 @@
 // The reads behind the handover analytics: the conversations created in a window, found by
-// a binary search over their integer keys, and their handover events and suggestions.
+// a binary search over their integer keys, and their handover events and suggestions,
+// optionally only those on some channels.
 #include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "sqlite_store.hpp"
 
@@ -13,6 +17,7 @@ constexpr const char* kFirstFrom =
 constexpr const char* kPerDay =
     "SELECT created_at_ms / 86400000, count(*) FROM conversations "
     "WHERE pk >= ?1 AND pk < ?2 AND created_at_ms >= ?3 AND created_at_ms < ?4 "
+    "  AND (json_array_length(?5) = 0 OR channel IN (SELECT value FROM json_each(?5))) "
     "GROUP BY 1 ORDER BY 1";
 
 // Only the small members of each event are read; the snapshot in handover.escalated stays
@@ -44,6 +49,7 @@ SELECT c.public_id, c.created_at_ms, e.type, e.created_at_ms,
     ELSE 0 END
 FROM conversations c JOIN events e ON e.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
+  AND (json_array_length(?5) = 0 OR c.channel IN (SELECT value FROM json_each(?5)))
   AND e.type IN ('handover.escalated', 'handover.requested', 'handover.rated', 'routing.accepted',
                  'routing.claimed', 'routing.resolved', 'routing.returned', 'routing.cancelled',
                  'routing.no_agent')
@@ -59,6 +65,7 @@ JOIN (SELECT conversation, seq, created_at_ms,
         turn_evaluation(evaluation_json, evaluation_packed, id) AS evaluation FROM turns) t
   ON t.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
+  AND (json_array_length(?5) = 0 OR c.channel IN (SELECT value FROM json_each(?5)))
   AND t.evaluation <> '' AND json_valid(t.evaluation)
   AND json_extract(t.evaluation, '$.decision.action') = 'suggest'
 ORDER BY c.pk, t.seq)sql";
@@ -99,14 +106,17 @@ Result<std::int64_t> first_key_at(Connection& db, const KeyRange& keys, std::int
   return lo;
 }
 
+// `channels_json` is bound without a copy: it must outlive the statement.
 Result<Statement> prepare_window(Connection& db, const char* sql, std::int64_t lo_key,
-                                 std::int64_t hi_key, const HandoverFactsQuery& query) {
+                                 std::int64_t hi_key, const HandoverFactsQuery& query,
+                                 const std::string& channels_json) {
   Result<Statement> statement = db.prepare(sql);
   if (!statement) return statement;
   statement->bind(1, lo_key);
   statement->bind(2, hi_key);
   statement->bind(3, query.from_ms);
   statement->bind(4, query.to_ms);
+  statement->bind(5, channels_json);
   return statement;
 }
 
@@ -136,15 +146,17 @@ Result<HandoverFacts> SqliteStore::read_handover_facts(const HandoverFactsQuery&
   auto hi = first_key_at(db, *keys, query.to_ms);
   if (!hi) return hi.status();
 
+  // The channels as a JSON array: one bound value however many there are.
+  const std::string channels = nlohmann::json(query.channels).dump();
   HandoverFacts facts;
-  auto per_day = prepare_window(db, kPerDay, *lo, *hi, query);
+  auto per_day = prepare_window(db, kPerDay, *lo, *hi, query, channels);
   if (!per_day) return per_day.status();
   Status status = each_row(db, *per_day, [&](const Statement& row) {
     facts.conversations_per_day.emplace_back(row.column_int64(0), row.column_int64(1));
   });
   if (!status.is_ok()) return status;
 
-  auto events = prepare_window(db, kEvents, *lo, *hi, query);
+  auto events = prepare_window(db, kEvents, *lo, *hi, query, channels);
   if (!events) return events.status();
   status = each_row(db, *events, [&](const Statement& row) {
     HandoverEventFact& fact = facts.events.emplace_back();
@@ -162,7 +174,7 @@ Result<HandoverFacts> SqliteStore::read_handover_facts(const HandoverFactsQuery&
   });
   if (!status.is_ok()) return status;
 
-  auto suggestions = prepare_window(db, kSuggestions, *lo, *hi, query);
+  auto suggestions = prepare_window(db, kSuggestions, *lo, *hi, query, channels);
   if (!suggestions) return suggestions.status();
   status = each_row(db, *suggestions, [&](const Statement& row) {
     SuggestionFact& fact = facts.suggestions.emplace_back();

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
@@ -52,11 +54,12 @@ class HandoverReportTest : public ::testing::Test {
 
   void at(std::int64_t ms) { clock_.set_ms(ms); }
 
-  void conversation(const std::string& id, std::int64_t created_ms) {
+  void conversation(const std::string& id, std::int64_t created_ms,
+                    const std::string& channel = "web") {
     at(created_ms);
     store::ConversationRecord record;
     record.id = id;
-    record.channel = "web";
+    record.channel = channel;
     record.language = "en";
     record.token_hash = "h-" + id;
     wait_for<store::ConversationRecord>(
@@ -143,9 +146,17 @@ class HandoverReportTest : public ::testing::Test {
     conversation("c10-after", kDayOne + 2 * kDay);  // exactly at the end: outside
   }
 
-  json report(const std::string& rule = {}, const std::string& queue = {}) {
-    ReportQuery query{kDayOne, kDayOne + 2 * kDay, queue, rule};
-    auto facts = store_->read_handover_facts({query.from_ms, query.to_ms});
+  json report(const std::string& rule = {}, const std::string& queue = {},
+              const std::vector<std::string>& channels = {}) {
+    ReportQuery query{kDayOne, kDayOne + 2 * kDay, queue, rule, channels};
+    auto facts = store_->read_handover_facts({query.from_ms, query.to_ms, channels});
+    EXPECT_TRUE(facts.is_ok()) << facts.status().to_string();
+    return handover_report(*facts, query);
+  }
+
+  json report_of_day(std::int64_t day_ms, const std::vector<std::string>& channels) {
+    ReportQuery query{day_ms, day_ms + kDay, "", "", channels};
+    auto facts = store_->read_handover_facts({query.from_ms, query.to_ms, channels});
     EXPECT_TRUE(facts.is_ok()) << facts.status().to_string();
     return handover_report(*facts, query);
   }
@@ -275,6 +286,37 @@ TEST_F(HandoverReportTest, FiltersHandoversByRuleAndQueue) {
   EXPECT_EQ(by_queue["outcomes"]["abandoned"], 1);
 }
 
+TEST_F(HandoverReportTest, FiltersConversationsByChannel) {
+  // The day after the scripted window, which starts with c10-after on channel web.
+  const std::int64_t day3 = kDayOne + 2 * kDay;
+  const std::int64_t s = 1000;
+  conversation("r1", day3 + 100 * s, "replay");
+  suggestion("r1", day3 + 101 * s, "bot-struggling");
+  escalated("r1", day3 + 102 * s, "explicit-request", "general", {"request.human"});
+  routing("r1", day3 + 110 * s, "accepted", {{"waited_ms", 8'000}});
+  conversation("a1", day3 + 200 * s, "api");
+
+  const json all = report_of_day(day3, {});
+  const json web = report_of_day(day3, {"web"});
+  const json replay = report_of_day(day3, {"replay"});
+  const json web_and_api = report_of_day(day3, {"web", "api"});
+
+  EXPECT_EQ(all["conversations"], 3);
+  EXPECT_EQ(all["handovers"], 1);
+  EXPECT_EQ(web["conversations"], 1);
+  EXPECT_EQ(web["handovers"], 0);
+  EXPECT_EQ(web["suggestions"]["offered"], 0);
+  EXPECT_EQ(web["filters"], (json{{"channel", {"web"}}}));
+  EXPECT_EQ(replay["conversations"], 1);
+  EXPECT_EQ(replay["handovers"], 1);
+  EXPECT_EQ(replay["suggestions"]["offered"], 1);
+  EXPECT_EQ(replay["wait_to_accept_s"]["count"], 1);
+  EXPECT_EQ(replay["daily"][0]["conversations"], 1);
+  EXPECT_EQ(web_and_api["conversations"], 2);
+  EXPECT_EQ(web_and_api["handovers"], 0);
+  EXPECT_EQ(report("", "", {"web"})["handovers"], 6);
+}
+
 TEST_F(HandoverReportTest, AYesToASuggestionCountsForTheSuggestingRule) {
   const std::int64_t s = 1000;
   conversation("c11", kMorning + 400 * s);
@@ -298,9 +340,9 @@ TEST_F(HandoverReportTest, AYesToASuggestionCountsForTheSuggestingRule) {
 }
 
 TEST_F(HandoverReportTest, AnEmptyWindowHasNoFigures) {
-  ReportQuery query{kDayOne + 10 * kDay, kDayOne + 11 * kDay, "", ""};
+  ReportQuery query{kDayOne + 10 * kDay, kDayOne + 11 * kDay, "", "", {}};
 
-  auto facts = store_->read_handover_facts({query.from_ms, query.to_ms});
+  auto facts = store_->read_handover_facts({query.from_ms, query.to_ms, {}});
   ASSERT_TRUE(facts.is_ok());
   const json r = handover_report(*facts, query);
 
@@ -308,7 +350,7 @@ TEST_F(HandoverReportTest, AnEmptyWindowHasNoFigures) {
   EXPECT_EQ(r["handover_rate"], 0.0);
   EXPECT_TRUE(r["wait_to_accept_s"]["p50"].is_null());
   EXPECT_EQ(r["daily"].size(), 1U);
-  EXPECT_FALSE(store_->read_handover_facts({5, 5}).is_ok());
+  EXPECT_FALSE(store_->read_handover_facts({5, 5, {}}).is_ok());
 }
 
 }  // namespace

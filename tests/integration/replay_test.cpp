@@ -131,6 +131,10 @@ TEST_F(ReplayServerTest, AnalyticsRefuseBadQueriesWithPointers) {
       {"?queue=a&queue=b", "/query/queue"},
       {"?from=1969-12-31T12:00:00Z&to=1970-01-02", "/query/from"},
       {"?from=9999-12-01&to=9999-12-31T23:59:59.999-00:01", "/query/to"},
+      {"?queue=nosuch", "/query/queue"},
+      {"?channel=", "/query/channel"},
+      {"?channel=web,,api", "/query/channel"},
+      {"?channel=web%20chat", "/query/channel"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.query);
@@ -140,6 +144,21 @@ TEST_F(ReplayServerTest, AnalyticsRefuseBadQueriesWithPointers) {
     EXPECT_EQ(r.status, 422);
     EXPECT_EQ(r.json().value("pointer", ""), c.pointer) << r.body;
   }
+}
+
+TEST_F(ReplayServerTest, AnalyticsNameAQueueThatIsNotConfigured) {
+  auto unknown = call("GET", "/v1/analytics/handovers?queue=nosuch", {}, kReadKey);
+  auto known = call("GET", "/v1/analytics/handovers?queue=general", {}, kReadKey);
+  // Rules come and go with reloads; one no longer loaded may still have figures.
+  auto retired = call("GET", "/v1/analytics/handovers?rule=retired-rule", {}, kReadKey);
+
+  EXPECT_EQ(unknown.status, 422);
+  EXPECT_EQ(unknown.header("content-type"), "application/problem+json");
+  EXPECT_NE(unknown.json().value("detail", "").find("unknown queue 'nosuch'"), std::string::npos)
+      << unknown.body;
+  EXPECT_EQ(known.status, 200) << known.body;
+  EXPECT_EQ(known.json()["filters"], (json{{"queue", "general"}}));
+  EXPECT_EQ(retired.status, 200) << retired.body;
 }
 
 TEST_F(ReplayServerTest, AnalyticsShowAResolvedHandoverWithItsFeedback) {
@@ -226,6 +245,9 @@ TEST_F(ReplayServerTest, ServerModeReplaysThroughRestWithSimulatedAgents) {
                                " --agent-skills billing,support,vip");
   const std::string today = format_rfc3339_ms(SystemClock::instance().now_ms()).substr(0, 10);
   auto figures = call("GET", "/v1/analytics/handovers?to=" + today, {}, kReadKey);
+  auto production =
+      call("GET", "/v1/analytics/handovers?channel=web,api&to=" + today, {}, kReadKey);
+  auto replayed = call("GET", "/v1/analytics/handovers?channel=replay&to=" + today, {}, kReadKey);
   auto bad_url = run_replay(dir, std::string(HANDOVER_SOURCE_DIR) +
                                      "/examples/conversations.jsonl --server ftp://x --api-key a"
                                      " --admin-key b");
@@ -241,6 +263,10 @@ TEST_F(ReplayServerTest, ServerModeReplaysThroughRestWithSimulatedAgents) {
   EXPECT_EQ(f["outcomes"]["resolved"], f["handovers"]);
   EXPECT_GT(f["handovers"].get<int>(), 10);
   EXPECT_EQ(f["wait_to_accept_s"]["count"], f["handovers"]);
+  EXPECT_EQ(production.json()["conversations"], 0) << production.body;
+  EXPECT_EQ(production.json()["handovers"], 0) << production.body;
+  EXPECT_EQ(replayed.json()["conversations"], 41) << replayed.body;
+  EXPECT_EQ(replayed.json()["handovers"], f["handovers"]) << replayed.body;
   EXPECT_EQ(bad_url.exit_code, 1);
   EXPECT_NE(bad_url.err.find("http://HOST:PORT"), std::string::npos);
 }

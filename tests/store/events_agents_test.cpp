@@ -1427,7 +1427,7 @@ TEST_F(SchemaUpgradeTest, ReadsTheTextEvaluationsOfAVersionSevenDatabaseAndPacks
   ASSERT_TRUE(unfinished.is_ok()) << unfinished.status().to_string();
   ASSERT_EQ(unfinished->size(), 1u);
   EXPECT_EQ(unfinished->at(0).turn.evaluation_json, escalate);
-  Result<HandoverFacts> facts = store_->read_handover_facts({0, 1000000});
+  Result<HandoverFacts> facts = store_->read_handover_facts({0, 1000000, {}});
   ASSERT_TRUE(facts.is_ok()) << facts.status().to_string();
   ASSERT_EQ(facts->suggestions.size(), 1u);
   EXPECT_EQ(facts->suggestions[0].rule, "mood-dropped");
@@ -1445,7 +1445,7 @@ TEST_F(SchemaUpgradeTest, ReadsTheTextEvaluationsOfAVersionSevenDatabaseAndPacks
   ASSERT_TRUE(after.is_ok()) << after.status().to_string();
   ASSERT_EQ(after->size(), 1u);
   EXPECT_EQ(after->at(0).evaluation_json, suggest);
-  Result<HandoverFacts> both = store_->read_handover_facts({0, clock_.now_ms() + 1});
+  Result<HandoverFacts> both = store_->read_handover_facts({0, clock_.now_ms() + 1, {}});
   ASSERT_TRUE(both.is_ok()) << both.status().to_string();
   EXPECT_EQ(both->suggestions.size(), 2u);
 }

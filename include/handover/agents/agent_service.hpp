@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "handover/http/websocket.hpp"
@@ -176,6 +177,9 @@ class AgentService final : public http::WebSocketHandler {
   // An admin changed the agent record: an online agent gets its new profile at once; a
   // disabled agent, or one whose token changed, has its connections closed.
   void on_agent_updated(const store::AgentRecord& before, const store::AgentRecord& after);
+
+  // True when the routing configuration has a queue called `name`. Any thread.
+  bool has_queue(std::string_view name) const;
 
   // The queue an escalation naming none goes to, for this conversation language.
   std::string default_queue(const std::string& language) const;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 #include "handover/store/store.hpp"
 
@@ -15,6 +16,8 @@ struct ReportQuery {
   std::int64_t to_ms = 0;
   std::string queue;  // when set, only handovers to this queue (and suggestions naming it)
   std::string rule;   // when set, only handovers and suggestions of this rule
+  // When set, only conversations on these channels; the facts must be read with the same.
+  std::vector<std::string> channels;
 };
 
 // The JSON body of GET /v1/analytics/handovers (docs/api.md, "Handover analytics"):

@@ -197,6 +197,7 @@ struct AgentRecord {
 struct HandoverFactsQuery {
   std::int64_t from_ms = 0;
   std::int64_t to_ms = 0;
+  std::vector<std::string> channels;  // when not empty, only conversations on these channels
 };
 
 struct HandoverEventFact {
