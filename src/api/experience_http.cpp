@@ -6,6 +6,8 @@
 #include <cmath>
 #include <mutex>
 #include <set>
+#include <string>
+#include <string_view>
 
 #include "context.hpp"
 #include "handover/agents/agent_service.hpp"
@@ -80,6 +82,55 @@ Result<LastResolution> last_resolution(store::Store& store, const std::string& c
   }
 }
 
+// The choices the user is offered while waiting, as the narrator tells them.
+constexpr const char* kWaitingChoices[] = {"keep_waiting", "leave_contact", "back_to_bot"};
+// Events after which no earlier offer applies: a new wait, a person took the conversation,
+// or the wait ended.
+constexpr std::string_view kOfferEnds[] = {
+    "handover.escalated", "handover.requested",  "routing.accepted",
+    "routing.claimed",    "routing.transferred", "routing.requeued",
+    "routing.returned",   "routing.resolved",    "routing.cancelled"};
+
+// The choices open after `event`, given those open before it. The narrator offers them with
+// routing.no_agent and routing.wait_limit_reached (docs/api.md, "What the user is told").
+std::set<std::string> choices_after(const store::EventRecord& event, std::set<std::string> open) {
+  const std::set<std::string> all(std::begin(kWaitingChoices), std::end(kWaitingChoices));
+  if (event.type == "routing.wait_limit_reached") return all;
+  const json stored = json::parse(event.data_json, nullptr, false);
+  if (event.type == "routing.no_agent") {
+    const json data = stored.is_object() ? stored.value("data", json::object()) : json::object();
+    if (!data.is_object()) return {};
+    if (data.value("queued", false)) return all;
+    if (data.value("path", std::string()) == "ask_contact") return {"leave_contact"};
+    return {};
+  }
+  // Contact details are left once; waiting on leaves the other answers open.
+  if (event.type == "handover.choice" && stored.is_object() &&
+      stored.value("choice", std::string()) == "leave_contact") {
+    return {};
+  }
+  for (std::string_view ends : kOfferEnds) {
+    if (event.type == ends) return {};
+  }
+  return open;
+}
+
+// The choices the user may answer now, from the conversation's events.
+Result<std::set<std::string>> offered_choices(store::Store& store,
+                                              const std::string& conversation) {
+  std::set<std::string> open;
+  store::EventQuery query;
+  query.conversation_id = conversation;
+  query.limit = kEventPage;
+  for (;;) {
+    auto page = store.list_events(query);
+    if (!page) return page.status();
+    for (const auto& event : *page) open = choices_after(event, std::move(open));
+    if (page->size() < kEventPage) return open;
+    query.after_id = page->back().id;
+  }
+}
+
 void record_choice(ApiContext& ctx, const store::ConversationRecord& conv, std::string choice,
                    json contact, const http::Responder& respond) {
   store::EventRecord event;
@@ -136,13 +187,18 @@ void post_choice(ApiContext& ctx, Call& call, http::Responder respond) {
   const bool waiting = conv->state == agents::kStateQueued && ctx.agents != nullptr;
   // Contact details may also be left when nobody could take the conversation at all
   // (the queue's ask_contact path leaves it with the bot).
-  if (choice == "leave_contact" && conv->state == agents::kStateBot) {
-    return record_choice(ctx, *conv, choice, std::move(contact), respond);
-  }
-  if (!waiting) {
+  const bool contact_from_bot = choice == "leave_contact" && conv->state == agents::kStateBot;
+  if (!waiting && !contact_from_bot) {
     return respond(state_conflict("conversation " + conv->id + " is in state '" + conv->state +
                                   "'; the choice is for a conversation waiting in a queue"));
   }
+  auto open = offered_choices(ctx.store, conv->id);
+  if (!open) return respond(store_problem(open.status()));
+  if (!open->contains(choice)) {
+    return respond(state_conflict("the user of conversation " + conv->id +
+                                  " was not offered the choice '" + choice + "'"));
+  }
+  if (contact_from_bot) return record_choice(ctx, *conv, choice, std::move(contact), respond);
   if (choice == "keep_waiting") return record_choice(ctx, *conv, choice, {}, respond);
   auto cancel = [&ctx, respond, choice, id = conv->id] {
     // Leaving contact details or going back both end the wait; the reason tells the user

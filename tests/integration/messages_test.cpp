@@ -284,6 +284,37 @@ TEST_F(MessagesTest, WithNobodyOnlineTheUserChoosesToWaitOrGoBackToTheBot) {
   EXPECT_EQ(post_json(conv, "choice", {{"choice", "back_to_bot"}}).status, 409);
 }
 
+TEST_F(MessagesTest, AChoiceNotOfferedIsRefused) {
+  const std::string fresh = create_conversation("en");
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "en");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  const json contact = {{"choice", "leave_contact"}, {"contact", {{"email", "max@example.com"}}}};
+
+  // Offered to an agent who is online: the user is told no choices.
+  auto wait = post_json(conv, "choice", {{"choice", "keep_waiting"}});
+  auto back = post_json(conv, "choice", {{"choice", "back_to_bot"}});
+  auto left = post_json(conv, "choice", contact);
+  auto never_handed_over = post_json(fresh, "choice", contact);
+
+  EXPECT_EQ(wait.status, 409) << wait.body;
+  EXPECT_EQ(wait.header("content-type"), "application/problem+json");
+  EXPECT_EQ(wait.json().value("type", ""), "/problems/conversation-state") << wait.body;
+  EXPECT_EQ(back.status, 409) << back.body;
+  EXPECT_EQ(left.status, 409) << left.body;
+  EXPECT_EQ(never_handed_over.status, 409) << never_handed_over.body;
+  EXPECT_EQ(state_of(conv), "queued");
+
+  // Once she declines, nobody can take it and the user is asked.
+  ana->send_json({{"type", "decline"},
+                  {"conversation_id", conv},
+                  {"offer_id", (*offer)["offer_id"]},
+                  {"reason", "busy"}});
+  wait_for_message(conv, "no_agent.none_eligible");
+  EXPECT_EQ(post_json(conv, "choice", {{"choice", "keep_waiting"}}).status, 200);
+}
+
 TEST_F(MessagesTest, WhenTheOnlyAgentOnlineDeclinesTheUserIsToldNoneCanTakeItNow) {
   auto ana = agent({"ana"});
   const std::string conv = escalate("general", 0, "en");

@@ -199,6 +199,8 @@ TEST_F(PrivacyTest, ErasureOfAnAnonymousConversationTakesItsContactDetailsAndLea
   const std::string other = create(json::object())["id"];
   post(mine, "user", "Geheimwort Zitronenfalter");
   post(other, "user", "bleibt");
+  // With nobody online the waiting user is offered to leave contact details.
+  ASSERT_EQ(call("POST", "/v1/conversations/" + mine + "/handover", "{}").status, 202);
   auto left = call("POST", "/v1/conversations/" + mine + "/choice",
                    R"({"choice":"leave_contact","contact":{"name":"Erika Kontakt",)"
                    R"("phone":"+49 30 5550123"}})",
