@@ -8,9 +8,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 
 namespace handover::replay {
 namespace {
+
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
 std::optional<double> to_double(std::string_view text) {
   double value = 0;
@@ -192,6 +196,13 @@ Result<SweepSpec> parse_sweep_spec(std::string_view text) {
 
 Result<std::string> apply_threshold(const std::string& content, const SweepSpec& spec,
                                     double value) {
+  // yaml-cpp skips a byte order mark but counts it in its marks, so the edit would land three
+  // bytes early. The rule loader ignores one; the edit works behind it and keeps it.
+  if (content.starts_with(kByteOrderMark)) {
+    auto edited = apply_threshold(content.substr(kByteOrderMark.size()), spec, value);
+    if (!edited) return edited;
+    return std::string(kByteOrderMark) + *edited;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(content);

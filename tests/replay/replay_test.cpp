@@ -323,6 +323,27 @@ TEST(Sweep, ReplacesOnlyTheNamedThreshold) {
   EXPECT_FALSE(apply_threshold(content, SweepSpec{"zzz", "x", 0, 0, 0}, 1).is_ok());
 }
 
+TEST(Sweep, EditsARulesFileThatStartsWithAByteOrderMark) {
+  const std::string bom = "\xEF\xBB\xBF";
+  const std::string content = bom +
+                              "settings:\n  low_confidence: 0.5\nrules:\n"
+                              "  - id: a\n    when: sentiment.mean <= -0.5\n";
+  SweepSpec rule{"a", "sentiment.mean", 0, 0, 0};
+  SweepSpec setting{"settings", "low_confidence", 0, 0, 0};
+
+  auto edited = apply_threshold(content, rule, -0.25);
+  auto edited_setting = apply_threshold(content, setting, 0.3);
+
+  ASSERT_TRUE(edited.is_ok()) << edited.status().message();
+  EXPECT_EQ(*edited, bom +
+                         "settings:\n  low_confidence: 0.5\nrules:\n"
+                         "  - id: a\n    when: sentiment.mean <= -0.25\n");
+  ASSERT_TRUE(edited_setting.is_ok()) << edited_setting.status().message();
+  EXPECT_EQ(*edited_setting, bom +
+                                 "settings:\n  low_confidence: 0.3\nrules:\n"
+                                 "  - id: a\n    when: sentiment.mean <= -0.5\n");
+}
+
 TEST(Sweep, LowerThresholdsHandOverMoreAngryConversations) {
   std::ifstream in(source_dir() / "examples" / "conversations.jsonl");
   std::stringstream text;

@@ -31,7 +31,8 @@ Result<SweepSpec> parse_sweep_spec(std::string_view text);
 
 // The rules file `content` with the threshold set to `value`: in the rule's `when` every
 // comparison "<field> <op> <number>" gets `value` as its number (the `when` must be on one
-// line), or the setting's value is replaced. Everything else, comments included, stays.
+// line), or the setting's value is replaced. Everything else, comments and a leading byte
+// order mark included, stays.
 // kInvalidArgument when the rule, the comparison or the setting is not there.
 Result<std::string> apply_threshold(const std::string& content, const SweepSpec& spec,
                                     double value);
