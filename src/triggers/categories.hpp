@@ -13,6 +13,8 @@ struct CategoryMasks {
   std::uint64_t negation = 0;        // negates the next sentiment words ("not", "kein")
   std::uint64_t negation_next = 0;   // negates only the word right after it ("no problem")
   std::uint64_t negation_after = 0;  // negates the preceding word in its clause ("nicht")
+  std::uint64_t negation_scope = 0;  // verb phrase words a negation reaches across to a risk
+                                     // cue ("not going to contact my lawyer")
   std::uint64_t booster = 0;
   std::uint64_t dampener = 0;
   std::uint64_t contrast = 0;  // "but": the part after weighs more

@@ -56,6 +56,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.negation = bit("negation");
   m.negation_after = bit("negation_after");
   m.negation_next = bit("negation_next");
+  m.negation_scope = bit("negation_scope");
   m.booster = bit("booster");
   m.dampener = bit("dampener");
   m.contrast = bit("contrast");

@@ -12,6 +12,7 @@ namespace handover::triggers {
 namespace {
 
 constexpr std::size_t kNegationWindow = 3;
+constexpr std::size_t kScopeWindow = 5;  // [negation_scope] words a negation reaches across
 constexpr double kHedgeUncertainty = 0.6;
 constexpr int kVagueMaxWords = 8;          // longer turns describe their problem, however vaguely
 constexpr std::size_t kAddressWindow = 4;  // words after "you are" that can insult
@@ -184,8 +185,30 @@ bool SignalExtractor::request_negated(const Scratch& scratch, std::size_t index)
   return false;
 }
 
+// True when `token` is listed in one of `categories` by any language: "an" is an English
+// article, and German too, but not as an article.
+bool SignalExtractor::listed(const Token& token, std::uint64_t categories) const {
+  if (token.kind != TokenKind::kWord) return false;
+  for (std::size_t l = 0; l < lexicon_.language_count(); ++l) {
+    if ((lexicon_.info(token.word, l).categories & categories) != 0) return true;
+  }
+  return false;
+}
+
+// True when tokens [begin, end) are all words of a short verb phrase ("going to contact
+// my", "meinen"), which a negation before them reaches across.
+bool SignalExtractor::scope_only(const Scratch& scratch, std::size_t begin, std::size_t end) const {
+  if (end - begin > kScopeWindow) return false;
+  for (std::size_t t = begin; t < end; ++t) {
+    if (!listed(scratch.text.tokens[t], masks_.negation_scope | masks_.article)) return false;
+  }
+  return true;
+}
+
 // True when a negator entry (one word or a phrase like "no need") ends before match `index`
-// in its clause: anywhere before it with `whole_clause`, else within a few words.
+// in its clause: anywhere before it with `whole_clause`, else within a few words or across
+// a short verb phrase ("not going to contact my lawyer"). A negation of another verb
+// leaves the cue standing ("won't hesitate to contact my lawyer").
 bool SignalExtractor::negated(const Scratch& scratch, std::size_t index, std::uint64_t negators,
                               bool whole_clause) const {
   const auto& tokens = scratch.text.tokens;
@@ -196,8 +219,33 @@ bool SignalExtractor::negated(const Scratch& scratch, std::size_t index, std::ui
     if (tokens[before.begin].clause != clause) break;
     if (before.end > match.begin || (before.categories & negators) == 0) continue;
     if (whole_clause || match.begin - before.end < kNegationWindow) return true;
+    if (scope_only(scratch, before.end, match.begin)) return true;
   }
-  return false;
+  return negated_after(scratch, index);
+}
+
+// German puts the negation after the object: "ich werde meinen Anwalt nicht einschalten".
+// A [negation_after] word right after the cue (or after verb phrase words) negates it when
+// only verb phrase words follow it to the end of the clause; "... Anwalt, wenn ihr nicht
+// zahlt" and "zum Anwalt wenn ihr nicht zahlt" keep the cue.
+bool SignalExtractor::negated_after(const Scratch& scratch, std::size_t index) const {
+  if (masks_.negation_after == 0) return false;
+  const auto& tokens = scratch.text.tokens;
+  const PhraseMatch& match = scratch.matches[index];
+  const std::uint16_t clause = tokens[match.begin].clause;
+  const std::uint64_t scope = masks_.negation_scope | masks_.article;
+  const auto in_clause = [&](std::size_t t) {
+    return t < tokens.size() && tokens[t].clause == clause;
+  };
+  std::size_t t = match.end;
+  for (; in_clause(t) && !listed(tokens[t], masks_.negation_after); ++t) {
+    if (!listed(tokens[t], scope) || t - match.end >= kScopeWindow) return false;
+  }
+  if (!in_clause(t)) return false;
+  for (++t; in_clause(t); ++t) {
+    if (tokens[t].kind != TokenKind::kPunct && !listed(tokens[t], scope)) return false;
+  }
+  return true;
 }
 
 // An insult or anger cue right after a negation, or after a negation and articles only
@@ -211,13 +259,7 @@ bool SignalExtractor::rudeness_negated(const Scratch& scratch, std::size_t index
   if ((match.categories & (masks_.expletive | masks_.booster)) != 0) return false;
   const auto& tokens = scratch.text.tokens;
   const std::uint16_t clause = tokens[match.begin].clause;
-  // An article in any language: "an" is English, and German too, but not as an article.
-  const auto article = [&](const Token& token) {
-    for (std::size_t l = 0; l < lexicon_.language_count(); ++l) {
-      if ((lexicon_.info(token.word, l).categories & masks_.article) != 0) return true;
-    }
-    return false;
-  };
+  const auto article = [&](const Token& token) { return listed(token, masks_.article); };
   // The first word before the cue that is no article must end a negation of its clause.
   std::uint32_t end = match.begin;
   while (end > 0 && tokens[end - 1].clause == clause && article(tokens[end - 1])) --end;

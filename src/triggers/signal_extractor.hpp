@@ -48,8 +48,11 @@ class SignalExtractor {
   std::uint64_t blocked_sentences(const Scratch& scratch) const;
   void note_match(const Scratch& scratch, std::size_t index, std::uint64_t blocked, TurnCues& cues,
                   Signals& out) const;
+  bool listed(const Token& token, std::uint64_t categories) const;
+  bool scope_only(const Scratch& scratch, std::size_t begin, std::size_t end) const;
   bool negated(const Scratch& scratch, std::size_t index, std::uint64_t negators,
                bool whole_clause) const;
+  bool negated_after(const Scratch& scratch, std::size_t index) const;
   bool request_negated(const Scratch& scratch, std::size_t index) const;
   bool rudeness_negated(const Scratch& scratch, std::size_t index) const;
   void add_evidence(const Scratch& scratch, const PhraseMatch& match, SignalFamily family,

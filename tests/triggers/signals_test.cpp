@@ -174,6 +174,36 @@ TEST(AngerSignal, FindsInsultsLegalThreatsPublicComplaintsAndChurn) {
   }
 }
 
+TEST(RiskSignal, ANegationReachesAcrossAShortVerbPhrase) {
+  const FlagCase cases[] = {
+      {"I'm not going to contact my lawyer", false},
+      {"I am not going to call a lawyer over this", false},
+      {"I won't be contacting my lawyer", false},
+      {"We are not gonna take legal action", false},
+      {"ich werde keinen Anwalt einschalten", false},
+      {"ich werde nicht meinen Anwalt kontaktieren", false},
+      {"Ich werde meinen Anwalt nicht einschalten", false},
+      {"Ich schalte meinen Anwalt nicht ein", false},
+      // The negation belongs to another verb, or another clause: the threat stands.
+      {"I will contact my lawyer if this is not fixed", true},
+      {"If this isn't fixed I'm going to contact my lawyer", true},
+      {"I won't hesitate to contact my lawyer", true},
+      {"Don't make me call my lawyer", true},
+      {"Wenn das nicht behoben wird, gehe ich zum Anwalt", true},
+      {"Wenn ihr nicht sofort zahlt gehe ich zum Anwalt", true},
+      {"Ich gehe zum Anwalt wenn ihr nicht zahlt", true},
+      {"Ich werde meinen Anwalt einschalten, wenn ihr nicht zahlt", true},
+  };
+  for (const FlagCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.risk.legal, c.expected);
+  }
+}
+
 TEST(AngerSignal, AngerWordsRaiseTheScoreWithoutBeingInsults) {
   const FlagCase cases[] = {
       {"I'm so fed up with this", true},
