@@ -139,15 +139,21 @@ TEST_F(PrivacyTest, ScriptedConversationLeavesNoRawPersonalDataOnDiskOrInLogs) {
   }
 }
 
-TEST_F(PrivacyTest, ErasureWaitsWhileAConversationIsQueued) {
+TEST_F(PrivacyTest, ErasureWaitsWhileAConversationIsQueuedUntilAnAdminEndsTheWait) {
   start();
   const std::string id = create({{"customer", {{"id", "kunde-42"}}}})["id"];
   ASSERT_EQ(call("POST", "/v1/conversations/" + id + "/handover", R"({"reason":"x"})").status, 202);
 
   auto busy = call("DELETE", "/v1/customers/kunde-42", {}, kAdminKey);
+  const std::string state = call("GET", "/v1/conversations/" + id, {}, kAdminKey).json()["state"];
+  auto ended = call("POST", "/v1/admin/conversations/" + id + "/end-wait", {}, kAdminKey);
+  auto erased = call("DELETE", "/v1/customers/kunde-42", {}, kAdminKey);
 
   EXPECT_EQ(busy.status, 409) << busy.body;
-  EXPECT_EQ(call("GET", "/v1/conversations/" + id, {}, kAdminKey).json()["state"], "queued");
+  EXPECT_EQ(state, "queued");
+  EXPECT_EQ(ended.status, 200) << ended.body;
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  EXPECT_EQ(erased.json()["erased"]["conversations"], 1);
 }
 
 TEST_F(PrivacyTest, ErasureOfAnIdleCustomerLeavesNoTraceInTheDatabase) {
