@@ -178,6 +178,8 @@ void AgentService::Impl::transition_locked(std::vector<PlannedWrite>& writes,
     held_turns.erase(conversation);
     std::lock_guard lock(conn_mu);
     snapshots.erase(conversation);
+    customers.erase(conversation);
+    relay_audited.erase(conversation);
     escalated_at_ns.erase(conversation);
   } else {
     states[conversation] = state;
@@ -434,6 +436,7 @@ void AgentService::escalate(Escalation e, store::Callback<store::ConversationRec
   {
     std::lock_guard conn_lock(s.conn_mu);
     s.snapshots[e.conversation_id] = snapshot;
+    s.customers[e.conversation_id] = conversation->customer_id;
   }
   store::EventRecord audit = escalated_event(e, *snapshot);
   spdlog::info("escalation conv={} queue={} priority={}", e.conversation_id, e.queue, e.priority);
@@ -492,6 +495,7 @@ Status AgentService::plan_escalation(const Escalation& request,
   {
     std::lock_guard conn_lock(s.conn_mu);
     s.snapshots[e.conversation_id] = snapshot;
+    s.customers[e.conversation_id] = conversation.customer_id;
     s.escalated_at_ns[e.conversation_id] = started_ns;
   }
   spdlog::info("escalation conv={} queue={} priority={}", e.conversation_id, e.queue, e.priority);
@@ -806,6 +810,8 @@ void AgentService::Impl::rebuild_mirrors_locked(
     }
     states[conversation.id] = conversation.state;
     if (!position->assigned_agent.empty()) assigned[conversation.id] = position->assigned_agent;
+    std::lock_guard lock(conn_mu);
+    customers[conversation.id] = conversation.customer_id;
   }
 }
 

@@ -22,6 +22,18 @@ constexpr std::size_t kPage = 1000;
 constexpr std::size_t kReplayPart = 100;
 constexpr std::size_t kMaxPending = 4096;  // events held for a session before it goes live
 
+// Audit actions of what agents are sent without asking (docs/privacy.md, "Access audit").
+constexpr const char* kAuditOffer = "offer.sent";
+constexpr const char* kAuditCaughtUp = "turns.caught_up";
+constexpr const char* kAuditRelayed = "turns.relayed";
+constexpr const char* kAuditReplayed = "events.replayed";
+
+// True for an agent.turn event of an assignment's catch-up. turn_event() writes its data with
+// nlohmann's sorted members, so the flag comes first; a relayed turn is not parsed for it.
+bool is_catch_up(const store::EventRecord& event) {
+  return event.data_json.starts_with(R"({"catch_up":true)");
+}
+
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -92,6 +104,12 @@ std::shared_ptr<const std::string> AgentService::Impl::snapshot_of(
 }
 
 void AgentService::Impl::deliver(const std::vector<store::EventRecord>& events) {
+  // Submitted before the frames go out, so the records are queued by the time the agent reads.
+  std::vector<DeliveryAudit> audits;
+  for (const auto& event : events) {
+    if (!event.agent_id.empty() && is_agent_event(event.type)) plan_delivery_audit(event, audits);
+  }
+  write_delivery_audit(std::move(audits));
   for (const auto& event : events) {
     if (event.agent_id.empty() || !is_agent_event(event.type)) continue;
     const auto frame = event_frame(
@@ -105,6 +123,75 @@ void AgentService::Impl::deliver(const std::vector<store::EventRecord>& events) 
       escalation_to_offer.observe(static_cast<double>(steady_ns() - it->second) / 1e9);
       escalated_at_ns.erase(it);
     }
+  }
+}
+
+bool AgentService::Impl::has_session_locked(const std::string& agent) const {
+  return sessions_of.contains(agent);
+}
+
+void AgentService::Impl::plan_delivery_audit(const store::EventRecord& event,
+                                             std::vector<DeliveryAudit>& out) {
+  const std::string& conversation = event.conversation_id;
+  std::lock_guard lock(conn_mu);
+  if (event.type == kEventAssigned || event.type == kEventUnassigned) {
+    relay_audited.erase(conversation);
+    return;
+  }
+  if (event.type != kEventOffer && event.type != kEventTurn) return;
+  // Nothing reaches an agent without a connection; a resume's replay is audited then.
+  if (!has_session_locked(event.agent_id)) return;
+  if (event.type == kEventOffer) {
+    const json data = json::parse(event.data_json, nullptr, false);
+    json offer_id = data.is_object() ? data.value("offer_id", json()) : json();
+    out.push_back({event.agent_id, conversation, kAuditOffer, "offered",
+                   {{"seq", event.id}, {"offer_id", std::move(offer_id)}}});
+    return;
+  }
+  if (is_catch_up(event)) {
+    // The catch-up turns of an assignment commit together: one record counts them.
+    DeliveryAudit* last = out.empty() ? nullptr : &out.back();
+    if (last && std::string_view(last->action) == kAuditCaughtUp &&
+        last->conversation_id == conversation && last->agent == event.agent_id) {
+      last->data["turns"] = last->data["turns"].get<std::int64_t>() + 1;
+      return;
+    }
+    out.push_back({event.agent_id, conversation, kAuditCaughtUp, "assigned",
+                   {{"seq", event.id}, {"turns", 1}}});
+    return;
+  }
+  // Relayed turns are the hot path: only the first of each assignment is recorded.
+  auto [it, first] = relay_audited.try_emplace(conversation, event.agent_id);
+  if (!first && it->second == event.agent_id) return;
+  it->second = event.agent_id;
+  out.push_back({event.agent_id, conversation, kAuditRelayed, "assigned", {{"seq", event.id}}});
+}
+
+std::string AgentService::Impl::customer_of(const std::string& conversation) {
+  {
+    std::lock_guard lock(conn_mu);
+    auto it = customers.find(conversation);
+    if (it != customers.end()) return it->second;
+  }
+  auto record = store.get_conversation(conversation);
+  return record ? record->customer_id : std::string();
+}
+
+void AgentService::Impl::write_delivery_audit(std::vector<DeliveryAudit> audits) {
+  for (auto& audit : audits) {
+    store::AuditRecord record;
+    record.actor_kind = "agent";
+    record.actor_id = std::move(audit.agent);
+    record.action = audit.action;
+    record.reason = audit.reason;
+    record.customer_id = customer_of(audit.conversation_id);
+    record.conversation_id = std::move(audit.conversation_id);
+    record.data_json = dump(audit.data);
+    store.append_audit(std::move(record), [this, token = track()](Result<store::AuditRecord> r) {
+      if (r) return;
+      store_failures.inc();
+      spdlog::warn("delivery to an agent not audited: {}", r.status().message());
+    });
   }
 }
 
@@ -188,6 +275,7 @@ void AgentService::Impl::replay_part(std::uint64_t connection_id, std::int64_t a
   query.limit = kReplayPart;
   auto page = store.list_events(query);
   if (page) {
+    write_delivery_audit(plan_replay_audit(connection_id, *page));
     for (const auto& event : *page) {
       if (!is_agent_event(event.type)) continue;
       auto frame = event_frame(
@@ -206,6 +294,23 @@ void AgentService::Impl::replay_part(std::uint64_t connection_id, std::int64_t a
   connection->when_drained([this, connection_id, next] { replay_part(connection_id, next); });
 }
 
+std::vector<DeliveryAudit> AgentService::Impl::plan_replay_audit(
+    std::uint64_t connection_id, const std::vector<store::EventRecord>& events) {
+  std::vector<DeliveryAudit> out;
+  std::lock_guard lock(conn_mu);
+  auto it = sessions.find(connection_id);
+  if (it == sessions.end()) return out;
+  Session& session = it->second;
+  for (const auto& event : events) {
+    if (event.type != kEventOffer && event.type != kEventTurn) continue;
+    if (event.id <= session.last_sent || event.conversation_id.empty()) continue;
+    if (!session.replay_audited.insert(event.conversation_id).second) continue;
+    out.push_back({session.agent_id, event.conversation_id, kAuditReplayed, "resumed",
+                   {{"seq", event.id}}});
+  }
+  return out;
+}
+
 void AgentService::Impl::finish_live(std::uint64_t connection_id) {
   std::lock_guard lock(conn_mu);
   auto it = sessions.find(connection_id);
@@ -213,6 +318,7 @@ void AgentService::Impl::finish_live(std::uint64_t connection_id) {
   Session& session = it->second;
   session.live = true;
   session.replaying = false;
+  session.replay_audited.clear();
   for (auto& [seq, frame] : session.pending) {
     if (seq <= session.last_sent) continue;
     session.last_sent = seq;
@@ -500,9 +606,7 @@ void AgentService::Impl::audit_snapshot_read(const std::string& agent,
   record.action = "snapshot.read";
   record.reason = reason;
   record.conversation_id = conversation_id;
-  if (auto conversation = store.get_conversation(conversation_id)) {
-    record.customer_id = conversation->customer_id;
-  }
+  record.customer_id = customer_of(conversation_id);
   store.append_audit(std::move(record), [this, token = track()](Result<store::AuditRecord> r) {
     if (r) return;
     store_failures.inc();

@@ -75,6 +75,17 @@ struct Session {
   std::int64_t last_sent = 0;  // seq of the newest event sent on this connection
   std::int64_t hold_until_ms = 0;
   std::vector<std::pair<std::int64_t, std::shared_ptr<const std::string>>> pending;
+  // Conversations the running replay has audited already (one record each).
+  std::unordered_set<std::string> replay_audited;
+};
+
+// One access audit record of what was sent to an agent without its asking.
+struct DeliveryAudit {
+  std::string agent;
+  std::string conversation_id;
+  const char* action = "";  // offer.sent, turns.caught_up, turns.relayed, events.replayed
+  const char* reason = "";
+  nlohmann::json data;
 };
 
 struct AgentService::Impl {
@@ -125,6 +136,15 @@ struct AgentService::Impl {
   // ---- Delivery (agent_socket.cpp); takes conn_mu only -------------------------------------
 
   void deliver(const std::vector<store::EventRecord>& events);
+  // Adds the audit record `event` calls for to `out`, or counts it into the one there: an
+  // offer, the catch-up of an assignment, and the first relayed turn of an assignment each
+  // get one. Takes conn_mu.
+  void plan_delivery_audit(const store::EventRecord& event, std::vector<DeliveryAudit>& out);
+  // Submits the records without waiting for them: a failure is counted and logged.
+  void write_delivery_audit(std::vector<DeliveryAudit> audits);
+  // The conversation's customer id, from memory while it is routed, else from the store.
+  std::string customer_of(const std::string& conversation);
+  bool has_session_locked(const std::string& agent) const;
   void send_event(const std::string& agent, std::int64_t seq,
                   const std::shared_ptr<const std::string>& frame);
   std::shared_ptr<const std::string> snapshot_of(const std::string& conversation) const;
@@ -134,6 +154,10 @@ struct AgentService::Impl {
   // Sends one part of a resume's replay, the events after `after_id`; the next part follows
   // once the connection has written this one, and the last ends in finish_live().
   void replay_part(std::uint64_t connection_id, std::int64_t after_id);
+  // One audit record per conversation whose offers or turns the replay is about to send
+  // again, over all its parts.
+  std::vector<DeliveryAudit> plan_replay_audit(std::uint64_t connection_id,
+                                               const std::vector<store::EventRecord>& events);
   void finish_live(std::uint64_t connection_id);
   void release_expired_holds(std::int64_t now_ms);
   std::optional<std::int64_t> next_hold_deadline() const;
@@ -228,6 +252,10 @@ struct AgentService::Impl {
   std::unordered_map<std::uint64_t, Session> sessions;                   // by connection id
   std::unordered_map<std::string, std::set<std::uint64_t>> sessions_of;  // agent -> ids
   std::unordered_map<std::string, std::shared_ptr<const std::string>> snapshots;
+  // Customer ids of the routed conversations (for audit records), beside their snapshots.
+  std::unordered_map<std::string, std::string> customers;
+  // conversation -> agent whose relayed turns were audited during its current assignment.
+  std::unordered_map<std::string, std::string> relay_audited;
   std::unordered_map<std::string, std::int64_t> last_seq;         // agent -> newest known event id
   std::unordered_map<std::string, std::int64_t> escalated_at_ns;  // for escalation_to_offer
 };

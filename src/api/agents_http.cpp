@@ -1,5 +1,7 @@
 // Agent administration, the live agent and queue views, and explicit handover requests.
 // Agent tokens are shown once, on creation and rotation; only their SHA-256 is stored.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -350,6 +352,25 @@ void request_handover(ApiContext& ctx, Call& call, http::Responder respond) {
         {"conversation", conversation_view(*result)}, {"state", result->state}, {"queue", queue}};
     respond(json_response(202, out.dump()));
   });
+}
+
+void end_wait(ApiContext& ctx, Call& call, http::Responder respond) {
+  if (!require_scope(call, kScopeAdmin, respond) || !require_service(ctx, respond)) return;
+  const std::string id = call.params.at(0);
+  auto conv = ctx.store.get_conversation(id);
+  if (!conv) return respond(store_error(conv.status()));
+  // As if the user had gone back to the bot: open offers are revoked, the user is told and
+  // the conversation can be erased. The reason tells them apart.
+  auto done = [respond, id, key = call.principal.key_name](Status status) {
+    if (status.code() == StatusCode::kConflict) {
+      return respond(http::problem(409, "conversation-state", "Not possible in this state",
+                                   status.message()));
+    }
+    if (!status.is_ok()) return respond(store_error(status));
+    spdlog::info("wait ended by admin conv={} key={}", id, key);
+    respond(json_response(200, json{{"conversation_id", id}, {"state", agents::kStateBot}}.dump()));
+  };
+  ctx.agents->cancel_waiting(id, agents::kWaitEndedByAdmin, std::move(done));
 }
 
 }  // namespace handover::api

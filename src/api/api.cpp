@@ -204,6 +204,7 @@ class ApiImpl final : public Api, public TurnPoster {
       case RouteId::kPostChoice: return post_choice(ctx_, call, std::move(reply));
       case RouteId::kPostRating: return post_rating(ctx_, call, std::move(reply));
       case RouteId::kRequestHandover: return request_handover(ctx_, call, std::move(reply));
+      case RouteId::kEndWait: return end_wait(ctx_, call, std::move(reply));
       case RouteId::kGetSnapshot: return get_snapshot(ctx_, call, std::move(reply));
       case RouteId::kCreateAgent: return create_agent(ctx_, call, std::move(reply));
       case RouteId::kGetAgent: return get_agent(ctx_, call, std::move(reply));

@@ -104,6 +104,8 @@ void stream_events(ApiContext& ctx, Call& call, http::Responder respond);
 
 // Agent, queue and handover endpoints (agents_http.cpp). Without ctx.agents they answer 404.
 void request_handover(ApiContext& ctx, Call& call, http::Responder respond);
+// Takes a conversation out of its queue and back to the bot (admin key); 409 unless waiting.
+void end_wait(ApiContext& ctx, Call& call, http::Responder respond);
 void create_agent(ApiContext& ctx, Call& call, http::Responder respond);
 void get_agent(ApiContext& ctx, Call& call, http::Responder respond);
 void patch_agent(ApiContext& ctx, Call& call, http::Responder respond);

@@ -66,6 +66,7 @@ Router::Router() {
   add("POST", "/v1/conversations/{id}/rating", RouteId::kPostRating);
   add("POST", "/v1/conversations/{id}/handover", RouteId::kRequestHandover);
   add("GET", "/v1/conversations/{id}/snapshot", RouteId::kGetSnapshot);
+  add("POST", "/v1/admin/conversations/{id}/end-wait", RouteId::kEndWait);
   add("POST", "/v1/admin/agents", RouteId::kCreateAgent);
   add("GET", "/v1/admin/agents/{id}", RouteId::kGetAgent);
   add("PATCH", "/v1/admin/agents/{id}", RouteId::kPatchAgent);

@@ -19,6 +19,7 @@ enum class RouteId {
   kPostChoice,
   kPostRating,
   kRequestHandover,
+  kEndWait,
   kGetSnapshot,
   kCreateAgent,
   kGetAgent,

@@ -188,6 +188,8 @@ struct Narrator::Impl {
     } else if (type == feed::kHandoverCancelled) {
       const std::string reason = data.value("reason", std::string());
       if (reason == "back_to_bot") t.key = "handover.cancelled";
+      // The team ended a wait nobody answered: nobody is coming, and the bot carries on.
+      if (reason == agents::kWaitEndedByAdmin) t.key = "no_agent.stay_with_bot";
     } else if (type == feed::kHandoverChoice) {
       if (data.value("choice", std::string()) == "leave_contact") t.key = "contact.thanks";
     } else if (type == feed::kHandoverNoAgent) {

@@ -105,6 +105,8 @@ RetentionReport RetentionJob::run_once() {
   // Whole conversations first: their turns and events then need no batches of their own.
   run_class("conversations", RetentionClass::kConversations, config_.conversations_s, report);
   run_class("turns", RetentionClass::kTurns, config_.turns_s, report);
+  // Copies of what users and agents wrote, kept in events, go when the turns do.
+  run_class("event_texts", RetentionClass::kEventTexts, config_.turns_s, report);
   run_class("snapshots", RetentionClass::kSnapshots, config_.snapshots_s, report);
   run_class("feedback", RetentionClass::kFeedback, config_.feedback_s, report);
   run_class("events", RetentionClass::kEvents, config_.events_s, report);

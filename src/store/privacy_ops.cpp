@@ -196,6 +196,9 @@ Status SqliteStore::apply(RetentionOp& op) {
     case RetentionClass::kAccessLog:
       statement = &writer_.retire_audit;
       break;
+    case RetentionClass::kEventTexts:
+      statement = &writer_.strip_event_texts;
+      break;
   }
   if (op.batch.data_class == RetentionClass::kTurns) {
     Statement& keep = writer_.keep_retired_turn_events;

@@ -231,6 +231,14 @@ UPDATE sqlite_sequence
 INSERT INTO store_marks (name, value)
   VALUES ('turns_logged_from', (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'));
 )sql"},
+    // Relayed turns (agent.turn) and rating comments copy what users and agents wrote; the
+    // retention job strips the copies by the turns' period. Like the notes, the partial index
+    // holds only those still to strip.
+    {11, "index of texts copied into events", R"sql(
+CREATE INDEX events_with_text ON events (created_at_ms)
+  WHERE (type = 'agent.turn' AND json_type(data_json, '$.redacted') IS NULL)
+     OR (type = 'handover.rated' AND json_extract(data_json, '$.comment') <> '');
+)sql"},
 };
 
 constexpr bool versions_are_consecutive() {

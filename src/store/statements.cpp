@@ -139,6 +139,17 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "OR (e.type = 'agent.unassigned' AND json_extract(e.data_json, '$.note') <> '')) "
      "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
      "ORDER BY e.created_at_ms LIMIT ?2)"},
+    {&WriterStatements::strip_event_texts,
+     "UPDATE events SET data_json = CASE WHEN type = 'agent.turn' "
+     "THEN json_set(json_remove(data_json, '$.turn.actions', '$.turn.bot', '$.turn.metadata'), "
+     "'$.turn.text', '', '$.redacted', json('true')) "
+     "ELSE json_set(data_json, '$.comment', '') END "
+     "WHERE id IN (SELECT e.id FROM events AS e "
+     "LEFT JOIN conversations AS c ON c.pk = e.conversation "
+     "WHERE ((e.type = 'agent.turn' AND json_type(e.data_json, '$.redacted') IS NULL) "
+     "OR (e.type = 'handover.rated' AND json_extract(e.data_json, '$.comment') <> '')) "
+     "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
+     "ORDER BY e.created_at_ms LIMIT ?2)"},
     {&WriterStatements::retire_events,
      "DELETE FROM events WHERE id IN (SELECT e.id FROM events AS e "
      "LEFT JOIN conversations AS c ON c.pk = e.conversation WHERE e.created_at_ms < ?1 "

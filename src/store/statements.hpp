@@ -55,6 +55,7 @@ struct WriterStatements {
   Statement retire_conversations;  // -> public id of each deleted conversation
   Statement strip_snapshots;
   Statement strip_notes;
+  Statement strip_event_texts;
   Statement retire_events;
   Statement retire_audit;
   Statement freelist_count;  // -> free pages in the file

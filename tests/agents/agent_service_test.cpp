@@ -168,10 +168,11 @@ class AgentServiceTest : public ::testing::Test {
     service_->on_message(base, frame.dump());
   }
 
-  std::string create_conversation() {
+  std::string create_conversation(const std::string& customer = "") {
     store::ConversationRecord record;
     record.id = "c_" + std::to_string(++next_conversation_);
     record.language = "de";
+    record.customer_id = customer;
     auto created = wait<store::ConversationRecord>(
         [&](auto done) { store_->create_conversation(record, std::move(done)); });
     EXPECT_TRUE(created);
@@ -186,6 +187,23 @@ class AgentServiceTest : public ::testing::Test {
         [&](auto done) { service_->escalate(e, std::move(done)); });
   }
   std::string state_of(const std::string& id) { return store_->get_conversation(id)->state; }
+  // The access audit of `conv` once every write submitted so far has committed.
+  std::vector<store::AuditRecord> audit_of(const std::string& conv) {
+    auto barrier = wait<std::vector<store::EventRecord>>(
+        [&](auto done) { store_->append_events({}, std::move(done)); });
+    EXPECT_TRUE(barrier);
+    store::AuditQuery query;
+    query.conversation_id = conv;
+    auto records = store_->list_audit(query);
+    EXPECT_TRUE(records) << records.status().to_string();
+    return records ? *records : std::vector<store::AuditRecord>{};
+  }
+  // "action/reason/actor" of each record, in order.
+  static std::vector<std::string> audit_lines(const std::vector<store::AuditRecord>& records) {
+    std::vector<std::string> lines;
+    for (const auto& r : records) lines.push_back(r.action + "/" + r.reason + "/" + r.actor_id);
+    return lines;
+  }
 
   // Stores a turn of `role` and tells the service, as the API does after the commit.
   store::TurnRecord post(const std::string& conv, const std::string& text,
@@ -814,6 +832,58 @@ TEST_F(AgentServiceTest, OnlyTheOfferedOrAssignedAgentGetsTheSnapshotFrame) {
   EXPECT_EQ((*refused)["code"], "not_assigned");
   EXPECT_EQ((*refused)["message"].get<std::string>().rfind("not_assigned: ", 0), 0u);
   EXPECT_EQ((*while_assigned)["snapshot"], (*while_offered)["snapshot"]);
+}
+
+TEST_F(AgentServiceTest, WhatAnAgentIsSentUnaskedIsAuditedOncePerKind) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation("cust-1");
+  ASSERT_TRUE(escalate(conv));
+  post(conv, "while waiting");
+
+  ASSERT_EQ(caught_up(accept_next(ana)).size(), 1u);
+  post(conv, "first");
+  post(conv, "second");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  ASSERT_TRUE(ana->next("turn").has_value());
+  auto resumed = connect("hat_ana", {{"resume_after", 0}});
+  ASSERT_TRUE(resumed->next("ack").has_value());
+  const auto records = audit_of(conv);
+
+  EXPECT_EQ(
+      audit_lines(records),
+      (std::vector<std::string>{"offer.sent/offered/ana", "turns.caught_up/assigned/ana",
+                                "turns.relayed/assigned/ana", "events.replayed/resumed/ana"}));
+  for (const auto& r : records) {
+    EXPECT_EQ(r.actor_kind, "agent");
+    EXPECT_EQ(r.customer_id, "cust-1");
+  }
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(json::parse(records[1].data_json)["turns"], 1);
+}
+
+TEST_F(AgentServiceTest, EachNewAssignmentIsAuditedAgainWhenTurnsAreRelayed) {
+  auto ana = connect(add_agent("ana"));
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(hand_to(ana, conv));
+  post(conv, "to ana");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  auto ben = connect(add_agent("ben"));
+  say(ana, {{"type", "transfer"}, {"conversation_id", conv}, {"queue", "general"}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+
+  ASSERT_EQ(caught_up(accept_next(ben)), std::vector<std::string>{"to ana"});
+  post(conv, "to ben");
+  post(conv, "to ben again");
+  ASSERT_TRUE(ben->next("turn").has_value());
+  ASSERT_TRUE(ben->next("turn").has_value());
+
+  std::vector<std::string> relays;
+  for (const auto& line : audit_lines(audit_of(conv))) {
+    if (line.starts_with("turns.")) relays.push_back(line);
+  }
+  EXPECT_EQ(relays,
+            (std::vector<std::string>{"turns.relayed/assigned/ana", "turns.caught_up/assigned/ben",
+                                      "turns.relayed/assigned/ben"}));
 }
 
 TEST_F(AgentServiceTest, EscalationSnapshotIsTheOneStoredWithTheLatestEscalation) {

@@ -315,6 +315,36 @@ TEST_F(MessagesTest, AChoiceNotOfferedIsRefused) {
   EXPECT_EQ(post_json(conv, "choice", {{"choice", "keep_waiting"}}).status, 200);
 }
 
+// A queue nobody works holds the conversation (and its erasure) until the team ends the wait.
+TEST_F(MessagesTest, AnAdminEndsAWaitWithItsOfferAndTheUserIsToldTheBotCarriesOn) {
+  auto ana = agent({"ana"});
+  const std::string conv = escalate("general", 0, "en");
+  auto offer = ana->read_type("offer");
+  ASSERT_TRUE(offer.has_value());
+  const std::string target = "/v1/admin/conversations/" + conv + "/end-wait";
+
+  auto by_bot = call("POST", target, {}, kBotKey);
+  auto ended = call("POST", target, {}, kAdminKey);
+  auto revoked = ana->read_type("offer_revoked");
+  auto again = call("POST", target, {}, kAdminKey);
+  auto unknown = call("POST", "/v1/admin/conversations/c_unknown/end-wait", {}, kAdminKey);
+
+  EXPECT_EQ(by_bot.status, 403);
+  ASSERT_EQ(ended.status, 200) << ended.body;
+  EXPECT_EQ(ended.json(), json({{"conversation_id", conv}, {"state", "bot"}}));
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ((*revoked)["offer_id"], (*offer)["offer_id"]);
+  EXPECT_EQ((*revoked)["reason"], "cancelled");
+  EXPECT_EQ(state_of(conv), "bot");
+  EXPECT_EQ(wait_for_message(conv, "no_agent.stay_with_bot").value("text", ""),
+            "Nobody is available right now. The digital assistant will keep helping you as well "
+            "as it can.");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.header("content-type"), "application/problem+json");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.header("content-type"), "application/problem+json");
+}
+
 TEST_F(MessagesTest, WhenTheOnlyAgentOnlineDeclinesTheUserIsToldNoneCanTakeItNow) {
   auto ana = agent({"ana"});
   const std::string conv = escalate("general", 0, "en");

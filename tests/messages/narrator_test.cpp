@@ -133,5 +133,14 @@ TEST_F(NarratorTest, AUserWhoseAgentIsLostReadsThatFirstAndNoPlaceFromTheEarlier
                                       "handover.requeued", "handover.waiting"}));
 }
 
+TEST_F(NarratorTest, AUserWhoseWaitAnAdminEndedIsToldTheBotCarriesOn) {
+  stored("handover.escalated", {{"queue", "general"}, {"reasons", {{"source", "api"}}}});
+  stored("routing.cancelled",
+         {{"at_ms", clock_.now_ms()}, {"data", {{"reason", "ended_by_admin"}}}});
+
+  EXPECT_EQ(poster_.keys(),
+            (std::vector<std::string>{"handover.announce", "no_agent.stay_with_bot"}));
+}
+
 }  // namespace
 }  // namespace handover::messages

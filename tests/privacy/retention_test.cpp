@@ -128,6 +128,32 @@ TEST_F(RetentionJobTest, KeepsClassesWithoutAPeriodAndTellsWhichConversationsWen
   EXPECT_TRUE(store_->get_conversation("c_new").is_ok());
 }
 
+TEST_F(RetentionJobTest, TextsCopiedIntoEventsGoByTheTurnsPeriodNotTheEvents) {
+  config_.events_s = 365 * 86400;
+  create("c_old");
+  store::EventRecord relayed;
+  relayed.conversation_id = "c_old";
+  relayed.agent_id = "a_1";
+  relayed.type = "agent.turn";
+  relayed.data_json = R"({"conversation_id":"c_old","turn":{"seq":1,"text":"Herr X"}})";
+  ASSERT_TRUE(wait<std::vector<store::EventRecord>>([&](auto done) {
+                store_->append_events({relayed}, std::move(done));
+              }).is_ok());
+  clock_.advance_ms(31 * kDayMs);
+  RetentionJob job(*store_, config_, clock_, registry_);
+
+  RetentionReport report = job.run_once();
+
+  ASSERT_TRUE(report.status.is_ok()) << report.status.to_string();
+  EXPECT_EQ(report.rows.at("event_texts"), 1);
+  store::EventQuery query;
+  query.conversation_id = "c_old";
+  auto events = store_->list_events(query);
+  ASSERT_TRUE(events.is_ok());
+  ASSERT_EQ(events->size(), 1u) << "the event stays for the events' period";
+  EXPECT_EQ(events->at(0).data_json.find("Herr X"), std::string::npos);
+}
+
 TEST_F(RetentionJobTest, StopEndsARunAfterTheBatchInFlight) {
   create("c_old");
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(turn("c_old", "old " + std::to_string(i)).is_ok());

@@ -1364,7 +1364,7 @@ TEST_F(SchemaUpgradeTest, InsertingAnEventBuildsNoTemporaryTable) {
       "INSERT INTO events (conversation, agent_id, type, data_json, created_at_ms) "
       "VALUES (1, NULL, 'turn.created', '{}', 5)");
   ASSERT_FALSE(program.empty());
-  EXPECT_EQ(std::count(program.begin(), program.end(), "IdxInsert"), 5)
+  EXPECT_EQ(std::count(program.begin(), program.end(), "IdxInsert"), 6)
       << "one entry per index of events";
   EXPECT_EQ(std::count(program.begin(), program.end(), "OpenEphemeral"), 0);
 }
@@ -1474,7 +1474,8 @@ TEST_F(SchemaUpgradeTest, ReadsFormatOneRowsOfAVersionEightDatabaseAndPacksNewOn
   open_store();
 
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "10");
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
   EXPECT_EQ(raw.query("SELECT value FROM store_marks WHERE name = 'evaluations_packed_as_format'"),
             "2");
   AppendTurnRequest request = turn_request("c_old", "noch da?");
@@ -1510,7 +1511,8 @@ TEST_F(SchemaUpgradeTest, KeepsTheTurnCreatedRowsOfAVersionNineFileAndLogsNewTur
   open_store();
 
   RawDb raw(options_.path);
-  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"), "10");
+  EXPECT_EQ(raw.query("SELECT max(version) FROM schema_migrations"),
+            std::to_string(kSchemaVersion));
   EXPECT_EQ(raw.query("SELECT value FROM store_marks WHERE name = 'turns_logged_from'"), "4");
   Result<AppendTurnOutcome> appended = append(turn_request("c_old", "and now?"));
   ASSERT_TRUE(appended.is_ok()) << appended.status().to_string();

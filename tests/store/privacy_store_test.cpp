@@ -355,6 +355,41 @@ TEST_F(PrivacyStoreTest, StripsOldSnapshotsAndNotesOnceAndKeepsTheEvents) {
             "general");
 }
 
+// Relayed turns and rating comments copy what users and agents wrote into the event log; the
+// copies go by the turns' period, not the events' much longer one.
+TEST_F(PrivacyStoreTest, StripsTextsCopiedIntoEventsOnceAndKeepsTheEvents) {
+  create("c_1");
+  create("c_busy");
+  const std::string relayed =
+      R"({"conversation_id":"c_1","turn":{"actions":[{"type":"link"}],"created_at":"x",)"
+      R"("id":null,"metadata":{"order":"A-1"},"role":"user","seq":1,"text":"Herr X hier"}})";
+  event("c_1", "agent.turn", relayed, "a_1");
+  event("c_1", "handover.rated", R"({"rating":5,"comment":"Danke, Herr X","agent_id":"a_1"})");
+  event("c_busy", "agent.turn", R"({"conversation_id":"c_busy","turn":{"text":"Frau Y"}})", "a_1");
+  set_state("c_busy", "agent");
+  clock_.advance_ms(10 * kSecond);
+  const std::int64_t cutoff = clock_.now_ms();
+  event("c_1", "agent.turn", R"({"conversation_id":"c_1","turn":{"text":"neu"}})", "a_1");
+
+  EXPECT_EQ(retire(RetentionClass::kEventTexts, cutoff, 1), 1);
+  EXPECT_EQ(retire(RetentionClass::kEventTexts, cutoff), 1);
+  EXPECT_EQ(retire(RetentionClass::kEventTexts, cutoff), 0);
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events"), "4");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events WHERE data_json LIKE '%Herr X%'"), "0");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events WHERE data_json LIKE '%A-1%'"), "0");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events WHERE data_json LIKE '%Frau Y%'"), "1");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events WHERE data_json LIKE '%neu%'"), "1");
+  EXPECT_EQ(raw.query("SELECT json_extract(data_json, '$.rating') FROM events "
+                      "WHERE type = 'handover.rated'"),
+            "5");
+  EXPECT_EQ(raw.query("SELECT json_extract(data_json, '$.turn.seq') || ' ' || "
+                      "json_extract(data_json, '$.redacted') FROM events "
+                      "WHERE type = 'agent.turn' ORDER BY id LIMIT 1"),
+            "1 1");
+}
+
 TEST_F(PrivacyStoreTest, RetiresEventsOfIdleConversationsAndOldAgentEventsOnly) {
   create("c_idle");
   create("c_active");

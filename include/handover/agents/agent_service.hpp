@@ -34,6 +34,10 @@ inline constexpr const char* kStateBot = "bot";
 inline constexpr const char* kStateQueued = "queued";
 inline constexpr const char* kStateAgent = "agent";
 
+// The reason of a wait an admin ended (POST /v1/admin/conversations/{id}/end-wait), in the
+// routing "cancelled" event; the user is told that the bot carries on.
+inline constexpr const char* kWaitEndedByAdmin = "ended_by_admin";
+
 // The WebSocket protocol version spoken at /v1/agents/ws.
 inline constexpr int kProtocolVersion = 1;
 
@@ -158,9 +162,9 @@ class AgentService final : public http::WebSocketHandler {
   // Replaces the position listener (empty removes it). Set before traffic.
   void set_position_listener(PositionListener listener);
 
-  // The user gives up waiting (or goes back to the bot): the conversation leaves its queue
-  // and returns to state "bot", with a routing "cancelled" event carrying `reason`. `done`
-  // gets Conflict when it is not waiting (already with an agent, or with the bot).
+  // The user (or an admin) ends the wait: the conversation leaves its queue and returns to
+  // state "bot", with a routing "cancelled" event carrying `reason`. `done` gets Conflict
+  // when it is not waiting (already with an agent, or with the bot).
   void cancel_waiting(const std::string& conversation_id, const std::string& reason,
                       std::function<void(Status)> done);
   // Why `agent_id` may read the conversation right now: it is assigned to it, or it holds an

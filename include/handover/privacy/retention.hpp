@@ -30,8 +30,9 @@ namespace handover::privacy {
 
 // What one run did.
 struct RetentionReport {
-  // Rows deleted or stripped per class: "turns", "conversations", "snapshots", "feedback",
-  // "events", "access_log". Classes kept forever are absent.
+  // Rows deleted or stripped per class: "turns", "event_texts" (by the turns' period),
+  // "conversations", "snapshots", "feedback", "events", "access_log". Classes kept forever
+  // are absent.
   std::map<std::string, std::int64_t> rows;
   std::vector<std::string> deleted_conversations;  // ids, for in-memory state to forget
   std::int64_t pages_reclaimed = 0;

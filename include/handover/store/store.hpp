@@ -281,6 +281,11 @@ enum class RetentionClass {
   kFeedback,       // agents' free-text notes in routing and agent.unassigned events, blanked
   kEvents,         // events older than the cutoff of conversations idle since before it
   kAccessLog,      // audit records older than the cutoff
+  // What users and agents wrote, copied into events created before the cutoff, stripped in
+  // place: the turn of agent.turn (text blanked; actions, bot data and metadata removed;
+  // "redacted": true added) and the comment of handover.rated (blanked). Meant to run with
+  // the turns' cutoff, so the copies go with the turns.
+  kEventTexts,
 };
 
 // One batch of the retention job. Conversations not in state "bot" (waiting for or held by a
