@@ -34,9 +34,9 @@ struct LastResolution {
   json rating;  // the stored rating, with its event id, when rated
 };
 
-// Conversations whose rating is being stored: a second request meanwhile is refused, so
-// one resolution gets one rating even when requests race.
-class RatingsInFlight {
+// Conversations with an answer of the user being checked and stored: a second request
+// meanwhile is refused, so two racing requests cannot both pass the check of what is stored.
+class AnswersInFlight {
  public:
   bool begin(const std::string& conversation) {
     std::lock_guard lock(mu_);
@@ -52,8 +52,15 @@ class RatingsInFlight {
   std::set<std::string> ids_;
 };
 
-RatingsInFlight& ratings_in_flight() {
-  static RatingsInFlight in_flight;
+// One resolution gets one rating.
+AnswersInFlight& ratings_in_flight() {
+  static AnswersInFlight in_flight;
+  return in_flight;
+}
+
+// One wait gets one answer: contact details left twice would be called back twice.
+AnswersInFlight& choices_in_flight() {
+  static AnswersInFlight in_flight;
   return in_flight;
 }
 
@@ -165,6 +172,42 @@ json read_contact(Validator& v, const json& body) {
   return contact;
 }
 
+// Checks that the user was offered `choice` and records it: contact details, a wish to keep
+// waiting, or the end of the wait. `respond` is called once.
+void record_open_choice(ApiContext& ctx, const store::ConversationRecord& conv,
+                        const std::string& choice, json contact, const http::Responder& respond) {
+  auto open = offered_choices(ctx.store, conv.id);
+  if (!open) return respond(store_problem(open.status()));
+  if (!open->contains(choice)) {
+    return respond(state_conflict("the user of conversation " + conv.id +
+                                  " was not offered the choice '" + choice + "'"));
+  }
+  // Contact details left with the bot (the queue's ask_contact path): there is no wait to end.
+  if (conv.state == agents::kStateBot) {
+    return record_choice(ctx, conv, choice, std::move(contact), respond);
+  }
+  if (choice == "keep_waiting") return record_choice(ctx, conv, choice, {}, respond);
+  auto cancel = [&ctx, respond, choice, id = conv.id] {
+    // Leaving contact details or going back both end the wait; the reason tells the user
+    // (and the analytics) which.
+    ctx.agents->cancel_waiting(id, choice, [respond, choice](Status status) {
+      if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
+      if (!status.is_ok()) return respond(store_problem(status));
+      respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));
+    });
+  };
+  if (choice == "back_to_bot") return cancel();
+  // The contact details are stored first: the wait ends only once they are safe.
+  store::EventRecord event;
+  event.conversation_id = conv.id;
+  event.type = "handover.choice";
+  event.data_json = json{{"choice", choice}, {"contact", contact}}.dump();
+  ctx.store.append_events({std::move(event)}, [respond, cancel](auto stored) {
+    if (!stored) return respond(store_problem(stored.status()));
+    cancel();
+  });
+}
+
 }  // namespace
 
 void post_choice(ApiContext& ctx, Call& call, http::Responder respond) {
@@ -192,33 +235,15 @@ void post_choice(ApiContext& ctx, Call& call, http::Responder respond) {
     return respond(state_conflict("conversation " + conv->id + " is in state '" + conv->state +
                                   "'; the choice is for a conversation waiting in a queue"));
   }
-  auto open = offered_choices(ctx.store, conv->id);
-  if (!open) return respond(store_problem(open.status()));
-  if (!open->contains(choice)) {
-    return respond(state_conflict("the user of conversation " + conv->id +
-                                  " was not offered the choice '" + choice + "'"));
+  // Held from reading the offered choices until the answer is stored and the wait ended.
+  if (!choices_in_flight().begin(conv->id)) {
+    return respond(state_conflict("a choice of conversation " + conv->id + " is being stored"));
   }
-  if (contact_from_bot) return record_choice(ctx, *conv, choice, std::move(contact), respond);
-  if (choice == "keep_waiting") return record_choice(ctx, *conv, choice, {}, respond);
-  auto cancel = [&ctx, respond, choice, id = conv->id] {
-    // Leaving contact details or going back both end the wait; the reason tells the user
-    // (and the analytics) which.
-    ctx.agents->cancel_waiting(id, choice, [respond, choice](Status status) {
-      if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
-      if (!status.is_ok()) return respond(store_problem(status));
-      respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));
-    });
+  http::Responder respond_once = [id = conv->id, respond](http::Response r) {
+    choices_in_flight().end(id);
+    respond(std::move(r));
   };
-  if (choice == "back_to_bot") return cancel();
-  // The contact details are stored first: the wait ends only once they are safe.
-  store::EventRecord event;
-  event.conversation_id = conv->id;
-  event.type = "handover.choice";
-  event.data_json = json{{"choice", choice}, {"contact", contact}}.dump();
-  ctx.store.append_events({std::move(event)}, [respond, cancel](auto stored) {
-    if (!stored) return respond(store_problem(stored.status()));
-    cancel();
-  });
+  record_open_choice(ctx, *conv, choice, std::move(contact), respond_once);
 }
 
 void post_rating(ApiContext& ctx, Call& call, http::Responder respond) {

@@ -2,8 +2,11 @@
 // and English, the queue place as the queue moves, the choices while waiting and the rating.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -12,6 +15,33 @@
 
 namespace handover::testing {
 namespace {
+
+// Holds the database's write lock from outside the server: its reads go on, its writes wait
+// (up to the store's busy timeout, five seconds).
+class WriteLock {
+ public:
+  explicit WriteLock(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) return;
+    sqlite3_busy_timeout(db_, 5000);
+    held_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~WriteLock() {
+    release();
+    sqlite3_close(db_);
+  }
+  WriteLock(const WriteLock&) = delete;
+  WriteLock& operator=(const WriteLock&) = delete;
+
+  bool held() const { return held_; }
+  void release() {
+    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    held_ = false;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool held_ = false;
+};
 
 class MessagesTest : public AgentsFixture {
  protected:
@@ -36,6 +66,26 @@ class MessagesTest : public AgentsFixture {
   HttpResponse post_json(const std::string& conversation, const std::string& what,
                          const json& body) {
     return call("POST", "/v1/conversations/" + conversation + "/" + what, body.dump());
+  }
+
+  // How many events of `type` the conversation has, read from the database itself.
+  int stored_events(const std::string& conversation, const std::string& type) {
+    sqlite3* db = nullptr;
+    int count = -1;
+    if (sqlite3_open_v2(server_->db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_stmt* stmt = nullptr;
+      sqlite3_prepare_v2(db,
+                         "SELECT count(*) FROM events JOIN conversations ON conversation = pk "
+                         "WHERE public_id = ? AND type = ?",
+                         -1, &stmt, nullptr);
+      sqlite3_bind_text(stmt, 1, conversation.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(stmt, 2, type.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(stmt) == SQLITE_ROW) count = sqlite3_column_int(stmt, 0);
+      sqlite3_finalize(stmt);
+    }
+    sqlite3_close(db);
+    return count;
   }
 };
 
@@ -401,6 +451,35 @@ TEST_F(MessagesTest, LeavingContactDetailsEndsTheWaitWithThanks) {
   auto choice = stream.next_of("handover.choice");
   ASSERT_TRUE(choice.has_value());
   EXPECT_EQ(choice->data["data"]["contact"]["email"], "max@example.com");
+}
+
+TEST_F(MessagesTest, ContactDetailsSentTwiceAtOnceAreRecordedOnce) {
+  const std::string conv = escalate("general", 0, "en");
+  wait_for_message(conv, "no_agent.online_none");
+  const json contact = {{"choice", "leave_contact"}, {"contact", {{"email", "max@example.com"}}}};
+  WriteLock lock(server_->db_path());
+  ASSERT_TRUE(lock.held());
+
+  // Neither choice can be stored while the lock is held, so both requests read the choices
+  // offered before either is recorded: only a guard between them can refuse one. The one
+  // refused is answered at once; without a guard neither is until the lock goes.
+  auto first = std::async(std::launch::async, [&] { return post_json(conv, "choice", contact); });
+  auto second = std::async(std::launch::async, [&] { return post_json(conv, "choice", contact); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline &&
+         first.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready &&
+         second.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
+  }
+  lock.release();
+  std::vector<HttpResponse> answers = {first.get(), second.get()};
+  std::sort(answers.begin(), answers.end(),
+            [](const HttpResponse& a, const HttpResponse& b) { return a.status < b.status; });
+
+  EXPECT_EQ(answers[0].status, 200) << answers[0].body;
+  EXPECT_EQ(answers[1].status, 409) << answers[1].body;
+  EXPECT_EQ(answers[1].json().value("type", ""), "/problems/conversation-state");
+  EXPECT_EQ(stored_events(conv, "handover.choice"), 1);
+  EXPECT_EQ(state_of(conv), "bot");
 }
 
 TEST_F(MessagesTest, RatingsAreValidated) {
