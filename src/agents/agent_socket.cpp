@@ -114,7 +114,7 @@ void AgentService::Impl::deliver(const std::vector<store::EventRecord>& events) 
     if (event.agent_id.empty() || !is_agent_event(event.type)) continue;
     const auto frame = event_frame(
         event, event.type == kEventOffer ? snapshot_of(event.conversation_id) : nullptr);
-    send_event(event.agent_id, event.id, frame);
+    send_event(event, frame);
     if (event.type != kEventOffer) continue;
     offers_sent.inc();
     std::lock_guard lock(conn_mu);
@@ -195,11 +195,14 @@ void AgentService::Impl::write_delivery_audit(std::vector<DeliveryAudit> audits)
   }
 }
 
-void AgentService::Impl::send_event(const std::string& agent, std::int64_t seq,
+void AgentService::Impl::send_event(const store::EventRecord& event,
                                     const std::shared_ptr<const std::string>& frame) {
+  const std::string& agent = event.agent_id;
+  const std::int64_t seq = event.id;
   std::lock_guard lock(conn_mu);
   auto& newest = last_seq[agent];
   newest = std::max(newest, seq);
+  if (auto stream = streams.find(agent); stream != streams.end()) stream->second.apply(event);
   auto ids = sessions_of.find(agent);
   if (ids == sessions_of.end()) return;
   for (std::uint64_t id : ids->second) {
@@ -214,26 +217,35 @@ void AgentService::Impl::send_event(const std::string& agent, std::int64_t seq,
   }
 }
 
-// The newest agent-directed event of `agent`, read from the store the first time.
-std::int64_t AgentService::Impl::last_seq_of(const std::string& agent) {
+// Reads the agent's whole stream once; from then on send_event() keeps it up to date. An
+// event delivered while the read runs shows in last_seq: the read then goes on until it has
+// every event delivered so far, so none is missed or applied twice.
+Result<std::int64_t> AgentService::Impl::load_stream(const std::string& agent) {
   {
     std::lock_guard lock(conn_mu);
-    auto it = last_seq.find(agent);
-    if (it != last_seq.end()) return it->second;
+    if (streams.contains(agent)) return last_seq[agent];
   }
+  AgentStream stream;
   store::EventQuery query;
   query.agent_id = agent;
   query.limit = kPage;
   for (;;) {
     auto page = store.list_events(query);
-    if (!page || page->empty()) break;
-    query.after_id = page->back().id;
-    if (page->size() < kPage) break;
+    if (!page) return page.status();
+    for (const auto& event : *page) {
+      if (is_agent_event(event.type)) stream.apply(event);
+    }
+    if (!page->empty()) query.after_id = page->back().id;
+    if (page->size() == kPage) continue;
+    std::lock_guard lock(conn_mu);
+    auto& newest = last_seq[agent];
+    if (!streams.contains(agent)) {
+      if (newest > query.after_id) continue;
+      streams.emplace(agent, std::move(stream));
+    }
+    newest = std::max(newest, query.after_id);
+    return newest;
   }
-  std::lock_guard lock(conn_mu);
-  auto& newest = last_seq[agent];
-  newest = std::max(newest, query.after_id);
-  return newest;
 }
 
 // Replays what the session missed after `resume_after` (if given), then sends what was held
@@ -241,22 +253,65 @@ std::int64_t AgentService::Impl::last_seq_of(const std::string& agent) {
 // kReplayPart events, each after the connection wrote the one before: all at once, a long one
 // would overflow the connection's send queue and close it.
 bool AgentService::Impl::go_live(std::uint64_t connection_id,
-                                 std::optional<std::int64_t> resume_after) {
+                                 std::optional<std::int64_t> resume_after, bool want_state) {
+  bool state = false;
   {
     std::lock_guard lock(conn_mu);
     auto it = sessions.find(connection_id);
     if (it == sessions.end() || it->second.live || it->second.replaying) return false;
-    if (resume_after) {
+    // A seq above the newest stored one was handed out by another database (a reset, a
+    // restore from an older backup): nothing can be replayed after it.
+    state = want_state && (!resume_after || *resume_after > last_seq[it->second.agent_id]);
+    if (resume_after || state) it->second.replaying = true;
+    if (resume_after && !state) {
       it->second.last_sent = std::min(it->second.last_sent, *resume_after);
-      it->second.replaying = true;
     }
   }
-  if (resume_after) {
+  if (state) {
+    send_state(connection_id);
+    finish_live(connection_id);
+  } else if (resume_after) {
     replay_part(connection_id, *resume_after);
   } else {
     finish_live(connection_id);
   }
   return true;
+}
+
+// The state is taken under conn_mu together with the seq it covers; the session is not live
+// yet, so every later event waits in `pending` and follows the state frame.
+void AgentService::Impl::send_state(std::uint64_t connection_id) {
+  std::shared_ptr<http::WebSocketConnection> connection;
+  std::int64_t through = 0;
+  std::vector<store::EventRecord> offers;
+  std::vector<std::shared_ptr<const std::string>> offer_snapshots;
+  std::vector<store::EventRecord> held;
+  {
+    std::lock_guard lock(conn_mu);
+    auto it = sessions.find(connection_id);
+    if (it == sessions.end()) return;
+    Session& session = it->second;
+    connection = session.connection;
+    through = last_seq[session.agent_id];
+    if (auto stream = streams.find(session.agent_id); stream != streams.end()) {
+      offers = stream->second.open_offers();
+      held = stream->second.assignments();
+    }
+    for (const auto& offer : offers) {
+      auto snapshot = snapshots.find(offer.conversation_id);
+      offer_snapshots.push_back(snapshot == snapshots.end() ? nullptr : snapshot->second);
+    }
+    session.last_sent = through;
+  }
+  std::vector<std::string> offer_frames;
+  for (std::size_t i = 0; i < offers.size(); ++i) {
+    offer_frames.push_back(*event_frame(offers[i], offer_snapshots[i]));
+  }
+  std::vector<std::string> assigned_frames;
+  for (const auto& assignment : held) {
+    assigned_frames.push_back(*event_frame(assignment, nullptr));
+  }
+  send(connection, state_frame(through, offer_frames, assigned_frames));
 }
 
 void AgentService::Impl::replay_part(std::uint64_t connection_id, std::int64_t after_id) {
@@ -375,20 +430,26 @@ Result<store::AgentRecord> AgentService::Impl::authenticate(const http::Request&
 
 std::optional<http::Response> AgentService::on_upgrade(const http::Request& request) {
   auto agent = impl_->authenticate(request);
-  if (agent) return std::nullopt;
-  switch (agent.status().code()) {
+  // The welcome needs the agent's stream: a store that cannot read it refuses the upgrade.
+  Status status = agent.status();
+  if (agent) {
+    auto stream = impl_->load_stream(agent->id);
+    if (stream) return std::nullopt;
+    status = stream.status();
+  }
+  switch (status.code()) {
     case StatusCode::kUnauthenticated: {
       auto r = http::problem(401, "unauthenticated", "Unauthenticated",
-                             agent.status().message() +
+                             status.message() +
                                  ": send 'Authorization: Bearer <agent token>' or "
                                  "?access_token=<agent token>");
       r.set_header("WWW-Authenticate", "Bearer");
       return r;
     }
     case StatusCode::kPermissionDenied:
-      return http::problem(403, "agent-disabled", "Agent disabled", agent.status().message());
+      return http::problem(403, "agent-disabled", "Agent disabled", status.message());
     default: {
-      auto r = http::problem(503, "unavailable", "Service unavailable", agent.status().message());
+      auto r = http::problem(503, "unavailable", "Service unavailable", status.message());
       r.set_header("Retry-After", "1");
       return r;
     }
@@ -447,12 +508,20 @@ void AgentService::on_open(const std::shared_ptr<http::WebSocketConnection>& con
   }
   // The timer releases the held events if no first frame comes.
   s.with_router([&] { s.notify_timer_locked(); });
-  const std::int64_t last = s.last_seq_of(agent->id);
+  // Read after the session is registered: what is delivered meanwhile waits in `pending`.
+  const auto last = s.load_stream(agent->id);
+  if (!last) {
+    s.detach(connection->id());
+    spdlog::warn("agent connection refused agent={} conn={}: {}", agent->id, connection->id(),
+                 last.status().message());
+    connection->close(1011, "the agent's events cannot be read");
+    return;
+  }
   {
     std::lock_guard lock(s.conn_mu);
-    s.sessions.at(connection->id()).last_sent = last;
+    s.sessions.at(connection->id()).last_sent = *last;
   }
-  connection->send(welcome_frame(*agent, last));
+  connection->send(welcome_frame(*agent, *last));
   spdlog::debug("agent connection open agent={} conn={} remote={}", agent->id, connection->id(),
                 connection->remote());
   s.agent_arrived(*agent);
@@ -527,15 +596,17 @@ void AgentService::on_message(const std::shared_ptr<http::WebSocketConnection>& 
   const std::optional<bool> noted = s.note_frame(connection->id(), agent);
   if (!noted) return;
   const bool first = *noted;
-  const bool resume = first && !parsed.error && parsed.frame.type == FrameType::kHello;
+  const bool hello = !parsed.error && parsed.frame.type == FrameType::kHello;
+  const bool resume = first && hello;
   // False when the hello wait had already released the session: too late to replay in order.
   const bool in_time =
-      first && s.go_live(connection->id(), resume ? parsed.frame.resume_after : std::nullopt);
-  if (!in_time && !parsed.error && parsed.frame.type == FrameType::kHello &&
-      parsed.frame.resume_after) {
+      first && s.go_live(connection->id(), resume ? parsed.frame.resume_after : std::nullopt,
+                         resume && parsed.frame.want_state);
+  if (!in_time && hello && (parsed.frame.resume_after || parsed.frame.want_state)) {
     s.frame_errors.inc();
     return connection->send(error_frame(parsed.frame.ref, "resume_too_late",
-                                        "resume_after is honoured in the first frame only"));
+                                        "resume_after and state are honoured in the first "
+                                        "frame only"));
   }
   if (parsed.error) {
     s.frame_errors.inc();

@@ -126,6 +126,17 @@ class Fields {
     return value;
   }
 
+  // A JSON true or false.
+  std::optional<bool> boolean(const char* key) {
+    auto it = object_.find(key);
+    if (it == object_.end()) return std::nullopt;
+    if (!it->is_boolean()) {
+      fail(std::string("/") + key, "expected true or false");
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+
   const json& object() const { return object_; }
 
  private:
@@ -207,8 +218,9 @@ void read_feedback(Fields& f, ClientFrame& out) {
 void read_fields(Fields& f, ClientFrame& out) {
   switch (out.type) {
     case FrameType::kHello:
-      f.allow_only({"resume_after"});
+      f.allow_only({"resume_after", "state"});
       out.resume_after = f.integer("resume_after", false, 0, kMaxId);
+      out.want_state = f.boolean("state").value_or(false);
       return;
     case FrameType::kPresence: {
       f.allow_only({"status"});
@@ -369,6 +381,23 @@ std::shared_ptr<const std::string> welcome_frame(const store::AgentRecord& agent
                 {"agent", agent_json(agent)},
                 {"last_seq", last_seq}};
   return share(dump(frame));
+}
+
+std::shared_ptr<const std::string> state_frame(std::int64_t last_seq,
+                                               const std::vector<std::string>& offers,
+                                               const std::vector<std::string>& assigned) {
+  // The event frames are already JSON text (offers carry their snapshots verbatim).
+  auto join = [](const std::vector<std::string>& frames) {
+    std::string out = "[";
+    for (const auto& frame : frames) {
+      if (out.size() > 1) out += ',';
+      out += frame;
+    }
+    return out + "]";
+  };
+  std::string text = dump(json{{"type", "state"}, {"last_seq", last_seq}});
+  text = splice(std::move(text), "offers", join(offers));
+  return share(splice(std::move(text), "assigned", join(assigned)));
 }
 
 std::shared_ptr<const std::string> profile_frame(const store::AgentRecord& agent) {

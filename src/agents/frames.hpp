@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handover/routing/router.hpp"
 #include "handover/store/store.hpp"
@@ -54,6 +55,7 @@ struct ClientFrame {
   routing::Presence presence = routing::Presence::kOnline;
   routing::Feedback feedback;
   std::optional<std::int64_t> resume_after;  // hello
+  bool want_state = false;                   // hello "state"
 };
 
 struct FrameError {
@@ -90,6 +92,11 @@ std::shared_ptr<const std::string> event_frame(const store::EventRecord& event,
 
 std::shared_ptr<const std::string> welcome_frame(const store::AgentRecord& agent,
                                                  std::int64_t last_seq);
+// {"type":"state","last_seq","offers":[...],"assigned":[...]}: what the agent's stream leaves
+// open through last_seq, each item the text of its `offer` or `assigned` event frame.
+std::shared_ptr<const std::string> state_frame(std::int64_t last_seq,
+                                               const std::vector<std::string>& offers,
+                                               const std::vector<std::string>& assigned);
 // {"type":"profile","agent":{...}}: the agent's profile as in the welcome, after an admin
 // changed it. Not an event: no seq, never replayed.
 std::shared_ptr<const std::string> profile_frame(const store::AgentRecord& agent);

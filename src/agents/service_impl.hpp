@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agent_stream.hpp"
 #include "frames.hpp"
 #include "handover/agents/agent_service.hpp"
 #include "handover/metrics/registry.hpp"
@@ -145,12 +146,18 @@ struct AgentService::Impl {
   // The conversation's customer id, from memory while it is routed, else from the store.
   std::string customer_of(const std::string& conversation);
   bool has_session_locked(const std::string& agent) const;
-  void send_event(const std::string& agent, std::int64_t seq,
-                  const std::shared_ptr<const std::string>& frame);
+  void send_event(const store::EventRecord& event, const std::shared_ptr<const std::string>& frame);
   std::shared_ptr<const std::string> snapshot_of(const std::string& conversation) const;
-  std::int64_t last_seq_of(const std::string& agent);
-  // False when the session was already live (or is gone).
-  bool go_live(std::uint64_t connection_id, std::optional<std::int64_t> resume_after);
+  // Reads the agent's stream from the store the first time (streams), and returns the seq of
+  // its newest event; the store's error when it cannot be read.
+  Result<std::int64_t> load_stream(const std::string& agent);
+  // Starts sending events to the session: after a replay of those after `resume_after`, or,
+  // with `want_state`, after a state frame, unless it can replay from `resume_after`. False
+  // when the session was already live (or is gone).
+  bool go_live(std::uint64_t connection_id, std::optional<std::int64_t> resume_after,
+               bool want_state = false);
+  // Sends the session the state frame of its agent's stream; events after it follow.
+  void send_state(std::uint64_t connection_id);
   // Sends one part of a resume's replay, the events after `after_id`; the next part follows
   // once the connection has written this one, and the last ends in finish_live().
   void replay_part(std::uint64_t connection_id, std::int64_t after_id);
@@ -257,6 +264,8 @@ struct AgentService::Impl {
   // conversation -> agent whose relayed turns were audited during its current assignment.
   std::unordered_map<std::string, std::string> relay_audited;
   std::unordered_map<std::string, std::int64_t> last_seq;         // agent -> newest known event id
+  // Agents whose stream load_stream() has read; from then on every delivery is applied.
+  std::unordered_map<std::string, AgentStream> streams;
   std::unordered_map<std::string, std::int64_t> escalated_at_ns;  // for escalation_to_offer
 };
 

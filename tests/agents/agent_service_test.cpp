@@ -647,6 +647,97 @@ TEST_F(AgentServiceTest, AReplayFollowsADeclinedOfferWithItsEnd) {
   EXPECT_GT((*ended)["seq"], (*replayed)["seq"]);
 }
 
+TEST_F(AgentServiceTest, AStateFrameStandsInForTheReplayOfTheWholeStream) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string declined = create_conversation();
+  ASSERT_TRUE(escalate(declined));
+  auto first_offer = ana->next("offer");
+  ASSERT_TRUE(first_offer.has_value());
+  say(ana, {{"type", "decline"},
+            {"conversation_id", declined},
+            {"offer_id", (*first_offer)["offer_id"]}});
+  ASSERT_TRUE(ana->next("ack").has_value());
+  const std::string resolved = create_conversation();
+  ASSERT_TRUE(hand_to(ana, resolved));
+  say(ana,
+      {{"type", "resolve"}, {"conversation_id", resolved}, {"feedback", {{"justified", "yes"}}}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  const std::string held = create_conversation();
+  ASSERT_TRUE(hand_to(ana, held));
+  post(held, "still there?");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  const std::string offered = create_conversation();
+  ASSERT_TRUE(escalate(offered));
+  auto open_offer = ana->next("offer");
+  ASSERT_TRUE(open_offer.has_value());
+
+  // A second tab opens while the first stays connected, so the offer stays open.
+  auto tab = connect(token, {{"ref", "h"}, {"state", true}});
+  auto welcome = tab->next("welcome");
+  auto state = tab->next("state");
+  auto ack = tab->next("ack");
+
+  ASSERT_TRUE(welcome && state && ack);
+  EXPECT_EQ((*state)["last_seq"], (*welcome)["last_seq"]);
+  EXPECT_EQ((*ack)["last_seq"], (*state)["last_seq"]);
+  EXPECT_EQ((*ack)["ref"], "h");
+  EXPECT_EQ((*state)["offers"], json::array({*open_offer})) << "as the offer frame, snapshot too";
+  ASSERT_EQ((*state)["assigned"].size(), 1u);
+  EXPECT_EQ((*state)["assigned"][0]["type"], "assigned");
+  EXPECT_EQ((*state)["assigned"][0]["conversation_id"], held);
+  for (const auto& frame : tab->frames()) {
+    EXPECT_FALSE(frame.contains("seq")) << "nothing replayed: " << frame;
+  }
+}
+
+TEST_F(AgentServiceTest, AStateIsReadFromTheStoreAfterARestartAndLaterEventsFollowIt) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string held = create_conversation();
+  ASSERT_TRUE(hand_to(ana, held));
+  const std::string other = create_conversation();
+  ASSERT_TRUE(hand_to(ana, other));
+  say(ana, {{"type", "return_to_bot"}, {"conversation_id", other}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+
+  restart_service();
+  auto back = connect(token, {{"state", true}});
+  auto state = back->next("state");
+  post(held, "hello again");
+  auto turn = back->next("turn");
+
+  ASSERT_TRUE(state && turn);
+  EXPECT_TRUE((*state)["offers"].empty());
+  ASSERT_EQ((*state)["assigned"].size(), 1u);
+  EXPECT_EQ((*state)["assigned"][0]["conversation_id"], held);
+  EXPECT_GT((*turn)["seq"], (*state)["last_seq"]);
+  EXPECT_EQ((*turn)["turn"]["text"], "hello again");
+}
+
+TEST_F(AgentServiceTest, OnlyAResumeTheStoreCannotServeGetsTheStateInstead) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string held = create_conversation();
+  ASSERT_TRUE(hand_to(ana, held));
+
+  // A seq from another database, as after a reset, cannot be resumed from.
+  auto reset = connect(token, {{"resume_after", 1'000'000}, {"state", true}});
+  auto replay = connect(token, {{"resume_after", 0}, {"state", true}});
+  auto old_client = connect(token, {{"resume_after", 1'000'000}});
+  auto state = reset->next("state");
+  auto replayed = replay->next("assigned");
+
+  ASSERT_TRUE(state && replayed && replay->next("ack") && old_client->next("ack"));
+  ASSERT_EQ((*state)["assigned"].size(), 1u);
+  EXPECT_EQ((*state)["assigned"][0], *replayed);
+  for (const auto& client : {replay, old_client}) {
+    const auto frames = client->frames();
+    EXPECT_TRUE(std::none_of(frames.begin(), frames.end(),
+                             [](const json& f) { return f["type"] == "state"; }));
+  }
+}
+
 TEST_F(AgentServiceTest, RestoreKeepsAssignmentsAndWaitingConversations) {
   const std::string token = add_agent("ana");
   auto ana = connect(token);
@@ -719,11 +810,15 @@ TEST_F(AgentServiceTest, ResumeAfterTheHelloWaitIsRefused) {
   service_->tick_for_test();
 
   say(connection, {{"type", "hello"}, {"ref", "h"}, {"resume_after", 0}});
+  say(connection, {{"type", "hello"}, {"ref", "s"}, {"state", true}});
   auto error = connection->next("error");
+  auto state_error = connection->next("error");
 
-  ASSERT_TRUE(error.has_value());
+  ASSERT_TRUE(error && state_error);
   EXPECT_EQ((*error)["code"], "resume_too_late");
   EXPECT_EQ((*error)["ref"], "h");
+  EXPECT_EQ((*state_error)["code"], "resume_too_late");
+  EXPECT_EQ((*state_error)["ref"], "s");
 }
 
 TEST_F(AgentServiceTest, AssignmentsReturnToTheQueueWhenTheGraceExpires) {

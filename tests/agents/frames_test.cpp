@@ -60,6 +60,7 @@ TEST(ClientFrames, RejectsMalformedFramesWithACodeAndTheRef) {
        R"({"type":"resolve","conversation_id":"c1","feedback":{"justified":"maybe"}})",
        "invalid_field"},
       {"negative resume", R"({"type":"hello","resume_after":-5})", "invalid_field"},
+      {"state not a boolean", R"({"type":"hello","state":1})", "invalid_field"},
       {"escaped NUL in a message",
        R"({"type":"message","conversation_id":"c1","text":"a\u0000b"})", "invalid_field"},
       {"escape character in a note",
@@ -119,15 +120,19 @@ TEST(ClientFrames, KeepsTheFieldsOfTheFrame) {
       parse_client_frame(R"({"type":"resolve","ref":"r","conversation_id":"c1",)"
                          R"("feedback":{"justified":"no","reason":"faq","note":"bot knew it"}})");
   const ParsedFrame hello = parse_client_frame(R"({"type":"hello","resume_after":42})");
+  const ParsedFrame state = parse_client_frame(R"({"type":"hello","state":true})");
   const ParsedFrame transfer =
       parse_client_frame(R"({"type":"transfer","conversation_id":"c1","agent":"ben"})");
 
-  ASSERT_FALSE(resolve.error || hello.error || transfer.error);
+  ASSERT_FALSE(resolve.error || hello.error || state.error || transfer.error);
   EXPECT_EQ(resolve.frame.ref, "r");
   EXPECT_EQ(resolve.frame.feedback.justified, routing::Justified::kNo);
   EXPECT_EQ(resolve.frame.feedback.reason_code, "faq");
   EXPECT_EQ(resolve.frame.feedback.note, "bot knew it");
   EXPECT_EQ(hello.frame.resume_after, 42);
+  EXPECT_FALSE(hello.frame.want_state);
+  EXPECT_TRUE(state.frame.want_state);
+  EXPECT_FALSE(state.frame.resume_after.has_value());
   EXPECT_EQ(transfer.frame.target.agent, "ben");
   EXPECT_TRUE(transfer.frame.target.queue.empty());
 }
@@ -149,6 +154,21 @@ TEST(ServerFrames, OfferSplicesTheSnapshotVerbatim) {
   EXPECT_EQ(with["offer_id"], 3);
   EXPECT_EQ(with["snapshot"]["snapshot_version"], 1);
   EXPECT_TRUE(without["snapshot"].is_null());
+}
+
+TEST(ServerFrames, StateHoldsTheOpenEventsAsTheirFrames) {
+  const std::string offer = R"({"type":"offer","seq":3,"snapshot":{"snapshot_version":2}})";
+  const std::string assigned = R"({"type":"assigned","seq":5,"conversation_id":"c1"})";
+
+  const json state = json::parse(*state_frame(9, {offer}, {assigned}));
+  const json empty = json::parse(*state_frame(0, {}, {}));
+
+  EXPECT_EQ(state["type"], "state");
+  EXPECT_EQ(state["last_seq"], 9);
+  EXPECT_EQ(state["offers"], json::array({json::parse(offer)}));
+  EXPECT_EQ(state["assigned"], json::array({json::parse(assigned)}));
+  EXPECT_EQ(empty["offers"], json::array());
+  EXPECT_EQ(empty["assigned"], json::array());
 }
 
 TEST(ServerFrames, ErrorAndAckEchoTheRef) {
