@@ -1,6 +1,6 @@
 // End-to-end tests of the chat widget and the agent console in a real browser, against the
 // real server on loopback. Usage: node e2e.mjs <scenario> (handover, offer-timeout, reconnect,
-// reload, widget-contact, widget-wait-ends, widget-offline, widget-rtl, widget-text,
+// reload, restore, widget-contact, widget-wait-ends, widget-offline, widget-rtl, widget-text,
 // widget-phone).
 // Environment: E2E_SERVER (the server binary), E2E_REPO (the repository root),
 // E2E_SCREENSHOT_DIR (where screenshots go; docs/screenshots refreshes the README's).
@@ -407,9 +407,9 @@ async function toasts(page) {
 }
 
 Object.assign(scenarios, {
-  // After a page reload the console replays everything from seq 0: it shows the conversation
-  // it still holds, with its own replies as "You", and nothing that is over (a resolved
-  // conversation, a declined offer) and no errors.
+  // After a page reload the console starts from the state the server sends, not from a replay
+  // of the agent's history: it shows the conversation it still holds, with its own replies as
+  // "You", and nothing that is over (a resolved conversation, a declined offer) and no errors.
   async reload(env) {
     const anna = await env.server.createAgent('Anna');
     const agent = await openConsole(env, anna.token);
@@ -440,6 +440,10 @@ Object.assign(scenarios, {
     await view.locator('.reply-text').press('Enter');
     await agent.locator('.toast', { hasText: '8194 bytes' }).waitFor({ timeout: STEP_MS });
 
+    const frames = [];
+    agent.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+      frames.push(JSON.parse(payload));
+    }));
     await agent.reload();
     await agent.locator('#connection[data-kind="ok"]').waitFor({ timeout: STEP_MS });
     const mine = agent.locator('.conversation .turn-agent', { hasText: 'Still with you' });
@@ -450,7 +454,42 @@ Object.assign(scenarios, {
     assert.equal(await agent.locator('.offer').count(), 0);
     assert.match(await mine.locator('.who').innerText(), /^you/i);  // shown in capitals
     assert.deepEqual(await toasts(agent), []);
+    const state = frames.find((f) => f.type === 'state');
+    assert.ok(state, 'no state frame after the reload');
+    assert.deepEqual(frames.filter((f) => f.seq <= state.last_seq), [], 'history replayed');
     noPageErrors(agent);
+  },
+
+  // The database goes back to an older backup under an open console. The seq the page would
+  // resume after is above anything the server stored, so it starts from the state: the
+  // conversation the backup does not know goes, and a new offer shows although its seq is
+  // below the page's old one.
+  async restore(env) {
+    const anna = await env.server.createAgent('Anna');
+    const agent = await openConsole(env, anna.token);
+    await env.server.stop();
+    const backup = env.server.backup();
+    await env.server.start();
+    await agent.locator('#connection[data-kind="resumed"]').waitFor({ timeout: STEP_MS });
+    const lost = await openWidget(env);
+    await getAngry(lost);
+    await agent.locator('.offer .accept').click();
+    await agent.locator('.conversation .turn-user', { hasText: 'idiots' })
+      .waitFor({ timeout: STEP_MS });
+
+    await env.server.stop();
+    env.server.restore(backup);
+    await env.server.start();
+    await agent.locator('.conversation').waitFor({ state: 'detached', timeout: STEP_MS });
+    const widget = await openWidget(env);
+    await getAngry(widget);
+
+    const offer = agent.locator('.offer');
+    await offer.waitFor({ timeout: STEP_MS });
+    await offer.locator('.accept').click();
+    await agent.locator('.conversation .turn-user', { hasText: 'idiots' })
+      .waitFor({ timeout: STEP_MS });
+    noPageErrors(withoutRefusedConnections(agent));
   },
 });
 

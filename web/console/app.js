@@ -132,8 +132,9 @@ class Console {
   async onSocketState(state, detail = {}) {
     const t = this.t;
     document.body.dataset.connection = state;
-    // A resume replays events from the last seq this page handled (all of them after a
-    // reload): they are held and settled as one once the hello is acknowledged.
+    // A resume replays events from the last seq this page handled (a new page starts from
+    // the state frame instead): they are held and settled as one once the hello is
+    // acknowledged.
     if (state === 'connecting') {
       if (this.replay) this.settle(this.replay);  // a replay cut short by a drop
       this.replay = [];
@@ -241,6 +242,7 @@ class Console {
       case 'profile':
         this.toast(this.t.profileChanged);
         return this.onWelcome(frame.agent);
+      case 'state': return this.onStateFrame(frame);
       case 'offer': return this.onOffer(frame);
       case 'offer_revoked': return this.removeOffer(frame.offer_id, this.t.revoked(frame.reason));
       case 'assigned': return this.onAssigned(frame);
@@ -249,6 +251,21 @@ class Console {
       case 'error': return this.toast(this.t.error(frame.code, frame.message));
       default: return undefined;
     }
+  }
+
+  // The state of a new page, or of a server that could not continue from this page's seq:
+  // cards it does not hold any more go, those it holds are built (as their events would).
+  onStateFrame(frame) {
+    const offers = new Set(frame.offers.map((offer) => offer.offer_id));
+    for (const id of [...this.offers.keys()]) {
+      if (!offers.has(id)) this.removeOffer(id);
+    }
+    const held = new Set(frame.assigned.map((assigned) => assigned.conversation_id));
+    for (const id of [...this.conversations.keys()]) {
+      if (!held.has(id)) this.closeConversation(id);
+    }
+    for (const assigned of frame.assigned) this.onAssigned(assigned);
+    for (const offer of frame.offers) this.onOffer(offer);
   }
 
   onWelcome(agent) {
@@ -462,18 +479,23 @@ class Console {
   }
 
   onUnassigned(frame) {
-    const conv = this.conversations.get(frame.conversation_id);
-    if (!conv) return;
+    if (this.closeConversation(frame.conversation_id)) this.toast(this.t.closed(frame.reason));
+  }
+
+  // Removes the conversation's tab and view; false when the page does not show it.
+  closeConversation(id) {
+    const conv = this.conversations.get(id);
+    if (!conv) return false;
     conv.tab.remove();
     conv.view.remove();
     this.conversations.delete(conv.id);
-    this.toast(this.t.closed(frame.reason));
     if (this.active === conv.id) {
       this.active = null;
       const next = this.conversations.keys().next();
       if (!next.done) this.show(next.value);
       else $('conversations').append($('idle') || el('p', 'idle', this.t.idle));
     }
+    return true;
   }
 
   async loadHistory(conv) {

@@ -1,6 +1,8 @@
-// The agent WebSocket (docs/agent-protocol.md) with automatic reconnects: after a drop it
-// reconnects with growing pauses and sends hello {resume_after} with the last seq it
-// handled, so the server replays every missed event exactly once.
+// The agent WebSocket (docs/agent-protocol.md) with automatic reconnects. The first
+// connection of a page asks for the state (open offers, assigned conversations) instead of
+// the agent's whole history; after a drop it reconnects with growing pauses and sends
+// hello {resume_after} with the last seq it handled, so the server replays every missed event
+// exactly once, or sends the state when it cannot continue from that seq (a reset database).
 
 const MIN_DELAY_MS = 250;
 const MAX_DELAY_MS = 5000;
@@ -8,7 +10,8 @@ const PING_MS = 10000;
 
 export class AgentSocket {
   // handlers: onFrame(frame), onState(state, detail) with state one of connecting,
-  // connected ({resumed, replayed}), lost ({welcomed}), rejected. The caller may stop() at
+  // connected ({resumed, replayed}), lost ({welcomed}), rejected. A `state` frame reaches
+  // onFrame before the events after it: the caller rebuilds from it. The caller may stop() at
   // any time, for example when a lost connection turns out to be a refused token.
   constructor(token, handlers, seqStore) {
     this.token = token;
@@ -21,6 +24,7 @@ export class AgentSocket {
     this.stopped = false;
     this.replayed = 0;
     this.everConnected = false;
+    this.hasState = false;  // the caller holds what the events up to lastSeq built
   }
 
   url() {
@@ -35,9 +39,10 @@ export class AgentSocket {
     this.ws = ws;
     let welcomed = false;
     ws.addEventListener('open', () => {
-      this.resumeFrom = this.lastSeq;
       this.replayed = 0;
-      ws.send(JSON.stringify({ type: 'hello', resume_after: this.lastSeq, ref: 'hello' }));
+      const hello = { type: 'hello', state: true, ref: 'hello' };
+      if (this.hasState) hello.resume_after = this.lastSeq;
+      ws.send(JSON.stringify(hello));
     });
     ws.addEventListener('message', (e) => {
       let frame;
@@ -80,6 +85,12 @@ export class AgentSocket {
       this.pinger = setInterval(() => this.send({ type: 'ping' }).catch(() => {}), PING_MS);
       this.handlers.onState('connected', { resumed: wasConnected, replayed: this.replayed });
       return;
+    }
+    if (frame.type === 'state') {
+      // Everything up to last_seq is in the state, also when this page had seen more.
+      this.hasState = true;
+      this.lastSeq = frame.last_seq;
+      this.seqStore.set(frame.last_seq);
     }
     if (typeof frame.seq === 'number' && frame.type !== 'ack') {
       if (frame.seq <= this.lastSeq) return;  // seen before the drop

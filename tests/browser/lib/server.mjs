@@ -100,6 +100,25 @@ export class Server {
     clearTimeout(timer);
   }
 
+  // A copy of the database files; take it while the server is stopped.
+  backup() {
+    const copy = {};
+    for (const suffix of ['', '-wal', '-shm']) {
+      const file = join(this.dir, `handover.db${suffix}`);
+      if (existsSync(file)) copy[suffix] = readFileSync(file);
+    }
+    return copy;
+  }
+
+  // Puts a backup() in place of the database; only while the server is stopped.
+  restore(copy) {
+    for (const suffix of ['', '-wal', '-shm']) {
+      const file = join(this.dir, `handover.db${suffix}`);
+      rmSync(file, { force: true });
+      if (copy[suffix]) writeFileSync(file, copy[suffix]);
+    }
+  }
+
   async cleanup() {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
