@@ -282,6 +282,7 @@ bool AgentService::Impl::go_live(std::uint64_t connection_id,
 // yet, so every later event waits in `pending` and follows the state frame.
 void AgentService::Impl::send_state(std::uint64_t connection_id) {
   std::shared_ptr<http::WebSocketConnection> connection;
+  std::string agent;
   std::int64_t through = 0;
   std::vector<store::EventRecord> offers;
   std::vector<std::shared_ptr<const std::string>> offer_snapshots;
@@ -292,7 +293,8 @@ void AgentService::Impl::send_state(std::uint64_t connection_id) {
     if (it == sessions.end()) return;
     Session& session = it->second;
     connection = session.connection;
-    through = last_seq[session.agent_id];
+    agent = session.agent_id;
+    through = last_seq[agent];
     if (auto stream = streams.find(session.agent_id); stream != streams.end()) {
       offers = stream->second.open_offers();
       held = stream->second.assignments();
@@ -303,6 +305,13 @@ void AgentService::Impl::send_state(std::uint64_t connection_id) {
     }
     session.last_sent = through;
   }
+  // The offers carry their snapshots again: recorded like a resume's replay of them.
+  std::vector<DeliveryAudit> audits;
+  for (const auto& offer : offers) {
+    audits.push_back(
+        {agent, offer.conversation_id, kAuditReplayed, "resumed", {{"seq", offer.id}}});
+  }
+  write_delivery_audit(std::move(audits));
   std::vector<std::string> offer_frames;
   for (std::size_t i = 0; i < offers.size(); ++i) {
     offer_frames.push_back(*event_frame(offers[i], offer_snapshots[i]));

@@ -956,6 +956,25 @@ TEST_F(AgentServiceTest, WhatAnAgentIsSentUnaskedIsAuditedOncePerKind) {
   EXPECT_EQ(json::parse(records[1].data_json)["turns"], 1);
 }
 
+TEST_F(AgentServiceTest, AnOfferSentAgainInAStateFrameIsAuditedAsAResume) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string conv = create_conversation("cust-1");
+  ASSERT_TRUE(escalate(conv));
+  ASSERT_TRUE(ana->next("offer").has_value());
+
+  auto tab = connect(token, {{"state", true}});
+  auto state = tab->next("state");
+  ASSERT_TRUE(state && tab->next("ack"));
+  const auto records = audit_of(conv);
+
+  EXPECT_EQ(audit_lines(records),
+            (std::vector<std::string>{"offer.sent/offered/ana", "events.replayed/resumed/ana"}));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].customer_id, "cust-1");
+  EXPECT_EQ(json::parse(records[1].data_json)["seq"], (*state)["offers"][0]["seq"]);
+}
+
 TEST_F(AgentServiceTest, EachNewAssignmentIsAuditedAgainWhenTurnsAreRelayed) {
   auto ana = connect(add_agent("ana"));
   const std::string conv = create_conversation();
