@@ -33,6 +33,7 @@
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/ip_network.hpp"
 #include "handover/util/thread_name.hpp"
 #include "handover/webhooks/webhooks.hpp"
 
@@ -233,6 +234,10 @@ http::ServerOptions server_options(const config::ServerConfig& c) {
   o.body_limit = c.http.body_limit;
   o.read_timeout_ms = c.http.read_timeout_ms;
   o.idle_timeout_ms = c.http.idle_timeout_ms;
+  for (const std::string& text : c.http.trusted_proxies) {
+    // load_server_config() checked each one.
+    o.trusted_proxies.push_back(ip::parse_network(text).value());
+  }
   return o;
 }
 

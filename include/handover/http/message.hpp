@@ -20,7 +20,9 @@ struct Request {
   unsigned version = 11;  // 10 or 11
   Headers headers;      // names lower-cased, in arrival order
   std::string body;
-  std::string remote;   // "ip:port" of the peer
+  // The client: "ip:port" of the socket peer, or, when the peer is a trusted proxy, the
+  // client's "ip" from X-Forwarded-For (see ServerOptions::trusted_proxies).
+  std::string remote;
   std::int64_t received_at_ns = 0;  // steady clock, for latency
 
   // First value of a header (name in lower case), or nullptr.
@@ -95,7 +97,7 @@ struct ExchangeRecord {
   double seconds;
   std::size_t bytes_in;
   std::size_t bytes_out;
-  const std::string& remote;
+  const std::string& remote;  // as Request::remote
 };
 
 class Observer {
