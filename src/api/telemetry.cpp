@@ -33,9 +33,9 @@ class RequestTelemetry final : public http::Observer {
     latency_.with({route}).observe(r.seconds);
     if (!access_log_) return;
     spdlog::info("access method={} route={} status={} duration_ms={:.3f} bytes_in={} "
-                 "bytes_out={} remote={}",
+                 "bytes_out={} remote={} request_id={}",
                  logging::sanitize(r.method, 16), route, r.status, r.seconds * 1000.0,
-                 r.bytes_in, r.bytes_out, r.remote);
+                 r.bytes_in, r.bytes_out, r.remote, r.request_id);
   }
 
   void on_connection_open() override {
