@@ -119,13 +119,23 @@ TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
 
   std::istringstream lines(server.log());
   int parsed = 0;
+  nlohmann::json access;
   for (std::string line; std::getline(lines, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_TRUE(j.is_object()) << line;
     EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg"));
+    if (j["msg"] == "access") access = j;
     ++parsed;
   }
   EXPECT_GE(parsed, 3);
+  // The access line's fields are keys a collector can filter on.
+  ASSERT_TRUE(access.is_object()) << server.log();
+  EXPECT_EQ(access["method"], "GET");
+  EXPECT_EQ(access["route"], "/livez");
+  EXPECT_EQ(access["status"], 200);
+  EXPECT_TRUE(access["duration_ms"].is_number());
+  EXPECT_TRUE(access["remote"].is_string());
+  EXPECT_TRUE(access["request_id"].is_string());
 }
 
 }  // namespace
