@@ -10,11 +10,11 @@
 namespace handover::http {
 namespace {
 
-// Eight hex digits, so ids of processes that share a log stay apart.
+// Six hex digits, so ids of processes that share a log stay apart.
 std::string_view process_prefix() {
   static const std::string prefix = [] {
     std::random_device source;
-    char buf[8];
+    char buf[6];
     std::uint32_t bits = source();
     for (char& c : buf) {
       c = "0123456789abcdef"[bits & 0xf];
@@ -35,9 +35,9 @@ bool is_acceptable_request_id(std::string_view id) {
 }
 
 void next_request_id(std::string& out) {
-  char digits[20];
+  char digits[16];
   const std::uint64_t number = next_number.fetch_add(1, std::memory_order_relaxed);
-  const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  const auto end = std::to_chars(digits, digits + sizeof digits, number, 16).ptr;
   out.assign(process_prefix());
   out += '-';
   out.append(digits, end);

@@ -13,8 +13,9 @@ inline constexpr std::size_t kMaxRequestIdLength = 128;
 // visible ASCII characters (no space, no control character).
 bool is_acceptable_request_id(std::string_view id);
 
-// Replaces `out` with a new id: a random prefix drawn once per process, '-', then a counter
-// shared by all threads ("5f1e09ab-42"). Thread-safe; allocates only when `out` has less room.
+// Replaces `out` with a new id: six hex digits drawn once per process, '-', then a counter in
+// hex shared by all threads ("5f1e09-2a"). Thread-safe. For the first 2^32 ids it fits the
+// small-string buffer, so copying it allocates nothing.
 void next_request_id(std::string& out);
 
 }  // namespace handover::http

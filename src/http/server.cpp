@@ -31,8 +31,8 @@
 #include <vector>
 
 #include "forwarded.hpp"
-#include "request_id.hpp"
 #include "handover/util/thread_name.hpp"
+#include "request_id.hpp"
 #include "server_state.hpp"
 #include "stream_session.hpp"
 #include "websocket_session.hpp"
