@@ -46,7 +46,7 @@ http::Response created_with_token(nlohmann::json view, const std::string& token,
 
 namespace {
 
-constexpr const char* kAllowHeaders = "Authorization, Content-Type, Last-Event-ID";
+constexpr const char* kAllowHeaders = "Authorization, Content-Type, Last-Event-ID, X-Request-Id";
 
 std::shared_ptr<const privacy::Masker> masker_for(const ApiDeps& deps,
                                                   const privacy::PrivacyConfig& config) {
@@ -309,7 +309,7 @@ class ApiImpl final : public Api, public TurnPoster {
     r.set_header("X-Content-Type-Options", "nosniff");
     if (!cors_origin.empty()) {
       r.set_header("Access-Control-Allow-Origin", cors_origin);
-      r.set_header("Access-Control-Expose-Headers", "Location, Retry-After");
+      r.set_header("Access-Control-Expose-Headers", "Location, Retry-After, X-Request-Id");
       r.set_header("Vary", "Origin");
     }
     return r;

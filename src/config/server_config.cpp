@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include "handover/util/ip_network.hpp"
 #include "integrations_config.hpp"
 #include "yaml_util.hpp"
 
@@ -28,6 +29,7 @@ constexpr std::string_view kEnvPrefix = "HANDOVER_";
 constexpr std::string_view kEnvListen = "HANDOVER_LISTEN";
 constexpr std::string_view kEnvDb = "HANDOVER_DB";
 constexpr std::string_view kEnvCorsOrigins = "HANDOVER_CORS_ALLOWED_ORIGINS";
+constexpr std::string_view kEnvTrustedProxies = "HANDOVER_HTTP_TRUSTED_PROXIES";
 constexpr std::string_view kEnvApiKeys = "HANDOVER_AUTH_API_KEYS";
 
 constexpr std::int64_t kKiB = 1024;
@@ -45,6 +47,7 @@ constexpr std::string_view kNameChars =
 constexpr char kListenExpectation[] = "host:port such as 127.0.0.1:8080 or [::1]:8080";
 constexpr char kHostExpectation[] = "a host name or IP address (IPv6 without brackets)";
 constexpr char kOriginExpectation[] = "\"*\" or an origin such as https://example.com:8443";
+constexpr char kNetworkExpectation[] = "an IP network such as 10.0.0.0/8 or ::1/128, or an address";
 constexpr char kKeyNameExpectation[] = "a name of at most 64 letters, digits, '.', '_' or '-'";
 constexpr char kSha256Expectation[] =
     "64 lower-case hex digits, the SHA-256 of the key (printf %s KEY | sha256sum)";
@@ -174,22 +177,31 @@ std::string_view trim_spaces(std::string_view text) {
   return text.substr(first, text.find_last_not_of(' ') - first + 1);
 }
 
-// Parses a comma-separated list of origins (spaces around commas allowed) into `out`.
-// An empty or all-space text is an empty list.
-Status parse_origin_list(std::string_view text, std::vector<std::string>& out) {
-  std::vector<std::string> origins;
+// Parses a comma-separated list (spaces around commas allowed) of items that pass `check`
+// into `out`. An empty or all-space text is an empty list.
+Status parse_comma_list(std::string_view text, std::string_view expected,
+                        const StringCheck& check, std::vector<std::string>& out) {
+  std::vector<std::string> items;
   bool more = !trim_spaces(text).empty();
   while (more) {
     std::size_t comma = text.find(',');
     std::string_view item = trim_spaces(text.substr(0, comma));
-    Status status = item.empty() ? bad_origin(item, "an empty entry") : check_origin(item);
+    Status status = item.empty() ? rejected(expected, item, "an empty entry") : check(item);
     if (!status.is_ok()) return status;
-    origins.emplace_back(item);
+    items.emplace_back(item);
     more = comma != std::string_view::npos;
     text.remove_prefix(more ? comma + 1 : text.size());
   }
-  out = std::move(origins);
+  out = std::move(items);
   return Status::ok();
+}
+
+// ---- Trusted proxies ----------------------------------------------------------------------
+
+Status check_network(std::string_view text) {
+  Result<ip::Network> network = ip::parse_network(text);
+  if (network) return Status::ok();
+  return rejected(kNetworkExpectation, text, network.status().message());
 }
 
 // ---- API keys -----------------------------------------------------------------------------
@@ -312,6 +324,15 @@ void read_cors(MapReader& cors, ServerConfig& config, Diagnostics& diag) {
   if (origins) config.cors.allowed_origins = std::move(*origins);
 }
 
+void read_http(MapReader& http, ServerConfig& config, Diagnostics& diag) {
+  std::optional<YAML::Node> node = http.take("trusted_proxies");
+  if (!node) return;
+
+  std::optional<std::vector<std::string>> networks = read_string_list(
+      *node, http.path_of("trusted_proxies"), kNetworkExpectation, check_network, diag);
+  if (networks) config.http.trusted_proxies = std::move(*networks);
+}
+
 void read_web(MapReader& web, ServerConfig& config, Diagnostics& diag) {
   std::optional<YAML::Node> node = web.take("frame_ancestors");
   if (!node) return;
@@ -416,7 +437,7 @@ struct Section {
 
 constexpr std::array<Section, 10> kSections = {{
     {"listen", nullptr},
-    {"http", nullptr},
+    {"http", read_http},
     {"websocket", nullptr},
     {"store", nullptr},
     {"auth", read_auth},
@@ -478,7 +499,8 @@ std::string env_name(std::string_view section, std::string_view key) {
 
 Status unknown_variable(std::string_view name, const std::vector<Setting>& settings) {
   std::vector<std::string> known = {std::string(kEnvListen), std::string(kEnvDb),
-                                    std::string(kEnvCorsOrigins)};
+                                    std::string(kEnvCorsOrigins),
+                                    std::string(kEnvTrustedProxies)};
   for (const Setting& setting : settings) known.push_back(env_name(setting.section, setting.key));
 
   std::string message = "unknown variable; every HANDOVER_* variable must name a setting";
@@ -492,7 +514,13 @@ Status apply_env_variable(std::string_view name, std::string_view value,
                           const std::vector<Setting>& settings, ServerConfig& config) {
   if (name == kEnvListen) return parse_listen(std::string(value), config.listen);
   if (name == kEnvDb) return find_setting(settings, "store", "path").binding.assign(value);
-  if (name == kEnvCorsOrigins) return parse_origin_list(value, config.cors.allowed_origins);
+  if (name == kEnvCorsOrigins) {
+    return parse_comma_list(value, kOriginExpectation, check_origin, config.cors.allowed_origins);
+  }
+  if (name == kEnvTrustedProxies) {
+    return parse_comma_list(value, kNetworkExpectation, check_network,
+                            config.http.trusted_proxies);
+  }
   if (name == kEnvApiKeys) {
     return Status::invalid_argument("API keys can be set only in the config file (auth.api_keys)");
   }

@@ -30,7 +30,9 @@
 #include <utility>
 #include <vector>
 
+#include "forwarded.hpp"
 #include "handover/util/thread_name.hpp"
+#include "request_id.hpp"
 #include "server_state.hpp"
 #include "stream_session.hpp"
 #include "websocket_session.hpp"
@@ -75,6 +77,13 @@ std::string lower(std::string_view s) {
 
 const std::string kEmptyRoute;
 
+// Whether the peer is a trusted proxy, whose X-Forwarded-For names the client.
+bool is_trusted_proxy(const net::ip::address& peer, const std::vector<ip::Network>& trusted) {
+  if (trusted.empty()) return false;
+  const std::optional<ip::Address> address = ip::parse_address(peer.to_string());
+  return address && ip::any_contains(trusted, *address);
+}
+
 // What the network layer adds to the answers it makes itself, as the API does to its own: they
 // are never cached or sniffed, and the connection closes after them.
 Response closing(Response r) {
@@ -115,9 +124,12 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   int response_status_ = 0;
   ServerState& shared_;
   ConnectionSlot slot_;  // moves to the WebSocket session on upgrade
-  std::string remote_;
+  std::string remote_;     // the socket peer, "ip:port"
+  bool peer_trusted_ = false;
+  std::string forwarded_;  // this request's client from X-Forwarded-For, if the peer is trusted
   std::string method_;
   std::string route_;
+  std::string request_id_;  // echoed in the answer; empty until the request has one
   unsigned version_ = 11;
   bool request_keep_alive_ = true;
   bool in_flight_ = false;
@@ -144,7 +156,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
         slot_(shared) {
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (ec) return;
+    remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    peer_trusted_ = is_trusted_proxy(ep.address(), shared_.options.trusted_proxies);
   }
 
   ~Session() override { shared_.untrack(this); }
@@ -188,6 +202,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     bytes_in_ = buffer_.size();
     method_.clear();
     route_.clear();
+    forwarded_.clear();
+    request_id_.clear();
     version_ = 11;  // until this request's own line is read: a malformed one is answered in 1.1
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.header_limit));
@@ -217,6 +233,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     const auto& req = parser_->get();
     method_ = std::string(req.method_string());
     version_ = req.version();
+    if (peer_trusted_) read_forwarded_for(req);
+    take_request_id(req);
     if (auto problem_response = check_framing(req)) return write(std::move(*problem_response));
 
     // An HTTP/1.0 client would take a 100 for the answer (RFC 9110, section 10.1.1).
@@ -225,6 +243,29 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     }
     do_read_body();
   }
+
+  // Fields sent more than once form one list, in order.
+  void read_forwarded_for(const bhttp::request<bhttp::string_body>& req) {
+    std::string joined;
+    for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) {
+      if (!joined.empty()) joined += ',';
+      joined.append(it->value().data(), it->value().size());
+    }
+    forwarded_ = forwarded_client(joined, shared_.options.trusted_proxies);
+  }
+
+  // The client's X-Request-Id when it is fit to echo, else a new one.
+  void take_request_id(const bhttp::request<bhttp::string_body>& req) {
+    const auto sent = req["X-Request-Id"];
+    if (is_acceptable_request_id(std::string_view(sent.data(), sent.size()))) {
+      request_id_.assign(sent.data(), sent.size());
+    } else {
+      next_request_id(request_id_);
+    }
+  }
+
+  // The request's client: the peer, or whom a trusted proxy forwarded for.
+  const std::string& client() const { return forwarded_.empty() ? remote_ : forwarded_; }
 
   // Refuses requests whose body length is ambiguous (request smuggling vectors).
   std::optional<Response> check_framing(const bhttp::request<bhttp::string_body>& req) {
@@ -327,7 +368,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
       req.headers.emplace_back(lower(field.name_string()), field.value());
     }
     req.body = std::move(msg.body());
-    req.remote = remote_;
+    req.remote = client();
+    req.request_id = request_id_;
     req.received_at_ns = started_ns_;
     bytes_in_ = req.body.size() + req.target.size();
     return req;
@@ -386,6 +428,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   // coding GET would use instead of a length.
   void write(Response r, bool chunked_head = false) {
     read_timer_.cancel();
+    // A request refused before its header was read has no id yet.
+    if (request_id_.empty()) next_request_id(request_id_);
     route_ = r.route;
     if (r.make_body) r.body = std::exchange(r.make_body, nullptr)();
     if (r.stream) return do_stream(std::move(r));
@@ -420,6 +464,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     head += phrase_of(r.status);
     append_field(head, "Date", http_date());
     if (!r.content_type.empty()) append_field(head, "Content-Type", r.content_type);
+    append_field(head, "X-Request-Id", request_id_);
     for (std::size_t i = 0; i < r.headers.size(); ++i) {
       const auto& [name, value] = r.headers[i];
       if (!replaced_later(r.headers, i) && !owned_by_server(name)) append_field(head, name, value);
@@ -453,7 +498,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   // The fields the session writes itself: one from a handler would frame the answer twice.
   static bool owned_by_server(std::string_view name) {
     for (std::string_view owned :
-         {"Date", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection"}) {
+         {"Date", "Content-Type", "Content-Length", "Transfer-Encoding", "Connection",
+          "X-Request-Id"}) {
       if (beast::iequals(name, owned)) {
         spdlog::error("http: response header {} left out: the server sets it", name);
         return true;
@@ -523,7 +569,8 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     const double seconds = static_cast<double>(steady_ns() - started_ns_) / 1e9;
     const std::string method = method_.empty() ? "-" : method_;
     const std::string& route = route_.empty() ? kEmptyRoute : route_;
-    shared_.observer->on_exchange({method, route, status, seconds, bytes_in_, bytes_out, remote_});
+    shared_.observer->on_exchange({method, route, status, seconds, bytes_in_, bytes_out, client(),
+                                 request_id_});
   }
 
   void do_close() {

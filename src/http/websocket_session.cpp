@@ -189,7 +189,10 @@ class WebSocketSession final : public TrackedSession,
     ws_.text(true);
     // Otherwise Beast names itself and its version in the 101 response.
     ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(bhttp::field::server, "handover"); }));
+        [id = request.request_id](websocket::response_type& res) {
+          res.set(bhttp::field::server, "handover");
+          res.set("X-Request-Id", id);
+        }));
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       note_activity();
       if (kind == websocket::frame_type::close) on_peer_close();

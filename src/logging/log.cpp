@@ -1,4 +1,4 @@
-// spdlog configuration: text or JSON lines on stderr, and sanitising of client data.
+// spdlog configuration: text or JSON lines, structured Lines, and sanitising of client data.
 #include "handover/logging/log.hpp"
 
 #include <spdlog/pattern_formatter.h>
@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -14,7 +15,8 @@
 namespace handover::logging {
 namespace {
 
-void append_json_string(std::string_view s, spdlog::memory_buf_t& out) {
+template <class Buffer>
+void append_json_string(std::string_view s, Buffer& out) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
@@ -36,10 +38,34 @@ void append_json_string(std::string_view s, spdlog::memory_buf_t& out) {
   out.push_back('"');
 }
 
-// {"ts":"2026-12-04T14:25:06.123Z","level":"info","msg":"..."}
+// The logger Lines go through. It shares the sink, and so the formatter, of the default one.
+constexpr std::string_view kLineLoggerName = "handover.line";
+
+// {"ts":"2026-12-04T14:25:06.123Z","level":"info","msg":"..."}. The payload of a Line, JSON
+// members already, goes in place of "msg".
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    append_time(msg, dest);
+    dest.append(std::string_view(",\"level\":"));
+    const auto level = spdlog::level::to_string_view(msg.level);
+    append_json_string(std::string_view(level.data(), level.size()), dest);
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    dest.push_back(',');
+    if (std::string_view(msg.logger_name.data(), msg.logger_name.size()) == kLineLoggerName) {
+      dest.append(payload);
+    } else {
+      dest.append(std::string_view("\"msg\":"));
+      append_json_string(payload, dest);
+    }
+    dest.append(std::string_view("}\n"));
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+
+ private:
+  static void append_time(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
     using namespace std::chrono;
     const auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count();
     const std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -51,38 +77,96 @@ class JsonFormatter final : public spdlog::formatter {
                   static_cast<int>(ms % 1000));
     dest.append(std::string_view("{\"ts\":\""));
     dest.append(std::string_view(ts));
-    dest.append(std::string_view("\",\"level\":"));
-    const auto level = spdlog::level::to_string_view(msg.level);
-    append_json_string(std::string_view(level.data(), level.size()), dest);
-    dest.append(std::string_view(",\"msg\":"));
-    append_json_string(std::string_view(msg.payload.data(), msg.payload.size()), dest);
-    dest.append(std::string_view("}\n"));
-  }
-  std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<JsonFormatter>();
+    dest.push_back('"');
   }
 };
 
+constexpr char kTextPattern[] = "%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v";
+
+// Set by configure() before other threads log; read without a lock after.
+std::shared_ptr<spdlog::logger> g_line_logger;
+bool g_json = false;
+
+std::shared_ptr<spdlog::logger> make_logger(std::string name, spdlog::sink_ptr sink,
+                                            spdlog::level::level_enum level) {
+  auto logger = std::make_shared<spdlog::logger>(std::move(name), std::move(sink));
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::warn);
+  return logger;
+}
+
 }  // namespace
 
-Status configure(std::string_view level, std::string_view format) {
+Status configure(std::string_view level, std::string_view format,
+                 std::shared_ptr<spdlog::sinks::sink> sink) {
   const auto lvl = spdlog::level::from_str(std::string(level));
   if (lvl == spdlog::level::off && level != "off") {
     return Status::invalid_argument("unknown log level '" + std::string(level) + "'");
   }
-  auto logger = spdlog::stderr_logger_mt("handover");
-  if (format == "json") {
-    logger->set_formatter(std::make_unique<JsonFormatter>());
-  } else if (format == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
-  } else {
-    spdlog::drop("handover");
+  if (format != "json" && format != "text") {
     return Status::invalid_argument("unknown log format '" + std::string(format) + "'");
   }
-  logger->set_level(lvl);
-  logger->flush_on(spdlog::level::warn);
+  if (!sink) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = make_logger("handover", sink, lvl);
+  auto line_logger = make_logger(std::string(kLineLoggerName), sink, lvl);
+  g_json = format == "json";
+  // A formatter belongs to the sink, which both loggers share.
+  if (g_json) {
+    logger->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    logger->set_pattern(kTextPattern);
+  }
   spdlog::set_default_logger(std::move(logger));
+  g_line_logger = std::move(line_logger);
   return Status::ok();
+}
+
+bool enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
+
+Line::Line(std::string_view event) : json_(g_json) {
+  if (json_) {
+    out_.append(std::string_view("\"msg\":"));
+    append_json_string(event, out_);
+  } else {
+    out_.append(event);
+  }
+}
+
+void Line::begin_field(std::string_view key) {
+  if (json_) {
+    out_.push_back(',');
+    append_json_string(key, out_);
+    out_.push_back(':');
+  } else {
+    out_.push_back(' ');
+    out_.append(key);
+    out_.push_back('=');
+  }
+}
+
+Line& Line::field(std::string_view key, std::string_view value) {
+  begin_field(key);
+  if (json_) {
+    append_json_string(value, out_);
+  } else {
+    out_.append(value);
+  }
+  return *this;
+}
+
+Line& Line::field(std::string_view key, double value, int decimals) {
+  begin_field(key);
+  // JSON has no NaN or infinity; a duration is never either, but a line must stay valid.
+  if (json_ && !std::isfinite(value)) value = 0;
+  fmt::format_to(fmt::appender(out_), "{:.{}f}", value, decimals);
+  return *this;
+}
+
+void write(spdlog::level::level_enum level, const Line& line) {
+  // A json Line holds JSON members, which only the line logger's formatter splices in; a
+  // text Line (made before configure(), say) goes out as a plain message.
+  spdlog::logger* logger = line.json() ? g_line_logger.get() : spdlog::default_logger_raw();
+  logger->log(level, spdlog::string_view_t(line.payload().data(), line.payload().size()));
 }
 
 std::string sanitize(std::string_view text, std::size_t max_bytes) {

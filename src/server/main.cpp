@@ -33,6 +33,7 @@
 #include "handover/triggers/rule_set_holder.hpp"
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
+#include "handover/util/ip_network.hpp"
 #include "handover/util/thread_name.hpp"
 #include "handover/webhooks/webhooks.hpp"
 
@@ -48,9 +49,11 @@ namespace {
 
 using namespace handover;
 
+// Exit statuses, the same for a start and for --check-config (documented in --help and the
+// README): a supervisor can restart on 1 but should not on 2, which no retry will fix.
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;  // a runtime failure: the store, the listen socket
+constexpr int kExitConfig = 2;   // a bad flag, setting, environment variable or config file
 
 // The malloc this process really runs, for handover_build_info: "jemalloc <version>" when
 // jemalloc answers, else "system".
@@ -90,9 +93,15 @@ void print_usage() {
                "  --db PATH            SQLite file (overrides store.path and HANDOVER_DB)\n"
                "  --log-format F       text or json\n"
                "  --log-level L        trace, debug, info, warn, error or off\n"
-               "  --check-config       validate the configuration and exit 0 (valid) or 1\n"
+               "  --check-config       validate the configuration and exit 0 (valid) or 2\n"
                "  --port-file PATH     write the bound port to PATH once listening\n"
-               "  --version            print the version and exit\n";
+               "  --version            print the version and exit\n"
+               "\n"
+               "exit status:\n"
+               "  0  stopped after SIGINT or SIGTERM, or --check-config found no problem\n"
+               "  1  runtime failure: the store cannot be opened, the address cannot be bound\n"
+               "  2  usage or configuration error: an unknown flag, a bad setting, environment\n"
+               "     variable or config file (rules, routing, privacy, messages, FAQ)\n";
 }
 
 // Returns the exit code to stop with, or nullopt to go on.
@@ -117,38 +126,38 @@ std::optional<int> parse_args(int argc, char** argv, Options& out) {
       out.check_config = true;
       continue;
     } else if (arg == "--config") {
-      if (!(v = value("--config"))) return kExitUsage;
+      if (!(v = value("--config"))) return kExitConfig;
       out.config_path = *v;
     } else if (arg == "--rules") {
-      if (!(v = value("--rules"))) return kExitUsage;
+      if (!(v = value("--rules"))) return kExitConfig;
       out.rules_path = *v;
     } else if (arg == "--privacy") {
-      if (!(v = value("--privacy"))) return kExitUsage;
+      if (!(v = value("--privacy"))) return kExitConfig;
       out.privacy_path = *v;
     } else if (arg == "--messages") {
-      if (!(v = value("--messages"))) return kExitUsage;
+      if (!(v = value("--messages"))) return kExitConfig;
       out.messages_path = *v;
     } else if (arg == "--routing") {
-      if (!(v = value("--routing"))) return kExitUsage;
+      if (!(v = value("--routing"))) return kExitConfig;
       out.routing_path = *v;
     } else if (arg == "--listen") {
-      if (!(v = value("--listen"))) return kExitUsage;
+      if (!(v = value("--listen"))) return kExitConfig;
       out.flags.listen = *v;
     } else if (arg == "--db") {
-      if (!(v = value("--db"))) return kExitUsage;
+      if (!(v = value("--db"))) return kExitConfig;
       out.flags.db = *v;
     } else if (arg == "--log-format") {
-      if (!(v = value("--log-format"))) return kExitUsage;
+      if (!(v = value("--log-format"))) return kExitConfig;
       out.flags.log_format = *v;
     } else if (arg == "--log-level") {
-      if (!(v = value("--log-level"))) return kExitUsage;
+      if (!(v = value("--log-level"))) return kExitConfig;
       out.flags.log_level = *v;
     } else if (arg == "--port-file") {
-      if (!(v = value("--port-file"))) return kExitUsage;
+      if (!(v = value("--port-file"))) return kExitConfig;
       out.port_file = *v;
     } else {
       std::cerr << "error: unknown option '" << arg << "' (see --help)\n";
-      return kExitUsage;
+      return kExitConfig;
     }
   }
   return std::nullopt;
@@ -233,6 +242,10 @@ http::ServerOptions server_options(const config::ServerConfig& c) {
   o.body_limit = c.http.body_limit;
   o.read_timeout_ms = c.http.read_timeout_ms;
   o.idle_timeout_ms = c.http.idle_timeout_ms;
+  for (const std::string& text : c.http.trusted_proxies) {
+    // load_server_config() checked each one.
+    o.trusted_proxies.push_back(ip::parse_network(text).value());
+  }
   return o;
 }
 
@@ -417,7 +430,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     spdlog::error("{}", opened_triggers.status().message());
     agents.stop();
     store->close();
-    return kExitFailure;
+    return kExitConfig;  // the rules file changed since it was checked
   }
   auto trigger_service = std::move(opened_triggers).value();
   // A reloaded rule naming a queue the routing configuration lacks is refused (the old rules
@@ -537,7 +550,7 @@ int main(int argc, char** argv) {
                                         opts.flags);
   if (!cfg) {
     std::cerr << cfg.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   if (opts.routing_path.empty()) {
     const auto beside = std::filesystem::path(opts.config_path).parent_path() / "routing.yaml";
@@ -550,38 +563,38 @@ int main(int argc, char** argv) {
   auto routing_cfg = routing::load_routing_config(opts.routing_path);
   if (!routing_cfg) {
     std::cerr << routing_cfg.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   auto privacy_cfg = load_privacy(opts);
   if (!privacy_cfg) {
     std::cerr << privacy_cfg.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   auto masker = privacy::Masker::create(*privacy_cfg);
   if (!masker) {
     std::cerr << opts.privacy_path << ": " << masker.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   if (auto rules = triggers::load_rule_set(opts.rules_path, SystemClock::instance().now_ms());
       !rules) {
     std::cerr << rules.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   // A rule naming a queue the routing lacks still escalates (to the language's default
   // queue), so at start-up this is a warning; --check-config treats it as an error.
   const Status queues_checked = check_rule_queues(opts.rules_path, *routing_cfg);
   if (!queues_checked.is_ok() && opts.check_config) {
     std::cerr << queues_checked.message() << "\n";
-    return kExitFailure;
+    return kExitConfig;
   }
   if (Status s = check_bot_files(*cfg); !s.is_ok()) {
     std::cerr << s.message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   auto catalog = load_messages(opts);
   if (!catalog) {
     std::cerr << catalog.status().message() << "\n";
-    return opts.check_config ? kExitFailure : kExitUsage;
+    return kExitConfig;
   }
   if (opts.check_config) {
     std::cout << opts.config_path << ": configuration is valid\n";
@@ -600,7 +613,7 @@ int main(int argc, char** argv) {
   }
   if (Status s = logging::configure(cfg->log.level, cfg->log.format); !s.is_ok()) {
     std::cerr << "error: " << s.message() << "\n";
-    return kExitUsage;
+    return kExitConfig;
   }
   if (!queues_checked.is_ok()) spdlog::warn("{}", queues_checked.message());
   const PrivacyParts privacy_parts{std::move(privacy_cfg).value(), std::move(masker).value()};

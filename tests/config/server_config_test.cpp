@@ -408,6 +408,51 @@ TEST_F(ServerConfigTest, ReportsEveryBadItemOfAList) {
   EXPECT_THAT(message, HasSubstr(":5:7: expected \"*\" or an origin"));
 }
 
+TEST_F(ServerConfigTest, ReadsTrustedProxiesFromFileAndEnvironment) {
+  const std::string text = "http:\n  trusted_proxies: ['10.0.0.0/8', '::1/128', 127.0.0.1]\n";
+
+  Result<ServerConfig> from_file = load(text);
+  Result<ServerConfig> from_env =
+      load(text, {{"HANDOVER_HTTP_TRUSTED_PROXIES", " 192.168.0.0/16 ,fd00::/8"}});
+  Result<ServerConfig> defaults = load("");
+
+  ASSERT_TRUE(from_file.is_ok()) << from_file.status().to_string();
+  EXPECT_EQ(from_file->http.trusted_proxies,
+            (std::vector<std::string>{"10.0.0.0/8", "::1/128", "127.0.0.1"}));
+  ASSERT_TRUE(from_env.is_ok()) << from_env.status().to_string();
+  EXPECT_EQ(from_env->http.trusted_proxies,
+            (std::vector<std::string>{"192.168.0.0/16", "fd00::/8"}));
+  ASSERT_TRUE(defaults.is_ok());
+  EXPECT_TRUE(defaults->http.trusted_proxies.empty());
+}
+
+TEST_F(ServerConfigTest, ReportsBadTrustedProxies) {
+  struct Case {
+    std::string what;
+    std::string text;
+    Env env;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"host bits set", "http:\n  trusted_proxies: [10.1.0.0/8]\n", {},
+       ":2:21: expected an IP network such as 10.0.0.0/8 or ::1/128, or an address, got "
+       "'10.1.0.0/8': bits are set past the prefix length (key 'http.trusted_proxies[0]')"},
+      {"host name", "http:\n  trusted_proxies: [proxy.local]\n", {},
+       "got 'proxy.local': not an IP address (key 'http.trusted_proxies[0]')"},
+      {"prefix too long", "", {{"HANDOVER_HTTP_TRUSTED_PROXIES", "10.0.0.0/8,::1/129"}},
+       "HANDOVER_HTTP_TRUSTED_PROXIES: expected an IP network such as 10.0.0.0/8 or ::1/128, "
+       "or an address, got '::1/129': the prefix length must be 0 to 128"},
+      {"empty entry", "", {{"HANDOVER_HTTP_TRUSTED_PROXIES", "10.0.0.0/8,"}},
+       "got '': an empty entry"},
+  };
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+
+    EXPECT_THAT(errors(c.text, c.env), HasSubstr(c.expected));
+  }
+}
+
 // ---- Environment and flags ---------------------------------------------------------------
 
 TEST_F(ServerConfigTest, EnvironmentOverridesFile) {

@@ -41,12 +41,22 @@ class CountingObserver final : public Observer {
     {
       std::lock_guard lock(mu);
       methods.push_back(record.method);
+      remotes.push_back(record.remote);
+      request_ids.push_back(record.request_id);
     }
     exchanges.fetch_add(1);
   }
   std::vector<std::string> seen_methods() {
     std::lock_guard lock(mu);
     return methods;
+  }
+  std::vector<std::string> seen_remotes() {
+    std::lock_guard lock(mu);
+    return remotes;
+  }
+  std::vector<std::string> seen_request_ids() {
+    std::lock_guard lock(mu);
+    return request_ids;
   }
   void on_connection_open() override { opened.fetch_add(1); }
   void on_connection_close() override { closed.fetch_add(1); }
@@ -58,6 +68,8 @@ class CountingObserver final : public Observer {
  private:
   std::mutex mu;
   std::vector<std::string> methods;
+  std::vector<std::string> remotes;
+  std::vector<std::string> request_ids;
 };
 
 // An http::Server on 127.0.0.1 and an OS-chosen port, running on its own thread.

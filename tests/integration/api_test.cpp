@@ -281,7 +281,7 @@ TEST_F(ApiTest, CorsPreflightAndHeaders) {
   EXPECT_EQ(ok.header("access-control-allow-origin"), "http://widget.example");
   EXPECT_NE(ok.header("access-control-allow-methods").find("POST"), std::string::npos);
   EXPECT_EQ(ok.header("access-control-allow-headers"),
-            "Authorization, Content-Type, Last-Event-ID");  // fetch-based SSE resumes
+            "Authorization, Content-Type, Last-Event-ID, X-Request-Id");  // fetch-based SSE resumes
   EXPECT_EQ(refused.status, 403);
   EXPECT_TRUE(refused.header("access-control-allow-origin").empty());
   EXPECT_EQ(simple.status, 201);

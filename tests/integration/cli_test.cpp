@@ -30,7 +30,7 @@ TEST(Cli, CheckConfigRejectsABadFileWithItsPosition) {
 
   auto r = run_server_binary({"--check-config", "--config", path});
 
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find(path + ":3:3"), std::string::npos) << r.output;
 }
 
@@ -46,7 +46,7 @@ TEST(Cli, CheckConfigRejectsABrokenMessagesFileWithItsPosition) {
 
   auto r = run_server_binary({"--check-config", "--config", shipped_config(), "--messages", path});
 
-  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find(path + ":"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("unknown placeholder {agnet}"), std::string::npos) << r.output;
 }
@@ -64,6 +64,42 @@ TEST(Cli, UnknownFlagIsAUsageError) {
   auto r = run_server_binary({"--frobnicate"});
 
   EXPECT_EQ(r.exit_code, 2);
+}
+
+// 2 is a configuration or usage error wherever it is found, and whether the server starts or
+// only checks: a supervisor should not restart on it.
+TEST(Cli, ABadEnvironmentVariableOrRulesFileExitsWithTwoInBothModes) {
+  const std::vector<std::string> bad_env = {"HANDOVER_HTTP_THREADS=many"};
+  const std::vector<std::string> missing_rules = {"--config", shipped_config(), "--rules",
+                                                  "/nonexistent/triggers.yaml"};
+
+  auto check_env = run_server_binary({"--check-config", "--config", shipped_config()}, bad_env);
+  auto start_env = run_server_binary({"--config", shipped_config()}, bad_env);
+  auto check_rules = run_server_binary(
+      {"--check-config", "--config", shipped_config(), "--rules", "/nonexistent/triggers.yaml"});
+  auto start_rules = run_server_binary(missing_rules);
+
+  EXPECT_EQ(check_env.exit_code, 2) << check_env.output;
+  EXPECT_NE(check_env.output.find("HANDOVER_HTTP_THREADS"), std::string::npos);
+  EXPECT_EQ(start_env.exit_code, 2) << start_env.output;
+  EXPECT_EQ(check_rules.exit_code, 2) << check_rules.output;
+  EXPECT_EQ(start_rules.exit_code, 2) << start_rules.output;
+}
+
+TEST(Cli, AStoreThatCannotBeOpenedIsARuntimeFailure) {
+  const std::string not_a_dir = write_temp("handover-not-a-dir", "x");
+
+  auto r = run_server_binary({"--config", shipped_config(), "--listen", "127.0.0.1:0", "--db",
+                              not_a_dir + "/handover.db"});
+
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+}
+
+TEST(Cli, HelpNamesTheExitStatuses) {
+  auto r = run_server_binary({"--help"});
+
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("exit status"), std::string::npos) << r.output;
 }
 
 TEST(Cli, EnvironmentOverridesFileAndFlagOverridesEnvironment) {
@@ -119,13 +155,23 @@ TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
 
   std::istringstream lines(server.log());
   int parsed = 0;
+  nlohmann::json access;
   for (std::string line; std::getline(lines, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     ASSERT_TRUE(j.is_object()) << line;
     EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg"));
+    if (j["msg"] == "access") access = j;
     ++parsed;
   }
   EXPECT_GE(parsed, 3);
+  // The access line's fields are keys a collector can filter on.
+  ASSERT_TRUE(access.is_object()) << server.log();
+  EXPECT_EQ(access["method"], "GET");
+  EXPECT_EQ(access["route"], "/livez");
+  EXPECT_EQ(access["status"], 200);
+  EXPECT_TRUE(access["duration_ms"].is_number());
+  EXPECT_TRUE(access["remote"].is_string());
+  EXPECT_TRUE(access["request_id"].is_string());
 }
 
 }  // namespace

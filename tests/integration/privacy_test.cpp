@@ -521,7 +521,7 @@ TEST(PrivacyCli, CheckConfigReportsABadPrivacyFileWithItsPosition) {
       run_server_binary({"--config", server.config_path(), "--check-config", "--rules",
                          std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml"});
 
-  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("privacy.yaml:2:10: expected a period"), std::string::npos)
       << result.output;
 }

@@ -28,6 +28,9 @@ struct HttpConfig {
   int read_timeout_ms = 10000;         // to receive a whole request once it has started
   int idle_timeout_ms = 60000;         // keep-alive connection with no request
   int shutdown_grace_ms = 10000;       // in-flight requests get this long on SIGTERM
+  // Networks ("10.0.0.0/8", "::1/128", or one address) of reverse proxies whose
+  // X-Forwarded-For names the client; empty: the socket peer is the client.
+  std::vector<std::string> trusted_proxies;
 
   bool operator==(const HttpConfig&) const = default;
 };
@@ -173,8 +176,9 @@ struct FlagOverrides {
 //
 // `env` holds HANDOVER_<SECTION>_<KEY> variables (upper case, e.g. HANDOVER_HTTP_BODY_LIMIT),
 // plus the shortcuts HANDOVER_LISTEN ("host:port") and HANDOVER_DB (store.path);
-// HANDOVER_CORS_ALLOWED_ORIGINS is comma-separated; API keys come only from the file;
-// HANDOVER_WEBHOOKS_<NAME>_SECRET sets the secret of the webhook named <name>. Entries
+// HANDOVER_CORS_ALLOWED_ORIGINS and HANDOVER_HTTP_TRUSTED_PROXIES are comma-separated; API
+// keys come only from the file; HANDOVER_WEBHOOKS_<NAME>_SECRET sets the secret of the webhook
+// named <name>. Entries
 // without the HANDOVER_ prefix are ignored. Every HANDOVER_* entry must name a setting: there
 // is no allow-list, so an unknown name (a typo) is an error, and so is setting a shortcut
 // together with the variable it stands for.

@@ -20,7 +20,12 @@ struct Request {
   unsigned version = 11;  // 10 or 11
   Headers headers;      // names lower-cased, in arrival order
   std::string body;
-  std::string remote;   // "ip:port" of the peer
+  // The client: "ip:port" of the socket peer, or, when the peer is a trusted proxy, the
+  // client's "ip" from X-Forwarded-For (see ServerOptions::trusted_proxies).
+  std::string remote;
+  // The client's X-Request-Id when it is 1 to 128 visible ASCII characters, else one the
+  // server made; the answer carries it back in X-Request-Id.
+  std::string request_id;
   std::int64_t received_at_ns = 0;  // steady clock, for latency
 
   // First value of a header (name in lower case), or nullptr.
@@ -95,7 +100,8 @@ struct ExchangeRecord {
   double seconds;
   std::size_t bytes_in;
   std::size_t bytes_out;
-  const std::string& remote;
+  const std::string& remote;      // as Request::remote
+  const std::string& request_id;  // as Request::request_id, or made for a request refused early
 };
 
 class Observer {

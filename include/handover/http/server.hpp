@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "handover/http/message.hpp"
 #include "handover/http/websocket.hpp"
+#include "handover/util/ip_network.hpp"
 #include "handover/util/status.hpp"
 
 namespace handover::http {
@@ -23,6 +25,9 @@ struct ServerOptions {
   int stream_heartbeat_ms = 15000;          // a comment line on idle streams keeps proxies open
   std::size_t stream_max_queued_bytes = 1 << 20;  // a stream whose client lags more closes
   int stream_stall_ms = 60000;  // a stream whose client read nothing for this long closes
+  // Peers whose X-Forwarded-For names the client (Request::remote, the access log); empty:
+  // the socket peer is always the client.
+  std::vector<ip::Network> trusted_proxies;
 };
 
 class Server {
