@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cassert>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -30,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "handover/util/log_throttle.hpp"
 #include "handover/util/thread_name.hpp"
 #include "server_state.hpp"
 #include "stream_session.hpp"
@@ -580,13 +582,17 @@ struct Server::Impl {
   ServerState shared;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer accept_timer;  // the pause after a failed accept, on the acceptor's strand
+  std::chrono::milliseconds accept_backoff{0};
+  LogThrottle accept_log;
   std::uint16_t bound_port = 0;
   std::atomic<bool> shutdown_requested{false};
 
   Impl(ServerOptions options, Handler& handler, Observer* observer)
       : shared(std::move(options), handler, observer),
         ioc(shared.options.threads),
-        acceptor(connection_executor()) {}
+        acceptor(connection_executor()),
+        accept_timer(acceptor.get_executor()) {}
 
   // With one network thread every handler already runs on it, one at a time, so a strand per
   // connection would only add a queue and a lock to each of them.
@@ -598,9 +604,36 @@ struct Server::Impl {
   void do_accept() {
     acceptor.async_accept(connection_executor(), [this](beast::error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) on_accept(std::move(s));
+      if (ec) return on_accept_error(ec);
+      accept_backoff = {};
+      on_accept(std::move(s));
       do_accept();
     });
+  }
+
+  // Out of descriptors or memory, the connection stays queued and accepting again at once
+  // fails again at once: the loop would spin a core and starve every other connection. So
+  // it waits, from 50 ms doubling to 1 s, until connections close and free descriptors.
+  void on_accept_error(const beast::error_code& ec) {
+    if (shared.observer) shared.observer->on_accept_failure();
+    if (!out_of_resources(ec)) return do_accept();  // e.g. a peer that gave up while queued
+    accept_backoff = std::clamp(accept_backoff * 2, kMinAcceptBackoff, kMaxAcceptBackoff);
+    if (std::uint64_t suppressed = 0; accept_log.admit(suppressed)) {
+      spdlog::warn("http: cannot accept connections: {}; retrying in {} ms (open={} "
+                   "suppressed={}); raise the open file limit or lower http.max_connections",
+                   ec.message(), accept_backoff.count(), shared.connections.load(), suppressed);
+    }
+    accept_timer.expires_after(accept_backoff);
+    accept_timer.async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec || !acceptor.is_open()) return;
+      do_accept();
+    });
+  }
+
+  static bool out_of_resources(const beast::error_code& ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    const int value = ec.value();
+    return value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM;
   }
 
   void on_accept(tcp::socket socket) {
@@ -631,6 +664,7 @@ struct Server::Impl {
     shared.stopping = true;
     beast::error_code ec;
     acceptor.close(ec);
+    accept_timer.cancel();
     for (auto& s : shared.live_sessions()) net::post(s->executor(), [s] { s->on_shutdown(); });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
     wait_for_drain(std::make_shared<net::steady_timer>(ioc), deadline, /*aborted=*/false);
@@ -657,6 +691,8 @@ struct Server::Impl {
   }
 
   static constexpr std::chrono::milliseconds kAbortAllowance{200};
+  static constexpr std::chrono::milliseconds kMinAcceptBackoff{50};
+  static constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
 };
 
 Server::Server(ServerOptions options, Handler& handler, Observer* observer)
