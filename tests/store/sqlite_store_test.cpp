@@ -165,6 +165,29 @@ TEST_F(SqliteStoreTest, RefusesASecondStoreOnTheSameFileUntilTheFirstCloses) {
   EXPECT_TRUE((*after)->get_conversation("c_1").is_ok());
 }
 
+// A symbolic or a hard link names the same database under another path: a second server
+// through it must be refused just the same (through a hard link SQLite would even keep a
+// WAL of its own beside the link).
+TEST_F(SqliteStoreTest, RefusesASecondStoreThroughALinkToTheSameFile) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  const std::string symlink = dir_.file("symlink.db");
+  const std::string hardlink = dir_.file("hardlink.db");
+  std::filesystem::create_symlink(options_.path, symlink);
+  std::filesystem::create_hard_link(options_.path, hardlink);
+
+  for (const std::string& path : {symlink, hardlink}) {
+    SCOPED_TRACE(path);
+    StoreOptions through = options_;
+    through.path = path;
+    Result<std::unique_ptr<SqliteStore>> second = SqliteStore::open(through, clock_);
+
+    ASSERT_FALSE(second.is_ok());
+    EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(second.status().message().find("another handover server"), std::string::npos)
+        << second.status().message();
+  }
+}
+
 TEST_F(SqliteStoreTest, KeepsEmptyCustomerIdEmpty) {
   ConversationRecord record = conversation("c_1");
   record.customer_id.clear();
