@@ -612,7 +612,7 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
                   if (done) return respond(turn_response(std::move(*done), state, shown, end_user));
                   if (done.status().code() == StatusCode::kConflict) {
                     return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
-                                                 done.status().message()));
+                                                 client_detail(done.status())));
                   }
                   respond(store_problem(done.status()));
                 });

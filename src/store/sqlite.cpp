@@ -16,8 +16,8 @@ StatusCode code_for(int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return StatusCode::kUnavailable;
-    case SQLITE_CONSTRAINT:
-      return StatusCode::kConflict;
+    // A constraint the caller expects to fail (a client's reused id, say) is checked by its
+    // own code where it is written; any other is the store's fault, not the client's.
     default:
       return StatusCode::kInternal;
   }

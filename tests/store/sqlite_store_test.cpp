@@ -188,6 +188,29 @@ TEST_F(SqliteStoreTest, RefusesASecondStoreThroughALinkToTheSameFile) {
   }
 }
 
+// Only the index on client turn ids tells of a client's reused id. Another constraint that
+// fails (here turn ids taken behind the store's back, as a second writer would) is the
+// store's own fault and must not read as a conflict the client caused.
+TEST_F(SqliteStoreTest, AConstraintOtherThanTheClientTurnIdIsNoConflict) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(create("c_2").is_ok());
+  ASSERT_TRUE(append(turn("c_1", "first", "ct-1")).is_ok());
+  {
+    RawDb other(options_.path);
+    for (int k = 1; k <= 50; ++k) {
+      other.exec("INSERT INTO turns (id, conversation, seq, role, text, content_hash, "
+                 "created_at_ms) SELECT max(id) + 1, (SELECT pk FROM conversations WHERE "
+                 "public_id = 'c_2'), " + std::to_string(100 + k) + ", 'user', 'x', 'h', 0 "
+                 "FROM turns");
+    }
+  }
+
+  Result<AppendTurnOutcome> appended = append(turn("c_1", "second", "ct-2"));
+
+  ASSERT_FALSE(appended.is_ok());
+  EXPECT_EQ(appended.status().code(), StatusCode::kInternal) << appended.status().to_string();
+}
+
 TEST_F(SqliteStoreTest, KeepsEmptyCustomerIdEmpty) {
   ConversationRecord record = conversation("c_1");
   record.customer_id.clear();
