@@ -42,7 +42,10 @@ http::Response store_problem(const Status& status) {
     case StatusCode::kConflict:
       return http::problem(409, "conflict", "Conflict", client_detail(status));
     case StatusCode::kUnavailable: {
-      auto r = http::problem(503, "unavailable", "Service unavailable", client_detail(status));
+      // SQLite's own words (a full disk, a lock) are for the log the store writes.
+      const bool from_sqlite = status.message().find("sqlite: ") != std::string::npos;
+      auto r = http::problem(503, "unavailable", "Service unavailable",
+                             from_sqlite ? "the store cannot write now" : client_detail(status));
       r.set_header("Retry-After", "1");
       return r;
     }

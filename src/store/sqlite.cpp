@@ -15,6 +15,9 @@ StatusCode code_for(int rc) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    // A full or failing disk may recover (space freed, a volume grown): worth a retry.
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
       return StatusCode::kUnavailable;
     // A constraint the caller expects to fail (a client's reused id, say) is checked by its
     // own code where it is written; any other is the store's fault, not the client's.

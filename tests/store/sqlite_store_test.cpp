@@ -3,6 +3,8 @@
 #include "sqlite_store.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <sched.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "schema.hpp"
+#include "sqlite.hpp"
 #include "store_test_support.hpp"
 
 namespace handover::store {
@@ -710,6 +713,69 @@ TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenCommitFails) {
   Result<AppendTurnOutcome> next = append(turn("c_1", "kept"));
   ASSERT_TRUE(next.is_ok());
   EXPECT_EQ(next->turn.seq, 1) << "the rolled-back turn left no gap";
+}
+
+// A full or failing disk may recover (space is freed, a volume grows): the client is told to
+// retry, as for a busy database. Anything else unexpected is Internal.
+TEST(SqliteError, AFullOrFailingDiskIsUnavailable) {
+  struct Case {
+    const char* name;
+    int rc;
+    StatusCode code;
+  };
+  const Case cases[] = {
+      {"busy", SQLITE_BUSY, StatusCode::kUnavailable},
+      {"full", SQLITE_FULL, StatusCode::kUnavailable},
+      {"io error", SQLITE_IOERR, StatusCode::kUnavailable},
+      {"io error on write", SQLITE_IOERR_WRITE, StatusCode::kUnavailable},
+      {"io error on fsync", SQLITE_IOERR_FSYNC, StatusCode::kUnavailable},
+      {"primary key", SQLITE_CONSTRAINT_PRIMARYKEY, StatusCode::kInternal},
+      {"corrupt", SQLITE_CORRUPT, StatusCode::kInternal},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(sqlite_error(nullptr, c.rc, "COMMIT").code(), c.code);
+  }
+}
+
+// Captures the default logger's records for the test's lifetime.
+class LogCapture {
+ public:
+  LogCapture()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+
+  std::size_t errors() const {
+    const auto records = sink_->last_raw();
+    return static_cast<std::size_t>(std::count_if(records.begin(), records.end(), [](auto& r) {
+      return r.level == spdlog::level::err;
+    }));
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Thousands of writes may fail a second on a full disk: the log says so once a second,
+// not once per write and not never.
+TEST_F(SqliteStoreTest, LogsFailedCommitsAtMostOncePerSecond) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  store_->set_before_commit_for_test(
+      [](std::size_t) { return Status::unavailable("injected: database or disk is full"); });
+  LogCapture log;
+
+  Result<AppendTurnOutcome> first = append(turn("c_1", "lost"));
+  Result<AppendTurnOutcome> second = append(turn("c_1", "lost again"));
+  store_->set_before_commit_for_test(nullptr);
+
+  EXPECT_EQ(first.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store_->stats().failed_commits, 2u);
+  EXPECT_EQ(log.errors(), 1u);
 }
 
 TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {
