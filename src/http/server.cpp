@@ -117,6 +117,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   int response_status_ = 0;
   ServerState& shared_;
   ConnectionSlot slot_;  // moves to the WebSocket session on upgrade
+  // Accepted past max_connections: serves one probe (see ServerOptions::probe_paths) and
+  // answers anything else 503.
+  const bool over_limit_;
   std::string remote_;
   std::string method_;
   std::string route_;
@@ -139,17 +142,25 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
       };
 
  public:
-  Session(tcp::socket socket, ServerState& shared)
+  Session(tcp::socket socket, ServerState& shared, bool over_limit)
       : stream_(std::move(socket)),
         read_timer_(stream_.get_executor()),
         shared_(shared),
-        slot_(shared) {
+        slot_(shared),
+        over_limit_(over_limit) {
+    if (over_limit_) {
+      shared_.over_limit_sessions.fetch_add(1);
+      close_after_write_ = true;
+    }
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
-  ~Session() override { shared_.untrack(this); }
+  ~Session() override {
+    if (over_limit_) shared_.over_limit_sessions.fetch_sub(1);
+    shared_.untrack(this);
+  }
 
   void start() {
     shared_.track(shared_from_this());
@@ -172,8 +183,11 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   void do_wait_request() {
     if (shared_.stopping) return do_close();
     if (buffer_.size() > 0) return do_read_header();
-    // Waiting for the first byte of the next request is governed by the idle timeout.
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.idle_timeout_ms));
+    // Waiting for the first byte of the next request is governed by the idle timeout; a
+    // connection over the limit gets no more time than a request to arrive.
+    const int wait_ms =
+        over_limit_ ? shared_.options.read_timeout_ms : shared_.options.idle_timeout_ms;
+    stream_.expires_after(std::chrono::milliseconds(wait_ms));
     stream_.async_read_some(buffer_.prepare(4096),
                             beast::bind_front_handler(&Session::on_first_bytes,
                                                       shared_from_this()));
@@ -220,12 +234,29 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     method_ = std::string(req.method_string());
     version_ = req.version();
     if (auto problem_response = check_framing(req)) return write(std::move(*problem_response));
+    if (over_limit_ && !is_probe(origin_form({req.target().data(), req.target().size()}))) {
+      return write(too_many_connections());
+    }
 
     // An HTTP/1.0 client would take a 100 for the answer (RFC 9110, section 10.1.1).
     if (version_ >= 11 && lower(req[bhttp::field::expect]) == "100-continue") {
       return do_continue();
     }
     do_read_body();
+  }
+
+  bool is_probe(std::string_view target) const {
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    const auto& probes = shared_.options.probe_paths;
+    return std::find(probes.begin(), probes.end(), path) != probes.end();
+  }
+
+  static Response too_many_connections() {
+    Response r = problem(503, "too-many-connections", "Too many connections",
+                         "the server is at its connection limit");
+    r.set_header("Retry-After", "1");
+    return closing(std::move(r));
   }
 
   // Refuses requests whose body length is ambiguous (request smuggling vectors).
@@ -636,14 +667,20 @@ struct Server::Impl {
     return value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM;
   }
 
+  // At the connection limit a few more connections are read, so that a health probe is still
+  // answered and a flood does not get a healthy server restarted; past those, a short 503.
   void on_accept(tcp::socket socket) {
-    if (shared.connections.load() >= shared.options.max_connections) return refuse(socket);
+    const bool over_limit = shared.connections.load() >= shared.options.max_connections;
+    if (over_limit && (shared.options.probe_paths.empty() ||
+                       shared.over_limit_sessions.load() >= kOverLimitSessions)) {
+      return refuse(socket);
+    }
     beast::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), shared)->start();
+    std::make_shared<Session>(std::move(socket), shared, over_limit)->start();
   }
 
-  // Over the connection limit: a short 503 and close, without creating a session.
+  // Far over the connection limit: a short 503 and close, without creating a session.
   static void refuse(tcp::socket& socket) {
     static const std::string kBusy = [] {
       const std::string body =
@@ -691,6 +728,7 @@ struct Server::Impl {
   }
 
   static constexpr std::chrono::milliseconds kAbortAllowance{200};
+  static constexpr std::size_t kOverLimitSessions = 16;
   static constexpr std::chrono::milliseconds kMinAcceptBackoff{50};
   static constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
 };

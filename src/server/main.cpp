@@ -230,6 +230,7 @@ http::ServerOptions server_options(const config::ServerConfig& c) {
   o.port = c.listen.port;
   o.threads = c.http.threads;
   o.max_connections = c.http.max_connections;
+  o.probe_paths = {"/livez", "/healthz", "/readyz"};
   o.header_limit = c.http.header_limit;
   o.body_limit = c.http.body_limit;
   o.read_timeout_ms = c.http.read_timeout_ms;

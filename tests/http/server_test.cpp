@@ -659,5 +659,33 @@ TEST(ServerAcceptTest, BacksOffWhileOutOfDescriptorsAndServesOnceSomeAreFree) {
   ::close(pending);
 }
 
+// A liveness probe that failed under a connection flood would get a healthy server restarted
+// and drop every agent's WebSocket: probes are answered past the limit, other requests not.
+TEST(ServerLimitTest, AnswersProbesPastTheConnectionLimitAndRefusesTheRest) {
+  EchoBodyHandler handler;
+  ServerOptions options;
+  options.max_connections = 1;
+  options.probe_paths = {"/livez"};
+  RunningServer server(options, handler);
+  RawHttpClient holder(server.port());
+  bhttp::response<bhttp::string_body> held;
+  ASSERT_FALSE(holder.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", held));
+
+  RawHttpClient probe(server.port());
+  RawHttpClient other(server.port());
+  bhttp::response<bhttp::string_body> probed;
+  bhttp::response<bhttp::string_body> refused;
+  ASSERT_FALSE(probe.exchange("GET /livez?full=1 HTTP/1.1\r\nHost: t\r\n\r\n", probed));
+  ASSERT_FALSE(other.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", refused));
+
+  EXPECT_EQ(probed.result_int(), 404u) << "answered by the handler";
+  EXPECT_FALSE(probed.keep_alive());
+  EXPECT_TRUE(probe.closed_by_server());
+  EXPECT_EQ(refused.result_int(), 503u);
+  EXPECT_NE(refused.body().find("/problems/too-many-connections"), std::string::npos);
+  EXPECT_EQ(refused[bhttp::field::retry_after], "1");
+  EXPECT_EQ(handler.requests(), 2);
+}
+
 }  // namespace
 }  // namespace handover::http
