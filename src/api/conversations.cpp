@@ -42,7 +42,10 @@ http::Response store_problem(const Status& status) {
     case StatusCode::kConflict:
       return http::problem(409, "conflict", "Conflict", client_detail(status));
     case StatusCode::kUnavailable: {
-      auto r = http::problem(503, "unavailable", "Service unavailable", client_detail(status));
+      // SQLite's own words (a full disk, a lock) are for the log the store writes.
+      const bool from_sqlite = status.message().find("sqlite: ") != std::string::npos;
+      auto r = http::problem(503, "unavailable", "Service unavailable",
+                             from_sqlite ? "the store cannot write now" : client_detail(status));
       r.set_header("Retry-After", "1");
       return r;
     }
@@ -612,7 +615,7 @@ void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
                   if (done) return respond(turn_response(std::move(*done), state, shown, end_user));
                   if (done.status().code() == StatusCode::kConflict) {
                     return respond(http::problem(409, "turn-id-conflict", "Turn id already used",
-                                                 done.status().message()));
+                                                 client_detail(done.status())));
                   }
                   respond(store_problem(done.status()));
                 });

@@ -21,7 +21,11 @@ class RequestTelemetry final : public http::Observer {
                                     metrics::latency_buckets(), {"route"})),
         opened_(registry.counter("handover_http_connections_opened_total",
                                  "TCP connections accepted")
-                    .with({})) {
+                    .with({})),
+        accept_failures_(registry.counter("handover_http_accept_failures_total",
+                                          "Connections the server failed to accept (out of "
+                                          "descriptors or memory, or the peer gave up)")
+                             .with({})) {
     registry.callback_gauge("handover_http_connections_open", "Open HTTP connections",
                             [this] { return static_cast<double>(open_.load()); });
   }
@@ -50,6 +54,7 @@ class RequestTelemetry final : public http::Observer {
     opened_.inc();
   }
   void on_connection_close() override { open_.fetch_sub(1); }
+  void on_accept_failure() override { accept_failures_.inc(); }
 
  private:
   static std::string known_method(const std::string& m) {
@@ -64,6 +69,7 @@ class RequestTelemetry final : public http::Observer {
   metrics::Family<metrics::Counter>& requests_;
   metrics::Family<metrics::Histogram>& latency_;
   metrics::Counter& opened_;
+  metrics::Counter& accept_failures_;
   std::atomic<long> open_{0};
 };
 

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cassert>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "forwarded.hpp"
+#include "handover/util/log_throttle.hpp"
 #include "handover/util/thread_name.hpp"
 #include "request_id.hpp"
 #include "server_state.hpp"
@@ -124,6 +126,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   int response_status_ = 0;
   ServerState& shared_;
   ConnectionSlot slot_;  // moves to the WebSocket session on upgrade
+  // Accepted past max_connections: serves one probe (see ServerOptions::probe_paths) and
+  // answers anything else 503.
+  const bool over_limit_;
   std::string remote_;     // the socket peer, "ip:port"
   bool peer_trusted_ = false;
   std::string forwarded_;  // this request's client from X-Forwarded-For, if the peer is trusted
@@ -149,11 +154,16 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
       };
 
  public:
-  Session(tcp::socket socket, ServerState& shared)
+  Session(tcp::socket socket, ServerState& shared, bool over_limit)
       : stream_(std::move(socket)),
         read_timer_(stream_.get_executor()),
         shared_(shared),
-        slot_(shared) {
+        slot_(shared),
+        over_limit_(over_limit) {
+    if (over_limit_) {
+      shared_.over_limit_sessions.fetch_add(1);
+      close_after_write_ = true;
+    }
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
     if (ec) return;
@@ -161,7 +171,10 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     peer_trusted_ = is_trusted_proxy(ep.address(), shared_.options.trusted_proxies);
   }
 
-  ~Session() override { shared_.untrack(this); }
+  ~Session() override {
+    if (over_limit_) shared_.over_limit_sessions.fetch_sub(1);
+    shared_.untrack(this);
+  }
 
   void start() {
     shared_.track(shared_from_this());
@@ -184,8 +197,11 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   void do_wait_request() {
     if (shared_.stopping) return do_close();
     if (buffer_.size() > 0) return do_read_header();
-    // Waiting for the first byte of the next request is governed by the idle timeout.
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.idle_timeout_ms));
+    // Waiting for the first byte of the next request is governed by the idle timeout; a
+    // connection over the limit gets no more time than a request to arrive.
+    const int wait_ms =
+        over_limit_ ? shared_.options.read_timeout_ms : shared_.options.idle_timeout_ms;
+    stream_.expires_after(std::chrono::milliseconds(wait_ms));
     stream_.async_read_some(buffer_.prepare(4096),
                             beast::bind_front_handler(&Session::on_first_bytes,
                                                       shared_from_this()));
@@ -236,6 +252,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     if (peer_trusted_) read_forwarded_for(req);
     take_request_id(req);
     if (auto problem_response = check_framing(req)) return write(std::move(*problem_response));
+    if (over_limit_ && !is_probe(origin_form({req.target().data(), req.target().size()}))) {
+      return write(too_many_connections());
+    }
 
     // An HTTP/1.0 client would take a 100 for the answer (RFC 9110, section 10.1.1).
     if (version_ >= 11 && lower(req[bhttp::field::expect]) == "100-continue") {
@@ -266,6 +285,20 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
 
   // The request's client: the peer, or whom a trusted proxy forwarded for.
   const std::string& client() const { return forwarded_.empty() ? remote_ : forwarded_; }
+
+  bool is_probe(std::string_view target) const {
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    const auto& probes = shared_.options.probe_paths;
+    return std::find(probes.begin(), probes.end(), path) != probes.end();
+  }
+
+  static Response too_many_connections() {
+    Response r = problem(503, "too-many-connections", "Too many connections",
+                         "the server is at its connection limit");
+    r.set_header("Retry-After", "1");
+    return closing(std::move(r));
+  }
 
   // Refuses requests whose body length is ambiguous (request smuggling vectors).
   std::optional<Response> check_framing(const bhttp::request<bhttp::string_body>& req) {
@@ -627,13 +660,17 @@ struct Server::Impl {
   ServerState shared;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer accept_timer;  // the pause after a failed accept, on the acceptor's strand
+  std::chrono::milliseconds accept_backoff{0};
+  LogThrottle accept_log;
   std::uint16_t bound_port = 0;
   std::atomic<bool> shutdown_requested{false};
 
   Impl(ServerOptions options, Handler& handler, Observer* observer)
       : shared(std::move(options), handler, observer),
         ioc(shared.options.threads),
-        acceptor(connection_executor()) {}
+        acceptor(connection_executor()),
+        accept_timer(acceptor.get_executor()) {}
 
   // With one network thread every handler already runs on it, one at a time, so a strand per
   // connection would only add a queue and a lock to each of them.
@@ -645,19 +682,52 @@ struct Server::Impl {
   void do_accept() {
     acceptor.async_accept(connection_executor(), [this](beast::error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) on_accept(std::move(s));
+      if (ec) return on_accept_error(ec);
+      accept_backoff = {};
+      on_accept(std::move(s));
       do_accept();
     });
   }
 
-  void on_accept(tcp::socket socket) {
-    if (shared.connections.load() >= shared.options.max_connections) return refuse(socket);
-    beast::error_code ec;
-    socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), shared)->start();
+  // Out of descriptors or memory, the connection stays queued and accepting again at once
+  // fails again at once: the loop would spin a core and starve every other connection. So
+  // it waits, from 50 ms doubling to 1 s, until connections close and free descriptors.
+  void on_accept_error(const beast::error_code& ec) {
+    if (shared.observer) shared.observer->on_accept_failure();
+    if (!out_of_resources(ec)) return do_accept();  // e.g. a peer that gave up while queued
+    accept_backoff = std::clamp(accept_backoff * 2, kMinAcceptBackoff, kMaxAcceptBackoff);
+    if (std::uint64_t suppressed = 0; accept_log.admit(suppressed)) {
+      spdlog::warn("http: cannot accept connections: {}; retrying in {} ms (open={} "
+                   "suppressed={}); raise the open file limit or lower http.max_connections",
+                   ec.message(), accept_backoff.count(), shared.connections.load(), suppressed);
+    }
+    accept_timer.expires_after(accept_backoff);
+    accept_timer.async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec || !acceptor.is_open()) return;
+      do_accept();
+    });
   }
 
-  // Over the connection limit: a short 503 and close, without creating a session.
+  static bool out_of_resources(const beast::error_code& ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    const int value = ec.value();
+    return value == EMFILE || value == ENFILE || value == ENOBUFS || value == ENOMEM;
+  }
+
+  // At the connection limit a few more connections are read, so that a health probe is still
+  // answered and a flood does not get a healthy server restarted; past those, a short 503.
+  void on_accept(tcp::socket socket) {
+    const bool over_limit = shared.connections.load() >= shared.options.max_connections;
+    if (over_limit && (shared.options.probe_paths.empty() ||
+                       shared.over_limit_sessions.load() >= kOverLimitSessions)) {
+      return refuse(socket);
+    }
+    beast::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), shared, over_limit)->start();
+  }
+
+  // Far over the connection limit: a short 503 and close, without creating a session.
   static void refuse(tcp::socket& socket) {
     static const std::string kBusy = [] {
       const std::string body =
@@ -678,6 +748,7 @@ struct Server::Impl {
     shared.stopping = true;
     beast::error_code ec;
     acceptor.close(ec);
+    accept_timer.cancel();
     for (auto& s : shared.live_sessions()) net::post(s->executor(), [s] { s->on_shutdown(); });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
     wait_for_drain(std::make_shared<net::steady_timer>(ioc), deadline, /*aborted=*/false);
@@ -704,6 +775,9 @@ struct Server::Impl {
   }
 
   static constexpr std::chrono::milliseconds kAbortAllowance{200};
+  static constexpr std::size_t kOverLimitSessions = 16;
+  static constexpr std::chrono::milliseconds kMinAcceptBackoff{50};
+  static constexpr std::chrono::milliseconds kMaxAcceptBackoff{1000};
 };
 
 Server::Server(ServerOptions options, Handler& handler, Observer* observer)

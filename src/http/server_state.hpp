@@ -54,6 +54,7 @@ struct ServerState {
   std::vector<WebSocketRoute> websocket_routes;  // fixed before listen(), read-only after
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> over_limit_sessions{0};  // accepted past max_connections for probes
   std::mutex mu;
   std::unordered_map<TrackedSession*, std::weak_ptr<TrackedSession>> sessions;
 };

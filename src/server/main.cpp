@@ -34,6 +34,7 @@
 #include "handover/triggers/trigger_service.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/ip_network.hpp"
+#include "handover/util/open_file_limit.hpp"
 #include "handover/util/thread_name.hpp"
 #include "handover/webhooks/webhooks.hpp"
 
@@ -238,6 +239,7 @@ http::ServerOptions server_options(const config::ServerConfig& c) {
   o.port = c.listen.port;
   o.threads = c.http.threads;
   o.max_connections = c.http.max_connections;
+  o.probe_paths = {"/livez", "/healthz", "/readyz"};
   o.header_limit = c.http.header_limit;
   o.body_limit = c.http.body_limit;
   o.read_timeout_ms = c.http.read_timeout_ms;
@@ -375,6 +377,29 @@ void ask_unanswered_again(store::Store& store, connector::ConnectorService& conn
   }
 }
 
+// Raises the soft limit on open descriptors to the hard one, and warns when even that cannot
+// hold http.max_connections beside what the store and the rest of the server keep open (each
+// SQLite connection holds the database, its WAL and its shared memory).
+void raise_open_file_limit(const config::ServerConfig& cfg) {
+  constexpr std::uint64_t kOtherFiles = 128;  // logs, rule watcher, outbound HTTP, event loop
+  auto limit = handover::raise_open_file_limit();
+  if (!limit) {
+    spdlog::warn("{}", limit.status().message());
+    return;
+  }
+  spdlog::info("open file limit={} hard={} previous={}", limit->soft, limit->hard,
+               limit->previous);
+  // The readers, the writer and the checkpointer.
+  const auto store_files = 3 * (static_cast<std::uint64_t>(cfg.store.read_connections) + 2);
+  const std::uint64_t needed = cfg.http.max_connections + store_files + kOtherFiles;
+  if (limit->soft < needed) {
+    spdlog::warn("open file limit {} is below http.max_connections {} plus {} for the store and "
+                 "the server: connections past the limit wait unaccepted; raise the hard limit "
+                 "(LimitNOFILE=, ulimit -Hn) or lower http.max_connections",
+                 limit->soft, cfg.http.max_connections, needed - cfg.http.max_connections);
+  }
+}
+
 int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
           const PrivacyParts& privacy_parts, const messages::Catalog& catalog, const Options& opts,
           const sigset_t& signals) {
@@ -384,6 +409,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     spdlog::error("{}", s.message());
     return kExitFailure;
   }
+  raise_open_file_limit(cfg);
   store::StoreOptions so;
   so.path = cfg.store.path;
   so.synchronous = cfg.store.synchronous;

@@ -15,9 +15,12 @@ StatusCode code_for(int rc) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    // A full or failing disk may recover (space freed, a volume grown): worth a retry.
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
       return StatusCode::kUnavailable;
-    case SQLITE_CONSTRAINT:
-      return StatusCode::kConflict;
+    // A constraint the caller expects to fail (a client's reused id, say) is checked by its
+    // own code where it is written; any other is the store's fault, not the client's.
     default:
       return StatusCode::kInternal;
   }

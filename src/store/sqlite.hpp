@@ -14,8 +14,10 @@ struct sqlite3_stmt;
 namespace handover::store {
 
 // Translates a failed SQLite call into a Status naming the operation, SQLite's message and
-// its (extended) code. BUSY/LOCKED become Unavailable, CONSTRAINT becomes Conflict, anything
-// else Internal. `db` may be null (then only the code's generic text is used).
+// its (extended) code. BUSY, LOCKED, FULL and IOERR become Unavailable, anything else
+// Internal: a CONSTRAINT
+// failure too, since the writes that expect one (a reused client turn id) test for its code
+// themselves. `db` may be null (then only the code's generic text is used).
 Status sqlite_error(sqlite3* db, int rc, std::string_view operation);
 
 // One prepared statement, finalised on destruction. Binding failures are remembered and

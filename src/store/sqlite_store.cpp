@@ -3,6 +3,7 @@
 #include "sqlite_store.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <sqlite3.h>
 
@@ -559,6 +560,7 @@ void SqliteStore::run_batch() {
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
   if (failure.is_ok() && checkpointer_) checkpointer_->checkpoint_if_due(writer_db_);
   record_batch(failure, probes_only, elapsed.count());
+  if (!failure.is_ok()) log_failure(commit_failure_log_, failure);
 
   // The WAL still holds the pages as they were before an erasure: fold it into the database
   // and truncate it before anyone hears that the data is gone. Best effort: a reader holding
@@ -745,7 +747,17 @@ void SqliteStore::shut_down_writer() {
 // without savepoints, at the price of failing the batch on errors that checks cannot
 // foresee (I/O, a full disk).
 
+// One line per second per kind of failure: a full disk fails every write, thousands a
+// second, and an operator needs to see it, not each of them.
+void SqliteStore::log_failure(LogThrottle& throttle, const Status& failure) const {
+  if (std::uint64_t suppressed = 0; throttle.admit(suppressed)) {
+    spdlog::error("{} (same failures since the last line: {})", failure.message(), suppressed);
+  }
+}
+
 Status SqliteStore::request_failed(Status error, Status& request_status) const {
+  // The expected outcomes (NotFound, Conflict) are the client's; anything else is ours.
+  if (error.code() == StatusCode::kInternal) log_failure(request_failure_log_, error);
   // A statement that fails is undone by SQLite on its own, leaving the transaction and the
   // earlier requests intact, unless SQLite rolled back the whole transaction.
   if (!writer_db_.in_transaction()) return error;

@@ -22,6 +22,7 @@
 #include "conversation_activity.hpp"
 #include "conversation_cache.hpp"
 #include "handover/store/store.hpp"
+#include "handover/util/log_throttle.hpp"
 #include "instance_lock.hpp"
 #include "reader_pool.hpp"
 #include "sqlite.hpp"
@@ -257,6 +258,7 @@ class SqliteStore final : public Store {
   Status store_log_ids();
   void account_rows_written();
   Status request_failed(Status error, Status& request_status) const;
+  void log_failure(LogThrottle& throttle, const Status& failure) const;
   Status finish_transaction(bool probes_only);
   void roll_back();
   void record_batch(const Status& failure, bool probes_only, double seconds);
@@ -325,6 +327,8 @@ class SqliteStore final : public Store {
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> committed_requests_{0};
   std::atomic<std::uint64_t> failed_commits_{0};
+  mutable LogThrottle commit_failure_log_;
+  mutable LogThrottle request_failure_log_;
   std::atomic<std::uint64_t> queue_depth_{0};
   std::atomic<std::uint64_t> last_batch_size_{0};
   std::atomic<std::uint64_t> writer_cache_misses_{0};

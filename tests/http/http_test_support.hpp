@@ -60,8 +60,10 @@ class CountingObserver final : public Observer {
   }
   void on_connection_open() override { opened.fetch_add(1); }
   void on_connection_close() override { closed.fetch_add(1); }
+  void on_accept_failure() override { accept_failures.fetch_add(1); }
 
   std::atomic<int> exchanges{0};
+  std::atomic<int> accept_failures{0};
   std::atomic<int> opened{0};
   std::atomic<int> closed{0};
 

@@ -2,10 +2,18 @@
 // network layer, refusal of ambiguous framing, the head it composes and bodies made late.
 #include "handover/http/server.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -570,6 +578,113 @@ TEST(ServerLateBodyTest, MakesTheBodyOnTheConnectionsThreadNotTheRespondersOne) 
   EXPECT_EQ(response[bhttp::field::content_length], "8");
   EXPECT_NE(handler.body_thread_.load(), std::thread::id());
   EXPECT_NE(handler.body_thread_.load(), handler.responder_thread_.load());
+}
+
+// Lowers this process's soft limit on open descriptors and takes all but one of those left,
+// so the next connection the server accepts fails with EMFILE. Everything is given back on
+// destruction: gtest runs every test in this one process.
+class DescriptorStarvation {
+ public:
+  DescriptorStarvation() {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = static_cast<rlim_t>(highest_open_fd() + 32);
+    setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers_.push_back(fd);
+    release_one();
+  }
+  ~DescriptorStarvation() { release_all(); }
+
+  void release_one() {
+    if (fillers_.empty()) return;
+    ::close(fillers_.back());
+    fillers_.pop_back();
+  }
+
+  void release_all() {
+    for (int fd : fillers_) ::close(fd);
+    fillers_.clear();
+    setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+
+ private:
+  static int highest_open_fd() {
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    }
+    return highest;
+  }
+
+  rlimit saved_{};
+  std::vector<int> fillers_;
+};
+
+// A blocking loopback connection on a plain descriptor: it needs no descriptor but its own.
+int connect_raw(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(ServerAcceptTest, BacksOffWhileOutOfDescriptorsAndServesOnceSomeAreFree) {
+  EchoBodyHandler handler;
+  RunningServer server(ServerOptions{}, handler);
+  auto starvation = std::make_unique<DescriptorStarvation>();
+
+  // The kernel completes the handshake; the server cannot take the connection.
+  const int pending = connect_raw(server.port());
+  ASSERT_GE(pending, 0);
+  ASSERT_TRUE(eventually([&] { return server.observer.accept_failures.load() > 0; }));
+  // Failed accepts are counted, not timed: a loop that retried at once would count thousands
+  // in this while, one that backs off from 50 ms a handful.
+  const int first = server.observer.accept_failures.load();
+  std::this_thread::sleep_for(300ms);
+  const int during = server.observer.accept_failures.load() - first;
+  starvation.reset();
+
+  EXPECT_LE(during, 8);
+  EXPECT_TRUE(eventually([&] { return server.observer.opened.load() == 1; }, 3s));
+  RawHttpClient client(server.port());
+  bhttp::response<bhttp::string_body> res;
+  ASSERT_FALSE(client.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", res));
+  EXPECT_EQ(res.result_int(), 404u);
+  ::close(pending);
+}
+
+// A liveness probe that failed under a connection flood would get a healthy server restarted
+// and drop every agent's WebSocket: probes are answered past the limit, other requests not.
+TEST(ServerLimitTest, AnswersProbesPastTheConnectionLimitAndRefusesTheRest) {
+  EchoBodyHandler handler;
+  ServerOptions options;
+  options.max_connections = 1;
+  options.probe_paths = {"/livez"};
+  RunningServer server(options, handler);
+  RawHttpClient holder(server.port());
+  bhttp::response<bhttp::string_body> held;
+  ASSERT_FALSE(holder.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", held));
+
+  RawHttpClient probe(server.port());
+  RawHttpClient other(server.port());
+  bhttp::response<bhttp::string_body> probed;
+  bhttp::response<bhttp::string_body> refused;
+  ASSERT_FALSE(probe.exchange("GET /livez?full=1 HTTP/1.1\r\nHost: t\r\n\r\n", probed));
+  ASSERT_FALSE(other.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", refused));
+
+  EXPECT_EQ(probed.result_int(), 404u) << "answered by the handler";
+  EXPECT_FALSE(probed.keep_alive());
+  EXPECT_TRUE(probe.closed_by_server());
+  EXPECT_EQ(refused.result_int(), 503u);
+  EXPECT_NE(refused.body().find("/problems/too-many-connections"), std::string::npos);
+  EXPECT_EQ(refused[bhttp::field::retry_after], "1");
+  EXPECT_EQ(handler.requests(), 2);
 }
 
 }  // namespace

@@ -146,6 +146,8 @@ TEST_F(ApiTest, RetryWithSameTurnIdReturnsStoredTurnAndStoresNothing) {
   EXPECT_EQ(retry.json()["turn"]["seq"], first.json()["turn"]["seq"]);
   EXPECT_EQ(changed.status, 409);
   EXPECT_EQ(changed.json()["type"], "/problems/turn-id-conflict");
+  EXPECT_EQ(changed.json()["detail"],
+            "client turn t-1 of conversation " + id + " was stored with different content");
   EXPECT_EQ(list.json()["turns"].size(), 1u);
 }
 

@@ -224,12 +224,15 @@ TEST_F(BadRequestTest, ConnectionsOverTheLimitGet503AndOthersKeepWorking) {
   ASSERT_EQ(first.request("GET", "/livez").status, 200);
   ASSERT_EQ(second.request("GET", "/livez").status, 200);
 
-  HttpClient third(limited.port());
-  const auto refused = third.read_response();
+  const auto refused = HttpClient(limited.port()).request("GET", "/v1/conversations/c_1");
+  const auto live = HttpClient(limited.port()).request("GET", "/livez");
+  const auto ready = HttpClient(limited.port()).request("GET", "/readyz");
   const auto still_served = first.request("GET", "/livez");
 
   EXPECT_EQ(refused.status, 503);
   EXPECT_EQ(refused.json().value("type", ""), "/problems/too-many-connections");
+  EXPECT_EQ(live.status, 200) << "a liveness probe must not fail under a connection flood";
+  EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(still_served.status, 200);
 }
 

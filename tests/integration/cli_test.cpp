@@ -147,6 +147,26 @@ TEST(Cli, AnAddressInUseStopsTheStartBeforeTheDatabaseIsCreated) {
   EXPECT_FALSE(std::filesystem::exists(db));
 }
 
+// The database lock is the file's, not its name's: another server is refused through a
+// symbolic or a hard link to the database a running server uses.
+TEST(Cli, ASecondServerOnALinkToTheDatabaseIsRefused) {
+  ServerProcess running;
+  ASSERT_TRUE(running.start()) << running.log();
+  const std::string symlink = running.dir() + "/symlink.db";
+  const std::string hardlink = running.dir() + "/hardlink.db";
+  std::filesystem::create_symlink(running.db_path(), symlink);
+  std::filesystem::create_hard_link(running.db_path(), hardlink);
+
+  for (const std::string& link : {symlink, hardlink}) {
+    SCOPED_TRACE(link);
+    ServerProcess second(ServerSettings::with({}, {"--db", link}));
+
+    EXPECT_FALSE(second.start());
+    EXPECT_NE(second.log().find("another handover server"), std::string::npos) << second.log();
+  }
+  EXPECT_EQ(HttpClient(running.port()).request("GET", "/livez").status, 200);
+}
+
 TEST(Cli, JsonLogFormatWritesOneObjectPerLine) {
   ServerProcess server(ServerSettings::with({}, {"--log-format", "json"}));
   ASSERT_TRUE(server.start()) << server.log();

@@ -3,6 +3,8 @@
 #include "sqlite_store.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <sched.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "schema.hpp"
+#include "sqlite.hpp"
 #include "store_test_support.hpp"
 
 namespace handover::store {
@@ -163,6 +166,52 @@ TEST_F(SqliteStoreTest, RefusesASecondStoreOnTheSameFileUntilTheFirstCloses) {
   Result<std::unique_ptr<SqliteStore>> after = SqliteStore::open(options_, clock_);
   ASSERT_TRUE(after.is_ok()) << after.status().to_string();
   EXPECT_TRUE((*after)->get_conversation("c_1").is_ok());
+}
+
+// A symbolic or a hard link names the same database under another path: a second server
+// through it must be refused just the same (through a hard link SQLite would even keep a
+// WAL of its own beside the link).
+TEST_F(SqliteStoreTest, RefusesASecondStoreThroughALinkToTheSameFile) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  const std::string symlink = dir_.file("symlink.db");
+  const std::string hardlink = dir_.file("hardlink.db");
+  std::filesystem::create_symlink(options_.path, symlink);
+  std::filesystem::create_hard_link(options_.path, hardlink);
+
+  for (const std::string& path : {symlink, hardlink}) {
+    SCOPED_TRACE(path);
+    StoreOptions through = options_;
+    through.path = path;
+    Result<std::unique_ptr<SqliteStore>> second = SqliteStore::open(through, clock_);
+
+    ASSERT_FALSE(second.is_ok());
+    EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(second.status().message().find("another handover server"), std::string::npos)
+        << second.status().message();
+  }
+}
+
+// Only the index on client turn ids tells of a client's reused id. Another constraint that
+// fails (here turn ids taken behind the store's back, as a second writer would) is the
+// store's own fault and must not read as a conflict the client caused.
+TEST_F(SqliteStoreTest, AConstraintOtherThanTheClientTurnIdIsNoConflict) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  ASSERT_TRUE(create("c_2").is_ok());
+  ASSERT_TRUE(append(turn("c_1", "first", "ct-1")).is_ok());
+  {
+    RawDb other(options_.path);
+    for (int k = 1; k <= 50; ++k) {
+      other.exec("INSERT INTO turns (id, conversation, seq, role, text, content_hash, "
+                 "created_at_ms) SELECT max(id) + 1, (SELECT pk FROM conversations WHERE "
+                 "public_id = 'c_2'), " + std::to_string(100 + k) + ", 'user', 'x', 'h', 0 "
+                 "FROM turns");
+    }
+  }
+
+  Result<AppendTurnOutcome> appended = append(turn("c_1", "second", "ct-2"));
+
+  ASSERT_FALSE(appended.is_ok());
+  EXPECT_EQ(appended.status().code(), StatusCode::kInternal) << appended.status().to_string();
 }
 
 TEST_F(SqliteStoreTest, KeepsEmptyCustomerIdEmpty) {
@@ -664,6 +713,69 @@ TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenCommitFails) {
   Result<AppendTurnOutcome> next = append(turn("c_1", "kept"));
   ASSERT_TRUE(next.is_ok());
   EXPECT_EQ(next->turn.seq, 1) << "the rolled-back turn left no gap";
+}
+
+// A full or failing disk may recover (space is freed, a volume grows): the client is told to
+// retry, as for a busy database. Anything else unexpected is Internal.
+TEST(SqliteError, AFullOrFailingDiskIsUnavailable) {
+  struct Case {
+    const char* name;
+    int rc;
+    StatusCode code;
+  };
+  const Case cases[] = {
+      {"busy", SQLITE_BUSY, StatusCode::kUnavailable},
+      {"full", SQLITE_FULL, StatusCode::kUnavailable},
+      {"io error", SQLITE_IOERR, StatusCode::kUnavailable},
+      {"io error on write", SQLITE_IOERR_WRITE, StatusCode::kUnavailable},
+      {"io error on fsync", SQLITE_IOERR_FSYNC, StatusCode::kUnavailable},
+      {"primary key", SQLITE_CONSTRAINT_PRIMARYKEY, StatusCode::kInternal},
+      {"corrupt", SQLITE_CORRUPT, StatusCode::kInternal},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(sqlite_error(nullptr, c.rc, "COMMIT").code(), c.code);
+  }
+}
+
+// Captures the default logger's records for the test's lifetime.
+class LogCapture {
+ public:
+  LogCapture()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+
+  std::size_t errors() const {
+    const auto records = sink_->last_raw();
+    return static_cast<std::size_t>(std::count_if(records.begin(), records.end(), [](auto& r) {
+      return r.level == spdlog::level::err;
+    }));
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Thousands of writes may fail a second on a full disk: the log says so once a second,
+// not once per write and not never.
+TEST_F(SqliteStoreTest, LogsFailedCommitsAtMostOncePerSecond) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  store_->set_before_commit_for_test(
+      [](std::size_t) { return Status::unavailable("injected: database or disk is full"); });
+  LogCapture log;
+
+  Result<AppendTurnOutcome> first = append(turn("c_1", "lost"));
+  Result<AppendTurnOutcome> second = append(turn("c_1", "lost again"));
+  store_->set_before_commit_for_test(nullptr);
+
+  EXPECT_EQ(first.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(store_->stats().failed_commits, 2u);
+  EXPECT_EQ(log.errors(), 1u);
 }
 
 TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {

@@ -110,6 +110,8 @@ class Observer {
   virtual void on_exchange(const ExchangeRecord& record) = 0;
   virtual void on_connection_open() = 0;
   virtual void on_connection_close() = 0;
+  // accept() failed, for want of descriptors or memory, say. Called on the listener's strand.
+  virtual void on_accept_failure() {}
 };
 
 // An RFC 9457 problem+json response. `type_slug` becomes "/problems/<slug>".

@@ -18,6 +18,10 @@ struct ServerOptions {
   std::uint16_t port = 8080;          // 0: the OS picks one; see Server::port()
   int threads = 1;
   std::size_t max_connections = 10000;
+  // Paths (before any '?', a trailing '/' ignored) still answered past max_connections, so a
+  // health probe does not fail under a connection flood; such a connection closes after its
+  // answer, and any other request on it gets 503. A few of these are read at a time.
+  std::vector<std::string> probe_paths;
   std::size_t header_limit = 8192;
   std::size_t body_limit = 65536;
   int read_timeout_ms = 10000;
