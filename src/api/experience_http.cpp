@@ -64,29 +64,37 @@ AnswersInFlight& choices_in_flight() {
   return in_flight;
 }
 
-Result<LastResolution> last_resolution(store::Store& store, const std::string& conversation) {
-  LastResolution last;
+// Calls `visit` with each of the conversation's events, oldest first, a page at a time.
+template <typename Visit>
+Status each_event(store::Store& store, const std::string& conversation, Visit visit) {
   store::EventQuery query;
   query.conversation_id = conversation;
   query.limit = kEventPage;
   for (;;) {
     auto page = store.list_events(query);
     if (!page) return page.status();
-    for (const auto& event : *page) {
-      if (event.type == "routing.resolved") {
-        const json data = json::parse(event.data_json, nullptr, false);
-        last.event_id = event.id;
-        last.agent_id = data.is_object() ? data.value("agent_id", std::string()) : std::string();
-        last.rated = false;
-      } else if (event.type == "handover.rated") {
-        last.rated = true;
-        last.rating = json::parse(event.data_json, nullptr, false);
-        if (last.rating.is_object()) last.rating["id"] = event.id;
-      }
-    }
-    if (page->size() < kEventPage) return last;
+    for (const auto& event : *page) visit(event);
+    if (page->size() < kEventPage) return Status::ok();
     query.after_id = page->back().id;
   }
+}
+
+Result<LastResolution> last_resolution(store::Store& store, const std::string& conversation) {
+  LastResolution last;
+  Status read = each_event(store, conversation, [&last](const store::EventRecord& event) {
+    if (event.type == "routing.resolved") {
+      const json data = json::parse(event.data_json, nullptr, false);
+      last.event_id = event.id;
+      last.agent_id = data.is_object() ? data.value("agent_id", std::string()) : std::string();
+      last.rated = false;
+    } else if (event.type == "handover.rated") {
+      last.rated = true;
+      last.rating = json::parse(event.data_json, nullptr, false);
+      if (last.rating.is_object()) last.rating["id"] = event.id;
+    }
+  });
+  if (!read.is_ok()) return read;
+  return last;
 }
 
 // The choices the user is offered while waiting, as the narrator tells them.
@@ -126,16 +134,11 @@ std::set<std::string> choices_after(const store::EventRecord& event, std::set<st
 Result<std::set<std::string>> offered_choices(store::Store& store,
                                               const std::string& conversation) {
   std::set<std::string> open;
-  store::EventQuery query;
-  query.conversation_id = conversation;
-  query.limit = kEventPage;
-  for (;;) {
-    auto page = store.list_events(query);
-    if (!page) return page.status();
-    for (const auto& event : *page) open = choices_after(event, std::move(open));
-    if (page->size() < kEventPage) return open;
-    query.after_id = page->back().id;
-  }
+  Status read = each_event(store, conversation, [&open](const store::EventRecord& event) {
+    open = choices_after(event, std::move(open));
+  });
+  if (!read.is_ok()) return read;
+  return open;
 }
 
 void record_choice(ApiContext& ctx, const store::ConversationRecord& conv, std::string choice,
