@@ -30,7 +30,8 @@ struct Handover {
   std::int64_t escalated_at_ms = 0;
   std::int64_t accepted_at_ms = -1;
   std::int64_t waited_ms = -1;
-  std::string outcome = "open";  // resolved, returned, abandoned, no_agent, open
+  // resolved, returned, abandoned, ended_by_admin, no_agent, open
+  std::string outcome = "open";
   std::int64_t resolved_at_ms = -1;
   std::string justified;
   int rating = 0;  // the user's rating of its resolution, 1 to 5; 0 when none
@@ -93,8 +94,9 @@ std::vector<Handover> handovers_of(const std::vector<store::HandoverEventFact>& 
       h.outcome = "returned";
       h.resolved_at_ms = e.at_ms;
     } else if (e.type == "routing.cancelled") {
-      // The user left the queue: before anyone accepted, or after a transfer or requeue.
-      h.outcome = "abandoned";
+      // The user left the queue (before anyone accepted, or after a transfer or requeue), or
+      // the team ended a wait nobody answered: not the user's doing, so counted apart.
+      h.outcome = e.reason == "ended_by_admin" ? "ended_by_admin" : "abandoned";
     } else if (e.type == "routing.no_agent" && !e.queued && h.accepted_at_ms < 0) {
       // Outside business hours or with the queue closed: it stayed with the bot.
       h.outcome = "no_agent";
@@ -242,7 +244,8 @@ json handover_report(const store::HandoverFacts& facts, const ReportQuery& query
   std::set<std::string> escalated;
   std::vector<std::int64_t> waits, resolve_times;
   json outcomes = {
-      {"resolved", 0}, {"returned_to_bot", 0}, {"abandoned", 0}, {"no_agent", 0}, {"open", 0}};
+      {"resolved", 0},       {"returned_to_bot", 0}, {"abandoned", 0},
+      {"ended_by_admin", 0}, {"no_agent", 0},        {"open", 0}};
   std::size_t rated = 0;
   std::int64_t rating_sum = 0;
   json by_score = {{"1", 0}, {"2", 0}, {"3", 0}, {"4", 0}, {"5", 0}};

@@ -46,7 +46,10 @@ SELECT c.public_id, c.created_at_ms, e.type, e.created_at_ms,
     ELSE 1 END,
   CASE e.type
     WHEN 'handover.rated' THEN coalesce(json_extract(e.data_json, '$.rating'), 0)
-    ELSE 0 END
+    ELSE 0 END,
+  CASE e.type
+    WHEN 'routing.cancelled' THEN coalesce(json_extract(e.data_json, '$.data.reason'), '')
+    ELSE '' END
 FROM conversations c JOIN events e ON e.conversation = c.pk
 WHERE c.pk >= ?1 AND c.pk < ?2 AND c.created_at_ms >= ?3 AND c.created_at_ms < ?4
   AND (json_array_length(?5) = 0 OR c.channel IN (SELECT value FROM json_each(?5)))
@@ -171,6 +174,7 @@ Result<HandoverFacts> SqliteStore::read_handover_facts(const HandoverFactsQuery&
     row.column_text(8, fact.justified);
     fact.queued = row.column_int64(9) != 0;
     fact.rating = static_cast<int>(row.column_int64(10));
+    row.column_text(11, fact.reason);
   });
   if (!status.is_ok()) return status;
 

@@ -184,6 +184,7 @@ TEST_F(HandoverReportTest, CountsConversationsHandoversAndOutcomes) {
             (json{{"resolved", 3},
                   {"returned_to_bot", 1},
                   {"abandoned", 1},
+                  {"ended_by_admin", 0},
                   {"no_agent", 0},
                   {"open", 1}}));
   EXPECT_EQ(r["escalations_by_rule"], (json{{"explicit-request", 1},
@@ -210,6 +211,10 @@ TEST_F(HandoverReportTest, OutcomesFollowTheLastStepAndRatingsAreCounted) {
   conversation("c13", day2 + 400 * s);
   escalated("c13", day2 + 401 * s, "explicit-request", "general", {"request.human"});
   routing("c13", day2 + 401 * s, "no_agent", {{"queued", true}});
+  // Nobody answered and the team ended the wait: not the user's leaving.
+  conversation("c14", day2 + 500 * s);
+  escalated("c14", day2 + 501 * s, "explicit-request", "general", {"request.human"});
+  routing("c14", day2 + 900 * s, "cancelled", {{"reason", "ended_by_admin"}});
   // Ratings of resolved handovers; a second rating and one of an open handover do not count.
   event("c1", kMorning + 80 * s, "handover.rated", {{"rating", 5}});
   event("c9", kMorning + kDay + 130 * s, "handover.rated", {{"rating", 2}});
@@ -221,6 +226,7 @@ TEST_F(HandoverReportTest, OutcomesFollowTheLastStepAndRatingsAreCounted) {
   EXPECT_EQ(r["outcomes"], (json{{"resolved", 3},
                                  {"returned_to_bot", 1},
                                  {"abandoned", 2},
+                                 {"ended_by_admin", 1},
                                  {"no_agent", 1},
                                  {"open", 2}}));
   EXPECT_EQ(r["ratings"]["count"], 2);

@@ -393,6 +393,11 @@ TEST_F(MessagesTest, AnAdminEndsAWaitWithItsOfferAndTheUserIsToldTheBotCarriesOn
   EXPECT_EQ(again.header("content-type"), "application/problem+json");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.header("content-type"), "application/problem+json");
+  // The analytics count it apart from users who left the queue.
+  auto figures = call("GET", "/v1/analytics/handovers", {}, kAdminKey);
+  ASSERT_EQ(figures.status, 200) << figures.body;
+  EXPECT_EQ(figures.json()["outcomes"]["ended_by_admin"], 1) << figures.body;
+  EXPECT_EQ(figures.json()["outcomes"]["abandoned"], 0) << figures.body;
 }
 
 TEST_F(MessagesTest, WhenTheOnlyAgentOnlineDeclinesTheUserIsToldNoneCanTakeItNow) {

@@ -213,6 +213,7 @@ struct HandoverEventFact {
   std::string justified;        // resolved: the agent's feedback (yes, no, too_late) or ""
   bool queued = true;           // no_agent: false when the conversation stayed with the bot
   int rating = 0;               // rated: the user's rating, 1 to 5
+  std::string reason;           // cancelled: why the wait ended (back_to_bot, ended_by_admin)
 };
 
 struct SuggestionFact {
