@@ -1,9 +1,7 @@
 #include "handover/analytics/handover_report.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +9,7 @@
 
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
+#include "support/temp_store.hpp"
 
 namespace handover::analytics {
 namespace {
@@ -35,21 +34,16 @@ T wait_for(const std::function<void(store::Callback<T>)>& submit) {
 class HandoverReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern =
-        (std::filesystem::path(::testing::TempDir()) / "analytics_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    store::StoreOptions options;
-    options.path = dir_ + "/handover.db";
-    auto opened = store::Store::open(options, clock_);
+    dir_ = testing::make_temp_dir("analytics");
+    ASSERT_FALSE(dir_.empty());
+    auto opened = testing::open_store_in(dir_, clock_);
     ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
     store_ = std::move(opened).value();
     script();
   }
   void TearDown() override {
     store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    testing::remove_temp_dir(dir_);
   }
 
   void at(std::int64_t ms) { clock_.set_ms(ms); }

@@ -3,9 +3,7 @@
 #include "handover/messages/narrator.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -17,6 +15,7 @@
 #include "handover/messages/catalog.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
+#include "support/temp_store.hpp"
 
 namespace handover::messages {
 namespace {
@@ -47,13 +46,9 @@ class RecordingPoster final : public api::TurnPoster {
 class NarratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern =
-        (std::filesystem::path(::testing::TempDir()) / "narrator_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    store::StoreOptions options;
-    options.path = dir_ + "/handover.db";
-    auto opened = store::Store::open(options, clock_);
+    dir_ = testing::make_temp_dir("narrator");
+    ASSERT_FALSE(dir_.empty());
+    auto opened = testing::open_store_in(dir_, clock_);
     ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
     store_ = std::move(opened).value();
     hub_ = std::make_unique<feed::Hub>(*store_);
@@ -71,8 +66,7 @@ class NarratorTest : public ::testing::Test {
     narrator_.reset();
     hub_.reset();
     store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    testing::remove_temp_dir(dir_);
   }
 
   template <class Start>

@@ -3,16 +3,15 @@
 #include "handover/privacy/retention.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <filesystem>
 #include <future>
 #include <thread>
 
 #include "handover/metrics/registry.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
+#include "support/temp_store.hpp"
 
 namespace handover::privacy {
 namespace {
@@ -30,12 +29,9 @@ Result<T> wait(const std::function<void(store::Callback<T>)>& submit) {
 class RetentionJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "ret_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    store::StoreOptions options;
-    options.path = dir_ + "/handover.db";
-    auto opened = store::Store::open(options, clock_);
+    dir_ = testing::make_temp_dir("ret");
+    ASSERT_FALSE(dir_.empty());
+    auto opened = testing::open_store_in(dir_, clock_);
     ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
     store_ = std::move(opened).value();
     config_.turns_s = 30 * 86400;
@@ -44,7 +40,7 @@ class RetentionJobTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    testing::remove_temp_dir(dir_);
   }
 
   void create(const std::string& id) {
