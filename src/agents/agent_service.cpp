@@ -670,6 +670,11 @@ void AgentService::cancel_waiting(const std::string& conversation_id, const std:
   });
 }
 
+std::string AgentService::state_of(const std::string& conversation_id) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->state_of_locked(conversation_id);
+}
+
 AgentService::ReadAccess AgentService::read_access(const std::string& agent_id,
                                                    const std::string& conversation_id) const {
   std::lock_guard lock(impl_->mu);

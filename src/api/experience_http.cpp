@@ -193,7 +193,13 @@ void record_open_choice(ApiContext& ctx, const store::ConversationRecord& conv,
   auto cancel = [&ctx, respond, choice, id = conv.id] {
     // Leaving contact details or going back both end the wait; the reason tells the user
     // (and the analytics) which.
-    ctx.agents->cancel_waiting(id, choice, [respond, choice](Status status) {
+    ctx.agents->cancel_waiting(id, choice, [&ctx, respond, choice, id](Status status) {
+      if (status.code() == StatusCode::kConflict && choice == "leave_contact") {
+        // The wait ended meanwhile (a person took the conversation, or an admin ended it), but
+        // the details are stored and the team will call back: the user is not told it failed.
+        const std::string state = ctx.agents->state_of(id);
+        return respond(json_response(200, json{{"choice", choice}, {"state", state}}.dump()));
+      }
       if (status.code() == StatusCode::kConflict) return respond(state_conflict(status.message()));
       if (!status.is_ok()) return respond(store_problem(status));
       respond(json_response(200, json{{"choice", choice}, {"state", agents::kStateBot}}.dump()));

@@ -487,6 +487,36 @@ TEST_F(MessagesTest, ContactDetailsSentTwiceAtOnceAreRecordedOnce) {
   EXPECT_EQ(state_of(conv), "bot");
 }
 
+// The user leaves contact details while an admin ends the wait: whichever ends it first, the
+// details are stored and the user is not told that leaving them failed.
+TEST_F(MessagesTest, ContactDetailsLeftWhileAnAdminEndsTheWaitAreKept) {
+  const std::string conv = escalate("general", 0, "en");
+  wait_for_message(conv, "no_agent.online_none");
+  const json contact = {{"choice", "leave_contact"}, {"contact", {{"email", "max@example.com"}}}};
+  WriteLock lock(server_->db_path());
+  ASSERT_TRUE(lock.held());
+
+  // Both read what they need before either can write: the choice sees it was offered, the
+  // admin's request sees a waiting conversation. Which write goes first is up to the server.
+  auto left = std::async(std::launch::async, [&] { return post_json(conv, "choice", contact); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto ended = std::async(std::launch::async, [&] {
+    return call("POST", "/v1/admin/conversations/" + conv + "/end-wait", {}, kAdminKey);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  lock.release();
+  const HttpResponse choice = left.get();
+  const HttpResponse admin = ended.get();
+
+  ASSERT_EQ(choice.status, 200) << choice.body;
+  EXPECT_EQ(choice.json()["choice"], "leave_contact");
+  EXPECT_EQ(choice.json()["state"], "bot");
+  EXPECT_EQ(stored_events(conv, "handover.choice"), 1);
+  // The admin's request either ended the wait or found it ended by the user's choice.
+  EXPECT_TRUE(admin.status == 200 || admin.status == 409) << admin.body;
+  EXPECT_EQ(state_of(conv), "bot");
+}
+
 TEST_F(MessagesTest, RatingsAreValidated) {
   const std::string conv = create_conversation();
   EXPECT_EQ(post_json(conv, "rating", {{"rating", 6}}).status, 422);
