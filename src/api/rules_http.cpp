@@ -1,5 +1,6 @@
 // Admin endpoints for the trigger rules: status, reload and rollback.
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "context.hpp"
 #include "handover/triggers/rule_set_holder.hpp"
@@ -37,6 +38,14 @@ void get_rules(ApiContext& ctx, Call& call, http::Responder respond) {
 
 void reload_rules(ApiContext& ctx, Call& call, http::Responder respond) {
   if (auto denied = refuse(ctx, call)) return respond(std::move(*denied));
+  // The reload takes no parameters; a body, if sent, must be an empty object.
+  if (!call.request.body.empty()) {
+    json body;
+    if (auto bad = parse_json_object(call.request, body)) return respond(std::move(*bad));
+    Validator v;
+    v.allow_only(body, "", {});
+    if (!v.ok()) return respond(validation_problem(v.errors()));
+  }
   // Reading and compiling a large file takes a while; a network thread must not wait for it.
   auto reload = [&ctx, respond = std::move(respond)] {
     const Status s = ctx.triggers->rules().reload().status();
@@ -63,11 +72,16 @@ void rollback_rules(ApiContext& ctx, Call& call, http::Responder respond) {
     hash = v.string(body, "", "hash", false, 64, /*allow_empty=*/true).value_or("");
     if (!v.ok()) return respond(validation_problem(v.errors()));
   }
-  const Status s = ctx.triggers->rules().rollback(hash);
+  auto& rules = ctx.triggers->rules();
+  const std::string previous = rules.current()->version().hash;
+  const Status s = rules.rollback(hash);
   if (!s.is_ok()) {
     return respond(http::problem(404, "unknown-rule-version", "No such rule set version",
                                  s.message()));
   }
+  // Reloads are logged by the holder's listener; a rollback changes the rules as much.
+  spdlog::info("trigger rules rolled back version={} previous={} key={}",
+               rules.current()->version().hash, previous, call.principal.key_name);
   respond(status_response(ctx, 200));
 }
 

@@ -192,13 +192,34 @@ void log_rules_reload(const Result<triggers::ReloadOutcome>& reloaded) {
   for (const std::string& warning : reloaded->warnings) spdlog::warn("trigger rules: {}", warning);
 }
 
+// Reloads, and whether the rules file as it is now would load: a failed last reload means the
+// next start fails too (open() refuses bad rules), something to alert on before a restart.
+void export_rules_metrics(metrics::Registry& registry, const triggers::RuleSetHolder& rules) {
+  registry.callback_counter("handover_rules_reloads_total",
+                            "Trigger rule reloads that succeeded (a new or unchanged version)",
+                            [&rules] { return static_cast<double>(rules.status().reloads_ok); });
+  registry.callback_counter(
+      "handover_rules_reload_failures_total",
+      "Trigger rule reloads refused; the previous rules stayed active",
+      [&rules] { return static_cast<double>(rules.status().reloads_failed); });
+  registry.callback_gauge(
+      "handover_rules_reload_failing",
+      "1 while the last reload of the trigger rules failed (the next start would fail too)",
+      [&rules] { return rules.status().last_error ? 1.0 : 0.0; });
+  registry.callback_gauge(
+      "handover_rules_loaded_timestamp_seconds",
+      "When the active trigger rule version was loaded, in seconds since the epoch",
+      [&rules] { return static_cast<double>(rules.status().active.loaded_at_ms) / 1000.0; });
+}
+
 // Every queue the rules escalate to should exist in the routing config.
 Status check_rule_queues(const triggers::RuleSet& rules, const routing::RoutingConfig& routing) {
   std::string errors;
   for (const auto& rule : rules.rules()) {
     if (rule.queue.empty() || routing.find_queue(rule.queue)) continue;
     errors += rule.queue_location + ": rule '" + rule.id + "': queue '" + rule.queue +
-              "' is not defined in the routing configuration\n";
+              "' is not defined in the routing configuration (routing.yaml is read at "
+              "start-up only: a queue added to it since needs a restart)\n";
   }
   if (errors.empty()) return Status::ok();
   errors.pop_back();
@@ -465,6 +486,7 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     return check_rule_queues(rules, *queues_for_rules);
   });
   trigger_service->rules().set_reload_listener(log_rules_reload);
+  export_rules_metrics(registry, trigger_service->rules());
   spdlog::info("trigger rules loaded path={} version={}", opts.rules_path,
                trigger_service->rules().current()->version().hash);
   for (const std::string& warning : trigger_service->rules().current()->warnings())

@@ -229,6 +229,7 @@ TEST_F(TriggersTest, InvalidReloadKeepsTheActiveRulesAndReportsTheError) {
 
   auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
   auto status = call("GET", "/v1/admin/rules", {}, kAdminKey).json();
+  const std::string failing = call("GET", "/metrics", {}, "").body;
 
   EXPECT_EQ(reload.status, 422);
   EXPECT_NE(reload.json().value("detail", "").find("triggers.yaml:"), std::string::npos);
@@ -236,6 +237,31 @@ TEST_F(TriggersTest, InvalidReloadKeepsTheActiveRulesAndReportsTheError) {
   EXPECT_TRUE(status["last_error"].is_string());
   const std::string id = create();
   EXPECT_EQ(user(id, "I want a human")["decision"]["rule"], "request");
+  // Monitoring sees that the file on disk would not load at the next start.
+  EXPECT_NE(failing.find("\nhandover_rules_reload_failing 1\n"), std::string::npos) << failing;
+  // The file watcher may have tried the same file too.
+  EXPECT_NE(failing.find("\nhandover_rules_reload_failures_total "), std::string::npos) << failing;
+  EXPECT_EQ(failing.find("\nhandover_rules_reload_failures_total 0\n"), std::string::npos)
+      << failing;
+
+  std::ofstream(rules_path_) << family_rules();
+  ASSERT_EQ(call("POST", "/v1/admin/reload", {}, kAdminKey).status, 200);
+  const std::string fixed = call("GET", "/metrics", {}, "").body;
+  EXPECT_NE(fixed.find("\nhandover_rules_reload_failing 0\n"), std::string::npos) << fixed;
+  EXPECT_NE(fixed.find("\nhandover_rules_reloads_total "), std::string::npos) << fixed;
+  EXPECT_EQ(fixed.find("\nhandover_rules_reloads_total 0\n"), std::string::npos) << fixed;
+}
+
+TEST_F(TriggersTest, AReloadTakesNoParameters) {
+  auto with_member = call("POST", "/v1/admin/reload", R"({"path":"/etc/passwd"})", kAdminKey);
+  auto not_json = call("POST", "/v1/admin/reload", "reload please", kAdminKey);
+  auto empty_object = call("POST", "/v1/admin/reload", "{}", kAdminKey);
+
+  EXPECT_EQ(with_member.status, 422) << with_member.body;
+  EXPECT_EQ(with_member.header("content-type"), "application/problem+json");
+  EXPECT_NE(with_member.body.find("/path"), std::string::npos) << with_member.body;
+  EXPECT_EQ(not_json.status, 400) << not_json.body;
+  EXPECT_EQ(empty_object.status, 200) << empty_object.body;
 }
 
 // Start-up warns about such a rule and --check-config fails on it; a reload refuses it, as
@@ -250,6 +276,10 @@ TEST_F(TriggersTest, AReloadedRuleWithAnUndefinedQueueIsRefused) {
   EXPECT_EQ(reload.status, 422) << reload.body;
   EXPECT_NE(reload.json().value("detail", "").find("queue 'nosuchqueue' is not defined"),
             std::string::npos)
+      << reload.body;
+  // A queue may have been added to routing.yaml meanwhile: the operator learns why it is not
+  // known yet.
+  EXPECT_NE(reload.json().value("detail", "").find("needs a restart"), std::string::npos)
       << reload.body;
   // At the queue, not at the rule's first key.
   EXPECT_NE(reload.json().value("detail", "").find("triggers.yaml:18:63: rule 'lost'"),
@@ -326,6 +356,10 @@ TEST_F(TriggersTest, ReloadThenRollbackSwitchesVersions) {
   EXPECT_EQ(rules_hash(), first);
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(not_admin.status, 403);
+  // A rollback changes the rules as a reload does: the log says so.
+  EXPECT_NE(server_.wait_for_log("trigger rules rolled back version=" + first)
+                .find("trigger rules rolled back version=" + first),
+            std::string::npos);
 }
 
 TEST_F(TriggersTest, EditingTheRulesFileReloadsThemWithoutARestart) {
