@@ -1048,6 +1048,28 @@ struct Router::State {
     for (const std::string& id : conversations_offered) dispatch_id(id, now, out);
   }
 
+  // The agent left (went offline or disconnected): the users waiting for a conversation it
+  // could have taken, who may have been told a wait, are told if nobody online can take it
+  // now. Those told already in this step (requeued ones) are not told twice.
+  void tell_those_left_alone(const Agent& agent, Ms now, Effects& out) {
+    std::vector<std::string> ids;
+    for (auto& [name, queue] : queues) {
+      if (!queue.widens_skills && !has_skills(agent, queue.skills)) continue;
+      for (const WaitKey& key : queue.waiting) {
+        const Conversation& c = *key.conversation;
+        if (c.offers.empty() && matches(c, agent) && !told_nobody(out, c.id)) ids.push_back(c.id);
+      }
+    }
+    for (const std::string& id : ids) tell_if_nobody_online(id, now, out);
+  }
+
+  static bool told_nobody(const Effects& out, const std::string& conversation) {
+    return std::any_of(out.begin(), out.end(), [&conversation](const Effect& effect) {
+      const auto* no_agent = std::get_if<NoAgent>(&effect);
+      return no_agent != nullptr && no_agent->conversation_id == conversation;
+    });
+  }
+
   // Every assignment of the agent goes back to its queue with raised priority.
   void requeue_all(Agent& agent, const std::string& reason, Ms now, Effects& out) {
     std::vector<std::string> ids(agent.assigned.begin(), agent.assigned.end());
@@ -1238,6 +1260,7 @@ Result<Effects> Router::set_presence(std::string_view agent_id, Presence presenc
   if (presence == Presence::kOffline) {
     s.revoke_agent_offers(*agent, "agent_offline", now, out);
     s.requeue_all(*agent, "agent_offline", now, out);
+    s.tell_those_left_alone(*agent, now, out);
   }
   s.offer_to_agent(agent->profile.id, now, out);
   s.finish(now, out);
@@ -1254,6 +1277,7 @@ Result<Effects> Router::agent_disconnected(std::string_view agent_id) {
   s.emit(out, "agent_disconnected", "", agent_id, now,
          {{"grace_until_ms", now + s.config.reconnect_grace_s * 1000}});
   s.revoke_agent_offers(*agent, "agent_disconnected", now, out);
+  s.tell_those_left_alone(*agent, now, out);
   s.finish(now, out);
   return out;
 }

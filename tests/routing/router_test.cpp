@@ -624,6 +624,30 @@ TEST_F(RouterTest, DisconnectKeepsAssignmentsForTheGraceThenRequeuesWithBoost) {
   EXPECT_EQ(router_->position("c2")->position, 2);
 }
 
+// Users waiting (offered or not) were told the wait; the agents who could take them leave:
+// each is told once that nobody can take it now, with the choices.
+TEST_F(RouterTest, WaitingUsersAreToldWhenTheLastAgentWhoCouldTakeThemLeaves) {
+  online("a1");
+  only_offer(escalate(make_escalation("c1")));
+  online("a2");
+  only_offer(escalate(make_escalation("c2")));
+  escalate(make_escalation("c3"));  // waits: both agents are at capacity
+
+  Effects first_left = ok(router_->agent_disconnected("a1"));
+  Effects last_left = ok(router_->set_presence("a2", Presence::kOffline));
+
+  // While a2 was there, it could still take each of them.
+  EXPECT_TRUE(all_of<NoAgent>(first_left).empty());
+  std::vector<std::string> told;
+  for (const NoAgent& no_agent : all_of<NoAgent>(last_left)) {
+    EXPECT_TRUE(no_agent.queued);
+    EXPECT_EQ(no_agent.reason, "no_agent_online");
+    told.push_back(no_agent.conversation_id);
+  }
+  std::sort(told.begin(), told.end());
+  EXPECT_EQ(told, (std::vector<std::string>{"c1", "c2", "c3"}));
+}
+
 TEST_F(RouterTest, AConversationRequeuedOrTransferredToNobodyTellsTheUserSo) {
   online("a1");
   SendOffer offer = only_offer(escalate(make_escalation("c1")));
