@@ -34,6 +34,32 @@ bool is_catch_up(const store::EventRecord& event) {
   return event.data_json.starts_with(R"({"catch_up":true)");
 }
 
+// True for an offer event whose transfer carries the note of the agent who handed it on.
+bool offer_has_note(const store::EventRecord& offer) {
+  if (offer.data_json.find(R"("transfer")") == std::string::npos) return false;
+  const json data = json::parse(offer.data_json, nullptr, false);
+  if (!data.is_object()) return false;
+  const auto transfer = data.find("transfer");
+  if (transfer == data.end() || !transfer->is_object()) return false;
+  const auto note = transfer->find("note");
+  return note != transfer->end() && note->is_string() &&
+         !note->get_ref<const std::string&>().empty();
+}
+
+// An offer event as a replay sends it once the offer has ended and its conversation is not
+// the agent's: the transfer note blanked (the frame's snapshot is left null by the caller).
+store::EventRecord without_texts(const store::EventRecord& offer) {
+  store::EventRecord bare = offer;
+  json data = json::parse(offer.data_json, nullptr, false);
+  if (!data.is_object()) return bare;
+  auto transfer = data.find("transfer");
+  if (transfer != data.end() && transfer->is_object() && transfer->contains("note")) {
+    (*transfer)["note"] = "";
+    bare.data_json = dump(data);
+  }
+  return bare;
+}
+
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -338,41 +364,80 @@ void AgentService::Impl::replay_part(std::uint64_t connection_id, std::int64_t a
   query.after_id = after_id;
   query.limit = kReplayPart;
   auto page = store.list_events(query);
-  if (page) {
-    write_delivery_audit(plan_replay_audit(connection_id, *page));
-    for (const auto& event : *page) {
-      if (!is_agent_event(event.type)) continue;
-      auto frame = event_frame(
-          event, event.type == kEventOffer ? snapshot_of(event.conversation_id) : nullptr);
-      std::lock_guard lock(conn_mu);
-      auto it = sessions.find(connection_id);
-      if (it == sessions.end()) return;
-      if (event.id <= it->second.last_sent) continue;
-      it->second.last_sent = event.id;
-      send(it->second.connection, std::move(frame));
-    }
-  }
   // A failed read ends the replay where it is, as before: what follows is sent live.
-  if (!page || page->size() < kReplayPart) return finish_live(connection_id);
+  if (!page) return finish_live(connection_id);
+  ReplayPlan plan = plan_replay(connection_id, *page);
+  write_delivery_audit(std::move(plan.audits));
+  for (const auto& step : plan.steps) {
+    std::shared_ptr<const std::string> frame;
+    if (step.kind == ReplayStep::Kind::kWhole) frame = event_frame(*step.event, step.snapshot);
+    if (step.kind == ReplayStep::Kind::kWithoutTexts) {
+      frame = event_frame(without_texts(*step.event), nullptr);
+    }
+    std::lock_guard lock(conn_mu);
+    auto it = sessions.find(connection_id);
+    if (it == sessions.end()) return;
+    if (step.event->id <= it->second.last_sent) continue;
+    // A left-out event counts as sent: the copy held in `pending` must not follow.
+    it->second.last_sent = step.event->id;
+    if (frame) send(it->second.connection, std::move(frame));
+  }
+  if (plan.cut || page->size() < kReplayPart) return finish_live(connection_id);
   const std::int64_t next = page->back().id;
   connection->when_drained([this, connection_id, next] { replay_part(connection_id, next); });
 }
 
-std::vector<DeliveryAudit> AgentService::Impl::plan_replay_audit(
-    std::uint64_t connection_id, const std::vector<store::EventRecord>& events) {
-  std::vector<DeliveryAudit> out;
+ReplayPlan AgentService::Impl::plan_replay(std::uint64_t connection_id,
+                                           const std::vector<store::EventRecord>& events) {
+  ReplayPlan plan;
   std::lock_guard lock(conn_mu);
   auto it = sessions.find(connection_id);
-  if (it == sessions.end()) return out;
+  if (it == sessions.end()) return plan;
   Session& session = it->second;
-  for (const auto& event : events) {
-    if (event.type != kEventOffer && event.type != kEventTurn) continue;
-    if (event.id <= session.last_sent || event.conversation_id.empty()) continue;
-    if (!session.replay_audited.insert(event.conversation_id).second) continue;
-    out.push_back({session.agent_id, event.conversation_id, kAuditReplayed, "resumed",
-                   {{"seq", event.id}}});
+  // Loaded when the connection opened; never dropped while it has a session.
+  const auto stream = streams.find(session.agent_id);
+  if (stream == streams.end()) {
+    plan.cut = true;
+    return plan;
   }
-  return out;
+  // Up to last_seq every event went through send_event(), so the stream knows what they
+  // changed; one stored after it is still on its way there and must not be judged without.
+  const std::int64_t through = last_seq[session.agent_id];
+  for (const auto& event : events) {
+    if (!is_agent_event(event.type)) continue;
+    if (event.id > through) {
+      plan.cut = true;
+      break;
+    }
+    if (event.id <= session.last_sent) continue;
+    ReplayStep step = plan_replay_step_locked(stream->second, event);
+    if (step.texts && session.replay_audited.insert(event.conversation_id).second) {
+      plan.audits.push_back({session.agent_id, event.conversation_id, kAuditReplayed, "resumed",
+                             {{"seq", event.id}}});
+    }
+    plan.steps.push_back(std::move(step));
+  }
+  return plan;
+}
+
+ReplayStep AgentService::Impl::plan_replay_step_locked(const AgentStream& stream,
+                                                       const store::EventRecord& event) {
+  ReplayStep step;
+  step.event = &event;
+  const bool own = !event.conversation_id.empty() && stream.holds(event.conversation_id);
+  if (event.type == kEventTurn) {
+    step.kind = own ? ReplayStep::Kind::kWhole : ReplayStep::Kind::kLeftOut;
+    step.texts = own;
+  } else if (event.type == kEventOffer) {
+    if (!own && !stream.offer_open(event.id)) {
+      step.kind = ReplayStep::Kind::kWithoutTexts;
+      return step;
+    }
+    auto snapshot = snapshots.find(event.conversation_id);
+    if (snapshot != snapshots.end()) step.snapshot = snapshot->second;
+    step.texts = step.snapshot || offer_has_note(event);
+  }
+  return step;
 }
 
 void AgentService::Impl::finish_live(std::uint64_t connection_id) {

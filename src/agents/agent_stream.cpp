@@ -50,4 +50,14 @@ std::vector<store::EventRecord> AgentStream::open_offers() const { return by_seq
 
 std::vector<store::EventRecord> AgentStream::assignments() const { return by_seq(assigned_); }
 
+bool AgentStream::holds(const std::string& conversation) const {
+  return assigned_.contains(conversation);
+}
+
+bool AgentStream::offer_open(std::int64_t seq) const {
+  // An agent has a few offers open at most: a scan costs less than a second index.
+  return std::any_of(offers_.begin(), offers_.end(),
+                     [seq](const auto& entry) { return entry.second.id == seq; });
+}
+
 }  // namespace handover::agents

@@ -25,6 +25,10 @@ class AgentStream {
   std::vector<store::EventRecord> open_offers() const;
   // The `assigned` events not followed by an `unassigned` of their conversation, oldest first.
   std::vector<store::EventRecord> assignments() const;
+  // True when `conversation` is assigned to the agent at newest().
+  bool holds(const std::string& conversation) const;
+  // True when the `offer` event with this seq has not ended by newest().
+  bool offer_open(std::int64_t seq) const;
 
  private:
   std::int64_t newest_ = 0;

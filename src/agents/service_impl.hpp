@@ -89,6 +89,27 @@ struct DeliveryAudit {
   nlohmann::json data;
 };
 
+// How a resume's replay sends one stored event again. Only texts of conversations the agent
+// holds or is offered now go out again (docs/privacy.md, "Who can see what"): the turns of
+// other conversations are left out, and their offers go without snapshot and transfer note.
+// The events that change what is open all stay, so a replay still converges.
+struct ReplayStep {
+  enum class Kind { kWhole, kWithoutTexts, kLeftOut };
+  const store::EventRecord* event = nullptr;
+  Kind kind = Kind::kWhole;
+  std::shared_ptr<const std::string> snapshot;  // an offer's, when it goes out whole
+  bool texts = false;                           // the frame carries texts of the conversation
+};
+
+// One part of a replay as plan_replay() decided it.
+struct ReplayPlan {
+  std::vector<ReplayStep> steps;
+  std::vector<DeliveryAudit> audits;
+  // The part reached an event the agent's stream has not applied yet (its delivery is on its
+  // way): the replay ends before it, and the delivery sends it live.
+  bool cut = false;
+};
+
 struct AgentService::Impl {
   Impl(store::Store& store_in, routing::RoutingConfig config_in, const Clock& clock_in,
        metrics::Registry& registry);
@@ -161,10 +182,13 @@ struct AgentService::Impl {
   // Sends one part of a resume's replay, the events after `after_id`; the next part follows
   // once the connection has written this one, and the last ends in finish_live().
   void replay_part(std::uint64_t connection_id, std::int64_t after_id);
-  // One audit record per conversation whose offers or turns the replay is about to send
-  // again, over all its parts.
-  std::vector<DeliveryAudit> plan_replay_audit(std::uint64_t connection_id,
-                                               const std::vector<store::EventRecord>& events);
+  // Decides how each event of a replay part goes out (see ReplayStep) from what the agent's
+  // stream holds now, and plans one audit record per conversation whose texts the replay
+  // sends again, over all its parts. Takes conn_mu.
+  ReplayPlan plan_replay(std::uint64_t connection_id,
+                         const std::vector<store::EventRecord>& events);
+  // One event of plan_replay(), under conn_mu.
+  ReplayStep plan_replay_step_locked(const AgentStream& stream, const store::EventRecord& event);
   void finish_live(std::uint64_t connection_id);
   void release_expired_holds(std::int64_t now_ms);
   std::optional<std::int64_t> next_hold_deadline() const;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -197,6 +198,14 @@ class AgentServiceTest : public ::testing::Test {
     auto records = store_->list_audit(query);
     EXPECT_TRUE(records) << records.status().to_string();
     return records ? *records : std::vector<store::AuditRecord>{};
+  }
+  // The event frames (those with a seq) a connection got, in order.
+  static std::vector<json> events_of(FakeConnection& connection) {
+    std::vector<json> events;
+    for (const auto& frame : connection.frames()) {
+      if (frame.contains("seq")) events.push_back(frame);
+    }
+    return events;
   }
   // "action/reason/actor" of each record, in order.
   static std::vector<std::string> audit_lines(const std::vector<store::AuditRecord>& records) {
@@ -645,6 +654,133 @@ TEST_F(AgentServiceTest, AReplayFollowsADeclinedOfferWithItsEnd) {
   EXPECT_EQ((*ended)["offer_id"], (*replayed)["offer_id"]);
   EXPECT_EQ((*ended)["reason"], "declined");
   EXPECT_GT((*ended)["seq"], (*replayed)["seq"]);
+}
+
+TEST_F(AgentServiceTest, AReplaySendsTextsOnlyOfTheConversationsTheAgentStillHolds) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string resolved = create_conversation("cust-r");
+  ASSERT_TRUE(hand_to(ana, resolved));
+  post(resolved, "resolved: my IBAN");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  say(ana,
+      {{"type", "resolve"}, {"conversation_id", resolved}, {"feedback", {{"justified", "yes"}}}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  const std::string moved = create_conversation("cust-m");
+  ASSERT_TRUE(hand_to(ana, moved));
+  post(moved, "moved: my address");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  const std::string held = create_conversation("cust-h");
+  ASSERT_TRUE(hand_to(ana, held));
+  post(held, "held: still there?");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  auto ben = connect(add_agent("ben"));
+  say(ana, {{"type", "transfer"}, {"conversation_id", moved}, {"agent", "ben"}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  ASSERT_TRUE(ben->next("offer").has_value());
+
+  // A reloaded console replays its agent's whole stream.
+  auto reloaded = connect(token, {{"resume_after", 0}});
+  ASSERT_TRUE(reloaded->next("ack").has_value());
+  const std::vector<json> replayed = events_of(*reloaded);
+
+  std::vector<std::string> turns;
+  std::map<std::string, json> offers;
+  for (const auto& frame : replayed) {
+    if (frame["type"] == "turn") turns.push_back(frame["turn"]["text"]);
+    if (frame["type"] == "offer") offers[frame["conversation_id"].get<std::string>()] = frame;
+    EXPECT_EQ(frame.dump().find("moved: "), std::string::npos) << frame;
+    EXPECT_EQ(frame.dump().find("resolved: "), std::string::npos) << frame;
+  }
+  EXPECT_EQ(turns, std::vector<std::string>{"held: still there?"});
+  ASSERT_EQ(offers.size(), 3u) << "every offer is replayed, also those that ended";
+  EXPECT_TRUE(offers[resolved]["snapshot"].is_null());
+  EXPECT_TRUE(offers[moved]["snapshot"].is_null()) << "still routed, but no longer ana's";
+  EXPECT_EQ(offers[held]["snapshot"]["note"], "x");
+  EXPECT_EQ(audit_lines(audit_of(resolved)),
+            (std::vector<std::string>{"offer.sent/offered/ana", "turns.relayed/assigned/ana"}));
+  EXPECT_EQ(audit_lines(audit_of(moved)),
+            (std::vector<std::string>{"offer.sent/offered/ana", "turns.relayed/assigned/ana",
+                                      "offer.sent/offered/ben"}));
+  const auto held_audit = audit_of(held);
+  ASSERT_EQ(audit_lines(held_audit),
+            (std::vector<std::string>{"offer.sent/offered/ana", "turns.relayed/assigned/ana",
+                                      "events.replayed/resumed/ana"}));
+  EXPECT_EQ(held_audit.back().customer_id, "cust-h");
+  EXPECT_EQ(json::parse(held_audit.back().data_json)["seq"], offers[held]["seq"]);
+}
+
+TEST_F(AgentServiceTest, AReplayWithoutTextsStillEndsInTheOpenOffersAndAssignments) {
+  const std::string token = add_agent("ana");
+  auto ana = connect(token);
+  const std::string returned = create_conversation();
+  ASSERT_TRUE(hand_to(ana, returned));
+  post(returned, "returned: bye");
+  ASSERT_TRUE(ana->next("turn").has_value());
+  say(ana, {{"type", "return_to_bot"}, {"conversation_id", returned}});
+  ASSERT_TRUE(ana->next("unassigned").has_value());
+  const std::string held = create_conversation();
+  ASSERT_TRUE(hand_to(ana, held));
+  const std::string offered = create_conversation();
+  ASSERT_TRUE(escalate(offered));
+  ASSERT_TRUE(ana->next("offer").has_value());
+
+  auto reloaded = connect(token, {{"resume_after", 0}});
+  ASSERT_TRUE(reloaded->next("ack").has_value());
+  auto tab = connect(token, {{"state", true}});
+  auto state = tab->next("state");
+
+  // The client's reading of a replay (docs/agent-protocol.md): an offer is open until its
+  // end, a conversation held from its `assigned` to its `unassigned`.
+  std::map<std::int64_t, json> open;
+  std::map<std::string, json> assigned;
+  for (const auto& frame : events_of(*reloaded)) {
+    const std::string type = frame["type"];
+    EXPECT_NE(type, "turn") << "only the returned conversation had turns: " << frame;
+    if (type == "offer") open[frame["offer_id"].get<std::int64_t>()] = frame;
+    if (type == "offer_revoked") open.erase(frame["offer_id"].get<std::int64_t>());
+    if (type == "assigned") {
+      std::erase_if(open, [&](const auto& o) {
+        return o.second["conversation_id"] == frame["conversation_id"];
+      });
+      assigned[frame["conversation_id"].get<std::string>()] = frame;
+    }
+    if (type == "unassigned") assigned.erase(frame["conversation_id"].get<std::string>());
+  }
+  ASSERT_TRUE(state.has_value());
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(json::array({open.begin()->second}), (*state)["offers"]) << "snapshot included";
+  ASSERT_EQ(assigned.size(), 1u);
+  EXPECT_EQ(json::array({assigned.begin()->second}), (*state)["assigned"]);
+}
+
+TEST_F(AgentServiceTest, AReplayBlanksTheTransferNoteOfAnOfferThatEnded) {
+  auto ana = connect(add_agent("ana"));
+  const std::string ben_token = add_agent("ben");
+  const std::string conv = create_conversation();
+  ASSERT_TRUE(hand_to(ana, conv));
+  auto ben = connect(ben_token);
+  say(ana, {{"type", "transfer"},
+            {"conversation_id", conv},
+            {"agent", "ben"},
+            {"note", "wants a refund of invoice 4711"}});
+  auto offer = ben->next("offer");
+  ASSERT_TRUE(offer.has_value());
+
+  auto while_open = connect(ben_token, {{"resume_after", 0}});
+  auto open = while_open->next("offer");
+  say(ben, {{"type", "decline"}, {"conversation_id", conv}, {"offer_id", (*offer)["offer_id"]}});
+  ASSERT_TRUE(ben->next("offer_revoked").has_value());
+  auto after_decline = connect(ben_token, {{"resume_after", 0}});
+  auto ended = after_decline->next("offer");
+
+  ASSERT_TRUE(open && ended);
+  EXPECT_EQ(*open, *offer) << "an open offer is replayed as it was sent";
+  EXPECT_EQ((*ended)["seq"], (*offer)["seq"]);
+  EXPECT_EQ((*ended)["transfer"]["from_agent"], "ana");
+  EXPECT_EQ((*ended)["transfer"]["note"], "");
+  EXPECT_TRUE((*ended)["snapshot"].is_null());
+  EXPECT_TRUE(after_decline->next("offer_revoked").has_value());
 }
 
 TEST_F(AgentServiceTest, AStateFrameStandsInForTheReplayOfTheWholeStream) {

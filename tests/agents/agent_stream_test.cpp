@@ -45,6 +45,26 @@ TEST(AgentStream, KeepsTheOffersAndAssignmentsNotYetEnded) {
   EXPECT_EQ(ids(stream.assignments()), std::vector<std::int64_t>{4});
 }
 
+TEST(AgentStream, TellsWhichConversationsItHoldsAndWhichOffersAreOpenNow) {
+  AgentStream stream;
+
+  stream.apply(event(1, kEventOffer, "c1", 1));
+  stream.apply(event(2, kEventAssigned, "c1"));
+  stream.apply(event(3, kEventTurn, "c1"));
+  stream.apply(event(4, kEventUnassigned, "c1"));
+  stream.apply(event(5, kEventOffer, "c2", 2));
+  stream.apply(event(6, kEventAssigned, "c2"));
+  stream.apply(event(7, kEventOffer, "c3", 3));
+
+  EXPECT_FALSE(stream.holds("c1"));
+  EXPECT_TRUE(stream.holds("c2"));
+  EXPECT_FALSE(stream.holds("c3"));
+  EXPECT_FALSE(stream.offer_open(1));
+  EXPECT_FALSE(stream.offer_open(5)) << "accepted: ended by the assignment";
+  EXPECT_TRUE(stream.offer_open(7));
+  EXPECT_FALSE(stream.offer_open(3)) << "a seq of another event";
+}
+
 TEST(AgentStream, IgnoresEventsItHasAlready) {
   AgentStream stream;
   stream.apply(event(4, kEventAssigned, "c1"));
