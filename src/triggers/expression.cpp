@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <initializer_list>
 
 namespace handover::triggers {
 namespace {
@@ -294,6 +295,10 @@ class ExpressionParser {
     if (lt == ValueType::kNumberList || lt == ValueType::kStringList) {
       return fail_node(at, "lists can only appear on the right of 'in'");
     }
+    if (lt == ValueType::kString &&
+        (!literal_fits(left, right) || !literal_fits(right, left))) {
+      return -1;
+    }
     Node n;
     n.op = op;
     n.type = ValueType::kBool;
@@ -302,6 +307,47 @@ class ExpressionParser {
     const int index = add(std::move(n), {span(left).begin, span(right).end});
     if (index >= 0) record_check(index, left, right);
     return index;
+  }
+
+  // A string literal compared with a field whose values are known (a role, a state, a
+  // language code) must be one of them: `turn.role == "usr"` would load and never be true.
+  // False (after recording the failure) when `literal` is a string or list of strings that
+  // `field_side`, a field with such known values, never takes.
+  bool literal_fits(int field_side, int literal) {
+    const Node& f = node(field_side);
+    const Node& l = node(literal);
+    if (f.op != Op::kField || (l.op != Op::kString && l.op != Op::kList)) return true;
+    const std::string_view name = field_defs()[static_cast<std::size_t>(f.field)].name;
+    const std::vector<std::string> one = {l.string};
+    for (const std::string& value : l.op == Op::kString ? one : l.strings) {
+      std::string problem = literal_problem(name, value);
+      if (!problem.empty()) {
+        fail(span(literal).begin, std::move(problem));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static std::string literal_problem(std::string_view field, const std::string& value) {
+    auto one_of = [&](std::initializer_list<std::string_view> known) -> std::string {
+      if (std::find(known.begin(), known.end(), value) != known.end()) return {};
+      std::string list;
+      for (std::string_view k : known) list += (list.empty() ? "'" : ", '") + std::string(k) + "'";
+      return std::string(field) + " is never '" + value + "': it is one of " + list;
+    };
+    if (field == "turn.role") return one_of({"user", "bot"});
+    if (field == "conversation.state") return one_of({"bot", "queued", "agent"});
+    if (field == "language") {
+      const bool canonical = std::all_of(value.begin(), value.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
+      if (!canonical) {
+        return "language is never '" + value +
+               "': language tags are compared in lower case with '-', such as 'de' or 'de-ch'";
+      }
+    }
+    return {};
   }
 
   void record_check(int index, int left, int right) {
@@ -333,6 +379,7 @@ class ExpressionParser {
                           "type on the right, got a ") +
                   value_type_name(lt) + " and a " + value_type_name(rt));
     }
+    if (lt == ValueType::kString && !literal_fits(left, list)) return -1;
     Node n;
     n.op = negate ? Op::kNotIn : Op::kIn;
     n.type = ValueType::kBool;

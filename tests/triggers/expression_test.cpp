@@ -80,6 +80,12 @@ TEST(Expression, RejectsSyntaxNameAndTypeErrorsWithTheirOffset) {
       {"customer.tier == \"gold", 17, "unterminated string"},
       {"turns.user > 2 turns.bot", 15, "unexpected"},
       {"", 0, "unexpected end"},
+      // Literals a field with known values never takes: they would load and never be true.
+      {"turn.role == \"usr\"", 13, "turn.role is never 'usr': it is one of 'user', 'bot'"},
+      {"\"usr\" != turn.role", 0, "turn.role is never 'usr'"},
+      {"conversation.state in [\"bot\", \"bott\"]", 22, "conversation.state is never 'bott'"},
+      {"language == \"DE\"", 12, "compared in lower case"},
+      {"language not in [\"de_ch\"]", 16, "compared in lower case"},
   };
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE(c.source);
@@ -91,6 +97,18 @@ TEST(Expression, RejectsSyntaxNameAndTypeErrorsWithTheirOffset) {
     EXPECT_FALSE(compiled);
     EXPECT_EQ(error.offset, c.offset);
     EXPECT_NE(error.message.find(c.message_part), std::string::npos) << error.message;
+  }
+}
+
+TEST(Expression, TakesTheValuesFieldsWithKnownValuesHave) {
+  for (std::string_view source :
+       {"turn.role == \"user\" or turn.role == \"bot\"",
+        "conversation.state in [\"bot\", \"queued\", \"agent\"]",
+        "language in [\"de\", \"de-ch\", \"en\", \"\"]", "customer.tier == \"Gold\""}) {
+    SCOPED_TRACE(source);
+    Expression expression;
+    ExpressionError error;
+    EXPECT_TRUE(Expression::compile(source, expression, error)) << error.message;
   }
 }
 

@@ -167,7 +167,7 @@ class AgentService final : public http::WebSocketHandler {
   // when it is not waiting (already with an agent, or with the bot).
   void cancel_waiting(const std::string& conversation_id, const std::string& reason,
                       std::function<void(Status)> done);
-  // The state routing holds the conversation in now ("queued", "assigned" or "bot"), ahead of
+  // The state routing holds the conversation in now ("queued", "agent" or "bot"), ahead of
   // the store while a change of it is being committed.
   std::string state_of(const std::string& conversation_id) const;
   // Why `agent_id` may read the conversation right now: it is assigned to it, or it holds an
