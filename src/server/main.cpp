@@ -179,8 +179,18 @@ sigset_t block_shutdown_signals() {
 // One log line per reload attempt, whether the watcher, SIGHUP or the admin API asked.
 void log_rules_reload(const Result<triggers::ReloadOutcome>& reloaded) {
   if (!reloaded) {
-    spdlog::error("trigger rules not reloaded, previous rules stay active: {}",
-                  reloaded.status().message());
+    // One line per error: a log collector reads lines, and only the first of a multi-line
+    // message would carry the time and level.
+    const std::string& errors = reloaded.status().message();
+    std::size_t count = 1 + static_cast<std::size_t>(std::count(errors.begin(), errors.end(), '\n'));
+    spdlog::error("trigger rules not reloaded, previous rules stay active: {} error{}", count,
+                  count == 1 ? "" : "s");
+    for (std::size_t begin = 0; begin <= errors.size();) {
+      std::size_t end = errors.find('\n', begin);
+      if (end == std::string::npos) end = errors.size();
+      spdlog::error("trigger rules: {}", std::string_view(errors).substr(begin, end - begin));
+      begin = end + 1;
+    }
     return;
   }
   if (!reloaded->changed) {

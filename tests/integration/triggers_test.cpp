@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
@@ -250,6 +251,32 @@ TEST_F(TriggersTest, InvalidReloadKeepsTheActiveRulesAndReportsTheError) {
   EXPECT_NE(fixed.find("\nhandover_rules_reload_failing 0\n"), std::string::npos) << fixed;
   EXPECT_NE(fixed.find("\nhandover_rules_reloads_total "), std::string::npos) << fixed;
   EXPECT_EQ(fixed.find("\nhandover_rules_reloads_total 0\n"), std::string::npos) << fixed;
+}
+
+// A log collector reads lines: every error of a failed reload is a line with time and level.
+TEST_F(TriggersTest, EachErrorOfAFailedReloadIsALogLineOfItsOwn) {
+  std::ofstream(rules_path_) << family_rules(
+      "  - {id: one, when: 'turns.user >', action: escalate, queue: general}\n"
+      "  - {id: two, when: 'turns.bot >', action: escalate, queue: general}\n");
+
+  ASSERT_EQ(call("POST", "/v1/admin/reload", {}, kAdminKey).status, 422);
+  const std::string log = server_.wait_for_log("rule 'two'");
+
+  int error_lines = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("rule 'one'") == std::string::npos &&
+        line.find("rule 'two'") == std::string::npos) {
+      continue;
+    }
+    EXPECT_NE(line.find("error"), std::string::npos) << line;
+    EXPECT_NE(line.find("trigger rules: "), std::string::npos) << line;
+    ++error_lines;
+  }
+  // Two a reload; the file watcher may have tried the file as well.
+  EXPECT_GE(error_lines, 2) << log;
+  EXPECT_EQ(error_lines % 2, 0) << log;
+  EXPECT_NE(log.find("previous rules stay active: 2 errors"), std::string::npos) << log;
 }
 
 TEST_F(TriggersTest, AReloadTakesNoParameters) {
