@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "forwarded.hpp"
+#include "handover/logging/request_context.hpp"
 #include "handover/util/log_throttle.hpp"
 #include "handover/util/thread_name.hpp"
 #include "request_id.hpp"
@@ -437,6 +438,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
         self->write(std::move(r));
       });
     };
+    // What the handler logs names the request; the access line, written with the answer
+    // after this returns, has the id already.
+    logging::RequestScope scope(request_id_);
     // A handler bug must cost one request, not the process.
     try {
       shared_.handler.handle(std::move(req), responder);
@@ -454,11 +458,14 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   void do_upgrade(const WebSocketRoute& route, bhttp::request<bhttp::string_body> msg,
                   Request req) {
     std::optional<Response> refusal;
-    try {
-      refusal = route.handler->on_upgrade(req);
-    } catch (const std::exception& e) {
-      spdlog::error("websocket on_upgrade threw: {}", e.what());
-      refusal = problem(500, "internal", "Internal error", "the request could not be handled");
+    {
+      logging::RequestScope scope(request_id_);
+      try {
+        refusal = route.handler->on_upgrade(req);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket on_upgrade threw: {}", e.what());
+        refusal = problem(500, "internal", "Internal error", "the request could not be handled");
+      }
     }
     if (refusal) {
       refusal->close = true;
