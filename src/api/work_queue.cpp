@@ -5,6 +5,7 @@
 #include <exception>
 #include <utility>
 
+#include "handover/logging/request_context.hpp"
 #include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 
@@ -16,6 +17,8 @@ WorkQueue::WorkQueue(const char* thread_name)
 WorkQueue::~WorkQueue() { stop(); }
 
 void WorkQueue::post(std::function<void()> job) {
+  // What the job logs names the request it was posted for.
+  if (!logging::current_request_id().empty()) job = logging::with_current_request(std::move(job));
   {
     std::lock_guard lock(mutex_);
     if (!stopping_) {

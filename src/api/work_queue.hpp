@@ -12,7 +12,8 @@ namespace handover::api {
 
 // Thread-safe. Jobs run one at a time, in the order posted. stop() (and the destructor) runs
 // every job already posted, then joins; a job posted after stop() began runs on the calling
-// thread, so no caller waits for an answer that never comes.
+// thread, so no caller waits for an answer that never comes. A job runs with the request id
+// (logging::current_request_id) of the thread that posted it.
 class WorkQueue {
  public:
   // `thread_name` (at most 15 bytes) names the worker thread in tools like top.

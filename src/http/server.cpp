@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "forwarded.hpp"
+#include "handover/logging/request_context.hpp"
 #include "handover/util/log_throttle.hpp"
 #include "handover/util/thread_name.hpp"
 #include "request_id.hpp"
@@ -127,8 +128,11 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   ServerState& shared_;
   ConnectionSlot slot_;  // moves to the WebSocket session on upgrade
   // Accepted past max_connections: serves one probe (see ServerOptions::probe_paths) and
-  // answers anything else 503.
+  // answers anything else 503. Its whole request must arrive by over_limit_deadline_, so that
+  // silent or slow connections cannot keep the few such slots from a probe.
   const bool over_limit_;
+  bool holds_over_limit_slot_ = false;
+  std::chrono::steady_clock::time_point over_limit_deadline_;
   std::string remote_;     // the socket peer, "ip:port"
   bool peer_trusted_ = false;
   std::string forwarded_;  // this request's client from X-Forwarded-For, if the peer is trusted
@@ -162,7 +166,12 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
         over_limit_(over_limit) {
     if (over_limit_) {
       shared_.over_limit_sessions.fetch_add(1);
+      holds_over_limit_slot_ = true;
       close_after_write_ = true;
+      over_limit_deadline_ =
+          std::chrono::steady_clock::now() +
+          std::chrono::milliseconds(
+              std::min(shared_.options.probe_read_timeout_ms, shared_.options.read_timeout_ms));
     }
     beast::error_code ec;
     const auto ep = stream_.socket().remote_endpoint(ec);
@@ -172,7 +181,7 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   }
 
   ~Session() override {
-    if (over_limit_) shared_.over_limit_sessions.fetch_sub(1);
+    release_slots();
     shared_.untrack(this);
   }
 
@@ -198,10 +207,12 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     if (shared_.stopping) return do_close();
     if (buffer_.size() > 0) return do_read_header();
     // Waiting for the first byte of the next request is governed by the idle timeout; a
-    // connection over the limit gets no more time than a request to arrive.
-    const int wait_ms =
-        over_limit_ ? shared_.options.read_timeout_ms : shared_.options.idle_timeout_ms;
-    stream_.expires_after(std::chrono::milliseconds(wait_ms));
+    // connection over the limit has its deadline from the accept.
+    if (over_limit_) {
+      stream_.expires_at(over_limit_deadline_);
+    } else {
+      stream_.expires_after(std::chrono::milliseconds(shared_.options.idle_timeout_ms));
+    }
     stream_.async_read_some(buffer_.prepare(4096),
                             beast::bind_front_handler(&Session::on_first_bytes,
                                                       shared_from_this()));
@@ -343,7 +354,11 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
 
   void arm_read_timer() {
     read_timed_out_ = false;
-    read_timer_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    if (over_limit_) {
+      read_timer_.expires_at(over_limit_deadline_);
+    } else {
+      read_timer_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    }
     read_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return;  // cancelled: the request arrived in time
       self->read_timed_out_ = true;
@@ -423,6 +438,9 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
         self->write(std::move(r));
       });
     };
+    // What the handler logs names the request; the access line, written with the answer
+    // after this returns, has the id already.
+    logging::RequestScope scope(request_id_);
     // A handler bug must cost one request, not the process.
     try {
       shared_.handler.handle(std::move(req), responder);
@@ -440,11 +458,14 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
   void do_upgrade(const WebSocketRoute& route, bhttp::request<bhttp::string_body> msg,
                   Request req) {
     std::optional<Response> refusal;
-    try {
-      refusal = route.handler->on_upgrade(req);
-    } catch (const std::exception& e) {
-      spdlog::error("websocket on_upgrade threw: {}", e.what());
-      refusal = problem(500, "internal", "Internal error", "the request could not be handled");
+    {
+      logging::RequestScope scope(request_id_);
+      try {
+        refusal = route.handler->on_upgrade(req);
+      } catch (const std::exception& e) {
+        spdlog::error("websocket on_upgrade threw: {}", e.what());
+        refusal = problem(500, "internal", "Internal error", "the request could not be handled");
+      }
     }
     if (refusal) {
       refusal->close = true;
@@ -473,7 +494,11 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
     response_head_ = compose_head(r, keep_alive, chunked_head);
     response_body_ = std::move(r.body);
     if (method_ == "HEAD" || !may_have_body(r.status)) response_body_.clear();
-    stream_.expires_after(std::chrono::milliseconds(shared_.options.read_timeout_ms));
+    // A connection over the limit that does not read its answer must not keep its slot long.
+    stream_.expires_after(std::chrono::milliseconds(
+        over_limit_ ? std::min(shared_.options.probe_read_timeout_ms,
+                               shared_.options.read_timeout_ms)
+                    : shared_.options.read_timeout_ms));
     const std::array<net::const_buffer, 2> buffers{net::buffer(response_head_),
                                                    net::buffer(response_body_)};
     net::async_write(stream_, buffers,
@@ -606,11 +631,20 @@ class Session final : public TrackedSession, public std::enable_shared_from_this
                                  request_id_});
   }
 
+  // The socket closes now, and the slots it held are free at once: the session object itself
+  // may live on a little, until its cancelled operations have completed.
   void do_close() {
     read_timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
+    release_slots();
+  }
+
+  void release_slots() {
+    if (holds_over_limit_slot_) shared_.over_limit_sessions.fetch_sub(1);
+    holds_over_limit_slot_ = false;
+    slot_.release();
   }
 };
 

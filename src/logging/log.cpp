@@ -1,6 +1,8 @@
 // spdlog configuration: text or JSON lines, structured Lines, and sanitising of client data.
 #include "handover/logging/log.hpp"
 
+#include "handover/logging/request_context.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -38,6 +40,9 @@ void append_json_string(std::string_view s, Buffer& out) {
   out.push_back('"');
 }
 
+// Set by RequestScope; read when this thread's lines are formatted.
+thread_local std::string_view t_request_id;
+
 // The logger Lines go through. It shares the sink, and so the formatter, of the default one.
 constexpr std::string_view kLineLoggerName = "handover.line";
 
@@ -57,6 +62,10 @@ class JsonFormatter final : public spdlog::formatter {
     } else {
       dest.append(std::string_view("\"msg\":"));
       append_json_string(payload, dest);
+    }
+    if (!t_request_id.empty()) {
+      dest.append(std::string_view(",\"request_id\":"));
+      append_json_string(t_request_id, dest);
     }
     dest.append(std::string_view("}\n"));
   }
@@ -81,7 +90,27 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
-constexpr char kTextPattern[] = "%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v";
+// " request_id=<id>" after the message while the logging thread works for a request.
+class RequestIdFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    if (t_request_id.empty()) return;
+    dest.append(std::string_view(" request_id="));
+    dest.append(t_request_id);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<RequestIdFlag>();
+  }
+};
+
+constexpr char kTextPattern[] = "%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v%*";
+
+std::unique_ptr<spdlog::formatter> text_formatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<RequestIdFlag>('*').set_pattern(kTextPattern);
+  return formatter;
+}
 
 // Set by configure() before other threads log; read without a lock after.
 std::shared_ptr<spdlog::logger> g_line_logger;
@@ -114,7 +143,7 @@ Status configure(std::string_view level, std::string_view format,
   if (g_json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_pattern(kTextPattern);
+    logger->set_formatter(text_formatter());
   }
   spdlog::set_default_logger(std::move(logger));
   g_line_logger = std::move(line_logger);
@@ -122,6 +151,12 @@ Status configure(std::string_view level, std::string_view format,
 }
 
 bool enabled(spdlog::level::level_enum level) { return spdlog::should_log(level); }
+
+std::string_view current_request_id() { return t_request_id; }
+
+RequestScope::RequestScope(std::string_view id) : previous_(t_request_id) { t_request_id = id; }
+
+RequestScope::~RequestScope() { t_request_id = previous_; }
 
 Line::Line(std::string_view event) : json_(g_json) {
   if (json_) {
@@ -133,6 +168,7 @@ Line::Line(std::string_view event) : json_(g_json) {
 }
 
 void Line::begin_field(std::string_view key) {
+  if (key == "request_id") names_request_ = true;
   if (json_) {
     out_.push_back(',');
     append_json_string(key, out_);
@@ -166,6 +202,8 @@ void write(spdlog::level::level_enum level, const Line& line) {
   // A json Line holds JSON members, which only the line logger's formatter splices in; a
   // text Line (made before configure(), say) goes out as a plain message.
   spdlog::logger* logger = line.json() ? g_line_logger.get() : spdlog::default_logger_raw();
+  // A line that names its request itself (the access line) gets no second request_id.
+  const RequestScope own(line.names_request() ? std::string_view() : current_request_id());
   logger->log(level, spdlog::string_view_t(line.payload().data(), line.payload().size()));
 }
 

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -37,6 +39,7 @@
 #include "handover/util/open_file_limit.hpp"
 #include "handover/util/thread_name.hpp"
 #include "handover/webhooks/webhooks.hpp"
+#include "shutdown_watch.hpp"
 
 #ifndef HANDOVER_VERSION
 #define HANDOVER_VERSION "0.0.0"
@@ -55,6 +58,23 @@ using namespace handover;
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;  // a runtime failure: the store, the listen socket
 constexpr int kExitConfig = 2;   // a bad flag, setting, environment variable or config file
+
+// What the stop after the network threads (services, the store's last commits and its final
+// checkpoint) may take beyond http.shutdown_grace_ms. A healthy store stops in milliseconds;
+// one that waits for a lock another process holds would wait out SQLite's busy timeout for
+// each write and the checkpoint, while a supervisor's kill is coming.
+constexpr std::chrono::milliseconds kStopAllowance{3000};
+
+// Past the deadline: say what the stop was stuck in, and end the process as a crash would.
+// Nothing acknowledged is lost (answers follow commits) and SQLite recovers from its WAL at the
+// next start; writes still queued and the final checkpoint are given up.
+[[noreturn]] void give_up_stopping(const std::string& step, std::chrono::milliseconds waited) {
+  spdlog::error("shutdown: gave up after {} ms waiting for {}; exiting without a clean stop "
+                "(writes not yet committed are dropped, the database recovers at the next start)",
+                waited.count(), step);
+  spdlog::default_logger()->flush();
+  std::_Exit(kExitFailure);
+}
 
 // The malloc this process really runs, for handover_build_info: "jemalloc <version>" when
 // jemalloc answers, else "system".
@@ -568,6 +588,8 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     spdlog::error("cannot write port file {}", opts.port_file);
   }
 
+  // From the signal on, the whole stop is bounded: the waiter thread watches it.
+  handover::server::ShutdownWatch watch("the requests in flight and the open connections to end");
   std::thread waiter([&] {
     set_thread_name("signals");
     int sig = 0;
@@ -579,19 +601,30 @@ int serve(const config::ServerConfig& cfg, routing::RoutingConfig routing_cfg,
     }
     spdlog::info("signal {} received: draining (grace {} ms)", sig, cfg.http.shutdown_grace_ms);
     server.shutdown(cfg.http.shutdown_grace_ms);
+    watch.wait(std::chrono::milliseconds(cfg.http.shutdown_grace_ms) + kStopAllowance,
+               give_up_stopping);
   });
   server.run();
   // run() also returns if the network threads stop on their own; release the waiter.
   pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
 
+  watch.step("the narrator to stop");
   narrator.stop();
+  watch.step("the retention job to stop");
   retention.stop();
+  watch.step("the bot connectors and webhooks to stop");
   (*integrations)->stop();
+  watch.step("the outbound HTTP client to stop");
   outbound.stop();
+  watch.step("the API's background work to finish");
   api->stop();
+  watch.step("the agent service to stop");
   agents.stop();
+  watch.step("the store to commit its queued writes and checkpoint (is another process "
+             "holding a lock on the database?)");
   store->close();
+  watch.done();
+  waiter.join();
   spdlog::info("store flushed; stopped");
   spdlog::default_logger()->flush();
   return kExitOk;

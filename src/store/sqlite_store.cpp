@@ -15,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "handover/logging/request_context.hpp"
 #include "handover/util/clock.hpp"
 #include "handover/util/json_writer.hpp"
 #include "handover/util/scheduling.hpp"
@@ -253,6 +254,15 @@ Result<AgentRecord> read_one_agent(Reader& reader, Statement& get, const std::st
   return agent;
 }
 
+// A write's callback, and an append's follow-up, wrapped to run with the current request id.
+template <class Op>
+void carry_request_id(Op& op) {
+  op.done = logging::with_current_request(std::move(op.done));
+  if constexpr (requires { op.follow_up; }) {
+    if (op.follow_up) op.follow_up = logging::with_current_request(std::move(op.follow_up));
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options, const Clock& clock) {
@@ -418,6 +428,11 @@ void SqliteStore::probe_writable(Callback<bool> done) {
 void SqliteStore::submit(WriteOp&& op) {
   assert(std::visit([](const auto& request) { return static_cast<bool>(request.done); }, op) &&
          "a write needs a callback");
+  // The follow-up and the callback run on the writer thread with the request id of this
+  // thread, so what they log names the request.
+  if (!logging::current_request_id().empty()) {
+    std::visit([](auto& request) { carry_request_id(request); }, op);
+  }
   std::unique_lock lock(mutex_);
   if (closing_ || queue_.size() >= options_.max_queue) {
     Status refusal =

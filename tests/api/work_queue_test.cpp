@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "handover/logging/request_context.hpp"
+
 namespace handover::api {
 namespace {
 
@@ -30,6 +32,21 @@ TEST(WorkQueueTest, RunsJobsInOrderOnItsOwnThread) {
   std::lock_guard lock(mutex);
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
   for (const auto& id : threads) EXPECT_NE(id, std::this_thread::get_id());
+}
+
+TEST(WorkQueueTest, AJobRunsWithTheRequestIdItWasPostedWith) {
+  WorkQueue queue;
+  std::promise<std::string> scoped;
+  std::promise<std::string> unscoped;
+
+  {
+    logging::RequestScope scope("req-9");
+    queue.post([&] { scoped.set_value(std::string(logging::current_request_id())); });
+  }
+  queue.post([&] { unscoped.set_value(std::string(logging::current_request_id())); });
+
+  EXPECT_EQ(scoped.get_future().get(), "req-9");
+  EXPECT_EQ(unscoped.get_future().get(), "");
 }
 
 TEST(WorkQueueTest, StopRunsWhatWasPostedAndLaterJobsRunOnTheCaller) {

@@ -4,8 +4,17 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "handover/logging/log.hpp"
 #include "http/http_test_support.hpp"
 
 namespace handover::http {
@@ -122,6 +131,43 @@ TEST_F(RequestIdTest, TheNetworkLayersOwnAnswersCarryOne) {
   EXPECT_TRUE(is_acceptable_request_id(too_large)) << too_large;
   ASSERT_TRUE(server_.stop());
   EXPECT_EQ(server_.observer.seen_request_ids(), (std::vector<std::string>{"r-1", too_large}));
+}
+
+// Logs a warning while it handles the request, as a handler does when the store fails.
+class WarningHandler final : public Handler {
+ public:
+  void handle(Request, Responder respond) override {
+    spdlog::warn("store failed conv={}", "c_1");
+    respond(Response{});
+  }
+};
+
+// Lines written during a request name its id, so they can be joined with its access line.
+TEST(RequestIdLogging, WhatAHandlerLogsCarriesTheRequestsId) {
+  std::ostringstream log;
+  ASSERT_TRUE(logging::configure("info", "json",
+                                 std::make_shared<spdlog::sinks::ostream_sink_mt>(log))
+                  .is_ok());
+  WarningHandler handler;
+  RunningServer server(ServerOptions{}, handler);
+  RawHttpClient client(server.port());
+  bhttp::response<bhttp::string_body> sent_id;
+  bhttp::response<bhttp::string_body> made_id;
+
+  ASSERT_FALSE(client.exchange("GET / HTTP/1.1\r\nHost: t\r\nX-Request-Id: abc-123\r\n\r\n",
+                               sent_id));
+  ASSERT_FALSE(client.exchange("GET / HTTP/1.1\r\nHost: t\r\n\r\n", made_id));
+  ASSERT_TRUE(server.stop());
+  spdlog::warn("not during a request");
+  ASSERT_TRUE(logging::configure("info", "text").is_ok());
+
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(log.str());
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 3u) << log.str();
+  EXPECT_EQ(lines[0]["request_id"], "abc-123");
+  EXPECT_EQ(lines[1]["request_id"], std::string(made_id["X-Request-Id"]));
+  EXPECT_FALSE(lines[2].contains("request_id"));
 }
 
 }  // namespace

@@ -687,5 +687,53 @@ TEST(ServerLimitTest, AnswersProbesPastTheConnectionLimitAndRefusesTheRest) {
   EXPECT_EQ(handler.requests(), 2);
 }
 
+// A flood of connections that send nothing, or a request head they never finish, must not
+// keep probes out for longer than the short deadline those past the limit get from their
+// accept, however long read_timeout_ms is.
+TEST(ServerLimitTest, SlowConnectionsPastTheLimitLoseTheirPlaceAndAProbeGetsIn) {
+  constexpr int kProbePlaces = 16;  // kOverLimitSessions in server.cpp
+  EchoBodyHandler handler;  // answers GET /echo with 200, so /echo stands in for a probe
+  ServerOptions options;
+  options.max_connections = 1;
+  options.probe_paths = {"/echo"};
+  options.read_timeout_ms = 60000;
+  options.idle_timeout_ms = 60000;
+  RunningServer server(options, handler);
+  RawHttpClient holder(server.port());
+  bhttp::response<bhttp::string_body> held;
+  ASSERT_FALSE(holder.exchange("GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", held));
+
+  // Half never send a byte, half stop inside the head of a probe.
+  std::vector<std::unique_ptr<RawHttpClient>> slow;
+  for (int i = 0; i < kProbePlaces; ++i) {
+    slow.push_back(std::make_unique<RawHttpClient>(server.port()));
+    if (i % 2 == 1) {
+      ASSERT_FALSE(slow.back()->write("GET /echo HTTP/1.1\r\nHo"));
+    }
+  }
+  RawHttpClient one_too_many(server.port());
+  bhttp::response<bhttp::string_body> refused;
+  ASSERT_FALSE(one_too_many.read_response(refused));
+  const auto started = std::chrono::steady_clock::now();
+  int probe_status = 0;
+  while (probe_status != 200 && std::chrono::steady_clock::now() - started < 15s) {
+    RawHttpClient probe(server.port());
+    bhttp::response<bhttp::string_body> probed;
+    if (!probe.exchange("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", probed)) {
+      probe_status = probed.result_int();
+    }
+    if (probe_status != 200) std::this_thread::sleep_for(20ms);
+  }
+
+  EXPECT_EQ(refused.result_int(), 503u) << "the slow connections took every place";
+  EXPECT_EQ(probe_status, 200);
+  for (auto& client : slow) {
+    std::string rest;
+    EXPECT_EQ(client->read_until_closed(rest, 5s), net::error::eof) << rest;
+  }
+  EXPECT_TRUE(eventually([&] { return server.server().connection_count() == 1; }))
+      << "only the holder is left";
+}
+
 }  // namespace
 }  // namespace handover::http

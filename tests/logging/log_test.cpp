@@ -5,7 +5,13 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "handover/logging/request_context.hpp"
 
 namespace handover::logging {
 namespace {
@@ -103,6 +109,83 @@ TEST_F(LineTest, PlainMessagesStayInMsgInJson) {
   spdlog::info("store open path={}", "x.db");
 
   EXPECT_EQ(nlohmann::json::parse(written())["msg"], "store open path=x.db");
+}
+
+// Each line as a JSON object.
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST_F(LineTest, JsonLinesWrittenForARequestCarryItsId) {
+  use("json");
+
+  spdlog::warn("before");
+  {
+    RequestScope outer("5f1e09-2a");
+    spdlog::warn("store failed");
+    {
+      RequestScope inner("quoted\"id");
+      write(spdlog::level::warn, Line("nested").field("conv", "c_1"));
+    }
+    spdlog::error("after the inner scope");
+  }
+  spdlog::warn("after");
+
+  const auto lines = json_lines(written());
+  ASSERT_EQ(lines.size(), 5u) << written();
+  EXPECT_FALSE(lines[0].contains("request_id"));
+  EXPECT_EQ(lines[1]["msg"], "store failed");
+  EXPECT_EQ(lines[1]["request_id"], "5f1e09-2a");
+  EXPECT_EQ(lines[2]["conv"], "c_1");
+  EXPECT_EQ(lines[2]["request_id"], "quoted\"id");
+  EXPECT_EQ(lines[3]["request_id"], "5f1e09-2a");
+  EXPECT_FALSE(lines[4].contains("request_id"));
+}
+
+TEST_F(LineTest, ALineNamingItsRequestGetsNoSecondId) {
+  use("json");
+
+  {
+    RequestScope scope("5f1e09-2a");
+    write(spdlog::level::info, Line("access").field("request_id", "5f1e09-2a"));
+  }
+
+  const std::string text = written();
+  EXPECT_EQ(text.find("request_id"), text.rfind("request_id")) << text;
+  EXPECT_EQ(nlohmann::json::parse(text)["request_id"], "5f1e09-2a");
+}
+
+TEST_F(LineTest, TextLinesWrittenForARequestEndWithItsId) {
+  use("text");
+
+  {
+    RequestScope scope("5f1e09-2a");
+    spdlog::warn("store failed conv={}", "c_1");
+  }
+  spdlog::warn("outside");
+
+  const std::string text = written();
+  EXPECT_NE(text.find(" warning store failed conv=c_1 request_id=5f1e09-2a\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(" warning outside\n"), std::string::npos) << text;
+}
+
+TEST(RequestContext, WrappedWorkRunsWithTheIdCurrentWhereItWasWrapped) {
+  std::function<std::string(int)> work;
+  {
+    RequestScope scope("req-1");
+    work = with_current_request(
+        [](int n) { return std::string(current_request_id()) + "/" + std::to_string(n); });
+  }
+  std::string on_other_thread;
+
+  std::thread([&] { on_other_thread = work(3); }).join();
+
+  EXPECT_EQ(on_other_thread, "req-1/3");
+  EXPECT_EQ(current_request_id(), "");
 }
 
 TEST_F(LineTest, NothingIsWrittenBelowTheLevel) {

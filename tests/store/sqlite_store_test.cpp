@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "handover/logging/request_context.hpp"
 #include "handover/store/store.hpp"
 #include "handover/util/clock.hpp"
 #include "schema.hpp"
@@ -806,6 +807,36 @@ TEST_F(SqliteStoreTest, RollsBackWholeBatchWhenAStatementFailsHalfway) {
   Result<AppendTurnOutcome> next = append(turn("c_1", "whole"));
   ASSERT_TRUE(next.is_ok()) << next.status().to_string();
   EXPECT_EQ(next->turn.seq, 1);
+}
+
+// What a write's follow-up and callback log on the writer thread must name the request that
+// submitted the write.
+TEST_F(SqliteStoreTest, FollowUpAndCallbackRunWithTheSubmittersRequestId) {
+  ASSERT_TRUE(create("c_1").is_ok());
+  std::string follow_up_id;  // written on the writer thread before the callback runs
+  std::promise<std::string> callback_id;
+  AppendTurnRequest request{turn("c_1", "hello")};
+  request.follow_up = [&](const TurnRecord&, const std::string&, AppendFollowUp&) {
+    follow_up_id = logging::current_request_id();
+  };
+
+  {
+    logging::RequestScope scope("req-7");
+    store_->append_turn(std::move(request), [&](Result<AppendTurnOutcome>) {
+      callback_id.set_value(std::string(logging::current_request_id()));
+    });
+  }
+  Pending<bool> unscoped;
+  std::string unscoped_id = "unset";
+  store_->probe_writable([&, done = unscoped.callback()](Result<bool> result) {
+    unscoped_id = logging::current_request_id();
+    done(std::move(result));
+  });
+
+  EXPECT_EQ(callback_id.get_future().get(), "req-7");
+  EXPECT_EQ(follow_up_id, "req-7");
+  ASSERT_TRUE(unscoped.get().is_ok());
+  EXPECT_EQ(unscoped_id, "");
 }
 
 TEST_F(SqliteStoreTest, ProbeReportsWritableWithoutCountingACommit) {

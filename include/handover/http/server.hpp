@@ -22,6 +22,10 @@ struct ServerOptions {
   // health probe does not fail under a connection flood; such a connection closes after its
   // answer, and any other request on it gets 503. A few of these are read at a time.
   std::vector<std::string> probe_paths;
+  // Milliseconds from its accept within which a connection past max_connections must have
+  // sent its whole request (at most read_timeout_ms); it is closed then, so connections that
+  // send nothing or trickle bytes cannot hold the few places probes are read in.
+  int probe_read_timeout_ms = 2000;
   std::size_t header_limit = 8192;
   std::size_t body_limit = 65536;
   int read_timeout_ms = 10000;

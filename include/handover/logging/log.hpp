@@ -19,8 +19,9 @@ namespace handover::logging {
 
 // Configures the default spdlog logger. `format` is "text" or "json" (one JSON object per
 // line: ts, level, msg, and a Line's fields as keys of their own). `level` is
-// trace|debug|info|warn|error|off. Lines go to `sink`, or to stderr when it is null. Call it
-// before other threads log; calling it again replaces the loggers.
+// trace|debug|info|warn|error|off. Lines go to `sink`, or to stderr when it is null. Lines
+// written for a request carry its id (request_context.hpp). Call it before other threads log;
+// calling it again replaces the loggers.
 Status configure(std::string_view level, std::string_view format,
                  std::shared_ptr<spdlog::sinks::sink> sink = nullptr);
 
@@ -56,11 +57,14 @@ class Line {
   // The rendered payload: the text line, or the JSON members after "level".
   std::string_view payload() const { return {out_.data(), out_.size()}; }
   bool json() const { return json_; }
+  // Whether a "request_id" field was added, which the current request id then does not repeat.
+  bool names_request() const { return names_request_; }
 
  private:
   void begin_field(std::string_view key);
 
   bool json_;
+  bool names_request_ = false;
   fmt::memory_buffer out_;
 };
 
