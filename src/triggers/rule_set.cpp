@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <initializer_list>
 #include <sstream>
 #include <type_traits>
@@ -152,6 +153,18 @@ bool RuleFileLoader::get_number(const YAML::Node& node, const RuleContext& rule,
       return true;
     }
   } catch (const YAML::Exception&) {
+  }
+  if constexpr (std::is_integral_v<T>) {
+    // A whole number too large for the field is told as such, not as "not a whole number".
+    double value = 0;
+    if (node.IsScalar() && YAML::convert<double>::decode(node, value) && std::isfinite(value) &&
+        value == std::floor(value)) {
+      std::ostringstream message;
+      message << what << " must be a whole number from " << std::numeric_limits<T>::min()
+              << " to " << std::numeric_limits<T>::max();
+      error(node, rule, message.str());
+      return false;
+    }
   }
   error(node, rule, std::string(what) + (std::is_integral_v<T> ? " must be a whole number"
                                                                   : " must be a number"));
@@ -565,7 +578,13 @@ bool RuleFileLoader::parse_root(const YAML::Node& root, LexiconOptions& lexicons
 Result<std::shared_ptr<const RuleSet>> RuleFileLoader::load(std::int64_t now_ms) {
   YAML::Node root;
   try {
-    root = YAML::Load(content_);
+    std::vector<YAML::Node> documents = YAML::LoadAll(content_);
+    if (documents.size() > 1) {
+      // Rules after a `---` would be silently ignored.
+      error(documents[1].Mark(), {}, "only one YAML document is allowed");
+      return failure();
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::Exception& e) {
     error(e.mark, {}, "invalid YAML: " + e.msg);
     return failure();
