@@ -78,7 +78,12 @@ class ApiImpl final : public Api, public TurnPoster {
       });
     }
     if (deps.triggers) {
-      intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store);
+      auto& fired = deps.metrics.counter(
+          "handover_rules_fired_total",
+          "Trigger rules that fired on a turn, by rule and suppression (none: it acted or lost "
+          "to a stronger rule; shadow, cooldown, with_human: recorded only)",
+          {"rule", "suppressed"});
+      intake_ = std::make_unique<TurnIntake>(*deps.triggers, deps.store, &fired);
       ctx_.intake = intake_.get();
     }
     auto& registry = deps.metrics;

@@ -104,8 +104,9 @@ Verdict verdict_of(const triggers::Evaluation& e, std::string fired_json) {
 
 }  // namespace
 
-TurnIntake::TurnIntake(triggers::TriggerService& triggers, store::Store& store)
-    : triggers_(triggers), store_(store) {}
+TurnIntake::TurnIntake(triggers::TriggerService& triggers, store::Store& store,
+                       metrics::Family<metrics::Counter>* fired)
+    : triggers_(triggers), store_(store), fired_(fired) {}
 
 std::mutex& TurnIntake::stripe(const std::string& conversation_id) {
   return stripes_[std::hash<std::string>{}(conversation_id) % kStripes];
@@ -165,6 +166,11 @@ void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurn
   const auto info = conversation_info(conv, customer);
   const auto evaluation =
       triggers_.evaluate(conv.id, info, turn_input(request.turn, bot, metadata));
+  if (fired_ != nullptr) {
+    for (const triggers::FiredRule& fired : evaluation.fired) {
+      fired_->with({fired.rule->id, triggers::suppression_name(fired.suppressed)}).inc();
+    }
+  }
   std::string fired_json;
   request.turn.evaluation_json = triggers::evaluation_text(evaluation, &fired_json);
   Verdict verdict = verdict_of(evaluation, std::move(fired_json));

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "handover/metrics/registry.hpp"
 #include "handover/store/store.hpp"
 #include "handover/triggers/evaluation.hpp"
 
@@ -41,8 +42,10 @@ using FollowUpFor = std::function<store::AppendFollowUpFn(const Verdict&)>;
 
 class TurnIntake {
  public:
-  // Both must outlive the intake.
-  TurnIntake(triggers::TriggerService& triggers, store::Store& store);
+  // All must outlive the intake. `fired` (rule, suppressed) counts each rule that fired on a
+  // live turn, shadow rules included, so a rule can be tuned before it acts; may be null.
+  TurnIntake(triggers::TriggerService& triggers, store::Store& store,
+             metrics::Family<metrics::Counter>* fired = nullptr);
 
   // Rebuilds the conversation's engine state from its stored turns when none is kept, ends
   // the request rule cooldowns a return to the bot has made obsolete, evaluates
@@ -59,6 +62,7 @@ class TurnIntake {
 
   triggers::TriggerService& triggers_;
   store::Store& store_;
+  metrics::Family<metrics::Counter>* fired_;
   std::array<std::mutex, kStripes> stripes_;
 };
 

@@ -166,6 +166,12 @@ TEST_F(TriggersTest, EvaluationIsStoredWithTheTurnAndShadowRulesNeverAct) {
   EXPECT_EQ(evaluation["fired"][0]["suppressed"], "shadow");
   EXPECT_EQ(posted["state"], "bot");
   EXPECT_FALSE(posted.contains("decision"));
+  // Monitoring counts what a shadow rule would have done, to tune it before it acts.
+  user(id, "still ok");
+  const std::string metrics = call("GET", "/metrics", {}, "").body;
+  EXPECT_NE(metrics.find("handover_rules_fired_total{rule=\"watch-all\",suppressed=\"shadow\"} 2"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(TriggersTest, CustomerProfileFieldsReachTheRules) {
