@@ -37,6 +37,7 @@ struct CategoryMasks {
   std::uint64_t request_blocker = 0;   // "complaint", "Beschwerde": no request in that sentence
   std::uint64_t affirm = 0;            // "yes", "ja gerne"
   std::uint64_t decline = 0;           // "no thanks", "nein danke"
+  std::uint64_t defer = 0;             // "not now", "erst morgen": an answer that puts off
   std::uint64_t handover_offer = 0;    // bot text offering a person
   std::uint64_t hedge = 0;             // bot text hedging
   std::uint64_t purchase = 0;

@@ -79,6 +79,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.conjunction = bit("conjunction");
   m.affirm = bit("affirm");
   m.decline = bit("decline");
+  m.defer = bit("defer");
   m.handover_offer = bit("handover_offer");
   m.hedge = bit("hedge");
   m.purchase = bit("purchase");

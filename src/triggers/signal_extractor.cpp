@@ -74,6 +74,7 @@ struct SignalExtractor::TurnCues {
   int request_match = -1;         // index of the first match that makes a request
   bool answer_affirm = false;     // the turn opens with "yes"
   bool answer_decline = false;    // the turn opens with "no thanks"
+  bool answer_defer = false;      // the turn puts an answer off: "yes, but not now"
   std::size_t first_content = 0;  // index of the first non-punctuation token
 };
 
@@ -354,6 +355,7 @@ void SignalExtractor::note_match(const Scratch& scratch, std::size_t index, std:
     if (cues.request_match < 0) cues.request_match = static_cast<int>(index);
   }
   if ((m.categories & masks_.request_verb) != 0) cues.verb_segments |= segment_bit;
+  cues.answer_defer |= (m.categories & masks_.defer) != 0;
   if (m.begin == cues.first_content) {
     cues.answer_affirm |= (m.categories & masks_.affirm) != 0;
     cues.answer_decline |= (m.categories & masks_.decline) != 0;
@@ -430,10 +432,13 @@ void SignalExtractor::user_request(ConversationState& state, const Scratch& scra
   const bool pair = (cues.human_segments & cues.verb_segments) != 0;
   const bool bare_noun = cues.human_segments != 0 && words <= 3;
   bool request = (cues.hit & masks_.request_phrase) != 0 || pair || bare_noun;
+  // An ask for a person in the answer itself wins over its opening "no" ("No, I want a real
+  // person"): the user refuses the question, not the person. A deferral ("yes, but not now",
+  // "ja, aber erst morgen") accepts nothing now, so it declines the offer.
+  const bool refused = (cues.answer_decline || cues.answer_defer) && !request;
   if (state.offer_pending && words <= settings_.answer_words) {
-    if (cues.answer_decline) {
+    if (refused) {
       out.request.declined = true;
-      request = false;
     } else if (cues.answer_affirm) {
       request = true;
       out.request.accepted = true;

@@ -100,6 +100,17 @@ TEST(RequestSignal, AnswersToAHandoverOfferAcceptOrDecline) {
       {"Möchten Sie mit einer Person aus unserem Team sprechen?", "ja bitte", true, false},
       {"Your parcel arrives tomorrow.", "yes", false, false},  // no offer: "yes" is no request
       {"Would you like to track the parcel?", "yes", false, false},
+      // An ask for a person in the answer wins over its opening "no".
+      {"Shall I connect you to a colleague?", "No, I want a real person", true, false},
+      {"Shall I connect you to a colleague?", "No, a human please", true, false},
+      {"Shall I connect you to a colleague?", "No thanks, I'd rather talk to a human", true, false},
+      {"Soll ich Sie mit einem Kollegen verbinden?", "Nein, ich will einen Menschen", true, false},
+      {"Shall I connect you to a colleague?", "no human, thanks", false, true},
+      // A deferral accepts nothing now.
+      {"Shall I connect you to a colleague?", "yes but not now", false, true},
+      {"Shall I connect you to a colleague?", "ok, maybe later", false, true},
+      {"Soll ich Sie mit einem Kollegen verbinden?", "Ja, aber erst morgen", false, true},
+      {"Soll ich Sie mit einem Kollegen verbinden?", "Ja, aber nicht jetzt", false, true},
   };
   for (const OfferCase& c : cases) {
     SCOPED_TRACE(std::string(c.offer) + " -> " + std::string(c.answer));
