@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <optional>
 
@@ -51,7 +52,20 @@ std::uint32_t hash32(std::string_view s) {
   return static_cast<std::uint32_t>(h ^ (h >> 32)) | 1U;  // never 0: 0 marks an empty slot
 }
 
-// The number at `path` inside `metadata`, or a negative value when there is none.
+// A string that is a plain number ("600", "599.90"), as some shop systems write amounts, or
+// nullopt. Anything more ("600 EUR", "1.234,50") is no amount we can read safely.
+std::optional<double> numeric_string(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  double value = 0.0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end) return std::nullopt;
+  return value;
+}
+
+// The number at `path` inside `metadata` (a JSON number or a numeric string), or a negative
+// value when there is none.
 double metadata_number(const nlohmann::json& metadata, const std::vector<std::string>& path) {
   const nlohmann::json* node = &metadata;
   for (const std::string& key : path) {
@@ -60,7 +74,9 @@ double metadata_number(const nlohmann::json& metadata, const std::vector<std::st
     if (it == node->end()) return -1.0;
     node = &*it;
   }
-  return node->is_number() ? node->get<double>() : -1.0;
+  if (node->is_number()) return node->get<double>();
+  if (!node->is_string()) return -1.0;
+  return numeric_string(node->get_ref<const std::string&>()).value_or(-1.0);
 }
 
 }  // namespace
@@ -104,11 +120,14 @@ void SignalExtractor::extract(const ConversationInfo& info, ConversationState& s
     user_anger(state, scratch, language, cues, out);
     user_request(state, scratch, cues, out);
     user_complexity(state, scratch, cues, out);
-    user_value(state, turn, cues, out);
+    user_value(cues, out);
     user_ambiguity(scratch, cues, out);
   } else if (bot) {
     bot_turn(state, turn, cues, out);
   }
+  // The bot's own order lookup is as good a source as the user's turn: both come from the
+  // bot's key, and the largest value stays for the rest of the conversation.
+  if (user || bot) note_order_value(state, turn);
   // The connector reports an unreachable bot in a system turn, so this is read for any role.
   out.uncertainty.bot_unreachable = turn.bot_unreachable;
   fill_from_state(info, state, out);
@@ -487,11 +506,13 @@ void SignalExtractor::user_complexity(ConversationState& state, const Scratch& s
   }
 }
 
-void SignalExtractor::user_value(ConversationState& state, const TurnInput& turn,
-                                 const TurnCues& cues, Signals& out) const {
+void SignalExtractor::user_value(const TurnCues& cues, Signals& out) const {
   out.value.purchase = (cues.hit & masks_.purchase) != 0;
   out.value.upgrade = (cues.hit & masks_.upgrade) != 0;
   out.value.cancel = (cues.hit & masks_.cancel) != 0;
+}
+
+void SignalExtractor::note_order_value(ConversationState& state, const TurnInput& turn) const {
   if (turn.metadata == nullptr) return;
   for (const auto& path : settings_.order_value_paths) {
     const double value = metadata_number(*turn.metadata, path);

@@ -63,8 +63,8 @@ class SignalExtractor {
                     Signals& out) const;
   void user_complexity(ConversationState& state, const Scratch& scratch, const TurnCues& cues,
                        Signals& out) const;
-  void user_value(ConversationState& state, const TurnInput& turn, const TurnCues& cues,
-                  Signals& out) const;
+  void user_value(const TurnCues& cues, Signals& out) const;
+  void note_order_value(ConversationState& state, const TurnInput& turn) const;
   void user_ambiguity(const Scratch& scratch, const TurnCues& cues, Signals& out) const;
   bool addressed_insult(const Scratch& scratch, std::size_t language, Signals& out) const;
   void user_anger(ConversationState& state, const Scratch& scratch, std::size_t language,

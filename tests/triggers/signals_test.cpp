@@ -373,6 +373,49 @@ TEST(ValueSignal, ReadsTierLifetimeValueOrderValueAndIntent) {
   EXPECT_TRUE(buy.signals.value.upgrade);
 }
 
+TEST(ValueSignal, ABotTurnsOrderValueCountsAndStaysForLaterTurns) {
+  Conversation conversation;
+  const nlohmann::json metadata = {{"order_value", 600.0}};
+  conversation.user("Where is my order?");
+
+  const Evaluation lookup =
+      conversation.bot("Your order of 600 EUR is on its way.", std::nullopt, false, std::nullopt,
+                       &metadata);
+  const Evaluation complaint = conversation.user("This is terrible, it is a week late!");
+
+  EXPECT_DOUBLE_EQ(lookup.signals.value.order, 600.0);
+  EXPECT_DOUBLE_EQ(complaint.signals.value.order, 600.0);
+  ASSERT_NE(complaint.decision.rule, nullptr);
+  EXPECT_EQ(complaint.decision.rule->id, "big-order-trouble");
+}
+
+TEST(ValueSignal, ReadsAnOrderValueWrittenAsAPlainNumberString) {
+  struct StringCase {
+    nlohmann::json value;
+    double expected;
+  };
+  const StringCase cases[] = {
+      {"600", 600.0},
+      {" 599.5 ", 599.5},
+      {"600 EUR", 0.0},  // not a plain number: no amount we can read safely
+      {"1.234,50", 0.0},
+      {"", 0.0},
+      {"nan", 0.0},
+  };
+  for (const StringCase& c : cases) {
+    SCOPED_TRACE(c.value.dump());
+    Conversation conversation;
+    const nlohmann::json metadata = {{"cart", {{"value", c.value}}}};
+
+    const Evaluation user = conversation.user("I want to buy this", &metadata);
+    const Evaluation bot =
+        conversation.bot("Sure.", std::nullopt, false, std::nullopt, &metadata);
+
+    EXPECT_DOUBLE_EQ(user.signals.value.order, c.expected);
+    EXPECT_DOUBLE_EQ(bot.signals.value.order, c.expected);
+  }
+}
+
 struct AmbiguityCase {
   std::string_view text;
   bool short_text;
