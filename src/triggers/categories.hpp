@@ -30,6 +30,7 @@ struct CategoryMasks {
   std::uint64_t public_complaint = 0;
   std::uint64_t churn = 0;
   std::uint64_t human = 0;             // "agent", "Mitarbeiter"
+  std::uint64_t machine = 0;           // "bot", "Roboter": refusing one asks for a person
   std::uint64_t request_verb = 0;      // "talk", "sprechen", "connect"
   std::uint64_t request_phrase = 0;    // complete requests: "real person", "human please"
   std::uint64_t request_negation = 0;  // "don't", "keinen": cancels a request it stands before

@@ -205,6 +205,25 @@ bool SignalExtractor::request_negated(const Scratch& scratch, std::size_t index)
   return false;
 }
 
+// True when a [request_negation] in its clause refuses the bot of match `index`, with only
+// a short verb phrase between: "I don't want to talk to a bot", "nicht mehr mit dem Bot".
+bool SignalExtractor::machine_refused(const Scratch& scratch, std::size_t index) const {
+  const auto& tokens = scratch.text.tokens;
+  const PhraseMatch& match = scratch.matches[index];
+  const std::uint64_t between = masks_.negation_scope | masks_.article | masks_.request_verb;
+  for (std::size_t j = index; j-- > 0;) {
+    const PhraseMatch& negator = scratch.matches[j];
+    if (tokens[negator.begin].clause != tokens[match.begin].clause) break;
+    if (negator.end > match.begin || (negator.categories & masks_.request_negation) == 0) continue;
+    if (match.begin - negator.end > kScopeWindow) return false;
+    for (std::size_t t = negator.end; t < match.begin; ++t) {
+      if (!listed(tokens[t], between)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
 // True when `token` is listed in one of `categories` by any language: "an" is an English
 // article, and German too, but not as an article.
 bool SignalExtractor::listed(const Token& token, std::uint64_t categories) const {
@@ -368,6 +387,14 @@ void SignalExtractor::note_match(const Scratch& scratch, std::size_t index, std:
       add_evidence(scratch, m, SignalFamily::kValue, m.categories & intent, out);
   }
   const bool requestish = (m.categories & (masks_.human | masks_.request_phrase)) != 0;
+  const bool refused_machine = (m.categories & masks_.machine) != 0 &&
+                               (blocked & sentence_bit) == 0 && machine_refused(scratch, index);
+  // A refused bot stands for the person wanted instead: it still needs a request verb in its
+  // part of the sentence ("I don't want to talk to a bot"), or a turn of at most 3 words.
+  if (refused_machine) {
+    cues.human_segments |= segment_bit;
+    if (cues.request_match < 0) cues.request_match = static_cast<int>(index);
+  }
   if (requestish && (blocked & sentence_bit) == 0 && !request_negated(scratch, index)) {
     if ((m.categories & masks_.human) != 0) cues.human_segments |= segment_bit;
     if ((m.categories & masks_.request_phrase) != 0) cues.hit |= masks_.request_phrase;
@@ -469,7 +496,7 @@ void SignalExtractor::user_request(ConversationState& state, const Scratch& scra
   if (request && cues.request_match >= 0) {
     const PhraseMatch& m = scratch.matches[static_cast<std::size_t>(cues.request_match)];
     add_evidence(scratch, m, SignalFamily::kRequest,
-                 m.categories & (masks_.human | masks_.request_phrase), out);
+                 m.categories & (masks_.human | masks_.request_phrase | masks_.machine), out);
   }
   if (request) state.requests = saturating_add(state.requests, 1);
 }

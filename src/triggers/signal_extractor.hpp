@@ -54,6 +54,7 @@ class SignalExtractor {
                bool whole_clause) const;
   bool negated_after(const Scratch& scratch, std::size_t index) const;
   bool request_negated(const Scratch& scratch, std::size_t index) const;
+  bool machine_refused(const Scratch& scratch, std::size_t index) const;
   bool rudeness_negated(const Scratch& scratch, std::size_t index) const;
   void add_evidence(const Scratch& scratch, const PhraseMatch& match, SignalFamily family,
                     std::uint64_t category, Signals& out) const;

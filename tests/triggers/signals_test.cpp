@@ -62,6 +62,18 @@ TEST(RequestSignal, DetectsRequestsForAPersonInEnglishAndGerman) {
       {"nein danke", false},
       {"Can I talk to a Mitarbeiter?", true},  // mixed language
       {"Ich will mit a human sprechen", true},
+      {"Is there a human here?", true},
+      {"Is anyone there?", true},
+      {"Is there a fee for this?", false},
+      {"I don't want to talk to a bot", true},  // refusing the bot asks for a person
+      {"I do not want to chat with a bot anymore", true},
+      {"Ich möchte nicht mehr mit dem Bot sprechen", true},
+      {"Ich will nicht mit einem Bot reden", true},
+      {"I like talking to the bot", false},
+      {"The bot is not the problem", false},
+      {"Das Problem ist nicht der Bot", false},
+      {"hu\u200Cman please", true},    // zero-width non-joiner inside the word
+      {"a hu\u200Dman please", true},  // zero-width joiner
       {"👍", false},
       {"", false},
   };
@@ -212,6 +224,25 @@ TEST(RiskSignal, ANegationReachesAcrossAShortVerbPhrase) {
     const Evaluation e = conversation.user(c.text);
 
     EXPECT_EQ(e.signals.risk.legal, c.expected);
+  }
+}
+
+TEST(RiskSignal, ANegationReachesAcrossLeavingWritingOrPostingAReview) {
+  const FlagCase cases[] = {
+      {"I'm not going to leave a bad review", false},
+      {"I won't leave a bad review", false},
+      {"I am not going to write a bad review", false},
+      {"I'm not posting a bad review", false},
+      {"I'm going to leave a bad review", true},
+      {"If this isn't fixed I will write a bad review", true},
+  };
+  for (const FlagCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.risk.public_complaint, c.expected);
   }
 }
 
@@ -378,9 +409,8 @@ TEST(ValueSignal, ABotTurnsOrderValueCountsAndStaysForLaterTurns) {
   const nlohmann::json metadata = {{"order_value", 600.0}};
   conversation.user("Where is my order?");
 
-  const Evaluation lookup =
-      conversation.bot("Your order of 600 EUR is on its way.", std::nullopt, false, std::nullopt,
-                       &metadata);
+  const Evaluation lookup = conversation.bot("Your order of 600 EUR is on its way.", std::nullopt,
+                                             false, std::nullopt, &metadata);
   const Evaluation complaint = conversation.user("This is terrible, it is a week late!");
 
   EXPECT_DOUBLE_EQ(lookup.signals.value.order, 600.0);
@@ -408,8 +438,7 @@ TEST(ValueSignal, ReadsAnOrderValueWrittenAsAPlainNumberString) {
     const nlohmann::json metadata = {{"cart", {{"value", c.value}}}};
 
     const Evaluation user = conversation.user("I want to buy this", &metadata);
-    const Evaluation bot =
-        conversation.bot("Sure.", std::nullopt, false, std::nullopt, &metadata);
+    const Evaluation bot = conversation.bot("Sure.", std::nullopt, false, std::nullopt, &metadata);
 
     EXPECT_DOUBLE_EQ(user.signals.value.order, c.expected);
     EXPECT_DOUBLE_EQ(bot.signals.value.order, c.expected);
