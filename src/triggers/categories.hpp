@@ -30,6 +30,7 @@ struct CategoryMasks {
   std::uint64_t public_complaint = 0;
   std::uint64_t churn = 0;
   std::uint64_t human = 0;             // "agent", "Mitarbeiter"
+  std::uint64_t machine = 0;           // "bot", "Roboter": refusing one asks for a person
   std::uint64_t request_verb = 0;      // "talk", "sprechen", "connect"
   std::uint64_t request_phrase = 0;    // complete requests: "real person", "human please"
   std::uint64_t request_negation = 0;  // "don't", "keinen": cancels a request it stands before
@@ -37,6 +38,7 @@ struct CategoryMasks {
   std::uint64_t request_blocker = 0;   // "complaint", "Beschwerde": no request in that sentence
   std::uint64_t affirm = 0;            // "yes", "ja gerne"
   std::uint64_t decline = 0;           // "no thanks", "nein danke"
+  std::uint64_t defer = 0;             // "not now", "erst morgen": an answer that puts off
   std::uint64_t handover_offer = 0;    // bot text offering a person
   std::uint64_t hedge = 0;             // bot text hedging
   std::uint64_t purchase = 0;

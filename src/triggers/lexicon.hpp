@@ -23,13 +23,14 @@ constexpr std::size_t kMaxPhraseTokens = 8;
 // The [category] names a cue list may use: those the signals read (CategoryMasks::resolve),
 // and any "topic.<name>" for the complexity signal's topics. A misspelt name would otherwise
 // load as a category nobody reads and quietly switch its cues off.
-inline constexpr std::array<std::string_view, 34> kCueCategories = {
+inline constexpr std::array<std::string_view, 36> kCueCategories = {
     "negation", "negation_after", "negation_next", "negation_scope", "booster", "dampener",
     "contrast", "stopword", "common", "laughter", "insult", "anger", "expletive", "article",
     "address", "legal", "public_complaint", "churn",
-    "human", "request_verb", "request_phrase", "request_negation", "request_blocker", "conjunction",
-    "affirm", "decline", "handover_offer", "hedge", "purchase", "upgrade", "cancel", "vague",
-    "progress", "no_progress"};
+    "human", "machine", "request_verb", "request_phrase", "request_negation", "request_blocker",
+    "conjunction",
+    "affirm", "decline", "defer", "handover_offer", "hedge", "purchase", "upgrade", "cancel",
+    "vague", "progress", "no_progress"};
 inline constexpr std::string_view kTopicCategoryPrefix = "topic.";
 
 // What one language says about a word or phrase.

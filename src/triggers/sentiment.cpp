@@ -72,6 +72,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.public_complaint = bit("public_complaint");
   m.churn = bit("churn");
   m.human = bit("human");
+  m.machine = bit("machine");
   m.request_verb = bit("request_verb");
   m.request_phrase = bit("request_phrase");
   m.request_negation = bit("request_negation");
@@ -79,6 +80,7 @@ CategoryMasks CategoryMasks::resolve(const Lexicon& lexicon) {
   m.conjunction = bit("conjunction");
   m.affirm = bit("affirm");
   m.decline = bit("decline");
+  m.defer = bit("defer");
   m.handover_offer = bit("handover_offer");
   m.hedge = bit("hedge");
   m.purchase = bit("purchase");

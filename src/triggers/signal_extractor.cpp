@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <optional>
 
@@ -51,7 +52,20 @@ std::uint32_t hash32(std::string_view s) {
   return static_cast<std::uint32_t>(h ^ (h >> 32)) | 1U;  // never 0: 0 marks an empty slot
 }
 
-// The number at `path` inside `metadata`, or a negative value when there is none.
+// A string that is a plain number ("600", "599.90"), as some shop systems write amounts, or
+// nullopt. Anything more ("600 EUR", "1.234,50") is no amount we can read safely.
+std::optional<double> numeric_string(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  double value = 0.0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end) return std::nullopt;
+  return value;
+}
+
+// The number at `path` inside `metadata` (a JSON number or a numeric string), or a negative
+// value when there is none.
 double metadata_number(const nlohmann::json& metadata, const std::vector<std::string>& path) {
   const nlohmann::json* node = &metadata;
   for (const std::string& key : path) {
@@ -60,7 +74,9 @@ double metadata_number(const nlohmann::json& metadata, const std::vector<std::st
     if (it == node->end()) return -1.0;
     node = &*it;
   }
-  return node->is_number() ? node->get<double>() : -1.0;
+  if (node->is_number()) return node->get<double>();
+  if (!node->is_string()) return -1.0;
+  return numeric_string(node->get_ref<const std::string&>()).value_or(-1.0);
 }
 
 }  // namespace
@@ -74,6 +90,7 @@ struct SignalExtractor::TurnCues {
   int request_match = -1;         // index of the first match that makes a request
   bool answer_affirm = false;     // the turn opens with "yes"
   bool answer_decline = false;    // the turn opens with "no thanks"
+  bool answer_defer = false;      // the turn puts an answer off: "yes, but not now"
   std::size_t first_content = 0;  // index of the first non-punctuation token
 };
 
@@ -103,11 +120,14 @@ void SignalExtractor::extract(const ConversationInfo& info, ConversationState& s
     user_anger(state, scratch, language, cues, out);
     user_request(state, scratch, cues, out);
     user_complexity(state, scratch, cues, out);
-    user_value(state, turn, cues, out);
+    user_value(cues, out);
     user_ambiguity(scratch, cues, out);
   } else if (bot) {
     bot_turn(state, turn, cues, out);
   }
+  // The bot's own order lookup is as good a source as the user's turn: both come from the
+  // bot's key, and the largest value stays for the rest of the conversation.
+  if (user || bot) note_order_value(state, turn);
   // The connector reports an unreachable bot in a system turn, so this is read for any role.
   out.uncertainty.bot_unreachable = turn.bot_unreachable;
   fill_from_state(info, state, out);
@@ -181,6 +201,25 @@ bool SignalExtractor::request_negated(const Scratch& scratch, std::size_t index)
       if (matches[k].begin >= negator.end && (matches[k].categories & masks_.request_verb) != 0)
         return true;
     }
+  }
+  return false;
+}
+
+// True when a [request_negation] in its clause refuses the bot of match `index`, with only
+// a short verb phrase between: "I don't want to talk to a bot", "nicht mehr mit dem Bot".
+bool SignalExtractor::machine_refused(const Scratch& scratch, std::size_t index) const {
+  const auto& tokens = scratch.text.tokens;
+  const PhraseMatch& match = scratch.matches[index];
+  const std::uint64_t between = masks_.negation_scope | masks_.article | masks_.request_verb;
+  for (std::size_t j = index; j-- > 0;) {
+    const PhraseMatch& negator = scratch.matches[j];
+    if (tokens[negator.begin].clause != tokens[match.begin].clause) break;
+    if (negator.end > match.begin || (negator.categories & masks_.request_negation) == 0) continue;
+    if (match.begin - negator.end > kScopeWindow) return false;
+    for (std::size_t t = negator.end; t < match.begin; ++t) {
+      if (!listed(tokens[t], between)) return false;
+    }
+    return true;
   }
   return false;
 }
@@ -348,12 +387,21 @@ void SignalExtractor::note_match(const Scratch& scratch, std::size_t index, std:
       add_evidence(scratch, m, SignalFamily::kValue, m.categories & intent, out);
   }
   const bool requestish = (m.categories & (masks_.human | masks_.request_phrase)) != 0;
+  const bool refused_machine = (m.categories & masks_.machine) != 0 &&
+                               (blocked & sentence_bit) == 0 && machine_refused(scratch, index);
+  // A refused bot stands for the person wanted instead: it still needs a request verb in its
+  // part of the sentence ("I don't want to talk to a bot"), or a turn of at most 3 words.
+  if (refused_machine) {
+    cues.human_segments |= segment_bit;
+    if (cues.request_match < 0) cues.request_match = static_cast<int>(index);
+  }
   if (requestish && (blocked & sentence_bit) == 0 && !request_negated(scratch, index)) {
     if ((m.categories & masks_.human) != 0) cues.human_segments |= segment_bit;
     if ((m.categories & masks_.request_phrase) != 0) cues.hit |= masks_.request_phrase;
     if (cues.request_match < 0) cues.request_match = static_cast<int>(index);
   }
   if ((m.categories & masks_.request_verb) != 0) cues.verb_segments |= segment_bit;
+  cues.answer_defer |= (m.categories & masks_.defer) != 0;
   if (m.begin == cues.first_content) {
     cues.answer_affirm |= (m.categories & masks_.affirm) != 0;
     cues.answer_decline |= (m.categories & masks_.decline) != 0;
@@ -430,10 +478,13 @@ void SignalExtractor::user_request(ConversationState& state, const Scratch& scra
   const bool pair = (cues.human_segments & cues.verb_segments) != 0;
   const bool bare_noun = cues.human_segments != 0 && words <= 3;
   bool request = (cues.hit & masks_.request_phrase) != 0 || pair || bare_noun;
+  // An ask for a person in the answer itself wins over its opening "no" ("No, I want a real
+  // person"): the user refuses the question, not the person. A deferral ("yes, but not now",
+  // "ja, aber erst morgen") accepts nothing now, so it declines the offer.
+  const bool refused = (cues.answer_decline || cues.answer_defer) && !request;
   if (state.offer_pending && words <= settings_.answer_words) {
-    if (cues.answer_decline) {
+    if (refused) {
       out.request.declined = true;
-      request = false;
     } else if (cues.answer_affirm) {
       request = true;
       out.request.accepted = true;
@@ -445,7 +496,7 @@ void SignalExtractor::user_request(ConversationState& state, const Scratch& scra
   if (request && cues.request_match >= 0) {
     const PhraseMatch& m = scratch.matches[static_cast<std::size_t>(cues.request_match)];
     add_evidence(scratch, m, SignalFamily::kRequest,
-                 m.categories & (masks_.human | masks_.request_phrase), out);
+                 m.categories & (masks_.human | masks_.request_phrase | masks_.machine), out);
   }
   if (request) state.requests = saturating_add(state.requests, 1);
 }
@@ -482,11 +533,13 @@ void SignalExtractor::user_complexity(ConversationState& state, const Scratch& s
   }
 }
 
-void SignalExtractor::user_value(ConversationState& state, const TurnInput& turn,
-                                 const TurnCues& cues, Signals& out) const {
+void SignalExtractor::user_value(const TurnCues& cues, Signals& out) const {
   out.value.purchase = (cues.hit & masks_.purchase) != 0;
   out.value.upgrade = (cues.hit & masks_.upgrade) != 0;
   out.value.cancel = (cues.hit & masks_.cancel) != 0;
+}
+
+void SignalExtractor::note_order_value(ConversationState& state, const TurnInput& turn) const {
   if (turn.metadata == nullptr) return;
   for (const auto& path : settings_.order_value_paths) {
     const double value = metadata_number(*turn.metadata, path);

@@ -54,6 +54,7 @@ class SignalExtractor {
                bool whole_clause) const;
   bool negated_after(const Scratch& scratch, std::size_t index) const;
   bool request_negated(const Scratch& scratch, std::size_t index) const;
+  bool machine_refused(const Scratch& scratch, std::size_t index) const;
   bool rudeness_negated(const Scratch& scratch, std::size_t index) const;
   void add_evidence(const Scratch& scratch, const PhraseMatch& match, SignalFamily family,
                     std::uint64_t category, Signals& out) const;
@@ -63,8 +64,8 @@ class SignalExtractor {
                     Signals& out) const;
   void user_complexity(ConversationState& state, const Scratch& scratch, const TurnCues& cues,
                        Signals& out) const;
-  void user_value(ConversationState& state, const TurnInput& turn, const TurnCues& cues,
-                  Signals& out) const;
+  void user_value(const TurnCues& cues, Signals& out) const;
+  void note_order_value(ConversationState& state, const TurnInput& turn) const;
   void user_ambiguity(const Scratch& scratch, const TurnCues& cues, Signals& out) const;
   bool addressed_insult(const Scratch& scratch, std::size_t language, Signals& out) const;
   void user_anger(ConversationState& state, const Scratch& scratch, std::size_t language,

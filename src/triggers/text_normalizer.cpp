@@ -66,6 +66,31 @@ bool is_space(char32_t c) {
   return u_isUWhiteSpace(static_cast<UChar32>(c));
 }
 
+// Zero-width characters (space, non-joiner, joiner, word joiner, BOM) that may sit inside a
+// word unseen, by accident of copy and paste or to slip past filters: "hu\u200Cman".
+bool is_invisible(char32_t c) { return (c >= 0x200B && c <= 0x200D) || c == 0x2060 || c == 0xFEFF; }
+
+// The position after any zero-width characters at `pos`.
+std::size_t skip_invisible(std::string_view s, std::size_t pos) {
+  while (pos < s.size()) {
+    const CodePoint c = decode(s, pos);
+    if (!is_invisible(c.value)) break;
+    pos += c.length;
+  }
+  return pos;
+}
+
+// `word` without its zero-width characters.
+std::string without_invisible(std::string_view word) {
+  std::string visible;
+  for (std::size_t pos = 0; pos < word.size();) {
+    const CodePoint c = decode(word, pos);
+    if (!is_invisible(c.value)) visible.append(word.substr(pos, c.length));
+    pos += c.length;
+  }
+  return visible;
+}
+
 bool is_emoji_base(char32_t c) {
   if (c < 0x80) return false;
   if (c >= 0x1F1E6 && c <= 0x1F1FF) return true;  // regional indicators (flags)
@@ -186,18 +211,25 @@ void add_emoticon(std::string_view text, bool keep_case, NormalizedText& out,
 }
 
 // Consumes a word (letters, digits, marks, inner apostrophes and hyphens) at `pos`; returns
-// its end. Hyphenated words stay whole ("tax-the-rich", "Kunden-Service-Mitarbeiter").
+// its end. Hyphenated words stay whole ("tax-the-rich", "Kunden-Service-Mitarbeiter"), and
+// zero-width characters inside a word are dropped.
 std::size_t scan_word(std::string_view chunk, std::size_t pos, NormalizedText& out,
                       std::uint16_t sentence, std::uint16_t clause) {
   std::size_t end = pos;
   int letters = 0;
   int upper = 0;
   bool digits_only = true;
+  bool hidden = false;
   while (end < chunk.size()) {
     const CodePoint c = decode(chunk, end);
-    const bool inner_joiner = (is_apostrophe(c.value) || c.value == U'-') && end > pos &&
-                              end + c.length < chunk.size() &&
-                              is_word_char(decode(chunk, end + c.length).value);
+    const std::size_t next = skip_invisible(chunk, end + c.length);
+    const bool inner = end > pos && next < chunk.size() && is_word_char(decode(chunk, next).value);
+    if (is_invisible(c.value) && inner) {
+      hidden = true;
+      end += c.length;
+      continue;
+    }
+    const bool inner_joiner = (is_apostrophe(c.value) || c.value == U'-') && inner;
     if (!inner_joiner && !is_word_char(c.value)) break;
     if (is_letter(c.value)) ++letters;
     if (is_upper_letter(c.value)) ++upper;
@@ -207,7 +239,12 @@ std::size_t scan_word(std::string_view chunk, std::size_t pos, NormalizedText& o
   Token token =
       start_token(out, digits_only ? TokenKind::kNumber : TokenKind::kWord, sentence, clause);
   token.caps = letters >= 2 && upper == letters;
-  append_folded(chunk.substr(pos, end - pos), out.folded);
+  const std::string_view word = chunk.substr(pos, end - pos);
+  if (hidden) {
+    append_folded(without_invisible(word), out.folded);
+  } else {
+    append_folded(word, out.folded);
+  }
   finish_token(out, token);
   if (!digits_only) {
     ++out.words;

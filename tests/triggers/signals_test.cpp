@@ -62,6 +62,18 @@ TEST(RequestSignal, DetectsRequestsForAPersonInEnglishAndGerman) {
       {"nein danke", false},
       {"Can I talk to a Mitarbeiter?", true},  // mixed language
       {"Ich will mit a human sprechen", true},
+      {"Is there a human here?", true},
+      {"Is anyone there?", true},
+      {"Is there a fee for this?", false},
+      {"I don't want to talk to a bot", true},  // refusing the bot asks for a person
+      {"I do not want to chat with a bot anymore", true},
+      {"Ich möchte nicht mehr mit dem Bot sprechen", true},
+      {"Ich will nicht mit einem Bot reden", true},
+      {"I like talking to the bot", false},
+      {"The bot is not the problem", false},
+      {"Das Problem ist nicht der Bot", false},
+      {"hu\u200Cman please", true},    // zero-width non-joiner inside the word
+      {"a hu\u200Dman please", true},  // zero-width joiner
       {"👍", false},
       {"", false},
   };
@@ -100,6 +112,17 @@ TEST(RequestSignal, AnswersToAHandoverOfferAcceptOrDecline) {
       {"Möchten Sie mit einer Person aus unserem Team sprechen?", "ja bitte", true, false},
       {"Your parcel arrives tomorrow.", "yes", false, false},  // no offer: "yes" is no request
       {"Would you like to track the parcel?", "yes", false, false},
+      // An ask for a person in the answer wins over its opening "no".
+      {"Shall I connect you to a colleague?", "No, I want a real person", true, false},
+      {"Shall I connect you to a colleague?", "No, a human please", true, false},
+      {"Shall I connect you to a colleague?", "No thanks, I'd rather talk to a human", true, false},
+      {"Soll ich Sie mit einem Kollegen verbinden?", "Nein, ich will einen Menschen", true, false},
+      {"Shall I connect you to a colleague?", "no human, thanks", false, true},
+      // A deferral accepts nothing now.
+      {"Shall I connect you to a colleague?", "yes but not now", false, true},
+      {"Shall I connect you to a colleague?", "ok, maybe later", false, true},
+      {"Soll ich Sie mit einem Kollegen verbinden?", "Ja, aber erst morgen", false, true},
+      {"Soll ich Sie mit einem Kollegen verbinden?", "Ja, aber nicht jetzt", false, true},
   };
   for (const OfferCase& c : cases) {
     SCOPED_TRACE(std::string(c.offer) + " -> " + std::string(c.answer));
@@ -201,6 +224,25 @@ TEST(RiskSignal, ANegationReachesAcrossAShortVerbPhrase) {
     const Evaluation e = conversation.user(c.text);
 
     EXPECT_EQ(e.signals.risk.legal, c.expected);
+  }
+}
+
+TEST(RiskSignal, ANegationReachesAcrossLeavingWritingOrPostingAReview) {
+  const FlagCase cases[] = {
+      {"I'm not going to leave a bad review", false},
+      {"I won't leave a bad review", false},
+      {"I am not going to write a bad review", false},
+      {"I'm not posting a bad review", false},
+      {"I'm going to leave a bad review", true},
+      {"If this isn't fixed I will write a bad review", true},
+  };
+  for (const FlagCase& c : cases) {
+    SCOPED_TRACE(c.text);
+    Conversation conversation;
+
+    const Evaluation e = conversation.user(c.text);
+
+    EXPECT_EQ(e.signals.risk.public_complaint, c.expected);
   }
 }
 
@@ -360,6 +402,47 @@ TEST(ValueSignal, ReadsTierLifetimeValueOrderValueAndIntent) {
   EXPECT_EQ(e.decision.rule->id, "churn-valuable");
   EXPECT_TRUE(buy.signals.value.purchase);
   EXPECT_TRUE(buy.signals.value.upgrade);
+}
+
+TEST(ValueSignal, ABotTurnsOrderValueCountsAndStaysForLaterTurns) {
+  Conversation conversation;
+  const nlohmann::json metadata = {{"order_value", 600.0}};
+  conversation.user("Where is my order?");
+
+  const Evaluation lookup = conversation.bot("Your order of 600 EUR is on its way.", std::nullopt,
+                                             false, std::nullopt, &metadata);
+  const Evaluation complaint = conversation.user("This is terrible, it is a week late!");
+
+  EXPECT_DOUBLE_EQ(lookup.signals.value.order, 600.0);
+  EXPECT_DOUBLE_EQ(complaint.signals.value.order, 600.0);
+  ASSERT_NE(complaint.decision.rule, nullptr);
+  EXPECT_EQ(complaint.decision.rule->id, "big-order-trouble");
+}
+
+TEST(ValueSignal, ReadsAnOrderValueWrittenAsAPlainNumberString) {
+  struct StringCase {
+    nlohmann::json value;
+    double expected;
+  };
+  const StringCase cases[] = {
+      {"600", 600.0},
+      {" 599.5 ", 599.5},
+      {"600 EUR", 0.0},  // not a plain number: no amount we can read safely
+      {"1.234,50", 0.0},
+      {"", 0.0},
+      {"nan", 0.0},
+  };
+  for (const StringCase& c : cases) {
+    SCOPED_TRACE(c.value.dump());
+    Conversation conversation;
+    const nlohmann::json metadata = {{"cart", {{"value", c.value}}}};
+
+    const Evaluation user = conversation.user("I want to buy this", &metadata);
+    const Evaluation bot = conversation.bot("Sure.", std::nullopt, false, std::nullopt, &metadata);
+
+    EXPECT_DOUBLE_EQ(user.signals.value.order, c.expected);
+    EXPECT_DOUBLE_EQ(bot.signals.value.order, c.expected);
+  }
 }
 
 struct AmbiguityCase {

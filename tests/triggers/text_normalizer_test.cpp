@@ -62,6 +62,12 @@ TEST(TextNormalizer, SplitsWordsEmoticonsEmojiAndPunctuation) {
       {"👍🏽 ok", {"👍", "ok"}},  // skin tone dropped
       {"😡😡😡", {"😡", "😡", "😡"}},
       {"E-Mail-Adresse", {"e-mail-adresse"}},  // hyphenated words stay whole
+      // Zero-width characters inside a word are dropped; a ZWJ emoji sequence keeps its own.
+      {"hu\u200Cman please", {"human", "please"}},
+      {"hu\u200B\u200Dman", {"human"}},
+      {"Men\u2060sch\uFEFF", {"mensch"}},
+      {"\uFEFFagent", {"agent"}},
+      {"\U0001F468\u200D\U0001F4BB ok", {"\U0001F468\u200D\U0001F4BB", "ok"}},
       {"-- ok -", {"ok"}},
       {"@united see https://example.com/x now", {"<ref>", "see", "<ref>", "now"}},
       {"", {}},

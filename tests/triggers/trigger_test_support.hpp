@@ -43,13 +43,15 @@ class Conversation {
   }
 
   Evaluation bot(std::string_view text, std::optional<double> confidence = std::nullopt,
-                 bool fallback = false, std::optional<std::string> handover = std::nullopt) {
+                 bool fallback = false, std::optional<std::string> handover = std::nullopt,
+                 const nlohmann::json* metadata = nullptr) {
     TurnInput turn;
     turn.role = "bot";
     turn.text = keep(text);
     turn.bot_confidence = confidence;
     turn.bot_fallback = fallback;
     turn.bot_handover_reason = std::move(handover);
+    turn.metadata = metadata;
     return engine_.evaluate(info, state, turn, now_ms);
   }
 
