@@ -693,7 +693,8 @@ nlohmann::json AgentService::queues_view() const {
                       {"oldest_wait_s", view.oldest_wait_s},
                       {"agents_online", view.agents_online},
                       {"agents_available", view.agents_available},
-                      {"average_wait_s", view.average_wait_s},
+                      {"average_wait_s", view.average_wait_s ? json(*view.average_wait_s)
+                                                             : json(nullptr)},
                       {"open", view.open}});
   }
   return {{"queues", std::move(queues)}};

@@ -281,7 +281,9 @@ json handover_report(const store::HandoverFacts& facts, const ReportQuery& query
           {"suggestions",
            {{"offered", suggestions.offered},
             {"accepted", suggestions.accepted},
-            {"acceptance_rate", share(suggestions.accepted, suggestions.offered)}}},
+            {"acceptance_rate", suggestions.offered
+                                    ? json(share(suggestions.accepted, suggestions.offered))
+                                    : json()}}},
           {"escalations_by_rule", std::move(per_rule)},
           {"escalations_by_family", families_json(handovers)},
           {"wait_to_accept_s", distribution(waits)},

@@ -1655,9 +1655,9 @@ std::vector<QueueView> Router::queues_view() const {
     }
     view.agents_online = queue.agents_online;
     view.agents_available = queue.agents_available;
-    view.average_wait_s = queue.average_wait_s < 0
-                              ? 0
-                              : static_cast<std::int64_t>(std::lround(queue.average_wait_s));
+    if (queue.average_wait_s >= 0) {
+      view.average_wait_s = static_cast<std::int64_t>(std::lround(queue.average_wait_s));
+    }
     view.open = config.hours.is_open(now);
     views.push_back(std::move(view));
   }

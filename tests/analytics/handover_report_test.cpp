@@ -244,6 +244,7 @@ TEST_F(HandoverReportTest, CountsSuggestionsFamiliesAndFeedbackPerRule) {
 
   EXPECT_EQ(r["suggestions"]["offered"], 2);
   EXPECT_EQ(r["suggestions"]["accepted"], 1);
+  EXPECT_EQ(r["suggestions"]["acceptance_rate"], 0.5);
   EXPECT_EQ(r["escalations_by_family"]["sentiment"], 2);
   EXPECT_EQ(r["escalations_by_family"]["request"], 1);
   EXPECT_EQ(r["escalations_by_family"]["risk"], 1);
@@ -349,6 +350,8 @@ TEST_F(HandoverReportTest, AnEmptyWindowHasNoFigures) {
   EXPECT_EQ(r["conversations"], 0);
   EXPECT_EQ(r["handover_rate"], 0.0);
   EXPECT_TRUE(r["wait_to_accept_s"]["p50"].is_null());
+  // No suggestion was made: there is no rate to tell, not a rate of 0.
+  EXPECT_TRUE(r["suggestions"]["acceptance_rate"].is_null()) << r["suggestions"];
   EXPECT_EQ(r["daily"].size(), 1U);
   EXPECT_FALSE(store_->read_handover_facts({5, 5, {}}).is_ok());
 }

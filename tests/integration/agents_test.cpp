@@ -226,6 +226,8 @@ TEST_F(AgentsTest, WithoutAnAgentTheConversationWaitsUntilOneArrives) {
                                     [](const json& q) { return q["name"] == "general"; });
   ASSERT_NE(general, queues.end());
   EXPECT_EQ((*general)["waiting"], 1);
+  // Nobody was accepted from it yet: no average to tell.
+  EXPECT_TRUE((*general)["average_wait_s"].is_null()) << *general;
   ASSERT_TRUE(offer.has_value());
   EXPECT_EQ((*offer)["conversation_id"], conv);
 }

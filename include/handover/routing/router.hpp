@@ -177,7 +177,8 @@ struct QueueView {
   std::int64_t oldest_wait_s = 0;
   std::int64_t agents_online = 0;  // online agents who have the queue's skills and a language
   std::int64_t agents_available = 0;  // of those, the ones not away (who can get offers)
-  std::int64_t average_wait_s = 0;  // moving average of queued-to-accepted
+  // Moving average of queued-to-accepted; none before the queue's first accept.
+  std::optional<std::int64_t> average_wait_s;
   bool open = true;
 };
 
