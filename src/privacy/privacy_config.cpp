@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <regex>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "yaml_util.hpp"
@@ -194,13 +195,42 @@ void read_policies(MapReader& top, PrivacyConfig& out, Diagnostics& diag) {
   reader.finish();
 }
 
+// A period as the file would spell it: the largest unit that divides it, "0" for forever.
+std::string period_text(std::int64_t seconds) {
+  if (seconds == 0) return "0";
+  for (const auto& [unit, suffix] : {std::pair{kDay, 'd'}, {kHour, 'h'}, {kMinute, 'm'}}) {
+    if (seconds % unit == 0) return std::to_string(seconds / unit) + suffix;
+  }
+  return std::to_string(seconds) + "s";
+}
+
+// The snapshot kept with each escalation copies the conversation's turns; kept longer than
+// the turns, the copies would outlive the texts that retention.turns promises to delete.
+// (The other copies, in events, are stripped by the turns' period itself.) Reported only when
+// nothing else is wrong, so a bad value does not also show up as a conflict of its default.
+void check_copies_of_turns(const MapReader& reader, const RetentionConfig& out,
+                           bool snapshots_given, Diagnostics& diag) {
+  if (!diag.empty() || out.turns_s == 0) return;
+  if (out.snapshots_s != 0 && out.snapshots_s <= out.turns_s) return;
+  const std::string snapshots = out.snapshots_s == 0 ? "0, forever" : period_text(out.snapshots_s);
+  const std::string turns = period_text(out.turns_s);
+  const std::string what =
+      "retention.snapshots (" + snapshots + (snapshots_given ? "" : ", the default") +
+      ") is longer than retention.turns (" + turns +
+      "): each escalation's snapshot copies the turns and would keep their texts after the "
+      "turns are deleted; set retention.snapshots to " +
+      turns + " or less";
+  const YAML::Mark mark = reader.key_mark(snapshots_given ? "snapshots" : "turns");
+  diag.add_at(mark, what, "retention.snapshots");
+}
+
 void read_retention(MapReader& top, RetentionConfig& out, Diagnostics& diag) {
   std::optional<YAML::Node> node = top.take("retention");
   if (!node) return;
   MapReader reader(*node, top.key_mark("retention"), "retention", diag);
   reader.read("turns", period_binding(out.turns_s, 0));
   reader.read("conversations", period_binding(out.conversations_s, 0));
-  reader.read("snapshots", period_binding(out.snapshots_s, 0));
+  const bool snapshots_given = reader.read("snapshots", period_binding(out.snapshots_s, 0));
   reader.read("feedback", period_binding(out.feedback_s, 0));
   reader.read("events", period_binding(out.events_s, 0));
   reader.read("access_log", period_binding(out.access_log_s, 0));
@@ -209,6 +239,7 @@ void read_retention(MapReader& top, RetentionConfig& out, Diagnostics& diag) {
   reader.read("max_batches", config::integer_binding(out.max_batches, 1, 100'000));
   reader.read("vacuum_pages", config::integer_binding(out.vacuum_pages, 0, 1'000'000));
   reader.finish();
+  check_copies_of_turns(reader, out, snapshots_given, diag);
 }
 
 void read_notice(MapReader& top, NoticeConfig& out, Diagnostics& diag) {

@@ -10,7 +10,7 @@ namespace handover::store {
 class Connection;
 
 // The newest schema version this build knows (the number of the last migration step).
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
 
 // From this version on, turns keep their evaluation packed (evaluation_packing.hpp) in the
 // evaluation_packed column; rows written before keep evaluation_json text.

@@ -21,6 +21,7 @@
 #include "handover/util/scheduling.hpp"
 #include "handover/util/thread_name.hpp"
 #include "evaluation_packing.hpp"
+#include "event_texts.hpp"
 #include "schema.hpp"
 #include "wal_append_vfs.hpp"
 
@@ -118,6 +119,9 @@ Result<Connection> open_writer(const StoreOptions& options, const Clock& clock) 
   if (!db) return db.status();
   if (int rc = define_evaluation_function(db->handle()); rc != SQLITE_OK) {
     return sqlite_error(db->handle(), rc, "define turn_evaluation()");
+  }
+  if (int rc = define_event_text_functions(db->handle()); rc != SQLITE_OK) {
+    return sqlite_error(db->handle(), rc, "define handover_reasons_stripped()");
   }
   if (Status status = configure_writer(*db, options); !status.is_ok()) return status;
   if (Status status = migrate(*db, clock.now_ms()); !status.is_ok()) return status;

@@ -139,14 +139,21 @@ constexpr StatementSql<WriterStatements> kWriterSql[] = {
      "OR (e.type = 'agent.unassigned' AND json_extract(e.data_json, '$.note') <> '')) "
      "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
      "ORDER BY e.created_at_ms LIMIT ?2)"},
+    // The condition on the types is the one of the partial index events_with_text (schema
+    // step 12), spelt the same way so that the planner reads the index.
     {&WriterStatements::strip_event_texts,
-     "UPDATE events SET data_json = CASE WHEN type = 'agent.turn' "
+     "UPDATE events SET data_json = CASE type WHEN 'agent.turn' "
      "THEN json_set(json_remove(data_json, '$.turn.actions', '$.turn.bot', '$.turn.metadata'), "
      "'$.turn.text', '', '$.redacted', json('true')) "
-     "ELSE json_set(data_json, '$.comment', '') END "
+     "WHEN 'handover.rated' THEN json_set(data_json, '$.comment', '') "
+     "ELSE json_set(CASE WHEN json_type(data_json, '$.reasons') IN ('object', 'array') "
+     "THEN json_set(data_json, '$.reasons', "
+     "json(handover_reasons_stripped(json_extract(data_json, '$.reasons')))) "
+     "ELSE data_json END, '$.redacted', json('true')) END "
      "WHERE id IN (SELECT e.id FROM events AS e "
      "LEFT JOIN conversations AS c ON c.pk = e.conversation "
-     "WHERE ((e.type = 'agent.turn' AND json_type(e.data_json, '$.redacted') IS NULL) "
+     "WHERE (((e.type = 'agent.turn' OR e.type = 'handover.escalated' "
+     "OR e.type = 'handover.requested') AND json_type(e.data_json, '$.redacted') IS NULL) "
      "OR (e.type = 'handover.rated' AND json_extract(e.data_json, '$.comment') <> '')) "
      "AND e.created_at_ms < ?1 AND (c.pk IS NULL OR c.state = 'bot') "
      "ORDER BY e.created_at_ms LIMIT ?2)"},

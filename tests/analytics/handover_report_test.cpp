@@ -87,10 +87,17 @@ class HandoverReportTest : public ::testing::Test {
   void escalated(const std::string& id, std::int64_t ms, const std::string& rule,
                  const std::string& queue, const std::vector<std::string>& fields) {
     json checks = json::array();
-    for (const auto& f : fields) checks.push_back({{"field", f}, {"expression", f}});
-    json reasons = rule.empty()
-                       ? json{{"source", "api"}}
-                       : json{{"rule", rule}, {"fired", {{{"id", rule}, {"checks", checks}}}}};
+    json evidence = json::array();
+    for (const auto& f : fields) {
+      checks.push_back({{"field", f}, {"expression", f}});
+      const std::string family = f.substr(0, f.find('.'));
+      evidence.push_back({{"cue", family}, {"family", family}, {"text", "words of " + id}});
+    }
+    json reasons =
+        rule.empty()
+            ? json{{"source", "api"}, {"reason", "call back " + id}, {"key", "bot"}}
+            : json{{"rule", rule},
+                   {"fired", {{{"id", rule}, {"checks", checks}, {"evidence", evidence}}}}};
     event(id, ms, "handover.escalated",
           {{"queue", queue}, {"reasons", reasons}, {"snapshot", {{"turns", json::array()}}}});
   }
@@ -338,6 +345,30 @@ TEST_F(HandoverReportTest, AYesToASuggestionCountsForTheSuggestingRule) {
   EXPECT_EQ(rule_row(churn, "churn")["unjustified"], 1);
   EXPECT_EQ(all["escalations_by_rule"]["churn"], 1);
   EXPECT_EQ(all["escalations_by_rule"]["explicit-request"], 1);  // c1's, asked outright
+}
+
+// Retention strips the words the escalations quote, and a manual handover's reason, by the
+// turns' period; the report reads rule ids, queues and the fields the checks read, so it stays
+// the same.
+TEST_F(HandoverReportTest, IsTheSameOnceRetentionStripsTheTextsEscalationsQuote) {
+  const json before = report();
+
+  store::RetentionBatch batch;
+  batch.data_class = store::RetentionClass::kEventTexts;
+  batch.cutoff_ms = kDayOne + 3 * kDay;
+  const store::RetentionOutcome stripped = wait_for<store::RetentionOutcome>(
+      [&](auto done) { store_->run_retention(batch, std::move(done)); });
+  const json after = report();
+
+  EXPECT_EQ(stripped.rows, 7);
+  auto events = store_->list_events(store::EventQuery{});
+  ASSERT_TRUE(events.is_ok()) << events.status().to_string();
+  for (const store::EventRecord& e : *events) {
+    EXPECT_EQ(e.data_json.find("words of"), std::string::npos) << e.data_json;
+    EXPECT_EQ(e.data_json.find("call back"), std::string::npos) << e.data_json;
+  }
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(after["escalations_by_family"]["sentiment"], 2);
 }
 
 TEST_F(HandoverReportTest, AnEmptyWindowHasNoFigures) {

@@ -454,7 +454,7 @@ TEST_F(PrivacyTest, AdminReadsOfTheSnapshotAndTheEventStreamAreAudited) {
 }
 
 TEST_F(PrivacyTest, RetentionRunDeletesWhatIsDueAndCountsIt) {
-  start("retention:\n  turns: 1s\n  interval: 1d\n");
+  start("retention:\n  turns: 1s\n  snapshots: 1s\n  interval: 1d\n");
   const std::string id = create({{"language", "de"}})["id"];
   post(id, "user", "alt eins");
   post(id, "user", "alt zwei");
@@ -476,6 +476,49 @@ TEST_F(PrivacyTest, RetentionRunDeletesWhatIsDueAndCountsIt) {
   const std::string disk = read_file(server_->db_path()) + read_file(server_->db_path() + "-wal");
   EXPECT_EQ(disk.find("alt eins"), std::string::npos);
   EXPECT_NE(disk.find("neu"), std::string::npos);
+}
+
+// Why a conversation was handed over quotes what was written: the words the rules matched, a
+// bot's hedging sentence, the reason of a handover asked for over the API. Those copies go with
+// the turns; the handovers, their rules and signal families stay for the analytics.
+TEST_F(PrivacyTest, RetentionStripsWhatHandoverReasonsQuoteWithTheTurns) {
+  start("retention:\n  turns: 1s\n  snapshots: 1s\n  interval: 1d\n");
+  auto back_to_bot = [this](const std::string& id) {
+    auto r = call("POST", "/v1/conversations/" + id + "/choice", R"({"choice":"back_to_bot"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+  };
+  const std::string asked = create({{"language", "de"}})["id"];
+  post(asked, "user", "Ich will sofort mit einem Menschen sprechen, ihr Idioten!");
+  back_to_bot(asked);
+  auto hedged = call("POST", "/v1/conversations/" + asked + "/turns",
+                     json{{"role", "bot"},
+                          {"text", "Ich bin mir nicht sicher, vielleicht hilft das"},
+                          {"bot", {{"handover", {{"reason", "Kundin Zwetschge"}}}}}}
+                         .dump());
+  ASSERT_EQ(hedged.json()["decision"]["rule"], "bot-proposes-handover") << hedged.body;
+  back_to_bot(asked);
+  const std::string manual = create({{"language", "de"}})["id"];
+  ASSERT_EQ(call("POST", "/v1/conversations/" + manual + "/handover",
+                 R"({"reason":"Rueckruf an Herrn Quastenflosser"})")
+                .status,
+            202);
+  back_to_bot(manual);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+
+  auto run = call("POST", "/v1/admin/retention/run", {}, kAdminKey);
+  auto figures = call("GET", "/v1/analytics/handovers", {}, kReadKey);
+
+  ASSERT_EQ(run.status, 200) << run.body;
+  EXPECT_EQ(run.json()["rows"]["event_texts"], 3);
+  ASSERT_EQ(figures.status, 200) << figures.body;
+  EXPECT_EQ(figures.json()["escalations_by_rule"],
+            (json{{"explicit-request", 1}, {"bot-proposes-handover", 1}, {"(manual)", 1}}));
+  EXPECT_EQ(figures.json()["escalations_by_family"]["request"], 1);
+  const std::string disk = read_file(server_->db_path()) + read_file(server_->db_path() + "-wal");
+  for (const char* quoted : {"idioten", "Idioten", "menschen", "Menschen", "vielleicht hilft",
+                             "Zwetschge", "Quastenflosser"}) {
+    EXPECT_EQ(disk.find(quoted), std::string::npos) << quoted;
+  }
 }
 
 TEST_F(PrivacyTest, ASnapshotRemovedByRetentionIsGoneNotNeverMade) {
@@ -523,6 +566,22 @@ TEST(PrivacyCli, CheckConfigReportsABadPrivacyFileWithItsPosition) {
 
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("privacy.yaml:2:10: expected a period"), std::string::npos)
+      << result.output;
+}
+
+// Snapshots copy the turns: a file that keeps them longer than the turns does not start.
+TEST(PrivacyCli, CheckConfigRefusesSnapshotsKeptLongerThanTheTurns) {
+  ServerProcess server;
+  std::ofstream(server.dir() + "/privacy.yaml") << "retention:\n  turns: 7d\n  snapshots: 30d\n";
+
+  RunResult result =
+      run_server_binary({"--config", server.config_path(), "--check-config", "--rules",
+                         std::string(HANDOVER_SOURCE_DIR) + "/config/triggers.yaml"});
+
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("privacy.yaml:3:3: retention.snapshots (30d) is longer than "
+                               "retention.turns (7d)"),
+            std::string::npos)
       << result.output;
 }
 

@@ -123,6 +123,50 @@ notice:
   }
 }
 
+// The snapshot of an escalation copies the conversation's turns: kept longer than the turns,
+// it would keep their texts after retention.turns promised them gone.
+TEST(PrivacyConfigTest, RefusesSnapshotsKeptLongerThanTheTurnsTheyCopy) {
+  struct Case {
+    const char* yaml;
+    const char* expected;  // "" when the file is accepted
+  };
+  const Case cases[] = {
+      {"retention:\n  turns: 7d\n  snapshots: 8d\n",
+       "privacy.yaml:3:3: retention.snapshots (8d) is longer than retention.turns (7d): each "
+       "escalation's snapshot copies the turns and would keep their texts after the turns are "
+       "deleted; set retention.snapshots to 7d or less (key 'retention.snapshots')"},
+      {"retention:\n  turns: 36h\n",
+       "privacy.yaml:2:3: retention.snapshots (30d, the default) is longer than retention.turns "
+       "(36h)"},
+      {"retention:\n  snapshots: 0\n",
+       "privacy.yaml:2:3: retention.snapshots (0, forever) is longer than retention.turns (90d)"},
+      {"retention:\n  turns: 90m\n  snapshots: 5401s\n",
+       "retention.snapshots (5401s) is longer than retention.turns (90m)"},
+      {"retention:\n  turns: 7d\n  snapshots: 7d\n", ""},
+      {"retention:\n  turns: 0\n  snapshots: 0\n", ""},
+      {"retention:\n  turns: 0\n  snapshots: 400d\n", ""},
+      {"retention:\n  turns: 30m\n  snapshots: 30s\n", ""},
+  };
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    const std::string message = problems(c.yaml);
+    if (*c.expected == '\0') {
+      EXPECT_EQ(message, "");
+    } else {
+      EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+    }
+  }
+}
+
+// A value that is wrong in itself is reported alone, not also as a conflict of its default.
+TEST(PrivacyConfigTest, ReportsABadSnapshotsPeriodOnlyOnce) {
+  const std::string message = problems("retention:\n  turns: 7d\n  snapshots: soon\n");
+
+  EXPECT_NE(message.find("privacy.yaml:3:14: expected a period"), std::string::npos) << message;
+  EXPECT_EQ(message.find("longer than"), std::string::npos) << message;
+}
+
 TEST(PrivacyConfigTest, ParsesPeriods) {
   EXPECT_EQ(parse_period("0").value(), 0);
   EXPECT_EQ(parse_period("7d").value(), 7 * 86400);

@@ -1553,6 +1553,37 @@ TEST_F(SchemaUpgradeTest, KeepsTheTurnCreatedRowsOfAVersionNineFileAndLogsNewTur
   EXPECT_EQ(next->events[0].id, 5);
 }
 
+// Escalations stored before step 12 quote what users and callers wrote as well; the index
+// built by the step holds them, so the first retention run after the upgrade strips them.
+TEST_F(SchemaUpgradeTest, StripsTheHandoverReasonsOfAVersionElevenFile) {
+  ASSERT_NO_FATAL_FAILURE(reopen_on_file_of_version("v11.db", 11));
+  {
+    RawDb v11(options_.path);
+    insert_old_conversation(v11, "de", 0);
+    v11.exec("INSERT INTO events (conversation, type, data_json, created_at_ms) VALUES "
+             "(1, 'handover.escalated', "
+             "'{\"reasons\":{\"source\":\"api\",\"reason\":\"Herr X\"}}', 2)");
+  }
+
+  open_store();
+  RetentionBatch batch;
+  batch.data_class = RetentionClass::kEventTexts;
+  batch.cutoff_ms = clock_.now_ms();
+  Pending<RetentionOutcome> pending;
+  store_->run_retention(batch, pending.callback());
+  Result<RetentionOutcome> stripped = pending.get();
+
+  ASSERT_TRUE(stripped.is_ok()) << stripped.status().to_string();
+  EXPECT_EQ(stripped->rows, 1);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.query("SELECT json_extract(data_json, '$.reasons.reason') || ' ' || "
+                      "json_extract(data_json, '$.redacted') FROM events"),
+            " 1");
+  EXPECT_NE(raw.query("SELECT sql FROM sqlite_master WHERE name = 'events_with_text'")
+                .find("handover.escalated"),
+            std::string::npos);
+}
+
 // An evaluation can outgrow what is packed (it lists every cue a long text matched); the row
 // then keeps it as text, and it reads back whole.
 TEST_F(SchemaUpgradeTest, KeepsAnEvaluationTooLargeToPackAsText) {

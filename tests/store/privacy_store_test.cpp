@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "handover/store/database_export.hpp"
+#include "event_texts.hpp"
 #include "handover/store/store.hpp"
 #include "store_test_support.hpp"
 
@@ -388,6 +389,89 @@ TEST_F(PrivacyStoreTest, StripsTextsCopiedIntoEventsOnceAndKeepsTheEvents) {
                       "json_extract(data_json, '$.redacted') FROM events "
                       "WHERE type = 'agent.turn' ORDER BY id LIMIT 1"),
             "1 1");
+}
+
+// Why a conversation was handed over quotes what the user wrote (the words each fired rule's
+// evidence matched) and, for a handover asked for over the API, the caller's free-text reason.
+// Those go by the turns' period too; rule ids, checks, cues and families stay for analytics.
+TEST_F(PrivacyStoreTest, StripsWhatHandoverReasonsQuoteOnceAndKeepsWhatAnalyticsReads) {
+  create("c_1");
+  create("c_busy");
+  const std::string fired =
+      R"([{"action":"escalate","checks":[{"expression":"request.human","field":"request.human",)"
+      R"("value":1}],"evidence":[{"cue":"human","family":"request","text":"mit herrn x reden"}],)"
+      R"("id":"explicit-request","mode":"active","priority":100,"suppressed":"none"}])";
+  event("c_1", "handover.escalated",
+        R"({"queue":"general","priority":100,"reasons":{"rule":"explicit-request","fired":)" +
+            fired + R"(},"snapshot":{"history":["snapshot text"]}})");
+  event("c_1", "handover.requested",
+        R"({"rule":"explicit-request","queue":"general","reasons":)" + fired + "}");
+  event("c_1", "handover.escalated",
+        R"({"queue":"general","reasons":{"source":"api","reason":"Rueckruf an Herrn X",)"
+        R"("key":"bot"}})");
+  event("c_1", "handover.escalated", R"({"queue":"general"})");
+  event("c_busy", "handover.escalated",
+        R"({"queue":"general","reasons":{"source":"api","reason":"Frau Y","key":"bot"}})");
+  set_state("c_busy", "agent");
+  clock_.advance_ms(10 * kSecond);
+  const std::int64_t cutoff = clock_.now_ms();
+  event("c_1", "handover.requested", R"({"rule":"r","reasons":)" + fired + "}");
+
+  EXPECT_EQ(retire(RetentionClass::kEventTexts, cutoff, 3), 3);
+  EXPECT_EQ(retire(RetentionClass::kEventTexts, cutoff), 1);
+  EXPECT_EQ(retire(RetentionClass::kEventTexts, cutoff), 0);
+
+  RawDb raw(options_.path);
+  auto of_id = [&raw](int id, const std::string& path) {
+    return raw.query("SELECT json_extract(data_json, '" + path + "') FROM events WHERE id = " +
+                     std::to_string(id));
+  };
+  EXPECT_EQ(raw.query("SELECT group_concat(id) FROM events WHERE data_json LIKE '%herrn x%' "
+                      "OR data_json LIKE '%Herrn X%'"),
+            "6");
+  EXPECT_EQ(raw.query("SELECT count(*) FROM events WHERE data_json LIKE '%Frau Y%'"), "1");
+  EXPECT_EQ(raw.query("SELECT group_concat(marked) FROM (SELECT "
+                      "coalesce(json_extract(data_json, '$.redacted'), 0) AS marked "
+                      "FROM events ORDER BY id)"),
+            "1,1,1,1,0,0");
+  EXPECT_EQ(of_id(1, "$.reasons.rule"), "explicit-request");
+  EXPECT_EQ(of_id(1, "$.reasons.fired[0].id"), "explicit-request");
+  EXPECT_EQ(of_id(1, "$.reasons.fired[0].checks[0].field"), "request.human");
+  EXPECT_EQ(of_id(1, "$.reasons.fired[0].evidence[0].cue"), "human");
+  EXPECT_EQ(of_id(1, "$.reasons.fired[0].evidence[0].family"), "request");
+  EXPECT_EQ(of_id(1, "$.reasons.fired[0].evidence[0].text"), "");
+  EXPECT_EQ(of_id(1, "$.snapshot.history[0]"), "snapshot text") << "the snapshots' own class";
+  EXPECT_EQ(of_id(2, "$.rule"), "explicit-request");
+  EXPECT_EQ(of_id(2, "$.reasons[0].evidence[0].cue"), "human");
+  EXPECT_EQ(of_id(2, "$.reasons[0].evidence[0].text"), "");
+  EXPECT_EQ(of_id(3, "$.reasons.source") + " " + of_id(3, "$.reasons.key"), "api bot");
+  EXPECT_EQ(of_id(3, "$.reasons.reason"), "");
+  EXPECT_EQ(raw.query("SELECT json_type(data_json, '$.reasons') FROM events WHERE id = 4"), "");
+}
+
+// What the retention job stores in place of a quote, for each shape a trace may have.
+TEST(StripHandoverReasonsTest, BlanksQuotesAndReasonsAndLeavesEverythingElse) {
+  struct Case {
+    const char* reasons;
+    const char* stripped;
+  };
+  const Case cases[] = {
+      {R"({"rule":"r","fired":[{"id":"r","evidence":[{"cue":"c","family":"anger","text":"t"}]}]})",
+       R"({"fired":[{"evidence":[{"cue":"c","family":"anger","text":""}],"id":"r"}],"rule":"r"})"},
+      {R"([{"id":"r","evidence":[{"text":"t"},"odd",{"cue":"c"}]},{"id":"s"}])",
+       R"([{"evidence":[{"text":""},"odd",{"cue":"c"}],"id":"r"},{"id":"s"}])"},
+      {R"({"source":"api","reason":"call me back","key":"bot"})",
+       R"({"key":"bot","reason":"","source":"api"})"},
+      {R"({"rule":"r","suggested_by":"s","fired":"odd"})",
+       R"({"fired":"odd","rule":"r","suggested_by":"s"})"},
+      {"[]", "[]"},
+      {"not json", "not json"},
+  };
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.reasons);
+    EXPECT_EQ(strip_handover_reasons(c.reasons), c.stripped);
+  }
 }
 
 TEST_F(PrivacyStoreTest, RetiresEventsOfIdleConversationsAndOldAgentEventsOnly) {

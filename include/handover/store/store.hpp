@@ -284,8 +284,11 @@ enum class RetentionClass {
   kAccessLog,      // audit records older than the cutoff
   // What users and agents wrote, copied into events created before the cutoff, stripped in
   // place: the turn of agent.turn (text blanked; actions, bot data and metadata removed;
-  // "redacted": true added) and the comment of handover.rated (blanked). Meant to run with
-  // the turns' cutoff, so the copies go with the turns.
+  // "redacted": true added), the comment of handover.rated (blanked), and in the reasons of
+  // handover.escalated and handover.requested the words the fired rules' evidence quotes and
+  // the free-text reason of a handover asked for over the API (blanked; "redacted": true
+  // added; rule ids, checks, cues and scores stay). Meant to run with the turns' cutoff, so
+  // the copies go with the turns.
   kEventTexts,
 };
 
