@@ -601,14 +601,39 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   ctx.slow_work->post(std::move(hand_over_now));
 }
 
+// The decision a stored evaluation names, as far as the answer to a turn shows it (action,
+// queue, rule): what the first answer said. No decision when the turn was stored without an
+// evaluation (no trigger intake) or its evaluation cannot be read.
+Verdict decision_of(const std::string& evaluation_json) {
+  const json evaluation = json::parse(evaluation_json, nullptr, /*allow_exceptions=*/false);
+  const auto decision = evaluation.is_object() ? evaluation.find("decision") : evaluation.end();
+  if (!evaluation.is_object() || decision == evaluation.end() || !decision->is_object()) {
+    return Verdict{};
+  }
+  Verdict verdict;
+  try {
+    const std::string action = decision->value("action", "");
+    if (action == triggers::decision_kind_name(triggers::DecisionKind::kSuggest)) {
+      verdict.kind = triggers::DecisionKind::kSuggest;
+    } else if (action == triggers::decision_kind_name(triggers::DecisionKind::kEscalate)) {
+      verdict.kind = triggers::DecisionKind::kEscalate;
+    }
+    verdict.queue = decision->value("queue", "");
+    verdict.rule_id = decision->value("rule", "");
+  } catch (const json::exception&) {
+    return Verdict{};  // a member of the wrong type
+  }
+  return verdict;
+}
+
 // Answers POST .../turns once the turn is complete.
 void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
                  Result<store::AppendTurnOutcome> result, const Verdict& verdict,
                  const FusedEscalation& fused, bool end_user, const http::Responder& respond) {
-  // A replayed turn was decided when it was first stored; its answer carries the stored
-  // evaluation and no new decision.
-  const bool created = result && result->kind == store::AppendKind::kCreated;
-  const Verdict shown = created ? verdict : Verdict{};
+  // A replayed turn was decided when it was first stored: its answer names the decision the
+  // first answer named, read from the stored evaluation, not the one just made again.
+  const bool replayed = result && result->kind == store::AppendKind::kReplayed;
+  const Verdict shown = replayed ? decision_of(result->turn.evaluation_json) : verdict;
   complete_turn(ctx, std::move(conv), std::move(result), verdict, fused,
                 [respond, shown, end_user](Result<store::AppendTurnOutcome> done,
                                            const std::string& state) {
