@@ -400,6 +400,33 @@ std::string content_hash(const store::TurnRecord& t) {
   return crypto::sha256_hex(canonical);
 }
 
+// Drops what means the same as its absence: an empty `metadata` object or `actions` array,
+// `bot.fallback` and `bot.unreachable` when false, and a `bot` object left empty. A retry
+// that spells a default out (or leaves it out) is then the same body as the first request.
+// True when something was dropped.
+bool drop_explicit_defaults(store::TurnRecord& turn) {
+  bool dropped = false;
+  const auto drop_if = [&dropped](std::string& column, std::string_view empty) {
+    if (column != empty) return;
+    column.clear();
+    dropped = true;
+  };
+  drop_if(turn.metadata_json, "{}");
+  drop_if(turn.actions_json, "[]");
+  if (turn.bot_json.empty()) return dropped;
+
+  json bot = json::parse(turn.bot_json);  // written by read_turn, so it parses
+  bool bot_changed = bot.empty();
+  for (const char* flag : {"fallback", "unreachable"}) {
+    if (auto it = bot.find(flag); it != bot.end() && it->is_boolean() && !it->get<bool>()) {
+      bot.erase(it);
+      bot_changed = true;
+    }
+  }
+  if (bot_changed) turn.bot_json = bot.empty() ? std::string() : bot.dump();
+  return dropped || bot_changed;
+}
+
 }  // namespace
 
 namespace {
@@ -601,14 +628,39 @@ void complete_turn(ApiContext& ctx, store::ConversationRecord conv,
   ctx.slow_work->post(std::move(hand_over_now));
 }
 
+// The decision a stored evaluation names, as far as the answer to a turn shows it (action,
+// queue, rule): what the first answer said. No decision when the turn was stored without an
+// evaluation (no trigger intake) or its evaluation cannot be read.
+Verdict decision_of(const std::string& evaluation_json) {
+  const json evaluation = json::parse(evaluation_json, nullptr, /*allow_exceptions=*/false);
+  const auto decision = evaluation.is_object() ? evaluation.find("decision") : evaluation.end();
+  if (!evaluation.is_object() || decision == evaluation.end() || !decision->is_object()) {
+    return Verdict{};
+  }
+  Verdict verdict;
+  try {
+    const std::string action = decision->value("action", "");
+    if (action == triggers::decision_kind_name(triggers::DecisionKind::kSuggest)) {
+      verdict.kind = triggers::DecisionKind::kSuggest;
+    } else if (action == triggers::decision_kind_name(triggers::DecisionKind::kEscalate)) {
+      verdict.kind = triggers::DecisionKind::kEscalate;
+    }
+    verdict.queue = decision->value("queue", "");
+    verdict.rule_id = decision->value("rule", "");
+  } catch (const json::exception&) {
+    return Verdict{};  // a member of the wrong type
+  }
+  return verdict;
+}
+
 // Answers POST .../turns once the turn is complete.
 void finish_turn(ApiContext& ctx, store::ConversationRecord conv,
                  Result<store::AppendTurnOutcome> result, const Verdict& verdict,
                  const FusedEscalation& fused, bool end_user, const http::Responder& respond) {
-  // A replayed turn was decided when it was first stored; its answer carries the stored
-  // evaluation and no new decision.
-  const bool created = result && result->kind == store::AppendKind::kCreated;
-  const Verdict shown = created ? verdict : Verdict{};
+  // A replayed turn was decided when it was first stored: its answer names the decision the
+  // first answer named, read from the stored evaluation, not the one just made again.
+  const bool replayed = result && result->kind == store::AppendKind::kReplayed;
+  const Verdict shown = replayed ? decision_of(result->turn.evaluation_json) : verdict;
   complete_turn(ctx, std::move(conv), std::move(result), verdict, fused,
                 [respond, shown, end_user](Result<store::AppendTurnOutcome> done,
                                            const std::string& state) {
@@ -672,10 +724,19 @@ void post_turn(ApiContext& ctx, Call& call, http::Responder respond) {
     return respond(http::problem(409, "conversation-with-agent", "A person has the conversation",
                                  "bot turns are refused while an agent holds the conversation"));
   }
+  // Explicit defaults are not stored. Turns stored before they were dropped were hashed with
+  // them, so that spelling's hash still names the same body.
+  store::TurnRecord as_sent;
+  if (!req.turn.client_turn_id.empty()) as_sent = req.turn;
+  const bool dropped = drop_explicit_defaults(req.turn);
   // Hashing the masked content keeps even a digest of the raw values out of the store; a
   // retry masks to the same text, so it is still recognised.
   mask_for_store(ctx.masker, req.turn);
   req.turn.content_hash = content_hash(req.turn);
+  if (dropped && !as_sent.client_turn_id.empty()) {
+    mask_for_store(ctx.masker, as_sent);
+    req.equivalent_content_hash = content_hash(as_sent);
+  }
 
   const bool end_user = call.principal.kind == Principal::Kind::kBearer;
   auto finish = [&ctx, respond, end_user, conv = *conv](Result<store::AppendTurnOutcome> result,

@@ -346,6 +346,7 @@ void SqliteStore::append_turn(AppendTurnRequest request, Callback<AppendTurnOutc
   append.new_state = std::move(request.new_state);
   append.events = std::move(request.events);
   append.follow_up = std::move(request.follow_up);
+  append.equivalent_content_hash = std::move(request.equivalent_content_hash);
   submit(std::move(op));
 }
 
@@ -1133,6 +1134,30 @@ Status SqliteStore::insert_turn(AppendOp& op, ConversationHead& head) {
   return Status::ok();
 }
 
+namespace {
+
+// ": <members> differ(s) from the stored turn" for the content members whose stored text
+// differs from the request's, so the client sees what its retry changed; "" when none does
+// (a hash written by another spelling of the same content).
+std::string differing_members(const TurnRecord& stored, const TurnRecord& sent) {
+  std::string names;
+  const auto compare = [&names](const char* name, const std::string& a, const std::string& b) {
+    if (a == b) return;
+    if (!names.empty()) names += ", ";
+    names += name;
+  };
+  compare("role", stored.role, sent.role);
+  compare("text", stored.text, sent.text);
+  compare("bot", stored.bot_json, sent.bot_json);
+  compare("actions", stored.actions_json, sent.actions_json);
+  compare("metadata", stored.metadata_json, sent.metadata_json);
+  if (names.empty()) return names;
+  const bool one = names.find(',') == std::string::npos;
+  return ": " + names + (one ? " differs" : " differ") + " from the stored turn";
+}
+
+}  // namespace
+
 // Answers the append from the turn stored under its client_turn_id: a replay when the
 // content matches, otherwise a Conflict in op.status. False when no such turn is stored.
 Result<bool> SqliteStore::answer_from_stored_turn(AppendOp& op, std::int64_t pk) {
@@ -1145,16 +1170,19 @@ Result<bool> SqliteStore::answer_from_stored_turn(AppendOp& op, std::int64_t pk)
   if (rc != SQLITE_ROW) return sqlite_error(writer_db_.handle(), rc, "find client turn");
 
   find.column_text(kTurnContentHashColumn, scratch_);
-  if (scratch_ != op.turn.content_hash) {
-    op.status =
-        Status::conflict("store: client turn " + op.turn.client_turn_id + " of conversation " +
-                         op.turn.conversation_id + " was stored with different content");
-    return true;
-  }
+  const bool same = scratch_ == op.turn.content_hash ||
+                    (!op.equivalent_content_hash.empty() && scratch_ == op.equivalent_content_hash);
   // Read into a fresh record: the request's client_turn_id stays bound until the reset.
   TurnRecord stored;
   read_turn(find, stored);
   find.reset();
+  if (!same) {
+    op.status = Status::conflict("store: client turn " + op.turn.client_turn_id +
+                                 " of conversation " + op.turn.conversation_id +
+                                 " was stored with a different body" +
+                                 differing_members(stored, op.turn));
+    return true;
+  }
   stored.conversation_id = std::move(op.turn.conversation_id);
   op.turn = std::move(stored);
   op.kind = AppendKind::kReplayed;

@@ -96,6 +96,7 @@ class SqliteStore final : public Store {
     TurnRecord turn;  // the request; replaced by the stored turn on a replay
     // turn.evaluation_json packed by the caller's thread, so the writer only stores it.
     std::string packed_evaluation;
+    std::string equivalent_content_hash;  // see AppendTurnRequest
     Callback<AppendTurnOutcome> done;
     Status status;
     AppendKind kind = AppendKind::kCreated;

@@ -146,9 +146,72 @@ TEST_F(ApiTest, RetryWithSameTurnIdReturnsStoredTurnAndStoresNothing) {
   EXPECT_EQ(retry.json()["turn"]["seq"], first.json()["turn"]["seq"]);
   EXPECT_EQ(changed.status, 409);
   EXPECT_EQ(changed.json()["type"], "/problems/turn-id-conflict");
-  EXPECT_EQ(changed.json()["detail"],
-            "client turn t-1 of conversation " + id + " was stored with different content");
+  EXPECT_EQ(changed.json()["detail"], "client turn t-1 of conversation " + id +
+                                          " was stored with a different body: text differs "
+                                          "from the stored turn");
   EXPECT_EQ(list.json()["turns"].size(), 1u);
+}
+
+TEST_F(ApiTest, ATurnIdConflictNamesTheMembersThatDifferFromTheStoredTurn) {
+  const std::string id = create_conversation()["id"];
+  ASSERT_EQ(call("POST", turns_path(id),
+                 R"({"id":"b-1","role":"bot","text":"Ich sehe nach.","bot":{"confidence":0.5},)"
+                 R"("metadata":{"order":"A-1"}})")
+                .status,
+            201);
+  struct Case {
+    const char* body;
+    const char* members;
+  };
+  const Case cases[] = {
+      {R"({"id":"b-1","role":"user","text":"Ich sehe nach.","metadata":{"order":"A-1"}})",
+       "role, bot differ"},
+      {R"({"id":"b-1","role":"bot","text":"Ich sehe nach.","bot":{"confidence":0.6},)"
+       R"("metadata":{"order":"A-1"}})",
+       "bot differs"},
+      {R"({"id":"b-1","role":"bot","text":"Ich sehe nach.","bot":{"confidence":0.5},)"
+       R"("actions":[{"name":"x"}],"metadata":{"order":"A-2"}})",
+       "actions, metadata differ"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+
+    auto r = call("POST", turns_path(id), c.body);
+
+    ASSERT_EQ(r.status, 409) << r.body;
+    EXPECT_EQ(r.json()["type"], "/problems/turn-id-conflict");
+    EXPECT_EQ(r.json()["detail"], "client turn b-1 of conversation " + id +
+                                      " was stored with a different body: " + c.members +
+                                      " from the stored turn");
+  }
+}
+
+// Explicit default values mean what their absence means, so spelling them out (or leaving
+// them out) on a retry is still the same body; the stored turn keeps neither.
+TEST_F(ApiTest, ExplicitDefaultsInARetryAreTheSameBody) {
+  const std::string id = create_conversation()["id"];
+  const std::string bare = R"({"id":"b-2","role":"bot","text":"Moment.","bot":{"confidence":0.5}})";
+  const std::string spelled =
+      R"({"id":"b-2","role":"bot","text":"Moment.","bot":{"confidence":0.5,"fallback":false,)"
+      R"("unreachable":false},"actions":[],"metadata":{}})";
+  const std::string only_defaults = R"({"id":"b-3","role":"bot","text":"Ja.","bot":{},)"
+                                    R"("actions":[],"metadata":{}})";
+
+  auto first = call("POST", turns_path(id), bare);
+  auto spelled_retry = call("POST", turns_path(id), spelled);
+  auto defaults_first = call("POST", turns_path(id), only_defaults);
+  auto bare_retry = call("POST", turns_path(id), R"({"id":"b-3","role":"bot","text":"Ja."})");
+
+  ASSERT_EQ(first.status, 201) << first.body;
+  ASSERT_EQ(spelled_retry.status, 200) << spelled_retry.body;
+  EXPECT_EQ(spelled_retry.json(), first.json());
+  ASSERT_EQ(defaults_first.status, 201) << defaults_first.body;
+  EXPECT_FALSE(defaults_first.json()["turn"].contains("bot")) << defaults_first.body;
+  EXPECT_FALSE(defaults_first.json()["turn"].contains("actions")) << defaults_first.body;
+  EXPECT_FALSE(defaults_first.json()["turn"].contains("metadata")) << defaults_first.body;
+  ASSERT_EQ(bare_retry.status, 200) << bare_retry.body;
+  EXPECT_EQ(bare_retry.json(), defaults_first.json());
+  EXPECT_EQ(call("GET", turns_path(id)).json()["turns"].size(), 2u);
 }
 
 TEST_F(ApiTest, AnUnknownConversationIsNamedInTheProblemWithoutInternals) {
@@ -186,6 +249,39 @@ TEST_F(ApiTest, TheStoredContentHashKeepsItsForm) {
                           {"actions", R"([{"name":"x","status":"ok"}])"},
                           {"metadata", R"({"k":"v"})"}};
   EXPECT_EQ(stored, crypto::sha256_hex(canonical.dump()));
+}
+
+// Earlier versions stored explicit defaults as sent and hashed them so: an exact retry of
+// such a turn must still be a replay.
+TEST_F(ApiTest, ATurnStoredWithExplicitDefaultsByAnEarlierVersionStillReplays) {
+  const std::string id = create_conversation()["id"];
+  const std::string spelled = R"({"id":"t-old","role":"bot","text":"Moment.",)"
+                              R"("bot":{"confidence":0.5,"fallback":false},"metadata":{}})";
+  ASSERT_EQ(call("POST", turns_path(id), spelled).status, 201);
+  const json earlier = {{"role", "bot"},
+                        {"text", "Moment."},
+                        {"bot", R"({"confidence":0.5,"fallback":false})"},
+                        {"actions", ""},
+                        {"metadata", "{}"}};
+  ASSERT_EQ(server_->stop(), 0) << server_->log();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(server_->db_path().c_str(), &db), SQLITE_OK);
+  const std::string rewrite =
+      "UPDATE turns SET bot_json = '{\"confidence\":0.5,\"fallback\":false}', "
+      "metadata_json = '{}', content_hash = '" + crypto::sha256_hex(earlier.dump()) +
+      "' WHERE client_turn_id = 't-old'";
+  const int rc = sqlite3_exec(db, rewrite.c_str(), nullptr, nullptr, nullptr);
+  const int changed = sqlite3_changes(db);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK);
+  ASSERT_EQ(changed, 1);
+  ASSERT_TRUE(server_->start()) << server_->log();
+
+  auto retry = call("POST", turns_path(id), spelled);
+
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(retry.json()["turn"]["bot"], json({{"confidence", 0.5}, {"fallback", false}}));
+  EXPECT_EQ(retry.json()["turn"]["metadata"], json::object());
 }
 
 TEST_F(ApiTest, WidgetKeyOnlyCreatesAndTokenIsBoundToItsConversation) {

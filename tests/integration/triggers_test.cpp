@@ -187,18 +187,43 @@ TEST_F(TriggersTest, CustomerProfileFieldsReachTheRules) {
   EXPECT_DOUBLE_EQ(turn["turn"]["evaluation"]["signals"]["value"]["lifetime"].get<double>(), 2000);
 }
 
-TEST_F(TriggersTest, ARetryReturnsTheStoredEvaluationAndNoNewDecision) {
-  const std::string id = create();
-  const json body = {{"id", "u-1"}, {"role", "user"}, {"text", "I want a human"}};
+// A bot that lost the first answer learns from the retry's what the first said, the
+// decision included: for a suggestion nothing else (the state stays "bot") would tell it.
+TEST_F(TriggersTest, ARetryAnswersWithTheFirstAnswersDecisionAndStoredEvaluation) {
+  std::ofstream(rules_path_) << family_rules(
+      "  - {id: churn, when: 'risk.churn and turn.role == \"user\"', action: suggest,"
+      " priority: 55, queue: general}\n");
+  auto reload = call("POST", "/v1/admin/reload", {}, kAdminKey);
+  ASSERT_EQ(reload.status, 200) << reload.body;
+  struct Case {
+    const char* name;
+    const char* language;
+    const char* text;
+    const char* action;  // nullptr: the first answer names no decision
+    const char* state;   // after the turn, in both answers
+  };
+  const Case cases[] = {
+      {"escalate", "en", "I want a human", "escalate", "queued"},
+      {"suggest", "de", "Ich kündige meinen Vertrag", "suggest", "bot"},
+      {"none", "en", "Where is my parcel", nullptr, "bot"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string id = create(c.language);
+    const json body = {{"id", "u-9"}, {"role", "user"}, {"text", c.text}};
 
-  const json first = post(id, body);
-  auto retry = call("POST", "/v1/conversations/" + id + "/turns", body.dump());
+    const json first = post(id, body);
+    auto retry = call("POST", "/v1/conversations/" + id + "/turns", body.dump());
 
-  EXPECT_EQ(first["decision"]["rule"], "request");
-  EXPECT_EQ(retry.status, 200);
-  EXPECT_FALSE(retry.json().contains("decision")) << retry.body;
-  EXPECT_EQ(retry.json()["state"], "queued");
-  EXPECT_EQ(retry.json()["turn"]["evaluation"], first["turn"]["evaluation"]);
+    ASSERT_EQ(retry.status, 200) << retry.body;
+    EXPECT_EQ(retry.json(), first);
+    EXPECT_EQ(retry.json().value("state", ""), c.state);
+    if (c.action == nullptr) {
+      EXPECT_FALSE(retry.json().contains("decision")) << retry.body;
+    } else {
+      EXPECT_EQ(retry.json()["decision"]["action"], c.action) << retry.body;
+    }
+  }
 }
 
 TEST_F(TriggersTest, TheEndUsersTokenSeesTheStateButNotTheTriggerInternals) {

@@ -146,6 +146,9 @@ struct AppendTurnRequest {
   std::vector<EventRecord> events = {};
   // Decides more writes once the turn is known to be new; see AppendFollowUpFn.
   AppendFollowUpFn follow_up = {};
+  // When not empty, a stored turn with this content_hash is a replay too: the same content
+  // as an earlier version hashed it (e.g. before explicit default values were dropped).
+  std::string equivalent_content_hash = {};
 };
 
 enum class AppendKind {
@@ -383,7 +386,9 @@ class Store {
   // moves the conversation's last_seq and updated_at_ms along in the same transaction.
   // NotFound for an unknown conversation; when client_turn_id is set and already stored
   // (also by an earlier write of the same batch), returns kReplayed with the stored turn
-  // if content_hash matches and Conflict if it differs; neither writes anything.
+  // if content_hash (or equivalent_content_hash) matches and Conflict if it differs, naming
+  // the members (role, text, bot, actions, metadata) whose stored text differs from the
+  // request's; neither writes anything.
   //
   // With expected_state set and different from the conversation's state, the append fails
   // with Conflict naming both states and writes nothing, unless client_turn_id names a
