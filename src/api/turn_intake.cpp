@@ -152,6 +152,24 @@ void TurnIntake::end_cooldowns_before_return(const store::ConversationRecord& co
   if (*returned >= *since) triggers_.end_request_cooldowns(conv.id, *returned);
 }
 
+void TurnIntake::count_fired(const triggers::Evaluation& evaluation) {
+  if (fired_ == nullptr || evaluation.fired.empty()) return;
+  std::lock_guard lock(fired_mu_);
+  for (const triggers::FiredRule& fired : evaluation.fired) {
+    auto it = fired_counters_.find(std::string_view(fired.rule->id));
+    if (it == fired_counters_.end()) {
+      it = fired_counters_.emplace(fired.rule->id, FiredCounters{}).first;
+    }
+    const auto kind = static_cast<std::size_t>(fired.suppressed);
+    if (kind >= it->second.size()) continue;
+    metrics::Counter*& counter = it->second[kind];
+    if (counter == nullptr) {
+      counter = &fired_->with({fired.rule->id, triggers::suppression_name(fired.suppressed)});
+    }
+    counter->inc();
+  }
+}
+
 void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurnRequest request,
                         IntakeCallback done, const FollowUpFor& follow_up_for) {
   std::lock_guard lock(stripe(conv.id));
@@ -166,11 +184,7 @@ void TurnIntake::submit(const store::ConversationRecord& conv, store::AppendTurn
   const auto info = conversation_info(conv, customer);
   const auto evaluation =
       triggers_.evaluate(conv.id, info, turn_input(request.turn, bot, metadata));
-  if (fired_ != nullptr) {
-    for (const triggers::FiredRule& fired : evaluation.fired) {
-      fired_->with({fired.rule->id, triggers::suppression_name(fired.suppressed)}).inc();
-    }
-  }
+  count_fired(evaluation);
   std::string fired_json;
   request.turn.evaluation_json = triggers::evaluation_text(evaluation, &fired_json);
   Verdict verdict = verdict_of(evaluation, std::move(fired_json));

@@ -6,6 +6,8 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -60,9 +62,20 @@ class TurnIntake {
   Status rebuild(const store::ConversationRecord& conversation);
   void end_cooldowns_before_return(const store::ConversationRecord& conversation);
 
+  void count_fired(const triggers::Evaluation& evaluation);
+
   triggers::TriggerService& triggers_;
   store::Store& store_;
   metrics::Family<metrics::Counter>* fired_;
+  // The family's counters by rule id, one per suppression kind, found without building the
+  // labels for each fired rule of each turn.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using FiredCounters = std::array<metrics::Counter*, 4>;  // by triggers::Suppression
+  std::mutex fired_mu_;
+  std::unordered_map<std::string, FiredCounters, StringHash, std::equal_to<>> fired_counters_;
   std::array<std::mutex, kStripes> stripes_;
 };
 
