@@ -12,6 +12,14 @@
 namespace handover::triggers {
 namespace {
 
+// A float of the conversation state as the double of the decimal it was made from: the state
+// keeps floats to stay small, and a bot's confidence of 0.9 is 0.899999976 as a float, which
+// rules would compare and answers show. Confidences carry at most 6 decimals (`scale` 1e6),
+// amounts of money 2 (`scale` 100).
+double decimal_of(float value, double scale) {
+  return std::round(static_cast<double>(value) * scale) / scale;
+}
+
 constexpr std::size_t kNegationWindow = 3;
 constexpr std::size_t kScopeWindow = 5;  // [negation_scope] words a negation reaches across
 constexpr double kHedgeUncertainty = 0.6;
@@ -612,7 +620,7 @@ void SignalExtractor::fill_from_state(const ConversationInfo& info, const Conver
   fill_complexity(state, out);
 
   out.value.lifetime = info.lifetime_value.value_or(0.0);
-  out.value.order = state.max_order_value;
+  out.value.order = decimal_of(state.max_order_value, 100);
   const bool intent = out.value.purchase || out.value.upgrade || out.value.cancel;
   out.value.score =
       clamp01(0.5 * clamp01(out.value.lifetime / settings_.lifetime_value_scale) +
@@ -638,13 +646,13 @@ void SignalExtractor::fill_sentiment(const ConversationState& state, Signals& ou
 }
 
 void SignalExtractor::fill_uncertainty(const ConversationState& state, Signals& out) const {
-  out.uncertainty.confidence = state.last_confidence;
+  out.uncertainty.confidence = decimal_of(state.last_confidence, 1e6);
   out.uncertainty.fallback = state.last_fallback;
   out.uncertainty.hedge = state.last_hedge;
   out.uncertainty.low_streak = state.low_streak;
   out.uncertainty.fallbacks = state.fallbacks;
   out.uncertainty.score =
-      clamp01(std::max({1.0 - state.last_confidence, state.last_fallback ? 1.0 : 0.0,
+      clamp01(std::max({1.0 - out.uncertainty.confidence, state.last_fallback ? 1.0 : 0.0,
                         state.last_hedge ? kHedgeUncertainty : 0.0}));
 }
 
