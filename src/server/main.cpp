@@ -202,7 +202,8 @@ void log_rules_reload(const Result<triggers::ReloadOutcome>& reloaded) {
     // One line per error: a log collector reads lines, and only the first of a multi-line
     // message would carry the time and level.
     const std::string& errors = reloaded.status().message();
-    std::size_t count = 1 + static_cast<std::size_t>(std::count(errors.begin(), errors.end(), '\n'));
+    const auto count =
+        1 + static_cast<std::size_t>(std::count(errors.begin(), errors.end(), '\n'));
     spdlog::error("trigger rules not reloaded, previous rules stay active: {} error{}", count,
                   count == 1 ? "" : "s");
     for (std::size_t begin = 0; begin <= errors.size();) {
