@@ -59,28 +59,12 @@ TEST(ForwardedClient, TakesTheRightMostAddressThatIsNotTrusted) {
 }
 
 // Answers 200 and keeps the remote address each request carried.
-class RemoteHandler final : public Handler {
- public:
-  void handle(Request request, Responder respond) override {
-    {
-      std::lock_guard lock(mu_);
-      remotes_.push_back(request.remote);
-    }
-    respond(Response{});
-  }
-
-  std::vector<std::string> remotes() {
-    std::lock_guard lock(mu_);
-    return remotes_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> remotes_;
-};
+RecordingHandler remote_recorder() {
+  return RecordingHandler([](const Request& request) { return request.remote; });
+}
 
 std::vector<std::string> remotes_seen(const std::vector<ip::Network>& trusted,
-                                      const std::string& request, RemoteHandler& handler,
+                                      const std::string& request, RecordingHandler& handler,
                                       std::vector<std::string>& observed) {
   ServerOptions options;
   options.trusted_proxies = trusted;
@@ -90,11 +74,11 @@ std::vector<std::string> remotes_seen(const std::vector<ip::Network>& trusted,
   EXPECT_FALSE(client.exchange(request, response));
   EXPECT_TRUE(server.stop());
   observed = server.observer.seen_remotes();
-  return handler.remotes();
+  return handler.seen();
 }
 
 TEST(ForwardedClient, ATrustedPeerNamesTheClientToHandlerAndObserver) {
-  RemoteHandler handler;
+  RecordingHandler handler = remote_recorder();
   std::vector<std::string> observed;
 
   const auto remotes = remotes_seen(
@@ -108,7 +92,7 @@ TEST(ForwardedClient, ATrustedPeerNamesTheClientToHandlerAndObserver) {
 }
 
 TEST(ForwardedClient, AnUntrustedPeerIsItsOwnClient) {
-  RemoteHandler handler;
+  RecordingHandler handler = remote_recorder();
   std::vector<std::string> observed;
 
   const auto remotes =

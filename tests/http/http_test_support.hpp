@@ -74,6 +74,32 @@ class CountingObserver final : public Observer {
   std::vector<std::string> request_ids;
 };
 
+// Answers 200 and keeps one string of each request it handled (picked by `field`, such as
+// the remote address or the request id), in order.
+class RecordingHandler final : public Handler {
+ public:
+  explicit RecordingHandler(std::function<std::string(const Request&)> field)
+      : field_(std::move(field)) {}
+
+  void handle(Request request, Responder respond) override {
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back(field_(request));
+    }
+    respond(Response{});
+  }
+
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  std::function<std::string(const Request&)> field_;
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
 // An http::Server on 127.0.0.1 and an OS-chosen port, running on its own thread.
 class RunningServer {
  public:

@@ -63,27 +63,6 @@ TEST(RequestId, MadeIdsShareAPrefixAndNeverRepeat) {
   EXPECT_EQ(prefix.back(), '-');
 }
 
-// Answers 200 and keeps the request id each request carried.
-class IdHandler final : public Handler {
- public:
-  void handle(Request request, Responder respond) override {
-    {
-      std::lock_guard lock(mu_);
-      ids_.push_back(request.request_id);
-    }
-    respond(Response{});
-  }
-
-  std::vector<std::string> ids() {
-    std::lock_guard lock(mu_);
-    return ids_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> ids_;
-};
-
 class RequestIdTest : public ::testing::Test {
  protected:
   // One request on a fresh connection; the answer's X-Request-Id.
@@ -95,7 +74,8 @@ class RequestIdTest : public ::testing::Test {
     return std::string(response["X-Request-Id"]);
   }
 
-  IdHandler handler_;
+  // Keeps the request id each request carried.
+  RecordingHandler handler_{[](const Request& request) { return request.request_id; }};
   RunningServer server_{ServerOptions{}, handler_};
 };
 
@@ -103,7 +83,7 @@ TEST_F(RequestIdTest, EchoesASaneClientIdToHandlerObserverAndClient) {
   const std::string id = answer_id("GET / HTTP/1.1\r\nHost: t\r\nX-Request-Id: abc-123\r\n\r\n");
 
   EXPECT_EQ(id, "abc-123");
-  EXPECT_EQ(handler_.ids(), std::vector<std::string>{"abc-123"});
+  EXPECT_EQ(handler_.seen(), std::vector<std::string>{"abc-123"});
   ASSERT_TRUE(server_.stop());
   EXPECT_EQ(server_.observer.seen_request_ids(), std::vector<std::string>{"abc-123"});
 }
@@ -119,7 +99,7 @@ TEST_F(RequestIdTest, MakesOneWhenTheClientSentNoneOrAnUnfitOne) {
     EXPECT_LT(id.size(), 30u);
   }
   EXPECT_NE(none, spaced);
-  EXPECT_EQ(handler_.ids(), (std::vector<std::string>{none, spaced, long_one}));
+  EXPECT_EQ(handler_.seen(), (std::vector<std::string>{none, spaced, long_one}));
 }
 
 TEST_F(RequestIdTest, TheNetworkLayersOwnAnswersCarryOne) {
